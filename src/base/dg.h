@@ -1,0 +1,67 @@
+/* dg.h - the base of digits: status codes, the thread-local error message, a seedable RNG and a
+ * monotonic clock. Everything else in the tree depends on this; it depends on nothing but libc.
+ * Invariants: library functions never print and never exit; a failing function returns a negative
+ * DG_E* code and leaves a one-line reason in dg_errmsg() of the calling thread. */
+#ifndef DG_H
+#define DG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Status codes. 0 is success; every error is negative. */
+enum {
+    DG_OK = 0,
+    DG_EIO = -1,      /* a file or device could not be read or written */
+    DG_EFORMAT = -2,  /* the bytes are not what the format says they must be */
+    DG_ENOMEM = -3,   /* an allocation failed or a size would overflow */
+    DG_EARG = -4,     /* a caller-supplied value is out of range or malformed */
+    DG_EINTR = -5,    /* interrupted by the user (Ctrl-C) */
+};
+
+/* The last error's message for this thread ("" when none). Valid until the next dg_fail(). */
+const char *dg_errmsg(void);
+
+/* Records a printf-style message for this thread and returns code (so `return dg_fail(...)`).
+ * Messages longer than 511 bytes are truncated. */
+int dg_fail(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* a*b (and a*b*c) with overflow detection: returns 0 and stores the product, or DG_ENOMEM. */
+int dg_mul_size(size_t a, size_t b, size_t *out);
+
+/* xoshiro256** - a small, fast generator whose whole state can be saved and restored. Not for
+ * cryptography. A struct, never a global: callers own their streams. */
+struct dg_rng {
+    uint64_t s[4];
+};
+
+void dg_rng_seed(struct dg_rng *rng, uint64_t seed);
+uint64_t dg_rng_next(struct dg_rng *rng);
+/* Uniform float in [0, 1) with 24 random bits. */
+float dg_rng_uniform(struct dg_rng *rng);
+/* Uniform integer in [0, n) without modulo bias; n must be > 0. */
+uint32_t dg_rng_below(struct dg_rng *rng, uint32_t n);
+/* The state as 64 hex digits and back (for checkpoints). text must hold 65 bytes.
+ * dg_rng_from_hex returns DG_EFORMAT and leaves rng unchanged on a malformed string. */
+void dg_rng_to_hex(const struct dg_rng *rng, char text[65]);
+int dg_rng_from_hex(struct dg_rng *rng, const char *text);
+
+/* Seconds on a monotonic clock with an arbitrary origin. */
+double dg_now(void);
+
+/* Whole-file read: *out is malloc'ed (caller frees), *n_bytes its length. Fails with DG_EIO when
+ * the file cannot be opened or read, DG_EARG when it is larger than max_bytes. On failure *out is
+ * left unchanged. */
+int dg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *n_bytes);
+
+/* Atomic file write: the bytes produced by write_fn go to "<path>.tmp", which is flushed, synced
+ * and renamed over path; on any failure the temporary is removed and path is untouched.
+ * write_fn returns 0 or a DG_E* code; it writes through dg_write_bytes(). */
+struct dg_writer;
+int dg_write_bytes(struct dg_writer *wr, const void *data, size_t n_bytes);
+int dg_write_atomic(const char *path, int (*write_fn)(struct dg_writer *wr, void *ctx), void *ctx);
+
+#endif

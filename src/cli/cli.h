@@ -1,0 +1,56 @@
+/* cli.h - what the `digits` subcommands share: exit codes, option-value parsing, default paths
+ * and evaluation helpers. The only place (with app/) that prints; library errors are reported
+ * here, once, as one line on stderr. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "data.h"
+#include "nn.h"
+
+enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+/* Each subcommand: argv[0] is the subcommand's name. Returns the process exit status. */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+
+/* Prints "digits CMD: message" to stderr and returns EXIT_USAGE (bad option) or 1 (runtime). */
+int cli_usage(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int cli_fail(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Strict number parsing for option values: the whole string, within [lo, hi]. 0 on success. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+
+/* The shipped-files root: the directory above the executable's own (build/..), found through
+ * /proc/self/exe, or "." when that fails. Paths below are relative to it. */
+const char *cli_root(void);
+/* Default model and data paths (static storage). */
+const char *cli_default_model(void);
+const char *cli_default_data(void);
+
+/* Loads a model for inference with a message fit for the user; checks it takes 1x28x28 input and
+ * has 10 outputs. Returns 0 or prints and returns 1. */
+int cli_load_model(const char *cmd, const char *path, struct nn_model **out,
+                   struct nn_meta *meta);
+
+/* Loads MNIST split ("train" or "t10k") from dir, printing a helpful line on failure (1). */
+int cli_load_mnist(const char *cmd, const char *dir, const char *split, struct data_set *out);
+
+/* Classifies every image of s; pred[i] gets the argmax (and conf[i] its probability when
+ * non-NULL). Returns the number correct, or -1 on allocation failure (message in dg_errmsg). */
+int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pred, float *conf);
+
+#endif

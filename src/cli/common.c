@@ -1,0 +1,156 @@
+/* common.c - shared helpers of the subcommands: reporting, strict option values, default paths,
+ * and batched classification of a data set. */
+#define _DEFAULT_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int report(const char *cmd, int code, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "digits %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = report(cmd, EXIT_USAGE, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = report(cmd, 1, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+const char *cli_root(void)
+{
+    static char root[4096];
+    if (root[0])
+        return root;
+    char exe[4000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(root, sizeof root, "%s/..", exe);
+            return root;
+        }
+    }
+    snprintf(root, sizeof root, ".");
+    return root;
+}
+
+const char *cli_default_model(void)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/models/reference.safetensors", cli_root());
+    return path;
+}
+
+const char *cli_default_data(void)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/data/mnist", cli_root());
+    return path;
+}
+
+int cli_load_model(const char *cmd, const char *path, struct nn_model **out, struct nn_meta *meta)
+{
+    struct nn_model *m;
+    if (nn_model_load(path, &m, NULL, meta) != DG_OK)
+        return cli_fail(cmd, "cannot load the model: %s", dg_errmsg());
+    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 || m->n_classes != 10) {
+        nn_model_free(m);
+        return cli_fail(cmd, "%s is not a digit model (it takes %dx%dx%d and gives %d classes; "
+                             "expected 1x28x28 and 10)",
+                        path, m->in_c, m->in_h, m->in_w, m->n_classes);
+    }
+    *out = m;
+    return 0;
+}
+
+int cli_load_mnist(const char *cmd, const char *dir, const char *split, struct data_set *out)
+{
+    if (data_mnist_load(dir, split, out) == DG_OK)
+        return 0;
+    return cli_fail(cmd, "%s (get MNIST with `digits fetch-mnist %s` or `make data`, or name a "
+                         "directory holding the IDX files with --data DIR)",
+                    dg_errmsg(), dir);
+}
+
+int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pred, float *conf)
+{
+    enum { BATCH = 500 };
+    struct nn_work *wk;
+    const size_t px = (size_t)s->rows * s->cols;
+    float *x = malloc(BATCH * px * sizeof *x);
+    uint32_t *idx = malloc(BATCH * sizeof *idx);
+    if (!x || !idx || nn_work_new(m, BATCH, 0, &wk) != DG_OK) {
+        free(x);
+        free(idx);
+        dg_fail(DG_ENOMEM, "out of memory for evaluation");
+        return -1;
+    }
+    int correct = 0;
+    for (int start = 0; start < s->n; start += BATCH) {
+        int n = s->n - start < BATCH ? s->n - start : BATCH;
+        for (int i = 0; i < n; i++)
+            idx[i] = (uint32_t)(start + i);
+        data_batch(s, idx, n, x, NULL);
+        const float *p = nn_predict(m, wk, x, n);
+        for (int i = 0; i < n; i++) {
+            const float *row = p + (size_t)i * m->n_classes;
+            int best = 0;
+            for (int j = 1; j < m->n_classes; j++)
+                if (row[j] > row[best])
+                    best = j;
+            if (pred)
+                pred[start + i] = (uint8_t)best;
+            if (conf)
+                conf[start + i] = row[best];
+            correct += best == s->labels[start + i];
+        }
+    }
+    nn_work_free(wk);
+    free(x);
+    free(idx);
+    return correct;
+}

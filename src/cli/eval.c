@@ -1,0 +1,173 @@
+/* eval.c - `digits eval`: accuracy, per-class accuracy and the confusion matrix of a model on an
+ * IDX image/label pair (MNIST's test set by default), as text or JSON, and a contact sheet of the
+ * misclassified digits. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vis.h"
+
+static const char *const HELP =
+    "usage: digits eval [options]\n"
+    "Measure a model on MNIST's test set (or any IDX image/label pair).\n"
+    "  --model FILE        model (default <root>/models/reference.safetensors)\n"
+    "  --data DIR          MNIST directory holding t10k-* files (default <root>/data/mnist)\n"
+    "  --images IDX        image file instead of DIR's test images (raw or .gz)\n"
+    "  --labels IDX        label file to go with --images\n"
+    "  --json              print one JSON object: accuracy, n, per_class, confusion\n"
+    "  --errors FILE.png   write a contact sheet of the misclassified digits (true>predicted)\n"
+    "  --threads N         threads (default: all cores)\n";
+
+/* Tiles of 2x-scaled digits with "true>pred" under each, 20 per row, at most 400 tiles. */
+static int write_errors(const char *path, const struct data_set *s, const uint8_t *pred)
+{
+    enum { PER_ROW = 20, SCALE = 2, TILE_W = 28 * SCALE + 4, TILE_H = 28 * SCALE + 16, MAX = 400 };
+    int n_err = 0;
+    for (int i = 0; i < s->n; i++)
+        n_err += pred[i] != s->labels[i];
+    int shown = n_err < MAX ? n_err : MAX;
+    int cols = shown < PER_ROW ? (shown ? shown : 1) : PER_ROW;
+    int rows = (shown + PER_ROW - 1) / PER_ROW;
+    rows = rows ? rows : 1;
+    int w = cols * TILE_W, h = rows * TILE_H;
+    uint8_t *rgb = calloc((size_t)w * h * 3, 1);
+    if (!rgb)
+        return dg_fail(DG_ENOMEM, "out of memory");
+    memset(rgb, 40, (size_t)w * h * 3);
+    static const uint8_t white[3] = {255, 255, 255};
+    int k = 0;
+    for (int i = 0; i < s->n && k < shown; i++) {
+        if (pred[i] == s->labels[i])
+            continue;
+        int tx = (k % PER_ROW) * TILE_W + 2, ty = (k / PER_ROW) * TILE_H + 2;
+        const uint8_t *img = s->images + (size_t)i * 784;
+        for (int y = 0; y < 28 * SCALE; y++)
+            for (int x = 0; x < 28 * SCALE; x++) {
+                uint8_t v = img[(y / SCALE) * 28 + x / SCALE];
+                memset(rgb + ((size_t)(ty + y) * w + tx + x) * 3, v, 3);
+            }
+        char label[8];
+        snprintf(label, sizeof label, "%d>%d", s->labels[i], pred[i]);
+        vis_draw_text(rgb, w, h, tx + 10, ty + 28 * SCALE + 3, label, 2, white);
+        k++;
+    }
+    int rc = vis_png_write(path, rgb, w, h, 3);
+    free(rgb);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *cmd = "eval";
+    const char *model_path = cli_default_model(), *data = cli_default_data();
+    const char *images = NULL, *labels = NULL, *errors = NULL;
+    int json = 0;
+    long threads = 0;
+    static const struct option longs[] = {
+        {"model", 1, 0, 'm'}, {"data", 1, 0, 'd'},   {"images", 1, 0, 'i'}, {"labels", 1, 0, 'l'},
+        {"json", 0, 0, 'j'},  {"errors", 1, 0, 'e'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'd': data = optarg; break;
+        case 'i': images = optarg; break;
+        case 'l': labels = optarg; break;
+        case 'j': json = 1; break;
+        case 'e': errors = optarg; break;
+        case 't':
+            if (cli_parse_long(optarg, 1, 256, &threads))
+                return cli_usage(cmd, "--threads wants a whole number from 1 to 256, not '%s'", optarg);
+            break;
+        case 'h': fputs(HELP, stdout); return 0;
+        case ':': return cli_usage(cmd, "%s needs a value (see digits eval --help)", argv[optind - 1]);
+        default: return cli_usage(cmd, "unknown option '%s' (see digits eval --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(cmd, "unexpected argument '%s' (see digits eval --help)", argv[optind]);
+    if (!images != !labels)
+        return cli_usage(cmd, "--images and --labels go together");
+    nn_set_threads((int)threads);
+
+    struct nn_model *m;
+    struct data_set s = {0};
+    if (cli_load_model(cmd, model_path, &m, NULL))
+        return 1;
+    if (images ? data_load_pair(images, labels, &s) != DG_OK
+               : cli_load_mnist(cmd, data, "t10k", &s) != 0) {
+        if (images)
+            cli_fail(cmd, "%s", dg_errmsg());
+        nn_model_free(m);
+        return 1;
+    }
+    int status = 1;
+    uint8_t *pred = malloc((size_t)s.n);
+    if (s.rows != 28 || s.cols != 28) {
+        cli_fail(cmd, "the images are %dx%d; the model needs 28x28", s.rows, s.cols);
+        goto done;
+    }
+    const double t0 = dg_now();
+    int correct = pred ? cli_classify(m, &s, pred, NULL) : -1;
+    const double secs = dg_now() - t0;
+    if (correct < 0) {
+        cli_fail(cmd, "out of memory");
+        goto done;
+    }
+    long conf[10][10] = {{0}}, per[10] = {0};
+    for (int i = 0; i < s.n; i++) {
+        conf[s.labels[i]][pred[i]]++;
+        per[s.labels[i]]++;
+    }
+    const double acc = (double)correct / s.n;
+    if (json) {
+        printf("{\"model\": \"%s\", \"accuracy\": %.6f, \"n\": %d, \"seconds\": %.3f, \"per_class\": [",
+               m->spec, acc, s.n, secs);
+        for (int d = 0; d < 10; d++)
+            printf("%s%.6f", d ? ", " : "", per[d] ? (double)conf[d][d] / per[d] : 0.0);
+        printf("], \"confusion\": [");
+        for (int d = 0; d < 10; d++) {
+            printf("%s[", d ? ", " : "");
+            for (int p = 0; p < 10; p++)
+                printf("%s%ld", p ? ", " : "", conf[d][p]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("model %s (%zu parameters)\n", model_path, m->n_params);
+        printf("accuracy %.2f%% (%d of %d), %.2f s\n", 100.0 * acc, correct, s.n, secs);
+        printf("per class:");
+        for (int d = 0; d < 10; d++)
+            printf(" %d:%.2f%%", d, per[d] ? 100.0 * conf[d][d] / per[d] : 0.0);
+        printf("\nconfusion (rows: true digit, columns: predicted)\n     ");
+        for (int p = 0; p < 10; p++)
+            printf("%6d", p);
+        printf("\n");
+        for (int d = 0; d < 10; d++) {
+            printf("  %d: ", d);
+            for (int p = 0; p < 10; p++)
+                printf("%6ld", conf[d][p]);
+            printf("\n");
+        }
+    }
+    if (errors) {
+        if (write_errors(errors, &s, pred) != DG_OK) {
+            cli_fail(cmd, "cannot write %s: %s", errors, dg_errmsg());
+            goto done;
+        }
+        if (!json)
+            printf("wrote %d misclassified digits to %s\n", s.n - correct, errors);
+    }
+    status = 0;
+done:
+    free(pred);
+    data_set_free(&s);
+    nn_model_free(m);
+    return status;
+}

@@ -1,0 +1,131 @@
+/* predict.c - `digits predict`: classify image files that each hold one handwritten digit, after
+ * the same MNIST normalisation the scanner uses. A bad file is reported and the rest still run;
+ * the exit status is 1 if any failed. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vis.h"
+
+static const char *const HELP =
+    "usage: digits predict [options] IMAGE...\n"
+    "Read the digit in each image (PNG, JPEG, PGM, BMP; any size, either polarity).\n"
+    "  --model FILE          model (default <root>/models/reference.safetensors)\n"
+    "  --json                one JSON line per image: image, digit, confidence, top3\n"
+    "  --polarity auto|dark|light   ink darker or lighter than the paper (default auto)\n"
+    "  --save-input FILE.png write the 28x28 input the network saw (one image only)\n";
+
+static void print_json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *cmd = "predict";
+    const char *model_path = cli_default_model(), *save_input = NULL;
+    int json = 0;
+    enum vis_polarity pol = VIS_POLARITY_AUTO;
+    static const struct option longs[] = {
+        {"model", 1, 0, 'm'},      {"json", 0, 0, 'j'}, {"polarity", 1, 0, 'p'},
+        {"save-input", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'j': json = 1; break;
+        case 's': save_input = optarg; break;
+        case 'p':
+            if (!strcmp(optarg, "auto"))
+                pol = VIS_POLARITY_AUTO;
+            else if (!strcmp(optarg, "dark"))
+                pol = VIS_POLARITY_DARK_ON_LIGHT;
+            else if (!strcmp(optarg, "light"))
+                pol = VIS_POLARITY_LIGHT_ON_DARK;
+            else
+                return cli_usage(cmd, "--polarity wants auto, dark or light, not '%s'", optarg);
+            break;
+        case 'h': fputs(HELP, stdout); return 0;
+        case ':': return cli_usage(cmd, "%s needs a value (see digits predict --help)", argv[optind - 1]);
+        default: return cli_usage(cmd, "unknown option '%s' (see digits predict --help)", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage(cmd, "name at least one image (see digits predict --help)");
+    if (save_input && argc - optind != 1)
+        return cli_usage(cmd, "--save-input works with one image at a time");
+
+    struct nn_model *m;
+    struct nn_work *wk;
+    if (cli_load_model(cmd, model_path, &m, NULL))
+        return 1;
+    if (nn_work_new(m, 1, 0, &wk) != DG_OK) {
+        nn_model_free(m);
+        return cli_fail(cmd, "%s", dg_errmsg());
+    }
+    int failed = 0;
+    for (int a = optind; a < argc; a++) {
+        const char *path = argv[a];
+        struct vis_image img;
+        float x[784];
+        if (vis_image_load(path, &img) != DG_OK) {
+            cli_fail(cmd, "%s", dg_errmsg());
+            failed = 1;
+            continue;
+        }
+        int rc = vis_mnist_normalize(&img, pol, x);
+        vis_image_destroy(&img);
+        if (rc != DG_OK) {
+            cli_fail(cmd, "%s: %s", path, dg_errmsg());
+            failed = 1;
+            continue;
+        }
+        if (save_input) {
+            uint8_t px[784];
+            for (int i = 0; i < 784; i++)
+                px[i] = (uint8_t)(x[i] * 255.0f + 0.5f);
+            if (vis_png_write(save_input, px, 28, 28, 1) != DG_OK) {
+                cli_fail(cmd, "%s", dg_errmsg());
+                failed = 1;
+            }
+        }
+        const float *p = nn_predict(m, wk, x, 1);
+        int top[3] = {-1, -1, -1};
+        for (int k = 0; k < 3; k++)
+            for (int d = 0; d < 10; d++) {
+                if (d == top[0] || d == top[1])
+                    continue;
+                if (top[k] < 0 || p[d] > p[top[k]])
+                    top[k] = d;
+            }
+        if (json) {
+            printf("{\"image\": ");
+            print_json_string(path);
+            printf(", \"digit\": %d, \"confidence\": %.4f, \"top3\": [[%d, %.4f], [%d, %.4f], [%d, %.4f]]}\n",
+                   top[0], (double)p[top[0]], top[0], (double)p[top[0]], top[1], (double)p[top[1]],
+                   top[2], (double)p[top[2]]);
+        } else {
+            printf("%s: %d (%.1f%%)   top 3: %d %.1f%%, %d %.1f%%, %d %.1f%%\n", path, top[0],
+                   100.0 * p[top[0]], top[0], 100.0 * p[top[0]], top[1], 100.0 * p[top[1]], top[2],
+                   100.0 * p[top[2]]);
+        }
+    }
+    nn_work_free(wk);
+    nn_model_free(m);
+    return failed;
+}

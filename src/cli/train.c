@@ -1,0 +1,382 @@
+/* train.c - `digits train`: mini-batch training on MNIST with a progress bar, test accuracy after
+ * every epoch, a checkpoint after every epoch (and on Ctrl-C) that --resume continues from.
+ * Reproducible: epoch e's shuffle comes from (seed, e) and dropout from one saved RNG stream, so a
+ * resumed run retraces an uninterrupted one for the same thread count. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static const char *const HELP =
+    "usage: digits train [options]\n"
+    "Train a network on MNIST and save it as safetensors.\n"
+    "  --arch SPEC|reference  architecture (default reference = c32k3-p2-c64k3-p2-f128-d0.5-f10)\n"
+    "                         tokens: c<F>k<K>[s] conv+ReLU ('s' = same padding), p<K> max-pool,\n"
+    "                         f<N> dense (+ReLU unless last), d<R> dropout\n"
+    "  --epochs N             epochs to train in all (default 10)\n"
+    "  --batch N              batch size (default 128)\n"
+    "  --lr X                 learning rate (default 0.001 for Adam, 0.01 for SGD)\n"
+    "  --optim adam|sgd       optimizer (default adam; sgd uses momentum 0.9)\n"
+    "  --seed N               seed for weights, shuffling and dropout (default 1)\n"
+    "  --threads N            threads (default: all cores)\n"
+    "  --data DIR             MNIST directory (default <root>/data/mnist)\n"
+    "  --limit N              train on the first N training images only\n"
+    "  --out FILE             model file to write (default <arch>.safetensors, or model.safetensors)\n"
+    "  --resume FILE          continue from a checkpoint written by an earlier run\n"
+    "A checkpoint OUT-stem.ckpt.safetensors is written after every epoch and on Ctrl-C.\n";
+
+struct train_opts {
+    const char *arch, *data, *out, *resume;
+    long epochs, batch, seed, threads, limit;
+    double lr;
+    enum nn_optim_kind optim;
+    int have_lr, have_epochs;
+};
+
+static void ckpt_path(const char *out, char *buf, size_t n)
+{
+    size_t len = strlen(out);
+    const char *ext = ".safetensors";
+    size_t el = strlen(ext);
+    if (len > el && strcmp(out + len - el, ext) == 0)
+        snprintf(buf, n, "%.*s.ckpt%s", (int)(len - el), out, ext);
+    else
+        snprintf(buf, n, "%s.ckpt", out);
+}
+
+static void progress(int tty, int epoch, int epochs, int b, int n_batches, double loss, double acc,
+                     double ips, double eta)
+{
+    if (tty) {
+        char bar[31];
+        int fill = (int)(30.0 * b / n_batches);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        printf("\repoch %d/%d [%s] %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs  ", epoch, epochs,
+               bar, b, n_batches, loss, 100.0 * acc, ips, eta);
+    } else {
+        printf("epoch %d/%d batch %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs\n", epoch, epochs,
+               b, n_batches, loss, 100.0 * acc, ips, eta);
+    }
+    fflush(stdout);
+}
+
+/* Everything --resume needs besides weights and optimizer state: where the run stands (the next
+ * epoch and batch), the dropout stream, and the recipe. */
+static void ckpt_meta(struct nn_meta *meta, const struct train_opts *o, const struct nn_optim *opt,
+                      const struct dg_rng *drop_rng, int epoch, int batch, double seconds)
+{
+    char hex[65];
+    dg_rng_to_hex(drop_rng, hex);
+    nn_meta_set(meta, "epoch", "%d", epoch);
+    nn_meta_set(meta, "batch_index", "%d", batch);
+    nn_meta_set(meta, "rng", "%s", hex);
+    nn_meta_set(meta, "seed", "%ld", o->seed);
+    nn_meta_set(meta, "batch", "%ld", o->batch);
+    nn_meta_set(meta, "epochs", "%ld", o->epochs);
+    nn_meta_set(meta, "lr", "%.9g", (double)opt->lr);
+    nn_meta_set(meta, "limit", "%ld", o->limit);
+    nn_meta_set(meta, "out", "%s", o->out);
+    nn_meta_set(meta, "train_seconds", "%.1f", seconds);
+}
+
+static int save(const char *cmd, const struct nn_model *m, const struct nn_optim *opt,
+                struct nn_meta *meta, const char *path)
+{
+    if (nn_model_save(m, opt, meta, path) != DG_OK)
+        return cli_fail(cmd, "cannot save %s: %s", path, dg_errmsg());
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct train_opts *o)
+{
+    static const struct option longs[] = {
+        {"arch", 1, 0, 'a'},  {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'},   {"lr", 1, 0, 'l'},
+        {"seed", 1, 0, 's'},  {"threads", 1, 0, 't'}, {"data", 1, 0, 'd'},   {"out", 1, 0, 'o'},
+        {"resume", 1, 0, 'r'}, {"optim", 1, 0, 'O'}, {"limit", 1, 0, 'L'},  {"help", 0, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'a': o->arch = optarg; break;
+        case 'd': o->data = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'r': o->resume = optarg; break;
+        case 'e':
+            if (cli_parse_long(optarg, 1, 100000, &o->epochs))
+                return cli_usage("train", "--epochs wants a whole number from 1 to 100000, not '%s'", optarg);
+            o->have_epochs = 1;
+            break;
+        case 'b':
+            if (cli_parse_long(optarg, 1, 8192, &o->batch))
+                return cli_usage("train", "--batch wants a whole number from 1 to 8192, not '%s'", optarg);
+            break;
+        case 'l':
+            if (cli_parse_double(optarg, 1e-8, 10.0, &o->lr))
+                return cli_usage("train", "--lr wants a number from 1e-8 to 10, not '%s'", optarg);
+            o->have_lr = 1;
+            break;
+        case 's':
+            if (cli_parse_long(optarg, 0, 2147483647L, &o->seed))
+                return cli_usage("train", "--seed wants a whole number from 0 to 2147483647, not '%s'", optarg);
+            break;
+        case 't':
+            if (cli_parse_long(optarg, 1, 256, &o->threads))
+                return cli_usage("train", "--threads wants a whole number from 1 to 256, not '%s'", optarg);
+            break;
+        case 'L':
+            if (cli_parse_long(optarg, 1, 10000000, &o->limit))
+                return cli_usage("train", "--limit wants a positive whole number, not '%s'", optarg);
+            break;
+        case 'O':
+            if (!strcmp(optarg, "adam"))
+                o->optim = NN_ADAM;
+            else if (!strcmp(optarg, "sgd"))
+                o->optim = NN_SGD;
+            else
+                return cli_usage("train", "--optim wants adam or sgd, not '%s'", optarg);
+            break;
+        case 'h': fputs(HELP, stdout); return -1;
+        case ':': return cli_usage("train", "%s needs a value (see digits train --help)", argv[optind - 1]);
+        default: return cli_usage("train", "unknown option '%s' (see digits train --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage("train", "unexpected argument '%s' (see digits train --help)", argv[optind]);
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *cmd = "train";
+    struct train_opts o = {.arch = "reference", .data = cli_default_data(), .epochs = 10,
+                           .batch = 128, .seed = 1, .optim = NN_ADAM};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    nn_set_threads((int)o.threads);
+
+    struct nn_model *m = NULL;
+    struct nn_optim *opt = NULL;
+    struct nn_work *wk = NULL;
+    struct nn_meta meta = {0};
+    struct data_set train = {0}, test = {0};
+    float *x = NULL;
+    uint8_t *y = NULL;
+    uint32_t *perm = NULL;
+    struct dg_rng drop_rng;
+    int start_epoch = 0, start_batch = 0;
+    double spent = 0.0; /* training seconds before this run (from a checkpoint) */
+    char out_buf[4200];
+    int status = 1;
+
+    if (o.resume) {
+        if (nn_model_load(o.resume, &m, &opt, &meta) != DG_OK)
+            return cli_fail(cmd, "cannot resume: %s", dg_errmsg());
+        const char *ep = nn_meta_get(&meta, "epoch"), *bt = nn_meta_get(&meta, "batch_index");
+        const char *rs = nn_meta_get(&meta, "rng"), *sd = nn_meta_get(&meta, "seed");
+        const char *bs = nn_meta_get(&meta, "batch"), *tot = nn_meta_get(&meta, "epochs");
+        const char *lim = nn_meta_get(&meta, "limit"), *sp = nn_meta_get(&meta, "train_seconds");
+        long v;
+        if (!opt || !ep || !bt || !rs || !sd || !bs || !tot ||
+            cli_parse_long(ep, 0, 100000, &v) || (start_epoch = (int)v, 0) ||
+            cli_parse_long(bt, 0, 100000000, &v) || (start_batch = (int)v, 0) ||
+            cli_parse_long(sd, 0, 2147483647L, &o.seed) || cli_parse_long(bs, 1, 8192, &o.batch) ||
+            dg_rng_from_hex(&drop_rng, rs) != DG_OK) {
+            status = cli_fail(cmd, "%s is a model, not a training checkpoint (or is damaged); "
+                                   "resume from the .ckpt.safetensors file train writes",
+                              o.resume);
+            goto done;
+        }
+        if (!o.have_epochs && cli_parse_long(tot, 1, 100000, &o.epochs)) {
+            status = cli_fail(cmd, "%s has a bad epoch count", o.resume);
+            goto done;
+        }
+        if (lim && !o.limit && cli_parse_long(lim, 0, 10000000, &o.limit))
+            o.limit = 0;
+        if (sp)
+            spent = atof(sp);
+        if (o.have_lr)
+            opt->lr = (float)o.lr;
+        else if (nn_meta_get(&meta, "lr"))
+            opt->lr = (float)atof(nn_meta_get(&meta, "lr"));
+        o.arch = m->spec;
+        if (!o.out) {
+            /* Continue writing to the file the checkpoint belongs to. */
+            const char *mo = nn_meta_get(&meta, "out");
+            snprintf(out_buf, sizeof out_buf, "%s", mo ? mo : "model.safetensors");
+            o.out = out_buf;
+        }
+        printf("resuming %s at epoch %d, batch %d\n", o.resume, start_epoch + 1, start_batch);
+    } else {
+        if (nn_model_new(o.arch, 1, 28, 28, &m) != DG_OK) {
+            status = cli_usage(cmd, "--arch: %s", dg_errmsg());
+            goto done;
+        }
+        if (m->n_classes != 10) {
+            status = cli_usage(cmd, "--arch must end with f10 (ten digits), not f%d", m->n_classes);
+            goto done;
+        }
+        struct dg_rng init_rng;
+        dg_rng_seed(&init_rng, (uint64_t)o.seed);
+        nn_model_init(m, &init_rng);
+        dg_rng_seed(&drop_rng, (uint64_t)o.seed ^ 0xd5a61266f0c9392cULL);
+        if (nn_optim_new(o.optim, m->n_params, &opt) != DG_OK) {
+            status = cli_fail(cmd, "%s", dg_errmsg());
+            goto done;
+        }
+        if (o.have_lr)
+            opt->lr = (float)o.lr;
+        if (!o.out) {
+            snprintf(out_buf, sizeof out_buf, "%s.safetensors",
+                     nn_preset(o.arch) ? o.arch : "model");
+            o.out = out_buf;
+        }
+    }
+    char ckpt[4300];
+    ckpt_path(o.out, ckpt, sizeof ckpt);
+
+    if (cli_load_mnist(cmd, o.data, "train", &train) || cli_load_mnist(cmd, o.data, "t10k", &test))
+        goto done;
+    if (train.rows != 28 || train.cols != 28 || test.rows != 28 || test.cols != 28) {
+        status = cli_fail(cmd, "the data in %s is not 28x28", o.data);
+        goto done;
+    }
+    if (o.limit && o.limit < train.n)
+        train.n = (int)o.limit;
+    const int n_batches = (train.n + (int)o.batch - 1) / (int)o.batch;
+    if (start_batch >= n_batches)
+        start_batch = 0;
+    x = malloc((size_t)o.batch * 784 * sizeof *x);
+    y = malloc((size_t)o.batch);
+    perm = malloc((size_t)train.n * sizeof *perm);
+    if (!x || !y || !perm || nn_work_new(m, (int)o.batch, 1, &wk) != DG_OK) {
+        status = cli_fail(cmd, "out of memory");
+        goto done;
+    }
+
+    char desc[2048];
+    nn_model_describe(m, desc, sizeof desc);
+    printf("model %s: %zu parameters\n%s", m->spec, m->n_params, desc);
+    printf("training on %d images, testing on %d; batch %ld, %s lr %g, seed %ld, %d threads\n",
+           train.n, test.n, o.batch, opt->kind == NN_ADAM ? "adam" : "sgd", (double)opt->lr, o.seed,
+           nn_get_threads());
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    const int tty = isatty(STDOUT_FILENO);
+    double acc = 0.0;
+    int interrupted_epoch = 0, interrupted_batch = 0;
+    const double t_run = dg_now();
+    for (int epoch = start_epoch; epoch < o.epochs; epoch++) {
+        struct dg_rng shuf;
+        dg_rng_seed(&shuf, (uint64_t)o.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch);
+        for (int i = 0; i < train.n; i++)
+            perm[i] = (uint32_t)i;
+        data_shuffle(perm, train.n, &shuf);
+        double loss_sum = 0.0;
+        long seen = 0, hits = 0;
+        const double t0 = dg_now();
+        int next_report = 0;
+        for (int b = start_batch; b < n_batches; b++) {
+            if (interrupted) {
+                interrupted_epoch = epoch;
+                interrupted_batch = b;
+                goto interrupt;
+            }
+            int n = train.n - b * (int)o.batch < o.batch ? train.n - b * (int)o.batch : (int)o.batch;
+            data_batch(&train, perm + (size_t)b * o.batch, n, x, y);
+            int correct;
+            float loss = nn_train_step(m, wk, opt, x, y, n, &drop_rng, &correct);
+            loss_sum += (double)loss * n;
+            seen += n;
+            hits += correct;
+            int done_b = b + 1 - start_batch;
+            if (b + 1 == n_batches || (tty ? (b % 5 == 0) : (b * 10 / n_batches >= next_report))) {
+                if (!tty)
+                    next_report = b * 10 / n_batches + 1;
+                double dt = dg_now() - t0;
+                double ips = seen / (dt > 1e-9 ? dt : 1e-9);
+                double eta = (double)(n_batches - b - 1) / done_b * dt +
+                             (o.epochs - epoch - 1) * (double)n_batches / done_b * dt;
+                progress(tty, epoch + 1, (int)o.epochs, b + 1, n_batches, loss_sum / seen,
+                         (double)hits / seen, ips, eta);
+            }
+        }
+        start_batch = 0;
+        const double epoch_s = dg_now() - t0;
+        int correct = cli_classify(m, &test, NULL, NULL);
+        if (correct < 0) {
+            status = cli_fail(cmd, "%s", dg_errmsg());
+            goto done;
+        }
+        acc = (double)correct / test.n;
+        printf("%sepoch %d/%d: loss %.4f, train acc %.2f%%, test acc %.2f%%, %.1f s (%.0f img/s)\n",
+               tty ? "\n" : "", epoch + 1, (int)o.epochs, loss_sum / (seen ? seen : 1),
+               100.0 * hits / (seen ? seen : 1), 100.0 * acc, epoch_s, seen / epoch_s);
+        nn_meta_set(&meta, "test_accuracy", "%.4f", acc);
+        ckpt_meta(&meta, &o, opt, &drop_rng, epoch + 1, 0, spent + dg_now() - t_run);
+        if (save(cmd, m, opt, &meta, ckpt))
+            goto done;
+    }
+    {
+        /* The model file: weights and what produced them, no optimizer state. */
+        struct nn_meta fm = {0};
+        nn_meta_set(&fm, "normalisation", "pixels/255; MNIST-style digit: white on black, 20x20 box centred by mass in 28x28");
+        nn_meta_set(&fm, "epochs", "%ld", o.epochs);
+        nn_meta_set(&fm, "seed", "%ld", o.seed);
+        nn_meta_set(&fm, "batch", "%ld", o.batch);
+        nn_meta_set(&fm, "optimizer", "%s lr %g", opt->kind == NN_ADAM ? "adam" : "sgd", (double)opt->lr);
+        nn_meta_set(&fm, "test_accuracy", "%.4f", acc);
+        nn_meta_set(&fm, "train_images", "%d", train.n);
+        nn_meta_set(&fm, "train_seconds", "%.1f", spent + dg_now() - t_run);
+        nn_meta_set(&fm, "threads", "%d", nn_get_threads());
+        if (save(cmd, m, NULL, &fm, o.out))
+            goto done;
+        printf("saved %s (test accuracy %.2f%%, %.1f s of training); checkpoint %s\n", o.out,
+               100.0 * acc, spent + dg_now() - t_run, ckpt);
+        status = 0;
+        goto done;
+    }
+interrupt:
+    {
+        ckpt_meta(&meta, &o, opt, &drop_rng, interrupted_epoch, interrupted_batch,
+                  spent + dg_now() - t_run);
+        if (save(cmd, m, opt, &meta, ckpt) == 0) {
+            fprintf(stderr, "%sdigits train: interrupted; checkpoint saved to %s (continue with "
+                            "digits train --resume %s)\n",
+                    tty ? "\n" : "", ckpt, ckpt);
+            status = EXIT_INTERRUPTED;
+        }
+    }
+done:
+    data_set_free(&train);
+    data_set_free(&test);
+    nn_work_free(wk);
+    nn_optim_free(opt);
+    nn_model_free(m);
+    free(x);
+    free(y);
+    free(perm);
+    return status;
+}

@@ -1,0 +1,72 @@
+/* kernels.h - the layer kernels of the network library, tuned (BLAS + OpenMP) and naive reference
+ * versions side by side. Tests check each tuned kernel against its reference; nothing here
+ * allocates. Knows nothing of models, files or images.
+ *
+ * Layouts. Convolution-side activations are stored channel-major over the batch, "CNHW":
+ * x[c][n][y][x]. A convolution is then one sgemm over the whole batch, and its output lands in the
+ * same layout. For one input channel CNHW and PyTorch's NCHW are the same bytes. Dense-side
+ * activations are [n][features]. Convolution weights are PyTorch's [out_c][in_c][k][k]; dense
+ * weights PyTorch's [out][in].
+ *
+ * Conventions (after llm.c): outputs first; forward kernels overwrite their outputs; backward
+ * kernels ADD into dw/db and OVERWRITE din. Any din may be NULL when the input gradient is not
+ * needed (the first layer). */
+#ifndef NN_KERNELS_H
+#define NN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Convolution, stride 1, square kernel k, zero padding pad on every side:
+ * oh = h + 2*pad - k + 1, ow likewise. in: [c][n][h][w]; out: [oc][n][oh][ow]; w: [oc][c][k][k];
+ * b: [oc]. cols: scratch of c*k*k * n*oh*ow floats, left holding the im2col matrix that
+ * nn_conv2d_backward needs. */
+void nn_conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *b,
+                       int n, int c, int h, int wd, int oc, int k, int pad);
+/* cols: as left by the forward pass (it is not modified); dcols: scratch of the same size. */
+void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
+                        const float *cols, const float *w, int n, int c, int h, int wd, int oc,
+                        int k, int pad);
+
+/* Max-pooling with a k x k window and stride k over n_planes planes of h x w (floor: trailing
+ * rows and columns that do not fill a window are dropped). argmax: one byte per output, the
+ * winning position inside its window (k*k <= 256). */
+void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_planes, int h, int w,
+                        int k);
+void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, int n_planes, int h,
+                         int w, int k);
+
+/* Element-wise ReLU over n_elems values. Backward uses the forward output (y > 0 iff x > 0). */
+void nn_relu_forward(float *out, const float *in, size_t n_elems);
+void nn_relu_backward(float *din, const float *dout, const float *out, size_t n_elems);
+
+/* CNHW [c][n][hw] <-> [n][c*hw], the PyTorch flatten order. */
+void nn_flatten_forward(float *out, const float *in, int n, int c, int hw);
+void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw);
+
+/* Dense: out[n][o] = in[n][i] . w[o][i] + b[o]. */
+void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int n_in,
+                      int n_out);
+void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, int n, int n_in, int n_out);
+
+/* Inverted dropout: out = in * mask, where mask holds 0 or 1/(1-rate) (made by the caller). */
+void nn_dropout_forward(float *out, const float *in, const float *mask, size_t n_elems);
+void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n_elems);
+
+/* Softmax over each row of logits [n][n_cls] into probs. */
+void nn_softmax(float *probs, const float *logits, int n, int n_cls);
+/* Mean cross-entropy of probs against labels; dlogits (nullable) = (probs - onehot) / n. */
+float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels, int n, int n_cls);
+
+/* Naive references: direct loops in the same layouts, no BLAS, no threads. */
+void nn_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int n,
+                           int c, int h, int wd, int oc, int k, int pad);
+void nn_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                            const float *w, int n, int c, int h, int wd, int oc, int k, int pad);
+void nn_dense_forward_ref(float *out, const float *in, const float *w, const float *b, int n,
+                          int n_in, int n_out);
+void nn_dense_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                           const float *w, int n, int n_in, int n_out);
+
+#endif

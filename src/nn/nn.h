@@ -1,0 +1,151 @@
+/* nn.h - a small convolutional-network library: models built from a text spec, batched training
+ * and inference, Adam and SGD, and safetensors model files. Knows nothing of images or MNIST.
+ *
+ * Worked example (error handling shortened):
+ *
+ *     struct nn_model *m;
+ *     nn_model_new(nn_preset("reference"), 1, 28, 28, &m);   // 225,034 parameters, all zero
+ *     struct dg_rng rng; dg_rng_seed(&rng, 42);
+ *     nn_model_init(m, &rng);                                 // Glorot-uniform weights
+ *     struct nn_work *wk; nn_work_new(m, 128, 1, &wk);        // room for batches of 128
+ *     struct nn_optim *opt; nn_optim_new(NN_ADAM, m->n_params, &opt);
+ *     float loss = nn_train_step(m, wk, opt, x, labels, 128, &rng, &n_correct); // x: [128][1][28][28]
+ *     const float *probs = nn_predict(m, wk, x, 128);         // [128][10]
+ *     nn_model_save(m, NULL, &meta, "model.safetensors");
+ *
+ * Spec grammar: tokens joined by '-'.
+ *   c<F>k<K>[s]  Conv2d with F filters of KxK, stride 1, 'valid' ('s': 'same', K odd), then ReLU
+ *   p<K>         MaxPool2d(K) (stride K)
+ *   f<N>         Linear with N outputs, then ReLU unless it is the last token (the logits).
+ *                A Flatten is inserted before the first f that follows a spatial layer.
+ *   d<R>         Dropout with rate R in [0, 1)
+ * Each layer is one module of the equivalent PyTorch nn.Sequential, in order, so layer i's
+ * parameters are "i.weight" and "i.bias" in its state_dict.
+ *
+ * Threads: the model may be shared read-only between threads; a workspace and an optimizer belong
+ * to one thread at a time. Kernels use OpenMP; set the count with nn_set_threads(). */
+#ifndef NN_H
+#define NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dg.h"
+
+enum { NN_MAX_LAYERS = 64, NN_SPEC_MAX = 256 };
+/* Upper bounds on what a spec (or a model file) may ask for. */
+enum { NN_MAX_PARAMS = 1 << 28, NN_MAX_WIDTH = 1 << 16, NN_MAX_BATCH = 1 << 16 };
+
+enum nn_op { NN_CONV, NN_RELU, NN_MAXPOOL, NN_FLATTEN, NN_DENSE, NN_DROPOUT };
+
+struct nn_layer {
+    enum nn_op op;
+    int in_c, in_h, in_w;    /* per-sample input shape; dense side: in_c features, h = w = 1 */
+    int out_c, out_h, out_w; /* per-sample output shape */
+    int k, pad;              /* conv: kernel and padding; maxpool: window */
+    float rate;              /* dropout */
+    size_t w_off, n_w;       /* weights: offset into params, count (0 for no parameters) */
+    size_t b_off, n_b;       /* biases */
+};
+
+struct nn_model {
+    char spec[NN_SPEC_MAX]; /* as given (presets expanded) */
+    int in_c, in_h, in_w;
+    int n_classes; /* outputs of the last layer */
+    int n_layers;
+    struct nn_layer layer[NN_MAX_LAYERS];
+    size_t n_params;
+    float *params; /* one block; layer views at w_off/b_off */
+};
+
+/* The spec of a named preset ("reference"), or NULL if there is no such preset. */
+const char *nn_preset(const char *name);
+
+/* Builds a model for per-sample input in_c x in_h x in_w from spec (or a preset name). Parameters
+ * are zero. Fails with DG_EARG and a message naming the offending token; *out untouched. */
+int nn_model_new(const char *spec, int in_c, int in_h, int in_w, struct nn_model **out);
+void nn_model_free(struct nn_model *m);
+/* Glorot-uniform weights (Keras' fan-in/fan-out convention), zero biases. */
+void nn_model_init(struct nn_model *m, struct dg_rng *rng);
+/* A one-line description of each layer, for --help and logs; writes at most n_bytes. */
+void nn_model_describe(const struct nn_model *m, char *buf, size_t n_bytes);
+
+/* Per-batch scratch: activations (and their gradients and masks when training). Sized once for
+ * max_batch; nothing else allocates afterwards. */
+struct nn_work;
+int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn_work **out);
+void nn_work_free(struct nn_work *wk);
+
+/* Softmax probabilities [n][n_classes] for input [n][in_c][in_h][in_w] (values as the model was
+ * trained on, e.g. pixels / 255). The pointer is into wk, valid until its next use.
+ * n must be 1..max_batch (a broken contract aborts). */
+const float *nn_predict(const struct nn_model *m, struct nn_work *wk, const float *x, int n);
+
+enum nn_optim_kind { NN_ADAM, NN_SGD };
+struct nn_optim {
+    enum nn_optim_kind kind;
+    float lr;
+    float beta1, beta2, eps; /* Adam (Keras defaults 0.9, 0.999, 1e-7) */
+    float momentum;          /* SGD */
+    long step;
+    size_t n;
+    float *grads; /* [n], summed by backward, zeroed by nn_train_step */
+    float *m, *v; /* Adam moments, or SGD velocity in m; v unused for SGD */
+};
+int nn_optim_new(enum nn_optim_kind kind, size_t n_params, struct nn_optim **out);
+void nn_optim_free(struct nn_optim *opt);
+/* One update of params from opt->grads. */
+void nn_optim_apply(struct nn_optim *opt, float *params);
+
+/* One training step on a batch: forward with dropout (masks drawn from rng), softmax
+ * cross-entropy, backward, optimizer update. Returns the mean loss; *n_correct (nullable) gets the
+ * number of argmax hits. x: [n][in_c][in_h][in_w], labels: [n]. */
+float nn_train_step(struct nn_model *m, struct nn_work *wk, struct nn_optim *opt, const float *x,
+                    const uint8_t *labels, int n, struct dg_rng *rng, int *n_correct);
+
+/* The pieces of nn_train_step, for tests: forward (training mode uses dropout) returning logits,
+ * and loss + backward adding parameter gradients into grads. */
+const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const float *x, int n,
+                        int training, struct dg_rng *rng);
+float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads,
+                  const uint8_t *labels, int n);
+
+/* Thread count for kernels and BLAS (one OpenMP pool for both). n < 1 means all cores. */
+void nn_set_threads(int n);
+int nn_get_threads(void);
+
+/* String metadata stored in a model file's __metadata__. */
+enum { NN_META_MAX = 32, NN_META_KEY = 32, NN_META_VAL = 256 };
+struct nn_meta {
+    int n;
+    char key[NN_META_MAX][NN_META_KEY];
+    char val[NN_META_MAX][NN_META_VAL];
+};
+/* Sets (or replaces) key. Returns DG_EARG when the key or value is too long or the table is full. */
+int nn_meta_set(struct nn_meta *meta, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* The value of key, or NULL. */
+const char *nn_meta_get(const struct nn_meta *meta, const char *key);
+
+/* Writes a safetensors file atomically: "i.weight"/"i.bias" for every layer with parameters, in
+ * PyTorch's shapes, F32 little-endian; when opt is given also the optimizer state
+ * ("optimizer.m", "optimizer.v" as flat vectors) and its step/kind in metadata (a checkpoint).
+ * meta is stored as __metadata__ together with "arch" and "input", which are always written. */
+int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const struct nn_meta *meta,
+                  const char *path);
+
+/* Reads a safetensors file written by nn_model_save (or by PyTorch with the same names and an
+ * "arch" entry in __metadata__). Validates the header length, the JSON, dtypes, shapes against
+ * the spec, and that every tensor's bytes lie inside the file. opt_out (nullable) receives the
+ * optimizer state when the file is a checkpoint (NULL otherwise); meta_out (nullable) the metadata.
+ * On failure nothing is allocated and outputs are untouched. Files over 1 GiB are refused. */
+int nn_model_load(const char *path, struct nn_model **out, struct nn_optim **opt_out,
+                  struct nn_meta *meta_out);
+/* The same from bytes in memory (for the fuzzer and tests). */
+int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model **out,
+                      struct nn_optim **opt_out, struct nn_meta *meta_out);
+
+#endif

@@ -1,0 +1,406 @@
+/* safetensors.c - model files in the safetensors format: an 8-byte little-endian header length, a
+ * JSON header naming each tensor's dtype, shape and byte range, then the raw data. Tensor names and
+ * shapes are those of the equivalent PyTorch nn.Sequential state_dict. Every number read from a
+ * file is validated before it is used as a size or an offset. */
+#include "nn.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+enum { MAX_FILE_BYTES = 1 << 30, MAX_HEADER_BYTES = 100 << 20 };
+
+int nn_meta_set(struct nn_meta *meta, const char *key, const char *fmt, ...)
+{
+    char val[NN_META_VAL];
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    if (r < 0 || r >= NN_META_VAL || strlen(key) >= NN_META_KEY)
+        return dg_fail(DG_EARG, "metadata entry '%s' is too long", key);
+    int i = 0;
+    while (i < meta->n && strcmp(meta->key[i], key) != 0)
+        i++;
+    if (i == meta->n) {
+        if (meta->n == NN_META_MAX)
+            return dg_fail(DG_EARG, "too many metadata entries");
+        meta->n++;
+        strcpy(meta->key[i], key);
+    }
+    strcpy(meta->val[i], val);
+    return DG_OK;
+}
+
+const char *nn_meta_get(const struct nn_meta *meta, const char *key)
+{
+    for (int i = 0; i < meta->n; i++)
+        if (strcmp(meta->key[i], key) == 0)
+            return meta->val[i];
+    return NULL;
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void sb_put(struct sbuf *sb, const char *s, size_t n)
+{
+    if (sb->oom)
+        return;
+    if (sb->len + n + 1 > sb->cap) {
+        size_t ncap = (sb->cap ? sb->cap : 1024);
+        while (ncap < sb->len + n + 1)
+            ncap *= 2;
+        char *np = realloc(sb->p, ncap);
+        if (!np) {
+            sb->oom = 1;
+            return;
+        }
+        sb->p = np;
+        sb->cap = ncap;
+    }
+    memcpy(sb->p + sb->len, s, n);
+    sb->len += n;
+    sb->p[sb->len] = '\0';
+}
+
+static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (r < 0 || (size_t)r >= sizeof tmp) {
+        sb->oom = 1;
+        return;
+    }
+    sb_put(sb, tmp, (size_t)r);
+}
+
+static void sb_json_string(struct sbuf *sb, const char *s)
+{
+    sb_put(sb, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            sb_put(sb, e, 2);
+        } else if (c < 0x20) {
+            sb_printf(sb, "\\u%04x", c);
+        } else {
+            sb_put(sb, (const char *)&c, 1);
+        }
+    }
+    sb_put(sb, "\"", 1);
+}
+
+struct tensor_ref {
+    char name[32];
+    int n_dims;
+    int shape[4];
+    const float *data;
+    size_t n;
+};
+
+/* The tensors of a model (and optimizer) in file order. Returns the count. */
+static int list_tensors(const struct nn_model *m, const struct nn_optim *opt,
+                        struct tensor_ref *t, int max)
+{
+    int k = 0;
+    for (int i = 0; i < m->n_layers && k + 2 <= max; i++) {
+        const struct nn_layer *l = &m->layer[i];
+        if (l->n_w == 0)
+            continue;
+        snprintf(t[k].name, sizeof t[k].name, "%d.weight", i);
+        if (l->op == NN_CONV) {
+            t[k].n_dims = 4;
+            t[k].shape[0] = l->out_c;
+            t[k].shape[1] = l->in_c;
+            t[k].shape[2] = t[k].shape[3] = l->k;
+        } else {
+            t[k].n_dims = 2;
+            t[k].shape[0] = l->out_c;
+            t[k].shape[1] = l->in_c;
+        }
+        t[k].data = m->params + l->w_off;
+        t[k].n = l->n_w;
+        k++;
+        snprintf(t[k].name, sizeof t[k].name, "%d.bias", i);
+        t[k].n_dims = 1;
+        t[k].shape[0] = l->out_c;
+        t[k].data = m->params + l->b_off;
+        t[k].n = l->n_b;
+        k++;
+    }
+    if (opt && k + 2 <= max) {
+        const float *state[2] = {opt->m, opt->v};
+        const char *names[2] = {"optimizer.m", "optimizer.v"};
+        for (int j = 0; j < 2; j++, k++) {
+            snprintf(t[k].name, sizeof t[k].name, "%s", names[j]);
+            t[k].n_dims = 1;
+            t[k].shape[0] = (int)opt->n;
+            t[k].data = state[j];
+            t[k].n = opt->n;
+        }
+    }
+    return k;
+}
+
+struct save_ctx {
+    const struct sbuf *header;
+    const struct tensor_ref *t;
+    int n_t;
+};
+
+static int write_model(struct dg_writer *wr, void *vctx)
+{
+    const struct save_ctx *ctx = vctx;
+    unsigned char len[8];
+    uint64_t hl = ctx->header->len;
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(hl >> (8 * i));
+    int rc = dg_write_bytes(wr, len, 8);
+    if (rc == DG_OK)
+        rc = dg_write_bytes(wr, ctx->header->p, ctx->header->len);
+    for (int i = 0; i < ctx->n_t && rc == DG_OK; i++) {
+        /* Little-endian host (checked at compile time below): the floats are the file bytes. */
+        rc = dg_write_bytes(wr, ctx->t[i].data, ctx->t[i].n * sizeof(float));
+    }
+    return rc;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors.c assumes a little-endian host"
+#endif
+
+int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const struct nn_meta *meta,
+                  const char *path)
+{
+    struct tensor_ref t[2 * NN_MAX_LAYERS + 2];
+    int n_t = list_tensors(m, opt, t, (int)(sizeof t / sizeof t[0]));
+    struct sbuf sb = {0};
+    sb_put(&sb, "{\"__metadata__\":{\"format\":\"pt\",\"arch\":", 38);
+    sb_json_string(&sb, m->spec);
+    sb_printf(&sb, ",\"input\":\"%dx%dx%d\"", m->in_c, m->in_h, m->in_w);
+    if (opt)
+        sb_printf(&sb, ",\"optimizer\":\"%s\",\"optimizer.step\":\"%ld\"",
+                  opt->kind == NN_ADAM ? "adam" : "sgd", opt->step);
+    for (int i = 0; meta && i < meta->n; i++) {
+        const char *k = meta->key[i];
+        if (!strcmp(k, "format") || !strcmp(k, "arch") || !strcmp(k, "input") ||
+            !strcmp(k, "optimizer") || !strcmp(k, "optimizer.step"))
+            continue;
+        sb_put(&sb, ",", 1);
+        sb_json_string(&sb, k);
+        sb_put(&sb, ":", 1);
+        sb_json_string(&sb, meta->val[i]);
+    }
+    sb_put(&sb, "}", 1);
+    size_t off = 0;
+    for (int i = 0; i < n_t; i++) {
+        sb_printf(&sb, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", t[i].name);
+        for (int d = 0; d < t[i].n_dims; d++)
+            sb_printf(&sb, "%s%d", d ? "," : "", t[i].shape[d]);
+        sb_printf(&sb, "],\"data_offsets\":[%zu,%zu]}", off, off + t[i].n * sizeof(float));
+        off += t[i].n * sizeof(float);
+    }
+    sb_put(&sb, "}", 1);
+    while (sb.len % 8 != 0) /* pad so the data starts 8-byte aligned, as the format recommends */
+        sb_put(&sb, " ", 1);
+    if (sb.oom) {
+        free(sb.p);
+        return dg_fail(DG_ENOMEM, "out of memory writing %s", path);
+    }
+    struct save_ctx ctx = {&sb, t, n_t};
+    int rc = dg_write_atomic(path, write_model, &ctx);
+    free(sb.p);
+    return rc;
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static int as_size(const struct dg_json_node *n, size_t max, size_t *out)
+{
+    if (!n || n->type != DG_JSON_NUMBER || !(n->num >= 0) || n->num > (double)max ||
+        n->num != floor(n->num))
+        return -1;
+    *out = (size_t)n->num;
+    return 0;
+}
+
+/* Finds tensor `name`, checks dtype, shape and byte range, and copies it into dst. */
+static int read_tensor(const struct dg_json *doc, const struct dg_json_node *root, const char *name,
+                       const int *shape, int n_dims, const unsigned char *data, size_t data_len,
+                       float *dst)
+{
+    const struct dg_json_node *t = dg_json_get(doc, root, name);
+    if (!t || t->type != DG_JSON_OBJECT)
+        return dg_fail(DG_EFORMAT, "tensor '%s' is missing", name);
+    const struct dg_json_node *dt = dg_json_get(doc, t, "dtype");
+    if (!dt || dt->type != DG_JSON_STRING || strcmp(dt->str, "F32") != 0)
+        return dg_fail(DG_EFORMAT, "tensor '%s' is not F32", name);
+    const struct dg_json_node *sh = dg_json_get(doc, t, "shape");
+    if (!sh || sh->type != DG_JSON_ARRAY || sh->n_children != n_dims)
+        return dg_fail(DG_EFORMAT, "tensor '%s' does not have %d dimensions", name, n_dims);
+    size_t numel = 1;
+    const struct dg_json_node *e = dg_json_child(doc, sh);
+    for (int d = 0; d < n_dims; d++, e = dg_json_next(doc, e)) {
+        size_t v;
+        if (as_size(e, NN_MAX_PARAMS, &v) || v != (size_t)shape[d])
+            return dg_fail(DG_EFORMAT, "tensor '%s' has the wrong shape for this architecture",
+                           name);
+        numel *= v;
+    }
+    const struct dg_json_node *offs = dg_json_get(doc, t, "data_offsets");
+    size_t begin, end;
+    if (!offs || offs->type != DG_JSON_ARRAY || offs->n_children != 2 ||
+        as_size(dg_json_child(doc, offs), data_len, &begin) ||
+        as_size(dg_json_next(doc, dg_json_child(doc, offs)), data_len, &end))
+        return dg_fail(DG_EFORMAT, "tensor '%s' has data offsets outside the file", name);
+    if (end < begin || end - begin != numel * sizeof(float))
+        return dg_fail(DG_EFORMAT, "tensor '%s' has %zu bytes of data, expected %zu", name,
+                       end < begin ? 0 : end - begin, numel * sizeof(float));
+    memcpy(dst, data + begin, numel * sizeof(float));
+    return DG_OK;
+}
+
+static int parse_input(const char *s, int *c, int *h, int *w)
+{
+    char tail;
+    if (sscanf(s, "%dx%dx%d%c", c, h, w, &tail) != 3)
+        return -1;
+    return 0;
+}
+
+int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model **out,
+                      struct nn_optim **opt_out, struct nn_meta *meta_out)
+{
+    if (n_bytes < 8)
+        return dg_fail(DG_EFORMAT, "not a safetensors file: shorter than its 8-byte header length");
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++)
+        hl |= (uint64_t)data[i] << (8 * i);
+    if (hl < 2 || hl > MAX_HEADER_BYTES || hl > n_bytes - 8)
+        return dg_fail(DG_EFORMAT,
+                       "not a safetensors file: header length %llu does not fit the %zu-byte file",
+                       (unsigned long long)hl, n_bytes);
+    struct dg_json *doc = NULL;
+    struct nn_model *m = NULL;
+    struct nn_optim *opt = NULL;
+    int rc = dg_json_parse((const char *)data + 8, (size_t)hl, &doc);
+    if (rc != DG_OK)
+        return dg_fail(rc, "safetensors header: %s", dg_errmsg());
+    const unsigned char *tdata = data + 8 + hl;
+    const size_t tlen = n_bytes - 8 - (size_t)hl;
+    const struct dg_json_node *root = dg_json_root(doc);
+    const struct dg_json_node *md = dg_json_get(doc, root, "__metadata__");
+    const struct dg_json_node *arch = dg_json_get(doc, md, "arch");
+    const struct dg_json_node *input = dg_json_get(doc, md, "input");
+    int c = 1, h = 28, w = 28;
+    if (root->type != DG_JSON_OBJECT) {
+        rc = dg_fail(DG_EFORMAT, "safetensors header is not a JSON object");
+        goto fail;
+    }
+    if (!arch || arch->type != DG_JSON_STRING) {
+        rc = dg_fail(DG_EFORMAT, "model file has no \"arch\" in its __metadata__");
+        goto fail;
+    }
+    if (input && (input->type != DG_JSON_STRING || parse_input(input->str, &c, &h, &w))) {
+        rc = dg_fail(DG_EFORMAT, "model file has a malformed \"input\" shape");
+        goto fail;
+    }
+    if ((rc = nn_model_new(arch->str, c, h, w, &m)) != DG_OK) {
+        rc = dg_fail(DG_EFORMAT, "model file's architecture: %s", dg_errmsg());
+        goto fail;
+    }
+    struct tensor_ref t[2 * NN_MAX_LAYERS];
+    int n_t = list_tensors(m, NULL, t, 2 * NN_MAX_LAYERS);
+    for (int i = 0; i < n_t; i++) {
+        rc = read_tensor(doc, root, t[i].name, t[i].shape, t[i].n_dims, tdata, tlen,
+                         (float *)t[i].data);
+        if (rc != DG_OK)
+            goto fail;
+    }
+    int n_expected = n_t + 1; /* + __metadata__ */
+    if (dg_json_get(doc, root, "optimizer.m") && opt_out) {
+        const struct dg_json_node *kind = dg_json_get(doc, md, "optimizer");
+        const struct dg_json_node *step = dg_json_get(doc, md, "optimizer.step");
+        enum nn_optim_kind k = kind && kind->type == DG_JSON_STRING && !strcmp(kind->str, "sgd")
+                                   ? NN_SGD
+                                   : NN_ADAM;
+        if ((rc = nn_optim_new(k, m->n_params, &opt)) != DG_OK)
+            goto fail;
+        int shape[1] = {(int)m->n_params};
+        if ((rc = read_tensor(doc, root, "optimizer.m", shape, 1, tdata, tlen, opt->m)) ||
+            (rc = read_tensor(doc, root, "optimizer.v", shape, 1, tdata, tlen, opt->v)))
+            goto fail;
+        char *end = NULL;
+        opt->step = step && step->type == DG_JSON_STRING ? strtol(step->str, &end, 10) : -1;
+        if (opt->step < 0 || !end || *end) {
+            rc = dg_fail(DG_EFORMAT, "checkpoint has no valid optimizer.step");
+            goto fail;
+        }
+        n_expected += 2;
+    } else if (dg_json_get(doc, root, "optimizer.m")) {
+        n_expected += 2; /* a checkpoint used as a model: its optimizer state is ignored */
+    }
+    if (root->n_children != n_expected) {
+        rc = dg_fail(DG_EFORMAT, "model file has %d entries, expected %d for '%s'",
+                     root->n_children, n_expected, m->spec);
+        goto fail;
+    }
+    if (meta_out) {
+        struct nn_meta meta = {0};
+        for (const struct dg_json_node *k = dg_json_child(doc, md); k;) {
+            const struct dg_json_node *v = dg_json_next(doc, k);
+            if (v->type == DG_JSON_STRING && k->len < NN_META_KEY && v->len < NN_META_VAL &&
+                meta.n < NN_META_MAX) {
+                strcpy(meta.key[meta.n], k->str);
+                strcpy(meta.val[meta.n], v->str);
+                meta.n++;
+            }
+            k = dg_json_next(doc, v);
+        }
+        *meta_out = meta;
+    }
+    dg_json_free(doc);
+    *out = m;
+    if (opt_out)
+        *opt_out = opt;
+    return DG_OK;
+fail:
+    dg_json_free(doc);
+    nn_model_free(m);
+    nn_optim_free(opt);
+    return rc;
+}
+
+int nn_model_load(const char *path, struct nn_model **out, struct nn_optim **opt_out,
+                  struct nn_meta *meta_out)
+{
+    unsigned char *data;
+    size_t n;
+    int rc = dg_read_file(path, MAX_FILE_BYTES, &data, &n);
+    if (rc != DG_OK)
+        return rc;
+    rc = nn_model_load_mem(data, n, out, opt_out, meta_out);
+    free(data);
+    if (rc != DG_OK)
+        return dg_fail(rc, "%s: %s", path, dg_errmsg());
+    return DG_OK;
+}

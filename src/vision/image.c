@@ -1,0 +1,266 @@
+/* image.c - loading images to grey (stb_image), writing PNG (stb_image_write), and the MNIST
+ * normalisation shared by `digits predict` and the scanning pipeline. */
+#include "vis.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+int vis_image_init(struct vis_image *img, int w, int h)
+{
+    if (w < 1 || h < 1 || (size_t)w * h > VIS_MAX_PIXELS)
+        return dg_fail(DG_EARG, "image size %dx%d is out of range", w, h);
+    uint8_t *px = calloc((size_t)w * h, 1);
+    if (!px)
+        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
+    img->w = w;
+    img->h = h;
+    img->px = px;
+    return DG_OK;
+}
+
+void vis_image_destroy(struct vis_image *img)
+{
+    if (!img)
+        return;
+    free(img->px);
+    img->px = NULL;
+    img->w = img->h = 0;
+}
+
+int vis_image_load(const char *path, struct vis_image *img)
+{
+    int w, h, ch;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return dg_fail(DG_EIO, "cannot open %s", path);
+    if (!stbi_info_from_file(f, &w, &h, &ch)) {
+        fclose(f);
+        return dg_fail(DG_EFORMAT, "%s is not a readable image (%s)", path, stbi_failure_reason());
+    }
+    if (w < 1 || h < 1 || (double)w * h > VIS_MAX_PIXELS) {
+        fclose(f);
+        return dg_fail(DG_EARG, "%s is %dx%d pixels; the limit is %d megapixels", path, w, h,
+                       VIS_MAX_PIXELS >> 20);
+    }
+    /* 16 bits per channel are read at full depth and reduced to 8 after conversion to grey. */
+    int is16 = stbi_is_16_bit_from_file(f);
+    void *data = is16 ? (void *)stbi_load_from_file_16(f, &w, &h, &ch, 0)
+                      : (void *)stbi_load_from_file(f, &w, &h, &ch, 0);
+    fclose(f);
+    if (!data)
+        return dg_fail(DG_EFORMAT, "%s cannot be decoded (%s)", path, stbi_failure_reason());
+    uint8_t *px = malloc((size_t)w * h);
+    if (!px) {
+        stbi_image_free(data);
+        return dg_fail(DG_ENOMEM, "out of memory for %s", path);
+    }
+    const float maxv = is16 ? 65535.0f : 255.0f;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        float v[4];
+        for (int c = 0; c < ch; c++)
+            v[c] = is16 ? ((const uint16_t *)data)[i * ch + c] : ((const uint8_t *)data)[i * ch + c];
+        float y;
+        if (ch <= 2)
+            y = v[0];
+        else
+            y = 0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2];
+        if (ch == 2 || ch == 4) { /* alpha over white paper */
+            float a = v[ch - 1] / maxv;
+            y = y * a + maxv * (1.0f - a);
+        }
+        float g = y * 255.0f / maxv + 0.5f;
+        px[i] = (uint8_t)(g > 255.0f ? 255.0f : g);
+    }
+    stbi_image_free(data);
+    img->w = w;
+    img->h = h;
+    img->px = px;
+    return DG_OK;
+}
+
+struct png_ctx {
+    struct dg_writer *wr;
+    int rc;
+};
+
+static void png_sink(void *vctx, void *data, int size)
+{
+    struct png_ctx *ctx = vctx;
+    if (ctx->rc == DG_OK)
+        ctx->rc = dg_write_bytes(ctx->wr, data, (size_t)size);
+}
+
+struct png_job {
+    const uint8_t *px;
+    int w, h, channels;
+};
+
+static int write_png(struct dg_writer *wr, void *vjob)
+{
+    const struct png_job *job = vjob;
+    struct png_ctx ctx = {wr, DG_OK};
+    if (!stbi_write_png_to_func(png_sink, &ctx, job->w, job->h, job->channels, job->px,
+                                job->w * job->channels))
+        return ctx.rc != DG_OK ? ctx.rc : dg_fail(DG_EIO, "PNG encoding failed");
+    return ctx.rc;
+}
+
+int vis_png_write(const char *path, const uint8_t *px, int w, int h, int channels)
+{
+    struct png_job job = {px, w, h, channels};
+    return dg_write_atomic(path, write_png, &job);
+}
+
+/* Otsu's threshold of a 256-bin histogram: the level maximising between-class variance. */
+static int otsu(const size_t hist[256], size_t total)
+{
+    double sum = 0.0;
+    for (int i = 0; i < 256; i++)
+        sum += (double)i * hist[i];
+    double sum_b = 0.0, best = -1.0;
+    size_t w_b = 0;
+    int t = 128;
+    for (int i = 0; i < 256; i++) {
+        w_b += hist[i];
+        if (w_b == 0)
+            continue;
+        size_t w_f = total - w_b;
+        if (w_f == 0)
+            break;
+        sum_b += (double)i * hist[i];
+        double m_b = sum_b / w_b, m_f = (sum - sum_b) / w_f;
+        double between = (double)w_b * w_f * (m_b - m_f) * (m_b - m_f);
+        if (between > best) {
+            best = between;
+            t = i + 1; /* ink is >= t */
+        }
+    }
+    return t;
+}
+
+int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, float out[784])
+{
+    const int w = img->w, h = img->h;
+    const size_t n = (size_t)w * h;
+    if (pol == VIS_POLARITY_AUTO) {
+        /* Paper surrounds the digit: compare the outer ring with the whole picture. */
+        double border = 0.0, all = 0.0;
+        size_t nb = 0;
+        int ring = (w < h ? w : h) / 10 + 1;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double v = img->px[(size_t)y * w + x];
+                all += v;
+                if (y < ring || y >= h - ring || x < ring || x >= w - ring) {
+                    border += v;
+                    nb++;
+                }
+            }
+        pol = border / nb >= all / n ? VIS_POLARITY_DARK_ON_LIGHT : VIS_POLARITY_LIGHT_ON_DARK;
+    }
+    uint8_t *ink = malloc(n);
+    if (!ink)
+        return dg_fail(DG_ENOMEM, "out of memory");
+    size_t hist[256] = {0};
+    for (size_t i = 0; i < n; i++) {
+        ink[i] = pol == VIS_POLARITY_DARK_ON_LIGHT ? (uint8_t)(255 - img->px[i]) : img->px[i];
+        hist[ink[i]]++;
+    }
+    int t = otsu(hist, n);
+    double paper = 0.0, full = 0.0;
+    size_t n_paper = 0, n_ink = 0;
+    for (int i = 0; i < 256; i++) {
+        if (i < t) {
+            paper += (double)i * hist[i];
+            n_paper += hist[i];
+        } else {
+            full += (double)i * hist[i];
+            n_ink += hist[i];
+        }
+    }
+    paper = n_paper ? paper / n_paper : 0.0;
+    full = n_ink ? full / n_ink : 0.0;
+    if (n_ink == 0 || full - paper < 24.0) {
+        free(ink);
+        return dg_fail(DG_EARG, "no digit found: the image has no ink that stands out from the paper");
+    }
+    /* Stretch so paper -> 0 and the typical stroke -> 255 (MNIST strokes are mostly saturated). */
+    const double scale = 255.0 / (full - paper);
+    for (size_t i = 0; i < n; i++) {
+        double v = (ink[i] - paper) * scale;
+        ink[i] = (uint8_t)(v <= 0.0 ? 0 : v >= 255.0 ? 255 : v + 0.5);
+    }
+    int rc = vis_mnist_from_ink(ink, w, h, (size_t)w, out);
+    free(ink);
+    return rc;
+}
+
+/* Area-averaging resample of one line: n_src samples at src[i*step] into n_dst at dst[j*dstep]. */
+static void resample_line(float *dst, size_t dstep, int n_dst, const float *src, size_t step,
+                          int n_src)
+{
+    const double ratio = (double)n_src / n_dst;
+    for (int j = 0; j < n_dst; j++) {
+        double a = j * ratio, b = (j + 1) * ratio, s = 0.0;
+        for (int i = (int)a; i < n_src && i < b; i++) {
+            double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
+            s += (hi - lo) * src[(size_t)i * step];
+        }
+        dst[(size_t)j * dstep] = (float)(s / (b - a));
+    }
+}
+
+int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float out[784])
+{
+    enum { BOX = 20, SIDE = 28, CUT = 32 };
+    int x0 = w, y0 = h, x1 = -1, y1 = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (ink[(size_t)y * stride + x] >= CUT) {
+                x0 = x < x0 ? x : x0;
+                x1 = x > x1 ? x : x1;
+                y0 = y < y0 ? y : y0;
+                y1 = y > y1 ? y : y1;
+            }
+    memset(out, 0, SIDE * SIDE * sizeof *out);
+    if (x1 < 0)
+        return dg_fail(DG_EARG, "no digit found: no ink");
+    const int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    const int big = bw > bh ? bw : bh;
+    int ow = (int)lround((double)bw * BOX / big), oh = (int)lround((double)bh * BOX / big);
+    ow = ow < 1 ? 1 : ow;
+    oh = oh < 1 ? 1 : oh;
+    float *crop = malloc(((size_t)bw * bh + (size_t)ow * bh) * sizeof *crop);
+    if (!crop)
+        return dg_fail(DG_ENOMEM, "out of memory");
+    float *tmp = crop + (size_t)bw * bh;
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++)
+            crop[(size_t)y * bw + x] = ink[(size_t)(y0 + y) * stride + x0 + x];
+    for (int y = 0; y < bh; y++)
+        resample_line(tmp + (size_t)y * ow, 1, ow, crop + (size_t)y * bw, 1, bw);
+    float box[BOX * BOX];
+    for (int x = 0; x < ow; x++)
+        resample_line(box + x, (size_t)ow, oh, tmp + x, (size_t)ow, bh);
+    free(crop);
+    double m = 0.0, mx = 0.0, my = 0.0;
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+            double v = box[y * ow + x];
+            m += v;
+            mx += v * (x + 0.5);
+            my += v * (y + 0.5);
+        }
+    int ox = (int)lround(SIDE / 2.0 - mx / m), oy = (int)lround(SIDE / 2.0 - my / m);
+    ox = ox < 0 ? 0 : ox > SIDE - ow ? SIDE - ow : ox;
+    oy = oy < 0 ? 0 : oy > SIDE - oh ? SIDE - oh : oy;
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+            out[(oy + y) * SIDE + ox + x] = box[y * ow + x] / 255.0f;
+    return DG_OK;
+}

@@ -1,0 +1,49 @@
+/* vis.h - grey images and MNIST-style digit normalisation: loading any image file into 8-bit grey,
+ * and turning a picture of one digit into the 28x28 input the network was trained on. Knows
+ * nothing of networks, cameras or windows.
+ * Images are row-major, one byte per pixel, stride == width; 0 is black. */
+#ifndef VIS_H
+#define VIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dg.h"
+
+/* The largest image accepted from a file: 64 megapixels. */
+enum { VIS_MAX_PIXELS = 64 << 20 };
+
+struct vis_image {
+    int w, h;
+    uint8_t *px; /* owned; w*h bytes */
+};
+
+/* Allocates a w x h image filled with 0. */
+int vis_image_init(struct vis_image *img, int w, int h);
+void vis_image_destroy(struct vis_image *img);
+
+/* Loads PNG, JPEG, BMP, PGM/PPM, GIF, TGA (8 or 16 bits, grey/RGB/RGBA) into grey with the
+ * Rec. 601 luma weights; alpha composites onto white. Fails with a one-line reason for missing,
+ * unreadable, truncated, empty or over-large (VIS_MAX_PIXELS) files; img untouched on failure. */
+int vis_image_load(const char *path, struct vis_image *img);
+/* Writes 8-bit grey (channels 1) or RGB (channels 3) pixels as PNG, atomically. */
+int vis_png_write(const char *path, const uint8_t *px, int w, int h, int channels);
+
+enum vis_polarity { VIS_POLARITY_AUTO, VIS_POLARITY_DARK_ON_LIGHT, VIS_POLARITY_LIGHT_ON_DARK };
+
+/* MNIST normalisation of an image holding one digit: to white ink on black (polarity from the
+ * border when AUTO), background removed, cropped to the ink, the longer side scaled to 20 px with
+ * area averaging (aspect kept), placed in 28x28 so that the centre of mass is at the centre.
+ * out: 784 floats in [0, 1]. DG_EARG when the image holds no ink. */
+int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, float out[784]);
+
+/* The same, starting from an ink map (0 = paper, 255 = full ink) of w x h with the given stride:
+ * crop, scale to 20 px on the longer side by area averaging, centre by mass in 28x28. */
+int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float out[784]);
+
+/* Draws text with a built-in 3x5 pixel font (digits, space and ">?.:-%") into an RGB buffer of
+ * w x h, each font pixel a scale x scale square; clipped at the edges. Other characters are skipped. */
+void vis_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, int scale,
+                   const uint8_t color[3]);
+
+#endif

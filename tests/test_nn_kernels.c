@@ -1,0 +1,315 @@
+/* test_nn_kernels.c - every tuned kernel equals its naive reference, and every layer's backward
+ * matches finite differences of the scalar objective L = sum(out * R) for a random R. */
+#include "kernels.h"
+#include "testutil.h"
+
+struct conv_case {
+    int n, c, h, w, oc, k, pad;
+};
+
+static const struct conv_case CONV_CASES[] = {
+    {3, 1, 9, 9, 4, 3, 0}, {2, 3, 8, 7, 5, 3, 1}, {2, 2, 6, 6, 3, 5, 2}, {1, 4, 5, 5, 2, 1, 0},
+    {2, 2, 7, 9, 3, 4, 0}, {4, 3, 4, 4, 2, 3, 1},
+};
+
+static float *falloc(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+static void test_conv_tuned_equals_naive(void **state)
+{
+    (void)state;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 1);
+    for (size_t t = 0; t < sizeof CONV_CASES / sizeof CONV_CASES[0]; t++) {
+        const struct conv_case cc = CONV_CASES[t];
+        const int oh = cc.h + 2 * cc.pad - cc.k + 1, ow = cc.w + 2 * cc.pad - cc.k + 1;
+        const size_t n_in = (size_t)cc.c * cc.n * cc.h * cc.w, n_out = (size_t)cc.oc * cc.n * oh * ow;
+        const size_t n_w = (size_t)cc.oc * cc.c * cc.k * cc.k, n_cols = (size_t)cc.c * cc.k * cc.k * cc.n * oh * ow;
+        float *in = falloc(n_in), *w = falloc(n_w), *b = falloc(cc.oc), *dout = falloc(n_out);
+        float *out = falloc(n_out), *out_ref = falloc(n_out), *cols = falloc(n_cols), *dcols = falloc(n_cols);
+        float *din = falloc(n_in), *din_ref = falloc(n_in), *dw = falloc(n_w), *dw_ref = falloc(n_w);
+        float *db = falloc(cc.oc), *db_ref = falloc(cc.oc);
+        fill_uniform(in, n_in, -1, 1, &rng);
+        fill_uniform(w, n_w, -1, 1, &rng);
+        fill_uniform(b, cc.oc, -1, 1, &rng);
+        fill_uniform(dout, n_out, -1, 1, &rng);
+        nn_conv2d_forward(out, cols, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
+        nn_conv2d_forward_ref(out_ref, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
+        assert_close(out, out_ref, n_out, 1e-5, 1e-4);
+        /* Backward adds into dw/db: start both from the same non-zero values. */
+        for (size_t i = 0; i < n_w; i++)
+            dw[i] = dw_ref[i] = 0.5f;
+        nn_conv2d_backward(din, dw, db, dcols, dout, cols, w, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
+        nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
+        assert_close(din, din_ref, n_in, 1e-5, 1e-4);
+        assert_close(dw, dw_ref, n_w, 1e-5, 1e-4);
+        assert_close(db, db_ref, cc.oc, 1e-5, 1e-4);
+        free(in), free(w), free(b), free(dout), free(out), free(out_ref), free(cols), free(dcols);
+        free(din), free(din_ref), free(dw), free(dw_ref), free(db), free(db_ref);
+    }
+}
+
+static void test_dense_tuned_equals_naive(void **state)
+{
+    (void)state;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 2);
+    const int n = 5, ni = 37, no = 11;
+    float *in = falloc(n * ni), *w = falloc(no * ni), *b = falloc(no), *dout = falloc(n * no);
+    float *out = falloc(n * no), *out_ref = falloc(n * no), *din = falloc(n * ni), *din_ref = falloc(n * ni);
+    float *dw = falloc(no * ni), *dw_ref = falloc(no * ni), *db = falloc(no), *db_ref = falloc(no);
+    fill_uniform(in, n * ni, -1, 1, &rng);
+    fill_uniform(w, no * ni, -1, 1, &rng);
+    fill_uniform(b, no, -1, 1, &rng);
+    fill_uniform(dout, n * no, -1, 1, &rng);
+    nn_dense_forward(out, in, w, b, n, ni, no);
+    nn_dense_forward_ref(out_ref, in, w, b, n, ni, no);
+    assert_close(out, out_ref, n * no, 1e-5, 1e-4);
+    nn_dense_backward(din, dw, db, dout, in, w, n, ni, no);
+    nn_dense_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, n, ni, no);
+    assert_close(din, din_ref, n * ni, 1e-5, 1e-4);
+    assert_close(dw, dw_ref, no * ni, 1e-5, 1e-4);
+    assert_close(db, db_ref, no, 1e-5, 1e-4);
+    free(in), free(w), free(b), free(dout), free(out), free(out_ref), free(din), free(din_ref);
+    free(dw), free(dw_ref), free(db), free(db_ref);
+}
+
+/* ---- finite differences ------------------------------------------------------------------- */
+
+/* A layer under test: forward(out, in, params) for the current values of in and params. */
+struct fd_layer {
+    void (*forward)(const struct fd_layer *L, float *out, const float *in, const float *p);
+    int n, c, h, w, oc, k, pad, n_in, n_in2, n_out;
+    float *scratch;
+    const float *mask;
+};
+
+static double objective(const struct fd_layer *L, const float *in, const float *p, const float *r)
+{
+    float *out = falloc(L->n_out);
+    L->forward(L, out, in, p);
+    double s = 0.0;
+    for (int i = 0; i < L->n_out; i++)
+        s += (double)out[i] * r[i];
+    free(out);
+    return s;
+}
+
+/* Compares analytic gradients g (w.r.t. the values v, n of them) with central differences. */
+static void check_fd(const struct fd_layer *L, float *in, float *p, const float *r, float *v, int n,
+                     const float *g, float eps, const char *what)
+{
+    for (int i = 0; i < n; i++) {
+        float keep = v[i];
+        v[i] = keep + eps;
+        double up = objective(L, in, p, r);
+        v[i] = keep - eps;
+        double down = objective(L, in, p, r);
+        v[i] = keep;
+        double fd = (up - down) / (2.0 * eps);
+        if (fabs(fd - g[i]) > 2e-3 + 1e-2 * fabs(fd))
+            fail_msg("%s[%d]: analytic %.6f, finite difference %.6f", what, i, (double)g[i], fd);
+    }
+}
+
+static void conv_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
+{
+    nn_conv2d_forward(out, L->scratch, in, p, p + L->oc * L->c * L->k * L->k, L->n, L->c, L->h, L->w,
+                      L->oc, L->k, L->pad);
+}
+
+static void test_conv_gradcheck(void **state)
+{
+    (void)state;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 3);
+    for (int same = 0; same < 2; same++) {
+        struct fd_layer L = {.forward = conv_fwd, .n = 2, .c = 2, .h = 6, .w = 5, .oc = 3, .k = 3, .pad = same};
+        const int oh = L.h + 2 * L.pad - L.k + 1, ow = L.w + 2 * L.pad - L.k + 1;
+        L.n_in = L.c * L.n * L.h * L.w;
+        L.n_out = L.oc * L.n * oh * ow;
+        const int n_w = L.oc * L.c * L.k * L.k, n_p = n_w + L.oc;
+        const size_t n_cols = (size_t)L.c * L.k * L.k * L.n * oh * ow;
+        L.scratch = falloc(n_cols);
+        float *in = falloc(L.n_in), *p = falloc(n_p), *r = falloc(L.n_out), *dcols = falloc(n_cols);
+        float *din = falloc(L.n_in), *dp = falloc(n_p), *out = falloc(L.n_out);
+        fill_uniform(in, L.n_in, -1, 1, &rng);
+        fill_uniform(p, n_p, -1, 1, &rng);
+        fill_uniform(r, L.n_out, -1, 1, &rng);
+        conv_fwd(&L, out, in, p);
+        nn_conv2d_backward(din, dp, dp + n_w, dcols, r, L.scratch, p, L.n, L.c, L.h, L.w, L.oc, L.k, L.pad);
+        /* Convolution is linear in each value: a large step is exact up to rounding. */
+        check_fd(&L, in, p, r, in, L.n_in, din, 0.25f, same ? "conv same din" : "conv din");
+        check_fd(&L, in, p, r, p, n_p, dp, 0.25f, same ? "conv same dw" : "conv dw");
+        free(L.scratch), free(in), free(p), free(r), free(dcols), free(din), free(dp), free(out);
+    }
+}
+
+static void dense_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
+{
+    nn_dense_forward(out, in, p, p + L->oc * L->c, L->n, L->c, L->oc);
+}
+
+static void test_dense_gradcheck(void **state)
+{
+    (void)state;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 4);
+    struct fd_layer L = {.forward = dense_fwd, .n = 3, .c = 7, .oc = 4};
+    L.n_in = L.n * L.c;
+    L.n_out = L.n * L.oc;
+    const int n_w = L.oc * L.c, n_p = n_w + L.oc;
+    float *in = falloc(L.n_in), *p = falloc(n_p), *r = falloc(L.n_out), *din = falloc(L.n_in), *dp = falloc(n_p);
+    fill_uniform(in, L.n_in, -1, 1, &rng);
+    fill_uniform(p, n_p, -1, 1, &rng);
+    fill_uniform(r, L.n_out, -1, 1, &rng);
+    nn_dense_backward(din, dp, dp + n_w, r, in, p, L.n, L.c, L.oc);
+    check_fd(&L, in, p, r, in, L.n_in, din, 0.25f, "dense din");
+    check_fd(&L, in, p, r, p, n_p, dp, 0.25f, "dense dw");
+    free(in), free(p), free(r), free(din), free(dp);
+}
+
+static uint8_t pool_argmax[1024];
+
+static void pool_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
+{
+    (void)p;
+    nn_maxpool_forward(out, pool_argmax, in, L->c, L->h, L->w, L->k);
+}
+
+static void relu_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
+{
+    (void)p;
+    nn_relu_forward(out, in, (size_t)L->n_in);
+}
+
+static void flatten_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
+{
+    (void)p;
+    nn_flatten_forward(out, in, L->n, L->c, L->h * L->w);
+}
+
+static void dropout_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
+{
+    (void)p;
+    nn_dropout_forward(out, in, L->mask, (size_t)L->n_in);
+}
+
+/* Values spaced apart so a small step never crosses a max-pool tie or the ReLU kink. */
+static void fill_distinct(float *x, int n, struct dg_rng *rng)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = (float)(i + 1) * 0.05f * (i % 2 ? 1.0f : -1.0f);
+    for (int i = n - 1; i > 0; i--) {
+        uint32_t j = dg_rng_below(rng, (uint32_t)i + 1);
+        float t = x[i];
+        x[i] = x[j];
+        x[j] = t;
+    }
+}
+
+static void test_parameterless_gradcheck(void **state)
+{
+    (void)state;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 5);
+    /* max-pool 2x2 on 3 planes of 5x6 (odd edge dropped), and 3x3 on 6x6 */
+    for (int k = 2; k <= 3; k++) {
+        struct fd_layer L = {.forward = pool_fwd, .c = 3, .h = k == 2 ? 5 : 6, .w = 6, .k = k};
+        L.n_in = L.c * L.h * L.w;
+        L.n_out = L.c * (L.h / k) * (L.w / k);
+        float *in = falloc(L.n_in), *r = falloc(L.n_out), *din = falloc(L.n_in), *out = falloc(L.n_out);
+        fill_distinct(in, L.n_in, &rng);
+        fill_uniform(r, L.n_out, -1, 1, &rng);
+        pool_fwd(&L, out, in, NULL);
+        nn_maxpool_backward(din, r, pool_argmax, L.c, L.h, L.w, L.k);
+        check_fd(&L, in, NULL, r, in, L.n_in, din, 1e-3f, "maxpool din");
+        free(in), free(r), free(din), free(out);
+    }
+    {
+        struct fd_layer L = {.forward = relu_fwd, .n_in = 40, .n_out = 40};
+        float *in = falloc(40), *r = falloc(40), *din = falloc(40), *out = falloc(40);
+        fill_distinct(in, 40, &rng);
+        fill_uniform(r, 40, -1, 1, &rng);
+        relu_fwd(&L, out, in, NULL);
+        nn_relu_backward(din, r, out, 40);
+        check_fd(&L, in, NULL, r, in, 40, din, 1e-3f, "relu din");
+        free(in), free(r), free(din), free(out);
+    }
+    {
+        struct fd_layer L = {.forward = flatten_fwd, .n = 3, .c = 4, .h = 2, .w = 3};
+        L.n_in = L.n_out = 3 * 4 * 6;
+        float *in = falloc(L.n_in), *r = falloc(L.n_out), *din = falloc(L.n_in);
+        fill_uniform(in, L.n_in, -1, 1, &rng);
+        fill_uniform(r, L.n_out, -1, 1, &rng);
+        nn_flatten_backward(din, r, L.n, L.c, L.h * L.w);
+        check_fd(&L, in, NULL, r, in, L.n_in, din, 0.25f, "flatten din");
+        /* and it is PyTorch's order: out[n][c][hw] = in[c][n][hw] */
+        float *out = falloc(L.n_out);
+        flatten_fwd(&L, out, in, NULL);
+        assert_true(out[(1 * 4 + 2) * 6 + 5] == in[(2 * 3 + 1) * 6 + 5]);
+        free(in), free(r), free(din), free(out);
+    }
+    {
+        struct fd_layer L = {.forward = dropout_fwd, .n_in = 30, .n_out = 30};
+        float *in = falloc(30), *r = falloc(30), *din = falloc(30), *mask = falloc(30);
+        for (int i = 0; i < 30; i++)
+            mask[i] = i % 3 ? 2.0f : 0.0f;
+        L.mask = mask;
+        fill_uniform(in, 30, -1, 1, &rng);
+        fill_uniform(r, 30, -1, 1, &rng);
+        nn_dropout_backward(din, r, mask, 30);
+        check_fd(&L, in, NULL, r, in, 30, din, 0.25f, "dropout din");
+        free(in), free(r), free(din), free(mask);
+    }
+}
+
+static void test_softmax_xent_gradcheck(void **state)
+{
+    (void)state;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 6);
+    enum { N = 4, K = 10 };
+    float z[N * K], p[N * K], d[N * K];
+    uint8_t y[N] = {3, 0, 9, 5};
+    fill_uniform(z, N * K, -3, 3, &rng);
+    nn_softmax(p, z, N, K);
+    for (int i = 0; i < N; i++) {
+        double s = 0;
+        for (int j = 0; j < K; j++)
+            s += p[i * K + j];
+        assert_true(fabs(s - 1.0) < 1e-5);
+    }
+    nn_xent_backward(d, p, y, N, K);
+    for (int i = 0; i < N * K; i++) {
+        const float eps = 1e-2f, keep = z[i];
+        z[i] = keep + eps;
+        nn_softmax(p, z, N, K);
+        double up = nn_xent_backward(NULL, p, y, N, K);
+        z[i] = keep - eps;
+        nn_softmax(p, z, N, K);
+        double down = nn_xent_backward(NULL, p, y, N, K);
+        z[i] = keep;
+        double fd = (up - down) / (2 * eps);
+        if (fabs(fd - d[i]) > 1e-3 + 1e-2 * fabs(fd))
+            fail_msg("dlogits[%d]: analytic %.6f, finite difference %.6f", i, (double)d[i], fd);
+    }
+    /* Large logits do not overflow. */
+    float big[K] = {1000, 0, -1000, 0, 0, 0, 0, 0, 0, 0}, pb[K];
+    nn_softmax(pb, big, 1, K);
+    assert_true(pb[0] > 0.999f && isfinite(pb[2]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_tuned_equals_naive), cmocka_unit_test(test_dense_tuned_equals_naive),
+        cmocka_unit_test(test_conv_gradcheck),          cmocka_unit_test(test_dense_gradcheck),
+        cmocka_unit_test(test_parameterless_gradcheck), cmocka_unit_test(test_softmax_xent_gradcheck),
+    };
+    return cmocka_run_group_tests_name("nn_kernels", tests, NULL, NULL);
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Generate PyTorch reference fixtures for the nn tests (tests/fixtures/*.safetensors).
+
+Run with Debian's python3-torch: /usr/bin/python3 tools/make_fixtures.py
+CI never runs this; it only reads the committed outputs.
+
+For each case it writes two safetensors files:
+  <case>.model.safetensors  the weights, named as the nn.Sequential state_dict, with "arch" and
+                            "input" in __metadata__ (loadable by nn_model_load)
+  <case>.io.safetensors     x [n,c,h,w], labels (as F32), logits, loss, and "grad.<param>" for
+                            every parameter (mean cross-entropy, dropout off)
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+
+
+def write_safetensors(path, tensors, metadata):
+    """The safetensors layout, written with numpy alone (no safetensors package needed)."""
+    header = {"__metadata__": metadata}
+    offset = 0
+    blobs = []
+    for name, arr in tensors.items():
+        a = np.ascontiguousarray(arr, dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape),
+                        "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        blobs.append(a.tobytes())
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(path + ".tmp", path)
+
+
+def build(spec, in_shape):
+    """nn.Sequential for the same spec grammar as src/nn/model.c."""
+    c, h, w = in_shape
+    layers = []
+    spatial = True
+    toks = spec.split("-")
+    for i, t in enumerate(toks):
+        if t[0] == "c":
+            f, rest = t[1:].split("k")
+            same = rest.endswith("s")
+            k = int(rest.rstrip("s"))
+            pad = k // 2 if same else 0
+            layers += [nn.Conv2d(c, int(f), k, padding=pad), nn.ReLU()]
+            c, h, w = int(f), h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        elif t[0] == "p":
+            k = int(t[1:])
+            layers.append(nn.MaxPool2d(k))
+            h, w = h // k, w // k
+        elif t[0] == "f":
+            if spatial:
+                layers.append(nn.Flatten())
+                c, h, w = c * h * w, 1, 1
+                spatial = False
+            layers.append(nn.Linear(c, int(t[1:])))
+            c = int(t[1:])
+            if i != len(toks) - 1:
+                layers.append(nn.ReLU())
+        elif t[0] == "d":
+            layers.append(nn.Dropout(float(t[1:])))
+    return nn.Sequential(*layers)
+
+
+def case(name, spec, in_shape, n, seed):
+    torch.manual_seed(seed)
+    model = build(spec, in_shape)
+    with torch.no_grad():  # non-zero biases so bias handling is exercised
+        for p in model.parameters():
+            if p.dim() == 1:
+                p.uniform_(-0.1, 0.1)
+    model.eval()  # dropout off: the comparison is deterministic
+    x = torch.rand(n, *in_shape)
+    labels = torch.randint(0, 10, (n,))
+    logits = model(x)
+    loss = nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    meta = {"format": "pt", "arch": spec, "input": "x".join(map(str, in_shape))}
+    write_safetensors(os.path.join(OUT, name + ".model.safetensors"), sd, meta)
+    io = {"x": x.numpy(), "labels": labels.float().numpy(), "logits": logits.detach().numpy(),
+          "loss": np.array([loss.item()], dtype=np.float32)}
+    for k, p in model.named_parameters():
+        io["grad." + k] = p.grad.numpy()
+    write_safetensors(os.path.join(OUT, name + ".io.safetensors"), io,
+                      {"torch": torch.__version__, "spec": spec})
+    print(f"{name}: {spec} on {n}x{in_shape}, loss {loss.item():.6f}")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.set_num_threads(1)
+    case("small", "c4k3s-p2-c6k3-p2-f16-f10", (2, 12, 12), 5, 1)
+    case("reference", "c32k3-p2-c64k3-p2-f128-d0.5-f10", (1, 28, 28), 4, 2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
