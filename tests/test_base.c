@@ -18,8 +18,9 @@ static struct dg_json *parse_ok(const char *s)
 static void test_json_values(void **state)
 {
     (void)state;
-    struct dg_json *doc = parse_ok(" {\"a\": [1, -2.5e1, true, false, null], \"b\": \"x\\u00e9\\n\\\"\","
-                                   " \"c\": {}, \"d\": []} ");
+    struct dg_json *doc =
+        parse_ok(" {\"a\": [1, -2.5e1, true, false, null], \"b\": \"x\\u00e9\\n\\\"\","
+                 " \"c\": {}, \"d\": []} ");
     const struct dg_json_node *root = dg_json_root(doc);
     assert_int_equal(root->type, DG_JSON_OBJECT);
     assert_int_equal(root->n_children, 4);
@@ -50,10 +51,10 @@ static void test_json_surrogates(void **state)
 static void test_json_rejects(void **state)
 {
     (void)state;
-    const char *bad[] = {"",       "{",          "[1,]",        "{\"a\" 1}", "01",
-                         "1.",     "-",          "\"abc",       "tru",       "[1] 2",
-                         "{1:2}",  "\"\\x\"",    "\"\\ud800\"", "\"a\x01\"", "\"\\u0000\"",
-                         "1e",     "[\"\\u12\"]", "{\"a\":}"};
+    const char *bad[] = {"",      "{",           "[1,]",        "{\"a\" 1}", "01",
+                         "1.",    "-",           "\"abc",       "tru",       "[1] 2",
+                         "{1:2}", "\"\\x\"",     "\"\\ud800\"", "\"a\x01\"", "\"\\u0000\"",
+                         "1e",    "[\"\\u12\"]", "{\"a\":}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct dg_json *doc = NULL;
         int rc = dg_json_parse(bad[i], strlen(bad[i]), &doc);
@@ -203,9 +204,9 @@ static void test_atomic_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_values),      cmocka_unit_test(test_json_surrogates),
-        cmocka_unit_test(test_json_rejects),     cmocka_unit_test(test_json_depth_limit),
-        cmocka_unit_test(test_sha256_vectors),   cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_json_values),        cmocka_unit_test(test_json_surrogates),
+        cmocka_unit_test(test_json_rejects),       cmocka_unit_test(test_json_depth_limit),
+        cmocka_unit_test(test_sha256_vectors),     cmocka_unit_test(test_rng),
         cmocka_unit_test(test_errmsg_prefix_self), cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);

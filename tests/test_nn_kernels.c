@@ -8,8 +8,8 @@ struct conv_case {
 };
 
 static const struct conv_case CONV_CASES[] = {
-    {3, 1, 9, 9, 4, 3, 0}, {2, 3, 8, 7, 5, 3, 1}, {2, 2, 6, 6, 3, 5, 2}, {1, 4, 5, 5, 2, 1, 0},
-    {2, 2, 7, 9, 3, 4, 0}, {4, 3, 4, 4, 2, 3, 1},
+    {3, 1, 9, 9, 4, 3, 0}, {2, 3, 8, 7, 5, 3, 1}, {2, 2, 6, 6, 3, 5, 2},
+    {1, 4, 5, 5, 2, 1, 0}, {2, 2, 7, 9, 3, 4, 0}, {4, 3, 4, 4, 2, 3, 1},
 };
 
 static float *falloc(size_t n)
@@ -27,11 +27,15 @@ static void test_conv_tuned_equals_naive(void **state)
     for (size_t t = 0; t < sizeof CONV_CASES / sizeof CONV_CASES[0]; t++) {
         const struct conv_case cc = CONV_CASES[t];
         const int oh = cc.h + 2 * cc.pad - cc.k + 1, ow = cc.w + 2 * cc.pad - cc.k + 1;
-        const size_t n_in = (size_t)cc.c * cc.n * cc.h * cc.w, n_out = (size_t)cc.oc * cc.n * oh * ow;
-        const size_t n_w = (size_t)cc.oc * cc.c * cc.k * cc.k, n_cols = (size_t)cc.c * cc.k * cc.k * cc.n * oh * ow;
+        const size_t n_in = (size_t)cc.c * cc.n * cc.h * cc.w,
+                     n_out = (size_t)cc.oc * cc.n * oh * ow;
+        const size_t n_w = (size_t)cc.oc * cc.c * cc.k * cc.k,
+                     n_cols = (size_t)cc.c * cc.k * cc.k * cc.n * oh * ow;
         float *in = falloc(n_in), *w = falloc(n_w), *b = falloc(cc.oc), *dout = falloc(n_out);
-        float *out = falloc(n_out), *out_ref = falloc(n_out), *cols = falloc(n_cols), *dcols = falloc(n_cols);
-        float *din = falloc(n_in), *din_ref = falloc(n_in), *dw = falloc(n_w), *dw_ref = falloc(n_w);
+        float *out = falloc(n_out), *out_ref = falloc(n_out), *cols = falloc(n_cols),
+              *dcols = falloc(n_cols);
+        float *din = falloc(n_in), *din_ref = falloc(n_in), *dw = falloc(n_w),
+              *dw_ref = falloc(n_w);
         float *db = falloc(cc.oc), *db_ref = falloc(cc.oc);
         fill_uniform(in, n_in, -1, 1, &rng);
         fill_uniform(w, n_w, -1, 1, &rng);
@@ -43,8 +47,10 @@ static void test_conv_tuned_equals_naive(void **state)
         /* Backward adds into dw/db: start both from the same non-zero values. */
         for (size_t i = 0; i < n_w; i++)
             dw[i] = dw_ref[i] = 0.5f;
-        nn_conv2d_backward(din, dw, db, dcols, dout, cols, w, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
-        nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
+        nn_conv2d_backward(din, dw, db, dcols, dout, cols, w, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k,
+                           cc.pad);
+        nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, cc.n, cc.c, cc.h, cc.w, cc.oc,
+                               cc.k, cc.pad);
         assert_close(din, din_ref, n_in, 1e-5, 1e-4);
         assert_close(dw, dw_ref, n_w, 1e-5, 1e-4);
         assert_close(db, db_ref, cc.oc, 1e-5, 1e-4);
@@ -60,7 +66,8 @@ static void test_dense_tuned_equals_naive(void **state)
     dg_rng_seed(&rng, 2);
     const int n = 5, ni = 37, no = 11;
     float *in = falloc(n * ni), *w = falloc(no * ni), *b = falloc(no), *dout = falloc(n * no);
-    float *out = falloc(n * no), *out_ref = falloc(n * no), *din = falloc(n * ni), *din_ref = falloc(n * ni);
+    float *out = falloc(n * no), *out_ref = falloc(n * no), *din = falloc(n * ni),
+          *din_ref = falloc(n * ni);
     float *dw = falloc(no * ni), *dw_ref = falloc(no * ni), *db = falloc(no), *db_ref = falloc(no);
     fill_uniform(in, n * ni, -1, 1, &rng);
     fill_uniform(w, no * ni, -1, 1, &rng);
@@ -118,8 +125,8 @@ static void check_fd(const struct fd_layer *L, float *in, float *p, const float 
 
 static void conv_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
 {
-    nn_conv2d_forward(out, L->scratch, in, p, p + L->oc * L->c * L->k * L->k, L->n, L->c, L->h, L->w,
-                      L->oc, L->k, L->pad);
+    nn_conv2d_forward(out, L->scratch, in, p, p + L->oc * L->c * L->k * L->k, L->n, L->c, L->h,
+                      L->w, L->oc, L->k, L->pad);
 }
 
 static void test_conv_gradcheck(void **state)
@@ -128,7 +135,8 @@ static void test_conv_gradcheck(void **state)
     struct dg_rng rng;
     dg_rng_seed(&rng, 3);
     for (int same = 0; same < 2; same++) {
-        struct fd_layer L = {.forward = conv_fwd, .n = 2, .c = 2, .h = 6, .w = 5, .oc = 3, .k = 3, .pad = same};
+        struct fd_layer L = {
+            .forward = conv_fwd, .n = 2, .c = 2, .h = 6, .w = 5, .oc = 3, .k = 3, .pad = same};
         const int oh = L.h + 2 * L.pad - L.k + 1, ow = L.w + 2 * L.pad - L.k + 1;
         L.n_in = L.c * L.n * L.h * L.w;
         L.n_out = L.oc * L.n * oh * ow;
@@ -141,7 +149,8 @@ static void test_conv_gradcheck(void **state)
         fill_uniform(p, n_p, -1, 1, &rng);
         fill_uniform(r, L.n_out, -1, 1, &rng);
         conv_fwd(&L, out, in, p);
-        nn_conv2d_backward(din, dp, dp + n_w, dcols, r, L.scratch, p, L.n, L.c, L.h, L.w, L.oc, L.k, L.pad);
+        nn_conv2d_backward(din, dp, dp + n_w, dcols, r, L.scratch, p, L.n, L.c, L.h, L.w, L.oc, L.k,
+                           L.pad);
         /* Convolution is linear in each value: a large step is exact up to rounding. */
         check_fd(&L, in, p, r, in, L.n_in, din, 0.25f, same ? "conv same din" : "conv din");
         check_fd(&L, in, p, r, p, n_p, dp, 0.25f, same ? "conv same dw" : "conv dw");
@@ -163,7 +172,8 @@ static void test_dense_gradcheck(void **state)
     L.n_in = L.n * L.c;
     L.n_out = L.n * L.oc;
     const int n_w = L.oc * L.c, n_p = n_w + L.oc;
-    float *in = falloc(L.n_in), *p = falloc(n_p), *r = falloc(L.n_out), *din = falloc(L.n_in), *dp = falloc(n_p);
+    float *in = falloc(L.n_in), *p = falloc(n_p), *r = falloc(L.n_out), *din = falloc(L.n_in),
+          *dp = falloc(n_p);
     fill_uniform(in, L.n_in, -1, 1, &rng);
     fill_uniform(p, n_p, -1, 1, &rng);
     fill_uniform(r, L.n_out, -1, 1, &rng);
@@ -222,7 +232,8 @@ static void test_parameterless_gradcheck(void **state)
         struct fd_layer L = {.forward = pool_fwd, .c = 3, .h = k == 2 ? 5 : 6, .w = 6, .k = k};
         L.n_in = L.c * L.h * L.w;
         L.n_out = L.c * (L.h / k) * (L.w / k);
-        float *in = falloc(L.n_in), *r = falloc(L.n_out), *din = falloc(L.n_in), *out = falloc(L.n_out);
+        float *in = falloc(L.n_in), *r = falloc(L.n_out), *din = falloc(L.n_in),
+              *out = falloc(L.n_out);
         fill_distinct(in, L.n_in, &rng);
         fill_uniform(r, L.n_out, -1, 1, &rng);
         pool_fwd(&L, out, in, NULL);
@@ -307,9 +318,12 @@ static void test_softmax_xent_gradcheck(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_tuned_equals_naive), cmocka_unit_test(test_dense_tuned_equals_naive),
-        cmocka_unit_test(test_conv_gradcheck),          cmocka_unit_test(test_dense_gradcheck),
-        cmocka_unit_test(test_parameterless_gradcheck), cmocka_unit_test(test_softmax_xent_gradcheck),
+        cmocka_unit_test(test_conv_tuned_equals_naive),
+        cmocka_unit_test(test_dense_tuned_equals_naive),
+        cmocka_unit_test(test_conv_gradcheck),
+        cmocka_unit_test(test_dense_gradcheck),
+        cmocka_unit_test(test_parameterless_gradcheck),
+        cmocka_unit_test(test_softmax_xent_gradcheck),
     };
     return cmocka_run_group_tests_name("nn_kernels", tests, NULL, NULL);
 }

@@ -16,8 +16,8 @@ static void test_spec_reference(void **state)
     assert_int_equal(m->n_params, 225034);
     assert_string_equal(m->spec, "c32k3-p2-c64k3-p2-f128-d0.5-f10");
     /* The nn.Sequential modules, in order. */
-    const enum nn_op ops[] = {NN_CONV, NN_RELU, NN_MAXPOOL, NN_CONV, NN_RELU, NN_MAXPOOL,
-                              NN_FLATTEN, NN_DENSE, NN_RELU, NN_DROPOUT, NN_DENSE};
+    const enum nn_op ops[] = {NN_CONV,    NN_RELU,  NN_MAXPOOL, NN_CONV,    NN_RELU, NN_MAXPOOL,
+                              NN_FLATTEN, NN_DENSE, NN_RELU,    NN_DROPOUT, NN_DENSE};
     assert_int_equal(m->n_layers, 11);
     for (int i = 0; i < 11; i++)
         assert_int_equal(m->layer[i].op, ops[i]);
@@ -34,10 +34,23 @@ static void test_spec_reference(void **state)
 static void test_spec_errors(void **state)
 {
     (void)state;
-    const char *bad[] = {"",          "c32",      "c32k3",       "q5-f10",        "c32k3-f10-c8k3-f10",
-                         "f10-",      "d1.0-f10", "d-0.1-f10",   "c32k4s-f10",    "c32k99-f10",
-                         "p40-f10",   "f0",       "c0k3-f10",    "f10--f10",      "c99999999k3-f10",
-                         "f65536-f65536-f10", "c8k3x-f10"};
+    const char *bad[] = {"",
+                         "c32",
+                         "c32k3",
+                         "q5-f10",
+                         "c32k3-f10-c8k3-f10",
+                         "f10-",
+                         "d1.0-f10",
+                         "d-0.1-f10",
+                         "c32k4s-f10",
+                         "c32k99-f10",
+                         "p40-f10",
+                         "f0",
+                         "c0k3-f10",
+                         "f10--f10",
+                         "c99999999k3-f10",
+                         "f65536-f65536-f10",
+                         "c8k3x-f10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct nn_model *m = NULL;
         int rc = nn_model_new(bad[i], 1, 28, 28, &m);
@@ -271,24 +284,28 @@ static void test_corrupt_files(void **state)
     free(f);
     /* wrong dtype */
     snprintf(hdr, sizeof hdr,
-             "%s\"1.weight\":{\"dtype\":\"F16\",\"shape\":[3,4],\"data_offsets\":[0,24]}}", hdr_ok_prefix);
+             "%s\"1.weight\":{\"dtype\":\"F16\",\"shape\":[3,4],\"data_offsets\":[0,24]}}",
+             hdr_ok_prefix);
     f = make_file(hdr, 24, &fn);
     expect_bad(f, fn, "not F32");
     free(f);
     /* wrong shape */
     snprintf(hdr, sizeof hdr,
-             "%s\"1.weight\":{\"dtype\":\"F32\",\"shape\":[4,3],\"data_offsets\":[0,48]}}", hdr_ok_prefix);
+             "%s\"1.weight\":{\"dtype\":\"F32\",\"shape\":[4,3],\"data_offsets\":[0,48]}}",
+             hdr_ok_prefix);
     f = make_file(hdr, 48, &fn);
     expect_bad(f, fn, "wrong shape");
     free(f);
     /* size that does not match the shape, and a huge offset */
     snprintf(hdr, sizeof hdr,
-             "%s\"1.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,44]}}", hdr_ok_prefix);
+             "%s\"1.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,44]}}",
+             hdr_ok_prefix);
     f = make_file(hdr, 48, &fn);
     expect_bad(f, fn, "bytes of data");
     free(f);
     snprintf(hdr, sizeof hdr,
-             "%s\"1.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[18446744073709551615,1e300]}}",
+             "%s\"1.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":["
+             "18446744073709551615,1e300]}}",
              hdr_ok_prefix);
     f = make_file(hdr, 48, &fn);
     expect_bad(f, fn, "outside the file");

@@ -1,5 +1,5 @@
-/* testutil.h - what the cmocka tests share: cmocka itself, random fills, closeness checks, reading a
- * named tensor from a fixture, and paths to the repository's data. Header-only (static functions)
+/* testutil.h - what the cmocka tests share: cmocka itself, random fills, closeness checks, reading
+ * a named tensor from a fixture, and paths to the repository's data. Header-only (static functions)
  * so each test program links only the modules of its unit. */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H

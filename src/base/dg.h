@@ -11,11 +11,11 @@
 /* Status codes. 0 is success; every error is negative. */
 enum {
     DG_OK = 0,
-    DG_EIO = -1,      /* a file or device could not be read or written */
-    DG_EFORMAT = -2,  /* the bytes are not what the format says they must be */
-    DG_ENOMEM = -3,   /* an allocation failed or a size would overflow */
-    DG_EARG = -4,     /* a caller-supplied value is out of range or malformed */
-    DG_EINTR = -5,    /* interrupted by the user (Ctrl-C) */
+    DG_EIO = -1,     /* a file or device could not be read or written */
+    DG_EFORMAT = -2, /* the bytes are not what the format says they must be */
+    DG_ENOMEM = -3,  /* an allocation failed or a size would overflow */
+    DG_EARG = -4,    /* a caller-supplied value is out of range or malformed */
+    DG_EINTR = -5,   /* interrupted by the user (Ctrl-C) */
 };
 
 /* The last error's message for this thread ("" when none). Valid until the next dg_fail(). */

@@ -155,8 +155,7 @@ static int parse_string(struct parser *ps)
             o += put_utf8(o, cp);
             break;
         }
-        default:
-            return perr(ps, "bad escape");
+        default: return perr(ps, "bad escape");
         }
     }
     *o++ = '\0';

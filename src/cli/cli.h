@@ -34,8 +34,8 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
 
-/* The shipped-files root: the directory above the executable's own (build/..), found through
- * /proc/self/exe, or "." when that fails. Paths below are relative to it. */
+/* The shipped-files root: $DIGITS_ROOT if set, else the nearest directory above the executable
+ * that holds models/ (found through /proc/self/exe), else ".". Default paths are below it. */
 const char *cli_root(void);
 /* Default model and data paths (static storage). */
 const char *cli_default_model(void);
@@ -43,8 +43,7 @@ const char *cli_default_data(void);
 
 /* Loads a model for inference with a message fit for the user; checks it takes 1x28x28 input and
  * has 10 outputs. Returns 0 or prints and returns 1. */
-int cli_load_model(const char *cmd, const char *path, struct nn_model **out,
-                   struct nn_meta *meta);
+int cli_load_model(const char *cmd, const char *path, struct nn_model **out, struct nn_meta *meta);
 
 /* Loads MNIST split ("train" or "t10k") from dir, printing a helpful line on failure (1). */
 int cli_load_mnist(const char *cmd, const char *dir, const char *split, struct data_set *out);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int report(const char *cmd, int code, const char *fmt, va_list ap)
@@ -63,15 +64,28 @@ const char *cli_root(void)
     static char root[4096];
     if (root[0])
         return root;
-    char exe[4000];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *env = getenv("DIGITS_ROOT");
+    if (env && *env) {
+        snprintf(root, sizeof root, "%s", env);
+        return root;
+    }
+    /* The executable sits in build/ (or build/asan/): look upwards for the shipped models/. */
+    char dir[4000];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
     if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
+        dir[n] = '\0';
+        for (int up = 0; up < 4; up++) {
+            char *slash = strrchr(dir, '/');
+            if (!slash || slash == dir)
+                break;
             *slash = '\0';
-            snprintf(root, sizeof root, "%s/..", exe);
-            return root;
+            char probe[4100];
+            struct stat st;
+            snprintf(probe, sizeof probe, "%s/models", dir);
+            if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
+                snprintf(root, sizeof root, "%s", dir);
+                return root;
+            }
         }
     }
     snprintf(root, sizeof root, ".");
@@ -99,8 +113,9 @@ int cli_load_model(const char *cmd, const char *path, struct nn_model **out, str
         return cli_fail(cmd, "cannot load the model: %s", dg_errmsg());
     if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 || m->n_classes != 10) {
         nn_model_free(m);
-        return cli_fail(cmd, "%s is not a digit model (it takes %dx%dx%d and gives %d classes; "
-                             "expected 1x28x28 and 10)",
+        return cli_fail(cmd,
+                        "%s is not a digit model (it takes %dx%dx%d and gives %d classes; "
+                        "expected 1x28x28 and 10)",
                         path, m->in_c, m->in_h, m->in_w, m->n_classes);
     }
     *out = m;
@@ -111,8 +126,9 @@ int cli_load_mnist(const char *cmd, const char *dir, const char *split, struct d
 {
     if (data_mnist_load(dir, split, out) == DG_OK)
         return 0;
-    return cli_fail(cmd, "%s (get MNIST with `digits fetch-mnist %s` or `make data`, or name a "
-                         "directory holding the IDX files with --data DIR)",
+    return cli_fail(cmd,
+                    "%s (get MNIST with `digits fetch-mnist %s` or `make data`, or name a "
+                    "directory holding the IDX files with --data DIR)",
                     dg_errmsg(), dir);
 }
 

@@ -67,9 +67,9 @@ int cmd_eval(int argc, char **argv)
     int json = 0;
     long threads = 0;
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'}, {"data", 1, 0, 'd'},   {"images", 1, 0, 'i'}, {"labels", 1, 0, 'l'},
-        {"json", 0, 0, 'j'},  {"errors", 1, 0, 'e'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},   {"data", 1, 0, 'd'}, {"images", 1, 0, 'i'},
+        {"labels", 1, 0, 'l'},  {"json", 0, 0, 'j'}, {"errors", 1, 0, 'e'},
+        {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -83,11 +83,14 @@ int cmd_eval(int argc, char **argv)
         case 'e': errors = optarg; break;
         case 't':
             if (cli_parse_long(optarg, 1, 256, &threads))
-                return cli_usage(cmd, "--threads wants a whole number from 1 to 256, not '%s'", optarg);
+                return cli_usage(cmd, "--threads wants a whole number from 1 to 256, not '%s'",
+                                 optarg);
             break;
         case 'h': fputs(HELP, stdout); return 0;
-        case ':': return cli_usage(cmd, "%s needs a value (see digits eval --help)", argv[optind - 1]);
-        default: return cli_usage(cmd, "unknown option '%s' (see digits eval --help)", argv[optind - 1]);
+        case ':':
+            return cli_usage(cmd, "%s needs a value (see digits eval --help)", argv[optind - 1]);
+        default:
+            return cli_usage(cmd, "unknown option '%s' (see digits eval --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -127,7 +130,8 @@ int cmd_eval(int argc, char **argv)
     }
     const double acc = (double)correct / s.n;
     if (json) {
-        printf("{\"model\": \"%s\", \"accuracy\": %.6f, \"n\": %d, \"seconds\": %.3f, \"per_class\": [",
+        printf("{\"model\": \"%s\", \"accuracy\": %.6f, \"n\": %d, \"seconds\": %.3f, "
+               "\"per_class\": [",
                m->spec, acc, s.n, secs);
         for (int d = 0; d < 10; d++)
             printf("%s%.6f", d ? ", " : "", per[d] ? (double)conf[d][d] / per[d] : 0.0);

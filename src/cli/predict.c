@@ -61,8 +61,11 @@ int cmd_predict(int argc, char **argv)
                 return cli_usage(cmd, "--polarity wants auto, dark or light, not '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return 0;
-        case ':': return cli_usage(cmd, "%s needs a value (see digits predict --help)", argv[optind - 1]);
-        default: return cli_usage(cmd, "unknown option '%s' (see digits predict --help)", argv[optind - 1]);
+        case ':':
+            return cli_usage(cmd, "%s needs a value (see digits predict --help)", argv[optind - 1]);
+        default:
+            return cli_usage(cmd, "unknown option '%s' (see digits predict --help)",
+                             argv[optind - 1]);
         }
     }
     if (optind >= argc)
@@ -116,7 +119,8 @@ int cmd_predict(int argc, char **argv)
         if (json) {
             printf("{\"image\": ");
             print_json_string(path);
-            printf(", \"digit\": %d, \"confidence\": %.4f, \"top3\": [[%d, %.4f], [%d, %.4f], [%d, %.4f]]}\n",
+            printf(", \"digit\": %d, \"confidence\": %.4f, \"top3\": [[%d, %.4f], [%d, %.4f], [%d, "
+                   "%.4f]]}\n",
                    top[0], (double)p[top[0]], top[0], (double)p[top[0]], top[1], (double)p[top[1]],
                    top[2], (double)p[top[2]]);
         } else {

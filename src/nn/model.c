@@ -79,10 +79,13 @@ static int parse_spec(struct nn_model *m, const char *spec)
         if (kind == 'c') {
             int f, k, same = 0;
             if (!spatial)
-                return dg_fail(DG_EARG, "spec token '%.*s': a convolution cannot follow a dense layer",
+                return dg_fail(DG_EARG,
+                               "spec token '%.*s': a convolution cannot follow a dense layer",
                                (int)toklen, tok);
-            if (read_int(&p, NN_MAX_WIDTH, &f) || f < 1 || *p++ != 'k' || read_int(&p, 31, &k) || k < 1)
-                return dg_fail(DG_EARG, "spec token '%.*s': expected c<filters>k<size>[s], e.g. c32k3",
+            if (read_int(&p, NN_MAX_WIDTH, &f) || f < 1 || *p++ != 'k' || read_int(&p, 31, &k) ||
+                k < 1)
+                return dg_fail(DG_EARG,
+                               "spec token '%.*s': expected c<filters>k<size>[s], e.g. c32k3",
                                (int)toklen, tok);
             if (*p == 's') {
                 same = 1;
@@ -93,7 +96,8 @@ static int parse_spec(struct nn_model *m, const char *spec)
                                (int)toklen, tok);
             int pad = same ? k / 2 : 0;
             if (h + 2 * pad < k || w + 2 * pad < k)
-                return dg_fail(DG_EARG, "spec token '%.*s': kernel %d is larger than the %dx%d input",
+                return dg_fail(DG_EARG,
+                               "spec token '%.*s': kernel %d is larger than the %dx%d input",
                                (int)toklen, tok, k, h, w);
             if ((rc = add_layer(m, NN_CONV, &c, &h, &w)))
                 return rc;
@@ -111,10 +115,12 @@ static int parse_spec(struct nn_model *m, const char *spec)
         } else if (kind == 'p') {
             int k;
             if (!spatial || read_int(&p, 16, &k) || k < 1)
-                return dg_fail(DG_EARG, "spec token '%.*s': expected p<size> after a spatial layer, e.g. p2",
+                return dg_fail(DG_EARG,
+                               "spec token '%.*s': expected p<size> after a spatial layer, e.g. p2",
                                (int)toklen, tok);
             if (k > h || k > w)
-                return dg_fail(DG_EARG, "spec token '%.*s': window %d is larger than the %dx%d input",
+                return dg_fail(DG_EARG,
+                               "spec token '%.*s': window %d is larger than the %dx%d input",
                                (int)toklen, tok, k, h, w);
             if ((rc = add_layer(m, NN_MAXPOOL, &c, &h, &w)))
                 return rc;
@@ -126,8 +132,8 @@ static int parse_spec(struct nn_model *m, const char *spec)
         } else if (kind == 'f') {
             int units;
             if (read_int(&p, NN_MAX_WIDTH, &units) || units < 1)
-                return dg_fail(DG_EARG, "spec token '%.*s': expected f<units>, e.g. f128", (int)toklen,
-                               tok);
+                return dg_fail(DG_EARG, "spec token '%.*s': expected f<units>, e.g. f128",
+                               (int)toklen, tok);
             if (spatial) {
                 if ((size_t)c * h * w > NN_MAX_PARAMS)
                     return dg_fail(DG_EARG, "spec: flattened size is too large");
@@ -153,7 +159,8 @@ static int parse_spec(struct nn_model *m, const char *spec)
             errno = 0;
             double r = strtod(p, &end);
             if (end == p || errno || !(r >= 0.0 && r < 1.0))
-                return dg_fail(DG_EARG, "spec token '%.*s': expected d<rate> with 0 <= rate < 1, e.g. d0.5",
+                return dg_fail(DG_EARG,
+                               "spec token '%.*s': expected d<rate> with 0 <= rate < 1, e.g. d0.5",
                                (int)toklen, tok);
             p = end;
             if ((rc = add_layer(m, NN_DROPOUT, &c, &h, &w)))
@@ -243,23 +250,27 @@ void nn_model_describe(const struct nn_model *m, char *buf, size_t n_bytes)
         int r = 0;
         switch (l->op) {
         case NN_CONV:
-            r = snprintf(buf + used, n_bytes - used, "%2d Conv2d(%d, %d, %d, padding=%d)", i, l->in_c,
-                         l->out_c, l->k, l->pad);
+            r = snprintf(buf + used, n_bytes - used, "%2d Conv2d(%d, %d, %d, padding=%d)", i,
+                         l->in_c, l->out_c, l->k, l->pad);
             break;
         case NN_RELU: r = snprintf(buf + used, n_bytes - used, "%2d ReLU", i); break;
-        case NN_MAXPOOL: r = snprintf(buf + used, n_bytes - used, "%2d MaxPool2d(%d)", i, l->k); break;
+        case NN_MAXPOOL:
+            r = snprintf(buf + used, n_bytes - used, "%2d MaxPool2d(%d)", i, l->k);
+            break;
         case NN_FLATTEN: r = snprintf(buf + used, n_bytes - used, "%2d Flatten", i); break;
         case NN_DENSE:
             r = snprintf(buf + used, n_bytes - used, "%2d Linear(%d, %d)", i, l->in_c, l->out_c);
             break;
-        case NN_DROPOUT: r = snprintf(buf + used, n_bytes - used, "%2d Dropout(%g)", i, l->rate); break;
+        case NN_DROPOUT:
+            r = snprintf(buf + used, n_bytes - used, "%2d Dropout(%g)", i, l->rate);
+            break;
         }
         if (r < 0)
             break;
         used += (size_t)r;
         if (used < n_bytes)
-            used += (size_t)snprintf(buf + used, n_bytes - used, "  -> %dx%dx%d\n", l->out_c, l->out_h,
-                                     l->out_w);
+            used += (size_t)snprintf(buf + used, n_bytes - used, "  -> %dx%dx%d\n", l->out_c,
+                                     l->out_h, l->out_w);
     }
 }
 
@@ -436,8 +447,8 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
     return in;
 }
 
-float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads,
-                  const uint8_t *labels, int n)
+float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, const uint8_t *labels,
+                  int n)
 {
     check_batch(wk, n, 1);
     const int last = m->n_layers - 1;
@@ -457,9 +468,9 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads,
             din = NULL;
         switch (l->op) {
         case NN_CONV:
-            nn_conv2d_backward(din, grads + l->w_off, grads + l->b_off, wk->dcols, dout, wk->cols[i],
-                               m->params + l->w_off, n, l->in_c, l->in_h, l->in_w, l->out_c, l->k,
-                               l->pad);
+            nn_conv2d_backward(din, grads + l->w_off, grads + l->b_off, wk->dcols, dout,
+                               wk->cols[i], m->params + l->w_off, n, l->in_c, l->in_h, l->in_w,
+                               l->out_c, l->k, l->pad);
             break;
         case NN_RELU:
             if (din)

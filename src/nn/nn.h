@@ -9,8 +9,8 @@
  *     nn_model_init(m, &rng);                                 // Glorot-uniform weights
  *     struct nn_work *wk; nn_work_new(m, 128, 1, &wk);        // room for batches of 128
  *     struct nn_optim *opt; nn_optim_new(NN_ADAM, m->n_params, &opt);
- *     float loss = nn_train_step(m, wk, opt, x, labels, 128, &rng, &n_correct); // x: [128][1][28][28]
- *     const float *probs = nn_predict(m, wk, x, 128);         // [128][10]
+ *     float loss = nn_train_step(m, wk, opt, x, labels, 128, &rng, &n_correct); // x:
+ * [128][1][28][28] const float *probs = nn_predict(m, wk, x, 128);         // [128][10]
  *     nn_model_save(m, NULL, &meta, "model.safetensors");
  *
  * Spec grammar: tokens joined by '-'.
@@ -107,8 +107,8 @@ float nn_train_step(struct nn_model *m, struct nn_work *wk, struct nn_optim *opt
  * and loss + backward adding parameter gradients into grads. */
 const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const float *x, int n,
                         int training, struct dg_rng *rng);
-float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads,
-                  const uint8_t *labels, int n);
+float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, const uint8_t *labels,
+                  int n);
 
 /* Thread count for kernels and BLAS (one OpenMP pool for both). n < 1 means all cores. */
 void nn_set_threads(int n);
@@ -121,7 +121,8 @@ struct nn_meta {
     char key[NN_META_MAX][NN_META_KEY];
     char val[NN_META_MAX][NN_META_VAL];
 };
-/* Sets (or replaces) key. Returns DG_EARG when the key or value is too long or the table is full. */
+/* Sets (or replaces) key. Returns DG_EARG when the key or value is too long or the table is full.
+ */
 int nn_meta_set(struct nn_meta *meta, const char *key, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -118,8 +118,8 @@ struct tensor_ref {
 };
 
 /* The tensors of a model (and optimizer) in file order. Returns the count. */
-static int list_tensors(const struct nn_model *m, const struct nn_optim *opt,
-                        struct tensor_ref *t, int max)
+static int list_tensors(const struct nn_model *m, const struct nn_optim *opt, struct tensor_ref *t,
+                        int max)
 {
     int k = 0;
     for (int i = 0; i < m->n_layers && k + 2 <= max; i++) {
@@ -340,9 +340,8 @@ int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model
     if (dg_json_get(doc, root, "optimizer.m") && opt_out) {
         const struct dg_json_node *kind = dg_json_get(doc, md, "optimizer");
         const struct dg_json_node *step = dg_json_get(doc, md, "optimizer.step");
-        enum nn_optim_kind k = kind && kind->type == DG_JSON_STRING && !strcmp(kind->str, "sgd")
-                                   ? NN_SGD
-                                   : NN_ADAM;
+        enum nn_optim_kind k =
+            kind && kind->type == DG_JSON_STRING && !strcmp(kind->str, "sgd") ? NN_SGD : NN_ADAM;
         if ((rc = nn_optim_new(k, m->n_params, &opt)) != DG_OK)
             goto fail;
         int shape[1] = {(int)m->n_params};

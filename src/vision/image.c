@@ -63,7 +63,8 @@ int vis_image_load(const char *path, struct vis_image *img)
     for (size_t i = 0; i < (size_t)w * h; i++) {
         float v[4];
         for (int c = 0; c < ch; c++)
-            v[c] = is16 ? ((const uint16_t *)data)[i * ch + c] : ((const uint8_t *)data)[i * ch + c];
+            v[c] =
+                is16 ? ((const uint16_t *)data)[i * ch + c] : ((const uint8_t *)data)[i * ch + c];
         float y;
         if (ch <= 2)
             y = v[0];
@@ -187,7 +188,8 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
     full = n_ink ? full / n_ink : 0.0;
     if (n_ink == 0 || full - paper < 24.0) {
         free(ink);
-        return dg_fail(DG_EARG, "no digit found: the image has no ink that stands out from the paper");
+        return dg_fail(DG_EARG,
+                       "no digit found: the image has no ink that stands out from the paper");
     }
     /* Stretch so paper -> 0 and the typical stroke -> 255 (MNIST strokes are mostly saturated). */
     const double scale = 255.0 / (full - paper);

@@ -42,7 +42,8 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
 int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float out[784]);
 
 /* Draws text with a built-in 3x5 pixel font (digits, space and ">?.:-%") into an RGB buffer of
- * w x h, each font pixel a scale x scale square; clipped at the edges. Other characters are skipped. */
+ * w x h, each font pixel a scale x scale square; clipped at the edges. Other characters are
+ * skipped. */
 void vis_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, int scale,
                    const uint8_t color[3]);
 

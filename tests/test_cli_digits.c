@@ -1,0 +1,332 @@
+/* test_cli_digits.c - the `digits` program as a user runs it: exit codes and one-line errors for
+ * bad input, the shipped model's accuracy, a short training run, resume retracing an uninterrupted
+ * run bit for bit, and Ctrl-C saving a usable checkpoint. Needs MNIST (make data) and $DIGITS. */
+#define _DEFAULT_SOURCE
+#include "data.h"
+#include "nn.h"
+#include "testutil.h"
+#include "vis.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+static char out_path[256];
+
+static const char *digits(void)
+{
+    const char *d = getenv("DIGITS");
+    return d && *d ? d : "build/digits";
+}
+
+/* Runs `digits ARGS` through the shell; stdout+stderr go to out_path. Returns the exit status. */
+static int run(const char *fmt, ...)
+{
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", digits(), args, out_path);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *output(void)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(out_path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static const char *mnist_dir(void)
+{
+    static char p[4096];
+    repo_path(p, sizeof p, "data/mnist");
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dg_test_cli_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    snprintf(out_path, sizeof out_path, "%s/out.txt", tmpdir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Usage errors exit 2, runtime errors 1, each with exactly one line on stderr. */
+static void test_exit_codes(void **state)
+{
+    (void)state;
+    struct {
+        int code;
+        const char *args, *says;
+    } cases[] = {
+        {2, "", "usage"},
+        {2, "frobnicate", "unknown command"},
+        {2, "train --epochs zero", "--epochs"},
+        {2, "train --arch c32k3-zz", "spec token"},
+        {2, "train --arch c32k3-f7", "f10"},
+        {2, "train --wat", "unknown option"},
+        {2, "train --batch", "needs a value"},
+        {2, "eval --images x", "--labels"},
+        {2, "predict", "image"},
+        {2, "predict --polarity sideways x.png", "--polarity"},
+        {1, "eval --model /nonexistent.safetensors", "cannot open"},
+        {1, "eval --data /nonexistent-dir", "fetch-mnist"},
+        {1, "predict /nonexistent.png", "cannot open"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = run("%s", cases[i].args);
+        const char *out = output();
+        if (rc != cases[i].code || !strstr(out, cases[i].says))
+            fail_msg("digits %s: exit %d (want %d), said: %s", cases[i].args, rc, cases[i].code,
+                     out);
+        if (cases[i].code == 1 && count_lines(out) != 1)
+            fail_msg("digits %s: want one line, got: %s", cases[i].args, out);
+    }
+    assert_int_equal(run("train --help"), 0);
+    assert_non_null(strstr(output(), "--resume"));
+}
+
+static void test_corrupt_model_file(void **state)
+{
+    (void)state;
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", tmpdir);
+    FILE *f = fopen(bad, "wb");
+    fwrite("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 1, 10, f);
+    fclose(f);
+    assert_int_equal(run("eval --model %s", bad), 1);
+    assert_non_null(strstr(output(), "header length"));
+    assert_int_equal(count_lines(output()), 1);
+}
+
+static void test_shipped_model_accuracy(void **state)
+{
+    (void)state;
+    char path[4096];
+    repo_path(path, sizeof path, "models/reference.safetensors");
+    struct nn_model *m;
+    struct nn_meta meta;
+    if (nn_model_load(path, &m, NULL, &meta) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    assert_int_equal(m->n_params, 225034);
+    struct data_set s;
+    if (data_mnist_load(mnist_dir(), "t10k", &s) != DG_OK)
+        fail_msg("%s (run make data)", dg_errmsg());
+    struct nn_work *wk;
+    assert_int_equal(nn_work_new(m, 500, 0, &wk), DG_OK);
+    float *x = malloc(500 * 784 * sizeof *x);
+    uint32_t idx[500];
+    int correct = 0;
+    for (int b = 0; b < s.n; b += 500) {
+        for (int i = 0; i < 500; i++)
+            idx[i] = (uint32_t)(b + i);
+        data_batch(&s, idx, 500, x, NULL);
+        const float *p = nn_predict(m, wk, x, 500);
+        for (int i = 0; i < 500; i++) {
+            int best = 0;
+            for (int j = 1; j < 10; j++)
+                best = p[i * 10 + j] > p[i * 10 + best] ? j : best;
+            correct += best == s.labels[b + i];
+        }
+    }
+    double acc = correct / (double)s.n;
+    print_message("shipped reference model: %.2f%% on MNIST test\n", 100.0 * acc);
+    if (acc < 0.991)
+        fail_msg("shipped model scores %.4f, below 0.991", acc);
+    /* The CLI agrees, in JSON. */
+    assert_int_equal(run("eval --json"), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"accuracy\": %.6f", acc);
+    assert_non_null(strstr(output(), want));
+    assert_non_null(strstr(output(), "\"confusion\": [["));
+    free(x);
+    nn_work_free(wk);
+    data_set_free(&s);
+    nn_model_free(m);
+}
+
+/* predict on real test digits saved as PNG, at another size and inverted (dark on light). */
+static void test_predict_png(void **state)
+{
+    (void)state;
+    struct data_set s;
+    if (data_mnist_load(mnist_dir(), "t10k", &s) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    char args[2048] = "predict --json";
+    for (int i = 0; i < 6; i++) {
+        /* 3x upscaled, dark ink on light paper */
+        uint8_t big[84 * 84];
+        for (int y = 0; y < 84; y++)
+            for (int x = 0; x < 84; x++)
+                big[y * 84 + x] = (uint8_t)(255 - s.images[(size_t)i * 784 + (y / 3) * 28 + x / 3]);
+        char p[256];
+        snprintf(p, sizeof p, "%s/digit%d.png", tmpdir, i);
+        assert_int_equal(vis_png_write(p, big, 84, 84, 1), DG_OK);
+        strcat(args, " ");
+        strcat(args, p);
+    }
+    assert_int_equal(run("%s", args), 0);
+    const char *out = output();
+    assert_int_equal(count_lines(out), 6);
+    for (int i = 0; i < 6; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "digit%d.png\", \"digit\": %d,", i, s.labels[i]);
+        if (!strstr(out, want))
+            fail_msg("expected %s in: %s", want, out);
+    }
+    /* One bad file among good ones: reported, the rest still read, exit 1. */
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s/notimage.png", tmpdir);
+    FILE *f = fopen(bad, "w");
+    fputs("not an image", f);
+    fclose(f);
+    assert_int_equal(run("predict %s/digit0.png %s %s/digit1.png", tmpdir, bad, tmpdir), 1);
+    assert_non_null(strstr(output(), "not a readable image"));
+    assert_int_equal(count_lines(output()), 3);
+    data_set_free(&s);
+}
+
+static double model_accuracy(const char *path, int *n_params)
+{
+    struct nn_model *m;
+    struct nn_meta meta;
+    if (nn_model_load(path, &m, NULL, &meta) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    *n_params = (int)m->n_params;
+    const char *acc = nn_meta_get(&meta, "test_accuracy");
+    assert_non_null(acc);
+    double a = atof(acc);
+    nn_model_free(m);
+    return a;
+}
+
+/* Two epochs on 20,000 images reach 97% on the full test set. (On 10,000 images this recipe
+ * reaches 95.5-96.3% in PyTorch and in ours alike, so 20,000 is the shortest honest run.) */
+static void test_short_training(void **state)
+{
+    (void)state;
+    char model[256];
+    snprintf(model, sizeof model, "%s/short.safetensors", tmpdir);
+    int rc = run("train --epochs 2 --limit 20000 --data %s --out %s --seed 3", mnist_dir(), model);
+    if (rc != 0)
+        fail_msg("train failed: %s", output());
+    int n_params;
+    double acc = model_accuracy(model, &n_params);
+    print_message("2 epochs on 20k images: %.2f%%\n", 100.0 * acc);
+    assert_int_equal(n_params, 225034);
+    assert_true(acc >= 0.97);
+    /* The accuracy in the file is what eval measures. */
+    assert_int_equal(run("eval --model %s --data %s --json", model, mnist_dir()), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"accuracy\": %.4f", acc);
+    assert_non_null(strstr(output(), want));
+}
+
+/* Training 1 epoch, then resuming to 2, gives the same bytes as training 2 at once. */
+static void test_resume_is_exact(void **state)
+{
+    (void)state;
+    char a[256], b[256], ckpt[256];
+    snprintf(a, sizeof a, "%s/a.safetensors", tmpdir);
+    snprintf(b, sizeof b, "%s/b.safetensors", tmpdir);
+    snprintf(ckpt, sizeof ckpt, "%s/b.ckpt.safetensors", tmpdir);
+    const char *common = "--limit 1500 --threads 2 --seed 5 --arch c8k3-p2-f32-d0.3-f10";
+    assert_int_equal(run("train --epochs 2 %s --data %s --out %s", common, mnist_dir(), a), 0);
+    assert_int_equal(run("train --epochs 1 %s --data %s --out %s", common, mnist_dir(), b), 0);
+    assert_int_equal(run("train --epochs 2 --resume %s --data %s", ckpt, mnist_dir()), 0);
+    assert_non_null(strstr(output(), "resuming"));
+    struct nn_model *ma, *mb;
+    assert_int_equal(nn_model_load(a, &ma, NULL, NULL), DG_OK);
+    assert_int_equal(nn_model_load(b, &mb, NULL, NULL), DG_OK);
+    assert_int_equal(ma->n_params, mb->n_params);
+    assert_memory_equal(ma->params, mb->params, ma->n_params * sizeof(float));
+    nn_model_free(ma);
+    nn_model_free(mb);
+    /* A model file is not a checkpoint. */
+    assert_int_equal(run("train --resume %s --data %s", a, mnist_dir()), 1);
+    assert_non_null(strstr(output(), "not a training checkpoint"));
+}
+
+/* SIGINT during training: exit 130, a checkpoint that resumes to completion. */
+static void test_ctrl_c_saves_checkpoint(void **state)
+{
+    (void)state;
+    char model[256], ckpt[256], cmd[1024];
+    snprintf(model, sizeof model, "%s/int.safetensors", tmpdir);
+    snprintf(ckpt, sizeof ckpt, "%s/int.ckpt.safetensors", tmpdir);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(digits(), digits(), "train", "--epochs", "3", "--limit", "30000", "--data",
+              mnist_dir(), "--out", model, "--arch", "c8k3-p2-f32-f10", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    /* Wait until it is training (the handler is installed before the first batch). */
+    FILE *f = fdopen(fds[0], "r");
+    char line[512];
+    int started = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "batch")) {
+            started = 1;
+            break;
+        }
+    assert_true(started);
+    kill(pid, SIGINT);
+    while (fgets(line, sizeof line, f)) /* drain */
+        ;
+    fclose(f);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    assert_int_equal(access(ckpt, F_OK), 0);
+    assert_int_not_equal(access(model, F_OK), 0); /* no half model */
+    snprintf(cmd, sizeof cmd, "train --resume %s --data %s --epochs 1", ckpt, mnist_dir());
+    assert_int_equal(run("%s", cmd), 0);
+    assert_int_equal(access(model, F_OK), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_corrupt_model_file),
+        cmocka_unit_test(test_shipped_model_accuracy),
+        cmocka_unit_test(test_predict_png),
+        cmocka_unit_test(test_short_training),
+        cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_ctrl_c_saves_checkpoint),
+    };
+    return cmocka_run_group_tests_name("cli_digits", tests, setup, teardown);
+}

@@ -1,0 +1,218 @@
+/* test_vision_normalize.c - image loading to grey (formats, polarity, errors) and the MNIST
+ * normalisation against hand-computed boxes and centres of mass. */
+#define _DEFAULT_SOURCE
+#include "testutil.h"
+#include "vis.h"
+
+#include <unistd.h>
+
+/* Centre of mass of a 28x28 image in pixel-centre coordinates. */
+static void com(const float *x, double *cx, double *cy)
+{
+    double m = 0, sx = 0, sy = 0;
+    for (int y = 0; y < 28; y++)
+        for (int xx = 0; xx < 28; xx++) {
+            m += x[y * 28 + xx];
+            sx += x[y * 28 + xx] * (xx + 0.5);
+            sy += x[y * 28 + xx] * (y + 0.5);
+        }
+    *cx = sx / m;
+    *cy = sy / m;
+}
+
+static void box(const float *x, int *x0, int *y0, int *x1, int *y1)
+{
+    *x0 = *y0 = 28;
+    *x1 = *y1 = -1;
+    for (int y = 0; y < 28; y++)
+        for (int xx = 0; xx < 28; xx++)
+            if (x[y * 28 + xx] > 0.0f) {
+                *x0 = xx < *x0 ? xx : *x0;
+                *x1 = xx > *x1 ? xx : *x1;
+                *y0 = y < *y0 ? y : *y0;
+                *y1 = y > *y1 ? y : *y1;
+            }
+}
+
+static void test_from_ink_square(void **state)
+{
+    (void)state;
+    /* A solid 40x40 block far off-centre in a 100x60 ink map: becomes a solid 20x20 block whose
+     * centre of mass (10, 10 inside the block) lands on (14, 14): block at 4..23. */
+    uint8_t ink[60 * 100] = {0};
+    for (int y = 5; y < 45; y++)
+        for (int x = 50; x < 90; x++)
+            ink[y * 100 + x] = 255;
+    float out[784];
+    assert_int_equal(vis_mnist_from_ink(ink, 100, 60, 100, out), DG_OK);
+    int x0, y0, x1, y1;
+    box(out, &x0, &y0, &x1, &y1);
+    assert_int_equal(x0, 4);
+    assert_int_equal(x1, 23);
+    assert_int_equal(y0, 4);
+    assert_int_equal(y1, 23);
+    assert_true(fabsf(out[10 * 28 + 10] - 1.0f) < 1e-5f);
+}
+
+static void test_from_ink_aspect_and_mass(void **state)
+{
+    (void)state;
+    /* A 10 wide x 40 tall bar: scaled to 5 x 20 (aspect kept). Its top half is twice as dark
+     * as the bottom half, so the centre of mass sits above the middle and the bar is placed
+     * lower: hand computation: in the 20-row box the mass centre is at row
+     * (10*1*5 + 10*0.5*15)/(10*1 + 10*0.5) = 125/15 = 8.33 -> offset round(14 - 8.33) = 6. */
+    uint8_t ink[50 * 30] = {0};
+    for (int y = 5; y < 45; y++)
+        for (int x = 10; x < 20; x++)
+            ink[y * 30 + x] = y < 25 ? 255 : 128;
+    float out[784];
+    assert_int_equal(vis_mnist_from_ink(ink, 30, 50, 30, out), DG_OK);
+    int x0, y0, x1, y1;
+    box(out, &x0, &y0, &x1, &y1);
+    assert_int_equal(x1 - x0 + 1, 5);
+    assert_int_equal(y1 - y0 + 1, 20);
+    assert_int_equal(y0, 6);
+    assert_int_equal(x0, 12); /* centre 2.5 -> round(14 - 2.5) = 12 (11.5 rounds away from 0) */
+    double cx, cy;
+    com(out, &cx, &cy);
+    assert_true(fabs(cx - 14.0) <= 0.5 && fabs(cy - 14.0) <= 0.5);
+}
+
+static void test_area_average_preserves_mass(void **state)
+{
+    (void)state;
+    /* A 60x60 checkerboard of 2-px cells, shrunk by 3: every output pixel mixes on and off
+     * cells (4/9 or 5/9 of it is ink), so area averaging gives about half intensity. */
+    uint8_t ink[60 * 60];
+    for (int y = 0; y < 60; y++)
+        for (int x = 0; x < 60; x++)
+            ink[y * 60 + x] = ((x / 2 + y / 2) % 2) ? 255 : 0;
+    float out[784];
+    assert_int_equal(vis_mnist_from_ink(ink, 60, 60, 60, out), DG_OK);
+    double sum = 0;
+    for (int i = 0; i < 784; i++)
+        sum += out[i];
+    assert_true(fabs(sum - 200.0) < 8.0); /* 400 pixels at ~0.5 */
+    for (int y = 5; y < 23; y++)
+        for (int x = 5; x < 23; x++)
+            assert_true(out[y * 28 + x] > 0.4f && out[y * 28 + x] < 0.6f);
+}
+
+static char path[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(path, sizeof path, "/tmp/dg_test_vis_%d.png", (int)getpid());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    return 0;
+}
+
+/* Draws a "1"-like vertical stroke in a w x h picture, ink dark or light, as RGB. */
+static void write_stroke_png(int w, int h, int dark_ink, int with_gradient)
+{
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int paper = dark_ink ? 220 - (with_gradient ? x * 40 / w : 0) : 30;
+            int v = paper;
+            if (x >= w / 2 - w / 16 && x <= w / 2 + w / 16 && y >= h / 5 && y < 4 * h / 5)
+                v = dark_ink ? 40 : 230;
+            rgb[((size_t)y * w + x) * 3 + 0] = (uint8_t)v;
+            rgb[((size_t)y * w + x) * 3 + 1] = (uint8_t)v;
+            rgb[((size_t)y * w + x) * 3 + 2] = (uint8_t)(v * 9 / 10);
+        }
+    assert_int_equal(vis_png_write(path, rgb, w, h, 3), DG_OK);
+    free(rgb);
+}
+
+static void test_load_and_normalize_both_polarities(void **state)
+{
+    (void)state;
+    for (int dark = 0; dark < 2; dark++) {
+        write_stroke_png(120, 90, dark, dark);
+        struct vis_image img;
+        assert_int_equal(vis_image_load(path, &img), DG_OK);
+        assert_int_equal(img.w, 120);
+        assert_int_equal(img.h, 90);
+        float out[784];
+        assert_int_equal(vis_mnist_normalize(&img, VIS_POLARITY_AUTO, out), DG_OK);
+        /* White stroke on black: centre bright, corners black, stroke 20 tall. */
+        assert_true(out[14 * 28 + 14] > 0.9f);
+        assert_true(out[0] == 0.0f && out[27 * 28 + 27] == 0.0f);
+        int x0, y0, x1, y1;
+        box(out, &x0, &y0, &x1, &y1);
+        assert_int_equal(y1 - y0 + 1, 20);
+        /* 15 x 54 stroke -> 20 tall, 15 * 20 / 54 = 5.6 -> 6 wide (edge pixels partly inked) */
+        assert_true(x1 - x0 + 1 >= 5 && x1 - x0 + 1 <= 7);
+        vis_image_destroy(&img);
+    }
+}
+
+static void test_blank_and_bad_files(void **state)
+{
+    (void)state;
+    uint8_t grey[50 * 40];
+    memset(grey, 200, sizeof grey);
+    assert_int_equal(vis_png_write(path, grey, 50, 40, 1), DG_OK);
+    struct vis_image img;
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    float out[784];
+    assert_int_equal(vis_mnist_normalize(&img, VIS_POLARITY_AUTO, out), DG_EARG);
+    assert_non_null(strstr(dg_errmsg(), "no digit"));
+    vis_image_destroy(&img);
+    /* Truncated PNG */
+    unsigned char *data;
+    size_t n;
+    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n / 2, f);
+    fclose(f);
+    free(data);
+    struct vis_image bad = {0};
+    assert_int_not_equal(vis_image_load(path, &bad), DG_OK);
+    assert_null(bad.px);
+    /* Not an image at all, and a missing file */
+    f = fopen(path, "wb");
+    fputs("hello, world", f);
+    fclose(f);
+    assert_int_equal(vis_image_load(path, &bad), DG_EFORMAT);
+    assert_int_equal(vis_image_load("/nonexistent.png", &bad), DG_EIO);
+    /* A PGM header claiming 100000 x 100000 pixels is refused before decoding. */
+    f = fopen(path, "wb");
+    fputs("P5\n100000 100000\n255\n", f);
+    fclose(f);
+    assert_int_not_equal(vis_image_load(path, &bad), DG_OK);
+    assert_null(bad.px);
+}
+
+static void test_draw_text(void **state)
+{
+    (void)state;
+    uint8_t rgb[20 * 10 * 3] = {0};
+    const uint8_t red[3] = {255, 0, 0};
+    vis_draw_text(rgb, 20, 10, 1, 1, "1", 1, red);
+    /* "1" glyph: middle column set on every row */
+    for (int r = 0; r < 5; r++)
+        assert_int_equal(rgb[((1 + r) * 20 + 2) * 3], 255);
+    vis_draw_text(rgb, 20, 10, 18, 8, "888", 2, red); /* clipped, no crash */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_from_ink_square),
+        cmocka_unit_test(test_from_ink_aspect_and_mass),
+        cmocka_unit_test(test_area_average_preserves_mass),
+        cmocka_unit_test_setup_teardown(test_load_and_normalize_both_polarities, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blank_and_bad_files, setup, teardown),
+        cmocka_unit_test(test_draw_text),
+    };
+    return cmocka_run_group_tests_name("vision_normalize", tests, NULL, NULL);
+}
