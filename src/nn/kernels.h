@@ -19,10 +19,11 @@
 
 /* Convolution, stride 1, square kernel k, zero padding pad on every side:
  * oh = h + 2*pad - k + 1, ow likewise. in: [c][n][h][w]; out: [oc][n][oh][ow]; w: [oc][c][k][k];
- * b: [oc]. cols: scratch of c*k*k * n*oh*ow floats, left holding the im2col matrix that
- * nn_conv2d_backward needs. */
+ * b: [oc], or NULL for the raw convolution (no bias, no ReLU). cols: scratch of c*k*k * n*oh*ow
+ * floats, left holding the im2col matrix that nn_conv2d_backward needs. relu: apply max(0, .) in
+ * the same pass as the bias (a fused ReLU). */
 void nn_conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *b,
-                       int n, int c, int h, int wd, int oc, int k, int pad);
+                       int n, int c, int h, int wd, int oc, int k, int pad, int relu);
 /* cols: as left by the forward pass (it is not modified); dcols: scratch of the same size. */
 void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
                         const float *cols, const float *w, int n, int c, int h, int wd, int oc,
@@ -30,11 +31,20 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
 
 /* Max-pooling with a k x k window and stride k over n_planes planes of h x w (floor: trailing
  * rows and columns that do not fill a window are dropped). argmax: one byte per output, the
- * winning position inside its window (k*k <= 256). */
+ * winning position inside its window (k*k <= 256); the first of equal maxima wins.
+ * Backward: when out (the forward output) is given, a gradient passes only where out > 0: the
+ * backward of a ReLU that precedes the pool, folded in (max and ReLU commute). */
 void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_planes, int h, int w,
                         int k);
-void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, int n_planes, int h,
-                         int w, int k);
+void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, const float *out,
+                         int n_planes, int h, int w, int k);
+
+/* The epilogue of a fused conv -> ReLU -> max-pool block: from raw, the convolution without bias
+ * [oc][n][oh][ow], writes the pooled output [oc][n][oh/pk][ow/pk] and its argmax in one pass,
+ * exactly as nn_conv2d_forward (relu) followed by nn_maxpool_forward would (the argmax may differ
+ * only where the pooled value is 0, where no gradient flows). */
+void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, const float *b, int oc,
+                       int n, int oh, int ow, int pk);
 
 /* Element-wise ReLU over n_elems values. Backward uses the forward output (y > 0 iff x > 0). */
 void nn_relu_forward(float *out, const float *in, size_t n_elems);
@@ -44,9 +54,9 @@ void nn_relu_backward(float *din, const float *dout, const float *out, size_t n_
 void nn_flatten_forward(float *out, const float *in, int n, int c, int hw);
 void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw);
 
-/* Dense: out[n][o] = in[n][i] . w[o][i] + b[o]. */
+/* Dense: out[n][o] = in[n][i] . w[o][i] + b[o], then max(0, .) when relu is set. */
 void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int n_in,
-                      int n_out);
+                      int n_out, int relu);
 void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                        const float *w, int n, int n_in, int n_out);
 

@@ -283,12 +283,20 @@ struct nn_work {
     float *act[NN_MAX_LAYERS];  /* layer outputs */
     float *dact[NN_MAX_LAYERS]; /* gradients of layer outputs (training) */
     float *dx;                  /* gradient of a layer's input (shared scratch, training) */
-    float *cols[NN_MAX_LAYERS]; /* im2col per conv layer (training); inference shares cols[0] */
+    float *cols[NN_MAX_LAYERS]; /* im2col per conv layer; one shared buffer in inference */
     float *dcols;               /* training */
     float *mask[NN_MAX_LAYERS]; /* dropout masks (training) */
     float *probs;               /* [n][n_classes] */
     uint8_t *argmax[NN_MAX_LAYERS];
     uint8_t *bytes; /* argmax arena */
+    /* The fusion plan. relu_fused[i]: ReLU layer i is computed in place by layer i-1 (a conv or
+     * dense), sharing its act/dact buffers. relu_in_pool[i]: that ReLU's backward is folded into
+     * the max-pool at i+1. */
+    uint8_t relu_fused[NN_MAX_LAYERS];
+    uint8_t relu_in_pool[NN_MAX_LAYERS];
+    /* block[i]: conv i is followed by such a ReLU and a max-pool; the forward pass runs the raw
+     * convolution, then one pass for bias, ReLU and pooling (nn_bias_relu_pool). */
+    uint8_t block[NN_MAX_LAYERS];
 };
 
 static size_t out_size(const struct nn_layer *l)
@@ -311,6 +319,14 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
         return dg_fail(DG_ENOMEM, "out of memory");
     wk->max_batch = max_batch;
     wk->training = training;
+    for (int i = 1; i < m->n_layers; i++) {
+        const enum nn_op prev = m->layer[i - 1].op;
+        wk->relu_fused[i] = m->layer[i].op == NN_RELU && (prev == NN_CONV || prev == NN_DENSE);
+        wk->relu_in_pool[i] =
+            wk->relu_fused[i] && i + 1 < m->n_layers && m->layer[i + 1].op == NN_MAXPOOL;
+    }
+    for (int i = 0; i + 2 < m->n_layers; i++)
+        wk->block[i] = m->layer[i].op == NN_CONV && wk->relu_in_pool[i + 1];
     /* Two passes: count, then carve. */
     size_t n_floats = 0, n_bytes = 0, max_cols = 0, max_act = (size_t)m->in_c * m->in_h * m->in_w;
     for (int pass = 0; pass < 2; pass++) {
@@ -327,9 +343,14 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
             size_t osz = nb * out_size(l);
             if (out_size(l) > max_act)
                 max_act = out_size(l);
-            CARVE(wk->act[i], osz);
-            if (training)
-                CARVE(wk->dact[i], osz);
+            if (wk->relu_fused[i]) {
+                wk->act[i] = wk->act[i - 1];
+                wk->dact[i] = wk->dact[i - 1];
+            } else {
+                CARVE(wk->act[i], osz);
+                if (training)
+                    CARVE(wk->dact[i], osz);
+            }
             if (l->op == NN_CONV) {
                 size_t cs = nb * cols_size(l);
                 if (cs > max_cols)
@@ -345,9 +366,14 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
                 boff += osz;
             }
         }
-        if (!training)
-            CARVE(wk->cols[0], max_cols);
-        else {
+        if (!training) {
+            /* Inference needs no im2col after its layer: every conv shares one buffer. */
+            float *shared = NULL;
+            CARVE(shared, max_cols);
+            for (int i = 0; i < m->n_layers; i++)
+                if (m->layer[i].op == NN_CONV)
+                    wk->cols[i] = shared;
+        } else {
             CARVE(wk->dcols, max_cols);
             CARVE(wk->dx, nb * max_act);
         }
@@ -412,20 +438,35 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
         const struct nn_layer *l = &m->layer[i];
         float *out = wk->act[i];
         const size_t n_out = (size_t)n * out_size(l);
+        const int relu_next = i + 1 < m->n_layers && wk->relu_fused[i + 1];
+        if (wk->block[i]) {
+            /* conv -> ReLU -> pool in two passes; the pooled output lands in layer i+2's buffers
+             * and the ReLU layer i+1 has nothing to do. */
+            const struct nn_layer *pool = &m->layer[i + 2];
+            nn_conv2d_forward(out, wk->cols[i], in, m->params + l->w_off, NULL, n, l->in_c, l->in_h,
+                              l->in_w, l->out_c, l->k, l->pad, 0);
+            nn_bias_relu_pool(wk->act[i + 2], wk->argmax[i + 2], out, m->params + l->b_off,
+                              l->out_c, n, l->out_h, l->out_w, pool->k);
+            in = wk->act[i + 2];
+            i += 2;
+            continue;
+        }
         switch (l->op) {
         case NN_CONV:
-            nn_conv2d_forward(out, training ? wk->cols[i] : wk->cols[0], in, m->params + l->w_off,
-                              m->params + l->b_off, n, l->in_c, l->in_h, l->in_w, l->out_c, l->k,
-                              l->pad);
+            nn_conv2d_forward(out, wk->cols[i], in, m->params + l->w_off, m->params + l->b_off, n,
+                              l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad, relu_next);
             break;
-        case NN_RELU: nn_relu_forward(out, in, n_out); break;
+        case NN_RELU:
+            if (!wk->relu_fused[i]) /* else the layer before applied it in place */
+                nn_relu_forward(out, in, n_out);
+            break;
         case NN_MAXPOOL:
             nn_maxpool_forward(out, wk->argmax[i], in, l->in_c * n, l->in_h, l->in_w, l->k);
             break;
         case NN_FLATTEN: nn_flatten_forward(out, in, n, l->in_c, l->in_h * l->in_w); break;
         case NN_DENSE:
             nn_dense_forward(out, in, m->params + l->w_off, m->params + l->b_off, n, l->in_c,
-                             l->out_c);
+                             l->out_c, relu_next);
             break;
         case NN_DROPOUT:
             if (training && l->rate > 0.0f) {
@@ -473,12 +514,15 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
                                l->out_c, l->k, l->pad);
             break;
         case NN_RELU:
-            if (din)
+            /* In place when fused (din == dout); nothing left to do when the pool folded it in. */
+            if (din && !wk->relu_in_pool[i])
                 nn_relu_backward(din, dout, wk->act[i], n_out);
             break;
         case NN_MAXPOOL:
             if (din)
-                nn_maxpool_backward(din, dout, wk->argmax[i], l->in_c * n, l->in_h, l->in_w, l->k);
+                nn_maxpool_backward(din, dout, wk->argmax[i],
+                                    wk->relu_in_pool[i - 1] ? wk->act[i] : NULL, l->in_c * n,
+                                    l->in_h, l->in_w, l->k);
             break;
         case NN_FLATTEN:
             if (din)

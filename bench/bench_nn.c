@@ -1,0 +1,187 @@
+/* bench_nn.c - speed of the network library on the reference model: a training epoch (2 threads),
+ * batch-1 latency and batch-64 throughput (1 thread), and evaluation of the 10,000 test images
+ * (2 threads). It first checks the tuned kernels against the naive ones at the reference shapes and
+ * refuses to time anything that is wrong. Prints "measure value unit" lines for bench/compare.py.
+ */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "kernels.h"
+#include "nn.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int i = (int)ceil(p * n) - 1;
+    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+static float frand(struct dg_rng *r)
+{
+    return 2.0f * dg_rng_uniform(r) - 1.0f;
+}
+
+/* Tuned vs naive at the reference model's convolution and dense shapes. */
+static int check_kernels(void)
+{
+    struct dg_rng r;
+    dg_rng_seed(&r, 1);
+    const struct {
+        int n, c, h, w, oc, k;
+    } cs[] = {{4, 1, 28, 28, 32, 3}, {4, 32, 13, 13, 64, 3}};
+    for (int t = 0; t < 2; t++) {
+        const int n = cs[t].n, c = cs[t].c, h = cs[t].h, w = cs[t].w, oc = cs[t].oc, k = cs[t].k;
+        const int oh = h - k + 1, ow = w - k + 1;
+        size_t n_in = (size_t)n * c * h * w, n_out = (size_t)n * oc * oh * ow;
+        size_t n_w = (size_t)oc * c * k * k, n_cols = (size_t)c * k * k * n * oh * ow;
+        float *in = malloc(n_in * 4), *wt = malloc(n_w * 4), *b = malloc(oc * 4);
+        float *o1 = malloc(n_out * 4), *o2 = malloc(n_out * 4), *cols = malloc(n_cols * 4);
+        for (size_t i = 0; i < n_in; i++)
+            in[i] = frand(&r);
+        for (size_t i = 0; i < n_w; i++)
+            wt[i] = frand(&r);
+        for (int i = 0; i < oc; i++)
+            b[i] = frand(&r);
+        nn_conv2d_forward(o1, cols, in, wt, b, n, c, h, w, oc, k, 0, 0);
+        nn_conv2d_forward_ref(o2, in, wt, b, n, c, h, w, oc, k, 0);
+        double worst = 0;
+        for (size_t i = 0; i < n_out; i++)
+            worst = fmax(worst, fabs(o1[i] - o2[i]) / (1e-4 + 1e-4 * fabs(o2[i])));
+        free(in), free(wt), free(b), free(o1), free(o2), free(cols);
+        if (!(worst <= 1.0)) {
+            fprintf(stderr, "bench: conv kernel %d disagrees with the naive one (%.3g x tol)\n", t,
+                    worst);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *data_dir = argc > 1 ? argv[1] : "data/mnist";
+    const int epochs = getenv("BENCH_EPOCHS") ? atoi(getenv("BENCH_EPOCHS")) : 3;
+    if (check_kernels())
+        return 1;
+    printf("check ok tuned kernels equal the naive ones at the reference shapes\n");
+    struct data_set train, test;
+    if (data_mnist_load(data_dir, "train", &train) || data_mnist_load(data_dir, "t10k", &test)) {
+        fprintf(stderr, "bench: %s (run make data)\n", dg_errmsg());
+        return 1;
+    }
+    struct nn_model *m;
+    struct nn_work *wk, *wk1, *wk64, *wk_eval;
+    struct nn_optim *opt;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 1);
+    if (nn_model_new("reference", 1, 28, 28, &m) || nn_work_new(m, 128, 1, &wk) ||
+        nn_work_new(m, 1, 0, &wk1) || nn_work_new(m, 64, 0, &wk64) ||
+        nn_work_new(m, 500, 0, &wk_eval) || nn_optim_new(NN_ADAM, m->n_params, &opt)) {
+        fprintf(stderr, "bench: %s\n", dg_errmsg());
+        return 1;
+    }
+    nn_model_init(m, &rng);
+    float *x = malloc(500 * 784 * sizeof *x);
+    uint8_t y[500];
+    uint32_t *perm = malloc(60000 * sizeof *perm);
+
+    /* Training epochs, 2 threads (data batching included, as in digits train). */
+    nn_set_threads(2);
+    double ep[16];
+    double acc = 0;
+    for (int e = 0; e < epochs && e < 16; e++) {
+        for (int i = 0; i < train.n; i++)
+            perm[i] = (uint32_t)i;
+        data_shuffle(perm, train.n, &rng);
+        double t0 = dg_now();
+        for (int b = 0; b < train.n; b += 128) {
+            int n = train.n - b < 128 ? train.n - b : 128;
+            data_batch(&train, perm + b, n, x, y);
+            nn_train_step(m, wk, opt, x, y, n, &rng, NULL);
+        }
+        ep[e] = dg_now() - t0;
+        fprintf(stderr, "  epoch %d: %.2f s\n", e + 1, ep[e]);
+    }
+    /* Evaluation, 2 threads: also the correctness check of what was trained. */
+    double ev[5];
+    for (int r = 0; r < 5; r++) {
+        double t0 = dg_now();
+        int correct = 0;
+        uint32_t idx[500];
+        for (int b = 0; b < test.n; b += 500) {
+            for (int i = 0; i < 500; i++)
+                idx[i] = (uint32_t)(b + i);
+            data_batch(&test, idx, 500, x, y);
+            const float *p = nn_predict(m, wk_eval, x, 500);
+            for (int i = 0; i < 500; i++) {
+                int best = 0;
+                for (int j = 1; j < 10; j++)
+                    best = p[i * 10 + j] > p[i * 10 + best] ? j : best;
+                correct += best == y[i];
+            }
+        }
+        ev[r] = dg_now() - t0;
+        acc = correct / 10000.0;
+    }
+    if (acc < 0.97) {
+        fprintf(stderr, "bench: the benchmarked training reached only %.4f; not reporting times\n",
+                acc);
+        return 1;
+    }
+    printf("train_epoch_s %.3f s (median of %d epochs, spread %.3f-%.3f; test acc after: %.4f)\n",
+           percentile(ep, epochs, 0.5), epochs, percentile(ep, epochs, 0.0),
+           percentile(ep, epochs, 1.0), acc);
+    printf("eval_10k_s %.4f s (median of 5, spread %.4f-%.4f)\n", percentile(ev, 5, 0.5),
+           percentile(ev, 5, 0.0), percentile(ev, 5, 1.0));
+
+    /* Batch-1 latency and batch-64 throughput, 1 thread. */
+    nn_set_threads(1);
+    enum { N1 = 3000 };
+    static double lat[N1];
+    uint32_t one = 0;
+    for (int i = 0; i < 200; i++)
+        nn_predict(m, wk1, x, 1);
+    for (int i = 0; i < N1; i++) {
+        one = (uint32_t)(i % 10000);
+        data_batch(&test, &one, 1, x, NULL);
+        double t0 = dg_now();
+        nn_predict(m, wk1, x, 1);
+        lat[i] = (dg_now() - t0) * 1e6;
+    }
+    printf("batch1_us %.1f us (median of %d; p99 %.1f)\n", percentile(lat, N1, 0.5), N1,
+           percentile(lat, N1, 0.99));
+    enum { N64 = 200 };
+    double thr[N64];
+    uint32_t idx64[64];
+    for (int i = 0; i < 64; i++)
+        idx64[i] = (uint32_t)i;
+    data_batch(&test, idx64, 64, x, NULL);
+    for (int i = 0; i < 20; i++)
+        nn_predict(m, wk64, x, 64);
+    for (int i = 0; i < N64; i++) {
+        double t0 = dg_now();
+        nn_predict(m, wk64, x, 64);
+        thr[i] = 64.0 / (dg_now() - t0);
+    }
+    printf("batch64_img_s %.0f img/s (median of %d; p10 %.0f)\n", percentile(thr, N64, 0.5), N64,
+           percentile(thr, N64, 0.1));
+
+    free(x);
+    free(perm);
+    nn_work_free(wk), nn_work_free(wk1), nn_work_free(wk64), nn_work_free(wk_eval);
+    nn_optim_free(opt);
+    nn_model_free(m);
+    data_set_free(&train);
+    data_set_free(&test);
+    return 0;
+}
