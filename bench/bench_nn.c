@@ -124,9 +124,7 @@ int main(int argc, char **argv)
             data_batch(&test, idx, 500, x, y);
             const float *p = nn_predict(m, wk_eval, x, 500);
             for (int i = 0; i < 500; i++) {
-                int best = 0;
-                for (int j = 1; j < 10; j++)
-                    best = p[i * 10 + j] > p[i * 10 + best] ? j : best;
+                const int best = nn_argmax(p + i * 10, 10);
                 correct += best == y[i];
             }
         }

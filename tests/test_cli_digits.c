@@ -149,9 +149,7 @@ static void test_shipped_model_accuracy(void **state)
         data_batch(&s, idx, 500, x, NULL);
         const float *p = nn_predict(m, wk, x, 500);
         for (int i = 0; i < 500; i++) {
-            int best = 0;
-            for (int j = 1; j < 10; j++)
-                best = p[i * 10 + j] > p[i * 10 + best] ? j : best;
+            const int best = nn_argmax(p + i * 10, 10);
             correct += best == s.labels[b + i];
         }
     }

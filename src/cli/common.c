@@ -154,10 +154,7 @@ int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pr
         const float *p = nn_predict(m, wk, x, n);
         for (int i = 0; i < n; i++) {
             const float *row = p + (size_t)i * m->n_classes;
-            int best = 0;
-            for (int j = 1; j < m->n_classes; j++)
-                if (row[j] > row[best])
-                    best = j;
+            const int best = nn_argmax(row, m->n_classes);
             if (pred)
                 pred[start + i] = (uint8_t)best;
             if (conf)

@@ -541,6 +541,15 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
     return loss;
 }
 
+int nn_argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int j = 1; j < n; j++)
+        if (v[j] > v[best])
+            best = j;
+    return best;
+}
+
 const float *nn_predict(const struct nn_model *m, struct nn_work *wk, const float *x, int n)
 {
     const float *logits = nn_forward(m, wk, x, n, 0, NULL);
@@ -555,14 +564,8 @@ float nn_train_step(struct nn_model *m, struct nn_work *wk, struct nn_optim *opt
     const float *logits = nn_forward(m, wk, x, n, 1, rng);
     if (n_correct) {
         int hits = 0;
-        for (int i = 0; i < n; i++) {
-            const float *z = logits + (size_t)i * m->n_classes;
-            int best = 0;
-            for (int j = 1; j < m->n_classes; j++)
-                if (z[j] > z[best])
-                    best = j;
-            hits += best == labels[i];
-        }
+        for (int i = 0; i < n; i++)
+            hits += nn_argmax(logits + (size_t)i * m->n_classes, m->n_classes) == labels[i];
         *n_correct = hits;
     }
     float loss = nn_backward(m, wk, opt->grads, labels, n);

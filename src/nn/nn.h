@@ -81,6 +81,9 @@ void nn_work_free(struct nn_work *wk);
  * n must be 1..max_batch (a broken contract aborts). */
 const float *nn_predict(const struct nn_model *m, struct nn_work *wk, const float *x, int n);
 
+/* Index of the largest of v[0..n) (the first of equal values); n >= 1. */
+int nn_argmax(const float *v, int n);
+
 enum nn_optim_kind { NN_ADAM, NN_SGD };
 struct nn_optim {
     enum nn_optim_kind kind;
