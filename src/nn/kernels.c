@@ -8,6 +8,10 @@
 #include <math.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Hot kernels are compiled for three x86-64 levels (AVX-512, AVX2, baseline) and the best one the
  * CPU supports is picked when the program loads: one portable binary, no -march=native. Under ISO
  * C (-std=c11) GCC does not contract a*b+c into FMA, so every level computes identical bits.
@@ -21,6 +25,36 @@
 #endif
 
 /* cols[(ci*k + ky)*k + kx][(ni*oh + oy)*ow + ox] = in[ci][ni][oy+ky-pad][ox+kx-pad], 0 outside. */
+/* Short-row helpers with restrict, so their loops vectorise without run-time alias checks. */
+INLINE void copy_row(float *restrict d, const float *restrict s, int n)
+{
+    for (int i = 0; i < n; i++)
+        d[i] = s[i];
+}
+
+INLINE void add_row(float *restrict d, const float *restrict s, int n)
+{
+    for (int i = 0; i < n; i++)
+        d[i] += s[i];
+}
+
+/* Sum of x[0..n) in 16 independent lanes, then a fixed pairwise combination: vectorises (a plain
+ * float sum cannot be reordered without -ffast-math) and gives the same bits on every ISA. */
+INLINE float sum_lanes(const float *x, size_t n)
+{
+    float lane[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            lane[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++)
+        lane[j] += x[i];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++)
+            lane[j] += lane[j + w];
+    return lane[0];
+}
+
 INLINE void im2col(float *cols, const float *in, int n, int c, int h, int wd, int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
@@ -45,8 +79,8 @@ INLINE void im2col(float *cols, const float *in, int n, int c, int h, int wd, in
                 const float *srow = plane + (size_t)y * wd + x0;
                 for (int ox = 0; ox < ox_lo; ox++)
                     d[ox] = 0.0f;
-                for (int ox = ox_lo; ox < ox_hi; ox++) /* short rows: a loop, not memcpy */
-                    d[ox] = srow[ox];
+                if (ox_hi > ox_lo) /* short rows: an inlined loop, not a memcpy call */
+                    copy_row(d + ox_lo, srow + ox_lo, ox_hi - ox_lo);
                 for (int ox = ox_hi > ox_lo ? ox_hi : ox_lo; ox < ow; ox++)
                     d[ox] = 0.0f;
             }
@@ -77,8 +111,8 @@ INLINE void col2im(float *din, const float *dcols, int n, int c, int h, int wd, 
                         float *drow = plane + (size_t)y * wd;
                         int ox0 = pad - kx > 0 ? pad - kx : 0;
                         int ox1 = wd + pad - kx < ow ? wd + pad - kx : ow;
-                        for (int ox = ox0; ox < ox1; ox++)
-                            drow[ox + kx - pad] += s[ox];
+                        if (ox1 > ox0)
+                            add_row(drow + ox0 + kx - pad, s + ox0, ox1 - ox0);
                     }
                 }
             }
@@ -108,22 +142,48 @@ HOT void nn_conv2d_forward(float *out, float *cols, const float *in, const float
     }
 }
 
+/* dw[oc][kk] += dout[oc][np] . cols[kk][np]^T. A small dw over a long np (the first layer: 32x9
+ * over 86,528 columns) does not parallelise inside sgemm, so the columns are split among the
+ * threads, each multiplies its share single-threaded, and the partial sums are added in thread
+ * order: deterministic for a given thread count. */
+enum { SPLIT_MAX_THREADS = 8, SPLIT_MAX_DW = 2048 };
+static void weight_grad(float *dw, const float *dout, const float *cols, int oc, int kk, int np)
+{
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    if (nt < 2 || nt > SPLIT_MAX_THREADS || oc * kk > SPLIT_MAX_DW || np < 64 * nt) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, kk, np, 1.0f, dout, np, cols, np,
+                    1.0f, dw, kk);
+        return;
+    }
+    float part[SPLIT_MAX_THREADS][SPLIT_MAX_DW];
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        const int lo = (int)((long)np * t / nt), hi = (int)((long)np * (t + 1) / nt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, kk, hi - lo, 1.0f, dout + lo, np,
+                    cols + lo, np, 0.0f, part[t], kk);
+    }
+    for (int t = 0; t < nt; t++)
+        for (int j = 0; j < oc * kk; j++)
+            dw[j] += part[t][j];
+}
+
 HOT void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
                             const float *cols, const float *w, int n, int c, int h, int wd, int oc,
                             int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const int np = n * oh * ow, kk = c * k * k;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, kk, np, 1.0f, dout, np, cols, np, 1.0f,
-                dw, kk);
+    weight_grad(dw, dout, cols, oc, kk, np);
 #pragma omp parallel for schedule(static)
-    for (int o = 0; o < oc; o++) {
-        const float *row = dout + (size_t)o * np;
-        float s = 0.0f;
-        for (int i = 0; i < np; i++)
-            s += row[i];
-        db[o] += s;
-    }
+    for (int o = 0; o < oc; o++)
+        db[o] += sum_lanes(dout + (size_t)o * np, (size_t)np);
     if (!din)
         return;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, np, oc, 1.0f, w, kk, dout, np, 0.0f,
@@ -137,15 +197,17 @@ HOT void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, cons
 INLINE void pool2_row(float *dst, uint8_t *am, const float *r0, const float *r1, float bias,
                       int relu, int pw)
 {
+    const float floor = relu ? 0.0f : -INFINITY;
     for (int px = 0; px < pw; px++) {
         const float a = r0[2 * px], b = r0[2 * px + 1], c = r1[2 * px], d = r1[2 * px + 1];
+        /* Comparisons as 0/1 integers and max operations only: real data would mispredict
+         * branches on every other window. */
+        const int c1 = b > a, c2 = d > c;
         const float m1 = b > a ? b : a, m2 = d > c ? d : c;
-        const int i1 = b > a, i2 = d > c ? 3 : 2;
-        float best = (m2 > m1 ? m2 : m1) + bias;
-        if (relu)
-            best = best > 0.0f ? best : 0.0f;
-        dst[px] = best;
-        am[px] = (uint8_t)(m2 > m1 ? i2 : i1);
+        const int c3 = m2 > m1;
+        const float best = (m2 > m1 ? m2 : m1) + bias;
+        dst[px] = best > floor ? best : floor;
+        am[px] = (uint8_t)(c1 + c3 * (2 + c2 - c1));
     }
 }
 
@@ -201,9 +263,9 @@ HOT void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argma
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
                 const int j = oy * ow + ox, bi = am[j];
-                if (fwd && !(fwd[j] > 0.0f))
-                    continue;
-                dst[(size_t)(oy * k + bi / k) * w + ox * k + bi % k] = src[j];
+                /* a select, not a branch: the sign of the pooled value is data, not pattern */
+                const float g = !fwd || fwd[j] > 0.0f ? src[j] : 0.0f;
+                dst[(size_t)(oy * k + bi / k) * w + ox * k + bi % k] = g;
             }
     }
 }
