@@ -41,6 +41,40 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
  * crop, scale to 20 px on the longer side by area averaging, centre by mass in 28x28. */
 int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float out[784]);
 
+/* Ink/paper separation. window: side of the local window in pixels (0: an eighth of the shorter
+ * image side); k: Sauvola's sensitivity (0.2 by default; larger keeps less ink); polarity: which
+ * of ink and paper is darker (AUTO: decided from the image). */
+struct vis_threshold_params {
+    int window;
+    float k;
+    enum vis_polarity polarity;
+};
+void vis_threshold_default_params(struct vis_threshold_params *p);
+
+/* Dark ink on light paper, or light chalk on a dark board, from the grey histogram: the ink is
+ * the thin tail that reaches further from the median. */
+enum vis_polarity vis_detect_polarity(const struct vis_image *grey);
+
+/* Sauvola's local threshold over integral images (O(1) per pixel for any window): mask becomes a
+ * w x h image with 255 for ink and 0 for paper (its old pixels are freed); *found (nullable) gets
+ * the polarity used. Robust to light gradients and shadows much wider than the window. */
+int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
+                  struct vis_image *mask, enum vis_polarity *found);
+
+/* A connected group of ink pixels (8-connectivity): inclusive box, pixel count, centre of mass in
+ * pixel-centre coordinates. */
+struct vis_component {
+    int x0, y0, x1, y1;
+    int area;
+    float cx, cy;
+};
+
+/* Labels the non-zero pixels of mask into components: labels (w*h, caller's) gets 0 for paper
+ * and 1..n for ink, numbered in raster order of first appearance; *out is a malloc'ed array of n
+ * components (index = label - 1). On failure nothing is allocated. */
+int vis_components(const struct vis_image *mask, int32_t *labels, struct vis_component **out,
+                   int *n_out);
+
 /* Draws text with a built-in 3x5 pixel font (digits, space and ">?.:-%") into an RGB buffer of
  * w x h, each font pixel a scale x scale square; clipped at the edges. Other characters are
  * skipped. */

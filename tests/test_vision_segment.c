@@ -1,0 +1,164 @@
+/* test_vision_segment.c - ink/paper separation under a strong light gradient, automatic polarity,
+ * and 8-connected components with their boxes, areas and centres. */
+#include "testutil.h"
+#include "vis.h"
+
+/* A w x h page whose light falls from 240 (left) to 70 (right), with ink strokes at 40% of the
+ * local paper brightness wherever truth[] is set. */
+static void draw_page(struct vis_image *img, uint8_t *truth, int w, int h)
+{
+    assert_int_equal(vis_image_init(img, w, h), DG_OK);
+    memset(truth, 0, (size_t)w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            /* vertical strokes 4 px wide every 20 px, in the middle third of the height */
+            int ink = (x % 20) < 4 && y > h / 3 && y < 2 * h / 3;
+            truth[(size_t)y * w + x] = (uint8_t)ink;
+            double paper = 240.0 - 170.0 * x / (w - 1);
+            img->px[(size_t)y * w + x] = (uint8_t)(ink ? 0.4 * paper : paper);
+        }
+}
+
+static int mismatches(const struct vis_image *mask, const uint8_t *truth)
+{
+    int bad = 0;
+    for (size_t i = 0; i < (size_t)mask->w * mask->h; i++)
+        bad += (mask->px[i] != 0) != (truth[i] != 0);
+    return bad;
+}
+
+static void test_threshold_under_gradient(void **state)
+{
+    (void)state;
+    enum { W = 200, H = 90 };
+    struct vis_image img, mask = {0};
+    static uint8_t truth[W * H];
+    draw_page(&img, truth, W, H);
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    p.window = 31;
+    enum vis_polarity found;
+    assert_int_equal(vis_threshold(&img, &p, &mask, &found), DG_OK);
+    assert_int_equal(found, VIS_POLARITY_DARK_ON_LIGHT);
+    assert_int_equal(mask.w, W);
+    int bad = mismatches(&mask, truth);
+    if (bad > W * H / 200) /* under 0.5% of the pixels */
+        fail_msg("local threshold: %d of %d pixels wrong", bad, W * H);
+    /* The same page with one global threshold (the best single level) fails: the test is not
+     * one a naive method passes. */
+    int best_bad = W * H;
+    for (int t = 0; t < 256; t++) {
+        struct vis_image g = {0};
+        assert_int_equal(vis_image_init(&g, W, H), DG_OK);
+        for (size_t i = 0; i < (size_t)W * H; i++)
+            g.px[i] = img.px[i] < t ? 255 : 0;
+        int b = mismatches(&g, truth);
+        best_bad = b < best_bad ? b : best_bad;
+        vis_image_destroy(&g);
+    }
+    print_message("local threshold: %d wrong pixels; best global threshold: %d\n", bad, best_bad);
+    assert_true(best_bad > 10 * (bad + 1));
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+}
+
+static void test_polarity_chalkboard(void **state)
+{
+    (void)state;
+    enum { W = 120, H = 60 };
+    struct vis_image img, mask = {0};
+    static uint8_t truth[W * H];
+    draw_page(&img, truth, W, H);
+    for (size_t i = 0; i < (size_t)W * H; i++) /* light chalk on a dark board */
+        img.px[i] = (uint8_t)(255 - img.px[i]);
+    assert_int_equal(vis_detect_polarity(&img), VIS_POLARITY_LIGHT_ON_DARK);
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    p.window = 31;
+    enum vis_polarity found;
+    assert_int_equal(vis_threshold(&img, &p, &mask, &found), DG_OK);
+    assert_int_equal(found, VIS_POLARITY_LIGHT_ON_DARK);
+    assert_true(mismatches(&mask, truth) < W * H / 100);
+    /* Forcing the wrong polarity marks the board, not the chalk. */
+    p.polarity = VIS_POLARITY_DARK_ON_LIGHT;
+    assert_int_equal(vis_threshold(&img, &p, &mask, NULL), DG_OK);
+    assert_true(mismatches(&mask, truth) > W * H / 20);
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+}
+
+static void test_threshold_blank_and_bad_params(void **state)
+{
+    (void)state;
+    struct vis_image img, mask = {0};
+    assert_int_equal(vis_image_init(&img, 40, 30), DG_OK);
+    memset(img.px, 180, 40 * 30);
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    assert_int_equal(vis_threshold(&img, &p, &mask, NULL), DG_OK);
+    for (int i = 0; i < 40 * 30; i++) /* a blank page has no ink */
+        assert_int_equal(mask.px[i], 0);
+    p.k = 1.5f;
+    assert_int_equal(vis_threshold(&img, &p, &mask, NULL), DG_EARG);
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+}
+
+static void test_components(void **state)
+{
+    (void)state;
+    enum { W = 12, H = 8 };
+    /* A: 2x3 block at (1,1); B: a diagonal line from (6,0) to (9,3) (8-connected: one
+     * component); C: a single pixel at (11,7); plus a U shape whose arms only join at the
+     * bottom, which a one-pass labeller would split. */
+    const char *rows[H] = {
+        "......#.....", //
+        ".##....#....", //
+        ".##.....#...", //
+        ".##......#..", //
+        "............", //
+        "#.#.........", //
+        "#.#.........", //
+        "###........#", //
+    };
+    struct vis_image m;
+    assert_int_equal(vis_image_init(&m, W, H), DG_OK);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            m.px[y * W + x] = rows[y][x] == '#' ? 255 : 0;
+    int32_t labels[W * H];
+    struct vis_component *c;
+    int n;
+    assert_int_equal(vis_components(&m, labels, &c, &n), DG_OK);
+    assert_int_equal(n, 4);
+    /* Raster order of first appearance: diagonal (6,0), block (1,1), U (0,5), dot (11,7). */
+    assert_int_equal(c[0].x0, 6);
+    assert_int_equal(c[0].x1, 9);
+    assert_int_equal(c[0].area, 4);
+    assert_int_equal(c[1].x0, 1);
+    assert_int_equal(c[1].y0, 1);
+    assert_int_equal(c[1].x1, 2);
+    assert_int_equal(c[1].y1, 3);
+    assert_int_equal(c[1].area, 6);
+    assert_true(fabsf(c[1].cx - 2.0f) < 1e-6f && fabsf(c[1].cy - 2.5f) < 1e-6f);
+    assert_int_equal(c[2].area, 7);
+    assert_int_equal(c[2].y0, 5);
+    assert_int_equal(c[2].y1, 7);
+    assert_int_equal(c[3].area, 1);
+    assert_int_equal(labels[7 * W + 11], 4);
+    assert_int_equal(labels[5 * W + 0], labels[5 * W + 2]); /* the U is one component */
+    assert_int_equal(labels[0], 0);
+    free(c);
+    vis_image_destroy(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_threshold_under_gradient),
+        cmocka_unit_test(test_polarity_chalkboard),
+        cmocka_unit_test(test_threshold_blank_and_bad_params),
+        cmocka_unit_test(test_components),
+    };
+    return cmocka_run_group_tests_name("vision_segment", tests, NULL, NULL);
+}
