@@ -6,7 +6,7 @@
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
-# base <- nn; base <- vision; base <- data; all <- cli.
+# base <- nn; base <- vision; base <- data; nn + vision <- recog; all <- cli.
 
 CC       ?= cc
 # The OpenMP build of OpenBLAS, named explicitly and pinned with an rpath: it shares our one OpenMP
@@ -33,19 +33,21 @@ INC_base   := -Isrc/base
 INC_nn     := -Isrc/base -Isrc/nn
 INC_vision := -Isrc/base -Isrc/vision
 INC_data   := -Isrc/base -Isrc/data
-INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/cli
-MODULES    := base nn vision data
+INC_recog  := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog
+INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/recog -Isrc/cli
+MODULES    := base nn vision data recog
 
 SRC_base   := $(wildcard src/base/*.c)
 SRC_nn     := $(wildcard src/nn/*.c)
 SRC_vision := $(wildcard src/vision/*.c)
 SRC_data   := $(wildcard src/data/*.c)
+SRC_recog  := $(wildcard src/recog/*.c)
 SRC_cli    := $(wildcard src/cli/*.c)
 
 obj = $(patsubst src/%.c,$(B)/obj/%.o,$(SRC_$(1)))
 LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
-LIBS_ALL := $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
+LIBS_ALL := $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
 .PHONY: all test test-run data fuzz bench format format-check clean
 all: $(B)/digits
@@ -70,11 +72,13 @@ TEST_LIBS_base   := $(call LIB,base)
 TEST_LIBS_nn     := $(call LIB,nn) $(call LIB,base)
 TEST_LIBS_vision := $(call LIB,vision) $(call LIB,base)
 TEST_LIBS_data   := $(call LIB,data) $(call LIB,base)
+TEST_LIBS_recog  := $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 TEST_LIBS_cli    := $(LIBS_ALL)
 TEST_INC_base    := $(INC_base)
 TEST_INC_nn      := $(INC_nn)
 TEST_INC_vision  := $(INC_vision)
 TEST_INC_data    := $(INC_data)
+TEST_INC_recog   := $(INC_recog) -Isrc/data
 TEST_INC_cli     := $(INC_cli)
 TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 # test_<module>_<what>.c belongs to <module>.

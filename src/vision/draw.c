@@ -35,3 +35,14 @@ void vis_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, i
             }
     }
 }
+
+void vis_draw_rect(uint8_t *rgb, int w, int h, int x, int y, int bw, int bh, int t,
+                   const uint8_t color[3])
+{
+    for (int yy = y; yy < y + bh; yy++)
+        for (int xx = x; xx < x + bw; xx++) {
+            const int edge = yy < y + t || yy >= y + bh - t || xx < x + t || xx >= x + bw - t;
+            if (edge && xx >= 0 && yy >= 0 && xx < w && yy < h)
+                memcpy(rgb + ((size_t)yy * w + xx) * 3, color, 3);
+        }
+}

@@ -81,4 +81,9 @@ int vis_components(const struct vis_image *mask, int32_t *labels, struct vis_com
 void vis_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, int scale,
                    const uint8_t color[3]);
 
+/* Draws the outline of a box (x, y, w, h), thickness t pixels inside it, into an RGB buffer;
+ * clipped at the edges. */
+void vis_draw_rect(uint8_t *rgb, int w, int h, int x, int y, int bw, int bh, int t,
+                   const uint8_t color[3]);
+
 #endif

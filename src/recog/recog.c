@@ -1,0 +1,303 @@
+/* recog.c - from a grey image to digits and numbers. Stages: threshold (vision), components
+ * (vision), candidate filtering and fragment joining, MNIST normalisation of each candidate, one
+ * batched forward pass, confidence and top-3, and grouping into lines and numbers.
+ * Not yet done here: splitting two touching digits that form one component (they are classified
+ * as one candidate, usually with low confidence, and then rejected). */
+#include "recog.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rec_default_params(struct rec_params *p)
+{
+    vis_threshold_default_params(&p->threshold);
+    p->min_height_frac = 0.03f;
+    p->max_height_frac = 0.8f;
+    p->min_area = 20;
+    p->max_aspect = 2.5f;
+    p->min_fill = 0.08f;
+    p->min_confidence = 0.5f;
+    p->number_gap = 0.5f;
+}
+
+struct rec_scanner {
+    const struct nn_model *model;
+    struct rec_params p;
+    struct nn_work *wk;
+    float *x; /* [REC_MAX_CANDIDATES][784] */
+    struct vis_image mask;
+    int32_t *labels;
+    size_t labels_cap;
+    uint8_t *crop;
+    size_t crop_cap;
+    struct rec_digit reorder[REC_MAX_CANDIDATES]; /* scratch for putting digits in reading order */
+};
+
+int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
+                    struct rec_scanner **out)
+{
+    if (model->in_c != 1 || model->in_h != 28 || model->in_w != 28 || model->n_classes != 10)
+        return dg_fail(DG_EARG, "the model is not a 28x28 digit model");
+    struct rec_scanner *sc = calloc(1, sizeof *sc);
+    if (!sc)
+        return dg_fail(DG_ENOMEM, "out of memory");
+    sc->model = model;
+    sc->p = *p;
+    sc->x = malloc((size_t)REC_MAX_CANDIDATES * 784 * sizeof *sc->x);
+    int rc = sc->x ? nn_work_new(model, REC_MAX_CANDIDATES, 0, &sc->wk) : DG_ENOMEM;
+    if (rc != DG_OK) {
+        rec_scanner_free(sc);
+        return rc == DG_ENOMEM ? dg_fail(DG_ENOMEM, "out of memory") : rc;
+    }
+    *out = sc;
+    return DG_OK;
+}
+
+void rec_scanner_free(struct rec_scanner *sc)
+{
+    if (!sc)
+        return;
+    nn_work_free(sc->wk);
+    free(sc->x);
+    vis_image_destroy(&sc->mask);
+    free(sc->labels);
+    free(sc->crop);
+    free(sc);
+}
+
+static int grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return DG_OK;
+    void *nb = realloc(*buf, need * elem);
+    if (!nb)
+        return dg_fail(DG_ENOMEM, "out of memory");
+    *buf = nb;
+    *cap = need;
+    return DG_OK;
+}
+
+static int group_find(int *g, int a)
+{
+    while (g[a] != a)
+        a = g[a] = g[g[a]];
+    return a;
+}
+
+/* Two boxes belong to one digit when they overlap horizontally by at least half the narrower
+ * width and the vertical gap between them is small against the taller: the detached top bar of
+ * a 5, the pieces of a broken 4 or 7. */
+static int same_digit(const struct vis_component *a, const struct vis_component *b)
+{
+    const int ov = (a->x1 < b->x1 ? a->x1 : b->x1) - (a->x0 > b->x0 ? a->x0 : b->x0) + 1;
+    const int wa = a->x1 - a->x0 + 1, wb = b->x1 - b->x0 + 1;
+    const int ha = a->y1 - a->y0 + 1, hb = b->y1 - b->y0 + 1;
+    const int gap = (a->y0 > b->y1 ? a->y0 - b->y1 : b->y0 > a->y1 ? b->y0 - a->y1 : 0);
+    return ov * 2 >= (wa < wb ? wa : wb) && gap * 4 <= (ha > hb ? ha : hb);
+}
+
+/* A digit's place in reading order: its line, then its left edge. */
+struct place {
+    int idx, line, x;
+};
+
+static int by_line_then_x(const void *pa, const void *pb)
+{
+    const struct place *a = pa, *b = pb;
+    if (a->line != b->line)
+        return a->line - b->line;
+    if (a->x != b->x)
+        return a->x - b->x;
+    return a->idx - b->idx;
+}
+
+int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+{
+    const struct rec_params *p = &sc->p;
+    const int W = grey->w, H = grey->h;
+    memset(r, 0, offsetof(struct rec_result, digits));
+    r->n_numbers = 0;
+    int rc = vis_threshold(grey, &p->threshold, &sc->mask, &r->polarity);
+    if (rc != DG_OK)
+        return rc;
+    if ((rc = grow((void **)&sc->labels, &sc->labels_cap, (size_t)W * H, sizeof(int32_t))))
+        return rc;
+    struct vis_component *comp = NULL;
+    int n_comp = 0;
+    if ((rc = vis_components(&sc->mask, sc->labels, &comp, &n_comp)))
+        return rc;
+    int *group = malloc((size_t)(n_comp ? n_comp : 1) * sizeof *group);
+    uint8_t *keep = calloc((size_t)(n_comp ? n_comp : 1), 1);
+    if (!group || !keep) {
+        free(comp), free(group), free(keep);
+        return dg_fail(DG_ENOMEM, "out of memory");
+    }
+    const int short_side = W < H ? W : H;
+    const int min_h = (int)(p->min_height_frac * short_side),
+              max_h = (int)(p->max_height_frac * short_side);
+    /* Specks and lines go first, so they cannot be joined to digits. */
+    for (int i = 0; i < n_comp; i++) {
+        const struct vis_component *c = &comp[i];
+        const int w = c->x1 - c->x0 + 1, h = c->y1 - c->y0 + 1;
+        group[i] = i;
+        keep[i] = c->area >= p->min_area && (float)w <= p->max_aspect * h * 2.0f && h <= max_h &&
+                  w <= max_h * 2 && (float)c->area >= p->min_fill * (float)w * h;
+    }
+    for (int i = 0; i < n_comp; i++)
+        for (int j = i + 1; keep[i] && j < n_comp; j++)
+            if (keep[j] && same_digit(&comp[i], &comp[j])) {
+                int a = group_find(group, i), b = group_find(group, j);
+                if (a != b)
+                    group[a > b ? a : b] = a < b ? a : b;
+            }
+    /* Candidate boxes: the union of each group. */
+    struct vis_component box[REC_MAX_CANDIDATES];
+    int gid[REC_MAX_CANDIDATES], n_cand = 0;
+    int *cand_of = malloc((size_t)(n_comp ? n_comp : 1) * sizeof *cand_of);
+    if (!cand_of) {
+        free(comp), free(group), free(keep);
+        return dg_fail(DG_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n_comp; i++)
+        cand_of[i] = -1;
+    for (int i = 0; i < n_comp; i++) {
+        if (!keep[i])
+            continue;
+        const int g = group_find(group, i);
+        if (cand_of[g] < 0) {
+            if (n_cand == REC_MAX_CANDIDATES)
+                continue; /* more than we can read in one frame: the rest are ignored */
+            cand_of[g] = n_cand;
+            gid[n_cand] = g;
+            box[n_cand] = comp[i];
+            n_cand++;
+        } else {
+            struct vis_component *b = &box[cand_of[g]];
+            b->x0 = comp[i].x0 < b->x0 ? comp[i].x0 : b->x0;
+            b->y0 = comp[i].y0 < b->y0 ? comp[i].y0 : b->y0;
+            b->x1 = comp[i].x1 > b->x1 ? comp[i].x1 : b->x1;
+            b->y1 = comp[i].y1 > b->y1 ? comp[i].y1 : b->y1;
+            b->area += comp[i].area;
+        }
+    }
+    /* Size and shape of whole candidates; crops of their own ink, MNIST-normalised. */
+    int n_in = 0;
+    for (int k = 0; k < n_cand; k++) {
+        const struct vis_component *b = &box[k];
+        const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+        if (h < min_h || (float)w > p->max_aspect * h)
+            continue;
+        if ((rc = grow((void **)&sc->crop, &sc->crop_cap, (size_t)w * h, 1)))
+            break;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const int32_t l = sc->labels[(size_t)(b->y0 + y) * W + b->x0 + x];
+                sc->crop[(size_t)y * w + x] =
+                    l && keep[l - 1] && group_find(group, l - 1) == gid[k] ? 255 : 0;
+            }
+        if (vis_mnist_from_ink(sc->crop, w, h, (size_t)w, sc->x + (size_t)n_in * 784) != DG_OK)
+            continue;
+        struct rec_digit *d = &r->digits[n_in];
+        d->box = (struct rec_box){b->x0, b->y0, w, h};
+        n_in++;
+    }
+    free(comp), free(group), free(keep), free(cand_of);
+    if (rc != DG_OK)
+        return rc;
+    /* One batch for the whole image. */
+    if (n_in > 0) {
+        const float *prob = nn_predict(sc->model, sc->wk, sc->x, n_in);
+        for (int i = 0; i < n_in; i++) {
+            struct rec_digit *d = &r->digits[i];
+            const float *pr = prob + (size_t)i * 10;
+            for (int t = 0; t < 3; t++) {
+                int best = -1;
+                for (int c = 0; c < 10; c++)
+                    if ((t < 1 || c != d->top3[0]) && (t < 2 || c != d->top3[1]) &&
+                        (best < 0 || pr[c] > pr[best]))
+                        best = c;
+                d->top3[t] = best;
+                d->top3_p[t] = pr[best];
+            }
+            d->confidence = d->top3_p[0];
+            d->digit = d->confidence >= p->min_confidence ? d->top3[0] : -1;
+            memcpy(d->input, sc->x + (size_t)i * 784, sizeof d->input);
+        }
+    }
+    /* Reading order: accepted digits grouped into lines (top to bottom), left to right in each
+     * line; rejected candidates after them. */
+    struct place order[REC_MAX_CANDIDATES];
+    int n_acc = 0;
+    float line_y0[REC_MAX_CANDIDATES], line_y1[REC_MAX_CANDIDATES];
+    int n_lines = 0;
+    /* Lines are found in the order of the digits' tops, so a line's first digit sets its span. */
+    int by_top[REC_MAX_CANDIDATES], n_top = 0;
+    for (int i = 0; i < n_in; i++)
+        if (r->digits[i].digit >= 0)
+            by_top[n_top++] = i;
+    for (int a = 1; a < n_top; a++) /* insertion sort: few candidates */
+        for (int b = a; b > 0 && r->digits[by_top[b]].box.y < r->digits[by_top[b - 1]].box.y; b--) {
+            int t = by_top[b];
+            by_top[b] = by_top[b - 1];
+            by_top[b - 1] = t;
+        }
+    for (int a = 0; a < n_top; a++) {
+        const struct rec_box *bx = &r->digits[by_top[a]].box;
+        int line = -1;
+        for (int l = 0; l < n_lines && line < 0; l++) {
+            const float ov =
+                fminf(line_y1[l], (float)(bx->y + bx->h)) - fmaxf(line_y0[l], (float)bx->y);
+            if (ov >= 0.5f * fminf((float)bx->h, line_y1[l] - line_y0[l]))
+                line = l;
+        }
+        if (line < 0) {
+            line = n_lines++;
+            line_y0[line] = (float)bx->y;
+            line_y1[line] = (float)(bx->y + bx->h);
+        }
+        order[n_acc++] = (struct place){by_top[a], line, bx->x};
+    }
+    qsort(order, (size_t)n_acc, sizeof order[0], by_line_then_x);
+    /* Permute: accepted in reading order, then rejected in detection order. */
+    struct rec_digit *tmp = sc->reorder;
+    int t = 0;
+    for (int a = 0; a < n_acc; a++)
+        tmp[t++] = r->digits[order[a].idx];
+    for (int i = 0; i < n_in; i++)
+        if (r->digits[i].digit < 0)
+            tmp[t++] = r->digits[i];
+    memcpy(r->digits, tmp, (size_t)t * sizeof tmp[0]);
+    r->n_digits = n_acc;
+    r->n_rejected = n_in - n_acc;
+    /* Numbers: runs of digits in one line without a wide gap. */
+    for (int a = 0; a < n_acc; a++) {
+        const struct rec_digit *d = &r->digits[a];
+        struct rec_number *num = r->n_numbers ? &r->numbers[r->n_numbers - 1] : NULL;
+        int join = 0;
+        if (num && a > 0 && order[a].line == order[a - 1].line) {
+            const struct rec_digit *prev = &r->digits[a - 1];
+            const int gap = d->box.x - (prev->box.x + prev->box.w);
+            const int hh = d->box.h > prev->box.h ? d->box.h : prev->box.h;
+            join = (float)gap <= p->number_gap * (float)hh;
+        }
+        if (!join) {
+            num = &r->numbers[r->n_numbers++];
+            memset(num, 0, sizeof *num);
+            num->first = a;
+            num->confidence = 1.0f;
+            num->box = d->box;
+        }
+        num->text[num->count++] = (char)('0' + d->digit);
+        num->confidence *= d->confidence;
+        const int x1 = num->box.x + num->box.w > d->box.x + d->box.w ? num->box.x + num->box.w
+                                                                     : d->box.x + d->box.w;
+        const int y1 = num->box.y + num->box.h > d->box.y + d->box.h ? num->box.y + num->box.h
+                                                                     : d->box.y + d->box.h;
+        num->box.x = num->box.x < d->box.x ? num->box.x : d->box.x;
+        num->box.y = num->box.y < d->box.y ? num->box.y : d->box.y;
+        num->box.w = x1 - num->box.x;
+        num->box.h = y1 - num->box.y;
+    }
+    return DG_OK;
+}

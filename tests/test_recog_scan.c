@@ -1,0 +1,195 @@
+/* test_recog_scan.c - the scanning pipeline on a page drawn in the test: MNIST test digits as dark
+ * ink on paper lit unevenly, written as numbers on two lines, with specks and a ruled line. The
+ * numbers must be read exactly and each digit's box must cover its ink. Needs MNIST (make data)
+ * and the shipped reference model. */
+#include "data.h"
+#include "recog.h"
+#include "testutil.h"
+
+struct placed {
+    int label;
+    int x, y, w, h; /* the ink's box in the page */
+};
+
+/* First test-set image of each digit. */
+static void pick_digits(const struct data_set *s, int first[10])
+{
+    for (int d = 0; d < 10; d++)
+        first[d] = -1;
+    for (int i = 0; i < s->n; i++)
+        if (first[s->labels[i]] < 0)
+            first[s->labels[i]] = i;
+}
+
+/* Writes digit image `idx` scaled by `scale` with its ink's top-left at (x, y), as ink darkening
+ * the paper; records the ink box. Returns the ink width in page pixels. */
+static int put_digit(struct vis_image *page, const struct data_set *s, int idx, int label, int x,
+                     int y, double scale, struct placed *out)
+{
+    const uint8_t *src = s->images + (size_t)idx * 784;
+    int bx0 = 28, by0 = 28, bx1 = -1, by1 = -1;
+    for (int r = 0; r < 28; r++)
+        for (int c = 0; c < 28; c++)
+            if (src[r * 28 + c] > 64) {
+                bx0 = c < bx0 ? c : bx0, bx1 = c > bx1 ? c : bx1;
+                by0 = r < by0 ? r : by0, by1 = r > by1 ? r : by1;
+            }
+    const int w = (int)((bx1 - bx0 + 1) * scale), h = (int)((by1 - by0 + 1) * scale);
+    int ix0 = page->w, iy0 = page->h, ix1 = -1, iy1 = -1;
+    for (int py = 0; py < h; py++)
+        for (int px = 0; px < w; px++) {
+            /* bilinear sample of the 28x28 digit */
+            const double sx = bx0 + (px + 0.5) / scale - 0.5, sy = by0 + (py + 0.5) / scale - 0.5;
+            const int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            const double fx = sx - x0, fy = sy - y0;
+            double v = 0;
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++) {
+                    const int xx = x0 + dx, yy = y0 + dy;
+                    const double wgt = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy);
+                    if (xx >= 0 && xx < 28 && yy >= 0 && yy < 28)
+                        v += wgt * src[yy * 28 + xx] / 255.0;
+                }
+            uint8_t *p = &page->px[(size_t)(y + py) * page->w + x + px];
+            *p = (uint8_t)(*p * (1.0 - 0.8 * v));
+            if (v > 0.25) {
+                ix0 = x + px < ix0 ? x + px : ix0, ix1 = x + px > ix1 ? x + px : ix1;
+                iy0 = y + py < iy0 ? y + py : iy0, iy1 = y + py > iy1 ? y + py : iy1;
+            }
+        }
+    *out = (struct placed){label, ix0, iy0, ix1 - ix0 + 1, iy1 - iy0 + 1};
+    return w;
+}
+
+static void test_reads_numbers_on_uneven_paper(void **state)
+{
+    (void)state;
+    char mnist[4096], model_path[4096];
+    repo_path(mnist, sizeof mnist, "data/mnist");
+    repo_path(model_path, sizeof model_path, "models/reference.safetensors");
+    struct data_set s;
+    if (data_mnist_load(mnist, "t10k", &s) != DG_OK)
+        fail_msg("%s (run make data)", dg_errmsg());
+    struct nn_model *m;
+    if (nn_model_load(model_path, &m, NULL, NULL) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    int first[10];
+    pick_digits(&s, first);
+
+    enum { W = 640, H = 480 };
+    struct vis_image page;
+    assert_int_equal(vis_image_init(&page, W, H), DG_OK);
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 4);
+    for (int y = 0; y < H; y++) /* light from the top left, falling to a third at the far corner */
+        for (int x = 0; x < W; x++)
+            page.px[(size_t)y * W + x] =
+                (uint8_t)(235.0 - 110.0 * (x + y) / (W + H) + 10.0 * (dg_rng_uniform(&rng) - 0.5));
+    for (int x = 20; x < W - 20; x++) /* a ruled line */
+        page.px[(size_t)440 * W + x] = (uint8_t)(page.px[(size_t)440 * W + x] * 0.6);
+    for (int k = 0; k < 30; k++) { /* specks */
+        const int x = 10 + (int)dg_rng_below(&rng, W - 20),
+                  y = 10 + (int)dg_rng_below(&rng, H - 20);
+        page.px[(size_t)y * W + x] = 60;
+    }
+    const char *numbers[3] = {"307", "42", "9815"};
+    const int line_y[3] = {60, 60, 250};
+    const int start_x[3] = {40, 380, 120};
+    const double scale[3] = {3.0, 2.2, 4.0};
+    struct placed truth[16];
+    int n_truth = 0;
+    for (int k = 0; k < 3; k++) {
+        int x = start_x[k];
+        for (const char *ch = numbers[k]; *ch; ch++) {
+            const int d = *ch - '0';
+            x += put_digit(&page, &s, first[d], d, x, line_y[k], scale[k], &truth[n_truth++]);
+            x += (int)(4 * scale[k]); /* the gap inside a number: well under half a digit height */
+        }
+    }
+    const char *save = getenv("DIGITS_SAVE_SCENE");
+    if (save && *save)
+        vis_png_write(save, page.px, W, H, 1);
+
+    struct rec_params p;
+    rec_default_params(&p);
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    struct rec_result *r = malloc(sizeof *r);
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(r->polarity, VIS_POLARITY_DARK_ON_LIGHT);
+    /* Reading order: line 1 left to right, then line 2. */
+    const char *want[3] = {"307", "42", "9815"};
+    if (r->n_numbers != 3)
+        fail_msg("read %d numbers (%s, %s, ...), expected 3", r->n_numbers,
+                 r->n_numbers > 0 ? r->numbers[0].text : "-",
+                 r->n_numbers > 1 ? r->numbers[1].text : "-");
+    for (int k = 0; k < 3; k++)
+        if (strcmp(r->numbers[k].text, want[k]) != 0)
+            fail_msg("number %d read as '%s', expected '%s'", k, r->numbers[k].text, want[k]);
+    assert_int_equal(r->n_digits, n_truth);
+    /* Each digit's box is its ink's box (within the blur of a threshold: 3 px). */
+    for (int i = 0; i < n_truth; i++) {
+        const struct rec_box *b = &r->digits[i].box;
+        const struct placed *t = &truth[i];
+        if (abs(b->x - t->x) > 3 || abs(b->y - t->y) > 3 || abs(b->w - t->w) > 6 ||
+            abs(b->h - t->h) > 6)
+            fail_msg("digit %d box [%d %d %d %d], ink at [%d %d %d %d]", i, b->x, b->y, b->w, b->h,
+                     t->x, t->y, t->w, t->h);
+        assert_int_equal(r->digits[i].digit, t->label);
+        assert_true(r->digits[i].confidence >= p.min_confidence);
+    }
+    /* A blank page reads nothing. */
+    memset(page.px, 200, (size_t)W * H);
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(r->n_digits + r->n_rejected, 0);
+    assert_int_equal(r->n_numbers, 0);
+    free(r);
+    rec_scanner_free(sc);
+    vis_image_destroy(&page);
+    nn_model_free(m);
+    data_set_free(&s);
+}
+
+static void test_grouping_gaps(void **state)
+{
+    (void)state;
+    /* Two blocks "1" side by side: close together they are one number, far apart two. Drawn as
+     * plain bars so the network's answer does not matter: only the grouping is checked. */
+    char model_path[4096];
+    repo_path(model_path, sizeof model_path, "models/reference.safetensors");
+    struct nn_model *m;
+    if (nn_model_load(model_path, &m, NULL, NULL) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    struct rec_params p;
+    rec_default_params(&p);
+    p.min_confidence = 0.0f; /* accept whatever the bars are read as */
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    struct rec_result *r = malloc(sizeof *r);
+    for (int far = 0; far < 2; far++) {
+        struct vis_image page;
+        assert_int_equal(vis_image_init(&page, 300, 200), DG_OK);
+        memset(page.px, 220, 300 * 200);
+        const int gap = far ? 60 : 10; /* bar height 60: gaps of 1 and 1/6 of a height */
+        for (int b = 0; b < 2; b++)
+            for (int y = 70; y < 130; y++)
+                for (int x = 100 + b * (8 + gap); x < 108 + b * (8 + gap); x++)
+                    page.px[y * 300 + x] = 30;
+        assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+        assert_int_equal(r->n_digits, 2);
+        assert_int_equal(r->n_numbers, far ? 2 : 1);
+        vis_image_destroy(&page);
+    }
+    free(r);
+    rec_scanner_free(sc);
+    nn_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reads_numbers_on_uneven_paper),
+        cmocka_unit_test(test_grouping_gaps),
+    };
+    return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);
+}
