@@ -49,7 +49,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run data fuzz bench format format-check clean
+.PHONY: all test test-run data fuzz bench scenes format format-check clean
 all: $(B)/digits
 
 define module_rules
@@ -130,7 +130,18 @@ bench: $(B)/bench_nn data
 $(B)/bench_nn: bench/bench_nn.c $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 
-FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c)
+# ---- scan scenes: the generator and its output (MNIST test digits on paper) ---------------------
+SCENES ?= 200
+# build/scenes: test digits, for reporting; build/scenes-tune: training digits, for tuning.
+scenes: build/scenes/truth.jsonl build/scenes-tune/truth.jsonl
+build/scenes/truth.jsonl: $(B)/scenegen data
+	$(B)/scenegen build/scenes $(SCENES) 1 data/mnist t10k
+build/scenes-tune/truth.jsonl: $(B)/scenegen data
+	$(B)/scenegen build/scenes-tune $(SCENES) 2 data/mnist train
+$(B)/scenegen: tools/scenegen.c $(LIBS_ALL)
+	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
+
+FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

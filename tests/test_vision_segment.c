@@ -152,6 +152,40 @@ static void test_components(void **state)
     vis_image_destroy(&m);
 }
 
+static void test_remove_lines(void **state)
+{
+    (void)state;
+    enum { W = 60, H = 40 };
+    struct vis_image m;
+    assert_int_equal(vis_image_init(&m, W, H), DG_OK);
+    memset(m.px, 0, W * H);
+    /* A ruled line 2 px thick across the page at y=20..21, a squared-paper line 1 px wide down
+     * x=50, and a digit stroke 4 px wide and 20 px tall (x=10..13, y=10..29) crossing the ruled
+     * line; a short horizontal bar (15 px, shorter than min_len) at y=5 must survive too. */
+    for (int x = 0; x < W; x++)
+        m.px[20 * W + x] = m.px[21 * W + x] = 255;
+    for (int y = 0; y < H; y++)
+        m.px[y * W + 50] = 255;
+    for (int y = 10; y < 30; y++)
+        for (int x = 10; x < 14; x++)
+            m.px[y * W + x] = 255;
+    for (int x = 20; x < 35; x++)
+        m.px[5 * W + x] = 255;
+    assert_int_equal(vis_remove_lines(&m, 30, 30, 3), DG_OK);
+    int left = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const int stroke = x >= 10 && x < 14 && y >= 10 && y < 30;
+            const int bar = y == 5 && x >= 20 && x < 35;
+            if (stroke || bar)
+                assert_int_equal(m.px[y * W + x], 255); /* where the line crossed it too */
+            else
+                left += m.px[y * W + x] != 0;
+        }
+    assert_int_equal(left, 0);
+    vis_image_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_polarity_chalkboard),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
         cmocka_unit_test(test_components),
+        cmocka_unit_test(test_remove_lines),
     };
     return cmocka_run_group_tests_name("vision_segment", tests, NULL, NULL);
 }

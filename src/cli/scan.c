@@ -19,6 +19,7 @@ static const char *const HELP =
     "  --annotate OUT.png     write the image with boxes and readings (OUT-N.png for several)\n"
     "  --min-confidence X     below this a candidate is rejected, not read (default 0.5)\n"
     "  --polarity auto|dark|light   ink darker or lighter than the paper (default auto)\n"
+    "  --save-mask OUT.png    write the ink mask the digits were found in (one image only)\n"
     "Images up to 64 megapixels (PNG, JPEG, BMP, PGM, ...).\n";
 
 static void json_string(const char *s)
@@ -96,18 +97,15 @@ static int annotate(const char *out, const struct vis_image *img, const struct r
 int cmd_scan(int argc, char **argv)
 {
     const char *cmd = "scan";
-    const char *model_path = cli_default_model(), *annotate_path = NULL;
+    const char *model_path = cli_default_model(), *annotate_path = NULL, *mask_path = NULL;
     int json = 0;
     struct rec_params params;
     rec_default_params(&params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},
-        {"json", 0, 0, 'j'},
-        {"annotate", 1, 0, 'a'},
-        {"min-confidence", 1, 0, 'c'},
-        {"polarity", 1, 0, 'p'},
-        {"help", 0, 0, 'h'},
-        {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},     {"json", 0, 0, 'j'},
+        {"annotate", 1, 0, 'a'},  {"min-confidence", 1, 0, 'c'},
+        {"polarity", 1, 0, 'p'},  {"help", 0, 0, 'h'},
+        {"save-mask", 1, 0, 's'}, {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -116,6 +114,7 @@ int cmd_scan(int argc, char **argv)
         case 'm': model_path = optarg; break;
         case 'j': json = 1; break;
         case 'a': annotate_path = optarg; break;
+        case 's': mask_path = optarg; break;
         case 'c': {
             double v;
             if (cli_parse_double(optarg, 0.0, 1.0, &v))
@@ -143,6 +142,8 @@ int cmd_scan(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage(cmd, "name at least one image (see digits scan --help)");
+    if (mask_path && argc - optind != 1)
+        return cli_usage(cmd, "--save-mask works with one image at a time");
     nn_set_threads(1);
     struct nn_model *m;
     if (cli_load_model(cmd, model_path, &m, NULL))
@@ -182,6 +183,13 @@ int cmd_scan(int argc, char **argv)
             for (int i = 0; i < r->n_numbers; i++)
                 printf("  %s  (confidence %.1f%%)\n", r->numbers[i].text,
                        100.0 * r->numbers[i].confidence);
+        }
+        if (rc == DG_OK && mask_path) {
+            const struct vis_image *mk = rec_scanner_mask(sc);
+            if (vis_png_write(mask_path, mk->px, mk->w, mk->h, 1) != DG_OK) {
+                cli_fail(cmd, "cannot write %s: %s", mask_path, dg_errmsg());
+                failed = 1;
+            }
         }
         if (rc == DG_OK && annotate_path) {
             char out[4200];

@@ -19,6 +19,8 @@ void rec_default_params(struct rec_params *p)
     p->min_fill = 0.08f;
     p->min_confidence = 0.5f;
     p->number_gap = 0.5f;
+    p->line_frac = 0.25f;
+    p->line_thickness = 4;
 }
 
 struct rec_scanner {
@@ -64,6 +66,11 @@ void rec_scanner_free(struct rec_scanner *sc)
     free(sc->labels);
     free(sc->crop);
     free(sc);
+}
+
+const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc)
+{
+    return &sc->mask;
 }
 
 static int grow(void **buf, size_t *cap, size_t need, size_t elem)
@@ -119,6 +126,9 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     memset(r, 0, offsetof(struct rec_result, digits));
     r->n_numbers = 0;
     int rc = vis_threshold(grey, &p->threshold, &sc->mask, &r->polarity);
+    if (rc == DG_OK && p->line_frac > 0.0f)
+        rc = vis_remove_lines(&sc->mask, (int)(p->line_frac * W), (int)(p->line_frac * H),
+                              p->line_thickness);
     if (rc != DG_OK)
         return rc;
     if ((rc = grow((void **)&sc->labels, &sc->labels_cap, (size_t)W * H, sizeof(int32_t))))

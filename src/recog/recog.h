@@ -27,6 +27,8 @@ struct rec_params {
     float min_fill;        /* ink pixels / box area below this (a ruled line's frame) rejected */
     float min_confidence;  /* below this a candidate is reported as rejected */
     float number_gap;      /* a horizontal gap wider than this times the digit height splits */
+    float line_frac;       /* ink runs longer than this fraction of the image side are lines */
+    int line_thickness;    /* ... where they are at most this thick; line_frac 0 keeps lines */
 };
 void rec_default_params(struct rec_params *p);
 
@@ -63,6 +65,9 @@ struct rec_scanner;
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out);
 void rec_scanner_free(struct rec_scanner *sc);
+
+/* The ink mask of the last rec_scan (255 ink, 0 paper, after line removal), owned by sc. */
+const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc);
 
 /* Reads grey into *r (overwritten). Fails only on allocation failure or a model that is not a
  * 1x28x28 -> 10 digit model; an image without digits gives an empty result. */

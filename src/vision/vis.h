@@ -41,9 +41,9 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
  * crop, scale to 20 px on the longer side by area averaging, centre by mass in 28x28. */
 int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float out[784]);
 
-/* Ink/paper separation. window: side of the local window in pixels (0: an eighth of the shorter
- * image side); k: Sauvola's sensitivity (0.2 by default; larger keeps less ink); polarity: which
- * of ink and paper is darker (AUTO: decided from the image). */
+/* Ink/paper separation. window: side of the local window in pixels (0: a twelfth of the shorter
+ * image side); k: the weight of Wolf-Jolion's normalisation (0.6 by default; smaller keeps less
+ * faint ink); polarity: which of ink and paper is darker (AUTO: decided from the image). */
 struct vis_threshold_params {
     int window;
     float k;
@@ -51,15 +51,23 @@ struct vis_threshold_params {
 };
 void vis_threshold_default_params(struct vis_threshold_params *p);
 
-/* Dark ink on light paper, or light chalk on a dark board, from the grey histogram: the ink is
- * the thin tail that reaches further from the median. */
+/* Dark ink on light paper, or light chalk on a dark board: whichever way pixels depart further
+ * from their local mean (ink is the rare, strong departure; a light gradient is not). */
 enum vis_polarity vis_detect_polarity(const struct vis_image *grey);
 
-/* Sauvola's local threshold over integral images (O(1) per pixel for any window): mask becomes a
+/* Sauvola's local threshold in Wolf and Jolion's form, normalised by the image's own contrast
+ * range, over integral images (O(1) per pixel for any window): mask becomes a
  * w x h image with 255 for ink and 0 for paper (its old pixels are freed); *found (nullable) gets
  * the polarity used. Robust to light gradients and shadows much wider than the window. */
 int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
                   struct vis_image *mask, enum vis_polarity *found);
+
+/* Erases ruled and squared-paper lines from an ink mask: horizontal runs at least min_len_h long
+ * and vertical runs at least min_len_v long, wherever the ink across the run is at most max_thick
+ * pixels thick (a digit's stroke crossing the line keeps its pixels where it is thicker), and
+ * where two such lines cross. A digit
+ * the line cut through falls apart into pieces that fragment joining puts back together. */
+int vis_remove_lines(struct vis_image *mask, int min_len_h, int min_len_v, int max_thick);
 
 /* A connected group of ink pixels (8-connectivity): inclusive box, pixel count, centre of mass in
  * pixel-centre coordinates. */
