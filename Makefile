@@ -6,7 +6,8 @@
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
-# base <- nn; base <- vision; base <- data; nn + vision <- recog; all <- cli.
+# base <- nn; base <- vision; base <- data; nn + vision <- recog; base + FFmpeg <- media;
+# recog + media + SDL2 <- app; all <- cli.
 
 CC       ?= cc
 # The OpenMP build of OpenBLAS, named explicitly and pinned with an rpath: it shares our one OpenMP
@@ -27,6 +28,12 @@ WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prot
 CFLAGS   ?=
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fopenmp $(shell pkg-config --cflags $(PKGS))
 LDLIBS   := $(shell pkg-config --libs $(PKGS)) -lm
+# Only media/ sees FFmpeg's headers and only app/ sees SDL's; the program links both.
+AV_PKGS  := libavdevice libavformat libavcodec libswscale libavutil
+SDL_PKGS := sdl2 SDL2_ttf
+CFLAGS_media := $(shell pkg-config --cflags $(AV_PKGS))
+CFLAGS_app   := $(shell pkg-config --cflags $(SDL_PKGS))
+LDLIBS_LIVE  := $(shell pkg-config --libs $(AV_PKGS) $(SDL_PKGS)) -lpthread
 LDFLAGS  += -fopenmp $(filter -fsanitize%,$(OPT)) -Wl,-rpath,$(BLAS_LIBDIR)
 
 INC_base   := -Isrc/base
@@ -34,27 +41,31 @@ INC_nn     := -Isrc/base -Isrc/nn
 INC_vision := -Isrc/base -Isrc/vision
 INC_data   := -Isrc/base -Isrc/data
 INC_recog  := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog
-INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/recog -Isrc/cli
-MODULES    := base nn vision data recog
+INC_media  := -Isrc/base -Isrc/media
+INC_app    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog -Isrc/media -Isrc/app
+INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/recog -Isrc/media -Isrc/app -Isrc/cli
+MODULES    := base nn vision data recog media app
 
 SRC_base   := $(wildcard src/base/*.c)
 SRC_nn     := $(wildcard src/nn/*.c)
 SRC_vision := $(wildcard src/vision/*.c)
 SRC_data   := $(wildcard src/data/*.c)
 SRC_recog  := $(wildcard src/recog/*.c)
+SRC_media  := $(wildcard src/media/*.c)
+SRC_app    := $(wildcard src/app/*.c)
 SRC_cli    := $(wildcard src/cli/*.c)
 
 obj = $(patsubst src/%.c,$(B)/obj/%.o,$(SRC_$(1)))
 LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
-LIBS_ALL := $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
+LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
 .PHONY: all test test-run data fuzz bench scenes format format-check clean
 all: $(B)/digits
 
 define module_rules
 $(B)/obj/$(1)/%.o: src/$(1)/%.c | $(B)/obj/$(1)
-	$$(CC) $$(CFLAGS) $(INC_$(1)) -MMD -MP -c $$< -o $$@
+	$$(CC) $$(CFLAGS) $(CFLAGS_$(1)) $(INC_$(1)) -MMD -MP -c $$< -o $$@
 $(B)/lib$(1).a: $(call obj,$(1))
 	$$(AR) rcs $$@ $$^
 $(B)/obj/$(1):
@@ -63,7 +74,7 @@ endef
 $(foreach m,$(MODULES) cli,$(eval $(call module_rules,$(m))))
 
 $(B)/digits: $(call obj,cli) $(LIBS_ALL)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(LDLIBS_LIVE) -o $@
 
 -include $(wildcard $(B)/obj/*/*.d $(B)/tests/*.d)
 
@@ -73,20 +84,22 @@ TEST_LIBS_nn     := $(call LIB,nn) $(call LIB,base)
 TEST_LIBS_vision := $(call LIB,vision) $(call LIB,base)
 TEST_LIBS_data   := $(call LIB,data) $(call LIB,base)
 TEST_LIBS_recog  := $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
+TEST_LIBS_media  := $(call LIB,media) $(call LIB,data) $(call LIB,vision) $(call LIB,base)
 TEST_LIBS_cli    := $(LIBS_ALL)
 TEST_INC_base    := $(INC_base)
 TEST_INC_nn      := $(INC_nn)
 TEST_INC_vision  := $(INC_vision)
 TEST_INC_data    := $(INC_data)
 TEST_INC_recog   := $(INC_recog) -Isrc/data
+TEST_INC_media   := $(INC_media) -Isrc/data -Isrc/vision $(CFLAGS_media)
 TEST_INC_cli     := $(INC_cli)
 TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 # test_<module>_<what>.c belongs to <module>.
 tmod = $(word 2,$(subst _, ,$(1)))
 
 define test_rule
-$(B)/tests/$(1): tests/$(1).c tests/testutil.h $(TEST_LIBS_$(call tmod,$(1))) | $(B)/tests
-	$$(CC) $$(CFLAGS) $(TEST_INC_$(call tmod,$(1))) -Itests -MMD -MP $$< $(TEST_LIBS_$(call tmod,$(1))) $$(LDFLAGS) $$(LDLIBS) $$(shell pkg-config --libs cmocka) -o $$@
+$(B)/tests/$(1): tests/$(1).c tests/testutil.h tests/cliutil.h $(TEST_LIBS_$(call tmod,$(1))) | $(B)/tests
+	$$(CC) $$(CFLAGS) $(TEST_INC_$(call tmod,$(1))) -Itests -MMD -MP $$< $(TEST_LIBS_$(call tmod,$(1))) $$(LDFLAGS) $$(LDLIBS) $$(LDLIBS_LIVE) $$(shell pkg-config --libs cmocka) -o $$@
 endef
 $(foreach t,$(TESTS),$(eval $(call test_rule,$(t))))
 $(B)/tests:

@@ -2,6 +2,7 @@
  * bad input, the shipped model's accuracy, a short training run, resume retracing an uninterrupted
  * run bit for bit, and Ctrl-C saving a usable checkpoint. Needs MNIST (make data) and $DIGITS. */
 #define _DEFAULT_SOURCE
+#include "cliutil.h"
 #include "data.h"
 #include "nn.h"
 #include "testutil.h"
@@ -11,70 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char tmpdir[64];
-static char out_path[256];
-
-static const char *digits(void)
-{
-    const char *d = getenv("DIGITS");
-    return d && *d ? d : "build/digits";
-}
-
-/* Runs `digits ARGS` through the shell; stdout+stderr go to out_path. Returns the exit status. */
-static int run(const char *fmt, ...)
-{
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", digits(), args, out_path);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *output(void)
-{
-    static char buf[1 << 16];
-    FILE *f = fopen(out_path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 static const char *mnist_dir(void)
 {
     static char p[4096];
     repo_path(p, sizeof p, "data/mnist");
     return p;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/dg_test_cli_XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    snprintf(out_path, sizeof out_path, "%s/out.txt", tmpdir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 /* Usage errors exit 2, runtime errors 1, each with exactly one line on stderr. */

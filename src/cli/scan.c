@@ -42,23 +42,9 @@ static void print_json(const char *path, const struct vis_image *img, const stru
 {
     printf("{\"image\": ");
     json_string(path);
-    printf(", \"width\": %d, \"height\": %d, \"digits\": [", img->w, img->h);
-    for (int i = 0; i < r->n_digits; i++) {
-        const struct rec_digit *d = &r->digits[i];
-        printf("%s{\"digit\": %d, \"confidence\": %.4f, \"top3\": [[%d, %.4f], [%d, %.4f], [%d, "
-               "%.4f]], \"box\": [%d, %d, %d, %d]}",
-               i ? ", " : "", d->digit, (double)d->confidence, d->top3[0], (double)d->top3_p[0],
-               d->top3[1], (double)d->top3_p[1], d->top3[2], (double)d->top3_p[2], d->box.x,
-               d->box.y, d->box.w, d->box.h);
-    }
-    printf("], \"numbers\": [");
-    for (int i = 0; i < r->n_numbers; i++) {
-        const struct rec_number *nb = &r->numbers[i];
-        printf("%s{\"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}",
-               i ? ", " : "", nb->text, (double)nb->confidence, nb->box.x, nb->box.y, nb->box.w,
-               nb->box.h);
-    }
-    printf("], \"ms\": %.3f}\n", ms);
+    printf(", \"width\": %d, \"height\": %d, ", img->w, img->h);
+    rec_result_write_json(stdout, r);
+    printf(", \"ms\": %.3f}\n", ms);
 }
 
 /* Green boxes and digits for readings, red boxes and "?" for rejected candidates, each number's

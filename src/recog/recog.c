@@ -311,3 +311,30 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     }
     return DG_OK;
 }
+
+void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p)
+{
+    sc->p = *p;
+}
+
+void rec_result_write_json(FILE *f, const struct rec_result *r)
+{
+    fputs("\"digits\": [", f);
+    for (int i = 0; i < r->n_digits; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        fprintf(f,
+                "%s{\"digit\": %d, \"confidence\": %.4f, \"top3\": [[%d, %.4f], [%d, %.4f], "
+                "[%d, %.4f]], \"box\": [%d, %d, %d, %d]}",
+                i ? ", " : "", d->digit, (double)d->confidence, d->top3[0], (double)d->top3_p[0],
+                d->top3[1], (double)d->top3_p[1], d->top3[2], (double)d->top3_p[2], d->box.x,
+                d->box.y, d->box.w, d->box.h);
+    }
+    fputs("], \"numbers\": [", f);
+    for (int i = 0; i < r->n_numbers; i++) {
+        const struct rec_number *nb = &r->numbers[i];
+        fprintf(f, "%s{\"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}",
+                i ? ", " : "", nb->text, (double)nb->confidence, nb->box.x, nb->box.y, nb->box.w,
+                nb->box.h);
+    }
+    fputc(']', f);
+}

@@ -13,6 +13,8 @@
 #ifndef REC_H
 #define REC_H
 
+#include <stdio.h>
+
 #include "nn.h"
 #include "vis.h"
 
@@ -66,11 +68,45 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out);
 void rec_scanner_free(struct rec_scanner *sc);
 
+/* Changes the parameters of a scanner between scans (the live app's sensitivity and polarity). */
+void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p);
+
+/* Writes `"digits": [...], "numbers": [...]` (the objects of `digits scan --json`) to f. */
+void rec_result_write_json(FILE *f, const struct rec_result *r);
+
 /* The ink mask of the last rec_scan (255 ink, 0 paper, after line removal), owned by sc. */
 const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc);
 
 /* Reads grey into *r (overwritten). Fails only on allocation failure or a model that is not a
  * 1x28x28 -> 10 digit model; an image without digits gives an empty result. */
 int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r);
+
+/* Tracking digits across video frames so labels do not flicker: each candidate of a frame is
+ * matched to a track by box overlap; a track averages its class probabilities over the last
+ * REC_TRACK_HISTORY frames, and its label changes only when another class's average beats the
+ * current one's by switch_margin (or the current one falls below min_confidence, giving "?").
+ * Tracks unseen for REC_TRACK_MAX_MISSED frames end. Plain data: no allocation. */
+enum { REC_TRACK_HISTORY = 5, REC_TRACK_MAX_MISSED = 5, REC_MAX_TRACKS = REC_MAX_CANDIDATES };
+
+struct rec_track {
+    int id;
+    struct rec_box box;
+    int label;        /* the shown class, or -1 for "?" */
+    float confidence; /* its averaged probability */
+    int seen, missed; /* frames matched in a row; frames since last matched */
+    float hist[REC_TRACK_HISTORY][10];
+    int n_hist, next_hist;
+};
+
+struct rec_tracker {
+    float min_confidence, switch_margin;
+    int n_tracks, next_id;
+    struct rec_track tracks[REC_MAX_TRACKS];
+};
+
+void rec_tracker_init(struct rec_tracker *t, float min_confidence, float switch_margin);
+/* Feeds one frame's result (all candidates, rejected ones too: a digit that is unsure for a frame
+ * keeps its track). track_of[i] (nullable) gets the index into t->tracks of candidate i. */
+void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *track_of);
 
 #endif

@@ -1,0 +1,756 @@
+/* app.c - the live loop: take the newest frame, read it, track the digits, draw the answers and
+ * the panels onto an RGB canvas (SDL surfaces and SDL_ttf text), show the canvas in the window,
+ * record it, and answer the keys. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <SDL.h>
+#include <SDL_ttf.h>
+
+#include "app.h"
+#include "recog.h"
+#include "vis.h"
+
+enum { PANEL_W = 232, STATUS_H = 30, PANEL_ROWS_MAX = 16, MS_HIST = 4096 };
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static const float SENSITIVITY[] = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f, 0.3f};
+enum { N_SENS = sizeof SENSITIVITY / sizeof SENSITIVITY[0], SENS_DEFAULT = 4 };
+
+struct live {
+    const struct app_config *cfg;
+    struct media_capture *cap;
+    const struct media_frame *cur; /* the frame shown (owned by cap) */
+    int fallback;                  /* the demo runs because no camera opened */
+    char source_name[160];
+
+    struct rec_params params;
+    struct rec_scanner *sc;
+    struct rec_result *res;
+    struct rec_tracker *trk;
+    int track_of[REC_MAX_CANDIDATES];
+    uint8_t *grey_px;
+    int have_result;
+
+    /* the window (NULL when headless) and the canvas everything is drawn on */
+    SDL_Window *win;
+    SDL_Renderer *ren;
+    SDL_Texture *tex;
+    SDL_Surface *canvas;
+    TTF_Font *font_s, *font_m, *font_l;
+    int vw, vh, cw, ch;
+    struct media_writer *wr;
+
+    int paused, roi, mirror, sens, fullscreen, quit;
+    double help_until, toast_until;
+    int help_on;
+    char toast[300];
+
+    long processed;
+    float *ms_hist;
+    double ms_last, lat_ema;
+    char said[512]; /* headless: the numbers last printed */
+};
+
+const char *app_find_font(const char *cfg_font)
+{
+    static const char *const places[] = {
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+        "/usr/local/share/fonts/DejaVuSans.ttf",
+        "/Library/Fonts/DejaVuSans.ttf",
+        "/opt/homebrew/share/fonts/DejaVuSans.ttf",
+    };
+    if (cfg_font)
+        return cfg_font;
+    const char *env = getenv("DIGITS_FONT");
+    if (env && *env)
+        return env;
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        FILE *f = fopen(places[i], "rb");
+        if (f) {
+            fclose(f);
+            return places[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- reading a frame ------------------------------------------------------------------------ */
+
+/* The centre box that `r` switches to: the middle 60% x 50% of the frame. */
+static void roi_rect(const struct live *l, int *x, int *y, int *w, int *h)
+{
+    if (!l->roi) {
+        *x = *y = 0, *w = l->vw, *h = l->vh;
+        return;
+    }
+    *w = l->vw * 3 / 5, *h = l->vh / 2;
+    *x = (l->vw - *w) / 2, *y = (l->vh - *h) / 2;
+}
+
+static int process(struct live *l, const struct media_frame *f)
+{
+    int rx, ry, rw, rh;
+    roi_rect(l, &rx, &ry, &rw, &rh);
+    for (int y = 0; y < rh; y++) {
+        const uint8_t *s = f->rgb + ((size_t)(y + ry) * f->w + rx) * 3;
+        uint8_t *d = l->grey_px + (size_t)y * rw;
+        for (int x = 0; x < rw; x++, s += 3) /* Rec. 601 luma, as the image loader */
+            d[x] = (uint8_t)((77 * s[0] + 150 * s[1] + 29 * s[2] + 128) >> 8);
+    }
+    const struct vis_image grey = {rw, rh, l->grey_px};
+    const double t0 = dg_now();
+    const int rc = rec_scan(l->sc, &grey, l->res);
+    const double ms = (dg_now() - t0) * 1e3;
+    if (rc != DG_OK)
+        return rc;
+    struct rec_result *r = l->res;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++)
+        r->digits[i].box.x += rx, r->digits[i].box.y += ry;
+    for (int i = 0; i < r->n_numbers; i++)
+        r->numbers[i].box.x += rx, r->numbers[i].box.y += ry;
+    rec_tracker_update(l->trk, r, l->track_of);
+    l->have_result = 1;
+    l->ms_last = ms;
+    l->ms_hist[l->processed % MS_HIST] = (float)ms;
+    l->processed++;
+    if (l->cfg->json) {
+        printf("{\"frame\": %lld, \"t\": %.3f, ", (long long)f->index, f->t);
+        rec_result_write_json(stdout, r);
+        printf(", \"ms\": %.3f}\n", ms);
+        fflush(stdout);
+    }
+    return DG_OK;
+}
+
+/* A number's text from its digits' tracked (steadier) labels; '?' for unsure ones. */
+static void number_text(const struct live *l, const struct rec_number *nb, char *out, size_t n)
+{
+    size_t k = 0;
+    for (int i = nb->first; i < nb->first + nb->count && k + 1 < n; i++) {
+        const int t = l->track_of[i];
+        const int label = t >= 0 ? l->trk->tracks[t].label : l->res->digits[i].digit;
+        out[k++] = label >= 0 ? (char)('0' + label) : '?';
+    }
+    out[k] = 0;
+}
+
+/* ---- drawing on the canvas ------------------------------------------------------------------ */
+
+static SDL_Color rgb(Uint8 r, Uint8 g, Uint8 b)
+{
+    return (SDL_Color){r, g, b, 255};
+}
+
+static void fill(struct live *l, int x, int y, int w, int h, SDL_Color c)
+{
+    SDL_Rect rc = {x, y, w, h};
+    SDL_FillRect(l->canvas, &rc, SDL_MapRGB(l->canvas->format, c.r, c.g, c.b));
+}
+
+static void frame_rect(struct live *l, int x, int y, int w, int h, int t, SDL_Color c)
+{
+    fill(l, x - t, y - t, w + 2 * t, t, c);
+    fill(l, x - t, y + h, w + 2 * t, t, c);
+    fill(l, x - t, y, t, h, c);
+    fill(l, x + w, y, t, h, c);
+}
+
+/* Darkens a rectangle to a third, so text on it reads over any video. */
+static void shade(struct live *l, int x, int y, int w, int h)
+{
+    if (x < 0)
+        w += x, x = 0;
+    if (y < 0)
+        h += y, y = 0;
+    if (x + w > l->cw)
+        w = l->cw - x;
+    if (y + h > l->ch)
+        h = l->ch - y;
+    for (int j = 0; j < h; j++) {
+        uint8_t *p = (uint8_t *)l->canvas->pixels + (size_t)(y + j) * l->canvas->pitch + 3 * x;
+        for (int i = 0; i < 3 * w; i++)
+            p[i] = (uint8_t)(p[i] / 3);
+    }
+}
+
+/* Draws text with its top-left at (x, y); with a background box when bg.a is non-zero. Returns
+ * the text's width. */
+static int text(struct live *l, TTF_Font *font, int x, int y, const char *s, SDL_Color fg,
+                SDL_Color bg)
+{
+    if (!s[0])
+        return 0;
+    SDL_Surface *ts = TTF_RenderUTF8_Blended(font, s, fg);
+    if (!ts)
+        return 0;
+    if (bg.a)
+        fill(l, x - 4, y - 1, ts->w + 8, ts->h + 2, bg);
+    SDL_Rect dst = {x, y, ts->w, ts->h};
+    SDL_BlitSurface(ts, NULL, l->canvas, &dst);
+    const int w = ts->w;
+    SDL_FreeSurface(ts);
+    return w;
+}
+
+static void draw_video(struct live *l)
+{
+    uint8_t *px = l->canvas->pixels;
+    const int pitch = l->canvas->pitch;
+    if (!l->cur) {
+        for (int y = 0; y < l->vh; y++)
+            memset(px + (size_t)y * pitch, 24, 3 * (size_t)l->vw);
+        return;
+    }
+    for (int y = 0; y < l->vh; y++) {
+        const uint8_t *s = l->cur->rgb + (size_t)y * l->vw * 3;
+        uint8_t *d = px + (size_t)y * pitch;
+        if (!l->mirror) {
+            memcpy(d, s, 3 * (size_t)l->vw);
+            continue;
+        }
+        for (int x = 0; x < l->vw; x++)
+            memcpy(d + 3 * (l->vw - 1 - x), s + 3 * x, 3);
+    }
+}
+
+/* A box in frame pixels as shown (mirrored when the view is). */
+static struct rec_box shown(const struct live *l, struct rec_box b)
+{
+    if (l->mirror)
+        b.x = l->vw - b.x - b.w;
+    return b;
+}
+
+static void draw_readings(struct live *l)
+{
+    const struct rec_result *r = l->res;
+    const SDL_Color green = rgb(40, 220, 90), amber = rgb(255, 170, 0), black = rgb(0, 0, 0);
+    const SDL_Color blue = {20, 90, 230, 255}, white = rgb(255, 255, 255);
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        const int t = l->track_of[i];
+        const int label = t >= 0 ? l->trk->tracks[t].label : d->digit;
+        const float conf = t >= 0 ? l->trk->tracks[t].confidence : d->confidence;
+        const SDL_Color c = label >= 0 ? green : amber;
+        const struct rec_box b = shown(l, d->box);
+        frame_rect(l, b.x, b.y, b.w, b.h, 2, c);
+        char s[32];
+        if (label >= 0)
+            snprintf(s, sizeof s, "%d %.0f%%", label, 100.0 * conf);
+        else
+            snprintf(s, sizeof s, "?");
+        text(l, l->font_s, b.x, b.y + b.h + 4, s, black, c);
+    }
+    for (int i = 0; i < r->n_numbers; i++) {
+        const struct rec_number *nb = &r->numbers[i];
+        char s[REC_MAX_CANDIDATES + 1];
+        number_text(l, nb, s, sizeof s);
+        const struct rec_box b = shown(l, nb->box);
+        const int h = TTF_FontHeight(l->font_l);
+        text(l, l->font_l, b.x, b.y - h - 8, s, white, blue);
+    }
+}
+
+/* The right-hand panel: each candidate's 28x28 network input, enlarged, with its top-3 bars. */
+static void draw_panel(struct live *l)
+{
+    const int x0 = l->vw;
+    fill(l, x0, 0, l->cw - x0, l->vh, rgb(28, 30, 36));
+    const SDL_Color grey = rgb(200, 200, 200), none = {0, 0, 0, 0};
+    text(l, l->font_s, x0 + 10, 8, "what the network sees", grey, none);
+    if (!l->have_result)
+        return;
+    const struct rec_result *r = l->res;
+    const int cell = 60, row_h = cell + 8, top = 32;
+    int rows = (l->vh - top) / row_h;
+    if (rows > PANEL_ROWS_MAX)
+        rows = PANEL_ROWS_MAX;
+    const int n = r->n_digits + r->n_rejected;
+    for (int i = 0; i < n && i < rows; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        const int y = top + i * row_h;
+        uint8_t *px = l->canvas->pixels;
+        for (int yy = 0; yy < cell; yy++) {
+            uint8_t *row = px + (size_t)(y + yy) * l->canvas->pitch + 3 * (x0 + 10);
+            const float *src = d->input + (yy * 28 / cell) * 28;
+            for (int xx = 0; xx < cell; xx++) {
+                const float v = src[xx * 28 / cell];
+                memset(row + 3 * xx, (int)(v * 255.0f + 0.5f), 3);
+            }
+        }
+        for (int k = 0; k < 3; k++) {
+            const int by = y + 4 + k * 19, bx = x0 + 10 + cell + 8;
+            const int bw_max = l->cw - bx - 52;
+            const int bw = (int)(d->top3_p[k] * (float)bw_max + 0.5f);
+            const SDL_Color c =
+                k == 0 ? (d->digit >= 0 ? rgb(40, 200, 90) : rgb(230, 150, 0)) : rgb(90, 110, 150);
+            fill(l, bx, by + 3, bw_max, 12, rgb(50, 52, 60));
+            fill(l, bx, by + 3, bw, 12, c);
+            char s[24];
+            snprintf(s, sizeof s, "%d %2.0f%%", d->top3[k], 100.0 * d->top3_p[k]);
+            text(l, l->font_s, bx + bw_max + 4, by, s, grey, none);
+        }
+    }
+    if (n > rows) {
+        char s[48];
+        snprintf(s, sizeof s, "+ %d more", n - rows);
+        text(l, l->font_s, x0 + 10, top + rows * row_h - 4, s, grey, none);
+    }
+}
+
+static void draw_status(struct live *l)
+{
+    struct media_stats st;
+    media_capture_stats(l->cap, &st);
+    fill(l, 0, l->vh, l->cw, STATUS_H, rgb(16, 16, 20));
+    static const char *const pol[] = {"auto", "dark ink", "light ink"};
+    char s[512];
+    snprintf(s, sizeof s,
+             "%s  %dx%d  %.1f fps  %.1f ms/frame  latency %.0f ms  dropped %lld  |  "
+             "%s%s  min conf %.0f%%  polarity %s  |  h: help",
+             l->source_name, l->vw, l->vh, st.fps, l->ms_last, l->lat_ema * 1e3,
+             (long long)st.dropped, l->roi ? "centre box" : "whole frame",
+             l->mirror ? ", mirrored" : "", 100.0 * l->params.min_confidence,
+             pol[l->params.threshold.polarity]);
+    text(l, l->font_s, 8, l->vh + 7, s, rgb(220, 220, 220), (SDL_Color){0, 0, 0, 0});
+    if (st.failing) {
+        char p[400];
+        snprintf(p, sizeof p, "%s - retrying every second", st.problem);
+        const int w = l->vw * 9 / 10;
+        shade(l, (l->vw - w) / 2, l->vh / 2 - 30, w, 60);
+        text(l, l->font_m, (l->vw - w) / 2 + 12, l->vh / 2 - 12, p, rgb(255, 90, 80),
+             (SDL_Color){0, 0, 0, 0});
+    }
+}
+
+static void draw_help(struct live *l)
+{
+    static const char *const lines[][2] = {
+        {"Hold handwritten digits in front of the camera:", ""},
+        {"dark ink on light paper or chalk on a board, any size.", ""},
+        {"", ""},
+        {"q / Esc", "quit"},
+        {"space", "pause / resume"},
+        {"s", "save a snapshot (PNG + JSON)"},
+        {"r", "centre box / whole frame"},
+        {"i", "polarity: auto / dark ink / light ink"},
+        {"+ / -", "more / less sensitive"},
+        {"m", "mirror the view"},
+        {"f", "fullscreen"},
+        {"h", "this help"},
+    };
+    const int n = (int)(sizeof lines / sizeof lines[0]);
+    const int lh = TTF_FontLineSkip(l->font_m);
+    const int w = l->vw * 9 / 10 < 520 ? l->vw * 9 / 10 : 520, h = n * lh + 24;
+    const int x = (l->vw - w) / 2, y = (l->vh - h) / 2;
+    const SDL_Color none = {0, 0, 0, 0};
+    shade(l, x, y, w, h);
+    for (int i = 0; i < n; i++) {
+        text(l, l->font_m, x + 16, y + 12 + i * lh, lines[i][0], rgb(255, 230, 120), none);
+        text(l, l->font_m, x + 16 + 8 * lh / 2 + 40, y + 12 + i * lh, lines[i][1],
+             rgb(255, 255, 255), none);
+    }
+}
+
+static void draw(struct live *l)
+{
+    draw_video(l);
+    if (l->roi) {
+        int x, y, w, h;
+        roi_rect(l, &x, &y, &w, &h);
+        frame_rect(l, x, y, w, h, 1, rgb(255, 255, 0));
+    }
+    if (l->have_result)
+        draw_readings(l);
+    draw_panel(l);
+    draw_status(l);
+    if (l->fallback)
+        text(l, l->font_m, 12, 10, "No camera found: this is the built-in demo", rgb(255, 255, 255),
+             (SDL_Color){180, 40, 40, 255});
+    if (l->paused)
+        text(l, l->font_l, l->vw - 140, 10, "PAUSED", rgb(255, 255, 255),
+             (SDL_Color){40, 40, 40, 255});
+    const double now = dg_now();
+    if (l->help_on || now < l->help_until)
+        draw_help(l);
+    if (now < l->toast_until)
+        text(l, l->font_m, 12, l->vh - 40, l->toast, rgb(255, 255, 255),
+             (SDL_Color){30, 120, 60, 255});
+}
+
+static void present(struct live *l)
+{
+    SDL_UpdateTexture(l->tex, NULL, l->canvas->pixels, l->canvas->pitch);
+    int ow, oh;
+    SDL_GetRendererOutputSize(l->ren, &ow, &oh);
+    /* keep the aspect ratio: letterbox */
+    SDL_Rect dst;
+    if ((long)ow * l->ch > (long)oh * l->cw) {
+        dst.h = oh, dst.w = (int)((long)oh * l->cw / l->ch);
+    } else {
+        dst.w = ow, dst.h = (int)((long)ow * l->ch / l->cw);
+    }
+    dst.x = (ow - dst.w) / 2, dst.y = (oh - dst.h) / 2;
+    SDL_SetRenderDrawColor(l->ren, 0, 0, 0, 255);
+    SDL_RenderClear(l->ren);
+    SDL_RenderCopy(l->ren, l->tex, NULL, &dst);
+    SDL_RenderPresent(l->ren);
+}
+
+/* ---- keys and snapshots --------------------------------------------------------------------- */
+
+static int write_text(struct dg_writer *wr, void *ctx)
+{
+    const char *s = ctx;
+    return dg_write_bytes(wr, s, strlen(s));
+}
+
+static void snapshot(struct live *l)
+{
+    char base[900], path[1000];
+    const time_t now = time(NULL);
+    struct tm tmv;
+    localtime_r(&now, &tmv);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
+    snprintf(base, sizeof base, "%s/digits-%s-%ld",
+             l->cfg->snapshot_dir ? l->cfg->snapshot_dir : ".", stamp, l->processed);
+    snprintf(path, sizeof path, "%s.png", base);
+    int rc = vis_png_write(path, l->canvas->pixels, l->cw, l->ch, 3);
+    if (rc == DG_OK) {
+        char *buf = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&buf, &n);
+        if (!f) {
+            rc = dg_fail(DG_ENOMEM, "out of memory");
+        } else {
+            fprintf(f, "{\"frame\": %lld, \"t\": %.3f, ", (long long)(l->cur ? l->cur->index : -1),
+                    l->cur ? l->cur->t : 0.0);
+            if (l->have_result)
+                rec_result_write_json(f, l->res);
+            else
+                fputs("\"digits\": [], \"numbers\": []", f);
+            fputs("}\n", f);
+            fclose(f);
+            snprintf(path, sizeof path, "%s.json", base);
+            rc = dg_write_atomic(path, write_text, buf);
+            free(buf);
+        }
+    }
+    if (rc == DG_OK)
+        snprintf(l->toast, sizeof l->toast, "saved %.250s.png and .json", base);
+    else
+        snprintf(l->toast, sizeof l->toast, "could not save the snapshot: %s", dg_errmsg());
+    fprintf(stderr, "digits live: %s\n", l->toast);
+    l->toast_until = dg_now() + 3.0;
+}
+
+static void set_params(struct live *l)
+{
+    l->params.min_confidence = SENSITIVITY[l->sens];
+    rec_scanner_set_params(l->sc, &l->params);
+    l->trk->min_confidence = l->params.min_confidence;
+}
+
+static void on_key(struct live *l, SDL_Keycode k)
+{
+    switch (k) {
+    case SDLK_q:
+    case SDLK_ESCAPE: l->quit = 1; break;
+    case SDLK_SPACE: l->paused = !l->paused; break;
+    case SDLK_s: snapshot(l); break;
+    case SDLK_r:
+        l->roi = !l->roi;
+        l->have_result = 0;
+        break;
+    case SDLK_i:
+        l->params.threshold.polarity = (enum vis_polarity)((l->params.threshold.polarity + 1) % 3);
+        set_params(l);
+        break;
+    case SDLK_PLUS:
+    case SDLK_EQUALS:
+    case SDLK_KP_PLUS:
+        if (l->sens + 1 < N_SENS)
+            l->sens++;
+        set_params(l);
+        break;
+    case SDLK_MINUS:
+    case SDLK_KP_MINUS:
+        if (l->sens > 0)
+            l->sens--;
+        set_params(l);
+        break;
+    case SDLK_m: l->mirror = !l->mirror; break;
+    case SDLK_f:
+        l->fullscreen = !l->fullscreen;
+        SDL_SetWindowFullscreen(l->win, l->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+        break;
+    case SDLK_h:
+        l->help_on = !(l->help_on || dg_now() < l->help_until);
+        l->help_until = 0;
+        break;
+    default: break;
+    }
+}
+
+/* ---- set-up and the loop -------------------------------------------------------------------- */
+
+static int open_source(struct live *l)
+{
+    const struct app_config *cfg = l->cfg;
+    int rc = media_capture_open(&cfg->source, &l->cap);
+    if (rc == DG_OK || !cfg->demo_fallback)
+        return rc;
+    fprintf(stderr,
+            "digits live: %s; showing the built-in demo instead (--camera DEV or --video "
+            "FILE to choose a source)\n",
+            dg_errmsg());
+    struct media_source_config demo = cfg->source;
+    demo.kind = MEDIA_SOURCE_DEMO;
+    demo.url = NULL;
+    l->fallback = 1;
+    return media_capture_open(&demo, &l->cap);
+}
+
+static int open_ui(struct live *l, int window)
+{
+    const char *font = app_find_font(l->cfg->font);
+    if (!font)
+        return dg_fail(DG_EIO, "no DejaVu font found (install fonts-dejavu-core, or give --font "
+                               "FILE.ttf or DIGITS_FONT)");
+    if (TTF_Init() != 0)
+        return dg_fail(DG_EIO, "SDL_ttf failed to start: %s", TTF_GetError());
+    const int scale = l->vh >= 900 ? 2 : 1;
+    l->font_s = TTF_OpenFont(font, 13 * scale);
+    l->font_m = TTF_OpenFont(font, 16 * scale);
+    l->font_l = TTF_OpenFont(font, 24 * scale);
+    if (!l->font_s || !l->font_m || !l->font_l)
+        return dg_fail(DG_EIO, "cannot open the font %s: %s", font, TTF_GetError());
+    l->canvas = SDL_CreateRGBSurfaceWithFormat(0, l->cw, l->ch, 24, SDL_PIXELFORMAT_RGB24);
+    if (!l->canvas || l->canvas->pitch != 3 * l->cw)
+        return dg_fail(DG_ENOMEM, "cannot make a %dx%d canvas: %s", l->cw, l->ch, SDL_GetError());
+    if (!window)
+        return DG_OK;
+    SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+    if (SDL_Init(SDL_INIT_VIDEO) != 0)
+        return dg_fail(DG_EIO, "cannot open a window: %s (use --headless without a display)",
+                       SDL_GetError());
+    SDL_DisplayMode dm;
+    int ww = l->cw, wh = l->ch;
+    if (SDL_GetDesktopDisplayMode(0, &dm) == 0 && (ww > dm.w * 9 / 10 || wh > dm.h * 9 / 10)) {
+        const double s = SDL_min(dm.w * 0.9 / ww, dm.h * 0.9 / wh);
+        ww = (int)(ww * s), wh = (int)(wh * s);
+    }
+    l->win = SDL_CreateWindow("digits live", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, ww, wh,
+                              SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
+    if (!l->win)
+        return dg_fail(DG_EIO, "cannot open a window: %s", SDL_GetError());
+    l->ren = SDL_CreateRenderer(l->win, -1, 0);
+    if (!l->ren)
+        l->ren = SDL_CreateRenderer(l->win, -1, SDL_RENDERER_SOFTWARE);
+    if (!l->ren)
+        return dg_fail(DG_EIO, "cannot draw in the window: %s", SDL_GetError());
+    SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
+    l->tex =
+        SDL_CreateTexture(l->ren, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STREAMING, l->cw, l->ch);
+    if (!l->tex)
+        return dg_fail(DG_EIO, "cannot make a %dx%d texture: %s", l->cw, l->ch, SDL_GetError());
+    return DG_OK;
+}
+
+static void close_all(struct live *l)
+{
+    if (l->tex)
+        SDL_DestroyTexture(l->tex);
+    if (l->ren)
+        SDL_DestroyRenderer(l->ren);
+    if (l->win)
+        SDL_DestroyWindow(l->win);
+    if (l->canvas)
+        SDL_FreeSurface(l->canvas);
+    if (l->font_s)
+        TTF_CloseFont(l->font_s);
+    if (l->font_m)
+        TTF_CloseFont(l->font_m);
+    if (l->font_l)
+        TTF_CloseFont(l->font_l);
+    if (TTF_WasInit())
+        TTF_Quit();
+    if (SDL_WasInit(0))
+        SDL_Quit();
+    media_capture_free(l->cap);
+    rec_scanner_free(l->sc);
+    free(l->res);
+    free(l->trk);
+    free(l->grey_px);
+    free(l->ms_hist);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Headless without --json: a line whenever the numbers read change. */
+static void say_numbers(struct live *l)
+{
+    char s[sizeof l->said] = "";
+    size_t k = 0;
+    for (int i = 0; i < l->res->n_numbers && k + 2 < sizeof s; i++) {
+        char t[REC_MAX_CANDIDATES + 1];
+        number_text(l, &l->res->numbers[i], t, sizeof t);
+        k += (size_t)snprintf(s + k, sizeof s - k, "%s%s", i ? " " : "", t);
+        if (k >= sizeof s)
+            k = sizeof s - 1;
+    }
+    if (strcmp(s, l->said) != 0) {
+        printf("frame %lld (%.2f s): %s\n", (long long)l->cur->index, l->cur->t,
+               s[0] ? s : "(no numbers)");
+        fflush(stdout);
+        memcpy(l->said, s, sizeof s);
+    }
+}
+
+int app_live_run(const struct app_config *cfg)
+{
+    struct live l0 = {0}, *l = &l0;
+    l->cfg = cfg;
+    l->sens = SENS_DEFAULT;
+    rec_default_params(&l->params);
+    l->params.min_confidence = SENSITIVITY[l->sens];
+    const int want_window = !cfg->headless && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"));
+    int rc = open_source(l);
+    if (rc != DG_OK)
+        goto done;
+    struct media_stats st;
+    media_capture_stats(l->cap, &st);
+    snprintf(l->source_name, sizeof l->source_name, "%s", st.source);
+    /* the frame size is known once the source is open */
+    const struct media_frame *first = NULL;
+    rc = media_capture_next(l->cap, 10.0, &first);
+    if (rc != MEDIA_FRAME) {
+        rc = dg_fail(DG_EIO, "%s gave no frame%s%s", l->source_name, dg_errmsg()[0] ? ": " : "",
+                     dg_errmsg());
+        goto done;
+    }
+    l->cur = first;
+    l->vw = first->w, l->vh = first->h;
+    l->cw = (l->vw + PANEL_W + 3) & ~3, l->ch = l->vh + STATUS_H;
+    l->res = malloc(sizeof *l->res);
+    l->trk = malloc(sizeof *l->trk);
+    l->grey_px = malloc((size_t)l->vw * l->vh);
+    l->ms_hist = calloc(MS_HIST, sizeof *l->ms_hist);
+    if (!l->res || !l->trk || !l->grey_px || !l->ms_hist) {
+        rc = dg_fail(DG_ENOMEM, "out of memory");
+        goto done;
+    }
+    rec_tracker_init(l->trk, l->params.min_confidence, 0.15f);
+    if ((rc = rec_scanner_new(cfg->model, &l->params, &l->sc)) != DG_OK)
+        goto done;
+    const int draws = want_window || cfg->record || cfg->screenshot;
+    if (draws && (rc = open_ui(l, want_window)) != DG_OK)
+        goto done;
+    if (!want_window && !cfg->headless)
+        fprintf(stderr,
+                "digits live: no display (DISPLAY/WAYLAND_DISPLAY unset): running without "
+                "a window%s; Ctrl-C stops\n",
+                cfg->json ? "" : " (--json for every frame's readings)");
+    if (cfg->record &&
+        (rc = media_writer_open(cfg->record, l->cw, l->ch,
+                                cfg->source.fps > 0 ? cfg->source.fps : 30.0, &l->wr)) != DG_OK)
+        goto done;
+    l->help_until = dg_now() + 6.0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int fresh = 1; /* l->cur is a frame not yet read */
+    double last_draw = 0;
+    while (!l->quit && !interrupted) {
+        if (l->win) {
+            SDL_Event ev;
+            while (SDL_PollEvent(&ev)) {
+                if (ev.type == SDL_QUIT)
+                    l->quit = 1;
+                else if (ev.type == SDL_KEYDOWN)
+                    on_key(l, ev.key.keysym.sym);
+                last_draw = 0; /* redraw now */
+            }
+        }
+        if (l->quit)
+            break;
+        if (!fresh && !l->paused) {
+            const struct media_frame *f;
+            const int got = media_capture_next(l->cap, l->win ? 0.01 : 0.5, &f);
+            if (got == MEDIA_END)
+                break; /* the video ended */
+            if (got == MEDIA_FRAME) {
+                l->cur = f;
+                fresh = 1;
+            }
+        } else if (l->paused && l->win) {
+            SDL_Delay(10);
+        }
+        if (fresh) {
+            fresh = 0;
+            if ((rc = process(l, l->cur)) != DG_OK)
+                goto done;
+            if (!cfg->json && !l->win)
+                say_numbers(l);
+            if (l->canvas) {
+                draw(l);
+                last_draw = dg_now();
+                if (l->win)
+                    present(l);
+                const double lat = dg_now() - l->cur->captured_at;
+                l->lat_ema = l->lat_ema > 0 ? 0.9 * l->lat_ema + 0.1 * lat : lat;
+                if (l->wr && (rc = media_writer_put(l->wr, l->canvas->pixels)) != DG_OK)
+                    goto done;
+            }
+            if (cfg->frames > 0 && l->processed >= cfg->frames)
+                break;
+        } else if (l->win && dg_now() - last_draw > 0.1) {
+            draw(l); /* keys, help, toasts and camera faults show without new frames */
+            present(l);
+            last_draw = dg_now();
+        }
+    }
+    rc = DG_OK;
+    if (cfg->screenshot && l->canvas)
+        rc = vis_png_write(cfg->screenshot, l->canvas->pixels, l->cw, l->ch, 3);
+    if (l->processed > 0) {
+        const long n = l->processed < MS_HIST ? l->processed : MS_HIST;
+        qsort(l->ms_hist, (size_t)n, sizeof *l->ms_hist, cmp_float);
+        media_capture_stats(l->cap, &st);
+        fprintf(stderr,
+                "digits live: %ld frames read, %.2f ms median, %.2f ms p99 per frame; %lld of "
+                "%lld source frames dropped\n",
+                l->processed, (double)l->ms_hist[n / 2], (double)l->ms_hist[n * 99 / 100],
+                (long long)st.dropped, (long long)st.delivered);
+    }
+done:
+    if (l->wr) {
+        const int wrc = media_writer_close(l->wr, rc == DG_OK);
+        if (rc == DG_OK)
+            rc = wrc;
+    }
+    close_all(l);
+    return rc;
+}

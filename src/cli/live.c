@@ -1,0 +1,156 @@
+/* live.c - `digits live`: options, the model and the demo's digits, then the app's loop. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "data.h"
+
+static const char *const HELP =
+    "usage: digits live [options]\n"
+    "Read handwritten digits on live video: boxes, digits and numbers drawn over the picture.\n"
+    "Source (default: the first camera; the built-in demo when there is none):\n"
+    "  --camera DEV|auto      a camera device (/dev/video0) or the first one found\n"
+    "  --video FILE|URL       a video file or stream, read at its own frame rate\n"
+    "  --loop                 start the video again at its end\n"
+    "  --demo                 the built-in animated scene (no camera needed)\n"
+    "  --size WxH             frame size (camera: asked for; video: scaled to; demo: 640x480)\n"
+    "  --fps N                camera: frame rate asked for; demo: its rate (default 30)\n"
+    "Output:\n"
+    "  --model FILE           model (default <root>/models/reference.safetensors)\n"
+    "  --headless             no window even with a display (automatic without one)\n"
+    "  --json                 one JSON line per frame: frame, t, digits, numbers, ms\n"
+    "  --record OUT.mp4       write the annotated video (.mp4, .mkv or .avi)\n"
+    "  --frames N             stop after N frames\n"
+    "  --screenshot OUT.png   save the last frame shown, with its overlay, at the end\n"
+    "  --font FILE.ttf        the font to draw with (default: DejaVu Sans from the system)\n"
+    "Keys: q/Esc quit, space pause, s snapshot, r centre box, i polarity, +/- sensitivity,\n"
+    "      m mirror, f fullscreen, h help.\n";
+
+static int parse_size(const char *s, int *w, int *h)
+{
+    char *end;
+    const long a = strtol(s, &end, 10);
+    if (end == s || (*end != 'x' && *end != 'X'))
+        return -1;
+    const char *p = end + 1;
+    const long b = strtol(p, &end, 10);
+    if (end == p || *end || a < 16 || b < 16 || a > 8192 || b > 8192)
+        return -1;
+    *w = (int)a, *h = (int)b;
+    return 0;
+}
+
+int cmd_live(int argc, char **argv)
+{
+    const char *cmd = "live";
+    const char *model_path = cli_default_model();
+    struct app_config cfg = {0};
+    int n_sources = 0;
+    cfg.source.kind = MEDIA_SOURCE_CAMERA;
+    cfg.source.seed = 1;
+    static const struct option longs[] = {
+        {"camera", 1, 0, 'c'},   {"video", 1, 0, 'v'},      {"demo", 0, 0, 'd'},
+        {"size", 1, 0, 'S'},     {"fps", 1, 0, 'F'},        {"model", 1, 0, 'm'},
+        {"headless", 0, 0, 'H'}, {"json", 0, 0, 'j'},       {"record", 1, 0, 'r'},
+        {"frames", 1, 0, 'n'},   {"screenshot", 1, 0, 'o'}, {"font", 1, 0, 'f'},
+        {"loop", 0, 0, 'l'},     {"help", 0, 0, 'h'},       {0, 0, 0, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            cfg.source.kind = MEDIA_SOURCE_CAMERA;
+            cfg.source.url = strcmp(optarg, "auto") ? optarg : NULL;
+            n_sources++;
+            break;
+        case 'v':
+            cfg.source.kind = MEDIA_SOURCE_VIDEO;
+            cfg.source.url = optarg;
+            n_sources++;
+            break;
+        case 'd':
+            cfg.source.kind = MEDIA_SOURCE_DEMO;
+            n_sources++;
+            break;
+        case 'S':
+            if (parse_size(optarg, &cfg.source.w, &cfg.source.h))
+                return cli_usage(cmd, "--size wants WxH from 16x16 to 8192x8192, not '%s'", optarg);
+            break;
+        case 'F': {
+            double v;
+            if (cli_parse_double(optarg, 1, 240, &v))
+                return cli_usage(cmd, "--fps wants a rate from 1 to 240, not '%s'", optarg);
+            cfg.source.fps = v;
+            break;
+        }
+        case 'm': model_path = optarg; break;
+        case 'H': cfg.headless = 1; break;
+        case 'j': cfg.json = 1; break;
+        case 'r': cfg.record = optarg; break;
+        case 'n': {
+            long v;
+            if (cli_parse_long(optarg, 1, 1000000000L, &v))
+                return cli_usage(cmd, "--frames wants a count from 1, not '%s'", optarg);
+            cfg.frames = v;
+            break;
+        }
+        case 'o': cfg.screenshot = optarg; break;
+        case 'f': cfg.font = optarg; break;
+        case 'l': cfg.source.loop = 1; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        case ':':
+            return cli_usage(cmd, "%s needs a value (see digits live --help)", argv[optind - 1]);
+        default:
+            return cli_usage(cmd, "unknown option '%s' (see digits live --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(cmd, "unexpected argument '%s' (see digits live --help)", argv[optind]);
+    if (n_sources > 1)
+        return cli_usage(cmd, "choose one source: --camera, --video or --demo");
+    if (cfg.source.loop && cfg.source.kind != MEDIA_SOURCE_VIDEO)
+        return cli_usage(cmd, "--loop goes with --video");
+    cfg.demo_fallback = n_sources == 0;
+
+    /* the demo's digits are loaded even for a camera: it is the fallback */
+    struct data_set demo = {0};
+    char images[4200], labels[4200];
+    snprintf(images, sizeof images, "%s/assets/demo-images-idx3-ubyte", cli_root());
+    snprintf(labels, sizeof labels, "%s/assets/demo-labels-idx1-ubyte", cli_root());
+    const int need_demo = cfg.source.kind == MEDIA_SOURCE_DEMO || cfg.demo_fallback;
+    if (need_demo && data_load_pair(images, labels, &demo) != DG_OK) {
+        cli_fail(cmd,
+                 "the demo's digits are missing (%s); run from the source tree or set "
+                 "DIGITS_ROOT",
+                 dg_errmsg());
+        if (cfg.source.kind == MEDIA_SOURCE_DEMO)
+            return 1;
+        cfg.demo_fallback = 0;
+    }
+    if (demo.n && (demo.rows != 28 || demo.cols != 28)) {
+        data_set_free(&demo);
+        return cli_fail(cmd, "%s: the demo's digits must be 28x28", images);
+    }
+    cfg.source.demo_digits = demo.images;
+    cfg.source.demo_labels = demo.labels;
+    cfg.source.n_demo_digits = demo.n;
+
+    nn_set_threads(1);
+    struct nn_model *m;
+    if (cli_load_model(cmd, model_path, &m, NULL)) {
+        data_set_free(&demo);
+        return 1;
+    }
+    cfg.model = m;
+    const int rc = app_live_run(&cfg);
+    nn_model_free(m);
+    data_set_free(&demo);
+    if (rc != DG_OK)
+        return cli_fail(cmd, "%s", dg_errmsg());
+    return 0;
+}

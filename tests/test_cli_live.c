@@ -1,0 +1,402 @@
+/* test_cli_live.c - `digits live` as a user runs it: the demo read by the scan pipeline, bad
+ * options and sources (one line, exit code, no file left), headless JSON from the demo and from a
+ * recorded video (frame indices and timestamps of the source), and the real window under Xvfb:
+ * screenshot with the overlay and the side panel, and keys s, space and q driven with xdotool.
+ * Needs $DIGITS, the shipped model and assets/. */
+#define _DEFAULT_SOURCE
+#include "cliutil.h"
+#include "data.h"
+#include "json.h"
+#include "media.h"
+#include "nn.h"
+#include "recog.h"
+#include "testutil.h"
+
+#include <signal.h>
+#include <stb_image.h>
+
+static struct data_set demo;
+
+static int setup_all(void **state)
+{
+    char im[4096], lb[4096];
+    repo_path(im, sizeof im, "assets/demo-images-idx3-ubyte");
+    repo_path(lb, sizeof lb, "assets/demo-labels-idx1-ubyte");
+    if (data_load_pair(im, lb, &demo) != DG_OK)
+        return -1;
+    return setup(state);
+}
+
+static int teardown_all(void **state)
+{
+    data_set_free(&demo);
+    return teardown(state);
+}
+
+/* The demo is a fair show: the pipeline reads most of its numbers exactly. */
+static void test_demo_is_readable(void **state)
+{
+    (void)state;
+    char path[4096];
+    repo_path(path, sizeof path, "models/reference.safetensors");
+    struct nn_model *m;
+    if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    struct media_source_config c = {.kind = MEDIA_SOURCE_DEMO, .seed = 1};
+    c.demo_digits = demo.images, c.demo_labels = demo.labels, c.n_demo_digits = demo.n;
+    struct media_demo *d;
+    assert_int_equal(media_demo_new(&c, 640, 480, &d), DG_OK);
+    uint8_t *rgb = malloc(640 * 480 * 3);
+    struct vis_image grey;
+    assert_int_equal(vis_image_init(&grey, 640, 480), DG_OK);
+    struct rec_result *r = malloc(sizeof *r);
+    struct rec_params p;
+    rec_default_params(&p);
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    int exact = 0, total = 0;
+    for (int scene = 0; scene < 10; scene++) {
+        media_demo_render(d, scene * 4 * 30 + 15, rgb);
+        for (int i = 0; i < 640 * 480; i++)
+            grey.px[i] =
+                (uint8_t)((77 * rgb[3 * i] + 150 * rgb[3 * i + 1] + 29 * rgb[3 * i + 2]) >> 8);
+        assert_int_equal(rec_scan(sc, &grey, r), DG_OK);
+        /* every number of the truth, looked up among those read */
+        char truth[256];
+        snprintf(truth, sizeof truth, "%s", media_demo_truth(d));
+        for (char *save = NULL, *tok = strtok_r(truth, " ", &save); tok;
+             tok = strtok_r(NULL, " ", &save)) {
+            total++;
+            for (int k = 0; k < r->n_numbers; k++)
+                if (!strcmp(r->numbers[k].text, tok)) {
+                    exact++;
+                    break;
+                }
+        }
+    }
+    printf("demo: %d of %d numbers read exactly\n", exact, total);
+    assert_true(total >= 30);
+    assert_true(exact >= total * 8 / 10);
+    rec_scanner_free(sc);
+    free(r);
+    free(rgb);
+    vis_image_destroy(&grey);
+    media_demo_free(d);
+    nn_model_free(m);
+}
+
+static void test_bad_options_and_sources(void **state)
+{
+    (void)state;
+    struct {
+        int code;
+        const char *args, *says;
+    } cases[] = {
+        {2, "live --size 5x5", "--size"},
+        {2, "live --size big", "--size"},
+        {2, "live --fps 0", "--fps"},
+        {2, "live --frames -3", "--frames"},
+        {2, "live --demo --video x.mp4", "one source"},
+        {2, "live --loop --demo", "--loop"},
+        {2, "live --wat", "unknown option"},
+        {2, "live extra", "unexpected"},
+        {1, "live --headless --video /nonexistent/clip.mp4", "clip.mp4"},
+        {1, "live --headless --camera /dev/video-none", "/dev/video-none"},
+        {1, "live --headless --demo --frames 2 --model /nonexistent.safetensors", "cannot open"},
+        {1, "live --headless --demo --frames 2 --font /nonexistent.ttf --screenshot x.png", "font"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int rc = run("%s", cases[i].args);
+        const char *out = output();
+        if (rc != cases[i].code || !strstr(out, cases[i].says))
+            fail_msg("digits %s: exit %d (want %d), said: %s", cases[i].args, rc, cases[i].code,
+                     out);
+        if (count_lines(out) != 1)
+            fail_msg("digits %s: want one line, got: %s", cases[i].args, out);
+    }
+    /* a video that cannot be written: an error, and nothing left behind */
+    assert_int_equal(run("live --headless --demo --frames 3 --record %s/out.xyz", tmpdir), 1);
+    assert_non_null(strstr(output(), "out.xyz"));
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v out.txt)\"", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Parses JSON lines; calls fn for each object. Returns the number of lines. */
+static int each_line(char *text,
+                     void (*fn)(const struct dg_json *, const struct dg_json_node *, void *),
+                     void *ctx)
+{
+    int n = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] != '{')
+            continue; /* the summary line on stderr */
+        struct dg_json *doc;
+        if (dg_json_parse(line, strlen(line), &doc) != DG_OK)
+            fail_msg("not JSON: %s (%s)", line, dg_errmsg());
+        fn(doc, dg_json_root(doc), ctx);
+        dg_json_free(doc);
+        n++;
+    }
+    return n;
+}
+
+struct frames_seen {
+    int n;
+    double last_index, last_t;
+    int digits, numbers, bad_t;
+    double fps;
+};
+
+static void check_frame(const struct dg_json *doc, const struct dg_json_node *o, void *ctx)
+{
+    struct frames_seen *s = ctx;
+    const struct dg_json_node *fr = dg_json_get(doc, o, "frame"), *t = dg_json_get(doc, o, "t");
+    const struct dg_json_node *dg = dg_json_get(doc, o, "digits");
+    const struct dg_json_node *nb = dg_json_get(doc, o, "numbers");
+    const struct dg_json_node *ms = dg_json_get(doc, o, "ms");
+    assert_non_null(fr);
+    assert_non_null(t);
+    assert_non_null(dg);
+    assert_non_null(nb);
+    assert_non_null(ms);
+    assert_true(fr->num > s->last_index);
+    assert_true(t->num > s->last_t);
+    if (s->fps > 0 && fabs(t->num - fr->num / s->fps) > 0.01)
+        s->bad_t++;
+    s->last_index = fr->num, s->last_t = t->num;
+    s->digits += dg->n_children;
+    s->numbers += nb->n_children;
+    for (const struct dg_json_node *d = dg_json_child(doc, dg); d; d = dg_json_next(doc, d)) {
+        assert_non_null(dg_json_get(doc, d, "top3"));
+        assert_int_equal(dg_json_get(doc, d, "box")->n_children, 4);
+    }
+    s->n++;
+}
+
+static void test_headless_json_demo_and_video(void **state)
+{
+    (void)state;
+    /* the demo, recorded as it is read */
+    assert_int_equal(run("live --demo --headless --json --frames 40 --record %s/demo.mp4", tmpdir),
+                     0);
+    struct frames_seen s = {.last_index = -1, .last_t = -1, .fps = 30};
+    assert_int_equal(each_line(output(), check_frame, &s), 40);
+    assert_int_equal(s.n, 40);
+    assert_int_equal(s.bad_t, 0);
+    assert_true(s.digits > 40 * 5); /* several digits on every frame */
+    assert_true(s.numbers > 40 * 2);
+    char path[256];
+    snprintf(path, sizeof path, "%s/demo.mp4", tmpdir);
+    assert_int_equal(access(path, F_OK), 0);
+
+    /* that video read back at its own rate: indices and times are the source's */
+    assert_int_equal(run("live --video %s --headless --json", path), 0);
+    struct frames_seen v = {.last_index = -1, .last_t = -1, .fps = 30};
+    const int n = each_line(output(), check_frame, &v);
+    assert_true(n >= 10 && n <= 40); /* frames the reader fell behind on are dropped, not queued */
+    assert_true(v.last_index <= 39);
+    assert_int_equal(v.bad_t, 0);
+    assert_true(v.digits > n * 5);
+}
+
+/* ---- the window, under Xvfb ---- */
+
+static pid_t xvfb;
+static char display[16];
+
+static int have(const char *prog)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+static int start_xvfb(void)
+{
+    if (!have("Xvfb") || !have("xdotool"))
+        return -1;
+    for (int n = 90 + getpid() % 50; n < 200; n++) {
+        char lock[64];
+        snprintf(lock, sizeof lock, "/tmp/.X%d-lock", n);
+        if (access(lock, F_OK) == 0)
+            continue;
+        snprintf(display, sizeof display, ":%d", n);
+        xvfb = fork();
+        if (xvfb == 0) {
+            freopen("/dev/null", "w", stderr);
+            execlp("Xvfb", "Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp",
+                   (char *)NULL);
+            _exit(127);
+        }
+        char sock[64];
+        snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", n);
+        for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
+            usleep(50000);
+        return access(sock, F_OK) == 0 ? 0 : -1;
+    }
+    return -1;
+}
+
+static void stop_xvfb(void)
+{
+    if (xvfb > 0) {
+        kill(xvfb, SIGTERM);
+        waitpid(xvfb, NULL, 0);
+        xvfb = 0;
+    }
+}
+
+/* The environment for a windowed run: the virtual display, SDL's software renderer, and no leak
+ * check in this process (Mesa and the X libraries that SDL loads and unloads leak on their own and
+ * cannot be symbolised once unloaded; every headless run above is leak-checked). */
+static void window_env(void)
+{
+    setenv("DISPLAY", display, 1);
+    setenv("SDL_RENDER_DRIVER", "software", 1);
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+}
+
+struct last_frame {
+    int n;
+    int boxes[64][4];
+    int n_boxes;
+};
+
+static void keep_boxes(const struct dg_json *doc, const struct dg_json_node *o, void *ctx)
+{
+    struct last_frame *lf = ctx;
+    lf->n++;
+    lf->n_boxes = 0;
+    const struct dg_json_node *dg = dg_json_get(doc, o, "digits");
+    for (const struct dg_json_node *d = dg_json_child(doc, dg); d && lf->n_boxes < 64;
+         d = dg_json_next(doc, d)) {
+        const struct dg_json_node *b = dg_json_child(doc, dg_json_get(doc, d, "box"));
+        for (int k = 0; k < 4; k++, b = dg_json_next(doc, b))
+            lf->boxes[lf->n_boxes][k] = (int)b->num;
+        lf->n_boxes++;
+    }
+}
+
+/* The overlay's green or amber, as drawn or under the help box's shade (a third). */
+static int is_box_colour(const uint8_t *p)
+{
+    static const uint8_t c[4][3] = {{40, 220, 90}, {255, 170, 0}, {13, 73, 30}, {85, 56, 0}};
+    for (int i = 0; i < 4; i++)
+        if (p[0] == c[i][0] && p[1] == c[i][1] && p[2] == c[i][2])
+            return 1;
+    return 0;
+}
+
+static void test_window_screenshot_and_keys(void **state)
+{
+    (void)state;
+    if (start_xvfb() != 0) {
+        printf("Xvfb or xdotool missing (scripts/install-deps installs them): skipped\n");
+        skip();
+    }
+    window_env();
+    char shot[256];
+    snprintf(shot, sizeof shot, "%s/shot.png", tmpdir);
+    const int rc = run("live --demo --frames 90 --json --screenshot %s", shot);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, output());
+    struct last_frame lf = {0};
+    each_line(output(), keep_boxes, &lf);
+    assert_int_equal(lf.n, 90);
+    assert_true(lf.n_boxes >= 4);
+    int w, h, ch;
+    uint8_t *px = stbi_load(shot, &w, &h, &ch, 3);
+    assert_non_null(px);
+    assert_int_equal(w, 640 + 232);
+    assert_int_equal(h, 480 + 30);
+    /* the overlay: a box of the overlay's colours just outside every digit's ink */
+    int framed = 0;
+    for (int i = 0; i < lf.n_boxes; i++) {
+        const int *b = lf.boxes[i];
+        const int x = b[0] - 1, y = b[1] + b[3] / 2;
+        if (x >= 0 && is_box_colour(px + ((size_t)y * w + x) * 3))
+            framed++;
+    }
+    printf("window: %d of %d digits framed in the screenshot\n", framed, lf.n_boxes);
+    assert_true(framed >= lf.n_boxes * 8 / 10);
+    /* the side panel: the first network input (white ink on black) and its top bar */
+    int ink = 0, bar = 0;
+    for (int y = 32; y < 92; y++)
+        for (int x = 650; x < 710; x++)
+            ink += px[((size_t)y * w + x) * 3] > 200;
+    for (int x = 718; x < 800; x++) {
+        const uint8_t *p = px + ((size_t)45 * w + x) * 3;
+        bar += (p[0] == 40 && p[1] == 200 && p[2] == 90) || (p[0] == 230 && p[1] == 150);
+    }
+    assert_true(ink > 60);
+    assert_true(bar > 5);
+    stbi_image_free(px);
+
+    /* keys: s saves a snapshot, space pauses and resumes, q quits */
+    char log[256];
+    snprintf(log, sizeof log, "%s/keys.jsonl", tmpdir);
+    char exe[4096];
+    assert_non_null(realpath(digits(), exe)); /* the child changes directory */
+    fflush(stdout); /* or the child's freopen writes our buffered output again */
+    pid_t app = fork();
+    if (app == 0) {
+        if (chdir(tmpdir) != 0 || !freopen(log, "w", stdout) || !freopen("/dev/null", "w", stderr))
+            _exit(127);
+        execl(exe, exe, "live", "--demo", "--json", (char *)NULL);
+        _exit(127);
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "timeout 30 xdotool search --sync --name 'digits live' windowfocus --sync");
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "test $(wc -l < %s) -ge 5", log);
+    for (int i = 0; i < 200 && system(cmd) != 0; i++)
+        usleep(50000);
+    assert_int_equal(system("xdotool key s"), 0);
+    snprintf(cmd, sizeof cmd, "ls %s/digits-*.png %s/digits-*.json >/dev/null 2>&1", tmpdir,
+             tmpdir);
+    int saved = 1;
+    for (int i = 0; i < 100 && (saved = system(cmd)) != 0; i++)
+        usleep(50000);
+    assert_int_equal(saved, 0);
+    /* paused: no new frames are read; resumed: they are again */
+    assert_int_equal(system("xdotool key space"), 0);
+    usleep(700000);
+    snprintf(cmd, sizeof cmd, "wc -l < %s > %s/n1; sleep 1; wc -l < %s > %s/n2; cmp -s %s/n1 %s/n2",
+             log, tmpdir, log, tmpdir, tmpdir, tmpdir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(system("xdotool key space"), 0);
+    usleep(1000000);
+    snprintf(cmd, sizeof cmd, "wc -l < %s > %s/n3; ! cmp -s %s/n2 %s/n3", log, tmpdir, tmpdir,
+             tmpdir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(system("xdotool key q"), 0);
+    int st = -1;
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(app, &st, WNOHANG) == app)
+            break;
+        usleep(50000);
+    }
+    if (!WIFEXITED(st)) {
+        kill(app, SIGKILL);
+        waitpid(app, NULL, 0);
+        fail_msg("q did not end the app within 10 s");
+    }
+    assert_int_equal(WEXITSTATUS(st), 0);
+    stop_xvfb();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_demo_is_readable),
+        cmocka_unit_test(test_bad_options_and_sources),
+        cmocka_unit_test(test_headless_json_demo_and_video),
+        cmocka_unit_test(test_window_screenshot_and_keys),
+    };
+    const int rc = cmocka_run_group_tests_name("cli_live", tests, setup_all, teardown_all);
+    stop_xvfb();
+    return rc;
+}
