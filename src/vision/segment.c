@@ -15,71 +15,119 @@ void vis_threshold_default_params(struct vis_threshold_params *p)
     p->polarity = VIS_POLARITY_AUTO;
 }
 
-/* Integral images of grey and of its square, (w+1) x (h+1), 64-bit. */
-struct integral {
-    uint64_t *sum, *sq;
-    size_t stride;
+/* Box statistics by sliding sums: for each row in turn, the mean and standard deviation of grey
+ * over the (2r+1)^2 window around every pixel, clipped at the borders. Column sums over the
+ * window's rows are updated by one row in and one row out; their prefix along the row gives any
+ * window's sum. O(1) per pixel and O(w) memory. */
+struct box {
+    const struct vis_image *g;
+    int r, y;     /* the row the column sums are for (-1 before the first) */
+    uint32_t *c1; /* per column: sum of grey over the window's rows */
+    uint32_t *c2; /*             sum of grey^2 (< 65025 * (2r+1), fits while r < 33000) */
+    uint64_t *p1; /* prefix sums of c1 and c2 along the row, w + 1 entries */
+    uint64_t *p2;
+    float *mean, *sd; /* the current row's results */
+    void *mem;        /* the one allocation all of these live in */
 };
 
-static int integral_init(struct integral *ig, const struct vis_image *g)
+static void box_free(struct box *b)
 {
-    const int w = g->w, h = g->h;
-    ig->stride = (size_t)w + 1;
-    ig->sum = calloc(ig->stride * (h + 1), sizeof *ig->sum);
-    ig->sq = calloc(ig->stride * (h + 1), sizeof *ig->sq);
-    if (!ig->sum || !ig->sq) {
-        free(ig->sum), free(ig->sq);
-        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
-    }
-    for (int y = 0; y < h; y++) {
-        uint64_t rs = 0, rq = 0;
-        for (int x = 0; x < w; x++) {
-            const unsigned v = g->px[(size_t)y * w + x];
-            rs += v;
-            rq += (uint64_t)v * v;
-            ig->sum[(size_t)(y + 1) * ig->stride + x + 1] =
-                ig->sum[(size_t)y * ig->stride + x + 1] + rs;
-            ig->sq[(size_t)(y + 1) * ig->stride + x + 1] =
-                ig->sq[(size_t)y * ig->stride + x + 1] + rq;
-        }
-    }
+    free(b->mem);
+    b->mem = NULL;
+}
+
+static int box_init(struct box *b, const struct vis_image *g, int r)
+{
+    const size_t w = (size_t)g->w;
+    /* one block: c1, c2 (w each), p1, p2 (w+1 each), mean, sd (w each) */
+    char *mem =
+        malloc(2 * w * sizeof(uint32_t) + 2 * (w + 1) * sizeof(uint64_t) + 2 * w * sizeof(float));
+    if (!mem)
+        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", g->w, g->h);
+    b->g = g;
+    b->r = r < g->h ? r : g->h;
+    b->y = -1;
+    b->p1 = (uint64_t *)mem;
+    b->p2 = b->p1 + w + 1;
+    b->c1 = (uint32_t *)(b->p2 + w + 1);
+    b->c2 = b->c1 + w;
+    b->mean = (float *)(b->c2 + w);
+    b->sd = b->mean + w;
+    b->mem = mem;
     return DG_OK;
 }
 
-/* Mean and variance of the window of radius r around (x, y), clipped at the borders. */
-static void window_stats(const struct integral *ig, int w, int h, int x, int y, int r, double *mean,
-                         double *var)
+static void add_row(struct box *b, int y, int sign)
 {
-    const int y0 = y - r < 0 ? 0 : y - r, y1 = y + r + 1 > h ? h : y + r + 1;
-    const int x0 = x - r < 0 ? 0 : x - r, x1 = x + r + 1 > w ? w : x + r + 1;
-    const size_t st = ig->stride;
-    const double cnt = (double)(y1 - y0) * (x1 - x0);
-    const double s1 = (double)(ig->sum[(size_t)y1 * st + x1] - ig->sum[(size_t)y0 * st + x1] -
-                               ig->sum[(size_t)y1 * st + x0] + ig->sum[(size_t)y0 * st + x0]);
-    const double s2 = (double)(ig->sq[(size_t)y1 * st + x1] - ig->sq[(size_t)y0 * st + x1] -
-                               ig->sq[(size_t)y1 * st + x0] + ig->sq[(size_t)y0 * st + x0]);
-    *mean = s1 / cnt;
-    *var = s2 / cnt - *mean * *mean;
+    const uint8_t *row = b->g->px + (size_t)y * b->g->w;
+    uint32_t *restrict c1 = b->c1, *restrict c2 = b->c2;
+    if (sign > 0)
+        for (int x = 0; x < b->g->w; x++)
+            c1[x] += row[x], c2[x] += (uint32_t)row[x] * row[x];
+    else
+        for (int x = 0; x < b->g->w; x++)
+            c1[x] -= row[x], c2[x] -= (uint32_t)row[x] * row[x];
+}
+
+/* Moves to the next row and, when stats is set, fills mean[x] and sd[x] for every step-th x. */
+static void box_next(struct box *b, int stats, int step)
+{
+    const int w = b->g->w, h = b->g->h, r = b->r;
+    const int y = ++b->y;
+    if (y == 0) {
+        memset(b->c1, 0, 2 * (size_t)w * sizeof *b->c1);
+        for (int yy = 0; yy <= r && yy < h; yy++)
+            add_row(b, yy, 1);
+    } else {
+        if (y + r < h)
+            add_row(b, y + r, 1);
+        if (y - r - 1 >= 0)
+            add_row(b, y - r - 1, -1);
+    }
+    if (!stats)
+        return;
+    uint64_t *restrict p1 = b->p1, *restrict p2 = b->p2;
+    p1[0] = p2[0] = 0;
+    for (int x = 0; x < w; x++) {
+        p1[x + 1] = p1[x] + b->c1[x];
+        p2[x + 1] = p2[x] + b->c2[x];
+    }
+    const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
+    for (int x = 0; x < w; x += step) {
+        const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
+        const float inv = 1.0f / (float)(rows * (x1 - x0));
+        const float m = (float)(p1[x1] - p1[x0]) * inv;
+        const float var = (float)(p2[x1] - p2[x0]) * inv - m * m;
+        b->mean[x] = m;
+        b->sd[x] = sqrtf(var > 0.0f ? var : 0.0f);
+    }
 }
 
 /* Ink departs far from the paper around it, in one direction: divided by a wide local mean
  * (radius r, so a light gradient cancels out), dark ink falls to about half while the paper beside
  * it rises only a little above 1; light chalk rises to several times a dark board. The 1% and 99%
  * points of that ratio tell which. */
-static enum vis_polarity local_polarity(const struct integral *ig, const struct vis_image *g, int r)
+static int local_polarity(const struct vis_image *g, int r, enum vis_polarity *out)
 {
     enum { BINS = 400 }; /* ratios 0 .. 4 */
     size_t hist[BINS] = {0};
     const int w = g->w, h = g->h;
     size_t n = 0;
-    for (int y = 0; y < h; y += 2) /* every other pixel in each direction is plenty */
+    struct box b;
+    if (box_init(&b, g, r) != DG_OK)
+        return DG_ENOMEM;
+    for (int y = 0; y < h; y++) {
+        box_next(&b, y % 2 == 0, 2); /* every other pixel in each direction is plenty */
+        if (y % 2)
+            continue;
         for (int x = 0; x < w; x += 2) {
-            double m, var;
-            window_stats(ig, w, h, x, y, r, &m, &var);
-            int b = (int)(100.0 * g->px[(size_t)y * w + x] / (m > 1.0 ? m : 1.0));
-            hist[b < BINS ? b : BINS - 1]++;
+            const float m = b.mean[x];
+            int k = (int)(100.0f * g->px[(size_t)y * w + x] / (m > 1.0f ? m : 1.0f));
+            hist[k < BINS ? k : BINS - 1]++;
             n++;
         }
+    }
+    box_free(&b);
     int lo = -1, hi = -1;
     size_t cum = 0;
     for (int i = 0; i < BINS; i++) {
@@ -89,7 +137,8 @@ static enum vis_polarity local_polarity(const struct integral *ig, const struct 
         if (hi < 0 && (double)cum >= 0.99 * (double)n)
             hi = i;
     }
-    return 100 - lo >= hi - 100 ? VIS_POLARITY_DARK_ON_LIGHT : VIS_POLARITY_LIGHT_ON_DARK;
+    *out = 100 - lo >= hi - 100 ? VIS_POLARITY_DARK_ON_LIGHT : VIS_POLARITY_LIGHT_ON_DARK;
+    return DG_OK;
 }
 
 static int default_radius(const struct vis_image *g, int window)
@@ -107,11 +156,8 @@ static int polarity_radius(const struct vis_image *g)
 
 enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
 {
-    struct integral ig;
-    if (integral_init(&ig, grey) != DG_OK)
-        return VIS_POLARITY_DARK_ON_LIGHT; /* the common case, when memory is short */
-    enum vis_polarity pol = local_polarity(&ig, grey, polarity_radius(grey));
-    free(ig.sum), free(ig.sq);
+    enum vis_polarity pol = VIS_POLARITY_DARK_ON_LIGHT; /* the common case, when memory is short */
+    local_polarity(grey, polarity_radius(grey), &pol);
     return pol;
 }
 
@@ -122,18 +168,18 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
     if (w < 1 || h < 1 || !(p->k > 0.0f && p->k < 1.0f) || p->window < 0)
         return dg_fail(DG_EARG, "threshold: bad image or parameters");
     const int r = default_radius(grey, p->window);
-    struct integral ig;
+    enum vis_polarity pol = p->polarity;
+    if (pol == VIS_POLARITY_AUTO && local_polarity(grey, polarity_radius(grey), &pol) != DG_OK)
+        return DG_ENOMEM;
+    struct box b;
     struct vis_image out = {0};
-    int rc = integral_init(&ig, grey);
+    int rc = box_init(&b, grey, r);
     if (rc != DG_OK)
         return rc;
     if ((rc = vis_image_init(&out, w, h)) != DG_OK) {
-        free(ig.sum), free(ig.sq);
+        box_free(&b);
         return rc;
     }
-    const enum vis_polarity pol = p->polarity == VIS_POLARITY_AUTO
-                                      ? local_polarity(&ig, grey, polarity_radius(grey))
-                                      : p->polarity;
     const int invert = pol == VIS_POLARITY_LIGHT_ON_DARK;
     /* Wolf and Jolion's normalisation of Sauvola, on the picture with ink dark:
      *   T = (1 - k) m + k M + k (s / R) (m - M)
@@ -141,33 +187,35 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
      * point, against noise) and R the largest window deviation in it. Faint pencil then counts as
      * ink where the page has nothing stronger, and flat paper stays paper. */
     size_t hist[256] = {0};
-    double r_max = 1.0;
-    for (int y = 0; y < h; y += 2)
+    float r_max = 1.0f;
+    for (int y = 0; y < h; y++) {
+        box_next(&b, y % 2 == 0, 2);
+        if (y % 2)
+            continue;
         for (int x = 0; x < w; x += 2) {
-            double m, var;
-            window_stats(&ig, w, h, x, y, r, &m, &var);
-            const double sd = sqrt(var > 0.0 ? var : 0.0);
-            r_max = sd > r_max ? sd : r_max;
+            r_max = b.sd[x] > r_max ? b.sd[x] : r_max;
             const unsigned g = grey->px[(size_t)y * w + x];
             hist[invert ? 255u - g : g]++;
         }
+    }
     size_t cum = 0, n_sampled = (size_t)((w + 1) / 2) * ((h + 1) / 2);
     int darkest = 0;
     while (darkest < 255 && (cum += hist[darkest]) < n_sampled / 1000)
         darkest++;
-    const double k = p->k, big_m = darkest;
-    for (int y = 0; y < h; y++)
+    const float k = p->k, big_m = (float)darkest, inv_r = 1.0f / r_max;
+    b.y = -1;
+    for (int y = 0; y < h; y++) {
+        box_next(&b, 1, 1);
+        const uint8_t *row = grey->px + (size_t)y * w;
+        uint8_t *o = out.px + (size_t)y * w;
         for (int x = 0; x < w; x++) {
-            double m, var;
-            window_stats(&ig, w, h, x, y, r, &m, &var);
-            if (invert)
-                m = 255.0 - m;
-            const double sd = sqrt(var > 0.0 ? var : 0.0);
-            const double t = (1.0 - k) * m + k * big_m + k * (sd / r_max) * (m - big_m);
-            const unsigned g = grey->px[(size_t)y * w + x];
-            out.px[(size_t)y * w + x] = (invert ? 255u - g : g) < t ? 255 : 0;
+            const float m = invert ? 255.0f - b.mean[x] : b.mean[x];
+            const float t = (1.0f - k) * m + k * big_m + k * (b.sd[x] * inv_r) * (m - big_m);
+            const float g = invert ? 255.0f - row[x] : row[x];
+            o[x] = g < t ? 255 : 0;
         }
-    free(ig.sum), free(ig.sq);
+    }
+    box_free(&b);
     vis_image_destroy(mask);
     *mask = out;
     if (found)
