@@ -404,11 +404,15 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* libswscale's SIMD writers store whole vectors and may run up to a few dozen bytes past the end
+ * of the last row: frames get that slack (found with valgrind; ASan does not see inside FFmpeg). */
+enum { SWS_SLACK = 256 };
+
 static int alloc_frame(struct media_frame *f, int w, int h)
 {
     f->w = w;
     f->h = h;
-    f->rgb = calloc((size_t)w * h, 3);
+    f->rgb = calloc((size_t)w * h * 3 + SWS_SLACK, 1);
     return f->rgb ? DG_OK : DG_ENOMEM;
 }
 
