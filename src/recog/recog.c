@@ -16,6 +16,7 @@ void rec_default_params(struct rec_params *p)
     p->max_height_frac = 0.8f;
     p->min_area = 20;
     p->max_aspect = 2.5f;
+    p->split_aspect = 1.1f;
     p->min_fill = 0.08f;
     p->min_confidence = 0.5f;
     p->number_gap = 0.5f;
@@ -34,6 +35,7 @@ struct rec_scanner {
     uint8_t *crop;
     size_t crop_cap;
     struct rec_digit reorder[REC_MAX_CANDIDATES]; /* scratch for putting digits in reading order */
+    struct rec_digit read[REC_MAX_CANDIDATES];    /* scratch: every network input's reading */
 };
 
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
@@ -102,6 +104,50 @@ static int same_digit(const struct vis_component *a, const struct vis_component 
     const int ha = a->y1 - a->y0 + 1, hb = b->y1 - b->y0 + 1;
     const int gap = (a->y0 > b->y1 ? a->y0 - b->y1 : b->y0 > a->y1 ? b->y0 - a->y1 : 0);
     return ov * 2 >= (wa < wb ? wa : wb) && gap * 4 <= (ha > hb ? ha : hb);
+}
+
+/* The ink box of columns [c0, c1) of a w x h crop whose top-left is (x, y) in the image. */
+static struct rec_box part_box(const uint8_t *crop, int w, int h, int c0, int c1, int x, int y)
+{
+    int x0 = c1, x1 = c0 - 1, y0 = h, y1 = -1;
+    for (int yy = 0; yy < h; yy++)
+        for (int xx = c0; xx < c1; xx++)
+            if (crop[(size_t)yy * w + xx]) {
+                x0 = xx < x0 ? xx : x0, x1 = xx > x1 ? xx : x1;
+                y0 = yy < y0 ? yy : y0, y1 = yy > y1 ? yy : y1;
+            }
+    if (x1 < x0)
+        return (struct rec_box){x + c0, y, c1 - c0, h};
+    return (struct rec_box){x + x0, y + y0, x1 - x0 + 1, y1 - y0 + 1};
+}
+
+/* Up to n_max cut columns for a blob too wide for one digit: the columns with the least ink in
+ * its middle half, at least w/12 apart, fewest first. Returns how many. */
+static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
+{
+    int ink[4096];
+    if (w > 4096)
+        return 0;
+    for (int x = 0; x < w; x++) {
+        ink[x] = 0;
+        for (int y = 0; y < h; y++)
+            ink[x] += crop[(size_t)y * w + x] != 0;
+    }
+    int n = 0;
+    for (int k = 0; k < n_max; k++) {
+        int best = -1;
+        for (int x = w / 4; x <= w - w / 4 && x < w; x++) {
+            int near = 0;
+            for (int j = 0; j < n; j++)
+                near |= abs(x - cuts[j]) < w / 12 + 1;
+            if (!near && (best < 0 || ink[x] < ink[best]))
+                best = x;
+        }
+        if (best <= 0)
+            break;
+        cuts[n++] = best;
+    }
+    return n;
 }
 
 /* A digit's place in reading order: its line, then its left edge. */
@@ -191,9 +237,16 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             b->area += comp[i].area;
         }
     }
-    /* Size and shape of whole candidates; crops of their own ink, MNIST-normalised. */
-    int n_in = 0;
-    for (int k = 0; k < n_cand; k++) {
+    /* Size and shape of whole candidates; crops of their own ink, MNIST-normalised. A candidate
+     * too wide for one digit is also tried cut in two at its thinnest columns (two touching
+     * digits); all of it goes into one batch, and the reading the network is surer of wins. */
+    enum { MAX_CUTS = 4 };
+    struct {
+        int whole, n_cuts, left[MAX_CUTS];
+    } plan[REC_MAX_CANDIDATES];
+    struct rec_box in_box[REC_MAX_CANDIDATES];
+    int n_in = 0, n_plan = 0;
+    for (int k = 0; k < n_cand && n_in < REC_MAX_CANDIDATES; k++) {
         const struct vis_component *b = &box[k];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
         if (h < min_h || (float)w > p->max_aspect * h)
@@ -208,9 +261,25 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             }
         if (vis_mnist_from_ink(sc->crop, w, h, (size_t)w, sc->x + (size_t)n_in * 784) != DG_OK)
             continue;
-        struct rec_digit *d = &r->digits[n_in];
-        d->box = (struct rec_box){b->x0, b->y0, w, h};
-        n_in++;
+        in_box[n_in] = (struct rec_box){b->x0, b->y0, w, h};
+        plan[n_plan].whole = n_in++;
+        plan[n_plan].n_cuts = 0;
+        int cuts[MAX_CUTS];
+        const int n_cuts = p->split_aspect > 0.0f && (float)w >= p->split_aspect * (float)h
+                               ? find_cuts(sc->crop, w, h, cuts, MAX_CUTS)
+                               : 0;
+        for (int c = 0; c < n_cuts && n_in + 2 <= REC_MAX_CANDIDATES; c++) {
+            float *xl = sc->x + (size_t)n_in * 784;
+            if (vis_mnist_from_ink(sc->crop, cuts[c], h, (size_t)w, xl) != DG_OK ||
+                vis_mnist_from_ink(sc->crop + cuts[c], w - cuts[c], h, (size_t)w, xl + 784) !=
+                    DG_OK)
+                continue;
+            in_box[n_in] = part_box(sc->crop, w, h, 0, cuts[c], b->x0, b->y0);
+            in_box[n_in + 1] = part_box(sc->crop, w, h, cuts[c], w, b->x0, b->y0);
+            plan[n_plan].left[plan[n_plan].n_cuts++] = n_in;
+            n_in += 2;
+        }
+        n_plan++;
     }
     free(comp), free(group), free(keep), free(cand_of);
     if (rc != DG_OK)
@@ -219,7 +288,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if (n_in > 0) {
         const float *prob = nn_predict(sc->model, sc->wk, sc->x, n_in);
         for (int i = 0; i < n_in; i++) {
-            struct rec_digit *d = &r->digits[i];
+            struct rec_digit *d = &sc->read[i];
             const float *pr = prob + (size_t)i * 10;
             for (int t = 0; t < 3; t++) {
                 int best = -1;
@@ -232,9 +301,35 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             }
             d->confidence = d->top3_p[0];
             d->digit = d->confidence >= p->min_confidence ? d->top3[0] : -1;
+            d->box = in_box[i];
             memcpy(d->input, sc->x + (size_t)i * 784, sizeof d->input);
         }
     }
+    /* Whole or cut: a cut wins over a whole the network is unsure of (below 0.9) when both
+     * halves together (geometric mean) are surer than the whole by 0.1. Chosen on scenes of
+     * training digits (build/scenes-tune). */
+    const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f;
+    int n_read = 0;
+    for (int k = 0; k < n_plan; k++) {
+        const struct rec_digit *whole = &sc->read[plan[k].whole];
+        int best = -1;
+        float best_score = whole->confidence < SPLIT_SURE ? whole->confidence + SPLIT_MARGIN : 2.0f;
+        for (int c = 0; c < plan[k].n_cuts; c++) {
+            const int l = plan[k].left[c];
+            const float score = sqrtf(sc->read[l].confidence * sc->read[l + 1].confidence);
+            if (score > best_score) {
+                best_score = score;
+                best = l;
+            }
+        }
+        if (best < 0) {
+            r->digits[n_read++] = *whole;
+        } else {
+            r->digits[n_read++] = sc->read[best];
+            r->digits[n_read++] = sc->read[best + 1];
+        }
+    }
+    n_in = n_read;
     /* Reading order: accepted digits grouped into lines (top to bottom), left to right in each
      * line; rejected candidates after them. */
     struct place order[REC_MAX_CANDIDATES];

@@ -26,11 +26,12 @@ struct rec_params {
     float max_height_frac; /* ... and at most this */
     int min_area;          /* pixels; smaller components are specks */
     float max_aspect;      /* width/height above this is a line or a smudge, not a digit */
-    float min_fill;        /* ink pixels / box area below this (a ruled line's frame) rejected */
-    float min_confidence;  /* below this a candidate is reported as rejected */
-    float number_gap;      /* a horizontal gap wider than this times the digit height splits */
-    float line_frac;       /* ink runs longer than this fraction of the image side are lines */
-    int line_thickness;    /* ... where they are at most this thick; line_frac 0 keeps lines */
+    float split_aspect; /* width/height from which a blob is also tried as two digits (0: never) */
+    float min_fill;     /* ink pixels / box area below this (a ruled line's frame) rejected */
+    float min_confidence; /* below this a candidate is reported as rejected */
+    float number_gap;     /* a horizontal gap wider than this times the digit height splits */
+    float line_frac;      /* ink runs longer than this fraction of the image side are lines */
+    int line_thickness;   /* ... where they are at most this thick; line_frac 0 keeps lines */
 };
 void rec_default_params(struct rec_params *p);
 
