@@ -93,9 +93,10 @@ static void box_next(struct box *b, int stats, int step)
         p2[x + 1] = p2[x] + b->c2[x];
     }
     const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
+    const float inv_full = 1.0f / (float)(rows * (2 * r + 1)); /* away from the side borders */
     for (int x = 0; x < w; x += step) {
         const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
-        const float inv = 1.0f / (float)(rows * (x1 - x0));
+        const float inv = x1 - x0 == 2 * r + 1 ? inv_full : 1.0f / (float)(rows * (x1 - x0));
         const float m = (float)(p1[x1] - p1[x0]) * inv;
         const float var = (float)(p2[x1] - p2[x0]) * inv - m * m;
         b->mean[x] = m;
