@@ -135,6 +135,22 @@ static int process(struct live *l, const struct media_frame *f)
     return DG_OK;
 }
 
+/* Shown only once seen in two frames in a row: a one-frame blip (glare, the paper's edge) is not.
+ */
+static int steady(const struct live *l, int i)
+{
+    const int t = l->track_of[i];
+    return t < 0 || l->trk->tracks[t].seen >= 2;
+}
+
+static int number_steady(const struct live *l, const struct rec_number *nb)
+{
+    for (int i = nb->first; i < nb->first + nb->count; i++)
+        if (steady(l, i))
+            return 1;
+    return 0;
+}
+
 /* A number's text from its digits' tracked (steadier) labels; '?' for unsure ones. */
 static void number_text(const struct live *l, const struct rec_number *nb, char *out, size_t n)
 {
@@ -242,6 +258,8 @@ static void draw_readings(struct live *l)
     for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
         const struct rec_digit *d = &r->digits[i];
         const int t = l->track_of[i];
+        if (!steady(l, i))
+            continue;
         const int label = t >= 0 ? l->trk->tracks[t].label : d->digit;
         const float conf = t >= 0 ? l->trk->tracks[t].confidence : d->confidence;
         const SDL_Color c = label >= 0 ? green : amber;
@@ -256,6 +274,8 @@ static void draw_readings(struct live *l)
     }
     for (int i = 0; i < r->n_numbers; i++) {
         const struct rec_number *nb = &r->numbers[i];
+        if (!number_steady(l, nb))
+            continue;
         char s[REC_MAX_CANDIDATES + 1];
         number_text(l, nb, s, sizeof s);
         const struct rec_box b = shown(l, nb->box);
@@ -611,9 +631,11 @@ static void say_numbers(struct live *l)
     char s[sizeof l->said] = "";
     size_t k = 0;
     for (int i = 0; i < l->res->n_numbers && k + 2 < sizeof s; i++) {
+        if (!number_steady(l, &l->res->numbers[i]))
+            continue;
         char t[REC_MAX_CANDIDATES + 1];
         number_text(l, &l->res->numbers[i], t, sizeof t);
-        k += (size_t)snprintf(s + k, sizeof s - k, "%s%s", i ? " " : "", t);
+        k += (size_t)snprintf(s + k, sizeof s - k, "%s%s", k ? " " : "", t);
         if (k >= sizeof s)
             k = sizeof s - 1;
     }

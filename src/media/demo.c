@@ -109,7 +109,7 @@ static void compose(struct media_demo *d, int64_t scene)
     for (int r = 0; r < n_rows; r++) {
         /* digit cell size: MNIST digits fill about 20 of their 28 pixels */
         const int s = (int)(row_h * (0.55f + 0.2f * dg_rng_uniform(&rng)));
-        const int step = s * 5 / 8;
+        const int step = s * 9 / 16; /* MNIST digits are about 0.6 of their cell wide */
         int x = d->pw / 16 + (int)dg_rng_below(&rng, (uint32_t)(d->pw / 10 + 1));
         const int y = r * row_h + (row_h - s) / 2 + row_h / 10;
         const int n_numbers = 1 + (int)dg_rng_below(&rng, MAX_PER_ROW);
