@@ -57,9 +57,7 @@ static void test_demo_is_readable(void **state)
     int exact = 0, total = 0;
     for (int scene = 0; scene < 10; scene++) {
         media_demo_render(d, scene * 4 * 30 + 15, rgb);
-        for (int i = 0; i < 640 * 480; i++)
-            grey.px[i] =
-                (uint8_t)((77 * rgb[3 * i] + 150 * rgb[3 * i + 1] + 29 * rgb[3 * i + 2]) >> 8);
+        vis_grey_from_rgb(rgb, 640 * 3, 640, 480, grey.px);
         assert_int_equal(rec_scan(sc, &grey, r), DG_OK);
         /* every number of the truth, looked up among those read */
         char truth[256];

@@ -104,12 +104,7 @@ static int process(struct live *l, const struct media_frame *f)
 {
     int rx, ry, rw, rh;
     roi_rect(l, &rx, &ry, &rw, &rh);
-    for (int y = 0; y < rh; y++) {
-        const uint8_t *s = f->rgb + ((size_t)(y + ry) * f->w + rx) * 3;
-        uint8_t *d = l->grey_px + (size_t)y * rw;
-        for (int x = 0; x < rw; x++, s += 3) /* Rec. 601 luma, as the image loader */
-            d[x] = (uint8_t)((77 * s[0] + 150 * s[1] + 29 * s[2] + 128) >> 8);
-    }
+    vis_grey_from_rgb(f->rgb + ((size_t)ry * f->w + rx) * 3, (size_t)f->w * 3, rw, rh, l->grey_px);
     const struct vis_image grey = {rw, rh, l->grey_px};
     const double t0 = dg_now();
     const int rc = rec_scan(l->sc, &grey, l->res);

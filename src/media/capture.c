@@ -64,6 +64,20 @@ static int interrupt_cb(void *opaque)
     return stopping(opaque);
 }
 
+/* Waits on c->cv (c->mu held) for at most `wait` seconds; wake-ups may come earlier. */
+static void wait_for(struct media_capture *c, double wait)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)wait;
+    ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
 /* Sleeps until wall-clock time `until` (dg_now() scale) or until stopped. Returns 1 if stopped. */
 static int sleep_until(struct media_capture *c, double until)
 {
@@ -72,16 +86,7 @@ static int sleep_until(struct media_capture *c, double until)
         const double now = dg_now();
         if (now >= until)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        const double wait = until - now;
-        ts.tv_sec += (time_t)wait;
-        ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        wait_for(c, until - now);
     }
     const int s = c->stop;
     pthread_mutex_unlock(&c->mu);
@@ -491,16 +496,7 @@ int media_capture_next(struct media_capture *c, double timeout_s, const struct m
         const double now = dg_now();
         if (now >= until)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        const double wait = until - now;
-        ts.tv_sec += (time_t)wait;
-        ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        wait_for(c, until - now);
     }
     int rc = MEDIA_TIMEOUT;
     if (c->slot_full) {

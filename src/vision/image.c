@@ -266,3 +266,13 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
             out[(oy + y) * SIDE + ox + x] = box[y * ow + x] / 255.0f;
     return DG_OK;
 }
+
+void vis_grey_from_rgb(const uint8_t *rgb, size_t rgb_stride, int w, int h, uint8_t *grey)
+{
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = rgb + (size_t)y * rgb_stride;
+        uint8_t *d = grey + (size_t)y * w;
+        for (int x = 0; x < w; x++, s += 3)
+            d[x] = (uint8_t)((77 * s[0] + 150 * s[1] + 29 * s[2] + 128) >> 8);
+    }
+}

@@ -26,6 +26,9 @@ void vis_image_destroy(struct vis_image *img);
  * Rec. 601 luma weights; alpha composites onto white. Fails with a one-line reason for missing,
  * unreadable, truncated, empty or over-large (VIS_MAX_PIXELS) files; img untouched on failure. */
 int vis_image_load(const char *path, struct vis_image *img);
+/* 8-bit RGB to grey with the loader's Rec. 601 weights in integer form (77, 150, 29)/256: w x h
+ * pixels read with rgb_stride bytes per row, written with w bytes per row. For video frames. */
+void vis_grey_from_rgb(const uint8_t *rgb, size_t rgb_stride, int w, int h, uint8_t *grey);
 /* Writes 8-bit grey (channels 1) or RGB (channels 3) pixels as PNG, atomically. */
 int vis_png_write(const char *path, const uint8_t *px, int w, int h, int channels);
 
