@@ -301,9 +301,8 @@ static void test_parameterless_gradcheck(void **state)
     }
 }
 
-static void test_softmax_xent_gradcheck(void **state)
+static void xent_gradcheck(float smooth)
 {
-    (void)state;
     struct dg_rng rng;
     dg_rng_seed(&rng, 6);
     enum { N = 4, K = 10 };
@@ -317,24 +316,105 @@ static void test_softmax_xent_gradcheck(void **state)
             s += p[i * K + j];
         assert_true(fabs(s - 1.0) < 1e-5);
     }
-    nn_xent_backward(d, p, y, N, K);
+    nn_xent_backward(d, p, y, N, K, smooth);
     for (int i = 0; i < N * K; i++) {
         const float eps = 1e-2f, keep = z[i];
         z[i] = keep + eps;
         nn_softmax(p, z, N, K);
-        double up = nn_xent_backward(NULL, p, y, N, K);
+        double up = nn_xent_backward(NULL, p, y, N, K, smooth);
         z[i] = keep - eps;
         nn_softmax(p, z, N, K);
-        double down = nn_xent_backward(NULL, p, y, N, K);
+        double down = nn_xent_backward(NULL, p, y, N, K, smooth);
         z[i] = keep;
         double fd = (up - down) / (2 * eps);
         if (fabs(fd - d[i]) > 1e-3 + 1e-2 * fabs(fd))
-            fail_msg("dlogits[%d]: analytic %.6f, finite difference %.6f", i, (double)d[i], fd);
+            fail_msg("dlogits[%d] (smoothing %g): analytic %.6f, finite difference %.6f", i,
+                     (double)smooth, (double)d[i], fd);
     }
+}
+
+static void test_softmax_xent_gradcheck(void **state)
+{
+    (void)state;
+    xent_gradcheck(0.0f);
+    xent_gradcheck(0.1f);
+    /* Smoothing by hand: two classes, p = (0.8, 0.2), label 0, eps 0.2 -> targets 0.9, 0.1. */
+    float p2[2] = {0.8f, 0.2f}, d2[2];
+    uint8_t y0 = 0;
+    float loss = nn_xent_backward(d2, p2, &y0, 1, 2, 0.2f);
+    assert_true(fabs(loss - (-0.9 * log(0.8) - 0.1 * log(0.2))) < 1e-6);
+    assert_true(fabsf(d2[0] - (0.8f - 0.9f)) < 1e-6f && fabsf(d2[1] - (0.2f - 0.1f)) < 1e-6f);
     /* Large logits do not overflow. */
+    enum { K = 10 };
     float big[K] = {1000, 0, -1000, 0, 0, 0, 0, 0, 0, 0}, pb[K];
     nn_softmax(pb, big, 1, K);
     assert_true(pb[0] > 0.999f && isfinite(pb[2]));
+}
+
+/* Batch norm, L->c channels: CNHW when L->pad is 0, [n][c] (the dense side) when 1.
+ * p = gamma then beta. */
+static void bn_strides(const struct fd_layer *L, size_t *m, size_t *cs, size_t *es)
+{
+    if (L->pad)
+        *m = (size_t)L->n, *cs = 1, *es = (size_t)L->c;
+    else
+        *m = (size_t)L->n * L->h * L->w, *cs = *m, *es = 1;
+}
+
+static void bn_fwd(const struct fd_layer *L, float *out, const float *in, const float *p)
+{
+    size_t m, cs, es;
+    bn_strides(L, &m, &cs, &es);
+    float mean[8], var[8];
+    nn_batchnorm_forward(out, mean, var, in, p, p + L->c, L->c, m, cs, es, 1e-5f, 0);
+}
+
+static void bn_gradcheck(int dense_side)
+{
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 8);
+    struct fd_layer L = {.forward = bn_fwd,
+                         .n = 3,
+                         .c = 4,
+                         .h = dense_side ? 1 : 3,
+                         .w = dense_side ? 1 : 2,
+                         .pad = dense_side};
+    L.n_out = L.n_in = L.n * L.c * L.h * L.w;
+    float *in = falloc(L.n_in), *r = falloc(L.n_out), *out = falloc(L.n_out);
+    float *din = falloc(L.n_in), p[8], dp[8] = {0}, mean[4], var[4];
+    fill_uniform(in, L.n_in, -2, 2, &rng);
+    fill_uniform(r, L.n_out, -1, 1, &rng);
+    fill_uniform(p, 4, 0.5f, 1.5f, &rng);
+    fill_uniform(p + 4, 4, -0.5f, 0.5f, &rng);
+    size_t m, cs, es;
+    bn_strides(&L, &m, &cs, &es);
+    nn_batchnorm_forward(out, mean, var, in, p, p + 4, 4, m, cs, es, 1e-5f, 0);
+    /* every channel of the output has mean beta and variance gamma^2 (up to eps) */
+    for (int c = 0; c < 4; c++) {
+        double s = 0, ss = 0;
+        for (size_t j = 0; j < m; j++)
+            s += out[c * cs + j * es];
+        for (size_t j = 0; j < m; j++)
+            ss += pow(out[c * cs + j * es] - s / m, 2);
+        assert_true(fabs(s / m - p[4 + c]) < 1e-5);
+        assert_true(fabs(ss / m - p[c] * p[c]) < 1e-3);
+    }
+    nn_batchnorm_backward(din, dp, dp + 4, r, in, mean, var, p, 4, m, cs, es, 1e-5f);
+    check_fd(&L, in, p, r, in, L.n_in, din, 1e-2f, dense_side ? "bn1d din" : "bn2d din");
+    check_fd(&L, in, p, r, p, 8, dp, 1e-2f, dense_side ? "bn1d dgamma/dbeta" : "bn2d dgamma/dbeta");
+    /* relu: the same values clamped at 0 */
+    float *out_relu = falloc(L.n_out);
+    nn_batchnorm_forward(out_relu, mean, var, in, p, p + 4, 4, m, cs, es, 1e-5f, 1);
+    for (int i = 0; i < L.n_out; i++)
+        assert_true(out_relu[i] == (out[i] > 0.0f ? out[i] : 0.0f));
+    free(in), free(r), free(out), free(din), free(out_relu);
+}
+
+static void test_batchnorm_gradcheck(void **state)
+{
+    (void)state;
+    bn_gradcheck(0);
+    bn_gradcheck(1);
 }
 
 int main(void)
@@ -346,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_dense_gradcheck),
         cmocka_unit_test(test_parameterless_gradcheck),
         cmocka_unit_test(test_softmax_xent_gradcheck),
+        cmocka_unit_test(test_batchnorm_gradcheck),
     };
     return cmocka_run_group_tests_name("nn_kernels", tests, NULL, NULL);
 }

@@ -50,7 +50,9 @@ static void test_spec_errors(void **state)
                          "f10--f10",
                          "c99999999k3-f10",
                          "f65536-f65536-f10",
-                         "c8k3x-f10"};
+                         "c8k3x-f10",
+                         "c8k3bs-f10",
+                         "c8k3-f10b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct nn_model *m = NULL;
         int rc = nn_model_new(bad[i], 1, 28, 28, &m);
@@ -96,7 +98,7 @@ static void check_against_torch(const char *name, int check_grads)
         /* Training path with dropout off (rate 0 in this spec, or training = 0 semantics). */
         float *grads = calloc(m->n_params, sizeof *grads);
         nn_forward(m, wk, x, n, 1, NULL);
-        float loss = nn_backward(m, wk, grads, labels, n);
+        float loss = nn_backward(m, wk, grads, labels, n, 0.0f);
         assert_true(fabsf(loss - loss_t[0]) < 1e-5f);
         for (int i = 0; i < m->n_layers; i++) {
             const struct nn_layer *l = &m->layer[i];
@@ -132,6 +134,92 @@ static void test_torch_reference(void **state)
 {
     (void)state;
     check_against_torch("reference", 0); /* has dropout: compared in inference mode */
+}
+
+/* Batch norm against PyTorch: inference with running statistics (folded into the layers before),
+ * training with batch statistics and label smoothing 0.1 (logits, loss, every gradient), the
+ * running statistics after one update, and num_batches_tracked through a save and load. */
+static void test_torch_batchnorm(void **state)
+{
+    (void)state;
+    struct nn_model *m = load_fixture_model("bn");
+    assert_int_equal(m->bn_steps, 7);
+    const char *io = "tests/fixtures/bn.io.safetensors";
+    size_t n_x, n_lab, n_logits, cnt;
+    float *x = fixture_tensor(io, "x", &n_x);
+    float *labf = fixture_tensor(io, "labels", &n_lab);
+    float *logits_t = fixture_tensor(io, "logits", &n_logits);
+    float *logits_train_t = fixture_tensor(io, "logits_train", &cnt);
+    float *loss_t = fixture_tensor(io, "loss", &cnt);
+    const int n = (int)n_lab;
+    uint8_t labels[64];
+    for (int i = 0; i < n; i++)
+        labels[i] = (uint8_t)labf[i];
+    struct nn_work *wk, *wk_inf;
+    assert_int_equal(nn_work_new(m, n, 1, &wk), DG_OK);
+    assert_int_equal(nn_work_new(m, n, 0, &wk_inf), DG_OK);
+    assert_close(nn_forward(m, wk_inf, x, n, 0, NULL), logits_t, n_logits, 1e-5, 1e-4);
+    assert_close(nn_forward(m, wk, x, n, 0, NULL), logits_t, n_logits, 1e-5, 1e-4);
+    /* one sample at a time gives the same (inference does not depend on the batch) */
+    for (int i = 0; i < n; i++)
+        assert_close(nn_forward(m, wk_inf, x + (size_t)i * 2 * 12 * 12, 1, 0, NULL),
+                     logits_t + (size_t)i * 10, 10, 1e-5, 1e-4);
+    float *grads = calloc(m->n_params, sizeof *grads);
+    assert_close(nn_forward(m, wk, x, n, 1, NULL), logits_train_t, n_logits, 1e-5, 1e-4);
+    float loss = nn_backward(m, wk, grads, labels, n, 0.1f);
+    assert_true(fabsf(loss - loss_t[0]) < 1e-5f);
+    int n_bn = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct nn_layer *l = &m->layer[i];
+        if (!l->n_w)
+            continue;
+        char tname[64];
+        snprintf(tname, sizeof tname, "grad.%d.weight", i);
+        float *gw = fixture_tensor(io, tname, &cnt);
+        assert_int_equal(cnt, l->n_w);
+        assert_close(grads + l->w_off, gw, cnt, 1e-6, 1e-3);
+        free(gw);
+        if (l->op == NN_CONV || (l->op == NN_DENSE && i + 1 < m->n_layers))
+            assert_int_equal(l->n_b, 0); /* a batch norm follows: no bias, as in PyTorch */
+        if (l->n_b) {
+            snprintf(tname, sizeof tname, "grad.%d.bias", i);
+            float *gb = fixture_tensor(io, tname, &cnt);
+            assert_close(grads + l->b_off, gb, cnt, 1e-6, 1e-3);
+            free(gb);
+        }
+        n_bn += l->op == NN_BATCHNORM;
+    }
+    assert_int_equal(n_bn, 3);
+    nn_update_bn_stats(m, wk, n);
+    assert_int_equal(m->bn_steps, 8);
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct nn_layer *l = &m->layer[i];
+        if (l->op != NN_BATCHNORM)
+            continue;
+        char tname[64];
+        snprintf(tname, sizeof tname, "after.%d.running_mean", i);
+        float *rm = fixture_tensor(io, tname, &cnt);
+        assert_close(m->params + l->s_off, rm, cnt, 1e-6, 1e-4);
+        snprintf(tname, sizeof tname, "after.%d.running_var", i);
+        float *rv = fixture_tensor(io, tname, &cnt);
+        assert_close(m->params + l->s_off + l->out_c, rv, cnt, 1e-6, 1e-4);
+        free(rm), free(rv);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/dg_test_bn_%d.safetensors", (int)getpid());
+    assert_int_equal(nn_model_save(m, NULL, NULL, path), DG_OK);
+    struct nn_model *back;
+    assert_int_equal(nn_model_load(path, &back, NULL, NULL), DG_OK);
+    unlink(path);
+    assert_int_equal(back->bn_steps, 8);
+    assert_int_equal(back->n_params, m->n_params);
+    assert_memory_equal(back->params, m->params, m->n_params * sizeof(float));
+    nn_model_free(back);
+    free(grads);
+    nn_work_free(wk);
+    nn_work_free(wk_inf);
+    nn_model_free(m);
+    free(x), free(labf), free(logits_t), free(logits_train_t), free(loss_t);
 }
 
 static char tmp_path[64];
@@ -405,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_torch_small),
         cmocka_unit_test(test_torch_reference),
+        cmocka_unit_test(test_torch_batchnorm),
         cmocka_unit_test_setup_teardown(test_save_load_bit_exact, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_checkpoint_round_trip, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup_tmp, teardown_tmp),

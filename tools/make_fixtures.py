@@ -28,8 +28,9 @@ def write_safetensors(path, tensors, metadata):
     offset = 0
     blobs = []
     for name, arr in tensors.items():
-        a = np.ascontiguousarray(arr, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape),
+        is_int = np.asarray(arr).dtype == np.int64  # BatchNorm's num_batches_tracked
+        a = np.array(arr, dtype="<i8" if is_int else "<f4", order="C")  # keeps 0-d shapes
+        header[name] = {"dtype": "I64" if is_int else "F32", "shape": list(a.shape),
                         "data_offsets": [offset, offset + a.nbytes]}
         offset += a.nbytes
         blobs.append(a.tobytes())
@@ -52,10 +53,15 @@ def build(spec, in_shape):
     for i, t in enumerate(toks):
         if t[0] == "c":
             f, rest = t[1:].split("k")
+            bn = rest.endswith("b")
+            rest = rest.rstrip("b")
             same = rest.endswith("s")
             k = int(rest.rstrip("s"))
             pad = k // 2 if same else 0
-            layers += [nn.Conv2d(c, int(f), k, padding=pad), nn.ReLU()]
+            layers.append(nn.Conv2d(c, int(f), k, padding=pad, bias=not bn))
+            if bn:
+                layers.append(nn.BatchNorm2d(int(f)))
+            layers.append(nn.ReLU())
             c, h, w = int(f), h + 2 * pad - k + 1, w + 2 * pad - k + 1
         elif t[0] == "p":
             k = int(t[1:])
@@ -66,8 +72,12 @@ def build(spec, in_shape):
                 layers.append(nn.Flatten())
                 c, h, w = c * h * w, 1, 1
                 spatial = False
-            layers.append(nn.Linear(c, int(t[1:])))
-            c = int(t[1:])
+            bn = t.endswith("b")
+            units = int(t[1:].rstrip("b"))
+            layers.append(nn.Linear(c, units, bias=not bn))
+            if bn:
+                layers.append(nn.BatchNorm1d(units))
+            c = units
             if i != len(toks) - 1:
                 layers.append(nn.ReLU())
         elif t[0] == "d":
@@ -100,11 +110,51 @@ def case(name, spec, in_shape, n, seed):
     print(f"{name}: {spec} on {n}x{in_shape}, loss {loss.item():.6f}")
 
 
+def case_bn(name, spec, in_shape, n, seed):
+    """Batch norm: logits in eval mode (random running statistics), then loss, gradients and the
+    updated running statistics of one training-mode forward (batch statistics)."""
+    torch.manual_seed(seed)
+    model = build(spec, in_shape)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.2, 0.2)
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.num_batches_tracked.fill_(7)
+            elif isinstance(mod, nn.Linear) and mod.bias is not None:
+                mod.bias.uniform_(-0.1, 0.1)
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    meta = {"format": "pt", "arch": spec, "input": "x".join(map(str, in_shape))}
+    write_safetensors(os.path.join(OUT, name + ".model.safetensors"), sd, meta)
+    x = torch.rand(n, *in_shape)
+    labels = torch.randint(0, 10, (n,))
+    model.eval()
+    logits = model(x).detach()
+    model.train()
+    logits_train = model(x)
+    loss = nn.functional.cross_entropy(logits_train, labels, label_smoothing=0.1)
+    loss.backward()
+    io = {"x": x.numpy(), "labels": labels.float().numpy(), "logits": logits.numpy(),
+          "logits_train": logits_train.detach().numpy(),
+          "loss": np.array([loss.item()], dtype=np.float32)}
+    for k, p in model.named_parameters():
+        io["grad." + k] = p.grad.numpy()
+    for k, v in model.state_dict().items():
+        if "running" in k:
+            io["after." + k] = v.numpy()
+    write_safetensors(os.path.join(OUT, name + ".io.safetensors"), io,
+                      {"torch": torch.__version__, "spec": spec, "label_smoothing": "0.1"})
+    print(f"{name}: {spec} on {n}x{in_shape}, loss {loss.item():.6f}")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(1)
     case("small", "c4k3s-p2-c6k3-p2-f16-f10", (2, 12, 12), 5, 1)
     case("reference", "c32k3-p2-c64k3-p2-f128-d0.5-f10", (1, 28, 28), 4, 2)
+    case_bn("bn", "c4k3b-p2-c6k3sb-f16b-f10", (2, 12, 12), 6, 3)
     return 0
 
 

@@ -181,9 +181,11 @@ HOT void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, cons
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const int np = n * oh * ow, kk = c * k * k;
     weight_grad(dw, dout, cols, oc, kk, np);
+    if (db) {
 #pragma omp parallel for schedule(static)
-    for (int o = 0; o < oc; o++)
-        db[o] += sum_lanes(dout + (size_t)o * np, (size_t)np);
+        for (int o = 0; o < oc; o++)
+            db[o] += sum_lanes(dout + (size_t)o * np, (size_t)np);
+    }
     if (!din)
         return;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, np, oc, 1.0f, w, kk, dout, np, 0.0f,
@@ -344,7 +346,10 @@ HOT void nn_dense_forward(float *out, const float *in, const float *w, const flo
                           int n_in, int n_out, int relu)
 {
     for (int ni = 0; ni < n; ni++)
-        memcpy(out + (size_t)ni * n_out, b, (size_t)n_out * sizeof *out);
+        if (b)
+            memcpy(out + (size_t)ni * n_out, b, (size_t)n_out * sizeof *out);
+        else
+            memset(out + (size_t)ni * n_out, 0, (size_t)n_out * sizeof *out);
     if (n == 1) /* one sample: a matrix-vector product, without GEMM's packing */
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, w, n_in, in, 1, 1.0f, out, 1);
     else
@@ -360,9 +365,10 @@ HOT void nn_dense_backward(float *din, float *dw, float *db, const float *dout, 
 {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, n, 1.0f, dout, n_out, in,
                 n_in, 1.0f, dw, n_in);
-    for (int ni = 0; ni < n; ni++)
-        for (int o = 0; o < n_out; o++)
-            db[o] += dout[(size_t)ni * n_out + o];
+    if (db)
+        for (int ni = 0; ni < n; ni++)
+            for (int o = 0; o < n_out; o++)
+                db[o] += dout[(size_t)ni * n_out + o];
     if (din)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n_in, n_out, 1.0f, dout, n_out, w,
                     n_in, 0.0f, din, n_in);
@@ -398,19 +404,83 @@ void nn_softmax(float *probs, const float *logits, int n, int n_cls)
     }
 }
 
-float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels, int n, int n_cls)
+float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels, int n, int n_cls,
+                       float eps)
 {
     double loss = 0.0;
     const float inv_n = 1.0f / (float)n;
+    const float off = eps / (float)n_cls, on = 1.0f - eps + off;
     for (int ni = 0; ni < n; ni++) {
         const float *p = probs + (size_t)ni * n_cls;
-        float py = p[labels[ni]];
-        loss -= log(py > 1e-30f ? py : 1e-30f);
+        for (int j = 0; j < n_cls; j++) {
+            const float t = j == labels[ni] ? on : off;
+            if (t > 0.0f)
+                loss -= t * log(p[j] > 1e-30f ? p[j] : 1e-30f);
+        }
         if (dlogits) {
             float *d = dlogits + (size_t)ni * n_cls;
             for (int j = 0; j < n_cls; j++)
-                d[j] = (p[j] - (j == labels[ni] ? 1.0f : 0.0f)) * inv_n;
+                d[j] = (p[j] - (j == labels[ni] ? on : off)) * inv_n;
         }
     }
     return (float)(loss / n);
+}
+
+/* Per channel: mean and variance in double (a batch of 128 at 24x24 is 73,728 values; float
+ * sums would lose digits), then one pass writing the normalised output. */
+void nn_batchnorm_forward(float *out, float *mean, float *var, const float *in, const float *gamma,
+                          const float *beta, int n_ch, size_t m, size_t c_stride, size_t e_stride,
+                          float eps, int relu)
+{
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < n_ch; c++) {
+        const float *x = in + (size_t)c * c_stride;
+        float *y = out + (size_t)c * c_stride;
+        double s = 0.0, ss = 0.0;
+        for (size_t j = 0; j < m; j++)
+            s += x[j * e_stride];
+        const double mu = s / (double)m;
+        for (size_t j = 0; j < m; j++) {
+            const double d = x[j * e_stride] - mu;
+            ss += d * d;
+        }
+        const double v = ss / (double)m;
+        mean[c] = (float)mu;
+        var[c] = (float)v;
+        const float scale = gamma[c] / sqrtf((float)v + eps);
+        const float shift = beta[c] - (float)mu * scale;
+        const float floor = relu ? 0.0f : -INFINITY;
+        for (size_t j = 0; j < m; j++) {
+            const float t = x[j * e_stride] * scale + shift;
+            y[j * e_stride] = t > floor ? t : floor;
+        }
+    }
+}
+
+/* With xh = (x - mean) * istd: dgamma = sum(dy * xh), dbeta = sum(dy),
+ * dx = gamma * istd * (dy - dbeta/m - xh * dgamma/m). */
+void nn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *mean, const float *var, const float *gamma,
+                           int n_ch, size_t m, size_t c_stride, size_t e_stride, float eps)
+{
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < n_ch; c++) {
+        const float *x = in + (size_t)c * c_stride, *dy = dout + (size_t)c * c_stride;
+        const float mu = mean[c], istd = 1.0f / sqrtf(var[c] + eps);
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t j = 0; j < m; j++) {
+            const float g = dy[j * e_stride];
+            sdy += g;
+            sdyx += (double)g * ((x[j * e_stride] - mu) * istd);
+        }
+        dgamma[c] += (float)sdyx;
+        dbeta[c] += (float)sdy;
+        if (!din)
+            continue;
+        float *dx = din + (size_t)c * c_stride;
+        const float k = gamma[c] * istd, a = (float)(sdy / (double)m),
+                    b = (float)(sdyx / (double)m);
+        for (size_t j = 0; j < m; j++)
+            dx[j * e_stride] = k * (dy[j * e_stride] - a - (x[j * e_stride] - mu) * istd * b);
+    }
 }

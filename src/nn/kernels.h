@@ -64,10 +64,26 @@ void nn_dense_backward(float *din, float *dw, float *db, const float *dout, cons
 void nn_dropout_forward(float *out, const float *in, const float *mask, size_t n_elems);
 void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n_elems);
 
+/* Batch normalisation in training mode over n_ch channels of m values each, value j of channel c
+ * at x[c*c_stride + j*e_stride] (CNHW activations: c_stride = n*h*w, e_stride = 1; dense
+ * [n][features]: c_stride = 1, e_stride = n_ch). Writes out = gamma*(x - mean)/sqrt(var + eps) +
+ * beta (then max(0, .) when relu), and the batch mean and biased variance per channel. */
+void nn_batchnorm_forward(float *out, float *mean, float *var, const float *in, const float *gamma,
+                          const float *beta, int n_ch, size_t m, size_t c_stride, size_t e_stride,
+                          float eps, int relu);
+/* The backward of the above (before any ReLU: dout is the gradient of the normalised output).
+ * Adds into dgamma, dbeta; overwrites din (nullable). */
+void nn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *mean, const float *var, const float *gamma,
+                           int n_ch, size_t m, size_t c_stride, size_t e_stride, float eps);
+
 /* Softmax over each row of logits [n][n_cls] into probs. */
 void nn_softmax(float *probs, const float *logits, int n, int n_cls);
-/* Mean cross-entropy of probs against labels; dlogits (nullable) = (probs - onehot) / n. */
-float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels, int n, int n_cls);
+/* Mean cross-entropy of probs against labels smoothed by eps (target 1 - eps + eps/n_cls for the
+ * label, eps/n_cls for the others; eps = 0 is plain cross-entropy); dlogits (nullable) =
+ * (probs - target) / n. */
+float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels, int n, int n_cls,
+                       float eps);
 
 /* Naive references: direct loops in the same layouts, no BLAS, no threads. */
 void nn_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int n,

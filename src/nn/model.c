@@ -66,6 +66,22 @@ static int add_params(struct nn_model *m, struct nn_layer *l, size_t n_w, size_t
     return DG_OK;
 }
 
+/* Scale and shift are trained parameters (w, b); the running mean and variance follow them. */
+static int add_batchnorm(struct nn_model *m, int *c, int *h, int *w)
+{
+    int rc = add_layer(m, NN_BATCHNORM, c, h, w);
+    if (rc)
+        return rc;
+    struct nn_layer *l = &m->layer[m->n_layers - 1];
+    if ((rc = add_params(m, l, (size_t)*c, (size_t)*c)))
+        return rc;
+    l->s_off = m->n_params;
+    m->n_params += 2 * (size_t)*c;
+    return m->n_params > NN_MAX_PARAMS
+               ? dg_fail(DG_EARG, "spec has more than %d parameters", NN_MAX_PARAMS)
+               : DG_OK;
+}
+
 static int parse_spec(struct nn_model *m, const char *spec)
 {
     int c = m->in_c, h = m->in_h, w = m->in_w;
@@ -87,8 +103,13 @@ static int parse_spec(struct nn_model *m, const char *spec)
                 return dg_fail(DG_EARG,
                                "spec token '%.*s': expected c<filters>k<size>[s], e.g. c32k3",
                                (int)toklen, tok);
+            int bn = 0;
             if (*p == 's') {
                 same = 1;
+                p++;
+            }
+            if (*p == 'b') {
+                bn = 1;
                 p++;
             }
             if (same && k % 2 == 0)
@@ -107,9 +128,11 @@ static int parse_spec(struct nn_model *m, const char *spec)
             l->out_c = f;
             l->out_h = h + 2 * pad - k + 1;
             l->out_w = w + 2 * pad - k + 1;
-            if ((rc = add_params(m, l, (size_t)f * c * k * k, (size_t)f)))
+            if ((rc = add_params(m, l, (size_t)f * c * k * k, bn ? 0 : (size_t)f)))
                 return rc;
             c = l->out_c, h = l->out_h, w = l->out_w;
+            if (bn && (rc = add_batchnorm(m, &c, &h, &w)))
+                return rc;
             if ((rc = add_layer(m, NN_RELU, &c, &h, &w)))
                 return rc;
         } else if (kind == 'p') {
@@ -130,10 +153,19 @@ static int parse_spec(struct nn_model *m, const char *spec)
             l->out_w = w / k;
             h = l->out_h, w = l->out_w;
         } else if (kind == 'f') {
-            int units;
+            int units, bn = 0;
             if (read_int(&p, NN_MAX_WIDTH, &units) || units < 1)
                 return dg_fail(DG_EARG, "spec token '%.*s': expected f<units>, e.g. f128",
                                (int)toklen, tok);
+            if (*p == 'b') {
+                bn = 1;
+                p++;
+                if (p[0] == '\0')
+                    return dg_fail(DG_EARG,
+                                   "spec token '%.*s': the last layer (the logits) cannot have "
+                                   "batch norm",
+                                   (int)toklen, tok);
+            }
             if (spatial) {
                 if ((size_t)c * h * w > NN_MAX_PARAMS)
                     return dg_fail(DG_EARG, "spec: flattened size is too large");
@@ -149,9 +181,11 @@ static int parse_spec(struct nn_model *m, const char *spec)
                 return rc;
             struct nn_layer *l = &m->layer[m->n_layers - 1];
             l->out_c = units;
-            if ((rc = add_params(m, l, (size_t)units * c, (size_t)units)))
+            if ((rc = add_params(m, l, (size_t)units * c, bn ? 0 : (size_t)units)))
                 return rc;
             c = units;
+            if (bn && (rc = add_batchnorm(m, &c, &h, &w)))
+                return rc;
             if (p[0] != '\0' && (rc = add_layer(m, NN_RELU, &c, &h, &w)))
                 return rc;
         } else if (kind == 'd') {
@@ -221,10 +255,21 @@ void nn_model_free(struct nn_model *m)
 
 void nn_model_init(struct nn_model *m, struct dg_rng *rng)
 {
+    m->bn_steps = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const struct nn_layer *l = &m->layer[i];
         if (l->n_w == 0)
             continue;
+        if (l->op == NN_BATCHNORM) {
+            float *p = m->params;
+            for (int j = 0; j < l->out_c; j++) {
+                p[l->w_off + j] = 1.0f;
+                p[l->b_off + j] = 0.0f;
+                p[l->s_off + j] = 0.0f;
+                p[l->s_off + l->out_c + j] = 1.0f;
+            }
+            continue;
+        }
         double fan_in, fan_out;
         if (l->op == NN_CONV) {
             fan_in = (double)l->in_c * l->k * l->k;
@@ -264,6 +309,11 @@ void nn_model_describe(const struct nn_model *m, char *buf, size_t n_bytes)
         case NN_DROPOUT:
             r = snprintf(buf + used, n_bytes - used, "%2d Dropout(%g)", i, l->rate);
             break;
+        case NN_BATCHNORM:
+            r = snprintf(buf + used, n_bytes - used, "%2d BatchNorm%dd(%d)", i,
+                         l->out_h * l->out_w > 1 || m->layer[i - 1].op == NN_CONV ? 2 : 1,
+                         l->out_c);
+            break;
         }
         if (r < 0)
             break;
@@ -288,16 +338,26 @@ struct nn_work {
     float *mask[NN_MAX_LAYERS]; /* dropout masks (training) */
     float *probs;               /* [n][n_classes] */
     uint8_t *argmax[NN_MAX_LAYERS];
-    uint8_t *bytes; /* argmax arena */
+    uint8_t *bytes;                 /* argmax arena */
+    float *bn_stats[NN_MAX_LAYERS]; /* batch norm: the last training batch's mean, then variance */
+    float *fold_w, *fold_b; /* inference: a layer's weights with the next batch norm folded in */
     /* The fusion plan. relu_fused[i]: ReLU layer i is computed in place by layer i-1 (a conv or
      * dense), sharing its act/dact buffers. relu_in_pool[i]: that ReLU's backward is folded into
      * the max-pool at i+1. */
     uint8_t relu_fused[NN_MAX_LAYERS];
     uint8_t relu_in_pool[NN_MAX_LAYERS];
-    /* block[i]: conv i is followed by such a ReLU and a max-pool; the forward pass runs the raw
-     * convolution, then one pass for bias, ReLU and pooling (nn_bias_relu_pool). */
+    /* block[i]: conv i is followed (after its batch norm, if any) by such a ReLU and a max-pool;
+     * the forward pass runs the raw convolution, then one pass for bias, ReLU and pooling
+     * (nn_bias_relu_pool). With a batch norm this holds in inference only, where the batch norm
+     * is folded into the convolution. */
     uint8_t block[NN_MAX_LAYERS];
 };
+
+/* Layer i is a convolution or dense layer followed by a batch norm. */
+static int bn_follows(const struct nn_model *m, int i)
+{
+    return i + 1 < m->n_layers && m->layer[i + 1].op == NN_BATCHNORM;
+}
 
 static size_t out_size(const struct nn_layer *l)
 {
@@ -319,14 +379,23 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
         return dg_fail(DG_ENOMEM, "out of memory");
     wk->max_batch = max_batch;
     wk->training = training;
+    size_t max_fold_w = 0, max_fold_b = 0;
     for (int i = 1; i < m->n_layers; i++) {
         const enum nn_op prev = m->layer[i - 1].op;
-        wk->relu_fused[i] = m->layer[i].op == NN_RELU && (prev == NN_CONV || prev == NN_DENSE);
+        wk->relu_fused[i] = m->layer[i].op == NN_RELU &&
+                            (prev == NN_CONV || prev == NN_DENSE || prev == NN_BATCHNORM);
         wk->relu_in_pool[i] =
             wk->relu_fused[i] && i + 1 < m->n_layers && m->layer[i + 1].op == NN_MAXPOOL;
     }
-    for (int i = 0; i + 2 < m->n_layers; i++)
-        wk->block[i] = m->layer[i].op == NN_CONV && wk->relu_in_pool[i + 1];
+    for (int i = 0; i + 2 < m->n_layers; i++) {
+        const int j = i + 1 + bn_follows(m, i);
+        wk->block[i] = m->layer[i].op == NN_CONV && j < m->n_layers && wk->relu_in_pool[j];
+        if (bn_follows(m, i)) {
+            max_fold_w = m->layer[i].n_w > max_fold_w ? m->layer[i].n_w : max_fold_w;
+            max_fold_b =
+                (size_t)m->layer[i].out_c > max_fold_b ? (size_t)m->layer[i].out_c : max_fold_b;
+        }
+    }
     /* Two passes: count, then carve. */
     size_t n_floats = 0, n_bytes = 0, max_cols = 0, max_act = (size_t)m->in_c * m->in_h * m->in_w;
     for (int pass = 0; pass < 2; pass++) {
@@ -343,7 +412,8 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
             size_t osz = nb * out_size(l);
             if (out_size(l) > max_act)
                 max_act = out_size(l);
-            if (wk->relu_fused[i]) {
+            if (wk->relu_fused[i] || (l->op == NN_BATCHNORM && !training)) {
+                /* in place: a fused ReLU; a batch norm folded into the layer before it */
                 wk->act[i] = wk->act[i - 1];
                 wk->dact[i] = wk->dact[i - 1];
             } else {
@@ -360,6 +430,8 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
             }
             if (l->op == NN_DROPOUT && training)
                 CARVE(wk->mask[i], osz);
+            if (l->op == NN_BATCHNORM && training)
+                CARVE(wk->bn_stats[i], 2 * (size_t)l->out_c);
             if (l->op == NN_MAXPOOL) {
                 if (pass)
                     wk->argmax[i] = wk->bytes + boff;
@@ -378,6 +450,8 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
             CARVE(wk->dx, nb * max_act);
         }
         CARVE(wk->probs, nb * (size_t)m->n_classes);
+        CARVE(wk->fold_w, max_fold_w);
+        CARVE(wk->fold_b, max_fold_b);
 #undef CARVE
         if (!pass) {
             n_floats = off;
@@ -428,6 +502,41 @@ static void load_input(const struct nn_model *m, struct nn_work *wk, const float
                    hw * sizeof *x);
 }
 
+/* Batch norm over layer l's values: CNHW after a convolution, [n][features] after a dense
+ * layer. */
+static void bn_layout(const struct nn_model *m, int i, int n, size_t *count, size_t *c_stride,
+                      size_t *e_stride)
+{
+    const struct nn_layer *l = &m->layer[i];
+    const size_t hw = (size_t)l->out_h * l->out_w;
+    if (m->layer[i - 1].op == NN_CONV) {
+        *count = (size_t)n * hw, *c_stride = (size_t)n * hw, *e_stride = 1;
+    } else {
+        *count = (size_t)n, *c_stride = 1, *e_stride = (size_t)l->out_c;
+    }
+}
+
+/* Layer i's weights and bias with batch norm i+1's running statistics folded in:
+ * w' = w * s, b' = beta - mean * s (+ b * s), s = gamma / sqrt(var + eps), per output. */
+static void fold_bn(const struct nn_model *m, struct nn_work *wk, int i, const float **w,
+                    const float **b)
+{
+    const struct nn_layer *l = &m->layer[i], *bn = &m->layer[i + 1];
+    const float *gamma = m->params + bn->w_off, *beta = m->params + bn->b_off;
+    const float *mean = m->params + bn->s_off, *var = mean + bn->out_c;
+    const size_t per_out = l->n_w / (size_t)l->out_c;
+    for (int o = 0; o < l->out_c; o++) {
+        const float sc = gamma[o] / sqrtf(var[o] + NN_BN_EPS);
+        const float *src = m->params + l->w_off + (size_t)o * per_out;
+        float *dst = wk->fold_w + (size_t)o * per_out;
+        for (size_t j = 0; j < per_out; j++)
+            dst[j] = src[j] * sc;
+        wk->fold_b[o] = beta[o] + ((l->n_b ? m->params[l->b_off + o] : 0.0f) - mean[o]) * sc;
+    }
+    *w = wk->fold_w;
+    *b = wk->fold_b;
+}
+
 const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const float *x, int n,
                         int training, struct dg_rng *rng)
 {
@@ -438,36 +547,52 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
         const struct nn_layer *l = &m->layer[i];
         float *out = wk->act[i];
         const size_t n_out = (size_t)n * out_size(l);
-        const int relu_next = i + 1 < m->n_layers && wk->relu_fused[i + 1];
-        if (wk->block[i]) {
-            /* conv -> ReLU -> pool in two passes; the pooled output lands in layer i+2's buffers
-             * and the ReLU layer i+1 has nothing to do. */
-            const struct nn_layer *pool = &m->layer[i + 2];
-            nn_conv2d_forward(out, wk->cols[i], in, m->params + l->w_off, NULL, n, l->in_c, l->in_h,
-                              l->in_w, l->out_c, l->k, l->pad, 0);
-            nn_bias_relu_pool(wk->act[i + 2], wk->argmax[i + 2], out, m->params + l->b_off,
-                              l->out_c, n, l->out_h, l->out_w, pool->k);
-            in = wk->act[i + 2];
-            i += 2;
+        const int bn = bn_follows(m, i);
+        /* In inference a following batch norm is folded into this layer's weights and bias. */
+        const float *w = m->params + l->w_off, *b = l->n_b ? m->params + l->b_off : NULL;
+        if (bn && !training)
+            fold_bn(m, wk, i, &w, &b);
+        const int next = i + 1 + (bn && !training); /* the layer this one's output feeds */
+        const int relu_next = next < m->n_layers && wk->relu_fused[next];
+        if (wk->block[i] && (!bn || !training)) {
+            /* conv -> ReLU -> pool in two passes; the pooled output lands in the pool layer's
+             * buffers and the ReLU (and folded batch norm) have nothing to do. */
+            const int p = next + 1;
+            const struct nn_layer *pool = &m->layer[p];
+            nn_conv2d_forward(out, wk->cols[i], in, w, NULL, n, l->in_c, l->in_h, l->in_w, l->out_c,
+                              l->k, l->pad, 0);
+            nn_bias_relu_pool(wk->act[p], wk->argmax[p], out, b, l->out_c, n, l->out_h, l->out_w,
+                              pool->k);
+            in = wk->act[p];
+            i = p;
             continue;
         }
         switch (l->op) {
         case NN_CONV:
-            nn_conv2d_forward(out, wk->cols[i], in, m->params + l->w_off, m->params + l->b_off, n,
-                              l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad, relu_next);
+            nn_conv2d_forward(out, wk->cols[i], in, w, b, n, l->in_c, l->in_h, l->in_w, l->out_c,
+                              l->k, l->pad, relu_next);
+            break;
+        case NN_BATCHNORM:
+            if (!training)
+                continue; /* folded into the layer before */
+            {
+                size_t cnt, cs, es;
+                bn_layout(m, i, n, &cnt, &cs, &es);
+                nn_batchnorm_forward(out, wk->bn_stats[i], wk->bn_stats[i] + l->out_c, in,
+                                     m->params + l->w_off, m->params + l->b_off, l->out_c, cnt, cs,
+                                     es, NN_BN_EPS, relu_next);
+            }
             break;
         case NN_RELU:
-            if (!wk->relu_fused[i]) /* else the layer before applied it in place */
-                nn_relu_forward(out, in, n_out);
+            if (wk->relu_fused[i])
+                continue; /* the layer before applied it in place */
+            nn_relu_forward(out, in, n_out);
             break;
         case NN_MAXPOOL:
             nn_maxpool_forward(out, wk->argmax[i], in, l->in_c * n, l->in_h, l->in_w, l->k);
             break;
         case NN_FLATTEN: nn_flatten_forward(out, in, n, l->in_c, l->in_h * l->in_w); break;
-        case NN_DENSE:
-            nn_dense_forward(out, in, m->params + l->w_off, m->params + l->b_off, n, l->in_c,
-                             l->out_c, relu_next);
-            break;
+        case NN_DENSE: nn_dense_forward(out, in, w, b, n, l->in_c, l->out_c, relu_next); break;
         case NN_DROPOUT:
             if (training && l->rate > 0.0f) {
                 float *mask = wk->mask[i];
@@ -488,13 +613,32 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
     return in;
 }
 
+void nn_update_bn_stats(struct nn_model *m, const struct nn_work *wk, int n)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct nn_layer *l = &m->layer[i];
+        if (l->op != NN_BATCHNORM)
+            continue;
+        size_t cnt, cs, es;
+        bn_layout(m, i, n, &cnt, &cs, &es);
+        const float unbias = cnt > 1 ? (float)cnt / (float)(cnt - 1) : 1.0f;
+        float *mean = m->params + l->s_off, *var = mean + l->out_c;
+        const float *bmean = wk->bn_stats[i], *bvar = bmean + l->out_c;
+        for (int c = 0; c < l->out_c; c++) {
+            mean[c] = (1.0f - NN_BN_MOMENTUM) * mean[c] + NN_BN_MOMENTUM * bmean[c];
+            var[c] = (1.0f - NN_BN_MOMENTUM) * var[c] + NN_BN_MOMENTUM * bvar[c] * unbias;
+        }
+    }
+    m->bn_steps++;
+}
+
 float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, const uint8_t *labels,
-                  int n)
+                  int n, float eps)
 {
     check_batch(wk, n, 1);
     const int last = m->n_layers - 1;
     nn_softmax(wk->probs, wk->act[last], n, m->n_classes);
-    float loss = nn_xent_backward(wk->dact[last], wk->probs, labels, n, m->n_classes);
+    float loss = nn_xent_backward(wk->dact[last], wk->probs, labels, n, m->n_classes, eps);
     for (int i = last; i >= 0; i--) {
         const struct nn_layer *l = &m->layer[i];
         const float *in = i > 0 ? wk->act[i - 1] : wk->x;
@@ -509,10 +653,18 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
             din = NULL;
         switch (l->op) {
         case NN_CONV:
-            nn_conv2d_backward(din, grads + l->w_off, grads + l->b_off, wk->dcols, dout,
-                               wk->cols[i], m->params + l->w_off, n, l->in_c, l->in_h, l->in_w,
-                               l->out_c, l->k, l->pad);
+            nn_conv2d_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL, wk->dcols,
+                               dout, wk->cols[i], m->params + l->w_off, n, l->in_c, l->in_h,
+                               l->in_w, l->out_c, l->k, l->pad);
             break;
+        case NN_BATCHNORM: {
+            size_t cnt, cs, es;
+            bn_layout(m, i, n, &cnt, &cs, &es);
+            nn_batchnorm_backward(din, grads + l->w_off, grads + l->b_off, dout, in,
+                                  wk->bn_stats[i], wk->bn_stats[i] + l->out_c, m->params + l->w_off,
+                                  l->out_c, cnt, cs, es, NN_BN_EPS);
+            break;
+        }
         case NN_RELU:
             /* In place when fused (din == dout); nothing left to do when the pool folded it in. */
             if (din && !wk->relu_in_pool[i])
@@ -529,7 +681,7 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
                 nn_flatten_backward(din, dout, n, l->in_c, l->in_h * l->in_w);
             break;
         case NN_DENSE:
-            nn_dense_backward(din, grads + l->w_off, grads + l->b_off, dout, in,
+            nn_dense_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL, dout, in,
                               m->params + l->w_off, n, l->in_c, l->out_c);
             break;
         case NN_DROPOUT:
@@ -568,8 +720,21 @@ float nn_train_step(struct nn_model *m, struct nn_work *wk, struct nn_optim *opt
             hits += nn_argmax(logits + (size_t)i * m->n_classes, m->n_classes) == labels[i];
         *n_correct = hits;
     }
-    float loss = nn_backward(m, wk, opt->grads, labels, n);
+    float loss = nn_backward(m, wk, opt->grads, labels, n, opt->label_smoothing);
     nn_optim_apply(opt, m->params);
+    if (opt->weight_decay > 0.0f) {
+        /* decoupled: a fixed fraction of each conv and dense weight, at the learning rate */
+        const float keep = 1.0f - opt->lr * opt->weight_decay;
+        for (int i = 0; i < m->n_layers; i++) {
+            const struct nn_layer *l = &m->layer[i];
+            if (l->op != NN_CONV && l->op != NN_DENSE)
+                continue;
+            float *w = m->params + l->w_off;
+            for (size_t j = 0; j < l->n_w; j++)
+                w[j] *= keep;
+        }
+    }
+    nn_update_bn_stats(m, wk, n);
     return loss;
 }
 

@@ -14,13 +14,18 @@
  *     nn_model_save(m, NULL, &meta, "model.safetensors");
  *
  * Spec grammar: tokens joined by '-'.
- *   c<F>k<K>[s]  Conv2d with F filters of KxK, stride 1, 'valid' ('s': 'same', K odd), then ReLU
+ *   c<F>k<K>[s][b]  Conv2d with F filters of KxK, stride 1, 'valid' ('s': 'same', K odd), then
+ *                ReLU; 'b': the convolution has no bias and is followed by BatchNorm2d, then ReLU
  *   p<K>         MaxPool2d(K) (stride K)
- *   f<N>         Linear with N outputs, then ReLU unless it is the last token (the logits).
+ *   f<N>[b]      Linear with N outputs, then ReLU unless it is the last token (the logits); 'b'
+ *                (not on the last token): no bias, BatchNorm1d, then ReLU.
  *                A Flatten is inserted before the first f that follows a spatial layer.
  *   d<R>         Dropout with rate R in [0, 1)
  * Each layer is one module of the equivalent PyTorch nn.Sequential, in order, so layer i's
- * parameters are "i.weight" and "i.bias" in its state_dict.
+ * parameters are "i.weight" and "i.bias" in its state_dict; a batch-norm layer also has
+ * "i.running_mean", "i.running_var" and "i.num_batches_tracked" (PyTorch's momentum 0.1, eps 1e-5).
+ * Batch norm uses the batch's statistics in training and the running ones in inference, where it
+ * is folded into the convolution or dense layer before it (scaled weights, shifted bias).
  *
  * Threads: the model may be shared read-only between threads; a workspace and an optimizer belong
  * to one thread at a time. Kernels use OpenMP; set the count with nn_set_threads(). */
@@ -36,7 +41,10 @@ enum { NN_MAX_LAYERS = 64, NN_SPEC_MAX = 256 };
 /* Upper bounds on what a spec (or a model file) may ask for. */
 enum { NN_MAX_PARAMS = 1 << 28, NN_MAX_WIDTH = 1 << 16, NN_MAX_BATCH = 1 << 16 };
 
-enum nn_op { NN_CONV, NN_RELU, NN_MAXPOOL, NN_FLATTEN, NN_DENSE, NN_DROPOUT };
+enum nn_op { NN_CONV, NN_RELU, NN_MAXPOOL, NN_FLATTEN, NN_DENSE, NN_DROPOUT, NN_BATCHNORM };
+/* Batch norm's epsilon and running-average momentum (PyTorch's defaults). */
+#define NN_BN_EPS      1e-5f
+#define NN_BN_MOMENTUM 0.1f
 
 struct nn_layer {
     enum nn_op op;
@@ -45,7 +53,9 @@ struct nn_layer {
     int k, pad;              /* conv: kernel and padding; maxpool: window */
     float rate;              /* dropout */
     size_t w_off, n_w;       /* weights: offset into params, count (0 for no parameters) */
-    size_t b_off, n_b;       /* biases */
+    size_t b_off, n_b;       /* biases (0 when a batch norm follows) */
+    size_t s_off;            /* batch norm: running mean then running variance, out_c each,
+                                in params (their gradients stay 0; no optimizer moves them) */
 };
 
 struct nn_model {
@@ -54,8 +64,9 @@ struct nn_model {
     int n_classes; /* outputs of the last layer */
     int n_layers;
     struct nn_layer layer[NN_MAX_LAYERS];
-    size_t n_params;
-    float *params; /* one block; layer views at w_off/b_off */
+    size_t n_params; /* including batch norm's running statistics */
+    float *params;   /* one block; layer views at w_off/b_off/s_off */
+    long bn_steps;   /* training batches that updated the running statistics */
 };
 
 /* The spec of a named preset ("reference"), or NULL if there is no such preset. */
@@ -65,7 +76,8 @@ const char *nn_preset(const char *name);
  * are zero. Fails with DG_EARG and a message naming the offending token; *out untouched. */
 int nn_model_new(const char *spec, int in_c, int in_h, int in_w, struct nn_model **out);
 void nn_model_free(struct nn_model *m);
-/* Glorot-uniform weights (Keras' fan-in/fan-out convention), zero biases. */
+/* Glorot-uniform weights (Keras' fan-in/fan-out convention), zero biases; batch norm scale 1,
+ * shift 0, running mean 0 and variance 1. */
 void nn_model_init(struct nn_model *m, struct dg_rng *rng);
 /* A one-line description of each layer, for --help and logs; writes at most n_bytes. */
 void nn_model_describe(const struct nn_model *m, char *buf, size_t n_bytes);
@@ -90,6 +102,10 @@ struct nn_optim {
     float lr;
     float beta1, beta2, eps; /* Adam (Keras defaults 0.9, 0.999, 1e-7) */
     float momentum;          /* SGD */
+    float weight_decay;      /* decoupled (AdamW / SGDW): w -= lr * wd * w on conv and dense
+                                weights only (not biases, not batch norm); default 0 */
+    float label_smoothing;   /* nn_train_step's loss: cross-entropy against (1 - e) * onehot +
+                                e / classes; default 0 */
     long step;
     size_t n;
     float *grads; /* [n], summed by backward, zeroed by nn_train_step */
@@ -100,18 +116,23 @@ void nn_optim_free(struct nn_optim *opt);
 /* One update of params from opt->grads. */
 void nn_optim_apply(struct nn_optim *opt, float *params);
 
-/* One training step on a batch: forward with dropout (masks drawn from rng), softmax
- * cross-entropy, backward, optimizer update. Returns the mean loss; *n_correct (nullable) gets the
- * number of argmax hits. x: [n][in_c][in_h][in_w], labels: [n]. */
+/* One training step on a batch: forward with dropout (masks drawn from rng) and batch statistics,
+ * softmax cross-entropy (smoothed by opt->label_smoothing), backward, optimizer update with weight
+ * decay, and the running statistics of every batch norm updated. Returns the mean loss;
+ * *n_correct (nullable) gets the number of argmax hits. x: [n][in_c][in_h][in_w], labels: [n].
+ * Batch norm needs n >= 2. */
 float nn_train_step(struct nn_model *m, struct nn_work *wk, struct nn_optim *opt, const float *x,
                     const uint8_t *labels, int n, struct dg_rng *rng, int *n_correct);
 
-/* The pieces of nn_train_step, for tests: forward (training mode uses dropout) returning logits,
- * and loss + backward adding parameter gradients into grads. */
+/* The pieces of nn_train_step, for tests: forward (training mode uses dropout and batch
+ * statistics, without updating the running ones) returning logits, and loss (label smoothing
+ * eps) + backward adding parameter gradients into grads; nn_update_bn_stats folds the last
+ * training forward's batch statistics into the running ones. */
 const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const float *x, int n,
                         int training, struct dg_rng *rng);
 float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, const uint8_t *labels,
-                  int n);
+                  int n, float eps);
+void nn_update_bn_stats(struct nn_model *m, const struct nn_work *wk, int n);
 
 /* Thread count for kernels and BLAS (one OpenMP pool for both). n < 1 means all cores. */
 void nn_set_threads(int n);

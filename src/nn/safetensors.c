@@ -4,6 +4,7 @@
  * file is validated before it is used as a size or an offset. */
 #include "nn.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,42 +111,55 @@ static void sb_json_string(struct sbuf *sb, const char *s)
 }
 
 struct tensor_ref {
-    char name[32];
+    char name[48];
     int n_dims;
     int shape[4];
-    const float *data;
+    const float *data; /* F32 tensors */
     size_t n;
+    long *count; /* the one I64 scalar, num_batches_tracked (data is NULL) */
 };
 
+enum { MAX_TENSORS = 5 * NN_MAX_LAYERS + 2 };
+
+static int add_ref(struct tensor_ref *t, int k, int layer, const char *what, int n_dims, int s0,
+                   int s1, int s23, const float *data, size_t n)
+{
+    snprintf(t[k].name, sizeof t[k].name, "%d.%s", layer, what);
+    t[k].n_dims = n_dims;
+    t[k].shape[0] = s0;
+    t[k].shape[1] = s1;
+    t[k].shape[2] = t[k].shape[3] = s23;
+    t[k].data = data;
+    t[k].n = n;
+    t[k].count = NULL;
+    return k + 1;
+}
+
 /* The tensors of a model (and optimizer) in file order. Returns the count. */
-static int list_tensors(const struct nn_model *m, const struct nn_optim *opt, struct tensor_ref *t,
+static int list_tensors(struct nn_model *m, const struct nn_optim *opt, struct tensor_ref *t,
                         int max)
 {
     int k = 0;
-    for (int i = 0; i < m->n_layers && k + 2 <= max; i++) {
+    for (int i = 0; i < m->n_layers && k + 5 <= max; i++) {
         const struct nn_layer *l = &m->layer[i];
+        const float *p = m->params;
         if (l->n_w == 0)
             continue;
-        snprintf(t[k].name, sizeof t[k].name, "%d.weight", i);
-        if (l->op == NN_CONV) {
-            t[k].n_dims = 4;
-            t[k].shape[0] = l->out_c;
-            t[k].shape[1] = l->in_c;
-            t[k].shape[2] = t[k].shape[3] = l->k;
-        } else {
-            t[k].n_dims = 2;
-            t[k].shape[0] = l->out_c;
-            t[k].shape[1] = l->in_c;
+        if (l->op == NN_BATCHNORM) {
+            k = add_ref(t, k, i, "weight", 1, l->out_c, 0, 0, p + l->w_off, l->n_w);
+            k = add_ref(t, k, i, "bias", 1, l->out_c, 0, 0, p + l->b_off, l->n_b);
+            k = add_ref(t, k, i, "running_mean", 1, l->out_c, 0, 0, p + l->s_off, l->n_w);
+            k = add_ref(t, k, i, "running_var", 1, l->out_c, 0, 0, p + l->s_off + l->out_c, l->n_w);
+            k = add_ref(t, k, i, "num_batches_tracked", 0, 0, 0, 0, NULL, 0);
+            t[k - 1].count = &m->bn_steps;
+            continue;
         }
-        t[k].data = m->params + l->w_off;
-        t[k].n = l->n_w;
-        k++;
-        snprintf(t[k].name, sizeof t[k].name, "%d.bias", i);
-        t[k].n_dims = 1;
-        t[k].shape[0] = l->out_c;
-        t[k].data = m->params + l->b_off;
-        t[k].n = l->n_b;
-        k++;
+        if (l->op == NN_CONV)
+            k = add_ref(t, k, i, "weight", 4, l->out_c, l->in_c, l->k, p + l->w_off, l->n_w);
+        else
+            k = add_ref(t, k, i, "weight", 2, l->out_c, l->in_c, 0, p + l->w_off, l->n_w);
+        if (l->n_b)
+            k = add_ref(t, k, i, "bias", 1, l->out_c, 0, 0, p + l->b_off, l->n_b);
     }
     if (opt && k + 2 <= max) {
         const float *state[2] = {opt->m, opt->v};
@@ -156,9 +170,15 @@ static int list_tensors(const struct nn_model *m, const struct nn_optim *opt, st
             t[k].shape[0] = (int)opt->n;
             t[k].data = state[j];
             t[k].n = opt->n;
+            t[k].count = NULL;
         }
     }
     return k;
+}
+
+static size_t ref_bytes(const struct tensor_ref *t)
+{
+    return t->count ? 8 : t->n * sizeof(float);
 }
 
 struct save_ctx {
@@ -179,7 +199,15 @@ static int write_model(struct dg_writer *wr, void *vctx)
         rc = dg_write_bytes(wr, ctx->header->p, ctx->header->len);
     for (int i = 0; i < ctx->n_t && rc == DG_OK; i++) {
         /* Little-endian host (checked at compile time below): the floats are the file bytes. */
-        rc = dg_write_bytes(wr, ctx->t[i].data, ctx->t[i].n * sizeof(float));
+        if (ctx->t[i].count) {
+            unsigned char b[8];
+            uint64_t v = (uint64_t)*ctx->t[i].count;
+            for (int j = 0; j < 8; j++)
+                b[j] = (unsigned char)(v >> (8 * j));
+            rc = dg_write_bytes(wr, b, 8);
+        } else {
+            rc = dg_write_bytes(wr, ctx->t[i].data, ctx->t[i].n * sizeof(float));
+        }
     }
     return rc;
 }
@@ -191,8 +219,9 @@ static int write_model(struct dg_writer *wr, void *vctx)
 int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const struct nn_meta *meta,
                   const char *path)
 {
-    struct tensor_ref t[2 * NN_MAX_LAYERS + 2];
-    int n_t = list_tensors(m, opt, t, (int)(sizeof t / sizeof t[0]));
+    struct tensor_ref t[MAX_TENSORS];
+    /* list_tensors takes a mutable model for the loader; nothing is written through it here */
+    int n_t = list_tensors((struct nn_model *)m, opt, t, MAX_TENSORS);
     struct sbuf sb = {0};
     sb_put(&sb, "{\"__metadata__\":{\"format\":\"pt\",\"arch\":", 38);
     sb_json_string(&sb, m->spec);
@@ -213,11 +242,12 @@ int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const st
     sb_put(&sb, "}", 1);
     size_t off = 0;
     for (int i = 0; i < n_t; i++) {
-        sb_printf(&sb, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", t[i].name);
+        sb_printf(&sb, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name,
+                  t[i].count ? "I64" : "F32");
         for (int d = 0; d < t[i].n_dims; d++)
             sb_printf(&sb, "%s%d", d ? "," : "", t[i].shape[d]);
-        sb_printf(&sb, "],\"data_offsets\":[%zu,%zu]}", off, off + t[i].n * sizeof(float));
-        off += t[i].n * sizeof(float);
+        sb_printf(&sb, "],\"data_offsets\":[%zu,%zu]}", off, off + ref_bytes(&t[i]));
+        off += ref_bytes(&t[i]);
     }
     sb_put(&sb, "}", 1);
     while (sb.len % 8 != 0) /* pad so the data starts 8-byte aligned, as the format recommends */
@@ -243,17 +273,20 @@ static int as_size(const struct dg_json_node *n, size_t max, size_t *out)
     return 0;
 }
 
-/* Finds tensor `name`, checks dtype, shape and byte range, and copies it into dst. */
+/* Finds tensor `name`, checks dtype, shape and byte range, and copies it into dst (F32), or into
+ * *count when count is given (an I64 scalar). */
 static int read_tensor(const struct dg_json *doc, const struct dg_json_node *root, const char *name,
                        const int *shape, int n_dims, const unsigned char *data, size_t data_len,
-                       float *dst)
+                       float *dst, long *count)
 {
     const struct dg_json_node *t = dg_json_get(doc, root, name);
     if (!t || t->type != DG_JSON_OBJECT)
         return dg_fail(DG_EFORMAT, "tensor '%s' is missing", name);
     const struct dg_json_node *dt = dg_json_get(doc, t, "dtype");
-    if (!dt || dt->type != DG_JSON_STRING || strcmp(dt->str, "F32") != 0)
-        return dg_fail(DG_EFORMAT, "tensor '%s' is not F32", name);
+    const char *want = count ? "I64" : "F32";
+    const size_t elem = count ? 8 : sizeof(float);
+    if (!dt || dt->type != DG_JSON_STRING || strcmp(dt->str, want) != 0)
+        return dg_fail(DG_EFORMAT, "tensor '%s' is not %s", name, want);
     const struct dg_json_node *sh = dg_json_get(doc, t, "shape");
     if (!sh || sh->type != DG_JSON_ARRAY || sh->n_children != n_dims)
         return dg_fail(DG_EFORMAT, "tensor '%s' does not have %d dimensions", name, n_dims);
@@ -272,10 +305,19 @@ static int read_tensor(const struct dg_json *doc, const struct dg_json_node *roo
         as_size(dg_json_child(doc, offs), data_len, &begin) ||
         as_size(dg_json_next(doc, dg_json_child(doc, offs)), data_len, &end))
         return dg_fail(DG_EFORMAT, "tensor '%s' has data offsets outside the file", name);
-    if (end < begin || end - begin != numel * sizeof(float))
+    if (end < begin || end - begin != numel * elem)
         return dg_fail(DG_EFORMAT, "tensor '%s' has %zu bytes of data, expected %zu", name,
-                       end < begin ? 0 : end - begin, numel * sizeof(float));
-    memcpy(dst, data + begin, numel * sizeof(float));
+                       end < begin ? 0 : end - begin, numel * elem);
+    if (count) {
+        uint64_t v = 0;
+        for (int j = 0; j < 8; j++)
+            v |= (uint64_t)data[begin + (size_t)j] << (8 * j);
+        if (v > (uint64_t)LONG_MAX)
+            return dg_fail(DG_EFORMAT, "tensor '%s' holds a negative count", name);
+        *count = (long)v;
+    } else {
+        memcpy(dst, data + begin, numel * sizeof(float));
+    }
     return DG_OK;
 }
 
@@ -328,11 +370,11 @@ int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model
         rc = dg_fail(DG_EFORMAT, "model file's architecture: %s", dg_errmsg());
         goto fail;
     }
-    struct tensor_ref t[2 * NN_MAX_LAYERS];
-    int n_t = list_tensors(m, NULL, t, 2 * NN_MAX_LAYERS);
+    struct tensor_ref t[MAX_TENSORS];
+    int n_t = list_tensors(m, NULL, t, MAX_TENSORS);
     for (int i = 0; i < n_t; i++) {
         rc = read_tensor(doc, root, t[i].name, t[i].shape, t[i].n_dims, tdata, tlen,
-                         (float *)t[i].data);
+                         (float *)t[i].data, t[i].count);
         if (rc != DG_OK)
             goto fail;
     }
@@ -345,8 +387,8 @@ int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model
         if ((rc = nn_optim_new(k, m->n_params, &opt)) != DG_OK)
             goto fail;
         int shape[1] = {(int)m->n_params};
-        if ((rc = read_tensor(doc, root, "optimizer.m", shape, 1, tdata, tlen, opt->m)) ||
-            (rc = read_tensor(doc, root, "optimizer.v", shape, 1, tdata, tlen, opt->v)))
+        if ((rc = read_tensor(doc, root, "optimizer.m", shape, 1, tdata, tlen, opt->m, NULL)) ||
+            (rc = read_tensor(doc, root, "optimizer.v", shape, 1, tdata, tlen, opt->v, NULL)))
             goto fail;
         char *end = NULL;
         opt->step = step && step->type == DG_JSON_STRING ? strtol(step->str, &end, 10) : -1;
