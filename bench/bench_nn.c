@@ -67,6 +67,74 @@ static int check_kernels(void)
     return 0;
 }
 
+/* Median batch-1 latency (us) of m over n single test images, 1 thread. */
+static double batch1_median(const struct nn_model *m, struct nn_work *wk1,
+                            const struct data_set *test, float *x, double *lat, int n)
+{
+    uint32_t one = 0;
+    for (int i = 0; i < 200; i++)
+        nn_predict(m, wk1, x, 1);
+    for (int i = 0; i < n; i++) {
+        one = (uint32_t)(i % 10000);
+        data_batch(test, &one, 1, x, NULL);
+        double t0 = dg_now();
+        nn_predict(m, wk1, x, 1);
+        lat[i] = (dg_now() - t0) * 1e6;
+    }
+    return percentile(lat, n, 0.5);
+}
+
+/* The default (robust) model: checked on the test set, then its batch-1 latency beside the
+ * reference's, alternating runs of 1000 so drift hits both alike. */
+static int bench_robust(const char *path, const struct nn_model *ref, const struct data_set *test,
+                        float *x)
+{
+    struct nn_model *m;
+    struct nn_work *wk1, *wk_ref, *wk500;
+    if (nn_model_load(path, &m, NULL, NULL) != DG_OK) {
+        fprintf(stderr, "bench: %s\n", dg_errmsg());
+        return 1;
+    }
+    if (nn_work_new(m, 1, 0, &wk1) || nn_work_new(ref, 1, 0, &wk_ref) ||
+        nn_work_new(m, 500, 0, &wk500)) {
+        fprintf(stderr, "bench: %s\n", dg_errmsg());
+        return 1;
+    }
+    nn_set_threads(2);
+    int correct = 0;
+    uint32_t idx[500];
+    for (int b = 0; b < test->n; b += 500) {
+        for (int i = 0; i < 500; i++)
+            idx[i] = (uint32_t)(b + i);
+        data_batch(test, idx, 500, x, NULL);
+        const float *p = nn_predict(m, wk500, x, 500);
+        for (int i = 0; i < 500; i++)
+            correct += nn_argmax(p + i * 10, 10) == test->labels[b + i];
+    }
+    const double acc = (double)correct / test->n;
+    if (acc < 0.997) {
+        fprintf(stderr, "bench: %s scores %.4f on the test set (< 0.997); not timing it\n", path,
+                acc);
+        return 1;
+    }
+    printf("check ok %s: %.2f%% on the test set\n", path, 100.0 * acc);
+    nn_set_threads(1);
+    enum { N = 1000, ROUNDS = 5 };
+    static double lat[N];
+    double ours[ROUNDS], theirs[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        ours[r] = batch1_median(m, wk1, test, x, lat, N);
+        theirs[r] = batch1_median(ref, wk_ref, test, x, lat, N);
+    }
+    const double o = percentile(ours, ROUNDS, 0.5), t = percentile(theirs, ROUNDS, 0.5);
+    printf("robust_batch1_us %.1f us (median of %d rounds of %d; reference %.1f us)\n", o, ROUNDS,
+           N, t);
+    printf("robust_vs_reference %.2f x (batch-1 latency, robust / reference)\n", o / t);
+    nn_work_free(wk1), nn_work_free(wk_ref), nn_work_free(wk500);
+    nn_model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *data_dir = argc > 1 ? argv[1] : "data/mnist";
@@ -173,6 +241,8 @@ int main(int argc, char **argv)
     }
     printf("batch64_img_s %.0f img/s (median of %d; p10 %.0f)\n", percentile(thr, N64, 0.5), N64,
            percentile(thr, N64, 0.1));
+    if (argc > 2 && bench_robust(argv[2], m, &test, x))
+        return 1;
 
     free(x);
     free(perm);

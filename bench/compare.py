@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs bench_nn and, when Debian's python3-torch is installed, the PyTorch peer in the same run;
 prints one line per measure with both figures, the ratio and the goal from the Speed issue.
-Usage: bench/compare.py BENCH_BINARY DATA_DIR"""
+Usage: bench/compare.py BENCH_BINARY DATA_DIR [ROBUST_MODEL]"""
 import os
 import re
 import subprocess
@@ -13,6 +13,8 @@ GOALS = {
     "batch1_us": ("us", False, "<= 60 us", lambda v, r: v <= 60),
     "batch64_img_s": ("img/s", True, ">= 12000 img/s", lambda v, r: v >= 12000),
     "eval_10k_s": ("s", False, ">= 4x", lambda v, r: r is not None and r >= 4.0),
+    # the default model's batch-1 latency over the reference's (stronger-model issue); no peer
+    "robust_vs_reference": ("x", False, "<= 3x the reference", lambda v, r: v is not None and v <= 3.0),
 }
 
 
@@ -28,7 +30,7 @@ def run(cmd, env=None):
 def main():
     binary, data = sys.argv[1], sys.argv[2]
     print("== digits")
-    ours = run([binary, data])
+    ours = run([binary, data] + sys.argv[3:4])
     peer = None
     torch_ok = subprocess.run(["/usr/bin/python3", "-c", "import torch"],
                               stderr=subprocess.DEVNULL).returncode == 0
@@ -43,7 +45,10 @@ def main():
     print(f"\n{'measure':<15}{'digits':>14}{'PyTorch':>14}{'speed-up':>10}   goal")
     for name, (unit, higher, goal, test) in GOALS.items():
         v = ours.get(name)
-        p = peer.get(name) if peer else None
+        if v is None:
+            print(f"{name:<15}{'-':>14}   not measured: {goal}: MISSED")
+            continue
+        p = peer.get(name) if peer and name in peer else None
         r = None
         if v and p:
             r = v / p if higher else p / v

@@ -6,6 +6,7 @@ safetensors file with numpy), digits grouped into numbers by line and gap. One t
 Prints "read IMAGE NUMBER..." per image, then the time per frame as "measure value unit" lines.
 Usage: peer_scan.py MODEL REPEATS IMAGE..."""
 import json
+import os
 import struct
 import sys
 import time
@@ -15,24 +16,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_spec  # noqa: E402
+
 
 def load_model(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    body = raw[8 + n:]
-    state = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        state[name] = torch.from_numpy(
-            np.frombuffer(body[a:b], dtype="<f4").reshape(info["shape"]).copy())
-    m = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
-                      nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(),
-                      nn.Dropout(0.5), nn.Linear(128, 10))
-    m.load_state_dict(state)
-    return m.eval()
+    return torch_spec.load(path)
 
 
 def mnist_crop(ink):

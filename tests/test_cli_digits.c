@@ -37,6 +37,11 @@ static void test_exit_codes(void **state)
         {2, "eval --images x", "--labels"},
         {2, "predict", "image"},
         {2, "predict --polarity sideways x.png", "--polarity"},
+        {2, "train --schedule step", "--schedule"},
+        {2, "train --augment maybe", "--augment"},
+        {2, "train --smooth 0.7", "--smooth"},
+        {2, "eval --corrupt sharpen", "--corrupt"},
+        {2, "eval --compare x.safetensors", "--corrupt"},
         {1, "eval --model /nonexistent.safetensors", "cannot open"},
         {1, "eval --data /nonexistent-dir", "fetch-mnist"},
         {1, "predict /nonexistent.png", "cannot open"},
@@ -67,16 +72,16 @@ static void test_corrupt_model_file(void **state)
     assert_int_equal(count_lines(output()), 1);
 }
 
-static void test_shipped_model_accuracy(void **state)
+/* A shipped model's accuracy on MNIST's test set, computed here with the library. */
+static double shipped_accuracy(const char *rel, size_t *n_params)
 {
-    (void)state;
     char path[4096];
-    repo_path(path, sizeof path, "models/reference.safetensors");
+    repo_path(path, sizeof path, rel);
     struct nn_model *m;
     struct nn_meta meta;
     if (nn_model_load(path, &m, NULL, &meta) != DG_OK)
         fail_msg("%s", dg_errmsg());
-    assert_int_equal(m->n_params, 225034);
+    *n_params = m->n_params;
     struct data_set s;
     if (data_mnist_load(mnist_dir(), "t10k", &s) != DG_OK)
         fail_msg("%s (run make data)", dg_errmsg());
@@ -95,20 +100,49 @@ static void test_shipped_model_accuracy(void **state)
             correct += best == s.labels[b + i];
         }
     }
-    double acc = correct / (double)s.n;
-    print_message("shipped reference model: %.2f%% on MNIST test\n", 100.0 * acc);
-    if (acc < 0.991)
-        fail_msg("shipped model scores %.4f, below 0.991", acc);
-    /* The CLI agrees, in JSON. */
-    assert_int_equal(run("eval --json"), 0);
-    char want[64];
-    snprintf(want, sizeof want, "\"accuracy\": %.6f", acc);
-    assert_non_null(strstr(output(), want));
-    assert_non_null(strstr(output(), "\"confusion\": [["));
     free(x);
     nn_work_free(wk);
     data_set_free(&s);
     nn_model_free(m);
+    return correct / (double)s.n;
+}
+
+static void test_shipped_model_accuracy(void **state)
+{
+    (void)state;
+    size_t n_params;
+    double ref = shipped_accuracy("models/reference.safetensors", &n_params);
+    print_message("shipped reference model: %.2f%% on MNIST test\n", 100.0 * ref);
+    assert_int_equal(n_params, 225034);
+    if (ref < 0.991)
+        fail_msg("shipped reference model scores %.4f, below 0.991", ref);
+    double robust = shipped_accuracy("models/robust.safetensors", &n_params);
+    print_message("shipped default (robust) model: %.2f%% on MNIST test\n", 100.0 * robust);
+    if (robust < 0.997)
+        fail_msg("shipped default model scores %.4f, below 0.997", robust);
+    /* The CLI's default model is the robust one, and agrees, in JSON. */
+    assert_int_equal(run("eval --json"), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"accuracy\": %.6f", robust);
+    assert_non_null(strstr(output(), want));
+    assert_non_null(strstr(output(), "\"confusion\": [["));
+    assert_non_null(strstr(output(), nn_preset("robust")));
+}
+
+/* The robustness table: both models on the same shifted digits, as JSON. */
+static void test_eval_corrupt(void **state)
+{
+    (void)state;
+    assert_int_equal(run("eval --corrupt shift --json"), 0);
+    const char *out = output();
+    assert_non_null(strstr(out, "\"models\": [\"robust\", \"reference\"]"));
+    const char *acc = strstr(out, "\"corruption\": \"shift\", \"accuracy\": [");
+    assert_non_null(acc);
+    double a = 0, b = 0;
+    assert_int_equal(sscanf(strchr(acc, '[') + 1, "%lf, %lf", &a, &b), 2);
+    print_message("shift 5 px: robust %.2f%%, reference %.2f%%\n", 100 * a, 100 * b);
+    assert_true(a > 0.3 && a <= 1.0 && b > 0.1 && b <= 1.0);
+    assert_true(a > b); /* the point of the robust model */
 }
 
 /* predict on real test digits saved as PNG, at another size and inverted (dark on light). */
@@ -196,18 +230,29 @@ static void test_resume_is_exact(void **state)
     snprintf(a, sizeof a, "%s/a.safetensors", tmpdir);
     snprintf(b, sizeof b, "%s/b.safetensors", tmpdir);
     snprintf(ckpt, sizeof ckpt, "%s/b.ckpt.safetensors", tmpdir);
-    const char *common = "--limit 1500 --threads 2 --seed 5 --arch c8k3-p2-f32-d0.3-f10";
-    assert_int_equal(run("train --epochs 2 %s --data %s --out %s", common, mnist_dir(), a), 0);
-    assert_int_equal(run("train --epochs 1 %s --data %s --out %s", common, mnist_dir(), b), 0);
-    assert_int_equal(run("train --epochs 2 --resume %s --data %s", ckpt, mnist_dir()), 0);
-    assert_non_null(strstr(output(), "resuming"));
-    struct nn_model *ma, *mb;
-    assert_int_equal(nn_model_load(a, &ma, NULL, NULL), DG_OK);
-    assert_int_equal(nn_model_load(b, &mb, NULL, NULL), DG_OK);
-    assert_int_equal(ma->n_params, mb->n_params);
-    assert_memory_equal(ma->params, mb->params, ma->n_params * sizeof(float));
-    nn_model_free(ma);
-    nn_model_free(mb);
+    /* plain, and with the robust recipe's parts: batch norm (running statistics and their
+     * count), augmentation, weight decay, smoothing, a validation split. (Not the cosine
+     * schedule: it spans --epochs, which this test changes between the runs.) */
+    const char *commons[2] = {
+        "--limit 1500 --threads 2 --seed 5 --arch c8k3-p2-f32-d0.3-f10",
+        "--limit 1500 --threads 2 --seed 5 --arch c8k3b-p2-f32b-d0.3-f10 --augment on "
+        "--wd 0.01 --smooth 0.05 --val 500"};
+    for (int k = 0; k < 2; k++) {
+        const char *common = commons[k];
+        assert_int_equal(run("train --epochs 2 %s --data %s --out %s", common, mnist_dir(), a), 0);
+        if (k == 1)
+            assert_non_null(strstr(output(), "validation acc"));
+        assert_int_equal(run("train --epochs 1 %s --data %s --out %s", common, mnist_dir(), b), 0);
+        assert_int_equal(run("train --epochs 2 --resume %s --data %s", ckpt, mnist_dir()), 0);
+        assert_non_null(strstr(output(), "resuming"));
+        struct nn_model *ma, *mb;
+        assert_int_equal(nn_model_load(a, &ma, NULL, NULL), DG_OK);
+        assert_int_equal(nn_model_load(b, &mb, NULL, NULL), DG_OK);
+        assert_int_equal(ma->n_params, mb->n_params);
+        assert_memory_equal(ma->params, mb->params, ma->n_params * sizeof(float));
+        nn_model_free(ma);
+        nn_model_free(mb);
+    }
     /* A model file is not a checkpoint. */
     assert_int_equal(run("train --resume %s --data %s", a, mnist_dir()), 1);
     assert_non_null(strstr(output(), "not a training checkpoint"));
@@ -312,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_corrupt_model_file),
         cmocka_unit_test(test_shipped_model_accuracy),
+        cmocka_unit_test(test_eval_corrupt),
         cmocka_unit_test(test_predict_png),
         cmocka_unit_test(test_scan_cli),
         cmocka_unit_test(test_short_training),

@@ -19,6 +19,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from torch_spec import build  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
 
 
@@ -42,47 +45,6 @@ def write_safetensors(path, tensors, metadata):
         for b in blobs:
             f.write(b)
     os.replace(path + ".tmp", path)
-
-
-def build(spec, in_shape):
-    """nn.Sequential for the same spec grammar as src/nn/model.c."""
-    c, h, w = in_shape
-    layers = []
-    spatial = True
-    toks = spec.split("-")
-    for i, t in enumerate(toks):
-        if t[0] == "c":
-            f, rest = t[1:].split("k")
-            bn = rest.endswith("b")
-            rest = rest.rstrip("b")
-            same = rest.endswith("s")
-            k = int(rest.rstrip("s"))
-            pad = k // 2 if same else 0
-            layers.append(nn.Conv2d(c, int(f), k, padding=pad, bias=not bn))
-            if bn:
-                layers.append(nn.BatchNorm2d(int(f)))
-            layers.append(nn.ReLU())
-            c, h, w = int(f), h + 2 * pad - k + 1, w + 2 * pad - k + 1
-        elif t[0] == "p":
-            k = int(t[1:])
-            layers.append(nn.MaxPool2d(k))
-            h, w = h // k, w // k
-        elif t[0] == "f":
-            if spatial:
-                layers.append(nn.Flatten())
-                c, h, w = c * h * w, 1, 1
-                spatial = False
-            bn = t.endswith("b")
-            units = int(t[1:].rstrip("b"))
-            layers.append(nn.Linear(c, units, bias=not bn))
-            if bn:
-                layers.append(nn.BatchNorm1d(units))
-            c = units
-            if i != len(toks) - 1:
-                layers.append(nn.ReLU())
-        elif t[0] == "d":
-            layers.append(nn.Dropout(float(t[1:])))
-    return nn.Sequential(*layers)
 
 
 def case(name, spec, in_shape, n, seed):

@@ -95,7 +95,7 @@ const char *cli_root(void)
 const char *cli_default_model(void)
 {
     static char path[4200];
-    snprintf(path, sizeof path, "%s/models/reference.safetensors", cli_root());
+    snprintf(path, sizeof path, "%s/models/robust.safetensors", cli_root());
     return path;
 }
 

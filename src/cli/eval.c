@@ -1,6 +1,7 @@
 /* eval.c - `digits eval`: accuracy, per-class accuracy and the confusion matrix of a model on an
  * IDX image/label pair (MNIST's test set by default), as text or JSON, and a contact sheet of the
- * misclassified digits. */
+ * misclassified digits; with --corrupt, a robustness table of two models side by side under
+ * generated corruptions of the same images. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -13,13 +14,134 @@
 static const char *const HELP =
     "usage: digits eval [options]\n"
     "Measure a model on MNIST's test set (or any IDX image/label pair).\n"
-    "  --model FILE        model (default <root>/models/reference.safetensors)\n"
+    "  --model FILE        model (default <root>/models/robust.safetensors)\n"
     "  --data DIR          MNIST directory holding t10k-* files (default <root>/data/mnist)\n"
     "  --images IDX        image file instead of DIR's test images (raw or .gz)\n"
     "  --labels IDX        label file to go with --images\n"
     "  --json              print one JSON object: accuracy, n, per_class, confusion\n"
     "  --errors FILE.png   write a contact sheet of the misclassified digits (true>predicted)\n"
-    "  --threads N         threads (default: all cores)\n";
+    "  --threads N         threads (default: all cores)\n"
+    "  --corrupt KIND|all  accuracy under a corruption of every image instead: clean, blur,\n"
+    "                      noise, thick, thin, rotate, shift, scale, contrast, elastic, or all;\n"
+    "                      a table of --model beside --compare\n"
+    "  --compare FILE      the second model of the table (default <root>/models/"
+    "reference.safetensors;\n"
+    "                      'none' for one column)\n";
+
+/* dst = src with corruption kind applied to every image, each from its own seeded stream (the
+ * same images for every model and run). dst owns its memory. */
+static int corrupt_set(const struct data_set *src, int kind, struct data_set *dst)
+{
+    const size_t px = (size_t)src->rows * src->cols;
+    *dst = *src;
+    dst->images = malloc((size_t)src->n * px);
+    dst->labels = malloc((size_t)src->n);
+    if (!dst->images || !dst->labels) {
+        data_set_free(dst);
+        return dg_fail(DG_ENOMEM, "out of memory");
+    }
+    memcpy(dst->labels, src->labels, (size_t)src->n);
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+    for (int i = 0; i < src->n; i++) {
+        float in[DATA_AUG_MAX_SIDE * DATA_AUG_MAX_SIDE], out[DATA_AUG_MAX_SIDE * DATA_AUG_MAX_SIDE];
+        for (size_t j = 0; j < px; j++)
+            in[j] = src->images[(size_t)i * px + j] / 255.0f;
+        struct dg_rng rng;
+        dg_rng_seed(&rng, data_augment_seed(20261125, (uint64_t)kind, (uint64_t)i));
+        bad |= data_corrupt_image(out, in, src->cols, src->rows, kind, &rng) != DG_OK;
+        for (size_t j = 0; j < px; j++)
+            dst->images[(size_t)i * px + j] = (uint8_t)(out[j] * 255.0f + 0.5f);
+    }
+    if (bad) {
+        data_set_free(dst);
+        return dg_fail(DG_EARG, "images of %dx%d cannot be corrupted (at most %d a side)",
+                       src->cols, src->rows, DATA_AUG_MAX_SIDE);
+    }
+    return DG_OK;
+}
+
+/* The --corrupt table: one row per corruption, one column per model. */
+static int corrupt_table(const char *cmd, const char *kind, struct nn_model *const *models,
+                         const char *const *names, int n_models, const struct data_set *s, int json)
+{
+    int first = 0, last = DATA_N_CORRUPTIONS - 1;
+    if (strcmp(kind, "all") != 0) {
+        first = last = data_corruption_find(kind);
+        if (first < 0)
+            return cli_usage(cmd,
+                             "--corrupt wants all, clean, blur, noise, thick, thin, rotate, "
+                             "shift, scale, contrast or elastic, not '%s'",
+                             kind);
+    }
+    double sum[2] = {0, 0};
+    int n_rows = 0;
+    if (json) {
+        printf("{\"models\": [");
+        for (int k = 0; k < n_models; k++)
+            printf("%s\"%s\"", k ? ", " : "", names[k]);
+        printf("], \"n\": %d, \"rows\": [", s->n);
+    } else {
+        printf("%-10s", "corruption");
+        for (int k = 0; k < n_models; k++)
+            printf("  %12.12s", names[k]);
+        printf("\n");
+    }
+    for (int kd = first; kd <= last; kd++) {
+        struct data_set c;
+        if (corrupt_set(s, kd, &c) != DG_OK)
+            return cli_fail(cmd, "%s", dg_errmsg());
+        double acc[2];
+        for (int k = 0; k < n_models; k++) {
+            int correct = cli_classify(models[k], &c, NULL, NULL);
+            if (correct < 0) {
+                data_set_free(&c);
+                return cli_fail(cmd, "%s", dg_errmsg());
+            }
+            acc[k] = (double)correct / c.n;
+            if (kd != DATA_CLEAN)
+                sum[k] += acc[k];
+        }
+        data_set_free(&c);
+        n_rows += kd != DATA_CLEAN;
+        if (json) {
+            printf("%s{\"corruption\": \"%s\", \"accuracy\": [", kd > first ? ", " : "",
+                   data_corruption_names[kd]);
+            for (int k = 0; k < n_models; k++)
+                printf("%s%.4f", k ? ", " : "", acc[k]);
+            printf("]}");
+        } else {
+            printf("%-10s", data_corruption_names[kd]);
+            for (int k = 0; k < n_models; k++)
+                printf("  %11.2f%%", 100.0 * acc[k]);
+            printf("\n");
+        }
+        fflush(stdout);
+    }
+    if (json) {
+        printf("]}\n");
+    } else if (n_rows > 1) {
+        printf("%-10s", "mean");
+        for (int k = 0; k < n_models; k++)
+            printf("  %11.2f%%", 100.0 * sum[k] / n_rows);
+        printf("   (of the %d corruptions)\n", n_rows);
+    }
+    return 0;
+}
+
+/* "models/robust.safetensors" -> "robust" (into buf). */
+static const char *short_name(const char *path, char *buf, size_t n)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base) < n - 1 ? strlen(base) : n - 1; /* long names are cut */
+    memcpy(buf, base, len);
+    buf[len] = '\0';
+    char *dot = strstr(buf, ".safetensors");
+    if (dot)
+        *dot = '\0';
+    return buf;
+}
 
 /* Tiles of 2x-scaled digits with "true>pred" under each, 20 per row, at most 400 tiles. */
 static int write_errors(const char *path, const struct data_set *s, const uint8_t *pred)
@@ -63,13 +185,14 @@ int cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval";
     const char *model_path = cli_default_model(), *data = cli_default_data();
-    const char *images = NULL, *labels = NULL, *errors = NULL;
+    const char *images = NULL, *labels = NULL, *errors = NULL, *corrupt = NULL, *compare = NULL;
     int json = 0;
     long threads = 0;
     static const struct option longs[] = {
         {"model", 1, 0, 'm'},   {"data", 1, 0, 'd'}, {"images", 1, 0, 'i'},
         {"labels", 1, 0, 'l'},  {"json", 0, 0, 'j'}, {"errors", 1, 0, 'e'},
-        {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+        {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {"corrupt", 1, 0, 'c'},
+        {"compare", 1, 0, 'C'}, {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -81,6 +204,8 @@ int cmd_eval(int argc, char **argv)
         case 'l': labels = optarg; break;
         case 'j': json = 1; break;
         case 'e': errors = optarg; break;
+        case 'c': corrupt = optarg; break;
+        case 'C': compare = optarg; break;
         case 't':
             if (cli_parse_long(optarg, 1, 256, &threads))
                 return cli_usage(cmd, "--threads wants a whole number from 1 to 256, not '%s'",
@@ -97,6 +222,15 @@ int cmd_eval(int argc, char **argv)
         return cli_usage(cmd, "unexpected argument '%s' (see digits eval --help)", argv[optind]);
     if (!images != !labels)
         return cli_usage(cmd, "--images and --labels go together");
+    if (compare && !corrupt)
+        return cli_usage(cmd, "--compare goes with --corrupt");
+    if (corrupt && errors)
+        return cli_usage(cmd, "--errors does not go with --corrupt");
+    if (corrupt && strcmp(corrupt, "all") && data_corruption_find(corrupt) < 0)
+        return cli_usage(cmd,
+                         "--corrupt wants all, clean, blur, noise, thick, thin, rotate, shift, "
+                         "scale, contrast or elastic, not '%s'",
+                         corrupt);
     nn_set_threads((int)threads);
 
     struct nn_model *m;
@@ -114,6 +248,25 @@ int cmd_eval(int argc, char **argv)
     uint8_t *pred = malloc((size_t)s.n);
     if (s.rows != 28 || s.cols != 28) {
         cli_fail(cmd, "the images are %dx%d; the model needs 28x28", s.rows, s.cols);
+        goto done;
+    }
+    if (corrupt) {
+        static char ref_path[4200];
+        snprintf(ref_path, sizeof ref_path, "%s/models/reference.safetensors", cli_root());
+        if (!compare)
+            compare = ref_path;
+        struct nn_model *models[2] = {m, NULL};
+        char n0[256], n1[256];
+        const char *names[2] = {short_name(model_path, n0, sizeof n0), NULL};
+        int n_models = 1;
+        if (strcmp(compare, "none") != 0) {
+            if (cli_load_model(cmd, compare, &models[1], NULL))
+                goto done;
+            names[1] = short_name(compare, n1, sizeof n1);
+            n_models = 2;
+        }
+        status = corrupt_table(cmd, corrupt, models, names, n_models, &s, json);
+        nn_model_free(models[1]);
         goto done;
     }
     const double t0 = dg_now();

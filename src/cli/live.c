@@ -20,7 +20,7 @@ static const char *const HELP =
     "  --size WxH             frame size (camera: asked for; video: scaled to; demo: 640x480)\n"
     "  --fps N                camera: frame rate asked for; demo: its rate (default 30)\n"
     "Output:\n"
-    "  --model FILE           model (default <root>/models/reference.safetensors)\n"
+    "  --model FILE           model (default <root>/models/robust.safetensors)\n"
     "  --headless             no window even with a display (automatic without one)\n"
     "  --json                 one JSON line per frame: frame, t, digits, numbers, ms\n"
     "  --record OUT.mp4       write the annotated video (.mp4, .mkv or .avi)\n"

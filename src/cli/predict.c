@@ -13,7 +13,7 @@
 static const char *const HELP =
     "usage: digits predict [options] IMAGE...\n"
     "Read the digit in each image (PNG, JPEG, PGM, BMP; any size, either polarity).\n"
-    "  --model FILE          model (default <root>/models/reference.safetensors)\n"
+    "  --model FILE          model (default <root>/models/robust.safetensors)\n"
     "  --json                one JSON line per image: image, digit, confidence, top3\n"
     "  --polarity auto|dark|light   ink darker or lighter than the paper (default auto)\n"
     "  --save-input FILE.png write the 28x28 input the network saw (one image only)\n";

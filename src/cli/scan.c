@@ -14,7 +14,7 @@
 static const char *const HELP =
     "usage: digits scan [options] IMAGE...\n"
     "Find and read the handwritten digits and numbers in photos or scans.\n"
-    "  --model FILE           model (default <root>/models/reference.safetensors)\n"
+    "  --model FILE           model (default <root>/models/robust.safetensors)\n"
     "  --json                 one JSON line per image: image, width, height, digits, numbers, ms\n"
     "  --annotate OUT.png     write the image with boxes and readings (OUT-N.png for several)\n"
     "  --min-confidence X     below this a candidate is rejected, not read (default 0.5)\n"

@@ -17,7 +17,7 @@
 static const char *const HELP =
     "usage: digits scan-eval [options] TRUTH.jsonl\n"
     "Score digits scan against a truth file (tools/scenegen, make scenes).\n"
-    "  --model FILE          model (default <root>/models/reference.safetensors)\n"
+    "  --model FILE          model (default <root>/models/robust.safetensors)\n"
     "  --min-confidence X    as for scan (default 0.5)\n"
     "  --window N            threshold window in pixels (default 0: a twelfth of the shorter "
     "side)\n"

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,27 @@ static void on_sigint(int sig)
 static const char *const HELP =
     "usage: digits train [options]\n"
     "Train a network on MNIST and save it as safetensors.\n"
-    "  --arch SPEC|reference  architecture (default reference = c32k3-p2-c64k3-p2-f128-d0.5-f10)\n"
-    "                         tokens: c<F>k<K>[s] conv+ReLU ('s' = same padding), p<K> max-pool,\n"
-    "                         f<N> dense (+ReLU unless last), d<R> dropout\n"
-    "  --epochs N             epochs to train in all (default 10)\n"
+    "  --arch SPEC|PRESET     architecture (default reference = c32k3-p2-c64k3-p2-f128-d0.5-f10;\n"
+    "                         robust = c32k5b-p2-c64k3b-c64k3b-p2-f256b-d0.4-f10, the default "
+    "model)\n"
+    "                         tokens: c<F>k<K>[s][b] conv+ReLU ('s' = same padding, 'b' = batch\n"
+    "                         norm), p<K> max-pool, f<N>[b] dense (+ReLU unless last), d<R> "
+    "dropout\n"
+    "  --epochs N             epochs to train in all (default 10; robust: 30)\n"
     "  --batch N              batch size (default 128)\n"
-    "  --lr X                 learning rate (default 0.001 for Adam, 0.01 for SGD)\n"
+    "  --lr X                 (peak) learning rate (default 0.001 for Adam, 0.01 for SGD; robust:\n"
+    "                         0.002)\n"
     "  --optim adam|sgd       optimizer (default adam; sgd uses momentum 0.9)\n"
+    "  --schedule const|cosine  learning rate: constant, or one warm-up epoch then a cosine decay\n"
+    "                         to 0 (default const; robust: cosine)\n"
+    "  --wd X                 decoupled weight decay on conv and dense weights (default 0;\n"
+    "                         robust: 0.01)\n"
+    "  --smooth X             label smoothing in [0, 0.5) (default 0)\n"
+    "  --augment on|off       random affine, elastic, thickness, blur, contrast and noise on "
+    "every\n"
+    "                         training image (default off; robust: on)\n"
+    "  --val N                hold out the last N training images as a validation set, reported\n"
+    "                         after every epoch instead of the test set (tested once at the end)\n"
     "  --seed N               seed for weights, shuffling and dropout (default 1)\n"
     "  --threads N            threads (default: all cores)\n"
     "  --data DIR             MNIST directory (default <root>/data/mnist)\n"
@@ -40,11 +55,42 @@ static const char *const HELP =
 
 struct train_opts {
     const char *arch, *data, *out, *resume;
-    long epochs, batch, seed, threads, limit;
-    double lr;
+    long epochs, batch, seed, threads, limit, val;
+    double lr, wd, smooth;
     enum nn_optim_kind optim;
-    int have_lr, have_epochs;
+    int cosine, augment;
+    int have_lr, have_epochs, have_wd, have_sched, have_aug;
 };
+
+/* The robust preset's recipe, where the command line does not say otherwise. */
+static void apply_recipe(struct train_opts *o)
+{
+    if (strcmp(o->arch, "robust") != 0)
+        return;
+    if (!o->have_epochs)
+        o->epochs = 30;
+    if (!o->have_lr)
+        o->lr = 0.002;
+    if (!o->have_wd)
+        o->wd = 0.01;
+    if (!o->have_sched)
+        o->cosine = 1;
+    if (!o->have_aug)
+        o->augment = 1;
+    o->have_lr = 1;
+}
+
+/* The learning rate for step (0-based) of total: linear warm-up over warm steps, then cosine
+ * decay to 0. */
+static float scheduled_lr(const struct train_opts *o, long step, long total, long warm)
+{
+    if (!o->cosine)
+        return (float)o->lr;
+    if (step < warm)
+        return (float)(o->lr * (double)(step + 1) / (double)warm);
+    const double t = (double)(step - warm) / (double)(total - warm > 0 ? total - warm : 1);
+    return (float)(o->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
+}
 
 static void ckpt_path(const char *out, char *buf, size_t n)
 {
@@ -88,8 +134,13 @@ static void ckpt_meta(struct nn_meta *meta, const struct train_opts *o, const st
     nn_meta_set(meta, "seed", "%ld", o->seed);
     nn_meta_set(meta, "batch", "%ld", o->batch);
     nn_meta_set(meta, "epochs", "%ld", o->epochs);
-    nn_meta_set(meta, "lr", "%.9g", (double)opt->lr);
+    nn_meta_set(meta, "lr", "%.9g", o->have_lr ? o->lr : (double)opt->lr);
     nn_meta_set(meta, "limit", "%ld", o->limit);
+    nn_meta_set(meta, "val", "%ld", o->val);
+    nn_meta_set(meta, "wd", "%.9g", o->wd);
+    nn_meta_set(meta, "smooth", "%.9g", o->smooth);
+    nn_meta_set(meta, "schedule", "%s", o->cosine ? "cosine" : "const");
+    nn_meta_set(meta, "augment", "%s", o->augment ? "on" : "off");
     nn_meta_set(meta, "out", "%s", o->out);
     nn_meta_set(meta, "train_seconds", "%.1f", seconds);
 }
@@ -105,10 +156,12 @@ static int save(const char *cmd, const struct nn_model *m, const struct nn_optim
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},   {"epochs", 1, 0, 'e'},  {"batch", 1, 0, 'b'}, {"lr", 1, 0, 'l'},
-        {"seed", 1, 0, 's'},   {"threads", 1, 0, 't'}, {"data", 1, 0, 'd'},  {"out", 1, 0, 'o'},
-        {"resume", 1, 0, 'r'}, {"optim", 1, 0, 'O'},   {"limit", 1, 0, 'L'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0},
+        {"arch", 1, 0, 'a'},     {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'},
+        {"lr", 1, 0, 'l'},       {"seed", 1, 0, 's'},   {"threads", 1, 0, 't'},
+        {"data", 1, 0, 'd'},     {"out", 1, 0, 'o'},    {"resume", 1, 0, 'r'},
+        {"optim", 1, 0, 'O'},    {"limit", 1, 0, 'L'},  {"help", 0, 0, 'h'},
+        {"schedule", 1, 0, 'S'}, {"wd", 1, 0, 'W'},     {"smooth", 1, 0, 'M'},
+        {"augment", 1, 0, 'A'},  {"val", 1, 0, 'V'},    {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -156,6 +209,32 @@ static int parse(int argc, char **argv, struct train_opts *o)
                 o->optim = NN_SGD;
             else
                 return cli_usage("train", "--optim wants adam or sgd, not '%s'", optarg);
+            break;
+        case 'S':
+            if (strcmp(optarg, "const") && strcmp(optarg, "cosine"))
+                return cli_usage("train", "--schedule wants const or cosine, not '%s'", optarg);
+            o->cosine = !strcmp(optarg, "cosine");
+            o->have_sched = 1;
+            break;
+        case 'A':
+            if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+                return cli_usage("train", "--augment wants on or off, not '%s'", optarg);
+            o->augment = !strcmp(optarg, "on");
+            o->have_aug = 1;
+            break;
+        case 'W':
+            if (cli_parse_double(optarg, 0.0, 1.0, &o->wd))
+                return cli_usage("train", "--wd wants a number from 0 to 1, not '%s'", optarg);
+            o->have_wd = 1;
+            break;
+        case 'M':
+            if (cli_parse_double(optarg, 0.0, 0.499, &o->smooth))
+                return cli_usage("train", "--smooth wants a number from 0 to 0.499, not '%s'",
+                                 optarg);
+            break;
+        case 'V':
+            if (cli_parse_long(optarg, 1, 10000000, &o->val))
+                return cli_usage("train", "--val wants a positive whole number, not '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return -1;
         case ':':
@@ -207,6 +286,9 @@ int cmd_train(int argc, char **argv)
         const char *rs = nn_meta_get(&meta, "rng"), *sd = nn_meta_get(&meta, "seed");
         const char *bs = nn_meta_get(&meta, "batch"), *tot = nn_meta_get(&meta, "epochs");
         const char *lim = nn_meta_get(&meta, "limit"), *sp = nn_meta_get(&meta, "train_seconds");
+        const char *va = nn_meta_get(&meta, "val"), *wd = nn_meta_get(&meta, "wd");
+        const char *sm = nn_meta_get(&meta, "smooth"), *sc = nn_meta_get(&meta, "schedule");
+        const char *au = nn_meta_get(&meta, "augment");
         long v;
         if (!opt || !ep || !bt || !rs || !sd || !bs || !tot || cli_parse_long(ep, 0, 100000, &v) ||
             (start_epoch = (int)v, 0) || cli_parse_long(bt, 0, 100000000, &v) ||
@@ -226,10 +308,23 @@ int cmd_train(int argc, char **argv)
             o.limit = 0;
         if (sp)
             spent = atof(sp);
-        if (o.have_lr)
-            opt->lr = (float)o.lr;
-        else if (nn_meta_get(&meta, "lr"))
-            opt->lr = (float)atof(nn_meta_get(&meta, "lr"));
+        if (!o.have_lr && nn_meta_get(&meta, "lr"))
+            o.lr = atof(nn_meta_get(&meta, "lr"));
+        else if (!o.have_lr)
+            o.lr = opt->lr;
+        o.have_lr = 1;
+        opt->lr = (float)o.lr;
+        /* the recipe continues as it was saved */
+        if (va && !o.val && cli_parse_long(va, 0, 10000000, &o.val))
+            o.val = 0;
+        if (wd && !o.have_wd)
+            o.wd = atof(wd);
+        if (sm && !o.smooth)
+            o.smooth = atof(sm);
+        if (sc && !o.have_sched)
+            o.cosine = !strcmp(sc, "cosine");
+        if (au && !o.have_aug)
+            o.augment = !strcmp(au, "on");
         o.arch = m->spec;
         if (!o.out) {
             /* Continue writing to the file the checkpoint belongs to. */
@@ -239,6 +334,7 @@ int cmd_train(int argc, char **argv)
         }
         printf("resuming %s at epoch %d, batch %d\n", o.resume, start_epoch + 1, start_batch);
     } else {
+        apply_recipe(&o);
         if (nn_model_new(o.arch, 1, 28, 28, &m) != DG_OK) {
             status = cli_usage(cmd, "--arch: %s", dg_errmsg());
             goto done;
@@ -257,6 +353,8 @@ int cmd_train(int argc, char **argv)
         }
         if (o.have_lr)
             opt->lr = (float)o.lr;
+        o.lr = opt->lr;
+        o.have_lr = 1;
         if (!o.out) {
             snprintf(out_buf, sizeof out_buf, "%s.safetensors",
                      nn_preset(o.arch) ? o.arch : "model");
@@ -272,8 +370,26 @@ int cmd_train(int argc, char **argv)
         status = cli_fail(cmd, "the data in %s is not 28x28", o.data);
         goto done;
     }
+    /* The validation images are the last of the training file; they are never trained on. */
+    struct data_set val = {0};
+    if (o.val) {
+        if (o.val >= train.n) {
+            status = cli_usage(cmd, "--val %ld leaves no training images (the set has %d)", o.val,
+                               train.n);
+            goto done;
+        }
+        val = train;
+        val.n = (int)o.val;
+        val.images = train.images + (size_t)(train.n - val.n) * 784;
+        val.labels = train.labels + (train.n - val.n);
+        train.n -= val.n;
+    }
     if (o.limit && o.limit < train.n)
         train.n = (int)o.limit;
+    opt->weight_decay = (float)o.wd;
+    opt->label_smoothing = (float)o.smooth;
+    struct data_augment aug;
+    data_augment_default(&aug);
     const int n_batches = (train.n + (int)o.batch - 1) / (int)o.batch;
     if (start_batch >= n_batches)
         start_batch = 0;
@@ -288,9 +404,11 @@ int cmd_train(int argc, char **argv)
     char desc[2048];
     nn_model_describe(m, desc, sizeof desc);
     printf("model %s: %zu parameters\n%s", m->spec, m->n_params, desc);
-    printf("training on %d images, testing on %d; batch %ld, %s lr %g, seed %ld, %d threads\n",
-           train.n, test.n, o.batch, opt->kind == NN_ADAM ? "adam" : "sgd", (double)opt->lr, o.seed,
-           nn_get_threads());
+    printf("training on %d images, %s %d; batch %ld, %s lr %g (%s), weight decay %g, label "
+           "smoothing %g, augmentation %s, seed %ld, %d threads\n",
+           train.n, o.val ? "validating on" : "testing on", o.val ? val.n : test.n, o.batch,
+           opt->kind == NN_ADAM ? "adam" : "sgd", o.lr, o.cosine ? "cosine" : "constant", o.wd,
+           o.smooth, o.augment ? "on" : "off", o.seed, nn_get_threads());
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -322,6 +440,11 @@ int cmd_train(int argc, char **argv)
             int n =
                 train.n - b * (int)o.batch < o.batch ? train.n - b * (int)o.batch : (int)o.batch;
             data_batch(&train, perm + (size_t)b * o.batch, n, x, y);
+            if (o.augment)
+                data_augment_batch(x, n, 28, 28, &aug, (uint64_t)o.seed, (uint64_t)epoch,
+                                   perm + (size_t)b * o.batch);
+            opt->lr = scheduled_lr(&o, (long)epoch * n_batches + b, o.epochs * (long)n_batches,
+                                   n_batches);
             int correct;
             float loss = nn_train_step(m, wk, opt, x, y, n, &drop_rng, &correct);
             loss_sum += (double)loss * n;
@@ -341,16 +464,18 @@ int cmd_train(int argc, char **argv)
         }
         start_batch = 0;
         const double epoch_s = dg_now() - t0;
-        int correct = cli_classify(m, &test, NULL, NULL);
+        const struct data_set *judge = o.val ? &val : &test;
+        int correct = cli_classify(m, judge, NULL, NULL);
         if (correct < 0) {
             status = cli_fail(cmd, "%s", dg_errmsg());
             goto done;
         }
-        acc = (double)correct / test.n;
-        printf("%sepoch %d/%d: loss %.4f, train acc %.2f%%, test acc %.2f%%, %.1f s (%.0f img/s)\n",
+        acc = (double)correct / judge->n;
+        printf("%sepoch %d/%d: loss %.4f, train acc %.2f%%, %s acc %.2f%%, %.1f s (%.0f img/s)\n",
                tty ? "\n" : "", epoch + 1, (int)o.epochs, loss_sum / (seen ? seen : 1),
-               100.0 * hits / (seen ? seen : 1), 100.0 * acc, epoch_s, seen / epoch_s);
-        nn_meta_set(&meta, "test_accuracy", "%.4f", acc);
+               100.0 * hits / (seen ? seen : 1), o.val ? "validation" : "test", 100.0 * acc,
+               epoch_s, seen / epoch_s);
+        nn_meta_set(&meta, o.val ? "val_accuracy" : "test_accuracy", "%.4f", acc);
         ckpt_meta(&meta, &o, opt, &drop_rng, epoch + 1, 0, spent + dg_now() - t_run);
         if (save(cmd, m, opt, &meta, ckpt))
             goto done;
@@ -364,8 +489,23 @@ int cmd_train(int argc, char **argv)
         nn_meta_set(&fm, "epochs", "%ld", o.epochs);
         nn_meta_set(&fm, "seed", "%ld", o.seed);
         nn_meta_set(&fm, "batch", "%ld", o.batch);
-        nn_meta_set(&fm, "optimizer", "%s lr %g", opt->kind == NN_ADAM ? "adam" : "sgd",
-                    (double)opt->lr);
+        nn_meta_set(&fm, "optimizer", "%s lr %g %s, weight decay %g, label smoothing %g",
+                    opt->kind == NN_ADAM ? "adam" : "sgd", o.lr, o.cosine ? "cosine" : "constant",
+                    o.wd, o.smooth);
+        nn_meta_set(&fm, "augment", "%s", o.augment ? "on" : "off");
+        if (o.val) {
+            /* the test set is looked at once, now, to report */
+            nn_meta_set(&fm, "val_images", "%d", val.n);
+            nn_meta_set(&fm, "val_accuracy", "%.4f", acc);
+            int correct = cli_classify(m, &test, NULL, NULL);
+            if (correct < 0) {
+                status = cli_fail(cmd, "%s", dg_errmsg());
+                goto done;
+            }
+            printf("validation accuracy %.2f%%; test accuracy %.2f%%\n", 100.0 * acc,
+                   100.0 * correct / test.n);
+            acc = (double)correct / test.n;
+        }
         nn_meta_set(&fm, "test_accuracy", "%.4f", acc);
         nn_meta_set(&fm, "train_images", "%d", train.n);
         nn_meta_set(&fm, "train_seconds", "%.1f", spent + dg_now() - t_run);

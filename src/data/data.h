@@ -53,4 +53,57 @@ void data_shuffle(uint32_t *perm, int n, struct dg_rng *rng);
 /* Batch of the images idx[0..n) as floats in [0, 1], x: [n][rows*cols], y: [n] (nullable). */
 void data_batch(const struct data_set *s, const uint32_t *idx, int n, float *x, uint8_t *y);
 
+/* ---- augmentation and corruption (augment.c) --------------------------------------------- */
+
+enum { DATA_AUG_MAX_SIDE = 64 };
+
+/* Random distortions for training, each drawn per image: a rotation uniform in +-rotate_deg,
+ * scale in [scale_min, scale_max], shift in +-shift_px on each axis, x-shear in +-shear, an
+ * elastic field (displacements in +-elastic_px at a 4x4 grid of control points, bilinear
+ * between), then with probability p_thickness strokes thickened or thinned (towards the max or
+ * min of the 4-neighbourhood), with p_blur a slight blur, ink scaled by [contrast_min, 1], with
+ * p_paper grey paper (background raised to [0, paper_max], ink range kept above it), and
+ * Gaussian noise of sigma in [0, noise]. Values stay in [0, 1]. */
+struct data_augment {
+    float rotate_deg, scale_min, scale_max, shift_px, shear, elastic_px;
+    float p_thickness, p_blur, noise, contrast_min, p_paper, paper_max;
+};
+/* The settings of the "robust" model's recipe. */
+void data_augment_default(struct data_augment *a);
+
+/* out = a random distortion of in (w x h floats, ink high, 2..DATA_AUG_MAX_SIDE a side; out and
+ * in distinct), drawn from rng. DG_EARG on a bad size. */
+int data_augment_image(float *out, const float *in, int w, int h, const struct data_augment *a,
+                       struct dg_rng *rng);
+/* Distorts the n images of x in place; image i uses a stream seeded from (seed, epoch, idx[i]),
+ * so the result does not depend on the batch order or the thread count. Runs on the OpenMP
+ * threads. */
+int data_augment_batch(float *x, int n, int w, int h, const struct data_augment *a, uint64_t seed,
+                       uint64_t epoch, const uint32_t *idx);
+/* The per-image seed data_augment_batch uses. */
+uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index);
+
+/* Fixed-severity corruptions for robustness tables (digits eval --corrupt):
+ * clean; blur (three [1 2 1] passes, ~1.2 px Gaussian); noise (Gaussian sigma 0.35); thick
+ * (two 4-neighbourhood dilations); thin (one erosion); rotate (20-30 degrees either way); shift
+ * (5 px in a random direction); scale (x0.6 or x1.3); contrast (grey paper 0.3, ink 0.6);
+ * elastic (+-2.5 px field). Random parts come from rng. */
+enum {
+    DATA_CLEAN,
+    DATA_BLUR,
+    DATA_NOISE,
+    DATA_THICK,
+    DATA_THIN,
+    DATA_ROTATE,
+    DATA_SHIFT,
+    DATA_SCALE,
+    DATA_CONTRAST,
+    DATA_ELASTIC,
+    DATA_N_CORRUPTIONS
+};
+extern const char *const data_corruption_names[DATA_N_CORRUPTIONS];
+/* The index of a corruption name, or -1. */
+int data_corruption_find(const char *name);
+int data_corrupt_image(float *out, const float *in, int w, int h, int kind, struct dg_rng *rng);
+
 #endif

@@ -307,7 +307,8 @@ HOT void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, con
         for (int py = 0; py < ph; py++)
             pool_rows(pooled + ((size_t)plane * ph + py) * pw,
                       argmax + ((size_t)plane * ph + py) * pw,
-                      raw + ((size_t)plane * oh + (size_t)py * pk) * ow, b[plane / n], ow, pw, pk);
+                      raw + ((size_t)plane * oh + (size_t)py * pk) * ow, b ? b[plane / n] : 0.0f,
+                      ow, pw, pk);
 }
 
 HOT void nn_relu_forward(float *out, const float *in, size_t n_elems)
@@ -424,6 +425,30 @@ float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels
         }
     }
     return (float)(loss / n);
+}
+
+HOT void nn_channel_affine(float *x, const float *scale, const float *shift, int n_ch, size_t m,
+                           size_t c_stride, size_t e_stride, int relu)
+{
+    const float floor = relu ? 0.0f : -INFINITY;
+    if (e_stride == 1) {
+#pragma omp parallel for schedule(static) if (m * (size_t)n_ch > 65536)
+        for (int c = 0; c < n_ch; c++) {
+            float *row = x + (size_t)c * c_stride;
+            const float a = scale[c], b = shift[c];
+            for (size_t j = 0; j < m; j++) {
+                const float t = row[j] * a + b;
+                row[j] = t > floor ? t : floor;
+            }
+        }
+        return;
+    }
+    for (size_t j = 0; j < m; j++) /* [n][features]: each sample's row is contiguous */
+        for (int c = 0; c < n_ch; c++) {
+            float *v = x + (size_t)c * c_stride + j * e_stride;
+            const float t = *v * scale[c] + shift[c];
+            *v = t > floor ? t : floor;
+        }
 }
 
 /* Per channel: mean and variance in double (a batch of 128 at 24x24 is 73,728 values; float

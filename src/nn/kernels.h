@@ -44,7 +44,7 @@ void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, c
  * exactly as nn_conv2d_forward (relu) followed by nn_maxpool_forward would (the argmax may differ
  * only where the pooled value is 0, where no gradient flows). */
 void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, const float *b, int oc,
-                       int n, int oh, int ow, int pk);
+                       int n, int oh, int ow, int pk); /* b may be NULL: no bias */
 
 /* Element-wise ReLU over n_elems values. Backward uses the forward output (y > 0 iff x > 0). */
 void nn_relu_forward(float *out, const float *in, size_t n_elems);
@@ -76,6 +76,11 @@ void nn_batchnorm_forward(float *out, float *mean, float *var, const float *in, 
 void nn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                            const float *in, const float *mean, const float *var, const float *gamma,
                            int n_ch, size_t m, size_t c_stride, size_t e_stride, float eps);
+
+/* x = x * scale[c] + shift[c] per channel in place (then max(0, .) when relu), in the layout of
+ * nn_batchnorm_forward: batch norm at inference, in the epilogue of the layer before it. */
+void nn_channel_affine(float *x, const float *scale, const float *shift, int n_ch, size_t m,
+                       size_t c_stride, size_t e_stride, int relu);
 
 /* Softmax over each row of logits [n][n_cls] into probs. */
 void nn_softmax(float *probs, const float *logits, int n, int n_cls);

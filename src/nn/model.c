@@ -19,6 +19,8 @@ const char *nn_preset(const char *name)
 {
     if (strcmp(name, "reference") == 0)
         return "c32k3-p2-c64k3-p2-f128-d0.5-f10";
+    if (strcmp(name, "robust") == 0)
+        return "c32k5b-p2-c64k3b-c64k3b-p2-f256b-d0.4-f10";
     return NULL;
 }
 
@@ -340,7 +342,7 @@ struct nn_work {
     uint8_t *argmax[NN_MAX_LAYERS];
     uint8_t *bytes;                 /* argmax arena */
     float *bn_stats[NN_MAX_LAYERS]; /* batch norm: the last training batch's mean, then variance */
-    float *fold_w, *fold_b; /* inference: a layer's weights with the next batch norm folded in */
+    float *fold;                    /* inference: a batch norm's per-channel scale, then shift */
     /* The fusion plan. relu_fused[i]: ReLU layer i is computed in place by layer i-1 (a conv or
      * dense), sharing its act/dact buffers. relu_in_pool[i]: that ReLU's backward is folded into
      * the max-pool at i+1. */
@@ -379,7 +381,7 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
         return dg_fail(DG_ENOMEM, "out of memory");
     wk->max_batch = max_batch;
     wk->training = training;
-    size_t max_fold_w = 0, max_fold_b = 0;
+    size_t max_fold = 0;
     for (int i = 1; i < m->n_layers; i++) {
         const enum nn_op prev = m->layer[i - 1].op;
         wk->relu_fused[i] = m->layer[i].op == NN_RELU &&
@@ -390,11 +392,8 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
     for (int i = 0; i + 2 < m->n_layers; i++) {
         const int j = i + 1 + bn_follows(m, i);
         wk->block[i] = m->layer[i].op == NN_CONV && j < m->n_layers && wk->relu_in_pool[j];
-        if (bn_follows(m, i)) {
-            max_fold_w = m->layer[i].n_w > max_fold_w ? m->layer[i].n_w : max_fold_w;
-            max_fold_b =
-                (size_t)m->layer[i].out_c > max_fold_b ? (size_t)m->layer[i].out_c : max_fold_b;
-        }
+        if (bn_follows(m, i) && 2 * (size_t)m->layer[i].out_c > max_fold)
+            max_fold = 2 * (size_t)m->layer[i].out_c;
     }
     /* Two passes: count, then carve. */
     size_t n_floats = 0, n_bytes = 0, max_cols = 0, max_act = (size_t)m->in_c * m->in_h * m->in_w;
@@ -450,8 +449,7 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
             CARVE(wk->dx, nb * max_act);
         }
         CARVE(wk->probs, nb * (size_t)m->n_classes);
-        CARVE(wk->fold_w, max_fold_w);
-        CARVE(wk->fold_b, max_fold_b);
+        CARVE(wk->fold, max_fold);
 #undef CARVE
         if (!pass) {
             n_floats = off;
@@ -516,25 +514,19 @@ static void bn_layout(const struct nn_model *m, int i, int n, size_t *count, siz
     }
 }
 
-/* Layer i's weights and bias with batch norm i+1's running statistics folded in:
- * w' = w * s, b' = beta - mean * s (+ b * s), s = gamma / sqrt(var + eps), per output. */
-static void fold_bn(const struct nn_model *m, struct nn_work *wk, int i, const float **w,
-                    const float **b)
+/* Batch norm i+1 at inference as a per-channel affine map of layer i's raw output (without its
+ * bias): scale s = gamma / sqrt(var + eps), shift = beta + (b - mean) * s. The same as scaling
+ * layer i's weights by s, without copying them on every call. */
+static void fold_bn(const struct nn_model *m, struct nn_work *wk, int i)
 {
     const struct nn_layer *l = &m->layer[i], *bn = &m->layer[i + 1];
     const float *gamma = m->params + bn->w_off, *beta = m->params + bn->b_off;
     const float *mean = m->params + bn->s_off, *var = mean + bn->out_c;
-    const size_t per_out = l->n_w / (size_t)l->out_c;
+    float *scale = wk->fold, *shift = wk->fold + l->out_c;
     for (int o = 0; o < l->out_c; o++) {
-        const float sc = gamma[o] / sqrtf(var[o] + NN_BN_EPS);
-        const float *src = m->params + l->w_off + (size_t)o * per_out;
-        float *dst = wk->fold_w + (size_t)o * per_out;
-        for (size_t j = 0; j < per_out; j++)
-            dst[j] = src[j] * sc;
-        wk->fold_b[o] = beta[o] + ((l->n_b ? m->params[l->b_off + o] : 0.0f) - mean[o]) * sc;
+        scale[o] = gamma[o] / sqrtf(var[o] + NN_BN_EPS);
+        shift[o] = beta[o] + ((l->n_b ? m->params[l->b_off + o] : 0.0f) - mean[o]) * scale[o];
     }
-    *w = wk->fold_w;
-    *b = wk->fold_b;
 }
 
 const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const float *x, int n,
@@ -548,12 +540,15 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
         float *out = wk->act[i];
         const size_t n_out = (size_t)n * out_size(l);
         const int bn = bn_follows(m, i);
-        /* In inference a following batch norm is folded into this layer's weights and bias. */
-        const float *w = m->params + l->w_off, *b = l->n_b ? m->params + l->b_off : NULL;
-        if (bn && !training)
-            fold_bn(m, wk, i, &w, &b);
-        const int next = i + 1 + (bn && !training); /* the layer this one's output feeds */
+        /* In inference a following batch norm becomes this layer's epilogue. */
+        const int fold = bn && !training;
+        const float *w = m->params + l->w_off;
+        const float *b = l->n_b && !fold ? m->params + l->b_off : NULL;
+        if (fold)
+            fold_bn(m, wk, i);
+        const int next = i + 1 + fold; /* the layer this one's output feeds */
         const int relu_next = next < m->n_layers && wk->relu_fused[next];
+        const size_t hw = (size_t)l->out_h * l->out_w;
         if (wk->block[i] && (!bn || !training)) {
             /* conv -> ReLU -> pool in two passes; the pooled output lands in the pool layer's
              * buffers and the ReLU (and folded batch norm) have nothing to do. */
@@ -561,6 +556,9 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
             const struct nn_layer *pool = &m->layer[p];
             nn_conv2d_forward(out, wk->cols[i], in, w, NULL, n, l->in_c, l->in_h, l->in_w, l->out_c,
                               l->k, l->pad, 0);
+            if (fold) /* the scale may be negative, so it goes before the max */
+                nn_channel_affine(out, wk->fold, wk->fold + l->out_c, l->out_c, (size_t)n * hw,
+                                  (size_t)n * hw, 1, 0);
             nn_bias_relu_pool(wk->act[p], wk->argmax[p], out, b, l->out_c, n, l->out_h, l->out_w,
                               pool->k);
             in = wk->act[p];
@@ -570,7 +568,10 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
         switch (l->op) {
         case NN_CONV:
             nn_conv2d_forward(out, wk->cols[i], in, w, b, n, l->in_c, l->in_h, l->in_w, l->out_c,
-                              l->k, l->pad, relu_next);
+                              l->k, l->pad, relu_next && !fold);
+            if (fold)
+                nn_channel_affine(out, wk->fold, wk->fold + l->out_c, l->out_c, (size_t)n * hw,
+                                  (size_t)n * hw, 1, relu_next);
             break;
         case NN_BATCHNORM:
             if (!training)
@@ -592,7 +593,12 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
             nn_maxpool_forward(out, wk->argmax[i], in, l->in_c * n, l->in_h, l->in_w, l->k);
             break;
         case NN_FLATTEN: nn_flatten_forward(out, in, n, l->in_c, l->in_h * l->in_w); break;
-        case NN_DENSE: nn_dense_forward(out, in, w, b, n, l->in_c, l->out_c, relu_next); break;
+        case NN_DENSE:
+            nn_dense_forward(out, in, w, b, n, l->in_c, l->out_c, relu_next && !fold);
+            if (fold)
+                nn_channel_affine(out, wk->fold, wk->fold + l->out_c, l->out_c, (size_t)n, 1,
+                                  (size_t)l->out_c, relu_next);
+            break;
         case NN_DROPOUT:
             if (training && l->rate > 0.0f) {
                 float *mask = wk->mask[i];

@@ -1,0 +1,289 @@
+/* augment.c - random distortions of digit images for training, and fixed-severity corruptions
+ * for measuring robustness. One warp (affine + a smooth elastic field, bilinear sampling) then
+ * stroke thickness, blur, contrast and noise, all on [0, 1] floats with ink high. */
+#include "data.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { MAX_PIXELS = DATA_AUG_MAX_SIDE * DATA_AUG_MAX_SIDE, GRID = 4 };
+
+static const double PI = 3.14159265358979323846;
+
+void data_augment_default(struct data_augment *a)
+{
+    a->rotate_deg = 12.0f;
+    a->scale_min = 0.87f;
+    a->scale_max = 1.13f;
+    a->shift_px = 2.5f;
+    a->shear = 0.2f;
+    a->elastic_px = 1.2f;
+    a->p_thickness = 0.4f;
+    a->p_blur = 0.2f;
+    a->noise = 0.12f;
+    a->contrast_min = 0.6f;
+    a->p_paper = 0.3f;
+    a->paper_max = 0.2f;
+}
+
+static float uniform(struct dg_rng *rng, float lo, float hi)
+{
+    return lo + (hi - lo) * dg_rng_uniform(rng);
+}
+
+static float gaussian(struct dg_rng *rng)
+{
+    float u = dg_rng_uniform(rng), v = dg_rng_uniform(rng);
+    return (float)(sqrt(-2.0 * log(u > 1e-12f ? u : 1e-12f)) * cos(2.0 * PI * v));
+}
+
+/* A 2x3 map from output pixel to source position: src = A * (x, y, 1). */
+struct warp {
+    float a[6];
+    float ex[GRID][GRID], ey[GRID][GRID]; /* elastic displacement at the control points */
+    int elastic;
+};
+
+/* Source = centre + inverse(scale * rotation * shear) * (out - centre - shift). */
+static void warp_affine(struct warp *wp, int w, int h, float deg, float scale, float shear,
+                        float tx, float ty)
+{
+    const float th = (float)(deg * PI / 180.0), c = cosf(th), s = sinf(th);
+    /* inverse of R(th) S(k) scale: (1/scale) S(-k) R(-th) */
+    const float inv = 1.0f / scale;
+    const float r00 = c, r01 = s, r10 = -s, r11 = c; /* R(-th) */
+    const float m00 = inv * (r00 - shear * r10), m01 = inv * (r01 - shear * r11);
+    const float m10 = inv * r10, m11 = inv * r11;
+    const float cx = 0.5f * (float)(w - 1), cy = 0.5f * (float)(h - 1);
+    wp->a[0] = m00;
+    wp->a[1] = m01;
+    wp->a[2] = cx - m00 * (cx + tx) - m01 * (cy + ty);
+    wp->a[3] = m10;
+    wp->a[4] = m11;
+    wp->a[5] = cy - m10 * (cx + tx) - m11 * (cy + ty);
+    wp->elastic = 0;
+}
+
+static float sample(const float *in, int w, int h, float sx, float sy)
+{
+    const float fx0 = floorf(sx), fy0 = floorf(sy);
+    const int x0 = (int)fx0, y0 = (int)fy0;
+    const float fx = sx - fx0, fy = sy - fy0;
+    float v = 0.0f;
+    for (int dy = 0; dy < 2; dy++) {
+        const int y = y0 + dy;
+        if (y < 0 || y >= h)
+            continue;
+        const float wy = dy ? fy : 1.0f - fy;
+        for (int dx = 0; dx < 2; dx++) {
+            const int x = x0 + dx;
+            if (x < 0 || x >= w)
+                continue;
+            v += wy * (dx ? fx : 1.0f - fx) * in[y * w + x];
+        }
+    }
+    return v;
+}
+
+static void warp_apply(float *out, const float *in, int w, int h, const struct warp *wp)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float sx = wp->a[0] * x + wp->a[1] * y + wp->a[2];
+            float sy = wp->a[3] * x + wp->a[4] * y + wp->a[5];
+            if (wp->elastic) {
+                /* bilinear between the control points: a smooth displacement field */
+                const float gx = (float)x * (GRID - 1) / (float)(w - 1);
+                const float gy = (float)y * (GRID - 1) / (float)(h - 1);
+                int ix = (int)gx, iy = (int)gy;
+                ix = ix > GRID - 2 ? GRID - 2 : ix;
+                iy = iy > GRID - 2 ? GRID - 2 : iy;
+                const float fx = gx - (float)ix, fy = gy - (float)iy;
+                const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy,
+                            w11 = fx * fy;
+                sx += w00 * wp->ex[iy][ix] + w01 * wp->ex[iy][ix + 1] + w10 * wp->ex[iy + 1][ix] +
+                      w11 * wp->ex[iy + 1][ix + 1];
+                sy += w00 * wp->ey[iy][ix] + w01 * wp->ey[iy][ix + 1] + w10 * wp->ey[iy + 1][ix] +
+                      w11 * wp->ey[iy + 1][ix + 1];
+            }
+            out[y * w + x] = sample(in, w, h, sx, sy);
+        }
+}
+
+/* Moves every pixel a fraction a of the way to the max (thicken) or min (thin) of its
+ * 4-neighbourhood. */
+static void thickness(float *img, float *tmp, int w, int h, int thicken, float a)
+{
+    memcpy(tmp, img, (size_t)w * h * sizeof *img);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float v = tmp[y * w + x], e = v;
+            const float n[4] = {
+                x > 0 ? tmp[y * w + x - 1] : 0.0f, x + 1 < w ? tmp[y * w + x + 1] : 0.0f,
+                y > 0 ? tmp[(y - 1) * w + x] : 0.0f, y + 1 < h ? tmp[(y + 1) * w + x] : 0.0f};
+            for (int k = 0; k < 4; k++)
+                e = thicken ? (n[k] > e ? n[k] : e) : (n[k] < e ? n[k] : e);
+            img[y * w + x] = v + a * (e - v);
+        }
+}
+
+/* Separable [1 2 1]/4 blur passes, blended with the original by a. */
+static void blur(float *img, float *tmp, int w, int h, int passes, float a)
+{
+    float keep[MAX_PIXELS];
+    memcpy(keep, img, (size_t)w * h * sizeof *img);
+    for (int p = 0; p < passes; p++) {
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const float l = x > 0 ? img[y * w + x - 1] : 0.0f;
+                const float r = x + 1 < w ? img[y * w + x + 1] : 0.0f;
+                tmp[y * w + x] = 0.25f * l + 0.5f * img[y * w + x] + 0.25f * r;
+            }
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const float u = y > 0 ? tmp[(y - 1) * w + x] : 0.0f;
+                const float d = y + 1 < h ? tmp[(y + 1) * w + x] : 0.0f;
+                img[y * w + x] = 0.25f * u + 0.5f * tmp[y * w + x] + 0.25f * d;
+            }
+    }
+    for (int i = 0; i < w * h; i++)
+        img[i] = keep[i] + a * (img[i] - keep[i]);
+}
+
+static void clamp01(float *img, int n)
+{
+    for (int i = 0; i < n; i++)
+        img[i] = img[i] < 0.0f ? 0.0f : img[i] > 1.0f ? 1.0f : img[i];
+}
+
+int data_augment_image(float *out, const float *in, int w, int h, const struct data_augment *a,
+                       struct dg_rng *rng)
+{
+    if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
+        return dg_fail(DG_EARG, "augment: image %dx%d is outside 2..%d", w, h, DATA_AUG_MAX_SIDE);
+    float tmp[MAX_PIXELS];
+    struct warp wp;
+    const float scale = uniform(rng, a->scale_min, a->scale_max);
+    warp_affine(&wp, w, h, uniform(rng, -a->rotate_deg, a->rotate_deg), scale,
+                uniform(rng, -a->shear, a->shear), uniform(rng, -a->shift_px, a->shift_px),
+                uniform(rng, -a->shift_px, a->shift_px));
+    if (a->elastic_px > 0.0f) {
+        wp.elastic = 1;
+        for (int i = 0; i < GRID; i++)
+            for (int j = 0; j < GRID; j++) {
+                wp.ex[i][j] = uniform(rng, -a->elastic_px, a->elastic_px);
+                wp.ey[i][j] = uniform(rng, -a->elastic_px, a->elastic_px);
+            }
+    }
+    warp_apply(out, in, w, h, &wp);
+    /* every draw below happens whatever the branch, so one image's choices do not shift the
+     * random stream of the next */
+    const float u_thick = dg_rng_uniform(rng), s_thick = uniform(rng, 0.3f, 1.0f);
+    const float u_blur = dg_rng_uniform(rng), s_blur = uniform(rng, 0.3f, 1.0f);
+    const float contrast = uniform(rng, a->contrast_min, 1.0f);
+    const float u_paper = dg_rng_uniform(rng), paper = uniform(rng, 0.0f, a->paper_max);
+    const float bg = u_paper < a->p_paper ? paper : 0.0f;
+    const float sigma = uniform(rng, 0.0f, a->noise);
+    if (u_thick < a->p_thickness)
+        thickness(out, tmp, w, h, u_thick < 0.5f * a->p_thickness, s_thick);
+    if (u_blur < a->p_blur)
+        blur(out, tmp, w, h, 1, s_blur);
+    for (int i = 0; i < w * h; i++)
+        out[i] = bg + out[i] * (contrast - bg) + (sigma > 0.0f ? sigma * gaussian(rng) : 0.0f);
+    clamp01(out, w * h);
+    return DG_OK;
+}
+
+uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index)
+{
+    /* splitmix64 of a mix: independent streams per (seed, epoch, image) */
+    uint64_t z = seed * 0x9e3779b97f4a7c15ULL ^ (epoch + 1) * 0xbf58476d1ce4e5b9ULL ^
+                 (index + 1) * 0x94d049bb133111ebULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int data_augment_batch(float *x, int n, int w, int h, const struct data_augment *a, uint64_t seed,
+                       uint64_t epoch, const uint32_t *idx)
+{
+    if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
+        return dg_fail(DG_EARG, "augment: image %dx%d is outside 2..%d", w, h, DATA_AUG_MAX_SIDE);
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++) {
+        float src[MAX_PIXELS];
+        float *img = x + (size_t)i * w * h;
+        struct dg_rng rng;
+        dg_rng_seed(&rng, data_augment_seed(seed, epoch, idx[i]));
+        memcpy(src, img, (size_t)w * h * sizeof *img);
+        data_augment_image(img, src, w, h, a, &rng);
+    }
+    return DG_OK;
+}
+
+const char *const data_corruption_names[DATA_N_CORRUPTIONS] = {
+    "clean", "blur", "noise", "thick", "thin", "rotate", "shift", "scale", "contrast", "elastic"};
+
+int data_corruption_find(const char *name)
+{
+    for (int k = 0; k < DATA_N_CORRUPTIONS; k++)
+        if (!strcmp(name, data_corruption_names[k]))
+            return k;
+    return -1;
+}
+
+int data_corrupt_image(float *out, const float *in, int w, int h, int kind, struct dg_rng *rng)
+{
+    if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
+        return dg_fail(DG_EARG, "corrupt: image %dx%d is outside 2..%d", w, h, DATA_AUG_MAX_SIDE);
+    if (kind < 0 || kind >= DATA_N_CORRUPTIONS)
+        return dg_fail(DG_EARG, "corrupt: no corruption %d", kind);
+    float tmp[MAX_PIXELS];
+    const int n = w * h;
+    const float sign = dg_rng_uniform(rng) < 0.5f ? -1.0f : 1.0f;
+    struct warp wp;
+    memcpy(out, in, (size_t)n * sizeof *out);
+    switch (kind) {
+    case DATA_CLEAN: break;
+    case DATA_BLUR: blur(out, tmp, w, h, 3, 1.0f); break; /* about a 1.2 px Gaussian */
+    case DATA_NOISE:
+        for (int i = 0; i < n; i++)
+            out[i] += 0.35f * gaussian(rng);
+        break;
+    case DATA_THICK:
+        thickness(out, tmp, w, h, 1, 1.0f);
+        thickness(out, tmp, w, h, 1, 1.0f);
+        break;
+    case DATA_THIN: thickness(out, tmp, w, h, 0, 1.0f); break;
+    case DATA_ROTATE:
+        warp_affine(&wp, w, h, sign * uniform(rng, 20.0f, 30.0f), 1.0f, 0.0f, 0.0f, 0.0f);
+        warp_apply(out, in, w, h, &wp);
+        break;
+    case DATA_SHIFT: {
+        const float th = uniform(rng, 0.0f, (float)(2.0 * PI));
+        warp_affine(&wp, w, h, 0.0f, 1.0f, 0.0f, 5.0f * cosf(th), 5.0f * sinf(th));
+        warp_apply(out, in, w, h, &wp);
+        break;
+    }
+    case DATA_SCALE:
+        warp_affine(&wp, w, h, 0.0f, dg_rng_uniform(rng) < 0.5f ? 0.6f : 1.3f, 0.0f, 0.0f, 0.0f);
+        warp_apply(out, in, w, h, &wp);
+        break;
+    case DATA_CONTRAST:
+        for (int i = 0; i < n; i++)
+            out[i] = 0.3f + 0.3f * in[i]; /* grey paper, faint ink */
+        break;
+    case DATA_ELASTIC:
+        warp_affine(&wp, w, h, 0.0f, 1.0f, 0.0f, 0.0f, 0.0f);
+        wp.elastic = 1;
+        for (int i = 0; i < GRID; i++)
+            for (int j = 0; j < GRID; j++) {
+                wp.ex[i][j] = uniform(rng, -2.5f, 2.5f);
+                wp.ey[i][j] = uniform(rng, -2.5f, 2.5f);
+            }
+        warp_apply(out, in, w, h, &wp);
+        break;
+    }
+    clamp01(out, n);
+    return DG_OK;
+}

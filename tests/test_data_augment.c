@@ -1,0 +1,178 @@
+/* test_data_augment.c - training distortions and robustness corruptions: identity when every
+ * setting is off, reproducible per image whatever the thread count or batch order, values kept in
+ * [0, 1], and the geometric corruptions measured on drawn shapes (a shift moves the centre of mass
+ * by 5 px, a rotation turns a bar by 20-30 degrees, thickening adds ink and thinning removes it).
+ */
+#include "data.h"
+#include "testutil.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum { W = 28, H = 28, PX = W * H };
+
+/* A filled rectangle of ink (value v) from (x0, y0) to (x1, y1) inclusive. */
+static void draw_rect(float *img, int x0, int y0, int x1, int y1, float v)
+{
+    memset(img, 0, PX * sizeof *img);
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++)
+            img[y * W + x] = v;
+}
+
+static double ink(const float *img)
+{
+    double s = 0;
+    for (int i = 0; i < PX; i++)
+        s += img[i];
+    return s;
+}
+
+static void moments(const float *img, double *cx, double *cy, double *angle_deg)
+{
+    double m = ink(img), sx = 0, sy = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            sx += x * img[y * W + x];
+            sy += y * img[y * W + x];
+        }
+    *cx = sx / m;
+    *cy = sy / m;
+    double mxx = 0, myy = 0, mxy = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const double dx = x - *cx, dy = y - *cy, v = img[y * W + x];
+            mxx += v * dx * dx;
+            myy += v * dy * dy;
+            mxy += v * dx * dy;
+        }
+    *angle_deg = 0.5 * atan2(2 * mxy, mxx - myy) * 180.0 / 3.14159265358979;
+}
+
+static void test_identity_when_off(void **state)
+{
+    (void)state;
+    struct data_augment off = {.scale_min = 1, .scale_max = 1, .contrast_min = 1};
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 1);
+    float in[PX], out[PX];
+    fill_uniform(in, PX, 0, 1, &rng);
+    assert_int_equal(data_augment_image(out, in, W, H, &off, &rng), DG_OK);
+    assert_close(out, in, PX, 1e-5, 0);
+    assert_int_equal(data_corrupt_image(out, in, W, H, DATA_CLEAN, &rng), DG_OK);
+    assert_memory_equal(out, in, sizeof in);
+}
+
+static void test_reproducible_and_in_range(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    struct data_augment a;
+    data_augment_default(&a);
+    float *x1 = malloc(N * PX * sizeof *x1), *x2 = malloc(N * PX * sizeof *x2);
+    float *orig = malloc(N * PX * sizeof *orig);
+    uint32_t idx[N], rev[N];
+    for (int i = 0; i < N; i++) {
+        idx[i] = (uint32_t)(100 + i);
+        rev[i] = (uint32_t)(100 + N - 1 - i);
+        draw_rect(orig + i * PX, 8 + i % 4, 6, 16 + i % 5, 22, 1.0f);
+    }
+    memcpy(x1, orig, N * PX * sizeof *x1);
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    assert_int_equal(data_augment_batch(x1, N, W, H, &a, 7, 3, idx), DG_OK);
+    /* the same images in reverse order, on two threads: each image gets the same distortion */
+    for (int i = 0; i < N; i++)
+        memcpy(x2 + i * PX, orig + (N - 1 - i) * PX, PX * sizeof *x2);
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    assert_int_equal(data_augment_batch(x2, N, W, H, &a, 7, 3, rev), DG_OK);
+    int changed = 0;
+    for (int i = 0; i < N; i++) {
+        assert_memory_equal(x1 + i * PX, x2 + (N - 1 - i) * PX, PX * sizeof *x1);
+        for (int j = 0; j < PX; j++)
+            assert_true(x1[i * PX + j] >= 0.0f && x1[i * PX + j] <= 1.0f);
+        changed += memcmp(x1 + i * PX, orig + i * PX, PX * sizeof *x1) != 0;
+    }
+    assert_int_equal(changed, N);
+    /* another epoch draws other distortions */
+    memcpy(x2, orig, N * PX * sizeof *x2);
+    assert_int_equal(data_augment_batch(x2, N, W, H, &a, 7, 4, idx), DG_OK);
+    assert_true(memcmp(x1, x2, N * PX * sizeof *x1) != 0);
+    /* bad sizes are refused */
+    assert_int_equal(data_augment_batch(x1, 1, 65, 28, &a, 7, 3, idx), DG_EARG);
+    float out[PX];
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 2);
+    assert_int_equal(data_augment_image(out, orig, 1, 28, &a, &rng), DG_EARG);
+    assert_int_equal(data_corrupt_image(out, orig, W, H, DATA_N_CORRUPTIONS, &rng), DG_EARG);
+    free(x1), free(x2), free(orig);
+}
+
+static void test_corruptions_measured(void **state)
+{
+    (void)state;
+    float in[PX], out[PX];
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 3);
+    double cx0, cy0, a0, cx, cy, a;
+    /* shift: a 6x6 block in the middle moves 5 px in some direction */
+    draw_rect(in, 11, 11, 16, 16, 1.0f);
+    moments(in, &cx0, &cy0, &a0);
+    for (int t = 0; t < 8; t++) {
+        data_corrupt_image(out, in, W, H, DATA_SHIFT, &rng);
+        moments(out, &cx, &cy, &a);
+        const double d = hypot(cx - cx0, cy - cy0);
+        if (fabs(d - 5.0) > 0.05)
+            fail_msg("shift moved the centre by %.3f px, not 5", d);
+        assert_true(fabs(ink(out) - ink(in)) < 0.5);
+    }
+    /* rotate: a horizontal bar turns by 20 to 30 degrees either way, about the centre */
+    draw_rect(in, 6, 13, 21, 14, 1.0f);
+    moments(in, &cx0, &cy0, &a0);
+    assert_true(fabs(a0) < 1e-6);
+    int signs = 0;
+    for (int t = 0; t < 8; t++) {
+        data_corrupt_image(out, in, W, H, DATA_ROTATE, &rng);
+        moments(out, &cx, &cy, &a);
+        if (fabs(a) < 19.0 || fabs(a) > 31.0)
+            fail_msg("rotate turned the bar by %.2f degrees", a);
+        assert_true(hypot(cx - cx0, cy - cy0) < 0.2);
+        signs |= a > 0 ? 1 : 2;
+    }
+    assert_int_equal(signs, 3);
+    /* thick adds ink around the strokes, thin removes it; a 1-px-thin line survives thickening */
+    draw_rect(in, 8, 8, 19, 19, 1.0f);
+    data_corrupt_image(out, in, W, H, DATA_THICK, &rng);
+    assert_true(ink(out) > ink(in) * 1.5);
+    data_corrupt_image(out, in, W, H, DATA_THIN, &rng);
+    assert_true(ink(out) < ink(in) * 0.9 && ink(out) > ink(in) * 0.5);
+    /* contrast: paper at 0.3, ink at 0.6 */
+    data_corrupt_image(out, in, W, H, DATA_CONTRAST, &rng);
+    assert_true(fabsf(out[0] - 0.3f) < 1e-6f && fabsf(out[12 * W + 12] - 0.6f) < 1e-6f);
+    /* noise keeps values in range and changes the paper */
+    data_corrupt_image(out, in, W, H, DATA_NOISE, &rng);
+    int noisy = 0;
+    for (int i = 0; i < PX; i++) {
+        assert_true(out[i] >= 0.0f && out[i] <= 1.0f);
+        noisy += in[i] == 0.0f && out[i] > 0.0f;
+    }
+    assert_true(noisy > 100);
+    /* names */
+    assert_int_equal(data_corruption_find("elastic"), DATA_ELASTIC);
+    assert_int_equal(data_corruption_find("clean"), DATA_CLEAN);
+    assert_int_equal(data_corruption_find("sharpen"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_when_off),
+        cmocka_unit_test(test_reproducible_and_in_range),
+        cmocka_unit_test(test_corruptions_measured),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
