@@ -100,11 +100,12 @@ static double shipped_accuracy(const char *rel, size_t *n_params)
             correct += best == s.labels[b + i];
         }
     }
+    const double acc = correct / (double)s.n;
     free(x);
     nn_work_free(wk);
     data_set_free(&s);
     nn_model_free(m);
-    return correct / (double)s.n;
+    return acc;
 }
 
 static void test_shipped_model_accuracy(void **state)

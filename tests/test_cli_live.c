@@ -38,7 +38,7 @@ static void test_demo_is_readable(void **state)
 {
     (void)state;
     char path[4096];
-    repo_path(path, sizeof path, "models/reference.safetensors");
+    repo_path(path, sizeof path, "models/robust.safetensors");
     struct nn_model *m;
     if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
         fail_msg("%s", dg_errmsg());

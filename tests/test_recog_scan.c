@@ -66,7 +66,7 @@ static void test_reads_numbers_on_uneven_paper(void **state)
     (void)state;
     char mnist[4096], model_path[4096];
     repo_path(mnist, sizeof mnist, "data/mnist");
-    repo_path(model_path, sizeof model_path, "models/reference.safetensors");
+    repo_path(model_path, sizeof model_path, "models/robust.safetensors");
     struct data_set s;
     if (data_mnist_load(mnist, "t10k", &s) != DG_OK)
         fail_msg("%s (run make data)", dg_errmsg());
@@ -156,7 +156,7 @@ static void test_grouping_gaps(void **state)
     /* Two blocks "1" side by side: close together they are one number, far apart two. Drawn as
      * plain bars so the network's answer does not matter: only the grouping is checked. */
     char model_path[4096];
-    repo_path(model_path, sizeof model_path, "models/reference.safetensors");
+    repo_path(model_path, sizeof model_path, "models/robust.safetensors");
     struct nn_model *m;
     if (nn_model_load(model_path, &m, NULL, NULL) != DG_OK)
         fail_msg("%s", dg_errmsg());
@@ -192,7 +192,7 @@ static void test_touching_pairs_split(void **state)
     (void)state;
     char mnist[4096], model_path[4096];
     repo_path(mnist, sizeof mnist, "data/mnist");
-    repo_path(model_path, sizeof model_path, "models/reference.safetensors");
+    repo_path(model_path, sizeof model_path, "models/robust.safetensors");
     struct data_set s;
     if (data_mnist_load(mnist, "t10k", &s) != DG_OK)
         fail_msg("%s (run make data)", dg_errmsg());
