@@ -214,18 +214,8 @@ int main(int argc, char **argv)
     nn_set_threads(1);
     enum { N1 = 3000 };
     static double lat[N1];
-    uint32_t one = 0;
-    for (int i = 0; i < 200; i++)
-        nn_predict(m, wk1, x, 1);
-    for (int i = 0; i < N1; i++) {
-        one = (uint32_t)(i % 10000);
-        data_batch(&test, &one, 1, x, NULL);
-        double t0 = dg_now();
-        nn_predict(m, wk1, x, 1);
-        lat[i] = (dg_now() - t0) * 1e6;
-    }
-    printf("batch1_us %.1f us (median of %d; p99 %.1f)\n", percentile(lat, N1, 0.5), N1,
-           percentile(lat, N1, 0.99));
+    const double b1 = batch1_median(m, wk1, &test, x, lat, N1);
+    printf("batch1_us %.1f us (median of %d; p99 %.1f)\n", b1, N1, percentile(lat, N1, 0.99));
     enum { N64 = 200 };
     double thr[N64];
     uint32_t idx64[64];

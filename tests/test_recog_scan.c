@@ -61,20 +61,34 @@ static int put_digit(struct vis_image *page, const struct data_set *s, int idx, 
     return w;
 }
 
+/* The shipped default model (the one scan uses). */
+static struct nn_model *load_model(void)
+{
+    char path[4096];
+    repo_path(path, sizeof path, "models/robust.safetensors");
+    struct nn_model *m;
+    if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    return m;
+}
+
+/* MNIST's test digits, and the index of the first of each label. */
+static void load_test_digits(struct data_set *s, int first[10])
+{
+    char mnist[4096];
+    repo_path(mnist, sizeof mnist, "data/mnist");
+    if (data_mnist_load(mnist, "t10k", s) != DG_OK)
+        fail_msg("%s (run make data)", dg_errmsg());
+    pick_digits(s, first);
+}
+
 static void test_reads_numbers_on_uneven_paper(void **state)
 {
     (void)state;
-    char mnist[4096], model_path[4096];
-    repo_path(mnist, sizeof mnist, "data/mnist");
-    repo_path(model_path, sizeof model_path, "models/robust.safetensors");
     struct data_set s;
-    if (data_mnist_load(mnist, "t10k", &s) != DG_OK)
-        fail_msg("%s (run make data)", dg_errmsg());
-    struct nn_model *m;
-    if (nn_model_load(model_path, &m, NULL, NULL) != DG_OK)
-        fail_msg("%s", dg_errmsg());
     int first[10];
-    pick_digits(&s, first);
+    struct nn_model *m = load_model();
+    load_test_digits(&s, first);
 
     enum { W = 640, H = 480 };
     struct vis_image page;
@@ -155,11 +169,7 @@ static void test_grouping_gaps(void **state)
     (void)state;
     /* Two blocks "1" side by side: close together they are one number, far apart two. Drawn as
      * plain bars so the network's answer does not matter: only the grouping is checked. */
-    char model_path[4096];
-    repo_path(model_path, sizeof model_path, "models/robust.safetensors");
-    struct nn_model *m;
-    if (nn_model_load(model_path, &m, NULL, NULL) != DG_OK)
-        fail_msg("%s", dg_errmsg());
+    struct nn_model *m = load_model();
     struct rec_params p;
     rec_default_params(&p);
     p.min_confidence = 0.0f; /* accept whatever the bars are read as */
@@ -190,17 +200,10 @@ static void test_grouping_gaps(void **state)
 static void test_touching_pairs_split(void **state)
 {
     (void)state;
-    char mnist[4096], model_path[4096];
-    repo_path(mnist, sizeof mnist, "data/mnist");
-    repo_path(model_path, sizeof model_path, "models/robust.safetensors");
     struct data_set s;
-    if (data_mnist_load(mnist, "t10k", &s) != DG_OK)
-        fail_msg("%s (run make data)", dg_errmsg());
-    struct nn_model *m;
-    if (nn_model_load(model_path, &m, NULL, NULL) != DG_OK)
-        fail_msg("%s", dg_errmsg());
     int first[10];
-    pick_digits(&s, first);
+    struct nn_model *m = load_model();
+    load_test_digits(&s, first);
     struct rec_params on, off;
     rec_default_params(&on);
     off = on;
