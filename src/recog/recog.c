@@ -1,8 +1,7 @@
 /* recog.c - from a grey image to digits and numbers. Stages: threshold (vision), components
  * (vision), candidate filtering and fragment joining, MNIST normalisation of each candidate, one
- * batched forward pass, confidence and top-3, and grouping into lines and numbers.
- * Not yet done here: splitting two touching digits that form one component (they are classified
- * as one candidate, usually with low confidence, and then rejected). */
+ * batched forward pass, confidence and top-3, splitting touching digits the network is unsure of
+ * (a second batch of cut halves), and grouping into lines and numbers. */
 #include "recog.h"
 
 #include <math.h>
@@ -150,6 +149,63 @@ static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
     return n;
 }
 
+/* What rec_scan knows of the image's candidates: components, their groups (fragments of one
+ * digit) and which survived the speck and line filters; box[k] is candidate k's union box and
+ * gid[k] its group. */
+struct candidates {
+    const struct vis_component *comp;
+    int *group;
+    const uint8_t *keep;
+    const int *gid;
+    const struct vis_component *box;
+    int image_w;
+};
+
+/* sc->crop becomes candidate k's own ink (255) on paper (0), its box's size; other candidates'
+ * ink inside the box is left out. */
+static int crop_candidate(struct rec_scanner *sc, const struct candidates *cs, int k)
+{
+    const struct vis_component *b = &cs->box[k];
+    const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+    int rc = grow((void **)&sc->crop, &sc->crop_cap, (size_t)w * h, 1);
+    if (rc != DG_OK)
+        return rc;
+    for (int y = 0; y < h; y++) {
+        const int32_t *lab = sc->labels + (size_t)(b->y0 + y) * cs->image_w + b->x0;
+        uint8_t *o = sc->crop + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            const int32_t l = lab[x];
+            o[x] = l && cs->keep[l - 1] && group_find(cs->group, l - 1) == cs->gid[k] ? 255 : 0;
+        }
+    }
+    return DG_OK;
+}
+
+/* Network inputs x[first .. first+n) in one batch: sc->read[first ..] get their readings. */
+static void read_batch(struct rec_scanner *sc, int first, int n, const struct rec_box *in_box)
+{
+    if (n <= 0)
+        return;
+    const float *prob = nn_predict(sc->model, sc->wk, sc->x + (size_t)first * 784, n);
+    for (int i = first; i < first + n; i++) {
+        struct rec_digit *d = &sc->read[i];
+        const float *pr = prob + (size_t)(i - first) * 10;
+        for (int t = 0; t < 3; t++) {
+            int best = -1;
+            for (int c = 0; c < 10; c++)
+                if ((t < 1 || c != d->top3[0]) && (t < 2 || c != d->top3[1]) &&
+                    (best < 0 || pr[c] > pr[best]))
+                    best = c;
+            d->top3[t] = best;
+            d->top3_p[t] = pr[best];
+        }
+        d->confidence = d->top3_p[0];
+        d->digit = d->confidence >= sc->p.min_confidence ? d->top3[0] : -1;
+        d->box = in_box[i];
+        memcpy(d->input, sc->x + (size_t)i * 784, sizeof d->input);
+    }
+}
+
 /* A digit's place in reading order: its line, then its left edge. */
 struct place {
     int idx, line, x;
@@ -237,37 +293,47 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             b->area += comp[i].area;
         }
     }
-    /* Size and shape of whole candidates; crops of their own ink, MNIST-normalised. A candidate
-     * too wide for one digit is also tried cut in two at its thinnest columns (two touching
-     * digits); all of it goes into one batch, and the reading the network is surer of wins. */
+    /* Size and shape of whole candidates; crops of their own ink, MNIST-normalised, read in one
+     * batch. A candidate too wide for one digit that the network is unsure of is then also tried
+     * cut in two at its thinnest columns (two touching digits), all cuts of the image in a second
+     * batch; the reading the network is surer of wins. A sure whole is never replaced by a cut
+     * (see SPLIT_SURE below), so its cuts are not read at all. */
     enum { MAX_CUTS = 4 };
+    const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f;
     struct {
-        int whole, n_cuts, left[MAX_CUTS];
+        int cand, whole, n_cuts, left[MAX_CUTS];
     } plan[REC_MAX_CANDIDATES];
     struct rec_box in_box[REC_MAX_CANDIDATES];
     int n_in = 0, n_plan = 0;
+    const struct candidates cs = {comp, group, keep, gid, box, W};
     for (int k = 0; k < n_cand && n_in < REC_MAX_CANDIDATES; k++) {
         const struct vis_component *b = &box[k];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
         if (h < min_h || (float)w > p->max_aspect * h)
             continue;
-        if ((rc = grow((void **)&sc->crop, &sc->crop_cap, (size_t)w * h, 1)))
+        if ((rc = crop_candidate(sc, &cs, k)))
             break;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                const int32_t l = sc->labels[(size_t)(b->y0 + y) * W + b->x0 + x];
-                sc->crop[(size_t)y * w + x] =
-                    l && keep[l - 1] && group_find(group, l - 1) == gid[k] ? 255 : 0;
-            }
         if (vis_mnist_from_ink(sc->crop, w, h, (size_t)w, sc->x + (size_t)n_in * 784) != DG_OK)
             continue;
         in_box[n_in] = (struct rec_box){b->x0, b->y0, w, h};
+        plan[n_plan].cand = k;
         plan[n_plan].whole = n_in++;
         plan[n_plan].n_cuts = 0;
+        n_plan++;
+    }
+    const int n_whole = n_in;
+    if (rc == DG_OK)
+        read_batch(sc, 0, n_whole, in_box);
+    for (int k = 0; rc == DG_OK && k < n_plan; k++) {
+        const struct vis_component *b = &box[plan[k].cand];
+        const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+        if (!(p->split_aspect > 0.0f && (float)w >= p->split_aspect * (float)h) ||
+            sc->read[plan[k].whole].confidence >= SPLIT_SURE)
+            continue;
+        if ((rc = crop_candidate(sc, &cs, plan[k].cand)))
+            break;
         int cuts[MAX_CUTS];
-        const int n_cuts = p->split_aspect > 0.0f && (float)w >= p->split_aspect * (float)h
-                               ? find_cuts(sc->crop, w, h, cuts, MAX_CUTS)
-                               : 0;
+        const int n_cuts = find_cuts(sc->crop, w, h, cuts, MAX_CUTS);
         for (int c = 0; c < n_cuts && n_in + 2 <= REC_MAX_CANDIDATES; c++) {
             float *xl = sc->x + (size_t)n_in * 784;
             if (vis_mnist_from_ink(sc->crop, cuts[c], h, (size_t)w, xl) != DG_OK ||
@@ -276,39 +342,17 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
                 continue;
             in_box[n_in] = part_box(sc->crop, w, h, 0, cuts[c], b->x0, b->y0);
             in_box[n_in + 1] = part_box(sc->crop, w, h, cuts[c], w, b->x0, b->y0);
-            plan[n_plan].left[plan[n_plan].n_cuts++] = n_in;
+            plan[k].left[plan[k].n_cuts++] = n_in;
             n_in += 2;
         }
-        n_plan++;
     }
     free(comp), free(group), free(keep), free(cand_of);
     if (rc != DG_OK)
         return rc;
-    /* One batch for the whole image. */
-    if (n_in > 0) {
-        const float *prob = nn_predict(sc->model, sc->wk, sc->x, n_in);
-        for (int i = 0; i < n_in; i++) {
-            struct rec_digit *d = &sc->read[i];
-            const float *pr = prob + (size_t)i * 10;
-            for (int t = 0; t < 3; t++) {
-                int best = -1;
-                for (int c = 0; c < 10; c++)
-                    if ((t < 1 || c != d->top3[0]) && (t < 2 || c != d->top3[1]) &&
-                        (best < 0 || pr[c] > pr[best]))
-                        best = c;
-                d->top3[t] = best;
-                d->top3_p[t] = pr[best];
-            }
-            d->confidence = d->top3_p[0];
-            d->digit = d->confidence >= p->min_confidence ? d->top3[0] : -1;
-            d->box = in_box[i];
-            memcpy(d->input, sc->x + (size_t)i * 784, sizeof d->input);
-        }
-    }
-    /* Whole or cut: a cut wins over a whole the network is unsure of (below 0.9) when both
-     * halves together (geometric mean) are surer than the whole by 0.1. Chosen on scenes of
-     * training digits (build/scenes-tune). */
-    const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f;
+    read_batch(sc, n_whole, n_in - n_whole, in_box);
+    /* Whole or cut: a cut wins over a whole the network is unsure of (below SPLIT_SURE 0.9) when
+     * both halves together (geometric mean) are surer than the whole by SPLIT_MARGIN 0.1. Chosen
+     * on scenes of training digits (build/scenes-tune). */
     int n_read = 0;
     for (int k = 0; k < n_plan; k++) {
         const struct rec_digit *whole = &sc->read[plan[k].whole];
