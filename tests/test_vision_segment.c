@@ -30,6 +30,8 @@ static int mismatches(const struct vis_image *mask, const uint8_t *truth)
 static void test_threshold_under_gradient(void **state)
 {
     (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
     enum { W = 200, H = 90 };
     struct vis_image img, mask = {0};
     static uint8_t truth[W * H];
@@ -38,7 +40,7 @@ static void test_threshold_under_gradient(void **state)
     vis_threshold_default_params(&p);
     p.window = 31;
     enum vis_polarity found;
-    assert_int_equal(vis_threshold(&img, &p, &mask, &found), DG_OK);
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, &found), DG_OK);
     assert_int_equal(found, VIS_POLARITY_DARK_ON_LIGHT);
     assert_int_equal(mask.w, W);
     int bad = mismatches(&mask, truth);
@@ -60,11 +62,14 @@ static void test_threshold_under_gradient(void **state)
     assert_true(best_bad > 10 * (bad + 1));
     vis_image_destroy(&img);
     vis_image_destroy(&mask);
+    vis_work_free(wk);
 }
 
 static void test_polarity_chalkboard(void **state)
 {
     (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
     enum { W = 120, H = 60 };
     struct vis_image img, mask = {0};
     static uint8_t truth[W * H];
@@ -76,37 +81,43 @@ static void test_polarity_chalkboard(void **state)
     vis_threshold_default_params(&p);
     p.window = 31;
     enum vis_polarity found;
-    assert_int_equal(vis_threshold(&img, &p, &mask, &found), DG_OK);
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, &found), DG_OK);
     assert_int_equal(found, VIS_POLARITY_LIGHT_ON_DARK);
     assert_true(mismatches(&mask, truth) < W * H / 100);
     /* Forcing the wrong polarity marks the board, not the chalk. */
     p.polarity = VIS_POLARITY_DARK_ON_LIGHT;
-    assert_int_equal(vis_threshold(&img, &p, &mask, NULL), DG_OK);
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_OK);
     assert_true(mismatches(&mask, truth) > W * H / 20);
     vis_image_destroy(&img);
     vis_image_destroy(&mask);
+    vis_work_free(wk);
 }
 
 static void test_threshold_blank_and_bad_params(void **state)
 {
     (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
     struct vis_image img, mask = {0};
     assert_int_equal(vis_image_init(&img, 40, 30), DG_OK);
     memset(img.px, 180, 40 * 30);
     struct vis_threshold_params p;
     vis_threshold_default_params(&p);
-    assert_int_equal(vis_threshold(&img, &p, &mask, NULL), DG_OK);
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_OK);
     for (int i = 0; i < 40 * 30; i++) /* a blank page has no ink */
         assert_int_equal(mask.px[i], 0);
     p.k = 1.5f;
-    assert_int_equal(vis_threshold(&img, &p, &mask, NULL), DG_EARG);
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_EARG);
     vis_image_destroy(&img);
     vis_image_destroy(&mask);
+    vis_work_free(wk);
 }
 
 static void test_components(void **state)
 {
     (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
     enum { W = 12, H = 8 };
     /* A: 2x3 block at (1,1); B: a diagonal line from (6,0) to (9,3) (8-connected: one
      * component); C: a single pixel at (11,7); plus a U shape whose arms only join at the
@@ -127,9 +138,9 @@ static void test_components(void **state)
         for (int x = 0; x < W; x++)
             m.px[y * W + x] = rows[y][x] == '#' ? 255 : 0;
     int32_t labels[W * H];
-    struct vis_component *c;
+    const struct vis_component *c;
     int n;
-    assert_int_equal(vis_components(&m, labels, &c, &n), DG_OK);
+    assert_int_equal(vis_components(&m, wk, labels, &c, &n), DG_OK);
     assert_int_equal(n, 4);
     /* Raster order of first appearance: diagonal (6,0), block (1,1), U (0,5), dot (11,7). */
     assert_int_equal(c[0].x0, 6);
@@ -148,13 +159,15 @@ static void test_components(void **state)
     assert_int_equal(labels[7 * W + 11], 4);
     assert_int_equal(labels[5 * W + 0], labels[5 * W + 2]); /* the U is one component */
     assert_int_equal(labels[0], 0);
-    free(c);
     vis_image_destroy(&m);
+    vis_work_free(wk);
 }
 
 static void test_remove_lines(void **state)
 {
     (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
     enum { W = 60, H = 40 };
     struct vis_image m;
     assert_int_equal(vis_image_init(&m, W, H), DG_OK);
@@ -171,7 +184,7 @@ static void test_remove_lines(void **state)
             m.px[y * W + x] = 255;
     for (int x = 20; x < 35; x++)
         m.px[5 * W + x] = 255;
-    assert_int_equal(vis_remove_lines(&m, 30, 30, 3), DG_OK);
+    assert_int_equal(vis_remove_lines(&m, wk, 30, 30, 3), DG_OK);
     int left = 0;
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
@@ -184,6 +197,7 @@ static void test_remove_lines(void **state)
         }
     assert_int_equal(left, 0);
     vis_image_destroy(&m);
+    vis_work_free(wk);
 }
 
 int main(void)

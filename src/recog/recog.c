@@ -27,12 +27,15 @@ struct rec_scanner {
     const struct nn_model *model;
     struct rec_params p;
     struct nn_work *wk;
-    float *x; /* [REC_MAX_CANDIDATES][784] */
+    struct vis_work *vwk; /* the segmentation stages' scratch */
+    float *x;             /* [REC_MAX_CANDIDATES][784] */
     struct vis_image mask;
     int32_t *labels;
     size_t labels_cap;
     uint8_t *crop;
     size_t crop_cap;
+    int *per_comp; /* rec_scan's per-component scratch */
+    size_t per_comp_cap;
     struct rec_digit reorder[REC_MAX_CANDIDATES]; /* scratch for putting digits in reading order */
     struct rec_digit read[REC_MAX_CANDIDATES];    /* scratch: every network input's reading */
 };
@@ -49,6 +52,8 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
     sc->p = *p;
     sc->x = malloc((size_t)REC_MAX_CANDIDATES * 784 * sizeof *sc->x);
     int rc = sc->x ? nn_work_new(model, REC_MAX_CANDIDATES, 0, &sc->wk) : DG_ENOMEM;
+    if (rc == DG_OK)
+        rc = vis_work_new(&sc->vwk);
     if (rc != DG_OK) {
         rec_scanner_free(sc);
         return rc == DG_ENOMEM ? dg_fail(DG_ENOMEM, "out of memory") : rc;
@@ -62,10 +67,12 @@ void rec_scanner_free(struct rec_scanner *sc)
     if (!sc)
         return;
     nn_work_free(sc->wk);
+    vis_work_free(sc->vwk);
     free(sc->x);
     vis_image_destroy(&sc->mask);
     free(sc->labels);
     free(sc->crop);
+    free(sc->per_comp);
     free(sc);
 }
 
@@ -155,7 +162,7 @@ static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
 struct candidates {
     const struct vis_component *comp;
     int *group;
-    const uint8_t *keep;
+    const int *keep;
     const int *gid;
     const struct vis_component *box;
     int image_w;
@@ -227,24 +234,22 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     const int W = grey->w, H = grey->h;
     memset(r, 0, offsetof(struct rec_result, digits));
     r->n_numbers = 0;
-    int rc = vis_threshold(grey, &p->threshold, &sc->mask, &r->polarity);
+    int rc = vis_threshold(grey, &p->threshold, sc->vwk, &sc->mask, &r->polarity);
     if (rc == DG_OK && p->line_frac > 0.0f)
-        rc = vis_remove_lines(&sc->mask, (int)(p->line_frac * W), (int)(p->line_frac * H),
+        rc = vis_remove_lines(&sc->mask, sc->vwk, (int)(p->line_frac * W), (int)(p->line_frac * H),
                               p->line_thickness);
     if (rc != DG_OK)
         return rc;
     if ((rc = grow((void **)&sc->labels, &sc->labels_cap, (size_t)W * H, sizeof(int32_t))))
         return rc;
-    struct vis_component *comp = NULL;
+    const struct vis_component *comp = NULL;
     int n_comp = 0;
-    if ((rc = vis_components(&sc->mask, sc->labels, &comp, &n_comp)))
+    if ((rc = vis_components(&sc->mask, sc->vwk, sc->labels, &comp, &n_comp)))
         return rc;
-    int *group = malloc((size_t)(n_comp ? n_comp : 1) * sizeof *group);
-    uint8_t *keep = calloc((size_t)(n_comp ? n_comp : 1), 1);
-    if (!group || !keep) {
-        free(comp), free(group), free(keep);
-        return dg_fail(DG_ENOMEM, "out of memory");
-    }
+    /* per component: its group (union-find), its candidate, whether it survived the filters */
+    if ((rc = grow((void **)&sc->per_comp, &sc->per_comp_cap, 3 * (size_t)n_comp + 1, sizeof(int))))
+        return rc;
+    int *group = sc->per_comp, *cand_of = group + n_comp, *keep = cand_of + n_comp;
     const int short_side = W < H ? W : H;
     const int min_h = (int)(p->min_height_frac * short_side),
               max_h = (int)(p->max_height_frac * short_side);
@@ -266,11 +271,6 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     /* Candidate boxes: the union of each group. */
     struct vis_component box[REC_MAX_CANDIDATES];
     int gid[REC_MAX_CANDIDATES], n_cand = 0;
-    int *cand_of = malloc((size_t)(n_comp ? n_comp : 1) * sizeof *cand_of);
-    if (!cand_of) {
-        free(comp), free(group), free(keep);
-        return dg_fail(DG_ENOMEM, "out of memory");
-    }
     for (int i = 0; i < n_comp; i++)
         cand_of[i] = -1;
     for (int i = 0; i < n_comp; i++) {
@@ -346,7 +346,6 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             n_in += 2;
         }
     }
-    free(comp), free(group), free(keep), free(cand_of);
     if (rc != DG_OK)
         return rc;
     read_batch(sc, n_whole, n_in - n_whole, in_box);

@@ -1,11 +1,95 @@
-/* segment.c - separating ink from paper under uneven light (Sauvola's local threshold on integral
- * images, with automatic polarity) and 8-connected components with their statistics. The first
- * stages of the scanning pipeline; they know nothing of digits or networks. */
+/* segment.c - separating ink from paper under uneven light (Wolf-Jolion's form of Sauvola's local
+ * threshold, statistics on a half-resolution copy, automatic polarity), erasing ruled and squared
+ * paper lines, and 8-connected components labelled by runs. The first stages of the scanning
+ * pipeline; they know nothing of digits or networks. All scratch lives in a struct vis_work that
+ * only grows, so a stream of same-sized frames allocates nothing after the first. */
 #include "vis.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A horizontal run of set pixels [x0, x1] in row y, and the component it belongs to. */
+struct run {
+    int32_t x0, x1, y, comp;
+};
+
+struct vis_work {
+    uint8_t *half;   /* grey averaged over 2x2 blocks: hw x hh */
+    float *mean;     /* per half pixel: the window's mean grey ... */
+    float *sd;       /* ... and its standard deviation */
+    int16_t *thr;    /* per half pixel: ink where (grey, made dark-ink) < thr */
+    void *box;       /* sliding column sums and prefix sums over one half row */
+    uint8_t *flags;  /* per pixel: line removal's marks */
+    uint8_t *tflags; /* the same, transposed */
+    int32_t *cnt;    /* per column: the current vertical run's length */
+    size_t n_half, n_px, n_box, n_cols;
+    struct run *runs;
+    int32_t *parent; /* union-find over runs: parent run, always a smaller index */
+    size_t runs_cap;
+    struct vis_component *comp;
+    double *sums; /* per component: sums of x and y over its pixel centres, or a line's fit */
+    int32_t *tag; /* per component: which line it is, or -1 */
+    size_t comp_cap, sums_cap, tag_cap;
+};
+
+int vis_work_new(struct vis_work **out)
+{
+    struct vis_work *wk = calloc(1, sizeof *wk);
+    if (!wk)
+        return dg_fail(DG_ENOMEM, "out of memory");
+    *out = wk;
+    return DG_OK;
+}
+
+void vis_work_free(struct vis_work *wk)
+{
+    if (!wk)
+        return;
+    free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr), free(wk->box);
+    free(wk->flags), free(wk->tflags), free(wk->cnt), free(wk->runs), free(wk->parent),
+        free(wk->comp);
+    free(wk->sums), free(wk->tag);
+    free(wk);
+}
+
+/* *buf holds at least n elements of elem bytes afterwards (old contents kept); *cap is in
+ * elements. */
+static int grow(void **buf, size_t *cap, size_t n, size_t elem)
+{
+    if (n <= *cap)
+        return DG_OK;
+    void *nb = realloc(*buf, n * elem);
+    if (!nb)
+        return dg_fail(DG_ENOMEM, "out of memory for a %zu-element buffer", n);
+    *buf = nb;
+    *cap = n;
+    return DG_OK;
+}
+
+/* The same for buffers whose contents need not survive, several of one size at once. */
+static int grow_px(struct vis_work *wk, size_t n_half, size_t n_px)
+{
+    if (n_half > wk->n_half) {
+        free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr);
+        wk->half = malloc(n_half);
+        wk->mean = malloc(n_half * sizeof *wk->mean);
+        wk->sd = malloc(n_half * sizeof *wk->sd);
+        wk->thr = malloc(n_half * sizeof *wk->thr);
+        wk->n_half = wk->half && wk->mean && wk->sd && wk->thr ? n_half : 0;
+        if (!wk->n_half)
+            return dg_fail(DG_ENOMEM, "out of memory for a %zu-pixel image", n_px);
+    }
+    if (n_px > wk->n_px) {
+        free(wk->flags), free(wk->tflags);
+        wk->flags = malloc(n_px);
+        wk->tflags = malloc(n_px);
+        wk->n_px = wk->flags && wk->tflags ? n_px : 0;
+        if (!wk->n_px)
+            return dg_fail(DG_ENOMEM, "out of memory for a %zu-pixel image", n_px);
+    }
+    return DG_OK;
+}
 
 void vis_threshold_default_params(struct vis_threshold_params *p)
 {
@@ -15,120 +99,92 @@ void vis_threshold_default_params(struct vis_threshold_params *p)
     p->polarity = VIS_POLARITY_AUTO;
 }
 
-/* Box statistics by sliding sums: for each row in turn, the mean and standard deviation of grey
- * over the (2r+1)^2 window around every pixel, clipped at the borders. Column sums over the
+/* ---- box statistics ------------------------------------------------------------------------ */
+
+/* Mean and standard deviation of grey over the (2r+1)^2 window around every pixel of g, clipped at
+ * the borders, into mean[] and (when sd is not NULL) sd[], both w x h. Column sums over the
  * window's rows are updated by one row in and one row out; their prefix along the row gives any
- * window's sum. O(1) per pixel and O(w) memory. */
-struct box {
-    const struct vis_image *g;
-    int r, y;     /* the row the column sums are for (-1 before the first) */
-    uint32_t *c1; /* per column: sum of grey over the window's rows */
-    uint32_t *c2; /*             sum of grey^2 (< 65025 * (2r+1), fits while r < 33000) */
-    uint64_t *p1; /* prefix sums of c1 and c2 along the row, w + 1 entries */
-    uint64_t *p2;
-    float *mean, *sd; /* the current row's results */
-    void *mem;        /* the one allocation all of these live in */
-};
-
-static void box_free(struct box *b)
+ * window's sum: O(1) per pixel for any r. */
+static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h, int r, float *mean,
+                     float *sd)
 {
-    free(b->mem);
-    b->mem = NULL;
-}
-
-static int box_init(struct box *b, const struct vis_image *g, int r)
-{
-    const size_t w = (size_t)g->w;
-    /* one block: c1, c2 (w each), p1, p2 (w+1 each), mean, sd (w each) */
-    char *mem =
-        malloc(2 * w * sizeof(uint32_t) + 2 * (w + 1) * sizeof(uint64_t) + 2 * w * sizeof(float));
-    if (!mem)
-        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", g->w, g->h);
-    b->g = g;
-    b->r = r < g->h ? r : g->h;
-    b->y = -1;
-    b->p1 = (uint64_t *)mem;
-    b->p2 = b->p1 + w + 1;
-    b->c1 = (uint32_t *)(b->p2 + w + 1);
-    b->c2 = b->c1 + w;
-    b->mean = (float *)(b->c2 + w);
-    b->sd = b->mean + w;
-    b->mem = mem;
+    /* c1, c2: per column sums of grey and grey^2 over the window's rows (grey^2 * rows < 2^32
+     * while rows < 66000); p1, p2: their prefix sums along the row, w + 1 entries. */
+    const size_t need = 2 * (size_t)w * sizeof(uint32_t) + 2 * ((size_t)w + 1) * sizeof(uint64_t);
+    if (grow(&wk->box, &wk->n_box, need, 1) != DG_OK)
+        return DG_ENOMEM;
+    uint64_t *restrict p1 = wk->box, *restrict p2 = p1 + w + 1;
+    uint32_t *restrict c1 = (uint32_t *)(p2 + w + 1), *restrict c2 = c1 + w;
+    r = r < h ? r : h;
+    memset(c1, 0, 2 * (size_t)w * sizeof *c1);
+    for (int y = -r; y < h; y++) {
+        if (y + r < h) { /* row y + r enters the window */
+            const uint8_t *row = g + (size_t)(y + r) * w;
+            for (int x = 0; x < w; x++)
+                c1[x] += row[x], c2[x] += (uint32_t)row[x] * row[x];
+        }
+        if (y - r - 1 >= 0) { /* row y - r - 1 leaves it */
+            const uint8_t *row = g + (size_t)(y - r - 1) * w;
+            for (int x = 0; x < w; x++)
+                c1[x] -= row[x], c2[x] -= (uint32_t)row[x] * row[x];
+        }
+        if (y < 0)
+            continue;
+        p1[0] = p2[0] = 0;
+        for (int x = 0; x < w; x++) {
+            p1[x + 1] = p1[x] + c1[x];
+            p2[x + 1] = p2[x] + c2[x];
+        }
+        const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
+        const float inv_full = 1.0f / (float)(rows * (2 * r + 1)); /* away from the side borders */
+        float *mrow = mean + (size_t)y * w, *srow = sd ? sd + (size_t)y * w : NULL;
+        for (int x = 0; x < w; x++) {
+            const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
+            const float inv = x1 - x0 == 2 * r + 1 ? inv_full : 1.0f / (float)(rows * (x1 - x0));
+            const float m = (float)(p1[x1] - p1[x0]) * inv;
+            mrow[x] = m;
+            if (srow) {
+                const float var = (float)(p2[x1] - p2[x0]) * inv - m * m;
+                srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
+            }
+        }
+    }
     return DG_OK;
 }
 
-static void add_row(struct box *b, int y, int sign)
+/* wk->half becomes grey averaged over 2x2 blocks (the last row or column alone when odd). */
+static void halve(struct vis_work *wk, const struct vis_image *g, int hw, int hh)
 {
-    const uint8_t *row = b->g->px + (size_t)y * b->g->w;
-    uint32_t *restrict c1 = b->c1, *restrict c2 = b->c2;
-    if (sign > 0)
-        for (int x = 0; x < b->g->w; x++)
-            c1[x] += row[x], c2[x] += (uint32_t)row[x] * row[x];
-    else
-        for (int x = 0; x < b->g->w; x++)
-            c1[x] -= row[x], c2[x] -= (uint32_t)row[x] * row[x];
+    const int w = g->w, h = g->h;
+    for (int y = 0; y < hh; y++) {
+        const uint8_t *r0 = g->px + (size_t)(2 * y) * w;
+        const uint8_t *r1 = 2 * y + 1 < h ? r0 + w : r0;
+        uint8_t *o = wk->half + (size_t)y * hw;
+        for (int x = 0; x < w / 2; x++)
+            o[x] = (uint8_t)((r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1] + 2) >> 2);
+        if (w & 1)
+            o[hw - 1] = (uint8_t)((r0[w - 1] + r1[w - 1] + 1) >> 1);
+    }
 }
 
-/* Moves to the next row and, when stats is set, fills mean[x] and sd[x] for every step-th x. */
-static void box_next(struct box *b, int stats, int step)
-{
-    const int w = b->g->w, h = b->g->h, r = b->r;
-    const int y = ++b->y;
-    if (y == 0) {
-        memset(b->c1, 0, 2 * (size_t)w * sizeof *b->c1);
-        for (int yy = 0; yy <= r && yy < h; yy++)
-            add_row(b, yy, 1);
-    } else {
-        if (y + r < h)
-            add_row(b, y + r, 1);
-        if (y - r - 1 >= 0)
-            add_row(b, y - r - 1, -1);
-    }
-    if (!stats)
-        return;
-    uint64_t *restrict p1 = b->p1, *restrict p2 = b->p2;
-    p1[0] = p2[0] = 0;
-    for (int x = 0; x < w; x++) {
-        p1[x + 1] = p1[x] + b->c1[x];
-        p2[x + 1] = p2[x] + b->c2[x];
-    }
-    const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
-    const float inv_full = 1.0f / (float)(rows * (2 * r + 1)); /* away from the side borders */
-    for (int x = 0; x < w; x += step) {
-        const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
-        const float inv = x1 - x0 == 2 * r + 1 ? inv_full : 1.0f / (float)(rows * (x1 - x0));
-        const float m = (float)(p1[x1] - p1[x0]) * inv;
-        const float var = (float)(p2[x1] - p2[x0]) * inv - m * m;
-        b->mean[x] = m;
-        b->sd[x] = sqrtf(var > 0.0f ? var : 0.0f);
-    }
-}
+/* ---- polarity and threshold ---------------------------------------------------------------- */
 
 /* Ink departs far from the paper around it, in one direction: divided by a wide local mean
  * (radius r, so a light gradient cancels out), dark ink falls to about half while the paper beside
  * it rises only a little above 1; light chalk rises to several times a dark board. The 1% and 99%
- * points of that ratio tell which. */
-static int local_polarity(const struct vis_image *g, int r, enum vis_polarity *out)
+ * points of that ratio over the half-resolution picture in wk->half tell which. */
+static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_polarity *out)
 {
     enum { BINS = 400 }; /* ratios 0 .. 4 */
     size_t hist[BINS] = {0};
-    const int w = g->w, h = g->h;
-    size_t n = 0;
-    struct box b;
-    if (box_init(&b, g, r) != DG_OK)
+    if (box_stats(wk, wk->half, hw, hh, r, wk->mean, NULL) != DG_OK)
         return DG_ENOMEM;
-    for (int y = 0; y < h; y++) {
-        box_next(&b, y % 2 == 0, 2); /* every other pixel in each direction is plenty */
-        if (y % 2)
-            continue;
-        for (int x = 0; x < w; x += 2) {
-            const float m = b.mean[x];
-            int k = (int)(100.0f * g->px[(size_t)y * w + x] / (m > 1.0f ? m : 1.0f));
-            hist[k < BINS ? k : BINS - 1]++;
-            n++;
-        }
+    const size_t n = (size_t)hw * hh;
+    for (size_t i = 0; i < n; i++) {
+        const float m = wk->mean[i];
+        const int k = (int)(100.0f * wk->half[i] / (m > 1.0f ? m : 1.0f));
+        hist[k < BINS ? k : BINS - 1]++;
     }
-    box_free(&b);
     int lo = -1, hi = -1;
     size_t cum = 0;
     for (int i = 0; i < BINS; i++) {
@@ -142,160 +198,106 @@ static int local_polarity(const struct vis_image *g, int r, enum vis_polarity *o
     return DG_OK;
 }
 
+/* The threshold window's radius in full-resolution pixels: a twelfth of the shorter side. */
 static int default_radius(const struct vis_image *g, int window)
 {
     int win = window ? window : (g->w < g->h ? g->w : g->h) / 12;
     return (win < 3 ? 3 : win) / 2;
 }
 
-/* Wide: a quarter of the shorter side, so even large digits are a minority of each window. */
-static int polarity_radius(const struct vis_image *g)
+/* Polarity's radius, in half-resolution pixels: a quarter of the shorter side wide, so even large
+ * digits are a minority of each window. */
+static int polarity_radius(int hw, int hh)
 {
-    const int r = (g->w < g->h ? g->w : g->h) / 8;
+    const int r = (hw < hh ? hw : hh) / 8;
     return r < 2 ? 2 : r;
 }
 
 enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
 {
     enum vis_polarity pol = VIS_POLARITY_DARK_ON_LIGHT; /* the common case, when memory is short */
-    local_polarity(grey, polarity_radius(grey), &pol);
+    const int hw = (grey->w + 1) / 2, hh = (grey->h + 1) / 2;
+    struct vis_work *wk = NULL;
+    if (vis_work_new(&wk) != DG_OK)
+        return pol;
+    if (grow_px(wk, (size_t)hw * hh, 0) == DG_OK) {
+        halve(wk, grey, hw, hh);
+        half_polarity(wk, hw, hh, polarity_radius(hw, hh), &pol);
+    }
+    vis_work_free(wk);
     return pol;
 }
 
 int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
-                  struct vis_image *mask, enum vis_polarity *found)
+                  struct vis_work *wk, struct vis_image *mask, enum vis_polarity *found)
 {
     const int w = grey->w, h = grey->h;
     if (w < 1 || h < 1 || !(p->k > 0.0f && p->k < 1.0f) || p->window < 0)
         return dg_fail(DG_EARG, "threshold: bad image or parameters");
-    const int r = default_radius(grey, p->window);
-    enum vis_polarity pol = p->polarity;
-    if (pol == VIS_POLARITY_AUTO && local_polarity(grey, polarity_radius(grey), &pol) != DG_OK)
-        return DG_ENOMEM;
-    struct box b;
-    struct vis_image out = {0};
-    int rc = box_init(&b, grey, r);
+    const int hw = (w + 1) / 2, hh = (h + 1) / 2;
+    const size_t n_half = (size_t)hw * hh;
+    int rc = grow_px(wk, n_half, 0);
     if (rc != DG_OK)
         return rc;
-    if ((rc = vis_image_init(&out, w, h)) != DG_OK) {
-        box_free(&b);
-        return rc;
+    if (!mask->px || mask->w != w || mask->h != h) {
+        struct vis_image out = {0};
+        if ((rc = vis_image_init(&out, w, h)) != DG_OK)
+            return rc;
+        vis_image_destroy(mask);
+        *mask = out;
     }
-    const int invert = pol == VIS_POLARITY_LIGHT_ON_DARK;
+    halve(wk, grey, hw, hh);
+    enum vis_polarity pol = p->polarity;
+    if (pol == VIS_POLARITY_AUTO &&
+        half_polarity(wk, hw, hh, polarity_radius(hw, hh), &pol) != DG_OK)
+        return DG_ENOMEM;
+    const int r = (default_radius(grey, p->window) + 1) / 2;
+    if (box_stats(wk, wk->half, hw, hh, r, wk->mean, wk->sd) != DG_OK)
+        return DG_ENOMEM;
+    /* Everything below sees the picture with ink dark: flip = 255 turns light chalk dark. */
+    const uint8_t flip = pol == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0;
     /* Wolf and Jolion's normalisation of Sauvola, on the picture with ink dark:
      *   T = (1 - k) m + k M + k (s / R) (m - M)
      * with m, s the window's mean and deviation, M the darkest level of the image (its 0.1%
-     * point, against noise) and R the largest window deviation in it. Faint pencil then counts as
-     * ink where the page has nothing stronger, and flat paper stays paper. */
+     * point, against noise, over every other pixel of every other row) and R the largest window
+     * deviation in it. Faint pencil then counts as ink where the page has nothing stronger, and
+     * flat paper stays paper. m and s are taken at half resolution: both change slowly over a
+     * window a twelfth of the image wide. */
     size_t hist[256] = {0};
-    float r_max = 1.0f;
-    for (int y = 0; y < h; y++) {
-        box_next(&b, y % 2 == 0, 2);
-        if (y % 2)
-            continue;
-        for (int x = 0; x < w; x += 2) {
-            r_max = b.sd[x] > r_max ? b.sd[x] : r_max;
-            const unsigned g = grey->px[(size_t)y * w + x];
-            hist[invert ? 255u - g : g]++;
-        }
-    }
-    size_t cum = 0, n_sampled = (size_t)((w + 1) / 2) * ((h + 1) / 2);
+    for (int y = 0; y < h; y += 2)
+        for (int x = 0; x < w; x += 2)
+            hist[grey->px[(size_t)y * w + x] ^ flip]++;
+    size_t cum = 0;
+    const size_t n_sampled = (size_t)((w + 1) / 2) * ((h + 1) / 2);
     int darkest = 0;
     while (darkest < 255 && (cum += hist[darkest]) < n_sampled / 1000)
         darkest++;
+    float r_max = 1.0f;
+    for (size_t i = 0; i < n_half; i++)
+        r_max = wk->sd[i] > r_max ? wk->sd[i] : r_max;
     const float k = p->k, big_m = (float)darkest, inv_r = 1.0f / r_max;
-    b.y = -1;
-    for (int y = 0; y < h; y++) {
-        box_next(&b, 1, 1);
-        const uint8_t *row = grey->px + (size_t)y * w;
-        uint8_t *o = out.px + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            const float m = invert ? 255.0f - b.mean[x] : b.mean[x];
-            const float t = (1.0f - k) * m + k * big_m + k * (b.sd[x] * inv_r) * (m - big_m);
-            const float g = invert ? 255.0f - row[x] : row[x];
-            o[x] = g < t ? 255 : 0;
-        }
+    for (size_t i = 0; i < n_half; i++) {
+        const float m = flip ? 255.0f - wk->mean[i] : wk->mean[i];
+        const float t = (1.0f - k) * m + k * big_m + k * (wk->sd[i] * inv_r) * (m - big_m);
+        /* integer grey g < t exactly when g < ceil(t) */
+        const float c = ceilf(t);
+        wk->thr[i] = (int16_t)(c < 0.0f ? 0.0f : c > 256.0f ? 256.0f : c);
     }
-    box_free(&b);
-    vis_image_destroy(mask);
-    *mask = out;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *restrict row = grey->px + (size_t)y * w;
+        const int16_t *restrict t = wk->thr + (size_t)(y / 2) * hw;
+        uint8_t *restrict o = mask->px + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            o[x] = (int16_t)(row[x] ^ flip) < t[x >> 1] ? 255 : 0;
+    }
     if (found)
         *found = pol;
     return DG_OK;
 }
 
-/* Thickness of the ink through (x, y) across direction (dx, dy), up to limit + 1. */
-static int thickness(const uint8_t *m, int w, int h, int x, int y, int dx, int dy, int limit)
-{
-    int t = 1;
-    for (int s = 1; t <= limit; s++) {
-        const int xx = x + s * dx, yy = y + s * dy;
-        if (xx < 0 || yy < 0 || xx >= w || yy >= h || !m[(size_t)yy * w + xx])
-            break;
-        t++;
-    }
-    for (int s = 1; t <= limit; s++) {
-        const int xx = x - s * dx, yy = y - s * dy;
-        if (xx < 0 || yy < 0 || xx >= w || yy >= h || !m[(size_t)yy * w + xx])
-            break;
-        t++;
-    }
-    return t;
-}
+/* ---- connected components by runs ---------------------------------------------------------- */
 
-int vis_remove_lines(struct vis_image *mask, int min_len_h, int min_len_v, int max_thick)
-{
-    enum { ON_H = 1, ON_V = 2 };
-    const int w = mask->w, h = mask->h;
-    const size_t n = (size_t)w * h;
-    uint8_t *src = malloc(2 * n);
-    if (!src)
-        return dg_fail(DG_ENOMEM, "out of memory");
-    uint8_t *on = src + n;
-    memcpy(src, mask->px, n);
-    memset(on, 0, n);
-    /* Mark pixels on long horizontal and vertical runs; decisions read the untouched copy. */
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w;) {
-            int x1 = x;
-            while (x1 < w && src[(size_t)y * w + x1])
-                x1++;
-            if (x1 - x >= min_len_h)
-                for (int xx = x; xx < x1; xx++)
-                    on[(size_t)y * w + xx] |= ON_H;
-            x = x1 > x ? x1 : x + 1;
-        }
-    for (int x = 0; x < w; x++)
-        for (int y = 0; y < h;) {
-            int y1 = y;
-            while (y1 < h && src[(size_t)y1 * w + x])
-                y1++;
-            if (y1 - y >= min_len_v)
-                for (int yy = y; yy < y1; yy++)
-                    on[(size_t)yy * w + x] |= ON_V;
-            y = y1 > y ? y1 : y + 1;
-        }
-    /* A pixel on one line goes where the ink across it is line-thin (a crossing stroke is
-     * thicker); a pixel where two lines cross goes too. */
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const uint8_t f = on[(size_t)y * w + x];
-            if (!f)
-                continue;
-            int erase = f == (ON_H | ON_V);
-            if (f == ON_H)
-                erase = thickness(src, w, h, x, y, 0, 1, max_thick) <= max_thick;
-            else if (f == ON_V)
-                erase = thickness(src, w, h, x, y, 1, 0, max_thick) <= max_thick;
-            if (erase)
-                mask->px[(size_t)y * w + x] = 0;
-        }
-    free(src);
-    return DG_OK;
-}
-
-/* Union-find over provisional labels, with path halving. */
-static int32_t find(int32_t *parent, int32_t a)
+static int32_t find_root(int32_t *parent, int32_t a)
 {
     while (parent[a] != a) {
         parent[a] = parent[parent[a]];
@@ -304,106 +306,344 @@ static int32_t find(int32_t *parent, int32_t a)
     return a;
 }
 
-int vis_components(const struct vis_image *mask, int32_t *labels, struct vis_component **out,
-                   int *n_out)
+/* Labels the 8-connected groups of pixels with (m[i] & bits) set: wk->runs gets every run in
+ * raster order with its component (0-based, numbered in raster order of first appearance), wk->comp
+ * the components' boxes, areas and centres. With gap > 0, runs also join across up to gap pixels
+ * of paper along a row (in the same row or the one above): a broken line stays one. */
+static int label_runs(struct vis_work *wk, const uint8_t *m, int w, int h, uint8_t bits, int gap,
+                      size_t *n_runs_out, int *n_comp_out)
 {
+    const uint64_t word_bits = 0x0101010101010101ull * bits;
+    size_t n = 0, prev0 = 0, prev1 = 0; /* the previous row's runs: [prev0, prev1) */
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = m + (size_t)y * w;
+        const size_t cur0 = n;
+        size_t j = prev0; /* first run of the previous row that may still touch */
+        for (int x = 0; x < w;) {
+            /* skip paper, eight pixels at a time */
+            while (x + 8 <= w) {
+                uint64_t v;
+                memcpy(&v, row + x, 8);
+                if (v & word_bits)
+                    break;
+                x += 8;
+            }
+            while (x < w && !(row[x] & bits))
+                x++;
+            if (x >= w)
+                break;
+            const int x0 = x;
+            while (x < w && (row[x] & bits))
+                x++;
+            if (n == wk->runs_cap) {
+                size_t cap = wk->runs_cap, cap2 = cap;
+                const size_t want = cap ? 2 * cap : 4096;
+                if (grow((void **)&wk->runs, &cap, want, sizeof *wk->runs) != DG_OK ||
+                    grow((void **)&wk->parent, &cap2, want, sizeof *wk->parent) != DG_OK)
+                    return DG_ENOMEM;
+                wk->runs_cap = want;
+            }
+            wk->runs[n] = (struct run){x0, x - 1, y, 0};
+            int32_t root = (int32_t)n;
+            wk->parent[n] = root;
+            /* previous-row runs that overlap [x0 - 1 - gap, x + gap]: 8-connected neighbours; with
+             * a gap, the run before in this row too */
+            while (j < prev1 && wk->runs[j].x1 < x0 - 1 - gap)
+                j++;
+            if (gap && n > cur0 && wk->runs[n - 1].x1 >= x0 - 1 - gap)
+                wk->parent[n] = root = find_root(wk->parent, (int32_t)n - 1);
+            for (size_t k = j; k < prev1 && wk->runs[k].x0 <= x + gap; k++) {
+                const int32_t rk = find_root(wk->parent, (int32_t)k);
+                if (rk < root) {
+                    wk->parent[root] = rk;
+                    root = rk;
+                } else if (rk > root) {
+                    wk->parent[rk] = root;
+                }
+            }
+            n++;
+        }
+        prev0 = cur0;
+        prev1 = n;
+    }
+    /* A component's root is its smallest run index, i.e. its first run in raster order. */
+    int n_comp = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int32_t root = find_root(wk->parent, (int32_t)i);
+        wk->runs[i].comp = root == (int32_t)i ? n_comp++ : wk->runs[root].comp;
+    }
+    const size_t n_alloc = (size_t)n_comp + 1;
+    if (grow((void **)&wk->comp, &wk->comp_cap, n_alloc, sizeof *wk->comp) != DG_OK ||
+        grow((void **)&wk->sums, &wk->sums_cap, 5 * n_alloc, sizeof *wk->sums) != DG_OK)
+        return DG_ENOMEM;
+    for (int c = 0; c < n_comp; c++) {
+        wk->comp[c] = (struct vis_component){w, h, -1, -1, 0, 0.0f, 0.0f};
+        wk->sums[2 * c] = wk->sums[2 * c + 1] = 0.0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct run *rn = &wk->runs[i];
+        struct vis_component *cp = &wk->comp[rn->comp];
+        const int len = rn->x1 - rn->x0 + 1;
+        cp->area += len;
+        cp->x0 = rn->x0 < cp->x0 ? rn->x0 : cp->x0;
+        cp->x1 = rn->x1 > cp->x1 ? rn->x1 : cp->x1;
+        cp->y0 = rn->y < cp->y0 ? rn->y : cp->y0;
+        cp->y1 = rn->y > cp->y1 ? rn->y : cp->y1;
+        wk->sums[2 * rn->comp] += len * (0.5 * (rn->x0 + rn->x1) + 0.5);
+        wk->sums[2 * rn->comp + 1] += len * (rn->y + 0.5);
+    }
+    for (int c = 0; c < n_comp; c++) {
+        wk->comp[c].cx = (float)(wk->sums[2 * c] / wk->comp[c].area);
+        wk->comp[c].cy = (float)(wk->sums[2 * c + 1] / wk->comp[c].area);
+    }
+    *n_runs_out = n;
+    *n_comp_out = n_comp;
+    return DG_OK;
+}
+
+int vis_components(const struct vis_image *mask, struct vis_work *wk, int32_t *labels,
+                   const struct vis_component **out, int *n_out)
+{
+    size_t n_runs;
+    int n_comp;
+    if (label_runs(wk, mask->px, mask->w, mask->h, 0xff, 0, &n_runs, &n_comp) != DG_OK)
+        return DG_ENOMEM;
+    memset(labels, 0, (size_t)mask->w * mask->h * sizeof *labels);
+    for (size_t i = 0; i < n_runs; i++) {
+        const struct run *rn = &wk->runs[i];
+        int32_t *l = labels + (size_t)rn->y * mask->w;
+        for (int x = rn->x0; x <= rn->x1; x++)
+            l[x] = rn->comp + 1;
+    }
+    *out = wk->comp;
+    *n_out = n_comp;
+    return DG_OK;
+}
+
+/* ---- ruled and squared paper --------------------------------------------------------------- */
+
+enum {
+    THIN_H = 1, /* the ink's vertical run through this pixel is line-thin: a horizontal line? */
+    THIN_V = 2, /* its horizontal run is line-thin: a vertical line? */
+    BAND_H = 4, /* on the path of a horizontal line found */
+    BAND_V = 8, /* on the path of a vertical one */
+};
+
+/* A line through the image: across = a + b * along, ink half-width hb around it. */
+struct line {
+    double a, b, hb;
+};
+
+/* Adds to s[0..4] (the sums of 1, x, y, x^2 and x y) the pixels of run rn, when ln is NULL or
+ * the run lies within tol of line ln (a near-horizontal run is near it all along or not at all). */
+static void add_run(double *s, const struct run *rn, const struct line *ln, double tol)
+{
+    const double x0 = rn->x0, x1 = rn->x1, y = rn->y;
+    if (ln && !(fabs(ln->a + ln->b * 0.5 * (x0 + x1) - y) <= tol + fabs(ln->b) * 0.5 * (x1 - x0)))
+        return;
+    const double len = x1 - x0 + 1, sx = 0.5 * len * (x0 + x1);
+    s[0] += len;
+    s[1] += sx;
+    s[2] += len * y;
+    s[3] += x1 * (x1 + 1) * (2 * x1 + 1) / 6.0 - (x0 - 1) * x0 * (2 * x0 - 1) / 6.0;
+    s[4] += y * sx;
+}
+
+/* Least squares of y on x from the sums. */
+static void fit(const double *s, struct line *ln)
+{
+    const double den = s[0] * s[3] - s[1] * s[1];
+    ln->b = den > 0.0 ? (s[0] * s[4] - s[1] * s[2]) / den : 0.0;
+    ln->a = s[0] > 0.0 ? (s[2] - ln->b * s[1]) / s[0] : 0.0;
+}
+
+/* Near-horizontal straight lines y = a + b x among the pixels of f (w x h) with `bits` set. A
+ * piece is a group of such pixels (joined across gaps of up to `gap` pixels) at least min_len / 8
+ * long whose pixels lie, 80% of them, within max_thick of one straight line of slope at most 1 in
+ * 8; thin parts of digits that touch a line join its group, so each piece's fit is repeated on
+ * the pixels near the previous one. Pieces on one straight line (digits and faint stretches cut a
+ * ruled line into pieces) are put together, and their line is kept when they span min_len and
+ * add up to half of it. Fits go into lines[], at most max_lines. */
+static int find_lines(struct vis_work *wk, const uint8_t *f, int w, int h, uint8_t bits, int gap,
+                      int min_len, int max_thick, struct line *lines, int max_lines, int *n_lines)
+{
+    enum { ROUNDS = 3 };
+    size_t n_runs;
+    int n_comp;
+    if (label_runs(wk, f, w, h, bits, gap, &n_runs, &n_comp) != DG_OK ||
+        grow((void **)&wk->tag, &wk->tag_cap, (size_t)n_comp + 1, sizeof *wk->tag) != DG_OK)
+        return DG_ENOMEM;
+    /* Pieces: their fits in lines[] for now (hb: the group's pixel count, then the length) and
+     * their sums in wk->sums. */
+    int n = 0;
+    for (int c = 0; c < n_comp; c++) {
+        const struct vis_component *cp = &wk->comp[c];
+        wk->tag[c] = -1;
+        if (8 * (cp->x1 - cp->x0 + 1) >= min_len && n < max_lines) {
+            wk->tag[c] = n;
+            lines[n].hb = cp->area;
+            n++;
+        }
+    }
+    /* Each round: sums over each piece's pixels near its last fit (all of them at first). */
+    for (int round = 0; n && round < ROUNDS; round++) {
+        memset(wk->sums, 0, 5 * (size_t)n * sizeof *wk->sums);
+        for (size_t i = 0; i < n_runs; i++) {
+            const int32_t l = wk->tag[wk->runs[i].comp];
+            if (l >= 0)
+                add_run(wk->sums + 5 * l, &wk->runs[i], round ? &lines[l] : NULL, max_thick);
+        }
+        for (int l = 0; l < n; l++)
+            fit(wk->sums + 5 * l, &lines[l]);
+    }
+    int n_pieces = 0;
+    for (int l = 0; l < n; l++) {
+        const double *s = wk->sums + 5 * l;
+        if (s[0] < 0.8 * lines[l].hb || fabs(lines[l].b) > 0.125)
+            continue;
+        /* the spread of the near pixels along x: a uniform spread of length L has variance
+         * L^2 / 12 */
+        const double var = s[3] / s[0] - (s[1] / s[0]) * (s[1] / s[0]);
+        const double length = sqrt(12.0 * (var > 0.0 ? var : 0.0));
+        if (8 * length < min_len)
+            continue;
+        lines[n_pieces] = lines[l];
+        lines[n_pieces].hb = length;
+        memmove(wk->sums + 5 * n_pieces, s, 5 * sizeof *s);
+        n_pieces++;
+    }
+    /* Collinear pieces, longest first as the seed: a piece joins when its centre lies within 2 px
+     * of the line fitted so far and its slope is close; the joined sums give the line. */
+    int kept = 0;
+    for (int done = 0; done < n_pieces;) {
+        int seed = done;
+        for (int i = done + 1; i < n_pieces; i++)
+            seed = lines[i].hb > lines[seed].hb ? i : seed;
+        double sum[5];
+        memcpy(sum, wk->sums + 5 * seed, sizeof sum);
+        double length = lines[seed].hb;
+        double x0 = sum[1] / sum[0] - 0.5 * length, x1 = x0 + length; /* the span so far */
+        struct line ln = lines[seed];
+        /* the seed leaves the list: swap it to position done */
+        lines[seed] = lines[done];
+        memcpy(wk->sums + 5 * seed, wk->sums + 5 * done, sizeof sum);
+        done++;
+        for (int i = done; i < n_pieces; i++) {
+            const double *s = wk->sums + 5 * i;
+            const double xc = s[1] / s[0], yc = s[2] / s[0];
+            if (fabs(ln.a + ln.b * xc - yc) > 2.0 || fabs(ln.b - lines[i].b) > 0.05)
+                continue;
+            for (int k = 0; k < 5; k++)
+                sum[k] += s[k];
+            length += lines[i].hb;
+            x0 = fmin(x0, xc - 0.5 * lines[i].hb);
+            x1 = fmax(x1, xc + 0.5 * lines[i].hb);
+            fit(sum, &ln);
+            lines[i] = lines[done];
+            memcpy(wk->sums + 5 * i, wk->sums + 5 * done, sizeof sum);
+            done++;
+            i = done - 1; /* the piece swapped in is new: look again from the start */
+        }
+        if (x1 - x0 < min_len || 2 * length < min_len)
+            continue;
+        ln.hb = 0.5 * sum[0] / length + 1.0; /* half the mean thickness, plus a pixel */
+        lines[kept++] = ln;                  /* kept <= done - 1: never a piece still waiting */
+    }
+    *n_lines = kept;
+    return DG_OK;
+}
+
+/* dst (h x w) = src (w x h) transposed, in tiles that stay in cache. */
+static void transpose(const uint8_t *src, int w, int h, uint8_t *dst)
+{
+    enum { T = 32 };
+    for (int y0 = 0; y0 < h; y0 += T)
+        for (int x0 = 0; x0 < w; x0 += T)
+            for (int x = x0; x < x0 + T && x < w; x++)
+                for (int y = y0; y < y0 + T && y < h; y++)
+                    dst[(size_t)x * h + y] = src[(size_t)y * w + x];
+}
+
+/* Sets `band` on every pixel within hb of each line, across the whole image. */
+static void mark_band(uint8_t *flags, int w, int h, const struct line *lines, int n, int vertical,
+                      uint8_t band)
+{
+    const int len = vertical ? h : w, wide = vertical ? w : h;
+    for (int l = 0; l < n; l++)
+        for (int u = 0; u < len; u++) {
+            const double c = lines[l].a + lines[l].b * u;
+            int v0 = (int)ceil(c - lines[l].hb), v1 = (int)floor(c + lines[l].hb);
+            v0 = v0 < 0 ? 0 : v0;
+            v1 = v1 >= wide ? wide - 1 : v1;
+            for (int v = v0; v <= v1; v++)
+                flags[vertical ? (size_t)u * w + v : (size_t)v * w + u] |= band;
+        }
+}
+
+int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h, int min_len_v,
+                     int max_thick)
+{
+    /* LINE_GAP: paper a line may cross and stay one (faint lines break up when thresholded) */
+    enum { MAX_LINES = 256, LINE_GAP = 6 };
     const int w = mask->w, h = mask->h;
     const size_t n = (size_t)w * h;
-    /* At most one provisional label per two pixels of a row pair... bound it simply by n/2+1. */
-    const size_t max_labels = n / 2 + 2;
-    int32_t *parent = malloc(max_labels * sizeof *parent);
-    if (!parent)
-        return dg_fail(DG_ENOMEM, "out of memory for components");
-    int32_t next = 1;
-    parent[0] = 0;
-    /* First pass: provisional labels from the four already-seen 8-neighbours. */
-    for (int y = 0; y < h; y++)
+    if (grow_px(wk, 0, n) != DG_OK ||
+        grow((void **)&wk->cnt, &wk->n_cols, (size_t)w, sizeof *wk->cnt) != DG_OK)
+        return DG_ENOMEM;
+    uint8_t *flags = wk->flags;
+    int32_t *cnt = wk->cnt;
+    memset(flags, 0, n);
+    memset(cnt, 0, (size_t)w * sizeof *cnt);
+    /* Thin marks: horizontal runs of at most max_thick pixels (THIN_V), and vertical ones
+     * (THIN_H, by per-column run counters, row by row). */
+    for (int y = 0; y <= h; y++) {
+        const uint8_t *row = y < h ? mask->px + (size_t)y * w : NULL;
         for (int x = 0; x < w; x++) {
-            const size_t i = (size_t)y * w + x;
-            if (!mask->px[i]) {
-                labels[i] = 0;
+            if (row && row[x]) {
+                cnt[x]++;
                 continue;
             }
-            int32_t nb[4], k = 0;
-            if (x > 0 && labels[i - 1])
-                nb[k++] = labels[i - 1];
-            if (y > 0) {
-                if (x > 0 && labels[i - w - 1])
-                    nb[k++] = labels[i - w - 1];
-                if (labels[i - w])
-                    nb[k++] = labels[i - w];
-                if (x + 1 < w && labels[i - w + 1])
-                    nb[k++] = labels[i - w + 1];
-            }
-            if (k == 0) {
-                if ((size_t)next >= max_labels) {
-                    free(parent);
-                    return dg_fail(DG_EARG, "components: too many labels");
-                }
-                parent[next] = next;
-                labels[i] = next++;
-                continue;
-            }
-            int32_t root = find(parent, nb[0]);
-            for (int j = 1; j < k; j++) {
-                int32_t rj = find(parent, nb[j]);
-                if (rj < root) {
-                    parent[root] = rj;
-                    root = rj;
-                } else if (rj > root) {
-                    parent[rj] = root;
-                }
-            }
-            labels[i] = root;
+            if (cnt[x] && cnt[x] <= max_thick)
+                for (int yy = y - cnt[x]; yy < y; yy++)
+                    flags[(size_t)yy * w + x] |= THIN_H;
+            cnt[x] = 0;
         }
-    /* Final labels 1..count in order of first appearance (raster order). */
-    int32_t *final = calloc((size_t)next, sizeof *final);
-    if (!final) {
-        free(parent);
-        return dg_fail(DG_ENOMEM, "out of memory for components");
-    }
-    int count = 0;
-    for (int32_t l = 1; l < next; l++) {
-        int32_t root = find(parent, l);
-        if (!final[root])
-            final[root] = ++count;
-        final[l] = final[root];
-    }
-    struct vis_component *comp = calloc(count ? (size_t)count : 1, sizeof *comp);
-    double *mx = calloc(count ? (size_t)count : 1, 2 * sizeof *mx);
-    if (!comp || !mx) {
-        free(parent), free(final), free(comp), free(mx);
-        return dg_fail(DG_ENOMEM, "out of memory for components");
-    }
-    for (int c = 0; c < count; c++) {
-        comp[c].x0 = w;
-        comp[c].y0 = h;
-        comp[c].x1 = comp[c].y1 = -1;
-    }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const size_t i = (size_t)y * w + x;
-            if (!labels[i])
+        if (!row)
+            break;
+        for (int x = 0; x < w;) {
+            if (!row[x]) {
+                x++;
                 continue;
-            const int c = final[labels[i]] - 1;
-            labels[i] = c + 1;
-            struct vis_component *cp = &comp[c];
-            cp->area++;
-            cp->x0 = x < cp->x0 ? x : cp->x0;
-            cp->x1 = x > cp->x1 ? x : cp->x1;
-            cp->y0 = y < cp->y0 ? y : cp->y0;
-            cp->y1 = y > cp->y1 ? y : cp->y1;
-            mx[2 * c] += x + 0.5;
-            mx[2 * c + 1] += y + 0.5;
+            }
+            int x1 = x;
+            while (x1 < w && row[x1])
+                x1++;
+            if (x1 - x <= max_thick)
+                for (int xx = x; xx < x1; xx++)
+                    flags[(size_t)y * w + xx] |= THIN_V;
+            x = x1;
         }
-    for (int c = 0; c < count; c++) {
-        comp[c].cx = (float)(mx[2 * c] / comp[c].area);
-        comp[c].cy = (float)(mx[2 * c + 1] / comp[c].area);
     }
-    free(parent);
-    free(final);
-    free(mx);
-    *out = comp;
-    *n_out = count;
+    struct line lh[MAX_LINES], lv[MAX_LINES];
+    int n_h = 0, n_v = 0;
+    if (find_lines(wk, flags, w, h, THIN_H, LINE_GAP, min_len_h, max_thick, lh, MAX_LINES, &n_h) !=
+        DG_OK)
+        return DG_ENOMEM;
+    /* vertical lines: the same search on the transposed marks, giving x = a + b y */
+    transpose(flags, w, h, wk->tflags);
+    if (find_lines(wk, wk->tflags, h, w, THIN_V, LINE_GAP, min_len_v, max_thick, lv, MAX_LINES,
+                   &n_v) != DG_OK)
+        return DG_ENOMEM;
+    mark_band(flags, w, h, lh, n_h, 0, BAND_H);
+    mark_band(flags, w, h, lv, n_v, 1, BAND_V);
+    /* On a line's path, thin ink goes (a digit's stroke crossing it is thicker and stays), and so
+     * does ink where two lines cross. */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t f = flags[i];
+        const int on_h = (f & BAND_H) && (f & (THIN_H | BAND_V));
+        const int on_v = (f & BAND_V) && (f & (THIN_V | BAND_H));
+        if (on_h || on_v)
+            mask->px[i] = 0;
+    }
     return DG_OK;
 }

@@ -58,19 +58,30 @@ void vis_threshold_default_params(struct vis_threshold_params *p);
  * from their local mean (ink is the rare, strong departure; a light gradient is not). */
 enum vis_polarity vis_detect_polarity(const struct vis_image *grey);
 
-/* Sauvola's local threshold in Wolf and Jolion's form, normalised by the image's own contrast
- * range, over integral images (O(1) per pixel for any window): mask becomes a
- * w x h image with 255 for ink and 0 for paper (its old pixels are freed); *found (nullable) gets
- * the polarity used. Robust to light gradients and shadows much wider than the window. */
-int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
-                  struct vis_image *mask, enum vis_polarity *found);
+/* Scratch memory for the segmentation stages below (threshold, line removal, components). It
+ * only grows, to the largest image seen: a stream of same-sized frames allocates nothing after the
+ * first. One per thread; results the stages hand out (components) live in it until its next use. */
+struct vis_work;
+int vis_work_new(struct vis_work **out);
+void vis_work_free(struct vis_work *wk); /* accepts NULL */
 
-/* Erases ruled and squared-paper lines from an ink mask: horizontal runs at least min_len_h long
- * and vertical runs at least min_len_v long, wherever the ink across the run is at most max_thick
- * pixels thick (a digit's stroke crossing the line keeps its pixels where it is thicker), and
- * where two such lines cross. A digit
- * the line cut through falls apart into pieces that fragment joining puts back together. */
-int vis_remove_lines(struct vis_image *mask, int min_len_h, int min_len_v, int max_thick);
+/* Sauvola's local threshold in Wolf and Jolion's form, normalised by the image's own contrast
+ * range, window statistics by sliding sums (O(1) per pixel for any window) on a 2x2-averaged copy:
+ * mask becomes a w x h image with 255 for ink and 0 for paper (its pixels are reused when it
+ * already has that size, else freed and reallocated); *found (nullable) gets the polarity used.
+ * Robust to light gradients and shadows much wider than the window. */
+int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
+                  struct vis_work *wk, struct vis_image *mask, enum vis_polarity *found);
+
+/* Erases ruled and squared-paper lines from an ink mask. A line is a connected stretch of
+ * line-thin ink (at most max_thick pixels across) at least min_len_h (horizontal) or min_len_v
+ * (vertical) long, straight within a slope of about 1 in 8; it is fitted by least squares and
+ * followed across the whole image, so the short pieces between digits go too. On its path, thin
+ * ink is erased, and ink where two lines cross; a digit's stroke crossing the line is thicker
+ * there and keeps its pixels. A digit the line cut through falls apart into pieces that fragment
+ * joining puts back together. */
+int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h, int min_len_v,
+                     int max_thick);
 
 /* A connected group of ink pixels (8-connectivity): inclusive box, pixel count, centre of mass in
  * pixel-centre coordinates. */
@@ -80,11 +91,11 @@ struct vis_component {
     float cx, cy;
 };
 
-/* Labels the non-zero pixels of mask into components: labels (w*h, caller's) gets 0 for paper
- * and 1..n for ink, numbered in raster order of first appearance; *out is a malloc'ed array of n
- * components (index = label - 1). On failure nothing is allocated. */
-int vis_components(const struct vis_image *mask, int32_t *labels, struct vis_component **out,
-                   int *n_out);
+/* Labels the non-zero pixels of mask into components, run by run: labels (w*h, caller's) gets 0
+ * for paper and 1..n for ink, numbered in raster order of first appearance; *out points to n
+ * components (index = label - 1) inside wk, valid until wk's next use. */
+int vis_components(const struct vis_image *mask, struct vis_work *wk, int32_t *labels,
+                   const struct vis_component **out, int *n_out);
 
 /* Draws text with a built-in 3x5 pixel font (digits, space and ">?.:-%") into an RGB buffer of
  * w x h, each font pixel a scale x scale square; clipped at the edges. Other characters are
