@@ -1,7 +1,10 @@
 /* bench_scan.c - the whole scan pipeline on whole frames, one thread: for each image given, the
  * numbers read (so bench/compare_scan.py can check them against the generator's truth first),
- * then the time per frame over every image and repeat: median and p99.
+ * then the time per frame over every image and repeat: median and p99; then the median of each
+ * segmentation stage run alone on the same frames (threshold, line removal, components), so the
+ * rest of the frame's time is the candidates and the network.
  * Usage: bench_scan MODEL REPEATS IMAGE... */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,6 +16,56 @@ static int cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return t[n / 2];
+}
+
+/* Each segmentation stage alone, as rec_scan calls it, over every frame and repeat (t: room for
+ * 3 * n_img * repeats). */
+static int stage_times(const struct rec_params *p, const struct vis_image *img, int n_img,
+                       int repeats, double *t)
+{
+    struct vis_work *wk;
+    struct vis_image mask = {0};
+    int rc = vis_work_new(&wk), n = 0;
+    int32_t *labels = NULL;
+    const int per = n_img * repeats;
+    for (int rep = 0; rc == DG_OK && rep < repeats; rep++)
+        for (int i = 0; rc == DG_OK && i < n_img; i++) {
+            const int W = img[i].w, H = img[i].h;
+            free(labels);
+            if (!(labels = malloc((size_t)W * H * sizeof *labels))) {
+                rc = DG_ENOMEM;
+                break;
+            }
+            const struct vis_component *comp;
+            int n_comp;
+            const double t0 = dg_now();
+            rc = vis_threshold(&img[i], &p->threshold, wk, &mask, NULL);
+            const double t1 = dg_now();
+            if (rc == DG_OK)
+                rc = vis_remove_lines(&mask, wk, (int)(p->line_frac * W), (int)(p->line_frac * H),
+                                      p->line_thickness);
+            const double t2 = dg_now();
+            if (rc == DG_OK)
+                rc = vis_components(&mask, wk, labels, &comp, &n_comp);
+            const double t3 = dg_now();
+            t[n] = (t1 - t0) * 1e3;
+            t[per + n] = (t2 - t1) * 1e3;
+            t[2 * per + n] = (t3 - t2) * 1e3;
+            n++;
+        }
+    if (rc == DG_OK)
+        printf("stages_median_ms threshold %.3f lines %.3f components %.3f\n", median(t, per),
+               median(t + per, per), median(t + 2 * per, per));
+    free(labels);
+    vis_image_destroy(&mask);
+    vis_work_free(wk);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -37,7 +90,7 @@ int main(int argc, char **argv)
     struct rec_scanner *sc;
     struct rec_result *r = malloc(sizeof *r);
     struct vis_image *img = calloc((size_t)n_img, sizeof *img);
-    double *t = malloc((size_t)n_img * repeats * sizeof *t);
+    double *t = malloc(3 * (size_t)n_img * repeats * sizeof *t);
     if (!r || !img || !t || rec_scanner_new(m, &p, &sc) != DG_OK) {
         fprintf(stderr, "bench_scan: out of memory\n");
         return 1;
@@ -66,6 +119,10 @@ int main(int argc, char **argv)
     qsort(t, (size_t)n, sizeof *t, cmp_double);
     printf("scan_median_ms %.3f ms (%d frames x %d repeats)\n", t[n / 2], n_img, repeats);
     printf("scan_p99_ms %.3f ms\n", t[(size_t)n * 99 / 100]);
+    if (stage_times(&p, img, n_img, repeats, t) != DG_OK) {
+        fprintf(stderr, "bench_scan: %s\n", dg_errmsg());
+        return 1;
+    }
     for (int i = 0; i < n_img; i++)
         vis_image_destroy(&img[i]);
     free(img);

@@ -20,6 +20,8 @@ def run(cmd):
     read = {}
     vals = {}
     for line in p.stdout.splitlines():
+        if line.startswith("stages_median_ms "):
+            vals["stages"] = line.split(None, 1)[1]
         if line.startswith("read "):
             parts = line.split()
             read[os.path.basename(parts[1])] = parts[2:]
@@ -61,6 +63,8 @@ def main():
     hit, total = score(ours_read, truth)
     print(f"digits: numbers read exactly {hit}/{total}; median {ours['scan_median_ms']:.2f} ms, "
           f"p99 {ours['scan_p99_ms']:.2f} ms")
+    if "stages" in ours:
+        print(f"digits stages alone, median ms: {ours['stages']} (the rest: candidates and network)")
     if hit < total // 2:
         sys.exit("bench: digits reads fewer than half the numbers: the result check failed")
     ok = subprocess.run(["/usr/bin/python3", "-c", "import cv2, torch"],
