@@ -21,6 +21,8 @@ const char *nn_preset(const char *name)
         return "c32k3-p2-c64k3-p2-f128-d0.5-f10";
     if (strcmp(name, "robust") == 0)
         return "c32k5b-p2-c64k3b-c64k3b-p2-f256b-d0.4-f10";
+    if (strcmp(name, "fast") == 0)
+        return "c16k5b-p2-c32k3b-c32k3b-p2-f128b-d0.3-f10";
     return NULL;
 }
 

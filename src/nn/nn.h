@@ -71,7 +71,9 @@ struct nn_model {
 
 /* The spec of a named preset, or NULL if there is no such preset:
  *   reference  c32k3-p2-c64k3-p2-f128-d0.5-f10, the Keras design this project replaces
- *   robust     c32k5b-p2-c64k3b-c64k3b-p2-f256b-d0.4-f10, the default model (batch norm) */
+ *   robust     c32k5b-p2-c64k3b-c64k3b-p2-f256b-d0.4-f10, the default model (batch norm)
+ *   fast       c16k5b-p2-c32k3b-c32k3b-p2-f128b-d0.3-f10, robust's shape at a quarter of the work
+ */
 const char *nn_preset(const char *name);
 
 /* Builds a model for per-sample input in_c x in_h x in_w from spec (or a preset name). Parameters
