@@ -22,7 +22,7 @@ B        := build/asan
 OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
 B        := build
-OPT      := -O3 -g
+OPT      := -O3 -g -fno-math-errno
 endif
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS   ?=

@@ -8,6 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hot loops (the network's kernels, the image stages) are compiled for three x86-64 levels
+ * (AVX-512, AVX2, baseline) and the best one the CPU supports is picked when the program loads:
+ * one portable binary, no -march=native. Under ISO C (-std=c11) GCC does not contract a*b+c into
+ * FMA, so every level computes identical bits. Helpers they call should be DG_INLINE, so they are
+ * compiled into each clone. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DG_HOT    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define DG_INLINE static inline __attribute__((always_inline))
+#else
+#define DG_HOT
+#define DG_INLINE static inline
+#endif
+
 /* Status codes. 0 is success; every error is negative. */
 enum {
     DG_OK = 0,

@@ -4,6 +4,8 @@
  * given thread count gives bit-identical results run to run. */
 #include "kernels.h"
 
+#include "dg.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -12,17 +14,10 @@
 #include <omp.h>
 #endif
 
-/* Hot kernels are compiled for three x86-64 levels (AVX-512, AVX2, baseline) and the best one the
- * CPU supports is picked when the program loads: one portable binary, no -march=native. Under ISO
- * C (-std=c11) GCC does not contract a*b+c into FMA, so every level computes identical bits.
- * Static helpers are inlined into each clone. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HOT    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define HOT
-#define INLINE static inline
-#endif
+/* Hot kernels are compiled for three x86-64 levels (DG_HOT in dg.h); static helpers are inlined
+ * into each clone. */
+#define HOT    DG_HOT
+#define INLINE DG_INLINE
 
 /* cols[(ci*k + ky)*k + kx][(ni*oh + oy)*ow + ox] = in[ci][ni][oy+ky-pad][ox+kx-pad], 0 outside. */
 /* Short-row helpers with restrict, so their loops vectorise without run-time alias checks. */

@@ -18,11 +18,11 @@ struct vis_work {
     uint8_t *half;   /* grey averaged over 2x2 blocks: hw x hh */
     float *mean;     /* per half pixel: the window's mean grey ... */
     float *sd;       /* ... and its standard deviation */
-    int16_t *thr;    /* per half pixel: ink where (grey, made dark-ink) < thr */
+    uint8_t *thr;    /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
     void *box;       /* sliding column sums and prefix sums over one half row */
     uint8_t *flags;  /* per pixel: line removal's marks */
     uint8_t *tflags; /* the same, transposed */
-    int32_t *cnt;    /* per column: the current vertical run's length */
+    uint8_t *cnt;    /* per column: line removal's vertical run lengths */
     size_t n_half, n_px, n_box, n_cols;
     struct run *runs;
     int32_t *parent; /* union-find over runs: parent run, always a smaller index */
@@ -75,7 +75,7 @@ static int grow_px(struct vis_work *wk, size_t n_half, size_t n_px)
         wk->half = malloc(n_half);
         wk->mean = malloc(n_half * sizeof *wk->mean);
         wk->sd = malloc(n_half * sizeof *wk->sd);
-        wk->thr = malloc(n_half * sizeof *wk->thr);
+        wk->thr = malloc(2 * n_half + 2); /* 2 * hw <= 2 * n_half */
         wk->n_half = wk->half && wk->mean && wk->sd && wk->thr ? n_half : 0;
         if (!wk->n_half)
             return dg_fail(DG_ENOMEM, "out of memory for a %zu-pixel image", n_px);
@@ -101,12 +101,50 @@ void vis_threshold_default_params(struct vis_threshold_params *p)
 
 /* ---- box statistics ------------------------------------------------------------------------ */
 
+/* Window means and deviations of one row, x in [xa, xb), where every window is 2r+1 columns wide
+ * (inv = 1 / its pixel count), from the row's prefix sums p1 (grey) and p2 (grey^2). With small,
+ * every window's sum of grey^2 is below 2^31, so it is taken in int32 and the loop vectorises;
+ * either way the sums are exact and the results identical. sd may be NULL. */
+DG_INLINE void stats_span(const uint64_t *restrict p1, const uint64_t *restrict p2, int xa, int xb,
+                          int r, float inv, float *restrict mrow, float *restrict srow, int small)
+{
+    if (!srow) {
+        for (int x = xa; x < xb; x++)
+            mrow[x] = (float)(int32_t)(p1[x + r + 1] - p1[x - r]) * inv;
+        return;
+    }
+    for (int x = xa; x < xb; x++) {
+        const float m = (float)(int32_t)(p1[x + r + 1] - p1[x - r]) * inv;
+        const uint64_t s2 = p2[x + r + 1] - p2[x - r];
+        const float var = (small ? (float)(int32_t)s2 : (float)s2) * inv - m * m;
+        mrow[x] = m;
+        srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
+    }
+}
+
+/* The same at a side border, where windows are clipped: one column at a time. */
+static void stats_border(const uint64_t *p1, const uint64_t *p2, int xa, int xb, int w, int r,
+                         int rows, float *mrow, float *srow)
+{
+    for (int x = xa; x < xb; x++) {
+        const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
+        const float inv = 1.0f / (float)(rows * (x1 - x0));
+        const float m = (float)(p1[x1] - p1[x0]) * inv;
+        mrow[x] = m;
+        if (srow) {
+            const float var = (float)(p2[x1] - p2[x0]) * inv - m * m;
+            srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
+        }
+    }
+}
+
 /* Mean and standard deviation of grey over the (2r+1)^2 window around every pixel of g, clipped at
- * the borders, into mean[] and (when sd is not NULL) sd[], both w x h. Column sums over the
+ * the borders, into mean[] and (when sd is not NULL) sd[], both w x h, on every step-th row (the
+ * others are left as they were). Column sums over the
  * window's rows are updated by one row in and one row out; their prefix along the row gives any
  * window's sum: O(1) per pixel for any r. */
-static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h, int r, float *mean,
-                     float *sd)
+DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h, int r, int step,
+                            float *mean, float *sd)
 {
     /* c1, c2: per column sums of grey and grey^2 over the window's rows (grey^2 * rows < 2^32
      * while rows < 66000); p1, p2: their prefix sums along the row, w + 1 entries. */
@@ -116,6 +154,10 @@ static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h, int r,
     uint64_t *restrict p1 = wk->box, *restrict p2 = p1 + w + 1;
     uint32_t *restrict c1 = (uint32_t *)(p2 + w + 1), *restrict c2 = c1 + w;
     r = r < h ? r : h;
+    /* a full window's sum of grey^2 below 2^31 */
+    const int small = (double)(2 * r + 1) * (2 * r + 1) * 255.0 * 255.0 < 2147483647.0;
+    /* columns whose windows are full width: [xa, xb) */
+    const int xa = r < w ? r : w, xb = w - r - 1 > xa ? w - r - 1 : xa;
     memset(c1, 0, 2 * (size_t)w * sizeof *c1);
     for (int y = -r; y < h; y++) {
         if (y + r < h) { /* row y + r enters the window */
@@ -128,28 +170,44 @@ static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h, int r,
             for (int x = 0; x < w; x++)
                 c1[x] -= row[x], c2[x] -= (uint32_t)row[x] * row[x];
         }
-        if (y < 0)
+        if (y < 0 || y % step)
             continue;
         p1[0] = p2[0] = 0;
-        for (int x = 0; x < w; x++) {
-            p1[x + 1] = p1[x] + c1[x];
-            p2[x + 1] = p2[x] + c2[x];
+        if (sd) {
+            for (int x = 0; x < w; x++) {
+                p1[x + 1] = p1[x] + c1[x];
+                p2[x + 1] = p2[x] + c2[x];
+            }
+        } else {
+            for (int x = 0; x < w; x++)
+                p1[x + 1] = p1[x] + c1[x];
         }
         const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
-        const float inv_full = 1.0f / (float)(rows * (2 * r + 1)); /* away from the side borders */
         float *mrow = mean + (size_t)y * w, *srow = sd ? sd + (size_t)y * w : NULL;
-        for (int x = 0; x < w; x++) {
-            const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
-            const float inv = x1 - x0 == 2 * r + 1 ? inv_full : 1.0f / (float)(rows * (x1 - x0));
-            const float m = (float)(p1[x1] - p1[x0]) * inv;
-            mrow[x] = m;
-            if (srow) {
-                const float var = (float)(p2[x1] - p2[x0]) * inv - m * m;
-                srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
-            }
-        }
+        stats_border(p1, p2, 0, xa, w, r, rows, mrow, srow);
+        const float inv = 1.0f / (float)(rows * (2 * r + 1));
+        if (small)
+            stats_span(p1, p2, xa, xb, r, inv, mrow, srow, 1);
+        else
+            stats_span(p1, p2, xa, xb, r, inv, mrow, srow, 0);
+        stats_border(p1, p2, xb, w, w, r, rows, mrow, srow);
     }
     return DG_OK;
+}
+
+/* The largest of n non-negative floats (their bit patterns order as integers do, which
+ * vectorises). */
+DG_HOT static float max_nonneg(const float *v, size_t n)
+{
+    uint32_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, v + i, sizeof b);
+        best = b > best ? b : best;
+    }
+    float f;
+    memcpy(&f, &best, sizeof f);
+    return f;
 }
 
 /* wk->half becomes grey averaged over 2x2 blocks (the last row or column alone when odd). */
@@ -172,19 +230,24 @@ static void halve(struct vis_work *wk, const struct vis_image *g, int hw, int hh
 /* Ink departs far from the paper around it, in one direction: divided by a wide local mean
  * (radius r, so a light gradient cancels out), dark ink falls to about half while the paper beside
  * it rises only a little above 1; light chalk rises to several times a dark board. The 1% and 99%
- * points of that ratio over the half-resolution picture in wk->half tell which. */
+ * points of that ratio over the half-resolution picture in wk->half (every other pixel of it) tell
+ * which. */
 static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_polarity *out)
 {
     enum { BINS = 400 }; /* ratios 0 .. 4 */
     size_t hist[BINS] = {0};
-    if (box_stats(wk, wk->half, hw, hh, r, wk->mean, NULL) != DG_OK)
+    if (box_stats(wk, wk->half, hw, hh, r, 2, wk->mean, NULL) != DG_OK)
         return DG_ENOMEM;
-    const size_t n = (size_t)hw * hh;
-    for (size_t i = 0; i < n; i++) {
-        const float m = wk->mean[i];
-        const int k = (int)(100.0f * wk->half[i] / (m > 1.0f ? m : 1.0f));
-        hist[k < BINS ? k : BINS - 1]++;
-    }
+    /* every other pixel of every other row: plenty for two percentiles */
+    size_t n = 0;
+    for (int y = 0; y < hh; y += 2)
+        for (int x = 0; x < hw; x += 2) {
+            const size_t i = (size_t)y * hw + x;
+            const float m = wk->mean[i];
+            const int k = (int)(100.0f * wk->half[i] / (m > 1.0f ? m : 1.0f));
+            hist[k < BINS ? k : BINS - 1]++;
+            n++;
+        }
     int lo = -1, hi = -1;
     size_t cum = 0;
     for (int i = 0; i < BINS; i++) {
@@ -252,8 +315,9 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
         half_polarity(wk, hw, hh, polarity_radius(hw, hh), &pol) != DG_OK)
         return DG_ENOMEM;
     const int r = (default_radius(grey, p->window) + 1) / 2;
-    if (box_stats(wk, wk->half, hw, hh, r, wk->mean, wk->sd) != DG_OK)
+    if (box_stats(wk, wk->half, hw, hh, r, 1, wk->mean, wk->sd) != DG_OK)
         return DG_ENOMEM;
+    const float r_max = max_nonneg(wk->sd, n_half);
     /* Everything below sees the picture with ink dark: flip = 255 turns light chalk dark. */
     const uint8_t flip = pol == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0;
     /* Wolf and Jolion's normalisation of Sauvola, on the picture with ink dark:
@@ -262,7 +326,8 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
      * point, against noise, over every other pixel of every other row) and R the largest window
      * deviation in it. Faint pencil then counts as ink where the page has nothing stronger, and
      * flat paper stays paper. m and s are taken at half resolution: both change slowly over a
-     * window a twelfth of the image wide. */
+     * window a twelfth of the image wide. T = m - k (m - M) (1 - s / R) lies between m and M, so
+     * within 0 .. 255. */
     size_t hist[256] = {0};
     for (int y = 0; y < h; y += 2)
         for (int x = 0; x < w; x += 2)
@@ -272,23 +337,28 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
     int darkest = 0;
     while (darkest < 255 && (cum += hist[darkest]) < n_sampled / 1000)
         darkest++;
-    float r_max = 1.0f;
-    for (size_t i = 0; i < n_half; i++)
-        r_max = wk->sd[i] > r_max ? wk->sd[i] : r_max;
-    const float k = p->k, big_m = (float)darkest, inv_r = 1.0f / r_max;
-    for (size_t i = 0; i < n_half; i++) {
-        const float m = flip ? 255.0f - wk->mean[i] : wk->mean[i];
-        const float t = (1.0f - k) * m + k * big_m + k * (wk->sd[i] * inv_r) * (m - big_m);
-        /* integer grey g < t exactly when g < ceil(t) */
-        const float c = ceilf(t);
-        wk->thr[i] = (int16_t)(c < 0.0f ? 0.0f : c > 256.0f ? 256.0f : c);
-    }
-    for (int y = 0; y < h; y++) {
-        const uint8_t *restrict row = grey->px + (size_t)y * w;
-        const int16_t *restrict t = wk->thr + (size_t)(y / 2) * hw;
-        uint8_t *restrict o = mask->px + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            o[x] = (int16_t)(row[x] ^ flip) < t[x >> 1] ? 255 : 0;
+    const float k = p->k, big_m = (float)darkest, inv_r = 1.0f / (r_max > 1.0f ? r_max : 1.0f);
+    const float m_sign = flip ? -1.0f : 1.0f, m_off = flip ? 255.0f : 0.0f;
+    uint8_t *restrict trow = wk->thr;
+    for (int hy = 0; hy < hh; hy++) {
+        const float *restrict mr = wk->mean + (size_t)hy * hw, *restrict sr =
+                                                                   wk->sd + (size_t)hy * hw;
+        for (int x = 0; x < hw; x++) {
+            const float m = m_off + m_sign * mr[x];
+            const float t = (1.0f - k) * m + k * big_m + k * (sr[x] * inv_r) * (m - big_m);
+            /* integer grey g < t exactly when g < ceil(t); t >= 0, so truncation is floor */
+            int c = (int)t;
+            c += (float)c < t;
+            const uint8_t tb = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c);
+            trow[2 * x] = tb;
+            trow[2 * x + 1] = tb;
+        }
+        for (int y = 2 * hy; y < 2 * hy + 2 && y < h; y++) {
+            const uint8_t *restrict row = grey->px + (size_t)y * w;
+            uint8_t *restrict o = mask->px + (size_t)y * w;
+            for (int x = 0; x < w; x++)
+                o[x] = (uint8_t)(row[x] ^ flip) < trow[x] ? 255 : 0;
+        }
     }
     if (found)
         *found = pol;
@@ -580,6 +650,18 @@ static void mark_band(uint8_t *flags, int w, int h, const struct line *lines, in
         }
 }
 
+/* On a line's path, thin ink goes (a digit's stroke crossing it is thicker and stays), and so
+ * does ink where two lines cross. */
+DG_HOT static void erase_on_lines(uint8_t *restrict m, const uint8_t *restrict flags, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t f = flags[i];
+        const int on_h = (f & BAND_H) && (f & (THIN_H | BAND_V));
+        const int on_v = (f & BAND_V) && (f & (THIN_V | BAND_H));
+        m[i] = on_h || on_v ? 0 : m[i];
+    }
+}
+
 int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h, int min_len_v,
                      int max_thick)
 {
@@ -591,19 +673,29 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
         grow((void **)&wk->cnt, &wk->n_cols, (size_t)w, sizeof *wk->cnt) != DG_OK)
         return DG_ENOMEM;
     uint8_t *flags = wk->flags;
-    int32_t *cnt = wk->cnt;
+    uint8_t *cnt = wk->cnt; /* per column: the current vertical run's length, capped at 255 */
     memset(flags, 0, n);
-    memset(cnt, 0, (size_t)w * sizeof *cnt);
+    memset(cnt, 0, (size_t)w);
     /* Thin marks: horizontal runs of at most max_thick pixels (THIN_V), and vertical ones
-     * (THIN_H, by per-column run counters, row by row). */
+     * (THIN_H, by per-column run counters, row by row). Paper far from ink is skipped eight
+     * pixels at a time. */
     for (int y = 0; y <= h; y++) {
         const uint8_t *row = y < h ? mask->px + (size_t)y * w : NULL;
         for (int x = 0; x < w; x++) {
+            if (row && x + 8 <= w && (x & 7) == 0) {
+                uint64_t v, c;
+                memcpy(&v, row + x, 8);
+                memcpy(&c, cnt + x, 8);
+                if (!(v | c)) {
+                    x += 7;
+                    continue;
+                }
+            }
             if (row && row[x]) {
-                cnt[x]++;
+                cnt[x] += cnt[x] < 255;
                 continue;
             }
-            if (cnt[x] && cnt[x] <= max_thick)
+            if (cnt[x] && cnt[x] < 255 && cnt[x] <= max_thick)
                 for (int yy = y - cnt[x]; yy < y; yy++)
                     flags[(size_t)yy * w + x] |= THIN_H;
             cnt[x] = 0;
@@ -611,6 +703,15 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
         if (!row)
             break;
         for (int x = 0; x < w;) {
+            while (x + 8 <= w) {
+                uint64_t v;
+                memcpy(&v, row + x, 8);
+                if (v)
+                    break;
+                x += 8;
+            }
+            if (x >= w)
+                break;
             if (!row[x]) {
                 x++;
                 continue;
@@ -634,16 +735,10 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
     if (find_lines(wk, wk->tflags, h, w, THIN_V, LINE_GAP, min_len_v, max_thick, lv, MAX_LINES,
                    &n_v) != DG_OK)
         return DG_ENOMEM;
+    if (!n_h && !n_v)
+        return DG_OK;
     mark_band(flags, w, h, lh, n_h, 0, BAND_H);
     mark_band(flags, w, h, lv, n_v, 1, BAND_V);
-    /* On a line's path, thin ink goes (a digit's stroke crossing it is thicker and stays), and so
-     * does ink where two lines cross. */
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t f = flags[i];
-        const int on_h = (f & BAND_H) && (f & (THIN_H | BAND_V));
-        const int on_v = (f & BAND_V) && (f & (THIN_V | BAND_H));
-        if (on_h || on_v)
-            mask->px[i] = 0;
-    }
+    erase_on_lines(mask->px, flags, n);
     return DG_OK;
 }
