@@ -101,34 +101,64 @@ void vis_threshold_default_params(struct vis_threshold_params *p)
 
 /* ---- box statistics ------------------------------------------------------------------------ */
 
+/* A window's exact integer sum as a float: through int32 when small says every window's sums are
+ * below 2^31 (which vectorises), else from uint64. The same value either way. */
+#define TO_FLOAT(sum) (small ? (float)(int32_t)(sum) : (float)(sum))
+
 /* Window means and deviations of one row, x in [xa, xb), where every window is 2r+1 columns wide
- * (inv = 1 / its pixel count), from the row's prefix sums p1 (grey) and p2 (grey^2). With small,
- * every window's sum of grey^2 is below 2^31, so it is taken in int32 and the loop vectorises;
- * either way the sums are exact and the results identical. sd may be NULL. */
+ * (inv = 1 / its pixel count), from the row's prefix sums p1 (grey) and p2 (grey^2). sd may be
+ * NULL. */
 DG_INLINE void stats_span(const uint64_t *restrict p1, const uint64_t *restrict p2, int xa, int xb,
                           int r, float inv, float *restrict mrow, float *restrict srow, int small)
 {
     if (!srow) {
         for (int x = xa; x < xb; x++)
-            mrow[x] = (float)(int32_t)(p1[x + r + 1] - p1[x - r]) * inv;
+            mrow[x] = TO_FLOAT(p1[x + r + 1] - p1[x - r]) * inv;
         return;
     }
     for (int x = xa; x < xb; x++) {
-        const float m = (float)(int32_t)(p1[x + r + 1] - p1[x - r]) * inv;
-        const uint64_t s2 = p2[x + r + 1] - p2[x - r];
-        const float var = (small ? (float)(int32_t)s2 : (float)s2) * inv - m * m;
+        const float m = TO_FLOAT(p1[x + r + 1] - p1[x - r]) * inv;
+        const float var = TO_FLOAT(p2[x + r + 1] - p2[x - r]) * inv - m * m;
         mrow[x] = m;
         srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
     }
 }
 
-/* The same at a side border, where windows are clipped: one column at a time. */
-static void stats_border(const uint64_t *p1, const uint64_t *p2, int xa, int xb, int w, int r,
-                         int rows, float *mrow, float *srow)
+/* The same at the side borders, where windows are clipped: x in [0, xa) and [xb, w), with
+ * inv_cols[c] = 1 / (rows * c) for a window c columns wide. Only when w >= 2r + 1 (xa = r,
+ * xb = w - r - 1): every window then reaches from the edge to x + r + 1 or from x - r to the other
+ * edge, and the loops vectorise. */
+DG_INLINE void stats_borders(const uint64_t *restrict p1, const uint64_t *restrict p2, int w, int r,
+                             const float *restrict inv_cols, float *restrict mrow,
+                             float *restrict srow, int small)
 {
-    for (int x = xa; x < xb; x++) {
+    for (int x = 0; x < r; x++) { /* windows [0, x + r + 1) */
+        const float inv = inv_cols[x + r + 1];
+        const float m = TO_FLOAT(p1[x + r + 1]) * inv;
+        mrow[x] = m;
+        if (srow) {
+            const float var = TO_FLOAT(p2[x + r + 1]) * inv - m * m;
+            srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
+        }
+    }
+    for (int x = w - r - 1; x < w; x++) { /* windows [x - r, w) */
+        const float inv = inv_cols[w - x + r];
+        const float m = TO_FLOAT(p1[w] - p1[x - r]) * inv;
+        mrow[x] = m;
+        if (srow) {
+            const float var = TO_FLOAT(p2[w] - p2[x - r]) * inv - m * m;
+            srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
+        }
+    }
+}
+
+/* The same for any width, one column at a time (narrow images). */
+static void stats_narrow(const uint64_t *p1, const uint64_t *p2, int w, int r,
+                         const float *inv_cols, float *mrow, float *srow)
+{
+    for (int x = 0; x < w; x++) {
         const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
-        const float inv = 1.0f / (float)(rows * (x1 - x0));
+        const float inv = inv_cols[x1 - x0];
         const float m = (float)(p1[x1] - p1[x0]) * inv;
         mrow[x] = m;
         if (srow) {
@@ -147,17 +177,19 @@ DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h,
                             float *mean, float *sd)
 {
     /* c1, c2: per column sums of grey and grey^2 over the window's rows (grey^2 * rows < 2^32
-     * while rows < 66000); p1, p2: their prefix sums along the row, w + 1 entries. */
-    const size_t need = 2 * (size_t)w * sizeof(uint32_t) + 2 * ((size_t)w + 1) * sizeof(uint64_t);
+     * while rows < 66000); p1, p2: their prefix sums along the row, w + 1 entries; inv_cols: 1 /
+     * the pixel count of a window c columns wide, for the current number of rows. */
+    r = r < h ? r : h;
+    const size_t need = 2 * ((size_t)w + 1) * sizeof(uint64_t) + 2 * (size_t)w * sizeof(uint32_t) +
+                        (2 * (size_t)r + 2) * sizeof(float);
     if (grow(&wk->box, &wk->n_box, need, 1) != DG_OK)
         return DG_ENOMEM;
     uint64_t *restrict p1 = wk->box, *restrict p2 = p1 + w + 1;
     uint32_t *restrict c1 = (uint32_t *)(p2 + w + 1), *restrict c2 = c1 + w;
-    r = r < h ? r : h;
+    float *restrict inv_cols = (float *)(c2 + w);
+    int inv_rows = 0; /* the row count inv_cols is for */
     /* a full window's sum of grey^2 below 2^31 */
     const int small = (double)(2 * r + 1) * (2 * r + 1) * 255.0 * 255.0 < 2147483647.0;
-    /* columns whose windows are full width: [xa, xb) */
-    const int xa = r < w ? r : w, xb = w - r - 1 > xa ? w - r - 1 : xa;
     memset(c1, 0, 2 * (size_t)w * sizeof *c1);
     for (int y = -r; y < h; y++) {
         if (y + r < h) { /* row y + r enters the window */
@@ -183,14 +215,21 @@ DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h,
                 p1[x + 1] = p1[x] + c1[x];
         }
         const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
+        if (rows != inv_rows) {
+            for (int c = 1; c <= 2 * r + 1; c++)
+                inv_cols[c] = 1.0f / (float)(rows * c);
+            inv_rows = rows;
+        }
         float *mrow = mean + (size_t)y * w, *srow = sd ? sd + (size_t)y * w : NULL;
-        stats_border(p1, p2, 0, xa, w, r, rows, mrow, srow);
-        const float inv = 1.0f / (float)(rows * (2 * r + 1));
-        if (small)
-            stats_span(p1, p2, xa, xb, r, inv, mrow, srow, 1);
+        const float inv = inv_cols[2 * r + 1];
+        if (w < 2 * r + 1)
+            stats_narrow(p1, p2, w, r, inv_cols, mrow, srow);
+        else if (small)
+            stats_span(p1, p2, r, w - r - 1, r, inv, mrow, srow, 1),
+                stats_borders(p1, p2, w, r, inv_cols, mrow, srow, 1);
         else
-            stats_span(p1, p2, xa, xb, r, inv, mrow, srow, 0);
-        stats_border(p1, p2, xb, w, w, r, rows, mrow, srow);
+            stats_span(p1, p2, r, w - r - 1, r, inv, mrow, srow, 0),
+                stats_borders(p1, p2, w, r, inv_cols, mrow, srow, 0);
     }
     return DG_OK;
 }
@@ -328,10 +367,23 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
      * flat paper stays paper. m and s are taken at half resolution: both change slowly over a
      * window a twelfth of the image wide. T = m - k (m - M) (1 - s / R) lies between m and M, so
      * within 0 .. 255. */
-    size_t hist[256] = {0};
-    for (int y = 0; y < h; y += 2)
-        for (int x = 0; x < w; x += 2)
-            hist[grey->px[(size_t)y * w + x] ^ flip]++;
+    /* four histograms, so runs of one grey level do not wait on one counter */
+    uint32_t hist4[4][256] = {{0}};
+    for (int y = 0; y < h; y += 2) {
+        const uint8_t *row = grey->px + (size_t)y * w;
+        int x = 0;
+        for (; x + 6 < w; x += 8) {
+            hist4[0][row[x] ^ flip]++;
+            hist4[1][row[x + 2] ^ flip]++;
+            hist4[2][row[x + 4] ^ flip]++;
+            hist4[3][row[x + 6] ^ flip]++;
+        }
+        for (; x < w; x += 2)
+            hist4[0][row[x] ^ flip]++;
+    }
+    size_t hist[256];
+    for (int i = 0; i < 256; i++)
+        hist[i] = (size_t)hist4[0][i] + hist4[1][i] + hist4[2][i] + hist4[3][i];
     size_t cum = 0;
     const size_t n_sampled = (size_t)((w + 1) / 2) * ((h + 1) / 2);
     int darkest = 0;
@@ -623,15 +675,51 @@ static int find_lines(struct vis_work *wk, const uint8_t *f, int w, int h, uint8
     return DG_OK;
 }
 
-/* dst (h x w) = src (w x h) transposed, in tiles that stay in cache. */
-static void transpose(const uint8_t *src, int w, int h, uint8_t *dst)
+/* Transposes an 8x8 block of bytes held as eight little-endian words (word i = row i) in place:
+ * three rounds of swapping 1-, 2- and 4-byte halves between rows 1, 2 and 4 apart. */
+static void transpose8x8(uint64_t r[8])
 {
-    enum { T = 32 };
-    for (int y0 = 0; y0 < h; y0 += T)
-        for (int x0 = 0; x0 < w; x0 += T)
-            for (int x = x0; x < x0 + T && x < w; x++)
-                for (int y = y0; y < y0 + T && y < h; y++)
-                    dst[(size_t)x * h + y] = src[(size_t)y * w + x];
+    static const uint64_t mask[3] = {0x00ff00ff00ff00ffull, 0x0000ffff0000ffffull,
+                                     0x00000000ffffffffull};
+    for (int s = 0; s < 3; s++) {
+        const int d = 1 << s, sh = 8 << s;
+        for (int i = 0; i < 8; i++)
+            if (!(i & d)) {
+                const uint64_t t = ((r[i] >> sh) ^ r[i + d]) & mask[s];
+                r[i + d] ^= t;
+                r[i] ^= t << sh;
+            }
+    }
+}
+
+/* dst (h x w) = the `bits` of src (w x h), transposed. Marks are sparse: an 8x8 block without any
+ * costs one test. */
+static void transpose_bits(const uint8_t *src, int w, int h, uint8_t bits, uint8_t *dst)
+{
+    const uint64_t mb = 0x0101010101010101ull * bits;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const int w8 = w & ~7, h8 = h & ~7;
+#else
+    const int w8 = 0, h8 = 0; /* the blocks assume little-endian words: all by the edge loop */
+#endif
+    memset(dst, 0, (size_t)w * h);
+    for (int y0 = 0; y0 < h8; y0 += 8)
+        for (int x0 = 0; x0 < w8; x0 += 8) {
+            uint64_t r[8], any = 0;
+            for (int i = 0; i < 8; i++) {
+                memcpy(&r[i], src + (size_t)(y0 + i) * w + x0, 8);
+                any |= r[i] &= mb;
+            }
+            if (!any)
+                continue;
+            transpose8x8(r);
+            for (int i = 0; i < 8; i++)
+                memcpy(dst + (size_t)(x0 + i) * h + y0, &r[i], 8);
+        }
+    /* the right and bottom edges, when the sides are not multiples of 8 */
+    for (int y = 0; y < h; y++)
+        for (int x = y < h8 ? w8 : 0; x < w; x++)
+            dst[(size_t)x * h + y] = src[(size_t)y * w + x] & bits;
 }
 
 /* Sets `band` on every pixel within hb of each line, across the whole image. */
@@ -731,7 +819,7 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
         DG_OK)
         return DG_ENOMEM;
     /* vertical lines: the same search on the transposed marks, giving x = a + b y */
-    transpose(flags, w, h, wk->tflags);
+    transpose_bits(flags, w, h, THIN_V, wk->tflags);
     if (find_lines(wk, wk->tflags, h, w, THIN_V, LINE_GAP, min_len_v, max_thick, lv, MAX_LINES,
                    &n_v) != DG_OK)
         return DG_ENOMEM;
