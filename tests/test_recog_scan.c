@@ -195,6 +195,61 @@ static void test_grouping_gaps(void **state)
     nn_model_free(m);
 }
 
+/* Fills the box [x0, x1) x [y0, y1) of a 400 x 300 page with ink. */
+static void ink_box(struct vis_image *page, int x0, int y0, int x1, int y1)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            page->px[y * page->w + x] = 30;
+}
+
+static void test_fragment_joining(void **state)
+{
+    (void)state;
+    /* Plain blocks again, every candidate accepted: only how pieces are put together is checked.
+     * A flat bar just above a tall block is one digit (the detached top of a 5); a small block of
+     * digit shape just above a much taller one is a digit of its own (a row of small digits over a
+     * row of big ones); two pieces of similar height, one over the other, are one digit (a broken
+     * 4 or 7). */
+    struct nn_model *m = load_model();
+    struct rec_params p;
+    rec_default_params(&p);
+    p.min_confidence = 0.0f;
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    struct rec_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    struct vis_image page;
+    assert_int_equal(vis_image_init(&page, 400, 300), DG_OK);
+    const struct {
+        int small[4]; /* x0 y0 x1 y1 of the upper piece */
+        int candidates;
+    } cases[] = {
+        {{150, 60, 200, 72}, 1}, /* bar 50 x 12, gap 8 over the block */
+        {{160, 40, 180, 72}, 2}, /* a 20 x 32 digit, gap 8 over a block 150 tall */
+        {{160, 10, 180, 42}, 2}, /* the same, 38 above */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memset(page.px, 220, (size_t)page.w * page.h);
+        ink_box(&page, cases[k].small[0], cases[k].small[1], cases[k].small[2], cases[k].small[3]);
+        ink_box(&page, 140, 80, 220, 230); /* 80 x 150; a filled box, as digit-shaped as any */
+        assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+        if (r->n_digits + r->n_rejected != cases[k].candidates)
+            fail_msg("case %zu: %d candidates, expected %d", k, r->n_digits + r->n_rejected,
+                     cases[k].candidates);
+    }
+    /* two halves of one stroke pattern, 70 and 60 tall, 6 apart: one digit */
+    memset(page.px, 220, (size_t)page.w * page.h);
+    ink_box(&page, 150, 40, 200, 110);
+    ink_box(&page, 160, 116, 190, 176);
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(r->n_digits + r->n_rejected, 1);
+    vis_image_destroy(&page);
+    free(r);
+    rec_scanner_free(sc);
+    nn_model_free(m);
+}
+
 /* Two MNIST test digits written so that their ink touches: without splitting they are one blob;
  * with it, most become two digits of one number. */
 static void test_touching_pairs_split(void **state)
@@ -254,6 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_numbers_on_uneven_paper),
         cmocka_unit_test(test_grouping_gaps),
+        cmocka_unit_test(test_fragment_joining),
         cmocka_unit_test(test_touching_pairs_split),
     };
     return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);

@@ -102,14 +102,25 @@ static int group_find(int *g, int a)
 
 /* Two boxes belong to one digit when they overlap horizontally by at least half the narrower
  * width and the vertical gap between them is small against the taller: the detached top bar of
- * a 5, the pieces of a broken 4 or 7. */
-static int same_digit(const struct vis_component *a, const struct vis_component *b)
+ * a 5, the pieces of a broken 4 or 7. Not, though, when the shorter is a whole digit of its own
+ * above or below a much taller one (a row of small digits just over a row of big ones): at least
+ * min_h tall, not flat like a bar, under JOIN_SCALE of the taller's height, its centre outside
+ * the taller's rows. */
+static int same_digit(const struct vis_component *a, const struct vis_component *b, int min_h)
 {
+    const float JOIN_SCALE = 0.45f;
     const int ov = (a->x1 < b->x1 ? a->x1 : b->x1) - (a->x0 > b->x0 ? a->x0 : b->x0) + 1;
     const int wa = a->x1 - a->x0 + 1, wb = b->x1 - b->x0 + 1;
     const int ha = a->y1 - a->y0 + 1, hb = b->y1 - b->y0 + 1;
     const int gap = (a->y0 > b->y1 ? a->y0 - b->y1 : b->y0 > a->y1 ? b->y0 - a->y1 : 0);
-    return ov * 2 >= (wa < wb ? wa : wb) && gap * 4 <= (ha > hb ? ha : hb);
+    if (!(ov * 2 >= (wa < wb ? wa : wb) && gap * 4 <= (ha > hb ? ha : hb)))
+        return 0;
+    const struct vis_component *s = ha < hb ? a : b, *t = ha < hb ? b : a;
+    const int hs = s->y1 - s->y0 + 1, ws = s->x1 - s->x0 + 1, ht = t->y1 - t->y0 + 1;
+    const float cy = 0.5f * (float)(s->y0 + s->y1);
+    const int whole = hs >= min_h && hs * 10 >= ws * 7 && (float)hs < JOIN_SCALE * (float)ht &&
+                      (cy < (float)t->y0 || cy > (float)t->y1);
+    return !whole;
 }
 
 /* The ink box of columns [c0, c1) of a w x h crop whose top-left is (x, y) in the image. */
@@ -263,7 +274,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     }
     for (int i = 0; i < n_comp; i++)
         for (int j = i + 1; keep[i] && j < n_comp; j++)
-            if (keep[j] && same_digit(&comp[i], &comp[j])) {
+            if (keep[j] && same_digit(&comp[i], &comp[j], min_h)) {
                 int a = group_find(group, i), b = group_find(group, j);
                 if (a != b)
                     group[a > b ? a : b] = a < b ? a : b;
