@@ -1,7 +1,8 @@
 /* test_nn_model.c - models as a whole: the spec parser, the reference preset's size, agreement with
+ * PyTorch on committed fixtures (forward, loss, every parameter gradient), the small-batch
+ * inference engine against the batched forward pass, safetensors round trips and corrupt files,
+ * optimizers, and determinism. */
 #define _DEFAULT_SOURCE
- * PyTorch on committed fixtures (forward, loss, every parameter gradient), safetensors round trips
- * and corrupt files, optimizers, and determinism. */
 #include "json.h"
 #include "nn.h"
 #include "testutil.h"
@@ -486,6 +487,75 @@ static void test_training_deterministic(void **state)
         fail_msg("loss went from %.4f to %.4f", (double)first_loss, (double)last_loss);
 }
 
+/* The small-batch engine (channels last, direct convolutions, batch norms folded into the
+ * weights) gives nn_predict's probabilities on models that exercise each of its paths: the
+ * presets, 'same' padding, several input channels, channel counts that are not multiples of 16
+ * (the plain kernel), rows whose width is not a multiple of its 4-pixel blocks, a pool that drops
+ * a row, no convolution at all; and refuses batches it was not made for. */
+static void test_infer_matches_predict(void **state)
+{
+    (void)state;
+    const struct {
+        const char *spec;
+        int c, h, w;
+    } cases[] = {
+        {"reference", 1, 28, 28},
+        {"robust", 1, 28, 28},
+        {"fast", 1, 28, 28},
+        {"c8k3sb-p2-c12k3-f20b-d0.5-f10", 3, 17, 19},
+        {"c16k3-c16k3b-p3-f10", 1, 13, 11},
+        {"f32b-f10", 1, 28, 28},
+    };
+    enum { N = 5 };
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 11);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct nn_model *m;
+        assert_int_equal(nn_model_new(cases[k].spec, cases[k].c, cases[k].h, cases[k].w, &m),
+                         DG_OK);
+        nn_model_init(m, &rng);
+        /* biases and batch norms away from their initial values, so folding them matters */
+        for (int i = 0; i < m->n_layers; i++) {
+            const struct nn_layer *l = &m->layer[i];
+            for (size_t j = 0; j < l->n_b; j++)
+                m->params[l->b_off + j] = 0.2f * (dg_rng_uniform(&rng) - 0.5f);
+            if (l->op != NN_BATCHNORM)
+                continue;
+            for (int j = 0; j < l->out_c; j++) {
+                m->params[l->w_off + j] = 0.5f + dg_rng_uniform(&rng);            /* gamma */
+                m->params[l->s_off + j] = 0.3f * (dg_rng_uniform(&rng) - 0.5f);   /* mean */
+                m->params[l->s_off + l->out_c + j] = 0.2f + dg_rng_uniform(&rng); /* variance */
+            }
+        }
+        const size_t in_size = (size_t)cases[k].c * cases[k].h * cases[k].w;
+        float *x = malloc(N * in_size * sizeof *x);
+        assert_non_null(x);
+        for (size_t i = 0; i < N * in_size; i++)
+            x[i] = dg_rng_uniform(&rng) < 0.3f ? dg_rng_uniform(&rng) : 0.0f;
+        struct nn_work *wk;
+        struct nn_infer *inf;
+        assert_int_equal(nn_work_new(m, N, 0, &wk), DG_OK);
+        assert_int_equal(nn_infer_new(m, N, &inf), DG_OK);
+        const float *want = nn_predict(m, wk, x, N);
+        const float *got = nn_infer_run(inf, x, N);
+        assert_non_null(got);
+        for (int i = 0; i < N * m->n_classes; i++)
+            if (fabsf(got[i] - want[i]) > 1e-5f)
+                fail_msg("%s: probability %d is %.7f, nn_predict says %.7f", cases[k].spec, i,
+                         (double)got[i], (double)want[i]);
+        /* one image alone reads the same as in the batch */
+        got = nn_infer_run(inf, x + in_size, 1);
+        for (int j = 0; j < m->n_classes; j++)
+            assert_true(fabsf(got[j] - want[m->n_classes + j]) <= 1e-5f);
+        assert_null(nn_infer_run(inf, x, 0));
+        assert_null(nn_infer_run(inf, x, N + 1));
+        nn_infer_free(inf);
+        nn_work_free(wk);
+        free(x);
+        nn_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_torch_small),
         cmocka_unit_test(test_torch_reference),
         cmocka_unit_test(test_torch_batchnorm),
+        cmocka_unit_test(test_infer_matches_predict),
         cmocka_unit_test_setup_teardown(test_save_load_bit_exact, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_checkpoint_round_trip, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup_tmp, teardown_tmp),

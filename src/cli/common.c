@@ -135,11 +135,11 @@ int cli_load_mnist(const char *cmd, const char *dir, const char *split, struct d
 int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pred, float *conf)
 {
     enum { BATCH = 500 };
-    struct nn_work *wk;
+    struct nn_infer *inf;
     const size_t px = (size_t)s->rows * s->cols;
     float *x = malloc(BATCH * px * sizeof *x);
     uint32_t *idx = malloc(BATCH * sizeof *idx);
-    if (!x || !idx || nn_work_new(m, BATCH, 0, &wk) != DG_OK) {
+    if (!x || !idx || nn_infer_new(m, BATCH, &inf) != DG_OK) {
         free(x);
         free(idx);
         dg_fail(DG_ENOMEM, "out of memory for evaluation");
@@ -151,7 +151,7 @@ int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pr
         for (int i = 0; i < n; i++)
             idx[i] = (uint32_t)(start + i);
         data_batch(s, idx, n, x, NULL);
-        const float *p = nn_predict(m, wk, x, n);
+        const float *p = nn_infer_run(inf, x, n);
         for (int i = 0; i < n; i++) {
             const float *row = p + (size_t)i * m->n_classes;
             const int best = nn_argmax(row, m->n_classes);
@@ -162,7 +162,7 @@ int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pr
             correct += best == s->labels[start + i];
         }
     }
-    nn_work_free(wk);
+    nn_infer_free(inf);
     free(x);
     free(idx);
     return correct;

@@ -74,10 +74,10 @@ int cmd_predict(int argc, char **argv)
         return cli_usage(cmd, "--save-input works with one image at a time");
 
     struct nn_model *m;
-    struct nn_work *wk;
+    struct nn_infer *inf;
     if (cli_load_model(cmd, model_path, &m, NULL))
         return 1;
-    if (nn_work_new(m, 1, 0, &wk) != DG_OK) {
+    if (nn_infer_new(m, 1, &inf) != DG_OK) {
         nn_model_free(m);
         return cli_fail(cmd, "%s", dg_errmsg());
     }
@@ -107,7 +107,7 @@ int cmd_predict(int argc, char **argv)
                 failed = 1;
             }
         }
-        const float *p = nn_predict(m, wk, x, 1);
+        const float *p = nn_infer_run(inf, x, 1);
         int top[3] = {-1, -1, -1};
         for (int k = 0; k < 3; k++)
             for (int d = 0; d < 10; d++) {
@@ -129,7 +129,7 @@ int cmd_predict(int argc, char **argv)
                    100.0 * p[top[2]]);
         }
     }
-    nn_work_free(wk);
+    nn_infer_free(inf);
     nn_model_free(m);
     return failed;
 }

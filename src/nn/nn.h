@@ -97,6 +97,20 @@ void nn_work_free(struct nn_work *wk);
  * n must be 1..max_batch (a broken contract aborts). */
 const float *nn_predict(const struct nn_model *m, struct nn_work *wk, const float *x, int n);
 
+/* Inference engine for small batches: each image through the convolutions on its own, channels
+ * last, by direct convolution (no im2col), batch norms folded into the weights; several images are
+ * spread over the threads (as many as nn_get_threads() when it is made). Much faster than
+ * nn_predict for the few digits of a camera frame or a single digit; the same probabilities to
+ * float rounding. It holds a packed copy of the weights taken when it is made: make a new one
+ * after the model's weights change. Fails with DG_EARG for layer orders it cannot run (a
+ * convolution or pool after a dense layer). */
+struct nn_infer;
+int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out);
+void nn_infer_free(struct nn_infer *inf); /* accepts NULL */
+/* Softmax probabilities [n][n_classes] for input [n][in_c][in_h][in_w], as nn_predict; inside
+ * inf, valid until its next use. NULL when n is not 1..max_batch. One engine per thread. */
+const float *nn_infer_run(struct nn_infer *inf, const float *x, int n);
+
 /* Index of the largest of v[0..n) (the first of equal values); n >= 1. */
 int nn_argmax(const float *v, int n);
 

@@ -26,7 +26,7 @@ void rec_default_params(struct rec_params *p)
 struct rec_scanner {
     const struct nn_model *model;
     struct rec_params p;
-    struct nn_work *wk;
+    struct nn_infer *inf; /* the network, for the few candidates of one image */
     struct vis_work *vwk; /* the segmentation stages' scratch */
     float *x;             /* [REC_MAX_CANDIDATES][784] */
     struct vis_image mask;
@@ -51,7 +51,7 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
     sc->model = model;
     sc->p = *p;
     sc->x = malloc((size_t)REC_MAX_CANDIDATES * 784 * sizeof *sc->x);
-    int rc = sc->x ? nn_work_new(model, REC_MAX_CANDIDATES, 0, &sc->wk) : DG_ENOMEM;
+    int rc = sc->x ? nn_infer_new(model, REC_MAX_CANDIDATES, &sc->inf) : DG_ENOMEM;
     if (rc == DG_OK)
         rc = vis_work_new(&sc->vwk);
     if (rc != DG_OK) {
@@ -66,7 +66,7 @@ void rec_scanner_free(struct rec_scanner *sc)
 {
     if (!sc)
         return;
-    nn_work_free(sc->wk);
+    nn_infer_free(sc->inf);
     vis_work_free(sc->vwk);
     free(sc->x);
     vis_image_destroy(&sc->mask);
@@ -204,7 +204,7 @@ static void read_batch(struct rec_scanner *sc, int first, int n, const struct re
 {
     if (n <= 0)
         return;
-    const float *prob = nn_predict(sc->model, sc->wk, sc->x + (size_t)first * 784, n);
+    const float *prob = nn_infer_run(sc->inf, sc->x + (size_t)first * 784, n);
     for (int i = first; i < first + n; i++) {
         struct rec_digit *d = &sc->read[i];
         const float *pr = prob + (size_t)(i - first) * 10;

@@ -64,7 +64,8 @@ struct rec_result {
 };
 
 struct rec_scanner;
-/* The scanner keeps a reference to model (which must outlive it) and its own workspace. */
+/* The scanner keeps a reference to model (which must outlive it), a packed copy of its weights for
+ * fast inference (nn_infer: make a new scanner after the weights change) and its own workspace. */
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out);
 void rec_scanner_free(struct rec_scanner *sc);

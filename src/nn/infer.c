@@ -1,0 +1,391 @@
+/* infer.c - inference for small batches (the digits of one camera frame, one digit): each image
+ * goes through the convolutions on its own, channels last, by direct convolution whose inner loop
+ * runs over 16 output channels at a time, so its activations stay in L1/L2 and no im2col matrix
+ * is built; batch norms are folded into the weights once, when the engine is made; the dense
+ * layers then run on the whole batch. Images are spread over the threads. */
+#include "nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dg.h"
+#include "kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum stage_kind { ST_CONV, ST_POOL, ST_RELU, ST_DENSE };
+
+/* One step of the plan: a convolution (with its batch norm and ReLU), a pool, a lone ReLU, or a
+ * dense layer (likewise). Shapes are per image; conv and pool work channels last. */
+struct stage {
+    enum stage_kind kind;
+    int in_c, in_h, in_w, out_c, out_h, out_w;
+    int k, pad, relu;
+    size_t w_off, b_off; /* into the engine's packed weights */
+};
+
+struct nn_infer {
+    int n_stages, n_conv; /* stages [0, n_conv) are per image; the rest are dense, per batch */
+    struct stage st[NN_MAX_LAYERS];
+    int max_batch, n_threads, n_classes;
+    size_t feat_size; /* floats per image after the per-image stages */
+    float *packed;
+    float *scratch;      /* per thread: two activation buffers and a padded input */
+    size_t per_thread;   /* floats */
+    size_t act_max;      /* floats in each activation buffer */
+    float *feat, *a, *b; /* [max_batch][...]: per-image features, then dense activations */
+    float *probs;
+};
+
+void nn_infer_free(struct nn_infer *inf)
+{
+    if (!inf)
+        return;
+    free(inf->packed);
+    free(inf->scratch);
+    free(inf->feat);
+    free(inf->a);
+    free(inf->b);
+    free(inf->probs);
+    free(inf);
+}
+
+/* Batch norm following layer i as scale and shift of layer i's raw output (shift includes layer
+ * i's bias), or 1 and the bias when there is none. */
+static void fold(const struct nn_model *m, int i, int o, float *scale, float *shift)
+{
+    const struct nn_layer *l = &m->layer[i];
+    const float bias = l->n_b ? m->params[l->b_off + o] : 0.0f;
+    if (i + 1 < m->n_layers && m->layer[i + 1].op == NN_BATCHNORM) {
+        const struct nn_layer *bn = &m->layer[i + 1];
+        const float *mean = m->params + bn->s_off, *var = mean + bn->out_c;
+        *scale = m->params[bn->w_off + o] / sqrtf(var[o] + NN_BN_EPS);
+        *shift = m->params[bn->b_off + o] + (bias - mean[o]) * *scale;
+    } else {
+        *scale = 1.0f;
+        *shift = bias;
+    }
+}
+
+/* Layer i, then its batch norm and ReLU when they follow: the index of the last layer taken. */
+static int absorb(const struct nn_model *m, int i, int *relu)
+{
+    int j = i;
+    if (j + 1 < m->n_layers && m->layer[j + 1].op == NN_BATCHNORM)
+        j++;
+    *relu = j + 1 < m->n_layers && m->layer[j + 1].op == NN_RELU;
+    return j + *relu;
+}
+
+int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
+{
+    if (max_batch < 1 || max_batch > NN_MAX_BATCH)
+        return dg_fail(DG_EARG, "inference batch %d out of range", max_batch);
+    struct nn_infer *inf = calloc(1, sizeof *inf);
+    if (!inf)
+        return dg_fail(DG_ENOMEM, "out of memory");
+    inf->max_batch = max_batch;
+    inf->n_classes = m->n_classes;
+    /* the plan, and how many packed floats it needs */
+    size_t n_packed = 0, act_max = (size_t)m->in_c * m->in_h * m->in_w, pad_max = 0, dense_max = 0;
+    int c = m->in_c, h = m->in_h, w = m->in_w, flat = 0, rc = DG_OK;
+    for (int i = 0; i < m->n_layers && rc == DG_OK; i++) {
+        const struct nn_layer *l = &m->layer[i];
+        struct stage *s = &inf->st[inf->n_stages];
+        *s = (struct stage){.in_c = c, .in_h = h, .in_w = w};
+        switch (l->op) {
+        case NN_CONV:
+        case NN_DENSE:
+            if (l->op == NN_CONV && flat) {
+                rc = dg_fail(DG_EARG, "inference: a convolution after a dense layer");
+                break;
+            }
+            s->kind = l->op == NN_CONV ? ST_CONV : ST_DENSE;
+            s->k = l->k, s->pad = l->pad;
+            s->out_c = l->out_c, s->out_h = l->out_h, s->out_w = l->out_w;
+            s->w_off = n_packed;
+            n_packed += l->n_w;
+            s->b_off = n_packed;
+            n_packed += (size_t)l->out_c;
+            i = absorb(m, i, &s->relu);
+            if (s->kind == ST_CONV) {
+                const size_t padded = (size_t)c * (h + 2 * l->pad) * (w + 2 * l->pad);
+                pad_max = l->pad && padded > pad_max ? padded : pad_max;
+            } else {
+                s->in_c = flat ? c : c * h * w;
+                s->in_h = s->in_w = 1;
+                dense_max = (size_t)l->out_c > dense_max ? (size_t)l->out_c : dense_max;
+                flat = 1;
+            }
+            break;
+        case NN_MAXPOOL:
+        case NN_RELU:
+            if (flat && l->op == NN_MAXPOOL) {
+                rc = dg_fail(DG_EARG, "inference: a pool after a dense layer");
+                break;
+            }
+            s->kind = l->op == NN_MAXPOOL ? ST_POOL : ST_RELU;
+            s->k = l->k;
+            s->out_c = l->out_c, s->out_h = l->out_h, s->out_w = l->out_w;
+            if (flat)
+                s->in_c = s->out_c = c * h * w, s->in_h = s->in_w = s->out_h = s->out_w = 1;
+            break;
+        case NN_FLATTEN:
+        case NN_DROPOUT: continue; /* channels last is already flat; dropout is off */
+        case NN_BATCHNORM:
+            rc = dg_fail(DG_EARG, "inference: a batch norm that follows no conv or dense layer");
+            break;
+        }
+        if (rc != DG_OK)
+            break;
+        if (!flat)
+            inf->n_conv = inf->n_stages + 1;
+        c = s->out_c, h = s->out_h, w = s->out_w;
+        const size_t sz = (size_t)c * h * w;
+        act_max = sz > act_max ? sz : act_max;
+        inf->n_stages++;
+    }
+    if (rc != DG_OK) {
+        nn_infer_free(inf);
+        return rc;
+    }
+    inf->feat_size = inf->n_conv
+                         ? (size_t)inf->st[inf->n_conv - 1].out_c * inf->st[inf->n_conv - 1].out_h *
+                               inf->st[inf->n_conv - 1].out_w
+                         : (size_t)m->in_c * m->in_h * m->in_w;
+#ifdef _OPENMP
+    inf->n_threads = omp_get_max_threads();
+#else
+    inf->n_threads = 1;
+#endif
+    inf->act_max = act_max;
+    inf->per_thread = 2 * act_max + pad_max;
+    const size_t nb = (size_t)max_batch;
+    inf->packed = malloc((n_packed ? n_packed : 1) * sizeof(float));
+    inf->scratch = malloc(inf->per_thread * inf->n_threads * sizeof(float));
+    inf->feat = malloc(nb * inf->feat_size * sizeof(float));
+    inf->a = malloc(nb * (dense_max ? dense_max : 1) * sizeof(float));
+    inf->b = malloc(nb * (dense_max ? dense_max : 1) * sizeof(float));
+    inf->probs = malloc(nb * (size_t)m->n_classes * sizeof(float));
+    if (!inf->packed || !inf->scratch || !inf->feat || !inf->a || !inf->b || !inf->probs) {
+        nn_infer_free(inf);
+        return dg_fail(DG_ENOMEM, "out of memory for inference on a batch of %d", max_batch);
+    }
+    /* Pack: convolutions as [ky][kx][ci][oc] and dense layers as [o][i] with the inputs in
+     * channels-last order, both scaled by their batch norms; biases become the folded shifts. */
+    int si = 0;
+    c = m->in_c, h = m->in_h, w = m->in_w;
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct nn_layer *l = &m->layer[i];
+        if (l->op != NN_CONV && l->op != NN_DENSE) {
+            if (l->op == NN_MAXPOOL || l->op == NN_RELU)
+                c = l->out_c, h = l->out_h, w = l->out_w, si++;
+            continue;
+        }
+        const struct stage *s = &inf->st[si++];
+        const float *src = m->params + l->w_off;
+        float *dst = inf->packed + s->w_off, *bias = inf->packed + s->b_off;
+        for (int o = 0; o < l->out_c; o++) {
+            float scale, shift;
+            fold(m, i, o, &scale, &shift);
+            bias[o] = shift;
+            if (l->op == NN_CONV) {
+                const int k = l->k, ci_n = l->in_c;
+                for (int ci = 0; ci < ci_n; ci++)
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++)
+                            dst[(((size_t)ky * k + kx) * ci_n + ci) * l->out_c + o] =
+                                src[(((size_t)o * ci_n + ci) * k + ky) * k + kx] * scale;
+            } else {
+                /* PyTorch flattens [c][y][x]; the features here are [y][x][c] */
+                const int hw = h * w, n_in = l->in_c;
+                for (int f = 0; f < n_in; f++) {
+                    const int cc = f / hw, yx = f % hw;
+                    dst[(size_t)o * n_in + (size_t)yx * c + cc] = src[(size_t)o * n_in + f] * scale;
+                }
+            }
+        }
+        int relu;
+        i = absorb(m, i, &relu);
+        c = l->out_c, h = l->out_h, w = l->out_w;
+        if (l->op == NN_DENSE)
+            h = w = 1;
+    }
+    *out = inf;
+    return DG_OK;
+}
+
+/* ---- per-image kernels, channels last ----------------------------------------------------- */
+
+enum { PX = 4, OB = 16 }; /* output pixels and channels computed together */
+
+/* Sixteen floats as one value (GCC's vector extension): one AVX-512 register, two AVX2 or four
+ * SSE ones, whichever clone runs. Loaded and stored with memcpy, so any alignment does. */
+typedef float vf16 __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+#define LOAD16(v, p) memcpy(&(v), (p), sizeof(vf16))
+/* max(v, 0): lanes where v > 0 keep their bits */
+#define RELU16(v) ((v) = (vf16)((vi16)(v) & ((v) > zero)))
+
+/* out[oy][ox][oc] = bias + sum over ky, kx, ci of in[oy+ky][ox+kx][ci] * w[ky][kx][ci][oc], then
+ * ReLU when asked; in is h x w x c (already padded), oc a multiple of OB. PX pixels by OB
+ * channels of accumulators stay in registers while the weights stream past. */
+DG_HOT static void conv_blocked(float *restrict out, const float *restrict in, int h, int w, int c,
+                                const float *restrict wt, const float *restrict bias, int k, int oc,
+                                int relu)
+{
+    const int oh = h - k + 1, ow = w - k + 1;
+    const vf16 zero = {0};
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox0 = 0; ox0 < ow; ox0 += PX) {
+            /* the last block of a row may hold fewer pixels: it reads the row's last pixel for
+             * the missing ones and does not store them */
+            const int np = ow - ox0 < PX ? ow - ox0 : PX;
+            const size_t d1 = (size_t)(np > 1) * c, d2 = (size_t)(np > 2 ? 2 : np - 1) * c,
+                         d3 = (size_t)(np > 3 ? 3 : np - 1) * c;
+            for (int o0 = 0; o0 < oc; o0 += OB) {
+                vf16 a0;
+                LOAD16(a0, bias + o0);
+                vf16 a1 = a0, a2 = a0, a3 = a0;
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        const float *ip = in + ((size_t)(oy + ky) * w + ox0 + kx) * c;
+                        const float *wp = wt + ((size_t)(ky * k + kx) * c) * oc + o0;
+                        for (int ci = 0; ci < c; ci++, wp += oc) {
+                            vf16 wv;
+                            LOAD16(wv, wp);
+                            a0 += ip[ci] * wv;
+                            a1 += ip[d1 + ci] * wv;
+                            a2 += ip[d2 + ci] * wv;
+                            a3 += ip[d3 + ci] * wv;
+                        }
+                    }
+                if (relu) {
+                    RELU16(a0);
+                    RELU16(a1);
+                    RELU16(a2);
+                    RELU16(a3);
+                }
+                float *o = out + ((size_t)oy * ow + ox0) * oc + o0;
+                const vf16 *acc[PX] = {&a0, &a1, &a2, &a3};
+                for (int p = 0; p < np; p++)
+                    memcpy(o + (size_t)p * oc, acc[p], sizeof a0);
+            }
+        }
+}
+
+/* The same for any channel count, one output at a time. */
+static void conv_plain(float *out, const float *in, int h, int w, int c, const float *wt,
+                       const float *bias, int k, int oc, int relu)
+{
+    const int oh = h - k + 1, ow = w - k + 1;
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+            for (int o = 0; o < oc; o++) {
+                float acc = bias[o];
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++)
+                        for (int ci = 0; ci < c; ci++)
+                            acc += in[((size_t)(oy + ky) * w + ox + kx) * c + ci] *
+                                   wt[(((size_t)ky * k + kx) * c + ci) * oc + o];
+                out[((size_t)oy * ow + ox) * oc + o] = relu && acc < 0.0f ? 0.0f : acc;
+            }
+}
+
+/* k x k max pool, stride k, channels last. */
+DG_HOT static void pool_nhwc(float *restrict out, const float *restrict in, int h, int w, int c,
+                             int k)
+{
+    const int oh = h / k, ow = w / k;
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++) {
+            float *o = out + ((size_t)oy * ow + ox) * c;
+            const float *first = in + ((size_t)(oy * k) * w + ox * k) * c;
+            memcpy(o, first, (size_t)c * sizeof *o);
+            for (int dy = 0; dy < k; dy++)
+                for (int dx = 0; dx < k; dx++) {
+                    const float *ip = in + ((size_t)(oy * k + dy) * w + ox * k + dx) * c;
+                    for (int j = 0; j < c; j++)
+                        o[j] = ip[j] > o[j] ? ip[j] : o[j];
+                }
+        }
+}
+
+/* One image (NCHW, as given) through the per-image stages into feat (channels last). */
+static void run_image(const struct nn_infer *inf, const float *x, float *scratch, float *feat)
+{
+    float *buf[2] = {scratch, scratch + inf->act_max}, *padded = scratch + 2 * inf->act_max;
+    const struct stage *s0 = &inf->st[0];
+    /* NCHW -> HWC */
+    const int c0 = s0->in_c, hw0 = s0->in_h * s0->in_w;
+    float *cur = inf->n_conv ? buf[0] : feat;
+    for (int p = 0; p < hw0; p++)
+        for (int ch = 0; ch < c0; ch++)
+            cur[(size_t)p * c0 + ch] = x[(size_t)ch * hw0 + p];
+    for (int i = 0; i < inf->n_conv; i++) {
+        const struct stage *s = &inf->st[i];
+        float *dst = i == inf->n_conv - 1 ? feat : buf[cur == buf[0]];
+        const float *src = cur;
+        int h = s->in_h, w = s->in_w;
+        switch (s->kind) {
+        case ST_CONV: {
+            if (s->pad) { /* a zero border, then a valid convolution */
+                const int ph = h + 2 * s->pad, pw = w + 2 * s->pad;
+                memset(padded, 0, (size_t)ph * pw * s->in_c * sizeof *padded);
+                for (int y = 0; y < h; y++)
+                    memcpy(padded + ((size_t)(y + s->pad) * pw + s->pad) * s->in_c,
+                           cur + (size_t)y * w * s->in_c, (size_t)w * s->in_c * sizeof *padded);
+                src = padded, h = ph, w = pw;
+            }
+            const float *wt = inf->packed + s->w_off, *bias = inf->packed + s->b_off;
+            if (s->out_c % OB == 0)
+                conv_blocked(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
+            else
+                conv_plain(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
+            break;
+        }
+        case ST_POOL: pool_nhwc(dst, src, h, w, s->in_c, s->k); break;
+        case ST_RELU:
+            for (size_t j = 0; j < (size_t)s->in_c * h * w; j++)
+                dst[j] = src[j] > 0.0f ? src[j] : 0.0f;
+            break;
+        case ST_DENSE: break; /* not a per-image stage */
+        }
+        cur = dst;
+    }
+}
+
+const float *nn_infer_run(struct nn_infer *inf, const float *x, int n)
+{
+    if (n < 1 || n > inf->max_batch)
+        return NULL;
+    const size_t in_size = (size_t)inf->st[0].in_c * inf->st[0].in_h * inf->st[0].in_w;
+    /* Images spread over the threads when there are several; one runs on the caller's. */
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(inf->n_threads) if (n > 1 && inf->n_threads > 1)
+    for (int i = 0; i < n; i++) {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        run_image(inf, x + (size_t)i * in_size, inf->scratch + (size_t)t * inf->per_thread,
+                  inf->feat + (size_t)i * inf->feat_size);
+    }
+    const float *cur = inf->feat;
+    for (int i = inf->n_conv; i < inf->n_stages; i++) {
+        const struct stage *s = &inf->st[i];
+        float *dst = cur == inf->a ? inf->b : inf->a;
+        if (s->kind == ST_DENSE)
+            nn_dense_forward(dst, cur, inf->packed + s->w_off, inf->packed + s->b_off, n, s->in_c,
+                             s->out_c, s->relu);
+        else /* a ReLU on features */
+            nn_relu_forward(dst, cur, (size_t)n * s->in_c);
+        cur = dst;
+    }
+    nn_softmax(inf->probs, cur, n, inf->n_classes);
+    return inf->probs;
+}
