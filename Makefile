@@ -72,6 +72,10 @@ $(B)/obj/$(1):
 	mkdir -p $$@
 endef
 $(foreach m,$(MODULES) cli,$(eval $(call module_rules,$(m))))
+# The inference engine may fuse a*b+c into FMA (twice the arithmetic per instruction): it is
+# documented to match the batched pass to float rounding, not bit for bit, unlike the training
+# kernels, which stay identical at every instruction-set level.
+$(B)/obj/nn/infer.o: CFLAGS += -ffp-contract=fast
 
 $(B)/digits: $(call obj,cli) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(LDLIBS_LIVE) -o $@

@@ -1,7 +1,9 @@
 /* bench_nn.c - speed of the network library on the reference model: a training epoch (2 threads),
  * batch-1 latency and batch-64 throughput (1 thread), and evaluation of the 10,000 test images
- * (2 threads). It first checks the tuned kernels against the naive ones at the reference shapes and
- * refuses to time anything that is wrong. Prints "measure value unit" lines for bench/compare.py.
+ * (2 threads), inference through the engine the program uses (nn_infer). It first checks the
+ * tuned kernels against the naive ones at the reference shapes, and the engine against the
+ * batched forward pass on the trained model, and refuses to time anything that is wrong. Prints
+ * "measure value unit" lines for bench/compare.py.
  */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -67,18 +69,19 @@ static int check_kernels(void)
     return 0;
 }
 
-/* Median batch-1 latency (us) of m over n single test images, 1 thread. */
-static double batch1_median(const struct nn_model *m, struct nn_work *wk1,
-                            const struct data_set *test, float *x, double *lat, int n)
+/* Median batch-1 latency (us) over n single test images, 1 thread, through the inference engine
+ * the program uses for single digits and camera frames. */
+static double batch1_median(struct nn_infer *inf, const struct data_set *test, float *x,
+                            double *lat, int n)
 {
     uint32_t one = 0;
     for (int i = 0; i < 200; i++)
-        nn_predict(m, wk1, x, 1);
+        nn_infer_run(inf, x, 1);
     for (int i = 0; i < n; i++) {
         one = (uint32_t)(i % 10000);
         data_batch(test, &one, 1, x, NULL);
         double t0 = dg_now();
-        nn_predict(m, wk1, x, 1);
+        nn_infer_run(inf, x, 1);
         lat[i] = (dg_now() - t0) * 1e6;
     }
     return percentile(lat, n, 0.5);
@@ -90,24 +93,24 @@ static int bench_robust(const char *path, const struct nn_model *ref, const stru
                         float *x)
 {
     struct nn_model *m;
-    struct nn_work *wk1, *wk_ref, *wk500;
+    struct nn_infer *inf1, *inf_ref, *inf500;
     if (nn_model_load(path, &m, NULL, NULL) != DG_OK) {
         fprintf(stderr, "bench: %s\n", dg_errmsg());
         return 1;
     }
-    if (nn_work_new(m, 1, 0, &wk1) || nn_work_new(ref, 1, 0, &wk_ref) ||
-        nn_work_new(m, 500, 0, &wk500)) {
+    nn_set_threads(2);
+    if (nn_infer_new(m, 1, &inf1) || nn_infer_new(ref, 1, &inf_ref) ||
+        nn_infer_new(m, 500, &inf500)) {
         fprintf(stderr, "bench: %s\n", dg_errmsg());
         return 1;
     }
-    nn_set_threads(2);
     int correct = 0;
     uint32_t idx[500];
     for (int b = 0; b < test->n; b += 500) {
         for (int i = 0; i < 500; i++)
             idx[i] = (uint32_t)(b + i);
         data_batch(test, idx, 500, x, NULL);
-        const float *p = nn_predict(m, wk500, x, 500);
+        const float *p = nn_infer_run(inf500, x, 500);
         for (int i = 0; i < 500; i++)
             correct += nn_argmax(p + i * 10, 10) == test->labels[b + i];
     }
@@ -123,14 +126,14 @@ static int bench_robust(const char *path, const struct nn_model *ref, const stru
     static double lat[N];
     double ours[ROUNDS], theirs[ROUNDS];
     for (int r = 0; r < ROUNDS; r++) {
-        ours[r] = batch1_median(m, wk1, test, x, lat, N);
-        theirs[r] = batch1_median(ref, wk_ref, test, x, lat, N);
+        ours[r] = batch1_median(inf1, test, x, lat, N);
+        theirs[r] = batch1_median(inf_ref, test, x, lat, N);
     }
     const double o = percentile(ours, ROUNDS, 0.5), t = percentile(theirs, ROUNDS, 0.5);
     printf("robust_batch1_us %.1f us (median of %d rounds of %d; reference %.1f us)\n", o, ROUNDS,
            N, t);
     printf("robust_vs_reference %.2f x (batch-1 latency, robust / reference)\n", o / t);
-    nn_work_free(wk1), nn_work_free(wk_ref), nn_work_free(wk500);
+    nn_infer_free(inf1), nn_infer_free(inf_ref), nn_infer_free(inf500);
     nn_model_free(m);
     return 0;
 }
@@ -148,12 +151,11 @@ int main(int argc, char **argv)
         return 1;
     }
     struct nn_model *m;
-    struct nn_work *wk, *wk1, *wk64, *wk_eval;
+    struct nn_work *wk, *wk_eval;
     struct nn_optim *opt;
     struct dg_rng rng;
     dg_rng_seed(&rng, 1);
     if (nn_model_new("reference", 1, 28, 28, &m) || nn_work_new(m, 128, 1, &wk) ||
-        nn_work_new(m, 1, 0, &wk1) || nn_work_new(m, 64, 0, &wk64) ||
         nn_work_new(m, 500, 0, &wk_eval) || nn_optim_new(NN_ADAM, m->n_params, &opt)) {
         fprintf(stderr, "bench: %s\n", dg_errmsg());
         return 1;
@@ -180,7 +182,34 @@ int main(int argc, char **argv)
         ep[e] = dg_now() - t0;
         fprintf(stderr, "  epoch %d: %.2f s\n", e + 1, ep[e]);
     }
-    /* Evaluation, 2 threads: also the correctness check of what was trained. */
+    /* The inference engine on the trained weights (2 threads for evaluation, 1 below), checked
+     * against the batched forward pass on the whole test set first. */
+    struct nn_infer *inf1, *inf64, *inf_eval;
+    if (nn_infer_new(m, 500, &inf_eval) || nn_infer_new(m, 1, &inf1) ||
+        nn_infer_new(m, 64, &inf64)) {
+        fprintf(stderr, "bench: %s\n", dg_errmsg());
+        return 1;
+    }
+    double worst = 0.0;
+    for (int b = 0; b < test.n; b += 500) {
+        uint32_t idx[500];
+        for (int i = 0; i < 500; i++)
+            idx[i] = (uint32_t)(b + i);
+        data_batch(&test, idx, 500, x, NULL);
+        const float *want = nn_predict(m, wk_eval, x, 500);
+        const float *got = nn_infer_run(inf_eval, x, 500);
+        for (int i = 0; i < 5000; i++)
+            worst = fabs(got[i] - want[i]) > worst ? fabs(got[i] - want[i]) : worst;
+    }
+    if (!(worst <= 1e-4)) {
+        fprintf(stderr, "bench: the inference engine differs from nn_predict by %.3g\n", worst);
+        return 1;
+    }
+    printf("check ok inference engine equals the batched forward pass on 10,000 images (max "
+           "difference %.1e)\n",
+           worst);
+    /* Evaluation, 2 threads, as digits eval runs it: also the correctness check of what was
+     * trained. */
     double ev[5];
     for (int r = 0; r < 5; r++) {
         double t0 = dg_now();
@@ -190,7 +219,7 @@ int main(int argc, char **argv)
             for (int i = 0; i < 500; i++)
                 idx[i] = (uint32_t)(b + i);
             data_batch(&test, idx, 500, x, y);
-            const float *p = nn_predict(m, wk_eval, x, 500);
+            const float *p = nn_infer_run(inf_eval, x, 500);
             for (int i = 0; i < 500; i++) {
                 const int best = nn_argmax(p + i * 10, 10);
                 correct += best == y[i];
@@ -214,7 +243,7 @@ int main(int argc, char **argv)
     nn_set_threads(1);
     enum { N1 = 3000 };
     static double lat[N1];
-    const double b1 = batch1_median(m, wk1, &test, x, lat, N1);
+    const double b1 = batch1_median(inf1, &test, x, lat, N1);
     printf("batch1_us %.1f us (median of %d; p99 %.1f)\n", b1, N1, percentile(lat, N1, 0.99));
     enum { N64 = 200 };
     double thr[N64];
@@ -223,10 +252,10 @@ int main(int argc, char **argv)
         idx64[i] = (uint32_t)i;
     data_batch(&test, idx64, 64, x, NULL);
     for (int i = 0; i < 20; i++)
-        nn_predict(m, wk64, x, 64);
+        nn_infer_run(inf64, x, 64);
     for (int i = 0; i < N64; i++) {
         double t0 = dg_now();
-        nn_predict(m, wk64, x, 64);
+        nn_infer_run(inf64, x, 64);
         thr[i] = 64.0 / (dg_now() - t0);
     }
     printf("batch64_img_s %.0f img/s (median of %d; p10 %.0f)\n", percentile(thr, N64, 0.5), N64,
@@ -236,7 +265,8 @@ int main(int argc, char **argv)
 
     free(x);
     free(perm);
-    nn_work_free(wk), nn_work_free(wk1), nn_work_free(wk64), nn_work_free(wk_eval);
+    nn_work_free(wk), nn_work_free(wk_eval);
+    nn_infer_free(inf1), nn_infer_free(inf64), nn_infer_free(inf_eval);
     nn_optim_free(opt);
     nn_model_free(m);
     data_set_free(&train);

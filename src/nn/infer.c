@@ -220,61 +220,80 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
 
 /* ---- per-image kernels, channels last ----------------------------------------------------- */
 
-enum { PX = 4, OB = 16 }; /* output pixels and channels computed together */
+enum { OB = 16, MAX_PX = 8, MAX_NB = 2 };
 
 /* Sixteen floats as one value (GCC's vector extension): one AVX-512 register, two AVX2 or four
  * SSE ones, whichever clone runs. Loaded and stored with memcpy, so any alignment does. */
 typedef float vf16 __attribute__((vector_size(64)));
 typedef int32_t vi16 __attribute__((vector_size(64)));
 #define LOAD16(v, p) memcpy(&(v), (p), sizeof(vf16))
-/* max(v, 0): lanes where v > 0 keep their bits */
-#define RELU16(v) ((v) = (vf16)((vi16)(v) & ((v) > zero)))
 
 /* out[oy][ox][oc] = bias + sum over ky, kx, ci of in[oy+ky][ox+kx][ci] * w[ky][kx][ci][oc], then
- * ReLU when asked; in is h x w x c (already padded), oc a multiple of OB. PX pixels by OB
- * channels of accumulators stay in registers while the weights stream past. */
-DG_HOT static void conv_blocked(float *restrict out, const float *restrict in, int h, int w, int c,
-                                const float *restrict wt, const float *restrict bias, int k, int oc,
-                                int relu)
+ * ReLU when asked; in is h x w x c (already padded), oc a multiple of nb * OB. A tile of px
+ * pixels by nb * 16 channels of accumulators stays in registers while the weights stream past:
+ * px * nb = 8 independent sums, enough to keep both FMA pipes busy. px and nb are constants at
+ * each call, so the tile's loops unroll. */
+DG_INLINE void conv_tiles(float *restrict out, const float *restrict in, int h, int w, int c,
+                          const float *restrict wt, const float *restrict bias, int k, int oc,
+                          int relu, const int px, const int nb)
 {
     const int oh = h - k + 1, ow = w - k + 1;
     const vf16 zero = {0};
     for (int oy = 0; oy < oh; oy++)
-        for (int ox0 = 0; ox0 < ow; ox0 += PX) {
-            /* the last block of a row may hold fewer pixels: it reads the row's last pixel for
+        for (int ox0 = 0; ox0 < ow; ox0 += px) {
+            /* the last tile of a row may hold fewer pixels: it reads the row's last pixel for
              * the missing ones and does not store them */
-            const int np = ow - ox0 < PX ? ow - ox0 : PX;
-            const size_t d1 = (size_t)(np > 1) * c, d2 = (size_t)(np > 2 ? 2 : np - 1) * c,
-                         d3 = (size_t)(np > 3 ? 3 : np - 1) * c;
-            for (int o0 = 0; o0 < oc; o0 += OB) {
-                vf16 a0;
-                LOAD16(a0, bias + o0);
-                vf16 a1 = a0, a2 = a0, a3 = a0;
+            const int np = ow - ox0 < px ? ow - ox0 : px;
+            size_t d[MAX_PX];
+            for (int p = 0; p < px; p++)
+                d[p] = (size_t)(p < np ? p : np - 1) * c;
+            for (int o0 = 0; o0 < oc; o0 += nb * OB) {
+                vf16 a[MAX_PX][MAX_NB];
+                for (int bi = 0; bi < nb; bi++) {
+                    LOAD16(a[0][bi], bias + o0 + bi * OB);
+                    for (int p = 1; p < px; p++)
+                        a[p][bi] = a[0][bi];
+                }
                 for (int ky = 0; ky < k; ky++)
                     for (int kx = 0; kx < k; kx++) {
                         const float *ip = in + ((size_t)(oy + ky) * w + ox0 + kx) * c;
                         const float *wp = wt + ((size_t)(ky * k + kx) * c) * oc + o0;
                         for (int ci = 0; ci < c; ci++, wp += oc) {
-                            vf16 wv;
-                            LOAD16(wv, wp);
-                            a0 += ip[ci] * wv;
-                            a1 += ip[d1 + ci] * wv;
-                            a2 += ip[d2 + ci] * wv;
-                            a3 += ip[d3 + ci] * wv;
+                            vf16 wv[MAX_NB];
+                            for (int bi = 0; bi < nb; bi++)
+                                LOAD16(wv[bi], wp + bi * OB);
+                            for (int p = 0; p < px; p++) {
+                                const float v = ip[d[p] + ci];
+                                for (int bi = 0; bi < nb; bi++)
+                                    a[p][bi] += v * wv[bi];
+                            }
                         }
                     }
-                if (relu) {
-                    RELU16(a0);
-                    RELU16(a1);
-                    RELU16(a2);
-                    RELU16(a3);
-                }
                 float *o = out + ((size_t)oy * ow + ox0) * oc + o0;
-                const vf16 *acc[PX] = {&a0, &a1, &a2, &a3};
                 for (int p = 0; p < np; p++)
-                    memcpy(o + (size_t)p * oc, acc[p], sizeof a0);
+                    for (int bi = 0; bi < nb; bi++) {
+                        vf16 v = a[p][bi];
+                        if (relu) /* max(v, 0): lanes where v > 0 keep their bits */
+                            v = (vf16)((vi16)v & (v > zero));
+                        memcpy(o + (size_t)p * oc + bi * OB, &v, sizeof v);
+                    }
             }
         }
+}
+
+/* 4 pixels x 32 channels, or 8 pixels x 16 channels. */
+DG_HOT static void conv_tiles_4x32(float *restrict out, const float *restrict in, int h, int w,
+                                   int c, const float *restrict wt, const float *restrict bias,
+                                   int k, int oc, int relu)
+{
+    conv_tiles(out, in, h, w, c, wt, bias, k, oc, relu, 4, 2);
+}
+
+DG_HOT static void conv_tiles_8x16(float *restrict out, const float *restrict in, int h, int w,
+                                   int c, const float *restrict wt, const float *restrict bias,
+                                   int k, int oc, int relu)
+{
+    conv_tiles(out, in, h, w, c, wt, bias, k, oc, relu, 8, 1);
 }
 
 /* The same for any channel count, one output at a time. */
@@ -341,8 +360,10 @@ static void run_image(const struct nn_infer *inf, const float *x, float *scratch
                 src = padded, h = ph, w = pw;
             }
             const float *wt = inf->packed + s->w_off, *bias = inf->packed + s->b_off;
-            if (s->out_c % OB == 0)
-                conv_blocked(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
+            if (s->out_c % (2 * OB) == 0)
+                conv_tiles_4x32(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
+            else if (s->out_c % OB == 0)
+                conv_tiles_8x16(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
             else
                 conv_plain(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
             break;
@@ -363,9 +384,11 @@ const float *nn_infer_run(struct nn_infer *inf, const float *x, int n)
     if (n < 1 || n > inf->max_batch)
         return NULL;
     const size_t in_size = (size_t)inf->st[0].in_c * inf->st[0].in_h * inf->st[0].in_w;
-    /* Images spread over the threads when there are several; one runs on the caller's. */
-#pragma omp parallel for schedule(static)                                                          \
-    num_threads(inf->n_threads) if (n > 1 && inf->n_threads > 1)
+    /* Images spread over the threads when there are several (no more than when the engine was
+     * made, each having its own scratch, nor than nn_get_threads() now); one runs on the
+     * caller's. */
+    const int nt = inf->n_threads < nn_get_threads() ? inf->n_threads : nn_get_threads();
+#pragma omp parallel for schedule(static) num_threads(nt) if (n > 1 && nt > 1)
     for (int i = 0; i < n; i++) {
 #ifdef _OPENMP
         const int t = omp_get_thread_num();
