@@ -85,8 +85,8 @@ static double shipped_accuracy(const char *rel, size_t *n_params)
     struct data_set s;
     if (data_mnist_load(mnist_dir(), "t10k", &s) != DG_OK)
         fail_msg("%s (run make data)", dg_errmsg());
-    struct nn_work *wk;
-    assert_int_equal(nn_work_new(m, 500, 0, &wk), DG_OK);
+    struct nn_infer *inf; /* as digits eval reads them */
+    assert_int_equal(nn_infer_new(m, 500, &inf), DG_OK);
     float *x = malloc(500 * 784 * sizeof *x);
     uint32_t idx[500];
     int correct = 0;
@@ -94,7 +94,7 @@ static double shipped_accuracy(const char *rel, size_t *n_params)
         for (int i = 0; i < 500; i++)
             idx[i] = (uint32_t)(b + i);
         data_batch(&s, idx, 500, x, NULL);
-        const float *p = nn_predict(m, wk, x, 500);
+        const float *p = nn_infer_run(inf, x, 500);
         for (int i = 0; i < 500; i++) {
             const int best = nn_argmax(p + i * 10, 10);
             correct += best == s.labels[b + i];
@@ -102,7 +102,7 @@ static double shipped_accuracy(const char *rel, size_t *n_params)
     }
     const double acc = correct / (double)s.n;
     free(x);
-    nn_work_free(wk);
+    nn_infer_free(inf);
     data_set_free(&s);
     nn_model_free(m);
     return acc;
@@ -121,6 +121,10 @@ static void test_shipped_model_accuracy(void **state)
     print_message("shipped default (robust) model: %.2f%% on MNIST test\n", 100.0 * robust);
     if (robust < 0.997)
         fail_msg("shipped default model scores %.4f, below 0.997", robust);
+    double fast = shipped_accuracy("models/fast.safetensors", &n_params);
+    print_message("shipped fast model: %.2f%% on MNIST test\n", 100.0 * fast);
+    if (fast < 0.996)
+        fail_msg("shipped fast model scores %.4f, below 0.996", fast);
     /* The CLI's default model is the robust one, and agrees, in JSON. */
     assert_int_equal(run("eval --json"), 0);
     char want[64];
@@ -298,7 +302,9 @@ static void test_ctrl_c_saves_checkpoint(void **state)
     assert_int_equal(WEXITSTATUS(st), 130);
     assert_int_equal(access(ckpt, F_OK), 0);
     assert_int_not_equal(access(model, F_OK), 0); /* no half model */
-    snprintf(cmd, sizeof cmd, "train --resume %s --data %s --epochs 1", ckpt, mnist_dir());
+    if (snprintf(cmd, sizeof cmd, "train --resume %s --data %s --epochs 1", ckpt, mnist_dir()) >=
+        (int)sizeof cmd)
+        fail_msg("paths too long for the command");
     assert_int_equal(run("%s", cmd), 0);
     assert_int_equal(access(model, F_OK), 0);
 }
