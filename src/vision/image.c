@@ -202,18 +202,17 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
     return rc;
 }
 
-/* Area-averaging resample of one line: n_src samples at src[i*step] into n_dst at dst[j*dstep]. */
-static void resample_line(float *dst, size_t dstep, int n_dst, const float *src, size_t step,
-                          int n_src)
+/* Area-averaging resample of one row of bytes: n_src samples into n_dst floats. */
+static void resample_row(float *dst, int n_dst, const uint8_t *src, int n_src)
 {
     const double ratio = (double)n_src / n_dst;
     for (int j = 0; j < n_dst; j++) {
         double a = j * ratio, b = (j + 1) * ratio, s = 0.0;
         for (int i = (int)a; i < n_src && i < b; i++) {
             double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
-            s += (hi - lo) * src[(size_t)i * step];
+            s += (hi - lo) * (float)src[i];
         }
-        dst[(size_t)j * dstep] = (float)(s / (b - a));
+        dst[j] = (float)(s / (b - a));
     }
 }
 
@@ -237,19 +236,27 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
     int ow = (int)lround((double)bw * BOX / big), oh = (int)lround((double)bh * BOX / big);
     ow = ow < 1 ? 1 : ow;
     oh = oh < 1 ? 1 : oh;
-    float *crop = malloc(((size_t)bw * bh + (size_t)ow * bh) * sizeof *crop);
-    if (!crop)
-        return dg_fail(DG_ENOMEM, "out of memory");
-    float *tmp = crop + (size_t)bw * bh;
-    for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++)
-            crop[(size_t)y * bw + x] = ink[(size_t)(y0 + y) * stride + x0 + x];
-    for (int y = 0; y < bh; y++)
-        resample_line(tmp + (size_t)y * ow, 1, ow, crop + (size_t)y * bw, 1, bw);
+    /* Area averaging, rows first: each ink row is resampled to ow values and added into the output
+     * rows it overlaps (weighted by the overlap), so nothing is allocated; per output pixel the
+     * sums run in the same order as a full horizontal pass followed by a vertical one. */
+    double acc[BOX * BOX] = {0};
+    float line[BOX];
+    const double ry = (double)bh / oh;
+    for (int y = 0; y < bh; y++) {
+        resample_row(line, ow, ink + (size_t)(y0 + y) * stride + x0, bw);
+        for (int j = 0; j < oh; j++) {
+            const double a = j * ry, b = (j + 1) * ry;
+            if (y < (int)a || !(y < b))
+                continue;
+            const double lo = y > a ? y : a, hi = y + 1 < b ? y + 1 : b;
+            for (int x = 0; x < ow; x++)
+                acc[j * ow + x] += (hi - lo) * line[x];
+        }
+    }
     float box[BOX * BOX];
-    for (int x = 0; x < ow; x++)
-        resample_line(box + x, (size_t)ow, oh, tmp + x, (size_t)ow, bh);
-    free(crop);
+    for (int j = 0; j < oh; j++)
+        for (int x = 0; x < ow; x++)
+            box[j * ow + x] = (float)(acc[j * ow + x] / ((j + 1) * ry - j * ry));
     double m = 0.0, mx = 0.0, my = 0.0;
     for (int y = 0; y < oh; y++)
         for (int x = 0; x < ow; x++) {
