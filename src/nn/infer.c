@@ -1,8 +1,9 @@
 /* infer.c - inference for small batches (the digits of one camera frame, one digit): each image
- * goes through the convolutions on its own, channels last, by direct convolution whose inner loop
- * runs over 16 output channels at a time, so its activations stay in L1/L2 and no im2col matrix
- * is built; batch norms are folded into the weights once, when the engine is made; the dense
- * layers then run on the whole batch. Images are spread over the threads. */
+ * goes through the convolutions on its own, channels last, by direct convolution that keeps a
+ * tile of output pixels x 16-channel vectors of sums in registers, so its activations stay in
+ * L1/L2 and no im2col matrix is built; batch norms are folded into the weights once, when the
+ * engine is made; the dense layers then run on the whole batch. Images are spread over the
+ * threads. */
 #include "nn.h"
 
 #include <math.h>
@@ -130,8 +131,10 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
             s->kind = l->op == NN_MAXPOOL ? ST_POOL : ST_RELU;
             s->k = l->k;
             s->out_c = l->out_c, s->out_h = l->out_h, s->out_w = l->out_w;
-            if (flat)
+            if (flat) {
                 s->in_c = s->out_c = c * h * w, s->in_h = s->in_w = s->out_h = s->out_w = 1;
+                dense_max = (size_t)s->in_c > dense_max ? (size_t)s->in_c : dense_max;
+            }
             break;
         case NN_FLATTEN:
         case NN_DROPOUT: continue; /* channels last is already flat; dropout is off */
