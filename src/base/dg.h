@@ -12,8 +12,9 @@
  * (AVX-512, AVX2, baseline) and the best one the CPU supports is picked when the program loads:
  * one portable binary, no -march=native. Under ISO C (-std=c11) GCC does not contract a*b+c into
  * FMA, so every level computes identical bits. Helpers they call should be DG_INLINE, so they are
- * compiled into each clone. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * compiled into each clone. Not under ThreadSanitizer, whose runtime is not ready when the clones'
+ * resolvers run at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define DG_HOT    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define DG_INLINE static inline __attribute__((always_inline))
 #else
