@@ -202,32 +202,64 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
     return rc;
 }
 
-/* Area-averaging resample of one row of bytes: n_src samples into n_dst floats. */
-static void resample_row(float *dst, int n_dst, const uint8_t *src, int n_src)
+/* Area averaging of a row of n_src samples into n_dst (at most 20): output j averages the source
+ * interval [j r, (j + 1) r), r = n_src / n_dst, each sample weighted by its overlap with it. Only
+ * the first and last samples of an interval are partial, so each output keeps those two weights;
+ * the rest weigh exactly 1. */
+struct span {
+    int first, last;    /* the samples it covers */
+    double w0, w1, den; /* the first's and last's weights, the interval's length */
+};
+
+static void spans_make(struct span *sp, int n_dst, int n_src)
 {
     const double ratio = (double)n_src / n_dst;
     for (int j = 0; j < n_dst; j++) {
-        double a = j * ratio, b = (j + 1) * ratio, s = 0.0;
-        for (int i = (int)a; i < n_src && i < b; i++) {
-            double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
-            s += (hi - lo) * (float)src[i];
-        }
-        dst[j] = (float)(s / (b - a));
+        const double a = j * ratio, b = (j + 1) * ratio;
+        int i = (int)a, last = i;
+        while (last + 1 < n_src && last + 1 < b)
+            last++;
+        sp[j].first = i;
+        sp[j].last = last;
+        sp[j].w0 = (i + 1 < b ? i + 1 : b) - (i > a ? i : a);
+        sp[j].w1 = (last + 1 < b ? last + 1 : b) - last;
+        sp[j].den = b - a;
+    }
+}
+
+/* One row of bytes through the spans; the sums run left to right in double. */
+static void resample_row(float *dst, const struct span *sp, int n_dst, const uint8_t *src)
+{
+    for (int j = 0; j < n_dst; j++) {
+        double s = sp[j].w0 * (float)src[sp[j].first];
+        for (int i = sp[j].first + 1; i < sp[j].last; i++)
+            s += (double)src[i];
+        if (sp[j].last > sp[j].first)
+            s += sp[j].w1 * (float)src[sp[j].last];
+        dst[j] = (float)(s / sp[j].den);
     }
 }
 
 int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float out[784])
 {
     enum { BOX = 20, SIDE = 28, CUT = 32 };
+    /* the ink's box: per row, its first ink pixel from the left and the last from the right */
     int x0 = w, y0 = h, x1 = -1, y1 = -1;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            if (ink[(size_t)y * stride + x] >= CUT) {
-                x0 = x < x0 ? x : x0;
-                x1 = x > x1 ? x : x1;
-                y0 = y < y0 ? y : y0;
-                y1 = y > y1 ? y : y1;
-            }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = ink + (size_t)y * stride;
+        int l = 0;
+        while (l < w && row[l] < CUT)
+            l++;
+        if (l == w)
+            continue;
+        int r = w - 1;
+        while (row[r] < CUT)
+            r--;
+        x0 = l < x0 ? l : x0;
+        x1 = r > x1 ? r : x1;
+        y0 = y < y0 ? y : y0;
+        y1 = y;
+    }
     memset(out, 0, SIDE * SIDE * sizeof *out);
     if (x1 < 0)
         return dg_fail(DG_EARG, "no digit found: no ink");
@@ -241,9 +273,11 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
      * sums run in the same order as a full horizontal pass followed by a vertical one. */
     double acc[BOX * BOX] = {0};
     float line[BOX];
+    struct span spans[BOX];
+    spans_make(spans, ow, bw);
     const double ry = (double)bh / oh;
     for (int y = 0; y < bh; y++) {
-        resample_row(line, ow, ink + (size_t)(y0 + y) * stride + x0, bw);
+        resample_row(line, spans, ow, ink + (size_t)(y0 + y) * stride + x0);
         for (int j = 0; j < oh; j++) {
             const double a = j * ry, b = (j + 1) * ry;
             if (y < (int)a || !(y < b))
