@@ -22,7 +22,7 @@ struct vis_work {
     void *box;       /* sliding column sums and prefix sums over one half row */
     uint8_t *flags;  /* per pixel: line removal's marks */
     uint8_t *tflags; /* the same, transposed */
-    uint8_t *cnt;    /* per column: line removal's vertical run lengths */
+    uint8_t *cnt;    /* per column: line removal's vertical run lengths, then run ends */
     size_t n_half, n_px, n_box, n_cols;
     struct run *runs;
     int32_t *parent; /* union-find over runs: parent run, always a smaller index */
@@ -738,6 +738,20 @@ static void mark_band(uint8_t *flags, int w, int h, const struct line *lines, in
         }
 }
 
+/* One row of the per-column vertical run counters: cnt[x] (capped at 255) grows on ink and drops
+ * to 0 on paper; ends[x] gets the length of a run of at most thick (< 255) pixels that ends above
+ * this row, else 0. Branch-free, so it vectorises. */
+DG_HOT static void column_runs(uint8_t *restrict cnt, uint8_t *restrict ends,
+                               const uint8_t *restrict row, int w, int thick)
+{
+    for (int x = 0; x < w; x++) {
+        const uint8_t c = cnt[x];
+        const int ink = row[x] != 0;
+        ends[x] = !ink && c && c <= thick ? c : 0;
+        cnt[x] = ink ? (uint8_t)(c + (c < 255)) : 0;
+    }
+}
+
 /* On a line's path, thin ink goes (a digit's stroke crossing it is thicker and stays), and so
  * does ink where two lines cross. */
 DG_HOT static void erase_on_lines(uint8_t *restrict m, const uint8_t *restrict flags, size_t n)
@@ -758,40 +772,38 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
     const int w = mask->w, h = mask->h;
     const size_t n = (size_t)w * h;
     if (grow_px(wk, 0, n) != DG_OK ||
-        grow((void **)&wk->cnt, &wk->n_cols, (size_t)w, sizeof *wk->cnt) != DG_OK)
+        grow((void **)&wk->cnt, &wk->n_cols, 2 * (size_t)w, sizeof *wk->cnt) != DG_OK)
         return DG_ENOMEM;
     uint8_t *flags = wk->flags;
-    uint8_t *cnt = wk->cnt; /* per column: the current vertical run's length, capped at 255 */
+    uint8_t *cnt = wk->cnt, *ends = wk->cnt + w; /* per column: see column_runs */
+    const int thick = max_thick < 254 ? max_thick : 254;
     memset(flags, 0, n);
     memset(cnt, 0, (size_t)w);
-    /* Thin marks: horizontal runs of at most max_thick pixels (THIN_V), and vertical ones
-     * (THIN_H, by per-column run counters, row by row). Paper far from ink is skipped eight
-     * pixels at a time. */
+    /* Thin marks: vertical runs of at most max_thick pixels (THIN_H: a horizontal line's
+     * cross-section), by per-column run counters row by row, and horizontal ones (THIN_V). */
     for (int y = 0; y <= h; y++) {
         const uint8_t *row = y < h ? mask->px + (size_t)y * w : NULL;
+        if (row)
+            column_runs(cnt, ends, row, w, thick);
+        else /* past the last row every run ends */
+            for (int x = 0; x < w; x++)
+                ends[x] = cnt[x] && cnt[x] <= thick ? cnt[x] : 0;
         for (int x = 0; x < w; x++) {
-            if (row && x + 8 <= w && (x & 7) == 0) {
-                uint64_t v, c;
-                memcpy(&v, row + x, 8);
-                memcpy(&c, cnt + x, 8);
-                if (!(v | c)) {
+            if (x + 8 <= w && (x & 7) == 0) { /* runs end rarely: eight columns at a time */
+                uint64_t e;
+                memcpy(&e, ends + x, 8);
+                if (!e) {
                     x += 7;
                     continue;
                 }
             }
-            if (row && row[x]) {
-                cnt[x] += cnt[x] < 255;
-                continue;
-            }
-            if (cnt[x] && cnt[x] < 255 && cnt[x] <= max_thick)
-                for (int yy = y - cnt[x]; yy < y; yy++)
-                    flags[(size_t)yy * w + x] |= THIN_H;
-            cnt[x] = 0;
+            for (int yy = y - ends[x]; yy < y; yy++)
+                flags[(size_t)yy * w + x] |= THIN_H;
         }
         if (!row)
             break;
         for (int x = 0; x < w;) {
-            while (x + 8 <= w) {
+            while (x + 8 <= w) { /* paper, eight pixels at a time */
                 uint64_t v;
                 memcpy(&v, row + x, 8);
                 if (v)
