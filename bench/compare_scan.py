@@ -57,7 +57,8 @@ def main():
     if not truth:
         sys.exit("bench: no 640x480 scene with 8 to 14 digits in " + scenes)
     paths = [os.path.join(scenes, name) for name in truth]
-    print(f"== scan: {len(paths)} generated 640x480 frames of 8-14 digits, 1 thread, "
+    print(f"== scan with {os.path.basename(model)}: {len(paths)} generated 640x480 frames of 8-14 "
+          f"digits, 1 thread, "
           f"{REPEATS} repeats")
     ours_read, ours = run([binary, model, str(REPEATS)] + paths)
     hit, total = score(ours_read, truth)

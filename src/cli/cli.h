@@ -40,8 +40,10 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* The shipped-files root: $DIGITS_ROOT if set, else the nearest directory above the executable
  * that holds models/ (found through /proc/self/exe), else ".". Default paths are below it. */
 const char *cli_root(void);
-/* Default model and data paths (static storage). */
+/* Default model and data paths (static storage): the robust model for single images, digits and
+ * evaluation; the fast one for live video, where every frame's time counts. */
 const char *cli_default_model(void);
+const char *cli_live_model(void);
 const char *cli_default_data(void);
 
 /* Loads a model for inference with a message fit for the user; checks it takes 1x28x28 input and

@@ -99,6 +99,13 @@ const char *cli_default_model(void)
     return path;
 }
 
+const char *cli_live_model(void)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/models/fast.safetensors", cli_root());
+    return path;
+}
+
 const char *cli_default_data(void)
 {
     static char path[4200];
