@@ -330,6 +330,38 @@ enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
     return pol;
 }
 
+/* mask = 255 where grey (flipped by flip, so ink is dark) is below Wolf and Jolion's threshold
+ * from the half-resolution window statistics in wk (see vis_threshold), else 0; one row of
+ * thresholds at full width (wk->thr) serves two image rows. */
+DG_HOT static void apply_threshold(struct vis_work *wk, const struct vis_image *grey,
+                                   struct vis_image *mask, int hw, int hh, float k, float big_m,
+                                   float inv_r, uint8_t flip)
+{
+    const int w = grey->w, h = grey->h;
+    const float m_sign = flip ? -1.0f : 1.0f, m_off = flip ? 255.0f : 0.0f;
+    uint8_t *restrict trow = wk->thr;
+    for (int hy = 0; hy < hh; hy++) {
+        const float *restrict mr = wk->mean + (size_t)hy * hw, *restrict sr =
+                                                                   wk->sd + (size_t)hy * hw;
+        for (int x = 0; x < hw; x++) {
+            const float m = m_off + m_sign * mr[x];
+            const float t = (1.0f - k) * m + k * big_m + k * (sr[x] * inv_r) * (m - big_m);
+            /* integer grey g < t exactly when g < ceil(t); t >= 0, so truncation is floor */
+            int c = (int)t;
+            c += (float)c < t;
+            const uint8_t tb = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c);
+            trow[2 * x] = tb;
+            trow[2 * x + 1] = tb;
+        }
+        for (int y = 2 * hy; y < 2 * hy + 2 && y < h; y++) {
+            const uint8_t *restrict row = grey->px + (size_t)y * w;
+            uint8_t *restrict o = mask->px + (size_t)y * w;
+            for (int x = 0; x < w; x++)
+                o[x] = (uint8_t)(row[x] ^ flip) < trow[x] ? 255 : 0;
+        }
+    }
+}
+
 int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
                   struct vis_work *wk, struct vis_image *mask, enum vis_polarity *found)
 {
@@ -390,28 +422,7 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
     while (darkest < 255 && (cum += hist[darkest]) < n_sampled / 1000)
         darkest++;
     const float k = p->k, big_m = (float)darkest, inv_r = 1.0f / (r_max > 1.0f ? r_max : 1.0f);
-    const float m_sign = flip ? -1.0f : 1.0f, m_off = flip ? 255.0f : 0.0f;
-    uint8_t *restrict trow = wk->thr;
-    for (int hy = 0; hy < hh; hy++) {
-        const float *restrict mr = wk->mean + (size_t)hy * hw, *restrict sr =
-                                                                   wk->sd + (size_t)hy * hw;
-        for (int x = 0; x < hw; x++) {
-            const float m = m_off + m_sign * mr[x];
-            const float t = (1.0f - k) * m + k * big_m + k * (sr[x] * inv_r) * (m - big_m);
-            /* integer grey g < t exactly when g < ceil(t); t >= 0, so truncation is floor */
-            int c = (int)t;
-            c += (float)c < t;
-            const uint8_t tb = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c);
-            trow[2 * x] = tb;
-            trow[2 * x + 1] = tb;
-        }
-        for (int y = 2 * hy; y < 2 * hy + 2 && y < h; y++) {
-            const uint8_t *restrict row = grey->px + (size_t)y * w;
-            uint8_t *restrict o = mask->px + (size_t)y * w;
-            for (int x = 0; x < w; x++)
-                o[x] = (uint8_t)(row[x] ^ flip) < trow[x] ? 255 : 0;
-        }
-    }
+    apply_threshold(wk, grey, mask, hw, hh, k, big_m, inv_r, flip);
     if (found)
         *found = pol;
     return DG_OK;
@@ -800,12 +811,21 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
             for (int x = 0; x < w; x++)
                 ends[x] = cnt[x] && cnt[x] <= thick ? cnt[x] : 0;
         for (int x = 0; x < w; x++) {
-            if (x + 8 <= w && (x & 7) == 0) { /* runs end rarely: eight columns at a time */
-                uint64_t e;
-                memcpy(&e, ends + x, 8);
-                if (!e) {
-                    x += 7;
-                    continue;
+            if ((x & 7) == 0) { /* runs end rarely: 32 or 8 columns at a time */
+                uint64_t e[4];
+                if (x + 32 <= w) {
+                    memcpy(e, ends + x, 32);
+                    if (!(e[0] | e[1] | e[2] | e[3])) {
+                        x += 31;
+                        continue;
+                    }
+                }
+                if (x + 8 <= w) {
+                    memcpy(e, ends + x, 8);
+                    if (!e[0]) {
+                        x += 7;
+                        continue;
+                    }
                 }
             }
             for (int yy = y - ends[x]; yy < y; yy++)
@@ -814,7 +834,14 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
         if (!row)
             break;
         for (int x = 0; x < w;) {
-            while (x + 8 <= w) { /* paper, eight pixels at a time */
+            while (x + 32 <= w) { /* paper, 32 then 8 pixels at a time */
+                uint64_t v[4];
+                memcpy(v, row + x, 32);
+                if (v[0] | v[1] | v[2] | v[3])
+                    break;
+                x += 32;
+            }
+            while (x + 8 <= w) {
                 uint64_t v;
                 memcpy(&v, row + x, 8);
                 if (v)
