@@ -32,16 +32,16 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
     struct vis_work *wk;
     struct vis_image mask = {0};
     int rc = vis_work_new(&wk), n = 0;
-    int32_t *labels = NULL;
+    size_t most = 0;
+    for (int i = 0; i < n_img; i++)
+        most = (size_t)img[i].w * img[i].h > most ? (size_t)img[i].w * img[i].h : most;
+    int32_t *labels = malloc(most * sizeof *labels);
+    if (!labels)
+        rc = dg_fail(DG_ENOMEM, "out of memory");
     const int per = n_img * repeats;
     for (int rep = 0; rc == DG_OK && rep < repeats; rep++)
         for (int i = 0; rc == DG_OK && i < n_img; i++) {
             const int W = img[i].w, H = img[i].h;
-            free(labels);
-            if (!(labels = malloc((size_t)W * H * sizeof *labels))) {
-                rc = DG_ENOMEM;
-                break;
-            }
             const struct vis_component *comp;
             int n_comp;
             const double t0 = dg_now();

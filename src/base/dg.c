@@ -39,6 +39,21 @@ int dg_mul_size(size_t a, size_t b, size_t *out)
     return DG_OK;
 }
 
+int dg_grow(void **buf, size_t *cap, size_t n, size_t elem)
+{
+    if (n <= *cap)
+        return DG_OK;
+    size_t n_bytes = 0;
+    if (dg_mul_size(n, elem, &n_bytes) != DG_OK)
+        return DG_ENOMEM;
+    void *nb = realloc(*buf, n_bytes);
+    if (!nb)
+        return dg_fail(DG_ENOMEM, "out of memory for %zu bytes", n_bytes);
+    *buf = nb;
+    *cap = n;
+    return DG_OK;
+}
+
 static uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);

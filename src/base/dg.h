@@ -46,6 +46,11 @@ int dg_fail(int code, const char *fmt, ...)
 /* a*b (and a*b*c) with overflow detection: returns 0 and stores the product, or DG_ENOMEM. */
 int dg_mul_size(size_t a, size_t b, size_t *out);
 
+/* Scratch that only grows: afterwards *buf (realloc'ed) holds at least n elements of elem bytes,
+ * the old contents kept, and *cap (in elements) says how many. DG_ENOMEM on an overflowing size
+ * or a failed allocation, *buf and *cap untouched. */
+int dg_grow(void **buf, size_t *cap, size_t n, size_t elem);
+
 /* xoshiro256** - a small, fast generator whose whole state can be saved and restored. Not for
  * cryptography. A struct, never a global: callers own their streams. */
 struct dg_rng {

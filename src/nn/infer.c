@@ -20,9 +20,12 @@
 enum stage_kind { ST_CONV, ST_POOL, ST_RELU, ST_DENSE };
 
 /* One step of the plan: a convolution (with its batch norm and ReLU), a pool, a lone ReLU, or a
- * dense layer (likewise). Shapes are per image; conv and pool work channels last. */
+ * dense layer (likewise). Shapes are per image, channels last; a dense layer's input shape is
+ * that of the features it reads (c x 1 x 1 after another dense layer), a lone ReLU on features
+ * counts them all as channels. */
 struct stage {
     enum stage_kind kind;
+    int layer; /* the model's layer it computes */
     int in_c, in_h, in_w, out_c, out_h, out_w;
     int k, pad, relu;
     size_t w_off, b_off; /* into the engine's packed weights */
@@ -96,7 +99,7 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
     for (int i = 0; i < m->n_layers && rc == DG_OK; i++) {
         const struct nn_layer *l = &m->layer[i];
         struct stage *s = &inf->st[inf->n_stages];
-        *s = (struct stage){.in_c = c, .in_h = h, .in_w = w};
+        *s = (struct stage){.layer = i, .in_c = c, .in_h = h, .in_w = w};
         switch (l->op) {
         case NN_CONV:
         case NN_DENSE:
@@ -116,8 +119,6 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
                 const size_t padded = (size_t)c * (h + 2 * l->pad) * (w + 2 * l->pad);
                 pad_max = l->pad && padded > pad_max ? padded : pad_max;
             } else {
-                s->in_c = flat ? c : c * h * w;
-                s->in_h = s->in_w = 1;
                 dense_max = (size_t)l->out_c > dense_max ? (size_t)l->out_c : dense_max;
                 flat = 1;
             }
@@ -179,23 +180,18 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
     }
     /* Pack: convolutions as [ky][kx][ci][oc] and dense layers as [o][i] with the inputs in
      * channels-last order, both scaled by their batch norms; biases become the folded shifts. */
-    int si = 0;
-    c = m->in_c, h = m->in_h, w = m->in_w;
-    for (int i = 0; i < m->n_layers; i++) {
-        const struct nn_layer *l = &m->layer[i];
-        if (l->op != NN_CONV && l->op != NN_DENSE) {
-            if (l->op == NN_MAXPOOL || l->op == NN_RELU)
-                c = l->out_c, h = l->out_h, w = l->out_w, si++;
+    for (int si = 0; si < inf->n_stages; si++) {
+        const struct stage *s = &inf->st[si];
+        if (s->kind != ST_CONV && s->kind != ST_DENSE)
             continue;
-        }
-        const struct stage *s = &inf->st[si++];
+        const struct nn_layer *l = &m->layer[s->layer];
         const float *src = m->params + l->w_off;
         float *dst = inf->packed + s->w_off, *bias = inf->packed + s->b_off;
         for (int o = 0; o < l->out_c; o++) {
             float scale, shift;
-            fold(m, i, o, &scale, &shift);
+            fold(m, s->layer, o, &scale, &shift);
             bias[o] = shift;
-            if (l->op == NN_CONV) {
+            if (s->kind == ST_CONV) {
                 const int k = l->k, ci_n = l->in_c;
                 for (int ci = 0; ci < ci_n; ci++)
                     for (int ky = 0; ky < k; ky++)
@@ -204,18 +200,12 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
                                 src[(((size_t)o * ci_n + ci) * k + ky) * k + kx] * scale;
             } else {
                 /* PyTorch flattens [c][y][x]; the features here are [y][x][c] */
-                const int hw = h * w, n_in = l->in_c;
-                for (int f = 0; f < n_in; f++) {
-                    const int cc = f / hw, yx = f % hw;
-                    dst[(size_t)o * n_in + (size_t)yx * c + cc] = src[(size_t)o * n_in + f] * scale;
-                }
+                const int c_in = s->in_c, hw = s->in_h * s->in_w, n_in = l->in_c;
+                for (int f = 0; f < n_in; f++)
+                    dst[(size_t)o * n_in + (size_t)(f % hw) * c_in + f / hw] =
+                        src[(size_t)o * n_in + f] * scale;
             }
         }
-        int relu;
-        i = absorb(m, i, &relu);
-        c = l->out_c, h = l->out_h, w = l->out_w;
-        if (l->op == NN_DENSE)
-            h = w = 1;
     }
     *out = inf;
     return DG_OK;
@@ -406,8 +396,8 @@ const float *nn_infer_run(struct nn_infer *inf, const float *x, int n)
         const struct stage *s = &inf->st[i];
         float *dst = cur == inf->a ? inf->b : inf->a;
         if (s->kind == ST_DENSE)
-            nn_dense_forward(dst, cur, inf->packed + s->w_off, inf->packed + s->b_off, n, s->in_c,
-                             s->out_c, s->relu);
+            nn_dense_forward(dst, cur, inf->packed + s->w_off, inf->packed + s->b_off, n,
+                             s->in_c * s->in_h * s->in_w, s->out_c, s->relu);
         else /* a ReLU on features */
             nn_relu_forward(dst, cur, (size_t)n * s->in_c);
         cur = dst;

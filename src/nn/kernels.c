@@ -15,19 +15,16 @@
 #endif
 
 /* Hot kernels are compiled for three x86-64 levels (DG_HOT in dg.h); static helpers are inlined
- * into each clone. */
-#define HOT    DG_HOT
-#define INLINE DG_INLINE
-
+ * into each clone (DG_INLINE). */
 /* cols[(ci*k + ky)*k + kx][(ni*oh + oy)*ow + ox] = in[ci][ni][oy+ky-pad][ox+kx-pad], 0 outside. */
 /* Short-row helpers with restrict, so their loops vectorise without run-time alias checks. */
-INLINE void copy_row(float *restrict d, const float *restrict s, int n)
+DG_INLINE void copy_row(float *restrict d, const float *restrict s, int n)
 {
     for (int i = 0; i < n; i++)
         d[i] = s[i];
 }
 
-INLINE void add_row(float *restrict d, const float *restrict s, int n)
+DG_INLINE void add_row(float *restrict d, const float *restrict s, int n)
 {
     for (int i = 0; i < n; i++)
         d[i] += s[i];
@@ -35,7 +32,7 @@ INLINE void add_row(float *restrict d, const float *restrict s, int n)
 
 /* Sum of x[0..n) in 16 independent lanes, then a fixed pairwise combination: vectorises (a plain
  * float sum cannot be reordered without -ffast-math) and gives the same bits on every ISA. */
-INLINE float sum_lanes(const float *x, size_t n)
+DG_INLINE float sum_lanes(const float *x, size_t n)
 {
     float lane[16] = {0};
     size_t i = 0;
@@ -50,7 +47,7 @@ INLINE float sum_lanes(const float *x, size_t n)
     return lane[0];
 }
 
-INLINE void im2col(float *cols, const float *in, int n, int c, int h, int wd, int k, int pad)
+DG_INLINE void im2col(float *cols, const float *in, int n, int c, int h, int wd, int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const size_t np = (size_t)n * oh * ow;
@@ -85,7 +82,7 @@ INLINE void im2col(float *cols, const float *in, int n, int c, int h, int wd, in
 
 /* The adjoint of im2col: din[ci][ni][y][x] = sum of the dcols entries that im2col copied from it.
  * Parallel over input channels, so no two threads write the same plane. */
-INLINE void col2im(float *din, const float *dcols, int n, int c, int h, int wd, int k, int pad)
+DG_INLINE void col2im(float *din, const float *dcols, int n, int c, int h, int wd, int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const size_t np = (size_t)n * oh * ow;
@@ -114,8 +111,9 @@ INLINE void col2im(float *din, const float *dcols, int n, int c, int h, int wd, 
     }
 }
 
-HOT void nn_conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *b,
-                           int n, int c, int h, int wd, int oc, int k, int pad, int relu)
+DG_HOT void nn_conv2d_forward(float *out, float *cols, const float *in, const float *w,
+                              const float *b, int n, int c, int h, int wd, int oc, int k, int pad,
+                              int relu)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const int np = n * oh * ow, kk = c * k * k;
@@ -169,9 +167,9 @@ static void weight_grad(float *dw, const float *dout, const float *cols, int oc,
             dw[j] += part[t][j];
 }
 
-HOT void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
-                            const float *cols, const float *w, int n, int c, int h, int wd, int oc,
-                            int k, int pad)
+DG_HOT void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const float *dout,
+                               const float *cols, const float *w, int n, int c, int h, int wd,
+                               int oc, int k, int pad)
 {
     const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     const int np = n * oh * ow, kk = c * k * k;
@@ -191,8 +189,8 @@ HOT void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, cons
 /* One output row of 2x2 pooling from input rows r0, r1: the first of equal maxima wins (in the
  * order r0[2x], r0[2x+1], r1[2x], r1[2x+1]), then + bias and, when relu, max(0, .). Branch-free
  * so it vectorises. */
-INLINE void pool2_row(float *dst, uint8_t *am, const float *r0, const float *r1, float bias,
-                      int relu, int pw)
+DG_INLINE void pool2_row(float *dst, uint8_t *am, const float *r0, const float *r1, float bias,
+                         int relu, int pw)
 {
     const float floor = relu ? 0.0f : -INFINITY;
     for (int px = 0; px < pw; px++) {
@@ -208,7 +206,7 @@ INLINE void pool2_row(float *dst, uint8_t *am, const float *r0, const float *r1,
     }
 }
 
-INLINE void maxpool2(float *dst, uint8_t *am, const float *src, int h, int w)
+DG_INLINE void maxpool2(float *dst, uint8_t *am, const float *src, int h, int w)
 {
     const int oh = h / 2, ow = w / 2;
     for (int oy = 0; oy < oh; oy++)
@@ -216,8 +214,8 @@ INLINE void maxpool2(float *dst, uint8_t *am, const float *src, int h, int w)
                   src + (size_t)(2 * oy + 1) * w, 0.0f, 0, ow);
 }
 
-HOT void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_planes, int h,
-                            int w, int k)
+DG_HOT void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_planes, int h,
+                               int w, int k)
 {
     const int oh = h / k, ow = w / k;
 #pragma omp parallel for schedule(static)
@@ -246,8 +244,8 @@ HOT void nn_maxpool_forward(float *out, uint8_t *argmax, const float *in, int n_
     }
 }
 
-HOT void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, const float *out,
-                             int n_planes, int h, int w, int k)
+DG_HOT void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax,
+                                const float *out, int n_planes, int h, int w, int k)
 {
     const int oh = h / k, ow = w / k;
 #pragma omp parallel for schedule(static)
@@ -269,8 +267,8 @@ HOT void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argma
 
 /* Pools pk rows of one plane's un-ReLU'd output: max with first-wins argmax, then + bias and
  * ReLU (a per-plane constant does not change the winner, and ReLU commutes with max). */
-INLINE void pool_rows(float *dst, uint8_t *am, const float *rows, float bias, int ow, int pw,
-                      int pk)
+DG_INLINE void pool_rows(float *dst, uint8_t *am, const float *rows, float bias, int ow, int pw,
+                         int pk)
 {
     if (pk == 2) {
         pool2_row(dst, am, rows, rows + ow, bias, 1, pw);
@@ -293,8 +291,8 @@ INLINE void pool_rows(float *dst, uint8_t *am, const float *rows, float bias, in
     }
 }
 
-HOT void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, const float *b, int oc,
-                           int n, int oh, int ow, int pk)
+DG_HOT void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, const float *b,
+                              int oc, int n, int oh, int ow, int pk)
 {
     const int ph = oh / pk, pw = ow / pk;
 #pragma omp parallel for schedule(static)
@@ -306,21 +304,21 @@ HOT void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, con
                       ow, pw, pk);
 }
 
-HOT void nn_relu_forward(float *out, const float *in, size_t n_elems)
+DG_HOT void nn_relu_forward(float *out, const float *in, size_t n_elems)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n_elems; i++)
         out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
-HOT void nn_relu_backward(float *din, const float *dout, const float *out, size_t n_elems)
+DG_HOT void nn_relu_backward(float *din, const float *dout, const float *out, size_t n_elems)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n_elems; i++)
         din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-HOT void nn_flatten_forward(float *out, const float *in, int n, int c, int hw)
+DG_HOT void nn_flatten_forward(float *out, const float *in, int n, int c, int hw)
 {
 #pragma omp parallel for schedule(static)
     for (int ni = 0; ni < n; ni++)
@@ -329,7 +327,7 @@ HOT void nn_flatten_forward(float *out, const float *in, int n, int c, int hw)
                    (size_t)hw * sizeof *out);
 }
 
-HOT void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw)
+DG_HOT void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw)
 {
 #pragma omp parallel for schedule(static)
     for (int ci = 0; ci < c; ci++)
@@ -338,8 +336,8 @@ HOT void nn_flatten_backward(float *din, const float *dout, int n, int c, int hw
                    (size_t)hw * sizeof *din);
 }
 
-HOT void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int n,
-                          int n_in, int n_out, int relu)
+DG_HOT void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int n,
+                             int n_in, int n_out, int relu)
 {
     for (int ni = 0; ni < n; ni++)
         if (b)
@@ -356,8 +354,8 @@ HOT void nn_dense_forward(float *out, const float *in, const float *w, const flo
             out[i] = out[i] > 0.0f ? out[i] : 0.0f;
 }
 
-HOT void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                           const float *w, int n, int n_in, int n_out)
+DG_HOT void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                              const float *w, int n, int n_in, int n_out)
 {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, n, 1.0f, dout, n_out, in,
                 n_in, 1.0f, dw, n_in);
@@ -370,13 +368,13 @@ HOT void nn_dense_backward(float *din, float *dw, float *db, const float *dout, 
                     n_in, 0.0f, din, n_in);
 }
 
-HOT void nn_dropout_forward(float *out, const float *in, const float *mask, size_t n_elems)
+DG_HOT void nn_dropout_forward(float *out, const float *in, const float *mask, size_t n_elems)
 {
     for (size_t i = 0; i < n_elems; i++)
         out[i] = in[i] * mask[i];
 }
 
-HOT void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n_elems)
+DG_HOT void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t n_elems)
 {
     for (size_t i = 0; i < n_elems; i++)
         din[i] = dout[i] * mask[i];
@@ -422,8 +420,8 @@ float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels
     return (float)(loss / n);
 }
 
-HOT void nn_channel_affine(float *x, const float *scale, const float *shift, int n_ch, size_t m,
-                           size_t c_stride, size_t e_stride, int relu)
+DG_HOT void nn_channel_affine(float *x, const float *scale, const float *shift, int n_ch, size_t m,
+                              size_t c_stride, size_t e_stride, int relu)
 {
     const float floor = relu ? 0.0f : -INFINITY;
     if (e_stride == 1) {

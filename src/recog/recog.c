@@ -81,18 +81,6 @@ const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc)
     return &sc->mask;
 }
 
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return DG_OK;
-    void *nb = realloc(*buf, need * elem);
-    if (!nb)
-        return dg_fail(DG_ENOMEM, "out of memory");
-    *buf = nb;
-    *cap = need;
-    return DG_OK;
-}
-
 static int group_find(int *g, int a)
 {
     while (g[a] != a)
@@ -185,7 +173,7 @@ static int crop_candidate(struct rec_scanner *sc, const struct candidates *cs, i
 {
     const struct vis_component *b = &cs->box[k];
     const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
-    int rc = grow((void **)&sc->crop, &sc->crop_cap, (size_t)w * h, 1);
+    int rc = dg_grow((void **)&sc->crop, &sc->crop_cap, (size_t)w * h, 1);
     if (rc != DG_OK)
         return rc;
     for (int y = 0; y < h; y++) {
@@ -251,14 +239,15 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
                               p->line_thickness);
     if (rc != DG_OK)
         return rc;
-    if ((rc = grow((void **)&sc->labels, &sc->labels_cap, (size_t)W * H, sizeof(int32_t))))
+    if ((rc = dg_grow((void **)&sc->labels, &sc->labels_cap, (size_t)W * H, sizeof(int32_t))))
         return rc;
     const struct vis_component *comp = NULL;
     int n_comp = 0;
     if ((rc = vis_components(&sc->mask, sc->vwk, sc->labels, &comp, &n_comp)))
         return rc;
     /* per component: its group (union-find), its candidate, whether it survived the filters */
-    if ((rc = grow((void **)&sc->per_comp, &sc->per_comp_cap, 3 * (size_t)n_comp + 1, sizeof(int))))
+    if ((rc = dg_grow((void **)&sc->per_comp, &sc->per_comp_cap, 3 * (size_t)n_comp + 1,
+                      sizeof(int))))
         return rc;
     int *group = sc->per_comp, *cand_of = group + n_comp, *keep = cand_of + n_comp;
     const int short_side = W < H ? W : H;

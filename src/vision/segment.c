@@ -53,21 +53,7 @@ void vis_work_free(struct vis_work *wk)
     free(wk);
 }
 
-/* *buf holds at least n elements of elem bytes afterwards (old contents kept); *cap is in
- * elements. */
-static int grow(void **buf, size_t *cap, size_t n, size_t elem)
-{
-    if (n <= *cap)
-        return DG_OK;
-    void *nb = realloc(*buf, n * elem);
-    if (!nb)
-        return dg_fail(DG_ENOMEM, "out of memory for a %zu-element buffer", n);
-    *buf = nb;
-    *cap = n;
-    return DG_OK;
-}
-
-/* The same for buffers whose contents need not survive, several of one size at once. */
+/* Grows the per-pixel buffers, whose contents need not survive: several of one size at once. */
 static int grow_px(struct vis_work *wk, size_t n_half, size_t n_px)
 {
     if (n_half > wk->n_half) {
@@ -182,7 +168,7 @@ DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h,
     r = r < h ? r : h;
     const size_t need = 2 * ((size_t)w + 1) * sizeof(uint64_t) + 2 * (size_t)w * sizeof(uint32_t) +
                         (2 * (size_t)r + 2) * sizeof(float);
-    if (grow(&wk->box, &wk->n_box, need, 1) != DG_OK)
+    if (dg_grow(&wk->box, &wk->n_box, need, 1) != DG_OK)
         return DG_ENOMEM;
     uint64_t *restrict p1 = wk->box, *restrict p2 = p1 + w + 1;
     uint32_t *restrict c1 = (uint32_t *)(p2 + w + 1), *restrict c2 = c1 + w;
@@ -482,8 +468,8 @@ static int label_runs(struct vis_work *wk, const uint8_t *m, int w, int h, uint8
             if (n == wk->runs_cap) {
                 size_t cap = wk->runs_cap, cap2 = cap;
                 const size_t want = cap ? 2 * cap : 4096;
-                if (grow((void **)&wk->runs, &cap, want, sizeof *wk->runs) != DG_OK ||
-                    grow((void **)&wk->parent, &cap2, want, sizeof *wk->parent) != DG_OK)
+                if (dg_grow((void **)&wk->runs, &cap, want, sizeof *wk->runs) != DG_OK ||
+                    dg_grow((void **)&wk->parent, &cap2, want, sizeof *wk->parent) != DG_OK)
                     return DG_ENOMEM;
                 wk->runs_cap = want;
             }
@@ -517,8 +503,8 @@ static int label_runs(struct vis_work *wk, const uint8_t *m, int w, int h, uint8
         wk->runs[i].comp = root == (int32_t)i ? n_comp++ : wk->runs[root].comp;
     }
     const size_t n_alloc = (size_t)n_comp + 1;
-    if (grow((void **)&wk->comp, &wk->comp_cap, n_alloc, sizeof *wk->comp) != DG_OK ||
-        grow((void **)&wk->sums, &wk->sums_cap, 5 * n_alloc, sizeof *wk->sums) != DG_OK)
+    if (dg_grow((void **)&wk->comp, &wk->comp_cap, n_alloc, sizeof *wk->comp) != DG_OK ||
+        dg_grow((void **)&wk->sums, &wk->sums_cap, 5 * n_alloc, sizeof *wk->sums) != DG_OK)
         return DG_ENOMEM;
     for (int c = 0; c < n_comp; c++) {
         wk->comp[c] = (struct vis_component){w, h, -1, -1, 0, 0.0f, 0.0f};
@@ -615,7 +601,7 @@ static int find_lines(struct vis_work *wk, const uint8_t *f, int w, int h, uint8
     size_t n_runs;
     int n_comp;
     if (label_runs(wk, f, w, h, bits, gap, &n_runs, &n_comp) != DG_OK ||
-        grow((void **)&wk->tag, &wk->tag_cap, (size_t)n_comp + 1, sizeof *wk->tag) != DG_OK)
+        dg_grow((void **)&wk->tag, &wk->tag_cap, (size_t)n_comp + 1, sizeof *wk->tag) != DG_OK)
         return DG_ENOMEM;
     /* Pieces: their fits in lines[] for now (hb: the group's pixel count, then the length) and
      * their sums in wk->sums. */
@@ -794,7 +780,7 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
     const int w = mask->w, h = mask->h;
     const size_t n = (size_t)w * h;
     if (grow_px(wk, 0, n) != DG_OK ||
-        grow((void **)&wk->cnt, &wk->n_cols, 2 * (size_t)w, sizeof *wk->cnt) != DG_OK)
+        dg_grow((void **)&wk->cnt, &wk->n_cols, 2 * (size_t)w, sizeof *wk->cnt) != DG_OK)
         return DG_ENOMEM;
     uint8_t *flags = wk->flags;
     uint8_t *cnt = wk->cnt, *ends = wk->cnt + w; /* per column: see column_runs */
