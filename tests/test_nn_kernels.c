@@ -1,6 +1,7 @@
 /* test_nn_kernels.c - every tuned kernel equals its naive reference, and every layer's backward
  * matches finite differences of the scalar objective L = sum(out * R) for a random R. */
 #include "kernels.h"
+#include "nn.h"
 #include "testutil.h"
 
 struct conv_case {
@@ -83,6 +84,146 @@ static void test_dense_tuned_equals_naive(void **state)
     assert_close(db, db_ref, no, 1e-5, 1e-4);
     free(in), free(w), free(b), free(dout), free(out), free(out_ref), free(din), free(din_ref);
     free(dw), free(dw_ref), free(db), free(db_ref);
+}
+
+/* Winograd F(4x4, 3x3) equals the naive convolution up to its rounding (its transforms scale
+ * values by up to ~100 and back, so errors are ~1e-6 of the sums, not ~1e-7): odd and even sizes,
+ * pad 0 and 1, batches that end in a part-filled chunk, one thread and two (scratch for two, so the
+ * partial sums of the weight gradient are added across threads), a bias with a fused ReLU. */
+static void test_winograd_equals_naive(void **state)
+{
+    (void)state;
+    static const struct conv_case cases[] = {
+        {3, 5, 9, 9, 4, 3, 0},
+        {2 * NN_WINO_CHUNK + 3, 8, 13, 13, 6, 3, 0},
+        {NN_WINO_CHUNK, 3, 8, 7, 5, 3, 1},
+        {NN_WINO_CHUNK + 1, 4, 14, 14, 7, 3, 1},
+        {1, 2, 3, 3, 2, 3, 0},
+        {2, 3, 2, 5, 2, 3, 1},
+    };
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 9);
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+        for (int threads = 1; threads <= 2; threads++) {
+            const struct conv_case cc = cases[t];
+            const int oh = cc.h + 2 * cc.pad - 2, ow = cc.w + 2 * cc.pad - 2;
+            const size_t n_in = (size_t)cc.c * cc.n * cc.h * cc.w,
+                         n_out = (size_t)cc.oc * cc.n * oh * ow, n_w = (size_t)cc.oc * cc.c * 9;
+            float *in = falloc(n_in), *w = falloc(n_w), *b = falloc(cc.oc), *dout = falloc(n_out);
+            float *out = falloc(n_out), *out_ref = falloc(n_out);
+            float *saved = falloc(nn_wino_saved_size(cc.n, cc.c, cc.h, cc.w, cc.pad));
+            float *scratch = falloc(nn_wino_scratch_size(cc.c, cc.oc, cc.h, cc.w, cc.pad, threads));
+            float *din = falloc(n_in), *din_ref = falloc(n_in), *dw = falloc(n_w),
+                  *dw_ref = falloc(n_w), *db = falloc(cc.oc), *db_ref = falloc(cc.oc);
+            fill_uniform(in, n_in, -1, 1, &rng);
+            fill_uniform(w, n_w, -1, 1, &rng);
+            fill_uniform(b, cc.oc, -1, 1, &rng);
+            fill_uniform(dout, n_out, -1, 1, &rng);
+            nn_set_threads(threads);
+            /* with a fused ReLU first, then raw: the second leaves saved for the backward pass */
+            nn_wino_forward(out, saved, scratch, threads, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc,
+                            cc.pad, 1);
+            nn_conv2d_forward_ref(out_ref, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, 3, cc.pad);
+            for (size_t i = 0; i < n_out; i++)
+                out_ref[i] = out_ref[i] > 0.0f ? out_ref[i] : 0.0f;
+            /* each output sums 9 c terms of size ~1, each input gradient 9 oc: rounding grows with
+             * their number */
+            const double atol_out = 1e-6 * 9 * cc.c, atol_in = 1e-6 * 9 * cc.oc;
+            assert_close(out, out_ref, n_out, atol_out, 1e-4);
+            nn_wino_forward(out, saved, scratch, threads, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc,
+                            cc.pad, 0);
+            nn_conv2d_forward_ref(out_ref, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, 3, cc.pad);
+            assert_close(out, out_ref, n_out, atol_out, 1e-4);
+            for (size_t i = 0; i < n_w; i++)
+                dw[i] = dw_ref[i] = 0.5f;
+            nn_wino_backward(din, dw, db, scratch, threads, dout, saved, w, cc.n, cc.c, cc.h, cc.w,
+                             cc.oc, cc.pad);
+            nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, cc.n, cc.c, cc.h, cc.w,
+                                   cc.oc, 3, cc.pad);
+            assert_close(din, din_ref, n_in, atol_in, 1e-4);
+            /* dw and db sum n * oh * ow terms each */
+            const double atol = 2e-6 * cc.n * oh * ow;
+            assert_close(dw, dw_ref, n_w, atol, 1e-4);
+            assert_close(db, db_ref, cc.oc, atol, 1e-4);
+            /* without din and db, dw still adds up */
+            nn_wino_backward(NULL, dw, NULL, scratch, threads, dout, saved, w, cc.n, cc.c, cc.h,
+                             cc.w, cc.oc, cc.pad);
+            for (size_t i = 0; i < n_w; i++)
+                dw_ref[i] += dw_ref[i] - 0.5f;
+            assert_close(dw, dw_ref, n_w, 2 * atol, 1e-4);
+            free(in), free(w), free(b), free(dout), free(out), free(out_ref), free(saved);
+            free(scratch), free(din), free(din_ref), free(dw), free(dw_ref), free(db), free(db_ref);
+        }
+    nn_set_threads(1);
+}
+
+/* The direct conv -> ReLU -> pool block equals the naive convolution, a ReLU and a max-pool, and
+ * its backward equals their backward passes chained: the first layers of the presets (1 channel,
+ * 3x3 and 5x5), padding, a pool of 3, output widths that need 1 and 2 vectors with a remainder,
+ * channels not a multiple of 16, an odd edge the pool drops, and din. */
+static void test_direct_block_equals_naive(void **state)
+{
+    (void)state;
+    struct pool_case {
+        int n, c, h, w, oc, k, pad, pk;
+    };
+    static const struct pool_case cases[] = {
+        {3, 1, 28, 28, 32, 3, 0, 2}, {2, 1, 28, 28, 16, 5, 2, 2}, {2, 2, 9, 11, 5, 3, 1, 3},
+        {1, 3, 7, 8, 20, 3, 0, 2},   {2, 1, 19, 40, 17, 3, 1, 2},
+    };
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 10);
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const struct pool_case pc = cases[t];
+        assert_true(nn_conv_relu_pool_fits(pc.c, pc.h, pc.w, pc.oc, pc.k, pc.pad, pc.pk));
+        const int oh = pc.h + 2 * pc.pad - pc.k + 1, ow = pc.w + 2 * pc.pad - pc.k + 1;
+        const int ph = oh / pc.pk, pw = ow / pc.pk;
+        const size_t n_in = (size_t)pc.c * pc.n * pc.h * pc.w,
+                     n_w = (size_t)pc.oc * pc.c * pc.k * pc.k;
+        const size_t n_conv = (size_t)pc.oc * pc.n * oh * ow,
+                     n_pool = (size_t)pc.oc * pc.n * ph * pw;
+        float *in = falloc(n_in), *w = falloc(n_w), *b = falloc(pc.oc), *conv = falloc(n_conv);
+        float *pooled = falloc(n_pool), *pooled_ref = falloc(n_pool), *dpooled = falloc(n_pool);
+        float *dconv = falloc(n_conv), *din = falloc(n_in), *din_ref = falloc(n_in);
+        float *dw = falloc(n_w), *dw_ref = falloc(n_w), *db = falloc(pc.oc),
+              *db_ref = falloc(pc.oc);
+        uint8_t *am = calloc(n_pool, 1), *am_ref = calloc(n_pool, 1);
+        assert_non_null(am);
+        assert_non_null(am_ref);
+        fill_uniform(in, n_in, -1, 1, &rng);
+        fill_uniform(w, n_w, -1, 1, &rng);
+        fill_uniform(b, pc.oc, -0.5f, 0.5f, &rng);
+        fill_uniform(dpooled, n_pool, -1, 1, &rng);
+        for (int threads = 1; threads <= 2; threads++) {
+            nn_set_threads(threads);
+            nn_conv_relu_pool_forward(pooled, am, in, w, b, pc.n, pc.c, pc.h, pc.w, pc.oc, pc.k,
+                                      pc.pad, pc.pk);
+            nn_conv2d_forward_ref(conv, in, w, b, pc.n, pc.c, pc.h, pc.w, pc.oc, pc.k, pc.pad);
+            nn_relu_forward(conv, conv, n_conv);
+            nn_maxpool_forward(pooled_ref, am_ref, conv, pc.oc * pc.n, oh, ow, pc.pk);
+            assert_close(pooled, pooled_ref, n_pool, 1e-5, 1e-4);
+            /* the winners agree wherever a gradient flows (rounding may break a tie elsewhere) */
+            for (size_t i = 0; i < n_pool; i++)
+                if (pooled_ref[i] > 1e-4f)
+                    assert_int_equal(am[i], am_ref[i]);
+            for (size_t i = 0; i < n_w; i++)
+                dw[i] = dw_ref[i] = 0.25f;
+            for (int o = 0; o < pc.oc; o++)
+                db[o] = db_ref[o] = 0.5f;
+            nn_conv_relu_pool_backward(din, dw, db, dpooled, pooled, am, in, w, pc.n, pc.c, pc.h,
+                                       pc.w, pc.oc, pc.k, pc.pad, pc.pk);
+            nn_maxpool_backward(dconv, dpooled, am, pooled, pc.oc * pc.n, oh, ow, pc.pk);
+            nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dconv, in, w, pc.n, pc.c, pc.h, pc.w,
+                                   pc.oc, pc.k, pc.pad);
+            assert_close(din, din_ref, n_in, 1e-5, 1e-4);
+            assert_close(dw, dw_ref, n_w, 1e-4, 1e-4);
+            assert_close(db, db_ref, pc.oc, 1e-4, 1e-4);
+        }
+        free(in), free(w), free(b), free(conv), free(pooled), free(pooled_ref), free(dpooled);
+        free(dconv), free(din), free(din_ref), free(dw), free(dw_ref), free(db), free(db_ref);
+        free(am), free(am_ref);
+    }
+    nn_set_threads(1);
 }
 
 /* ---- finite differences ------------------------------------------------------------------- */
@@ -422,6 +563,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_tuned_equals_naive),
         cmocka_unit_test(test_dense_tuned_equals_naive),
+        cmocka_unit_test(test_winograd_equals_naive),
+        cmocka_unit_test(test_direct_block_equals_naive),
         cmocka_unit_test(test_conv_gradcheck),
         cmocka_unit_test(test_dense_gradcheck),
         cmocka_unit_test(test_parameterless_gradcheck),

@@ -12,6 +12,7 @@
 
 #include "dg.h"
 #include "kernels.h"
+#include "simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -215,10 +216,7 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
 
 enum { OB = 16, MAX_PX = 8, MAX_NB = 2 };
 
-/* Sixteen floats as one value (GCC's vector extension): one AVX-512 register, two AVX2 or four
- * SSE ones, whichever clone runs. Loaded and stored with memcpy, so any alignment does. */
-typedef float vf16 __attribute__((vector_size(64)));
-typedef int32_t vi16 __attribute__((vector_size(64)));
+/* vf16, vi16: simd.h */
 #define LOAD16(v, p) memcpy(&(v), (p), sizeof(vf16))
 
 /* out[oy][ox][oc] = bias + sum over ky, kx, ci of in[oy+ky][ox+kx][ci] * w[ky][kx][ci][oc], then

@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include "dg.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -28,23 +29,6 @@ DG_INLINE void add_row(float *restrict d, const float *restrict s, int n)
 {
     for (int i = 0; i < n; i++)
         d[i] += s[i];
-}
-
-/* Sum of x[0..n) in 16 independent lanes, then a fixed pairwise combination: vectorises (a plain
- * float sum cannot be reordered without -ffast-math) and gives the same bits on every ISA. */
-DG_INLINE float sum_lanes(const float *x, size_t n)
-{
-    float lane[16] = {0};
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++)
-            lane[j] += x[i + j];
-    for (int j = 0; i < n; i++, j++)
-        lane[j] += x[i];
-    for (int w = 8; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++)
-            lane[j] += lane[j + w];
-    return lane[0];
 }
 
 DG_INLINE void im2col(float *cols, const float *in, int n, int c, int h, int wd, int k, int pad)
@@ -302,6 +286,308 @@ DG_HOT void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, 
                       argmax + ((size_t)plane * ph + py) * pw,
                       raw + ((size_t)plane * oh + (size_t)py * pk) * ow, b ? b[plane / n] : 0.0f,
                       ow, pw, pk);
+}
+
+/* ---- the direct conv -> ReLU -> pool block --------------------------------------------------- */
+enum { VL = 16, DIRECT_MAX_VECS = NN_FUSED_MAX_OC / VL };
+
+/* The geometry of a direct block: the convolution's output rows are computed ow_v floats wide
+ * (whole vectors), from input planes copied with their zero padding into rows pin_w floats wide,
+ * pin_h of them per channel. */
+struct direct {
+    int oh, ow, ph, pw, ow_v, pin_w, pin_h, nv;
+};
+
+static struct direct direct_geometry(int h, int wd, int k, int pad, int pk)
+{
+    struct direct d;
+    d.oh = h + 2 * pad - k + 1;
+    d.ow = wd + 2 * pad - k + 1;
+    d.ph = d.oh / pk;
+    d.pw = d.ow / pk;
+    d.nv = (d.ow + VL - 1) / VL;
+    d.ow_v = d.nv * VL;
+    d.pin_w = (d.ow_v + k - 1 + VL - 1) / VL * VL;
+    d.pin_h = d.oh + k - 1;
+    return d;
+}
+
+int nn_conv_relu_pool_fits(int c, int h, int wd, int oc, int k, int pad, int pk)
+{
+    const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
+    return c >= 1 && c <= NN_FUSED_MAX_C && k >= 1 && k <= NN_FUSED_MAX_K &&
+           c * k * k <= NN_FUSED_MAX_TAPS && oc >= 1 && oc <= NN_FUSED_MAX_OC && oh >= pk &&
+           ow >= pk && oh <= NN_FUSED_MAX_W && ow <= NN_FUSED_MAX_W && pk >= 1 &&
+           pk <= NN_FUSED_MAX_POOL && pad >= 0 && pad < k;
+}
+
+/* pin[ci][y][x] = in[ci][ni][y - pad][x - pad], 0 outside the image. */
+DG_INLINE void pad_image(float *restrict pin, const float *restrict in, const struct direct *d,
+                         int n, int ni, int c, int h, int wd, int pad)
+{
+    memset(pin, 0, (size_t)c * d->pin_h * d->pin_w * sizeof *pin);
+    for (int ci = 0; ci < c; ci++)
+        for (int y = 0; y < h; y++)
+            memcpy(pin + ((size_t)ci * d->pin_h + y + pad) * d->pin_w + pad,
+                   in + (((size_t)ci * n + ni) * h + y) * wd, (size_t)wd * sizeof *pin);
+}
+
+/* acc[0..nv) = output row y of channel o's convolution, from the padded input. nv is a constant
+ * at each call, so the accumulators stay in registers. */
+DG_INLINE void conv_row(vf16 *acc, int nv, const float *pin, const float *w, const struct direct *d,
+                        int c, int k, int o, int y)
+{
+    for (int v = 0; v < nv; v++)
+        acc[v] = (vf16){0};
+    for (int ci = 0; ci < c; ci++)
+        for (int ky = 0; ky < k; ky++) {
+            const float *src = pin + ((size_t)ci * d->pin_h + y + ky) * d->pin_w;
+            const float *wr = w + (((size_t)o * c + ci) * k + ky) * k;
+            for (int kx = 0; kx < k; kx++)
+                for (int v = 0; v < nv; v++) {
+                    vf16 x;
+                    memcpy(&x, src + kx + v * VL, sizeof x);
+                    acc[v] += wr[kx] * x;
+                }
+        }
+}
+
+/* *out = mask ? *a : *b, lane by lane (pointers: vectors passed by value would change the ABI
+ * between the clones) */
+DG_INLINE void select_f(vf16 *out, const vi16 *mask, const vf16 *a, const vf16 *b)
+{
+    vi16 ai, bi;
+    memcpy(&ai, a, sizeof ai);
+    memcpy(&bi, b, sizeof bi);
+    ai = (ai & *mask) | (bi & ~*mask);
+    memcpy(out, &ai, sizeof ai);
+}
+
+/* 2x2 pooling of rows r0, r1 (nv vectors each) into pw values and their argmax, exactly as
+ * pool2_row does it (first of equal maxima, then + bias and ReLU), 16 windows per step: even and
+ * odd columns are pulled apart with shuffles. */
+DG_INLINE void pool2_vec(float *dst, uint8_t *am, const vf16 *r0, const vf16 *r1, int nv,
+                         float bias, int pw)
+{
+    const vf16 zero = {0};
+    for (int v = 0; v < nv; v += 2) {
+        const vf16 a0 = r0[v], b0 = v + 1 < nv ? r0[v + 1] : zero;
+        const vf16 a1 = r1[v], b1 = v + 1 < nv ? r1[v + 1] : zero;
+#define EVEN 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define ODD  1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+        const vf16 e0 = __builtin_shufflevector(a0, b0, EVEN),
+                   o0 = __builtin_shufflevector(a0, b0, ODD);
+        const vf16 e1 = __builtin_shufflevector(a1, b1, EVEN),
+                   o1 = __builtin_shufflevector(a1, b1, ODD);
+#undef EVEN
+#undef ODD
+        const vi16 c1 = o0 > e0, c2 = o1 > e1; /* -1 where the right one wins */
+        vf16 m1, m2, best;
+        select_f(&m1, &c1, &o0, &e0);
+        select_f(&m2, &c2, &o1, &e1);
+        const vi16 c3 = m2 > m1;
+        select_f(&best, &c3, &m2, &m1);
+        best += bias;
+        const vi16 open = best > 0.0f;
+        select_f(&best, &open, &best, &zero);
+        /* argmax c1 + c3 * (2 + c2 - c1) with 0/1 flags; the masks are 0/-1 */
+        const vi16 win = -c1 + (c3 & (2 - c2 + c1));
+        float f[VL];
+        int32_t wi[VL];
+        memcpy(f, &best, sizeof f);
+        memcpy(wi, &win, sizeof wi);
+        const int x0 = v / 2 * VL, n_out = pw - x0 < VL ? pw - x0 : VL;
+        for (int j = 0; j < n_out; j++) {
+            dst[x0 + j] = f[j];
+            am[x0 + j] = (uint8_t)wi[j];
+        }
+    }
+}
+
+/* One image's pooled planes for every output channel; NV: the row's vectors (a constant). */
+DG_INLINE void direct_image(float *pooled, uint8_t *argmax, const float *pin, const float *w,
+                            const float *b, const struct direct *d, int n, int ni, int c, int oc,
+                            int k, int pk, int nv)
+{
+    for (int o = 0; o < oc; o++) {
+        const size_t plane = ((size_t)o * n + ni) * d->ph * d->pw;
+        const float bias = b ? b[o] : 0.0f;
+        for (int py = 0; py < d->ph; py++) {
+            float *dst = pooled + plane + (size_t)py * d->pw;
+            uint8_t *am = argmax + plane + (size_t)py * d->pw;
+            if (pk == 2) {
+                vf16 r0[NN_FUSED_MAX_W / VL], r1[NN_FUSED_MAX_W / VL];
+                conv_row(r0, nv, pin, w, d, c, k, o, 2 * py);
+                conv_row(r1, nv, pin, w, d, c, k, o, 2 * py + 1);
+                pool2_vec(dst, am, r0, r1, nv, bias, d->pw);
+                continue;
+            }
+            float rows[NN_FUSED_MAX_POOL * NN_FUSED_MAX_W];
+            for (int r = 0; r < pk; r++) {
+                vf16 acc[NN_FUSED_MAX_W / VL];
+                conv_row(acc, nv, pin, w, d, c, k, o, py * pk + r);
+                memcpy(rows + (size_t)r * d->ow_v, acc, (size_t)nv * sizeof *acc);
+            }
+            pool_rows(dst, am, rows, bias, d->ow_v, d->pw, pk);
+        }
+    }
+}
+
+DG_HOT void nn_conv_relu_pool_forward(float *pooled, uint8_t *argmax, const float *in,
+                                      const float *w, const float *b, int n, int c, int h, int wd,
+                                      int oc, int k, int pad, int pk)
+{
+    const struct direct d = direct_geometry(h, wd, k, pad, pk);
+#pragma omp parallel for schedule(static)
+    for (int ni = 0; ni < n; ni++) {
+        float pin[NN_FUSED_MAX_PIN];
+        pad_image(pin, in, &d, n, ni, c, h, wd, pad);
+        switch (d.nv) { /* a constant vector count per copy */
+        case 1: direct_image(pooled, argmax, pin, w, b, &d, n, ni, c, oc, k, pk, 1); break;
+        case 2: direct_image(pooled, argmax, pin, w, b, &d, n, ni, c, oc, k, pk, 2); break;
+        case 3: direct_image(pooled, argmax, pin, w, b, &d, n, ni, c, oc, k, pk, 3); break;
+        default: direct_image(pooled, argmax, pin, w, b, &d, n, ni, c, oc, k, pk, 4); break;
+        }
+    }
+}
+
+/* dconv (rows ph * pk, ow_v floats wide) = the convolution-output gradient of output channel o of
+ * image ni: the pooled gradient at each window's winner where the ReLU was open, 0 elsewhere.
+ * at[a]: where in dconv, from a window's top-left, its winner a lies. Returns the gradients' sum
+ * (the bias's gradient). */
+DG_INLINE float unpool(float *restrict dconv, const float *restrict dpooled,
+                       const float *restrict pooled, const uint8_t *restrict argmax,
+                       const struct direct *d, size_t plane, int pk, const int *at)
+{
+    memset(dconv, 0, (size_t)d->ph * pk * d->ow_v * sizeof *dconv);
+    float lane[8] = {0};
+    for (int py = 0; py < d->ph; py++) {
+        float *band = dconv + (size_t)py * pk * d->ow_v;
+        const size_t row = plane + (size_t)py * d->pw;
+        for (int px = 0; px < d->pw; px++) {
+            const float g = pooled[row + px] > 0.0f ? dpooled[row + px] : 0.0f;
+            band[px * pk + at[argmax[row + px]]] = g;
+            lane[px & 7] += g;
+        }
+    }
+    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) +
+           ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
+/* dw[kx] += sum over y < rows and x of dconv[y][x] * src[y][x + kx], kx < k, src rows pin_w
+ * apart: one row of taps of the weight gradient. k * nv accumulators side by side, so the adds do
+ * not wait on each other; k and nv are constants at the calls that matter. */
+DG_INLINE void correlate_row(float *dw, const float *dconv, const float *src,
+                             const struct direct *d, int rows, int k, int nv)
+{
+    vf16 acc[NN_FUSED_MAX_K][NN_FUSED_MAX_W / VL];
+    for (int kx = 0; kx < k; kx++)
+        for (int v = 0; v < nv; v++)
+            acc[kx][v] = (vf16){0};
+    for (int y = 0; y < rows; y++) {
+        const float *srow = src + (size_t)y * d->pin_w, *grow = dconv + (size_t)y * d->ow_v;
+        for (int v = 0; v < nv; v++) {
+            vf16 g;
+            memcpy(&g, grow + v * VL, sizeof g);
+            for (int kx = 0; kx < k; kx++) {
+                vf16 x;
+                memcpy(&x, srow + kx + v * VL, sizeof x);
+                acc[kx][v] += g * x;
+            }
+        }
+    }
+    for (int kx = 0; kx < k; kx++) {
+        for (int v = 1; v < nv; v++)
+            acc[kx][0] += acc[kx][v];
+        dw[kx] += hsum(&acc[kx][0]);
+    }
+}
+
+DG_HOT void nn_conv_relu_pool_backward(float *din, float *dw, float *db, const float *dpooled,
+                                       const float *pooled, const uint8_t *argmax, const float *in,
+                                       const float *w, int n, int c, int h, int wd, int oc, int k,
+                                       int pad, int pk)
+{
+    const struct direct d = direct_geometry(h, wd, k, pad, pk);
+    const int n_taps = c * k * k, rows = d.ph * pk; /* rows past ph * pk get no gradient */
+    int at[NN_FUSED_MAX_POOL * NN_FUSED_MAX_POOL];
+    for (int a = 0; a < pk * pk; a++)
+        at[a] = (a / pk) * d.ow_v + a % pk;
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        /* this thread's images, and its partial sums of dw then db */
+        const int n0 = (int)((long)n * t / nt), n1 = (int)((long)n * (t + 1) / nt);
+        float part[NN_FUSED_MAX_OC * (NN_FUSED_MAX_TAPS + 1)] = {0};
+        float pin[NN_FUSED_MAX_PIN], dconv[NN_FUSED_MAX_W * NN_FUSED_MAX_W];
+        for (int ni = n0; ni < n1; ni++) {
+            pad_image(pin, in, &d, n, ni, c, h, wd, pad);
+            float *dpin = din ? pin : NULL; /* din reuses the buffer once dw is done */
+            for (int o = 0; o < oc; o++) {
+                part[NN_FUSED_MAX_OC * NN_FUSED_MAX_TAPS + o] += unpool(
+                    dconv, dpooled, pooled, argmax, &d, ((size_t)o * n + ni) * d.ph * d.pw, pk, at);
+                float *dwo = part + o * NN_FUSED_MAX_TAPS;
+                for (int ci = 0; ci < c; ci++)
+                    for (int ky = 0; ky < k; ky++) {
+                        const float *src = pin + ((size_t)ci * d.pin_h + ky) * d.pin_w;
+                        float *dst = dwo + (ci * k + ky) * k;
+                        if (k == 3 && d.nv == 2) /* the usual first layer, with constants */
+                            correlate_row(dst, dconv, src, &d, rows, 3, 2);
+                        else if (k == 5 && d.nv == 2)
+                            correlate_row(dst, dconv, src, &d, rows, 5, 2);
+                        else
+                            correlate_row(dst, dconv, src, &d, rows, k, d.nv);
+                    }
+            }
+            if (!dpin)
+                continue;
+            /* din: each output gradient spread back over its window's inputs, in the padded
+             * layout, then the image part copied out */
+            memset(dpin, 0, (size_t)c * d.pin_h * d.pin_w * sizeof *dpin);
+            for (int o = 0; o < oc; o++) {
+                unpool(dconv, dpooled, pooled, argmax, &d, ((size_t)o * n + ni) * d.ph * d.pw, pk,
+                       at);
+                for (int ci = 0; ci < c; ci++)
+                    for (int ky = 0; ky < k; ky++)
+                        for (int y = 0; y < rows; y++) {
+                            float *dst = dpin + ((size_t)ci * d.pin_h + y + ky) * d.pin_w;
+                            const float *wr = w + (((size_t)o * c + ci) * k + ky) * k;
+                            for (int kx = 0; kx < k; kx++)
+                                for (int v = 0; v < d.nv; v++) {
+                                    vf16 g, x;
+                                    memcpy(&g, dconv + (size_t)y * d.ow_v + v * VL, sizeof g);
+                                    memcpy(&x, dst + kx + v * VL, sizeof x);
+                                    x += wr[kx] * g;
+                                    memcpy(dst + kx + v * VL, &x, sizeof x);
+                                }
+                        }
+            }
+            for (int ci = 0; ci < c; ci++)
+                for (int y = 0; y < h; y++)
+                    memcpy(din + (((size_t)ci * n + ni) * h + y) * wd,
+                           dpin + ((size_t)ci * d.pin_h + y + pad) * d.pin_w + pad,
+                           (size_t)wd * sizeof *din);
+        }
+        /* the partial sums, added in thread order */
+        for (int r = 0; r < nt; r++) {
+#pragma omp barrier
+            if (r != t)
+                continue;
+            for (int o = 0; o < oc; o++) {
+                for (int i = 0; i < n_taps; i++)
+                    dw[(size_t)o * n_taps + i] += part[o * NN_FUSED_MAX_TAPS + i];
+                if (db)
+                    db[o] += part[NN_FUSED_MAX_OC * NN_FUSED_MAX_TAPS + o];
+            }
+        }
+    }
 }
 
 DG_HOT void nn_relu_forward(float *out, const float *in, size_t n_elems)

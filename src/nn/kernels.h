@@ -29,6 +29,22 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
                         const float *cols, const float *w, int n, int c, int h, int wd, int oc,
                         int k, int pad);
 
+/* The same for k = 3 by Winograd's F(2x2, 3x3) (winograd.c): 16 instead of 36 multiplications per
+ * 2x2 output block and channel pair, equal to the above up to rounding. Worth it when c is not tiny
+ * (the products are [oc x c] by [c x tiles]). saved: nn_wino_saved_size() floats, left holding the
+ * transformed input that the backward pass needs (it is not modified there); scratch:
+ * nn_wino_scratch_size(..., slots) floats, room for slots threads (at most that many are used; its
+ * contents do not carry from the forward to the backward pass). Work is shared out by
+ * NN_WINO_CHUNK images; a given thread count gives the same bits run to run. */
+enum { NN_WINO_CHUNK = 8 };
+size_t nn_wino_saved_size(int n, int c, int h, int w, int pad);
+size_t nn_wino_scratch_size(int c, int oc, int h, int w, int pad, int slots);
+void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const float *in,
+                     const float *w, const float *b, int n, int c, int h, int wd, int oc, int pad,
+                     int relu);
+void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slots,
+                      const float *dout, const float *saved, const float *w, int n, int c, int h,
+                      int wd, int oc, int pad);
 /* Max-pooling with a k x k window and stride k over n_planes planes of h x w (floor: trailing
  * rows and columns that do not fill a window are dropped). argmax: one byte per output, the
  * winning position inside its window (k*k <= 256); the first of equal maxima wins.
@@ -46,6 +62,36 @@ void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, c
 void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, const float *b, int oc,
                        int n, int oh, int ow, int pk); /* b may be NULL: no bias */
 
+/* The whole conv -> ReLU -> max-pool block for a first layer (few input channels, small images):
+ * per image, its input copied with the padding into a buffer on the stack, the convolution made
+ * one output row at a time in vectors and pooled as it is made, so the full-resolution output is
+ * never stored. pooled and argmax as nn_bias_relu_pool leaves them. Backward from the pooled
+ * gradient: a gradient reaches the convolution only at each window's winner and only where the
+ * pooled value is > 0 (the ReLU); that sparse gradient is spread out per image and channel in a
+ * small buffer and correlated with the input (dw, db: added into, db nullable) and with the
+ * weights (din: overwritten, nullable). Per-thread partial sums are added in thread order.
+ * Limits (nn_conv_relu_pool_fits): c <= NN_FUSED_MAX_C, c * k * k <= NN_FUSED_MAX_TAPS,
+ * oc <= NN_FUSED_MAX_OC, output height and width <= NN_FUSED_MAX_W, pk <= NN_FUSED_MAX_POOL,
+ * k <= NN_FUSED_MAX_K. */
+enum {
+    NN_FUSED_MAX_C = 4,
+    NN_FUSED_MAX_K = 5,
+    NN_FUSED_MAX_TAPS = 32,
+    NN_FUSED_MAX_OC = 64,
+    NN_FUSED_MAX_W = 64,
+    NN_FUSED_MAX_POOL = 4,
+    /* the padded input of one image: c * (oh + k - 1) rows of up to ow + k - 1 + 15 floats */
+    NN_FUSED_MAX_PIN = NN_FUSED_MAX_C * (NN_FUSED_MAX_W + NN_FUSED_MAX_K - 1) *
+                       (NN_FUSED_MAX_W + NN_FUSED_MAX_K - 1 + 15),
+};
+int nn_conv_relu_pool_fits(int c, int h, int wd, int oc, int k, int pad, int pk);
+void nn_conv_relu_pool_forward(float *pooled, uint8_t *argmax, const float *in, const float *w,
+                               const float *b, int n, int c, int h, int wd, int oc, int k, int pad,
+                               int pk);
+void nn_conv_relu_pool_backward(float *din, float *dw, float *db, const float *dpooled,
+                                const float *pooled, const uint8_t *argmax, const float *in,
+                                const float *w, int n, int c, int h, int wd, int oc, int k, int pad,
+                                int pk);
 /* Element-wise ReLU over n_elems values. Backward uses the forward output (y > 0 iff x > 0). */
 void nn_relu_forward(float *out, const float *in, size_t n_elems);
 void nn_relu_backward(float *din, const float *dout, const float *out, size_t n_elems);

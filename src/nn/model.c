@@ -339,6 +339,8 @@ struct nn_work {
     float *dx;                  /* gradient of a layer's input (shared scratch, training) */
     float *cols[NN_MAX_LAYERS]; /* im2col per conv layer; one shared buffer in inference */
     float *dcols;               /* training */
+    float *wino;                /* Winograd scratch, room for `slots` threads */
+    int slots;
     float *mask[NN_MAX_LAYERS]; /* dropout masks (training) */
     float *probs;               /* [n][n_classes] */
     uint8_t *argmax[NN_MAX_LAYERS];
@@ -355,6 +357,11 @@ struct nn_work {
      * (nn_bias_relu_pool). With a batch norm this holds in inference only, where the batch norm
      * is folded into the convolution. */
     uint8_t block[NN_MAX_LAYERS];
+    /* direct[i]: block i (no batch norm) runs as one direct kernel pair,
+     * nn_conv_relu_pool_forward/backward: a convolution over few input channels (the first
+     * layer), where im2col + sgemm would mostly move its full-resolution output through memory.
+     * The pool layer's backward is then part of the convolution's. */
+    uint8_t direct[NN_MAX_LAYERS];
 };
 
 /* Layer i is a convolution or dense layer followed by a batch norm. */
@@ -368,8 +375,21 @@ static size_t out_size(const struct nn_layer *l)
     return (size_t)l->out_c * l->out_h * l->out_w;
 }
 
+/* 3x3 convolutions over enough channels run by Winograd's F(2x2, 3x3): 2.25x fewer
+ * multiplications (the reference model's second convolution: 32 -> 64 channels). With few input
+ * channels (the first layer's one) the products are too thin to pay for the transforms. */
+enum { WINO_MIN_C = 8 };
+static int use_wino(const struct nn_layer *l)
+{
+    return l->op == NN_CONV && l->k == 3 && l->in_c >= WINO_MIN_C;
+}
+
+/* Per image: what the forward pass keeps for the backward one (im2col or Winograd's transformed
+ * input). */
 static size_t cols_size(const struct nn_layer *l)
 {
+    if (use_wino(l))
+        return nn_wino_saved_size(1, l->in_c, l->in_h, l->in_w, l->pad);
     return (size_t)l->in_c * l->k * l->k * l->out_h * l->out_w;
 }
 
@@ -394,11 +414,27 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
     for (int i = 0; i + 2 < m->n_layers; i++) {
         const int j = i + 1 + bn_follows(m, i);
         wk->block[i] = m->layer[i].op == NN_CONV && j < m->n_layers && wk->relu_in_pool[j];
+        const struct nn_layer *l = &m->layer[i];
+        wk->direct[i] = wk->block[i] && !bn_follows(m, i) &&
+                        nn_conv_relu_pool_fits(l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
+                                               m->layer[j + 1].k);
         if (bn_follows(m, i) && 2 * (size_t)m->layer[i].out_c > max_fold)
             max_fold = 2 * (size_t)m->layer[i].out_c;
     }
     /* Two passes: count, then carve. */
     size_t n_floats = 0, n_bytes = 0, max_cols = 0, max_act = (size_t)m->in_c * m->in_h * m->in_w;
+    size_t max_dcols = 0, max_wino = 0;
+    wk->slots = nn_get_threads();
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct nn_layer *l = &m->layer[i];
+        if (use_wino(l)) {
+            const size_t s =
+                nn_wino_scratch_size(l->in_c, l->out_c, l->in_h, l->in_w, l->pad, wk->slots);
+            max_wino = s > max_wino ? s : max_wino;
+        } else if (l->op == NN_CONV && nb * cols_size(l) > max_dcols) {
+            max_dcols = nb * cols_size(l);
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         size_t off = 0, boff = 0;
 #define CARVE(ptr, count)                                                                          \
@@ -447,11 +483,12 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
                 if (m->layer[i].op == NN_CONV)
                     wk->cols[i] = shared;
         } else {
-            CARVE(wk->dcols, max_cols);
+            CARVE(wk->dcols, max_dcols);
             CARVE(wk->dx, nb * max_act);
         }
         CARVE(wk->probs, nb * (size_t)m->n_classes);
         CARVE(wk->fold, max_fold);
+        CARVE(wk->wino, max_wino);
 #undef CARVE
         if (!pass) {
             n_floats = off;
@@ -531,6 +568,20 @@ static void fold_bn(const struct nn_model *m, struct nn_work *wk, int i)
     }
 }
 
+/* Convolution layer i (raw when b is NULL), by Winograd or im2col + sgemm. */
+static void conv_forward(const struct nn_model *m, struct nn_work *wk, int i, float *out,
+                         const float *in, const float *w, const float *b, int n, int relu)
+{
+    const struct nn_layer *l = &m->layer[i];
+    float *cols = wk->cols[i];
+    if (use_wino(l))
+        nn_wino_forward(out, cols, wk->wino, wk->slots, in, w, b, n, l->in_c, l->in_h, l->in_w,
+                        l->out_c, l->pad, relu);
+    else
+        nn_conv2d_forward(out, cols, in, w, b, n, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
+                          relu);
+}
+
 const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const float *x, int n,
                         int training, struct dg_rng *rng)
 {
@@ -556,8 +607,14 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
              * buffers and the ReLU (and folded batch norm) have nothing to do. */
             const int p = next + 1;
             const struct nn_layer *pool = &m->layer[p];
-            nn_conv2d_forward(out, wk->cols[i], in, w, NULL, n, l->in_c, l->in_h, l->in_w, l->out_c,
-                              l->k, l->pad, 0);
+            if (wk->direct[i]) {
+                nn_conv_relu_pool_forward(wk->act[p], wk->argmax[p], in, w, b, n, l->in_c, l->in_h,
+                                          l->in_w, l->out_c, l->k, l->pad, pool->k);
+                in = wk->act[p];
+                i = p;
+                continue;
+            }
+            conv_forward(m, wk, i, out, in, w, NULL, n, 0);
             if (fold) /* the scale may be negative, so it goes before the max */
                 nn_channel_affine(out, wk->fold, wk->fold + l->out_c, l->out_c, (size_t)n * hw,
                                   (size_t)n * hw, 1, 0);
@@ -569,8 +626,7 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
         }
         switch (l->op) {
         case NN_CONV:
-            nn_conv2d_forward(out, wk->cols[i], in, w, b, n, l->in_c, l->in_h, l->in_w, l->out_c,
-                              l->k, l->pad, relu_next && !fold);
+            conv_forward(m, wk, i, out, in, w, b, n, relu_next && !fold);
             if (fold)
                 nn_channel_affine(out, wk->fold, wk->fold + l->out_c, l->out_c, (size_t)n * hw,
                                   (size_t)n * hw, 1, relu_next);
@@ -661,9 +717,20 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
             din = NULL;
         switch (l->op) {
         case NN_CONV:
-            nn_conv2d_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL, wk->dcols,
-                               dout, wk->cols[i], m->params + l->w_off, n, l->in_c, l->in_h,
-                               l->in_w, l->out_c, l->k, l->pad);
+            if (wk->direct[i]) {
+                const int p = i + 2; /* conv, ReLU, pool */
+                nn_conv_relu_pool_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL,
+                                           wk->dact[p], wk->act[p], wk->argmax[p], in,
+                                           m->params + l->w_off, n, l->in_c, l->in_h, l->in_w,
+                                           l->out_c, l->k, l->pad, m->layer[p].k);
+            } else if (use_wino(l))
+                nn_wino_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL, wk->wino,
+                                 wk->slots, dout, wk->cols[i], m->params + l->w_off, n, l->in_c,
+                                 l->in_h, l->in_w, l->out_c, l->pad);
+            else
+                nn_conv2d_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL,
+                                   wk->dcols, dout, wk->cols[i], m->params + l->w_off, n, l->in_c,
+                                   l->in_h, l->in_w, l->out_c, l->k, l->pad);
             break;
         case NN_BATCHNORM: {
             size_t cnt, cs, es;
@@ -679,7 +746,7 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
                 nn_relu_backward(din, dout, wk->act[i], n_out);
             break;
         case NN_MAXPOOL:
-            if (din)
+            if (din && (i < 2 || !wk->direct[i - 2])) /* a direct block's conv does it */
                 nn_maxpool_backward(din, dout, wk->argmax[i],
                                     wk->relu_in_pool[i - 1] ? wk->act[i] : NULL, l->in_c * n,
                                     l->in_h, l->in_w, l->k);

@@ -1,0 +1,547 @@
+/* winograd.c - 3x3 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray,
+ * "Fast Algorithms for Convolutional Neural Networks", 2015), forward and backward.
+ *
+ * Each 4x4 block ("tile") of the output comes from a 6x6 patch d of the input and a 3x3 filter g:
+ *   Y = A^T [ (G g G^T) * (B^T d B) ] A        (* element by element, 36 products)
+ * summed over input channels. With U = G g G^T (per filter) and V = B^T d B (per patch and
+ * channel), the sum over channels is, for each of the 36 positions xi of the 6x6, one matrix
+ * product M[xi] = U[xi] . V[xi] of [oc x c] by [c x tiles]: 36 * c * oc multiplications per tile
+ * instead of 144 * c * oc, done by sgemm (the reference model's 11x11 output takes 3x3 tiles, so
+ * 1.8x less than its direct 121 * 9 per channel pair). The transforms run 16 tiles at a time in
+ * vectors. Rounding is a little larger than a direct sum's (the transforms scale by up to ~100
+ * and back): ~1e-6 of the result. The backward pass is the exact adjoint of that chain
+ * (dM = A dY A^T, dU = dM . V^T, dV = U^T . dM, dx = B dV B^T scattered back, dg = G^T dU G), so
+ * its gradients are those of what the forward pass computed.
+ *
+ * Work is split into chunks of NN_WINO_CHUNK images; each thread takes a contiguous run of chunks
+ * and multiplies with single-threaded sgemm inside the OpenMP region (the OpenMP OpenBLAS runs
+ * single-threaded there), so a chunk's transformed data stays in the core's cache between the
+ * transforms and the products. The weight gradient is summed per thread and the partial sums are
+ * added in thread order: results are the same run to run for a given thread count. */
+#include "kernels.h"
+
+#include "dg.h"
+#include "simd.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* F(4x4, 3x3): 4x4 output tiles from 6x6 input patches, 36 products per tile and channel pair. */
+enum { TILE = 4, ALPHA = TILE + 2, NXI = ALPHA * ALPHA };
+
+/* Transforms run on 16 tiles (or filters) at once, one per lane of a vf16. */
+enum { LANES = 16 };
+
+/* The geometry of one layer: output oh x ow in th x tw tiles, t_img tiles per image; a chunk's
+ * rows of tile columns are ld_max floats long (its tile count rounded up to whole vectors). */
+struct geo {
+    int n, c, h, w, oc, pad, oh, ow, th, tw, t_img, n_chunks, ld_max;
+};
+
+static int round_lanes(int p)
+{
+    return (p + LANES - 1) / LANES * LANES;
+}
+
+static struct geo geometry(int n, int c, int h, int w, int oc, int pad)
+{
+    struct geo g = {n, c, h, w, oc, pad, h + 2 * pad - 2, w + 2 * pad - 2, 0, 0, 0, 0, 0};
+    g.th = (g.oh + TILE - 1) / TILE;
+    g.tw = (g.ow + TILE - 1) / TILE;
+    g.t_img = g.th * g.tw;
+    g.n_chunks = (n + NN_WINO_CHUNK - 1) / NN_WINO_CHUNK;
+    g.ld_max = round_lanes(NN_WINO_CHUNK * g.t_img);
+    return g;
+}
+
+/* The 36 planes of transformed data ([36][rows][tile columns] for a chunk, [36][oc][c] for
+ * filters) are PLANE_PAD floats longer than they need be: otherwise they would often be a
+ * multiple of 4 KiB apart, and the 36 streams of a transform would fight over a few L1 sets. */
+enum { PLANE_PAD = 16 };
+static size_t plane(const struct geo *g, int rows)
+{
+    return (size_t)rows * g->ld_max + PLANE_PAD;
+}
+
+static size_t fplane(const struct geo *g)
+{
+    return (size_t)g->oc * g->c + PLANE_PAD;
+}
+
+/* One thread's slot of scratch: M or dM [36][oc][tiles], dV [36][c][tiles], then its partial
+ * sums of dU [36][oc][c] and db [oc]. */
+static size_t sums_offset(const struct geo *g)
+{
+    return NXI * (plane(g, g->oc) + plane(g, g->c));
+}
+
+static size_t slot_size(const struct geo *g)
+{
+    return sums_offset(g) + NXI * fplane(g) + g->oc;
+}
+
+size_t nn_wino_saved_size(int n, int c, int h, int w, int pad)
+{
+    const struct geo g = geometry(n, c, h, w, 1, pad);
+    return (size_t)g.n_chunks * NXI * plane(&g, c);
+}
+
+size_t nn_wino_scratch_size(int c, int oc, int h, int w, int pad, int slots)
+{
+    const struct geo g = geometry(1, c, h, w, oc, pad);
+    return NXI * fplane(&g) + (size_t)(slots < 1 ? 1 : slots) * slot_size(&g);
+}
+
+/* How many threads: at most the OpenMP setting, the slots in scratch and the chunks. */
+static int use_threads(int slots, int n_chunks)
+{
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    nt = nt < slots ? nt : slots;
+    nt = nt < n_chunks ? nt : n_chunks;
+    return nt < 1 ? 1 : nt;
+}
+
+/* ---- the 1-D transforms of F(4, 3), from x (stride sx) to y (stride sy) --------------------
+ * Written out rather than as matrix products: without -ffast-math a compiler may not drop the
+ * products by 0. */
+
+/* y = G x (3 -> 6): the filter */
+DG_INLINE void g_1d(vf16 *y, int sy, const vf16 *x, int sx)
+{
+    const vf16 x0 = x[0], x1 = x[sx], x2 = x[2 * sx];
+    const vf16 a = (x0 + x2) * (-1.0f / 6.0f), b = x0 * (1.0f / 24.0f) + x2 * (1.0f / 6.0f);
+    y[0] = x0 * 0.25f;
+    y[sy] = a - x1 * (1.0f / 6.0f);
+    y[2 * sy] = a + x1 * (1.0f / 6.0f);
+    y[3 * sy] = b + x1 * (1.0f / 12.0f);
+    y[4 * sy] = b - x1 * (1.0f / 12.0f);
+    y[5 * sy] = x2;
+}
+
+/* y = G^T x (6 -> 3), the adjoint of g_1d */
+DG_INLINE void gt_1d(vf16 *y, int sy, const vf16 *x, int sx)
+{
+    const vf16 x0 = x[0], x1 = x[sx], x2 = x[2 * sx], x3 = x[3 * sx], x4 = x[4 * sx],
+               x5 = x[5 * sx];
+    y[0] = x0 * 0.25f - (x1 + x2) * (1.0f / 6.0f) + (x3 + x4) * (1.0f / 24.0f);
+    y[sy] = (x2 - x1) * (1.0f / 6.0f) + (x3 - x4) * (1.0f / 12.0f);
+    y[2 * sy] = (x3 + x4 - x1 - x2) * (1.0f / 6.0f) + x5;
+}
+
+/* y = B^T x (6 -> 6): the input */
+DG_INLINE void bt_1d(vf16 *y, int sy, const vf16 *x, int sx)
+{
+    const vf16 x0 = x[0], x1 = x[sx], x2 = x[2 * sx], x3 = x[3 * sx], x4 = x[4 * sx],
+               x5 = x[5 * sx];
+    y[0] = 4.0f * x0 - 5.0f * x2 + x4;
+    y[sy] = x3 + x4 - 4.0f * (x1 + x2);
+    y[2 * sy] = x4 - x3 + 4.0f * (x1 - x2);
+    y[3 * sy] = x4 - x2 + 2.0f * (x3 - x1);
+    y[4 * sy] = x4 - x2 + 2.0f * (x1 - x3);
+    y[5 * sy] = 4.0f * x1 - 5.0f * x3 + x5;
+}
+
+/* y = B x (6 -> 6), the adjoint of bt_1d */
+DG_INLINE void b_1d(vf16 *y, int sy, const vf16 *x, int sx)
+{
+    const vf16 x0 = x[0], x1 = x[sx], x2 = x[2 * sx], x3 = x[3 * sx], x4 = x[4 * sx],
+               x5 = x[5 * sx];
+    y[0] = 4.0f * x0;
+    y[sy] = 4.0f * (x2 - x1 + x5) + 2.0f * (x4 - x3);
+    y[2 * sy] = -5.0f * x0 - 4.0f * (x1 + x2) - x3 - x4;
+    y[3 * sy] = x1 - x2 + 2.0f * (x3 - x4) - 5.0f * x5;
+    y[4 * sy] = x0 + x1 + x2 + x3 + x4;
+    y[5 * sy] = x5;
+}
+
+/* y = A^T x (6 -> 4): the output */
+DG_INLINE void at_1d(vf16 *y, int sy, const vf16 *x, int sx)
+{
+    const vf16 x1 = x[sx], x2 = x[2 * sx], x3 = x[3 * sx], x4 = x[4 * sx];
+    const vf16 p12 = x1 + x2, m12 = x1 - x2, p34 = x3 + x4, m34 = x3 - x4;
+    y[0] = x[0] + p12 + p34;
+    y[sy] = m12 + 2.0f * m34;
+    y[2 * sy] = p12 + 4.0f * p34;
+    y[3 * sy] = m12 + 8.0f * m34 + x[5 * sx];
+}
+
+/* y = A x (4 -> 6), the adjoint of at_1d */
+DG_INLINE void a_1d(vf16 *y, int sy, const vf16 *x, int sx)
+{
+    const vf16 x0 = x[0], x1 = x[sx], x2 = x[2 * sx], x3 = x[3 * sx];
+    const vf16 p02 = x0 + x2, p13 = x1 + x3;
+    y[0] = x0;
+    y[sy] = p02 + p13;
+    y[2 * sy] = p02 - p13;
+    y[3 * sy] = x0 + 2.0f * x1 + 4.0f * x2 + 8.0f * x3;
+    y[4 * sy] = x0 - 2.0f * x1 + 4.0f * x2 - 8.0f * x3;
+    y[5 * sy] = x3;
+}
+
+/* n vectors from / to n rows of 16 floats, stride floats apart */
+DG_INLINE void load_rows(vf16 *v, const float *src, size_t stride, int n)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(&v[i], src + i * stride, sizeof v[i]);
+}
+
+DG_INLINE void store_rows(float *dst, size_t stride, const vf16 *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(dst + i * stride, &v[i], sizeof v[i]);
+}
+
+/* ---- filters ------------------------------------------------------------------------------- */
+
+/* U[xi][f] = (G g G^T)[xi] for every filter g = w[f] (3x3, f = o * c + ci), 16 filters at once. */
+DG_HOT static void transform_filters(float *u, const float *w, const struct geo *g)
+{
+    const int n_f = g->oc * g->c;
+    const size_t fs = fplane(g);
+    for (int f0 = 0; f0 < n_f; f0 += LANES) {
+        const int nl = n_f - f0 < LANES ? n_f - f0 : LANES;
+        float gx[9][LANES] = {{0}}, out[NXI][LANES];
+        for (int l = 0; l < nl; l++)
+            for (int i = 0; i < 9; i++)
+                gx[i][l] = w[9 * (size_t)(f0 + l) + i];
+        vf16 x[9], t[ALPHA * 3], v[NXI];
+        load_rows(x, gx[0], LANES, 9);
+        for (int j = 0; j < 3; j++) /* G g, by columns */
+            g_1d(&t[j], 3, &x[j], 3);
+        for (int i = 0; i < ALPHA; i++) /* (G g) G^T, by rows */
+            g_1d(&v[ALPHA * i], 1, &t[3 * i], 1);
+        store_rows(out[0], LANES, v, NXI);
+        for (int xi = 0; xi < NXI; xi++)
+            memcpy(u + xi * fs + f0, out[xi], (size_t)nl * sizeof(float));
+    }
+}
+
+/* dw[f] += G^T dU[.][f] G, the adjoint of transform_filters. */
+DG_HOT static void untransform_filters(float *dw, const float *du, const struct geo *g)
+{
+    const int n_f = g->oc * g->c;
+    const size_t fs = fplane(g);
+    for (int f0 = 0; f0 < n_f; f0 += LANES) {
+        const int nl = n_f - f0 < LANES ? n_f - f0 : LANES;
+        float dx[NXI][LANES] = {{0}}, out[9][LANES];
+        for (int xi = 0; xi < NXI; xi++)
+            memcpy(dx[xi], du + xi * fs + f0, (size_t)nl * sizeof(float));
+        vf16 x[NXI], e[3 * ALPHA], d[9];
+        load_rows(x, dx[0], LANES, NXI);
+        for (int j = 0; j < ALPHA; j++) /* G^T dU, by columns */
+            gt_1d(&e[j], ALPHA, &x[j], ALPHA);
+        for (int i = 0; i < 3; i++) /* (G^T dU) G, by rows */
+            gt_1d(&d[3 * i], 1, &e[ALPHA * i], 1);
+        store_rows(out[0], LANES, d, 9);
+        for (int l = 0; l < nl; l++)
+            for (int i = 0; i < 9; i++)
+                dw[9 * (size_t)(f0 + l) + i] += out[i][l];
+    }
+}
+
+/* ---- tiles ----------------------------------------------------------------------------------- */
+
+/* A walk over a chunk's tiles in column order: image k, tile row ty, tile column tx. */
+struct walk {
+    int k, ty, tx;
+};
+
+DG_INLINE void step(struct walk *it, const struct geo *g)
+{
+    if (++it->tx == g->tw) {
+        it->tx = 0;
+        if (++it->ty == g->th) {
+            it->ty = 0;
+            it->k++;
+        }
+    }
+}
+
+/* V[xi][ci][p] of the nb images from n0 on (CNHW in), p = (image - n0) * t_img + tile, rows ld
+ * floats long (columns past the tiles are 0). */
+DG_INLINE void transform_inputs(float *v, const float *in, const struct geo *g, int n0, int nb,
+                                int ld)
+{
+    const int p = nb * g->t_img;
+    const size_t stride = plane(g, g->c), img = (size_t)g->h * g->w;
+    for (int ci = 0; ci < g->c; ci++) {
+        const float *src = in + ((size_t)ci * g->n + n0) * img;
+        struct walk it = {0, 0, 0};
+        for (int pb = 0; pb < ld; pb += LANES) {
+            float d[NXI][LANES];
+            for (int l = 0; l < LANES; l++) {
+                if (pb + l >= p) {
+                    for (int xi = 0; xi < NXI; xi++)
+                        d[xi][l] = 0.0f;
+                    continue;
+                }
+                const float *s = src + it.k * img;
+                const int y0 = TILE * it.ty - g->pad, x0 = TILE * it.tx - g->pad;
+                if (y0 >= 0 && x0 >= 0 && y0 + ALPHA <= g->h && x0 + ALPHA <= g->w) {
+                    for (int i = 0; i < ALPHA; i++)
+                        for (int j = 0; j < ALPHA; j++)
+                            d[ALPHA * i + j][l] = s[(size_t)(y0 + i) * g->w + x0 + j];
+                } else {
+                    for (int i = 0; i < ALPHA; i++)
+                        for (int j = 0; j < ALPHA; j++) {
+                            const int y = y0 + i, x = x0 + j;
+                            d[ALPHA * i + j][l] = y >= 0 && y < g->h && x >= 0 && x < g->w
+                                                      ? s[(size_t)y * g->w + x]
+                                                      : 0.0f;
+                        }
+                }
+                step(&it, g);
+            }
+            vf16 x[NXI], t[NXI], r[NXI];
+            load_rows(x, d[0], LANES, NXI);
+            for (int j = 0; j < ALPHA; j++) /* B^T d, by columns */
+                bt_1d(&t[j], ALPHA, &x[j], ALPHA);
+            for (int i = 0; i < ALPHA; i++) /* (B^T d) B, by rows */
+                bt_1d(&r[ALPHA * i], 1, &t[ALPHA * i], 1);
+            store_rows(v + (size_t)ci * ld + pb, stride, r, NXI);
+        }
+    }
+}
+
+/* out (CNHW) of the nb images from n0 on = A^T M A per tile, + b, then max(0, .) when relu. */
+DG_INLINE void transform_outputs(float *out, const float *m, const float *b, int relu,
+                                 const struct geo *g, int n0, int nb, int ld)
+{
+    const int p = nb * g->t_img;
+    const size_t stride = plane(g, g->oc), img = (size_t)g->oh * g->ow;
+    for (int o = 0; o < g->oc; o++) {
+        const float bias = b ? b[o] : 0.0f, floor = relu ? 0.0f : -__builtin_inff();
+        float *dst = out + ((size_t)o * g->n + n0) * img;
+        struct walk it = {0, 0, 0};
+        for (int pb = 0; pb < p; pb += LANES) {
+            vf16 x[NXI], s[TILE * ALPHA], y[TILE * TILE];
+            load_rows(x, m + (size_t)o * ld + pb, stride, NXI);
+            for (int j = 0; j < ALPHA; j++) /* A^T M, by columns */
+                at_1d(&s[j], ALPHA, &x[j], ALPHA);
+            for (int i = 0; i < TILE; i++) /* (A^T M) A, by rows */
+                at_1d(&y[TILE * i], 1, &s[ALPHA * i], 1);
+            float ys[TILE * TILE][LANES];
+            store_rows(ys[0], LANES, y, TILE * TILE);
+            for (int l = 0; l < LANES && pb + l < p; l++, step(&it, g)) {
+                const int y0 = TILE * it.ty, x0 = TILE * it.tx;
+                const int ni = g->oh - y0 < TILE ? g->oh - y0 : TILE,
+                          nj = g->ow - x0 < TILE ? g->ow - x0 : TILE;
+                for (int i = 0; i < ni; i++) {
+                    float *row = dst + it.k * img + (size_t)(y0 + i) * g->ow + x0;
+                    for (int j = 0; j < nj; j++) {
+                        const float a = ys[TILE * i + j][l] + bias;
+                        row[j] = a > floor ? a : floor;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dM[xi][o][p] = (A dY A^T)[xi] for the 4x4 blocks of dout (0 beyond the output's edge). */
+DG_INLINE void transform_grads(float *dm, const float *dout, const struct geo *g, int n0, int nb,
+                               int ld)
+{
+    const int p = nb * g->t_img;
+    const size_t stride = plane(g, g->oc), img = (size_t)g->oh * g->ow;
+    for (int o = 0; o < g->oc; o++) {
+        const float *src = dout + ((size_t)o * g->n + n0) * img;
+        struct walk it = {0, 0, 0};
+        for (int pb = 0; pb < ld; pb += LANES) {
+            float dy[TILE * TILE][LANES];
+            for (int l = 0; l < LANES; l++) {
+                if (pb + l >= p) {
+                    for (int i = 0; i < TILE * TILE; i++)
+                        dy[i][l] = 0.0f;
+                    continue;
+                }
+                const int y0 = TILE * it.ty, x0 = TILE * it.tx;
+                const float *s = src + it.k * img;
+                for (int i = 0; i < TILE; i++)
+                    for (int j = 0; j < TILE; j++)
+                        dy[TILE * i + j][l] = y0 + i < g->oh && x0 + j < g->ow
+                                                  ? s[(size_t)(y0 + i) * g->ow + x0 + j]
+                                                  : 0.0f;
+                step(&it, g);
+            }
+            vf16 x[TILE * TILE], a[ALPHA * TILE], r[NXI];
+            load_rows(x, dy[0], LANES, TILE * TILE);
+            for (int j = 0; j < TILE; j++) /* A dY, by columns */
+                a_1d(&a[j], TILE, &x[j], TILE);
+            for (int i = 0; i < ALPHA; i++) /* (A dY) A^T, by rows */
+                a_1d(&r[ALPHA * i], 1, &a[TILE * i], 1);
+            store_rows(dm + (size_t)o * ld + pb, stride, r, NXI);
+        }
+    }
+}
+
+/* din (CNHW) of the nb images from n0 on = the sum over tiles of B dV B^T, placed where each
+ * tile's patch came from (patches overlap by two rows and columns; parts outside are dropped). */
+DG_INLINE void scatter_inputs(float *din, const float *dv, const struct geo *g, int n0, int nb,
+                              int ld)
+{
+    const int p = nb * g->t_img;
+    const size_t stride = plane(g, g->c), img = (size_t)g->h * g->w;
+    for (int ci = 0; ci < g->c; ci++) {
+        float *dst = din + ((size_t)ci * g->n + n0) * img;
+        memset(dst, 0, (size_t)nb * img * sizeof *dst);
+        struct walk it = {0, 0, 0};
+        for (int pb = 0; pb < p; pb += LANES) {
+            vf16 x[NXI], t[NXI], r[NXI];
+            load_rows(x, dv + (size_t)ci * ld + pb, stride, NXI);
+            for (int j = 0; j < ALPHA; j++) /* B dV, by columns */
+                b_1d(&t[j], ALPHA, &x[j], ALPHA);
+            for (int i = 0; i < ALPHA; i++) /* (B dV) B^T, by rows */
+                b_1d(&r[ALPHA * i], 1, &t[ALPHA * i], 1);
+            float d[NXI][LANES];
+            store_rows(d[0], LANES, r, NXI);
+            for (int l = 0; l < LANES && pb + l < p; l++, step(&it, g)) {
+                float *s = dst + it.k * img;
+                const int y0 = TILE * it.ty - g->pad, x0 = TILE * it.tx - g->pad;
+                if (y0 >= 0 && x0 >= 0 && y0 + ALPHA <= g->h && x0 + ALPHA <= g->w) {
+                    for (int i = 0; i < ALPHA; i++)
+                        for (int j = 0; j < ALPHA; j++)
+                            s[(size_t)(y0 + i) * g->w + x0 + j] += d[ALPHA * i + j][l];
+                } else {
+                    for (int i = 0; i < ALPHA; i++)
+                        for (int j = 0; j < ALPHA; j++) {
+                            const int yy = y0 + i, xx = x0 + j;
+                            if (yy >= 0 && yy < g->h && xx >= 0 && xx < g->w)
+                                s[(size_t)yy * g->w + xx] += d[ALPHA * i + j][l];
+                        }
+                }
+            }
+        }
+    }
+}
+
+/* ---- the passes ------------------------------------------------------------------------------ */
+
+/* The images of chunk q: [*n0, *n0 + return value). */
+static int chunk(const struct geo *g, int q, int *n0)
+{
+    *n0 = q * NN_WINO_CHUNK;
+    return g->n - *n0 < NN_WINO_CHUNK ? g->n - *n0 : NN_WINO_CHUNK;
+}
+
+/* The chunks [q0, q1) of thread t of nt. */
+static void share(int n_chunks, int t, int nt, int *q0, int *q1)
+{
+    *q0 = (int)((long)n_chunks * t / nt);
+    *q1 = (int)((long)n_chunks * (t + 1) / nt);
+}
+
+DG_HOT static void forward_chunks(float *out, float *saved, float *slot, const float *u,
+                                  const float *in, const float *b, int relu, const struct geo *g,
+                                  int q0, int q1)
+{
+    const size_t vs = plane(g, g->c), ms = plane(g, g->oc), fs = fplane(g);
+    for (int q = q0; q < q1; q++) {
+        int n0;
+        const int nb = chunk(g, q, &n0), p = nb * g->t_img, ld = round_lanes(p);
+        float *v = saved + (size_t)q * NXI * vs, *m = slot;
+        transform_inputs(v, in, g, n0, nb, ld);
+        for (int xi = 0; xi < NXI; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->oc, p, g->c, 1.0f,
+                        u + xi * fs, g->c, v + xi * vs, ld, 0.0f, m + xi * ms, ld);
+        transform_outputs(out, m, b, relu, g, n0, nb, ld);
+    }
+}
+
+void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const float *in,
+                     const float *w, const float *b, int n, int c, int h, int wd, int oc, int pad,
+                     int relu)
+{
+    const struct geo g = geometry(n, c, h, wd, oc, pad);
+    float *u = scratch, *slot0 = scratch + NXI * fplane(&g);
+    const size_t ss = slot_size(&g);
+    transform_filters(u, w, &g);
+    const int nt = use_threads(slots, g.n_chunks);
+    if (nt == 1) {
+        forward_chunks(out, saved, slot0, u, in, b, relu, &g, 0, g.n_chunks);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0, q0, q1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        share(g.n_chunks, t, nt, &q0, &q1);
+        forward_chunks(out, saved, slot0 + (size_t)t * ss, u, in, b, relu, &g, q0, q1);
+    }
+}
+
+/* One thread's share of the backward pass: its chunks' din, and in its slot its partial sums of
+ * dU and (when with_db) db, zeroed here. */
+DG_HOT static void backward_chunks(float *din, int with_db, float *slot, const float *u,
+                                   const float *dout, const float *saved, const struct geo *g,
+                                   int q0, int q1)
+{
+    const size_t vs = plane(g, g->c), ms = plane(g, g->oc), fs = fplane(g);
+    float *dm = slot, *dv = dm + NXI * ms, *du = slot + sums_offset(g), *db = du + NXI * fs;
+    memset(du, 0, (NXI * fs + g->oc) * sizeof *du);
+    for (int q = q0; q < q1; q++) {
+        int n0;
+        const int nb = chunk(g, q, &n0), p = nb * g->t_img, ld = round_lanes(p);
+        const float *v = saved + (size_t)q * NXI * vs;
+        transform_grads(dm, dout, g, n0, nb, ld);
+        if (with_db) {
+            const size_t hw = (size_t)g->oh * g->ow;
+            for (int o = 0; o < g->oc; o++)
+                db[o] += sum_lanes(dout + ((size_t)o * g->n + n0) * hw, hw * nb);
+        }
+        for (int xi = 0; xi < NXI; xi++) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->oc, g->c, p, 1.0f, dm + xi * ms,
+                        ld, v + xi * vs, ld, 1.0f, du + xi * fs, g->c);
+            if (din)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->c, p, g->oc, 1.0f,
+                            u + xi * fs, g->c, dm + xi * ms, ld, 0.0f, dv + xi * vs, ld);
+        }
+        if (din)
+            scatter_inputs(din, dv, g, n0, nb, ld);
+    }
+}
+
+void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slots,
+                      const float *dout, const float *saved, const float *w, int n, int c, int h,
+                      int wd, int oc, int pad)
+{
+    const struct geo g = geometry(n, c, h, wd, oc, pad);
+    float *u = scratch, *slot0 = scratch + NXI * fplane(&g);
+    const size_t ss = slot_size(&g);
+    transform_filters(u, w, &g);
+    const int nt = use_threads(slots, g.n_chunks), with_db = db != NULL;
+    if (nt == 1) {
+        backward_chunks(din, with_db, slot0, u, dout, saved, &g, 0, g.n_chunks);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = 0, q0, q1;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            share(g.n_chunks, t, nt, &q0, &q1);
+            backward_chunks(din, with_db, slot0 + (size_t)t * ss, u, dout, saved, &g, q0, q1);
+        }
+    }
+    /* The threads' partial sums of dU and db, added in thread order. */
+    const size_t n_sums = NXI * fplane(&g) + oc;
+    float *sums = slot0 + sums_offset(&g);
+    for (int t = 1; t < nt; t++) {
+        const float *part = slot0 + (size_t)t * ss + sums_offset(&g);
+        for (size_t i = 0; i < n_sums; i++)
+            sums[i] += part[i];
+    }
+    untransform_filters(dw, sums, &g);
+    if (with_db)
+        for (int o = 0; o < oc; o++)
+            db[o] += sums[NXI * fplane(&g) + o];
+}
