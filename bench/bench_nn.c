@@ -33,39 +33,68 @@ static float frand(struct dg_rng *r)
     return 2.0f * dg_rng_uniform(r) - 1.0f;
 }
 
-/* Tuned vs naive at the reference model's convolution and dense shapes. */
+/* Largest |a - b| / (1e-4 + 1e-4 |b|) over n values (NaN counts as infinitely far). */
+static double worst_error(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double e = fabs(a[i] - b[i]) / (1e-4 + 1e-4 * fabs(b[i]));
+        worst = e <= worst ? worst : isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
+
+/* The kernels a training step of the reference model runs, against the naive ones at its shapes:
+ * the first block (conv 1 -> 32, ReLU, 2x2 pool) by the direct kernel, the second convolution
+ * (32 -> 64) by Winograd, forward and weight gradient. */
 static int check_kernels(void)
 {
     struct dg_rng r;
     dg_rng_seed(&r, 1);
-    const struct {
-        int n, c, h, w, oc, k;
-    } cs[] = {{4, 1, 28, 28, 32, 3}, {4, 32, 13, 13, 64, 3}};
-    for (int t = 0; t < 2; t++) {
-        const int n = cs[t].n, c = cs[t].c, h = cs[t].h, w = cs[t].w, oc = cs[t].oc, k = cs[t].k;
-        const int oh = h - k + 1, ow = w - k + 1;
-        size_t n_in = (size_t)n * c * h * w, n_out = (size_t)n * oc * oh * ow;
-        size_t n_w = (size_t)oc * c * k * k, n_cols = (size_t)c * k * k * n * oh * ow;
-        float *in = malloc(n_in * 4), *wt = malloc(n_w * 4), *b = malloc(oc * 4);
-        float *o1 = malloc(n_out * 4), *o2 = malloc(n_out * 4), *cols = malloc(n_cols * 4);
-        for (size_t i = 0; i < n_in; i++)
-            in[i] = frand(&r);
-        for (size_t i = 0; i < n_w; i++)
-            wt[i] = frand(&r);
-        for (int i = 0; i < oc; i++)
-            b[i] = frand(&r);
-        nn_conv2d_forward(o1, cols, in, wt, b, n, c, h, w, oc, k, 0, 0);
-        nn_conv2d_forward_ref(o2, in, wt, b, n, c, h, w, oc, k, 0);
-        double worst = 0;
-        for (size_t i = 0; i < n_out; i++)
-            worst = fmax(worst, fabs(o1[i] - o2[i]) / (1e-4 + 1e-4 * fabs(o2[i])));
-        free(in), free(wt), free(b), free(o1), free(o2), free(cols);
-        if (!(worst <= 1.0)) {
-            fprintf(stderr, "bench: conv kernel %d disagrees with the naive one (%.3g x tol)\n", t,
-                    worst);
+    enum { N = 4 };
+    /* block 1: 28x28 -> 26x26 -> 13x13 */
+    const size_t n_in1 = N * 28 * 28, n_c1 = (size_t)32 * N * 26 * 26,
+                 n_p1 = (size_t)32 * N * 13 * 13;
+    /* conv 2: 13x13 -> 11x11 */
+    const size_t n_in2 = (size_t)32 * N * 13 * 13, n_o2 = (size_t)64 * N * 11 * 11,
+                 n_w2 = 64 * 32 * 9;
+    float *in1 = malloc(n_in1 * 4), *w1 = malloc(32 * 9 * 4), *b1 = malloc(32 * 4);
+    float *c1 = malloc(n_c1 * 4), *p1 = malloc(n_p1 * 4), *p1_ref = malloc(n_p1 * 4);
+    uint8_t *am = malloc(n_p1), *am_ref = malloc(n_p1);
+    float *in2 = malloc(n_in2 * 4), *w2 = malloc(n_w2 * 4), *b2 = malloc(64 * 4);
+    float *o2 = malloc(n_o2 * 4), *o2_ref = malloc(n_o2 * 4), *dout = malloc(n_o2 * 4);
+    float *din = malloc(n_in2 * 4), *dw = calloc(n_w2, 4), *dw_ref = calloc(n_w2, 4);
+    float *db = calloc(64, 4), *db_ref = calloc(64, 4);
+    float *saved = malloc(nn_wino_saved_size(N, 32, 13, 13, 0) * 4);
+    float *scratch = malloc(nn_wino_scratch_size(32, 64, 13, 13, 0, 1) * 4);
+    float *v[] = {in1, w1, b1, in2, w2, b2, dout};
+    const size_t nv[] = {n_in1, 32 * 9, 32, n_in2, n_w2, 64, n_o2};
+    for (int j = 0; j < 7; j++)
+        for (size_t i = 0; i < nv[j]; i++)
+            v[j][i] = frand(&r);
+    nn_conv_relu_pool_forward(p1, am, in1, w1, b1, N, 1, 28, 28, 32, 3, 0, 2);
+    nn_conv2d_forward_ref(c1, in1, w1, b1, N, 1, 28, 28, 32, 3, 0);
+    nn_relu_forward(c1, c1, n_c1);
+    nn_maxpool_forward(p1_ref, am_ref, c1, 32 * N, 26, 26, 2);
+    const double e1 = worst_error(p1, p1_ref, n_p1);
+    nn_wino_forward(o2, saved, scratch, 1, in2, w2, b2, N, 32, 13, 13, 64, 0, 0);
+    nn_conv2d_forward_ref(o2_ref, in2, w2, b2, N, 32, 13, 13, 64, 3, 0);
+    const double e2 = worst_error(o2, o2_ref, n_o2);
+    nn_wino_backward(NULL, dw, db, scratch, 1, dout, saved, w2, N, 32, 13, 13, 64, 0);
+    nn_conv2d_backward_ref(din, dw_ref, db_ref, dout, in2, w2, N, 32, 13, 13, 64, 3, 0);
+    const double e3 = fmax(worst_error(dw, dw_ref, n_w2), worst_error(db, db_ref, 64));
+    for (int j = 0; j < 7; j++)
+        free(v[j]);
+    free(c1), free(p1), free(p1_ref), free(am), free(am_ref), free(o2), free(o2_ref), free(din);
+    free(dw), free(dw_ref), free(db), free(db_ref), free(saved), free(scratch);
+    const char *what[] = {"direct conv-ReLU-pool", "Winograd forward", "Winograd weight gradient"};
+    const double err[] = {e1, e2, e3};
+    for (int j = 0; j < 3; j++)
+        if (!(err[j] <= 1.0)) {
+            fprintf(stderr, "bench: the %s kernel disagrees with the naive one (%.3g x tol)\n",
+                    what[j], err[j]);
             return 1;
         }
-    }
     return 0;
 }
 
@@ -144,7 +173,8 @@ int main(int argc, char **argv)
     const int epochs = getenv("BENCH_EPOCHS") ? atoi(getenv("BENCH_EPOCHS")) : 3;
     if (check_kernels())
         return 1;
-    printf("check ok tuned kernels equal the naive ones at the reference shapes\n");
+    printf("check ok the training kernels (direct block, Winograd) equal the naive ones at the "
+           "reference shapes\n");
     struct data_set train, test;
     if (data_mnist_load(data_dir, "train", &train) || data_mnist_load(data_dir, "t10k", &test)) {
         fprintf(stderr, "bench: %s (run make data)\n", dg_errmsg());
