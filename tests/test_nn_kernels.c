@@ -89,7 +89,8 @@ static void test_dense_tuned_equals_naive(void **state)
 /* Winograd F(4x4, 3x3) equals the naive convolution up to its rounding (its transforms scale
  * values by up to ~100 and back, so errors are ~1e-6 of the sums, not ~1e-7): odd and even sizes,
  * pad 0 and 1, batches that end in a part-filled chunk, one thread and two (scratch for two, so the
- * partial sums of the weight gradient are added across threads), a bias with a fused ReLU. */
+ * partial sums of the weight gradient are added across threads), a bias with a fused ReLU, and
+ * ReLU with 2x2 max-pooling inside (against the naive convolution, ReLU and pool chained). */
 static void test_winograd_equals_naive(void **state)
 {
     (void)state;
@@ -151,6 +152,37 @@ static void test_winograd_equals_naive(void **state)
             for (size_t i = 0; i < n_w; i++)
                 dw_ref[i] += dw_ref[i] - 0.5f;
             assert_close(dw, dw_ref, n_w, 2 * atol, 1e-4);
+            /* with ReLU and 2x2 max-pooling inside: against the naive convolution, ReLU, pool
+             * and their backward passes chained */
+            const int ph = oh / 2, pw = ow / 2;
+            const size_t n_pool = (size_t)cc.oc * cc.n * ph * pw;
+            float *pooled = falloc(n_pool), *pooled_ref = falloc(n_pool), *dp = falloc(n_pool);
+            uint8_t *am = calloc(n_pool ? n_pool : 1, 1), *am_ref = calloc(n_pool ? n_pool : 1, 1);
+            assert_non_null(am);
+            assert_non_null(am_ref);
+            fill_uniform(dp, n_pool, -1, 1, &rng);
+            nn_wino_relu_pool_forward(pooled, am, saved, scratch, threads, in, w, b, cc.n, cc.c,
+                                      cc.h, cc.w, cc.oc, cc.pad);
+            nn_conv2d_forward_ref(out_ref, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, 3, cc.pad);
+            nn_relu_forward(out_ref, out_ref, n_out);
+            nn_maxpool_forward(pooled_ref, am_ref, out_ref, cc.oc * cc.n, oh, ow, 2);
+            assert_close(pooled, pooled_ref, n_pool, atol_out, 1e-4);
+            for (size_t i = 0; i < n_pool; i++)
+                if (pooled_ref[i] > 1e-3f)
+                    assert_int_equal(am[i], am_ref[i]);
+            for (size_t i = 0; i < n_w; i++)
+                dw[i] = dw_ref[i] = 0.5f;
+            for (int o = 0; o < cc.oc; o++)
+                db[o] = db_ref[o] = 0.25f;
+            nn_wino_relu_pool_backward(din, dw, db, scratch, threads, dp, pooled, am, saved, w,
+                                       cc.n, cc.c, cc.h, cc.w, cc.oc, cc.pad);
+            nn_maxpool_backward(dout, dp, am, pooled, cc.oc * cc.n, oh, ow, 2);
+            nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, cc.n, cc.c, cc.h, cc.w,
+                                   cc.oc, 3, cc.pad);
+            assert_close(din, din_ref, n_in, atol_in, 1e-4);
+            assert_close(dw, dw_ref, n_w, atol, 1e-4);
+            assert_close(db, db_ref, cc.oc, atol, 1e-4);
+            free(pooled), free(pooled_ref), free(dp), free(am), free(am_ref);
             free(in), free(w), free(b), free(dout), free(out), free(out_ref), free(saved);
             free(scratch), free(din), free(din_ref), free(dw), free(dw_ref), free(db), free(db_ref);
         }

@@ -352,17 +352,6 @@ DG_INLINE void conv_row(vf16 *acc, int nv, const float *pin, const float *w, con
         }
 }
 
-/* *out = mask ? *a : *b, lane by lane (pointers: vectors passed by value would change the ABI
- * between the clones) */
-DG_INLINE void select_f(vf16 *out, const vi16 *mask, const vf16 *a, const vf16 *b)
-{
-    vi16 ai, bi;
-    memcpy(&ai, a, sizeof ai);
-    memcpy(&bi, b, sizeof bi);
-    ai = (ai & *mask) | (bi & ~*mask);
-    memcpy(out, &ai, sizeof ai);
-}
-
 /* 2x2 pooling of rows r0, r1 (nv vectors each) into pw values and their argmax, exactly as
  * pool2_row does it (first of equal maxima, then + bias and ReLU), 16 windows per step: even and
  * odd columns are pulled apart with shuffles. */
@@ -381,17 +370,9 @@ DG_INLINE void pool2_vec(float *dst, uint8_t *am, const vf16 *r0, const vf16 *r1
                    o1 = __builtin_shufflevector(a1, b1, ODD);
 #undef EVEN
 #undef ODD
-        const vi16 c1 = o0 > e0, c2 = o1 > e1; /* -1 where the right one wins */
-        vf16 m1, m2, best;
-        select_f(&m1, &c1, &o0, &e0);
-        select_f(&m2, &c2, &o1, &e1);
-        const vi16 c3 = m2 > m1;
-        select_f(&best, &c3, &m2, &m1);
-        best += bias;
-        const vi16 open = best > 0.0f;
-        select_f(&best, &open, &best, &zero);
-        /* argmax c1 + c3 * (2 + c2 - c1) with 0/1 flags; the masks are 0/-1 */
-        const vi16 win = -c1 + (c3 & (2 - c2 + c1));
+        vf16 best;
+        vi16 win;
+        pool2x2(&best, &win, &e0, &o0, &e1, &o1, bias);
         float f[VL];
         int32_t wi[VL];
         memcpy(f, &best, sizeof f);
@@ -459,6 +440,57 @@ DG_INLINE float unpool(float *restrict dconv, const float *restrict dpooled,
                        const float *restrict pooled, const uint8_t *restrict argmax,
                        const struct direct *d, size_t plane, int pk, const int *at)
 {
+    if (pk == 2) { /* 16 windows at a time: each gradient doubled across its window's columns,
+                    * kept in the row and column its winner names */
+        const vi16 left = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1}, right = left + 2;
+        const vf16 zero = {0};
+        vf16 sum = zero;
+        for (int py = 0; py < d->ph; py++) {
+            float *r0 = dconv + (size_t)2 * py * d->ow_v, *r1 = r0 + d->ow_v;
+            const size_t row = plane + (size_t)py * d->pw;
+            for (int px0 = 0; 2 * px0 < d->ow_v; px0 += VL) {
+                const int n_px = d->pw - px0 < VL ? (d->pw - px0 > 0 ? d->pw - px0 : 0) : VL;
+                float gp[VL], gd[VL];
+                int32_t ga[VL];
+                for (int j = 0; j < VL; j++) {
+                    const int live = j < n_px;
+                    gp[j] = live ? pooled[row + px0 + j] : 0.0f;
+                    gd[j] = live ? dpooled[row + px0 + j] : 0.0f;
+                    ga[j] = live ? argmax[row + px0 + j] : 0;
+                }
+                vf16 p, g;
+                vi16 a;
+                memcpy(&p, gp, sizeof p);
+                memcpy(&g, gd, sizeof g);
+                memcpy(&a, ga, sizeof a);
+                const vi16 open = p > 0.0f;
+                select_f(&g, &open, &g, &zero);
+                sum += g;
+                for (int half = 0; half < 2 && 2 * px0 + VL * half < d->ow_v; half++) {
+                    vf16 gx;
+                    vi16 ax;
+                    if (half == 0) {
+                        gx = __builtin_shufflevector(g, g, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
+                                                     7, 7);
+                        ax = __builtin_shufflevector(a, a, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
+                                                     7, 7);
+                    } else {
+                        gx = __builtin_shufflevector(g, g, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+                                                     13, 14, 14, 15, 15);
+                        ax = __builtin_shufflevector(a, a, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+                                                     13, 14, 14, 15, 15);
+                    }
+                    const vi16 top = ax == left, bottom = ax == right;
+                    vf16 v0, v1;
+                    select_f(&v0, &top, &gx, &zero);
+                    select_f(&v1, &bottom, &gx, &zero);
+                    memcpy(r0 + 2 * px0 + VL * half, &v0, sizeof v0);
+                    memcpy(r1 + 2 * px0 + VL * half, &v1, sizeof v1);
+                }
+            }
+        }
+        return hsum(&sum);
+    }
     memset(dconv, 0, (size_t)d->ph * pk * d->ow_v * sizeof *dconv);
     float lane[8] = {0};
     for (int py = 0; py < d->ph; py++) {

@@ -62,6 +62,17 @@ void nn_maxpool_backward(float *din, const float *dout, const uint8_t *argmax, c
 void nn_bias_relu_pool(float *pooled, uint8_t *argmax, const float *raw, const float *b, int oc,
                        int n, int oh, int ow, int pk); /* b may be NULL: no bias */
 
+/* The same followed by ReLU and 2x2 max-pooling, done inside the transforms (each 4x4 output tile
+ * holds whole windows), so the full-resolution output and its gradient are never stored: pooled
+ * and argmax [oc][n][oh/2][ow/2] as nn_bias_relu_pool leaves them; backward from dpooled, passing
+ * a gradient only at each window's winner where the pooled value is > 0. */
+void nn_wino_relu_pool_forward(float *pooled, uint8_t *argmax, float *saved, float *scratch,
+                               int slots, const float *in, const float *w, const float *b, int n,
+                               int c, int h, int wd, int oc, int pad);
+void nn_wino_relu_pool_backward(float *din, float *dw, float *db, float *scratch, int slots,
+                                const float *dpooled, const float *pooled, const uint8_t *argmax,
+                                const float *saved, const float *w, int n, int c, int h, int wd,
+                                int oc, int pad);
 /* The whole conv -> ReLU -> max-pool block for a first layer (few input channels, small images):
  * per image, its input copied with the padding into a buffer on the stack, the convolution made
  * one output row at a time in vectors and pooled as it is made, so the full-resolution output is

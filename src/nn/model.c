@@ -362,6 +362,10 @@ struct nn_work {
      * layer), where im2col + sgemm would mostly move its full-resolution output through memory.
      * The pool layer's backward is then part of the convolution's. */
     uint8_t direct[NN_MAX_LAYERS];
+    /* wino_pool[i]: block i (no batch norm, a 2x2 pool) runs by nn_wino_relu_pool_forward/
+     * backward, the pooling inside the Winograd transforms; its pool's backward is part of the
+     * convolution's as well. */
+    uint8_t wino_pool[NN_MAX_LAYERS];
 };
 
 /* Layer i is a convolution or dense layer followed by a batch norm. */
@@ -418,6 +422,8 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
         wk->direct[i] = wk->block[i] && !bn_follows(m, i) &&
                         nn_conv_relu_pool_fits(l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
                                                m->layer[j + 1].k);
+        wk->wino_pool[i] =
+            wk->block[i] && !bn_follows(m, i) && use_wino(l) && m->layer[j + 1].k == 2;
         if (bn_follows(m, i) && 2 * (size_t)m->layer[i].out_c > max_fold)
             max_fold = 2 * (size_t)m->layer[i].out_c;
     }
@@ -607,9 +613,14 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
              * buffers and the ReLU (and folded batch norm) have nothing to do. */
             const int p = next + 1;
             const struct nn_layer *pool = &m->layer[p];
-            if (wk->direct[i]) {
-                nn_conv_relu_pool_forward(wk->act[p], wk->argmax[p], in, w, b, n, l->in_c, l->in_h,
-                                          l->in_w, l->out_c, l->k, l->pad, pool->k);
+            if (wk->direct[i] || wk->wino_pool[i]) {
+                if (wk->direct[i])
+                    nn_conv_relu_pool_forward(wk->act[p], wk->argmax[p], in, w, b, n, l->in_c,
+                                              l->in_h, l->in_w, l->out_c, l->k, l->pad, pool->k);
+                else
+                    nn_wino_relu_pool_forward(wk->act[p], wk->argmax[p], wk->cols[i], wk->wino,
+                                              wk->slots, in, w, b, n, l->in_c, l->in_h, l->in_w,
+                                              l->out_c, l->pad);
                 in = wk->act[p];
                 i = p;
                 continue;
@@ -723,6 +734,12 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
                                            wk->dact[p], wk->act[p], wk->argmax[p], in,
                                            m->params + l->w_off, n, l->in_c, l->in_h, l->in_w,
                                            l->out_c, l->k, l->pad, m->layer[p].k);
+            } else if (wk->wino_pool[i]) {
+                const int p = i + 2;
+                nn_wino_relu_pool_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL,
+                                           wk->wino, wk->slots, wk->dact[p], wk->act[p],
+                                           wk->argmax[p], wk->cols[i], m->params + l->w_off, n,
+                                           l->in_c, l->in_h, l->in_w, l->out_c, l->pad);
             } else if (use_wino(l))
                 nn_wino_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL, wk->wino,
                                  wk->slots, dout, wk->cols[i], m->params + l->w_off, n, l->in_c,
@@ -746,7 +763,8 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
                 nn_relu_backward(din, dout, wk->act[i], n_out);
             break;
         case NN_MAXPOOL:
-            if (din && (i < 2 || !wk->direct[i - 2])) /* a direct block's conv does it */
+            /* a direct or Winograd-pooled block's convolution does it */
+            if (din && (i < 2 || !(wk->direct[i - 2] || wk->wino_pool[i - 2])))
                 nn_maxpool_backward(din, dout, wk->argmax[i],
                                     wk->relu_in_pool[i - 1] ? wk->act[i] : NULL, l->in_c * n,
                                     l->in_h, l->in_w, l->k);

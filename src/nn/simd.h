@@ -32,6 +32,36 @@ DG_INLINE float sum_lanes(const float *x, size_t n)
     return lane[0];
 }
 
+/* *out = mask ? *a : *b, lane by lane. */
+DG_INLINE void select_f(vf16 *out, const vi16 *mask, const vf16 *a, const vf16 *b)
+{
+    vi16 ai, bi;
+    memcpy(&ai, a, sizeof ai);
+    memcpy(&bi, b, sizeof bi);
+    ai = (ai & *mask) | (bi & ~*mask);
+    memcpy(out, &ai, sizeof ai);
+}
+
+/* 2x2 max-pooling of 16 windows at once, exactly as nn_bias_relu_pool does one: a0 a1 the top
+ * row, b0 b1 the bottom; the first of equal maxima wins (in the order a0 a1 b0 b1), then + bias
+ * and max(0, .). *best gets the pooled values, *win the winners (0..3). */
+DG_INLINE void pool2x2(vf16 *best, vi16 *win, const vf16 *a0, const vf16 *a1, const vf16 *b0,
+                       const vf16 *b1, float bias)
+{
+    const vf16 zero = {0};
+    const vi16 c1 = *a1 > *a0, c2 = *b1 > *b0; /* -1 where the right one wins */
+    vf16 m1, m2;
+    select_f(&m1, &c1, a1, a0);
+    select_f(&m2, &c2, b1, b0);
+    const vi16 c3 = m2 > m1;
+    select_f(best, &c3, &m2, &m1);
+    *best += bias;
+    const vi16 open = *best > 0.0f;
+    select_f(best, &open, best, &zero);
+    /* with 0/1 flags: c1 + c3 * (2 + c2 - c1); the masks are 0/-1 */
+    *win = -c1 + (c3 & (2 - c2 + c1));
+}
+
 /* The sum of a vector's lanes, in the same fixed order. */
 DG_INLINE float hsum(const vf16 *v)
 {

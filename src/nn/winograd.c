@@ -310,15 +310,48 @@ DG_INLINE void transform_inputs(float *v, const float *in, const struct geo *g, 
     }
 }
 
-/* out (CNHW) of the nb images from n0 on = A^T M A per tile, + b, then max(0, .) when relu. */
-DG_INLINE void transform_outputs(float *out, const float *m, const float *b, int relu,
-                                 const struct geo *g, int n0, int nb, int ld)
+/* Where a convolution's output goes (forward) and its gradient comes from (backward): out / dout
+ * (CNHW, oh x ow per plane; + b, then max(0, .) when relu), or with pooled set, through ReLU and
+ * 2x2 max-pooling into pooled and argmax (ph x pw per plane, as nn_bias_relu_pool leaves them) /
+ * from dpooled. Tiles are 4x4 and start at even positions, so each holds whole pool windows. */
+struct io {
+    float *out;
+    const float *b;
+    int relu;
+    float *pooled;
+    uint8_t *argmax;
+    const float *dout, *dpooled, *pooled_in;
+    const uint8_t *argmax_in;
+    int ph, pw;
+};
+
+/* The pool windows of the tile at it (by y then x): pooled plane offsets off[] and the window's
+ * place in the tile (wy, wx); returns how many lie inside the pooled plane. */
+DG_INLINE int tile_windows(const struct walk *it, const struct io *io, size_t plane0, size_t *off,
+                           int *wy, int *wx)
+{
+    int n_win = 0;
+    for (int a = 0; a < TILE / 2; a++)
+        for (int c = 0; c < TILE / 2; c++) {
+            const int py = TILE / 2 * it->ty + a, px = TILE / 2 * it->tx + c;
+            if (py >= io->ph || px >= io->pw)
+                continue;
+            off[n_win] = plane0 + (size_t)it->k * io->ph * io->pw + (size_t)py * io->pw + px;
+            wy[n_win] = 2 * a;
+            wx[n_win] = 2 * c;
+            n_win++;
+        }
+    return n_win;
+}
+
+/* The outputs of the nb images from n0 on = A^T M A per tile, to io (see struct io). */
+DG_INLINE void transform_outputs(const struct io *io, const float *m, const struct geo *g, int n0,
+                                 int nb, int ld)
 {
     const int p = nb * g->t_img;
     const size_t stride = plane(g, g->oc), img = (size_t)g->oh * g->ow;
     for (int o = 0; o < g->oc; o++) {
-        const float bias = b ? b[o] : 0.0f, floor = relu ? 0.0f : -__builtin_inff();
-        float *dst = out + ((size_t)o * g->n + n0) * img;
+        const float bias = io->b ? io->b[o] : 0.0f, floor = io->relu ? 0.0f : -__builtin_inff();
         struct walk it = {0, 0, 0};
         for (int pb = 0; pb < p; pb += LANES) {
             vf16 x[NXI], s[TILE * ALPHA], y[TILE * TILE];
@@ -327,6 +360,33 @@ DG_INLINE void transform_outputs(float *out, const float *m, const float *b, int
                 at_1d(&s[j], ALPHA, &x[j], ALPHA);
             for (int i = 0; i < TILE; i++) /* (A^T M) A, by rows */
                 at_1d(&y[TILE * i], 1, &s[ALPHA * i], 1);
+            if (io->pooled) {
+                /* the tile's four windows, 16 tiles at a time */
+                float pv[4][LANES];
+                int32_t pw[4][LANES];
+                for (int a = 0; a < 4; a++) {
+                    const int y0 = 2 * (a / 2), x0 = 2 * (a % 2);
+                    vf16 best;
+                    vi16 win;
+                    pool2x2(&best, &win, &y[TILE * y0 + x0], &y[TILE * y0 + x0 + 1],
+                            &y[TILE * (y0 + 1) + x0], &y[TILE * (y0 + 1) + x0 + 1], bias);
+                    memcpy(pv[a], &best, sizeof best);
+                    memcpy(pw[a], &win, sizeof win);
+                }
+                const size_t plane0 = ((size_t)o * g->n + n0) * io->ph * io->pw;
+                for (int l = 0; l < LANES && pb + l < p; l++, step(&it, g)) {
+                    size_t off[4];
+                    int wy[4], wx[4];
+                    const int n_win = tile_windows(&it, io, plane0, off, wy, wx);
+                    for (int a = 0; a < n_win; a++) {
+                        const int w = wy[a] + wx[a] / 2; /* the window's index in the tile */
+                        io->pooled[off[a]] = pv[w][l];
+                        io->argmax[off[a]] = (uint8_t)pw[w][l];
+                    }
+                }
+                continue;
+            }
+            float *dst = io->out + ((size_t)o * g->n + n0) * img;
             float ys[TILE * TILE][LANES];
             store_rows(ys[0], LANES, y, TILE * TILE);
             for (int l = 0; l < LANES && pb + l < p; l++, step(&it, g)) {
@@ -345,14 +405,20 @@ DG_INLINE void transform_outputs(float *out, const float *m, const float *b, int
     }
 }
 
-/* dM[xi][o][p] = (A dY A^T)[xi] for the 4x4 blocks of dout (0 beyond the output's edge). */
-DG_INLINE void transform_grads(float *dm, const float *dout, const struct geo *g, int n0, int nb,
-                               int ld)
+/* dM[xi][o][p] = (A dY A^T)[xi] for the 4x4 blocks of the output gradient (from io: dout, or
+ * dpooled at each window's winner where the ReLU was open; 0 elsewhere and beyond the edge);
+ * db[o] (when db) += the gradient's sum. */
+DG_INLINE void transform_grads(float *dm, float *db, const struct io *io, const struct geo *g,
+                               int n0, int nb, int ld)
 {
     const int p = nb * g->t_img;
     const size_t stride = plane(g, g->oc), img = (size_t)g->oh * g->ow;
     for (int o = 0; o < g->oc; o++) {
-        const float *src = dout + ((size_t)o * g->n + n0) * img;
+        const float *src = io->dout ? io->dout + ((size_t)o * g->n + n0) * img : NULL;
+        const size_t plane0 = ((size_t)o * g->n + n0) * io->ph * io->pw;
+        float gsum[LANES] = {0};
+        if (db && src)
+            db[o] += sum_lanes(src, img * nb);
         struct walk it = {0, 0, 0};
         for (int pb = 0; pb < ld; pb += LANES) {
             float dy[TILE * TILE][LANES];
@@ -360,6 +426,21 @@ DG_INLINE void transform_grads(float *dm, const float *dout, const struct geo *g
                 if (pb + l >= p) {
                     for (int i = 0; i < TILE * TILE; i++)
                         dy[i][l] = 0.0f;
+                    continue;
+                }
+                if (!src) {
+                    for (int i = 0; i < TILE * TILE; i++)
+                        dy[i][l] = 0.0f;
+                    size_t off[4];
+                    int wy[4], wx[4];
+                    const int n_win = tile_windows(&it, io, plane0, off, wy, wx);
+                    for (int a = 0; a < n_win; a++) {
+                        const float gr = io->pooled_in[off[a]] > 0.0f ? io->dpooled[off[a]] : 0.0f;
+                        const int am = io->argmax_in[off[a]];
+                        dy[TILE * (wy[a] + am / 2) + wx[a] + am % 2][l] = gr;
+                        gsum[l] += gr;
+                    }
+                    step(&it, g);
                     continue;
                 }
                 const int y0 = TILE * it.ty, x0 = TILE * it.tx;
@@ -379,6 +460,8 @@ DG_INLINE void transform_grads(float *dm, const float *dout, const struct geo *g
                 a_1d(&r[ALPHA * i], 1, &a[TILE * i], 1);
             store_rows(dm + (size_t)o * ld + pb, stride, r, NXI);
         }
+        if (db && !src)
+            db[o] += sum_lanes(gsum, LANES);
     }
 }
 
@@ -438,9 +521,8 @@ static void share(int n_chunks, int t, int nt, int *q0, int *q1)
     *q1 = (int)((long)n_chunks * (t + 1) / nt);
 }
 
-DG_HOT static void forward_chunks(float *out, float *saved, float *slot, const float *u,
-                                  const float *in, const float *b, int relu, const struct geo *g,
-                                  int q0, int q1)
+DG_HOT static void forward_chunks(const struct io *io, float *saved, float *slot, const float *u,
+                                  const float *in, const struct geo *g, int q0, int q1)
 {
     const size_t vs = plane(g, g->c), ms = plane(g, g->oc), fs = fplane(g);
     for (int q = q0; q < q1; q++) {
@@ -451,13 +533,12 @@ DG_HOT static void forward_chunks(float *out, float *saved, float *slot, const f
         for (int xi = 0; xi < NXI; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->oc, p, g->c, 1.0f,
                         u + xi * fs, g->c, v + xi * vs, ld, 0.0f, m + xi * ms, ld);
-        transform_outputs(out, m, b, relu, g, n0, nb, ld);
+        transform_outputs(io, m, g, n0, nb, ld);
     }
 }
 
-void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const float *in,
-                     const float *w, const float *b, int n, int c, int h, int wd, int oc, int pad,
-                     int relu)
+static void forward(const struct io *io, float *saved, float *scratch, int slots, const float *in,
+                    const float *w, int n, int c, int h, int wd, int oc, int pad)
 {
     const struct geo g = geometry(n, c, h, wd, oc, pad);
     float *u = scratch, *slot0 = scratch + NXI * fplane(&g);
@@ -465,7 +546,7 @@ void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const 
     transform_filters(u, w, &g);
     const int nt = use_threads(slots, g.n_chunks);
     if (nt == 1) {
-        forward_chunks(out, saved, slot0, u, in, b, relu, &g, 0, g.n_chunks);
+        forward_chunks(io, saved, slot0, u, in, &g, 0, g.n_chunks);
         return;
     }
 #pragma omp parallel num_threads(nt)
@@ -475,14 +556,32 @@ void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const 
         t = omp_get_thread_num();
 #endif
         share(g.n_chunks, t, nt, &q0, &q1);
-        forward_chunks(out, saved, slot0 + (size_t)t * ss, u, in, b, relu, &g, q0, q1);
+        forward_chunks(io, saved, slot0 + (size_t)t * ss, u, in, &g, q0, q1);
     }
+}
+
+void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const float *in,
+                     const float *w, const float *b, int n, int c, int h, int wd, int oc, int pad,
+                     int relu)
+{
+    const struct io io = {.out = out, .b = b, .relu = relu};
+    forward(&io, saved, scratch, slots, in, w, n, c, h, wd, oc, pad);
+}
+
+void nn_wino_relu_pool_forward(float *pooled, uint8_t *argmax, float *saved, float *scratch,
+                               int slots, const float *in, const float *w, const float *b, int n,
+                               int c, int h, int wd, int oc, int pad)
+{
+    const int oh = h + 2 * pad - 2, ow = wd + 2 * pad - 2;
+    const struct io io = {
+        .b = b, .relu = 1, .pooled = pooled, .argmax = argmax, .ph = oh / 2, .pw = ow / 2};
+    forward(&io, saved, scratch, slots, in, w, n, c, h, wd, oc, pad);
 }
 
 /* One thread's share of the backward pass: its chunks' din, and in its slot its partial sums of
  * dU and (when with_db) db, zeroed here. */
 DG_HOT static void backward_chunks(float *din, int with_db, float *slot, const float *u,
-                                   const float *dout, const float *saved, const struct geo *g,
+                                   const struct io *io, const float *saved, const struct geo *g,
                                    int q0, int q1)
 {
     const size_t vs = plane(g, g->c), ms = plane(g, g->oc), fs = fplane(g);
@@ -492,12 +591,7 @@ DG_HOT static void backward_chunks(float *din, int with_db, float *slot, const f
         int n0;
         const int nb = chunk(g, q, &n0), p = nb * g->t_img, ld = round_lanes(p);
         const float *v = saved + (size_t)q * NXI * vs;
-        transform_grads(dm, dout, g, n0, nb, ld);
-        if (with_db) {
-            const size_t hw = (size_t)g->oh * g->ow;
-            for (int o = 0; o < g->oc; o++)
-                db[o] += sum_lanes(dout + ((size_t)o * g->n + n0) * hw, hw * nb);
-        }
+        transform_grads(dm, with_db ? db : NULL, io, g, n0, nb, ld);
         for (int xi = 0; xi < NXI; xi++) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->oc, g->c, p, 1.0f, dm + xi * ms,
                         ld, v + xi * vs, ld, 1.0f, du + xi * fs, g->c);
@@ -510,9 +604,9 @@ DG_HOT static void backward_chunks(float *din, int with_db, float *slot, const f
     }
 }
 
-void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slots,
-                      const float *dout, const float *saved, const float *w, int n, int c, int h,
-                      int wd, int oc, int pad)
+static void backward(float *din, float *dw, float *db, float *scratch, int slots,
+                     const struct io *io, const float *saved, const float *w, int n, int c, int h,
+                     int wd, int oc, int pad)
 {
     const struct geo g = geometry(n, c, h, wd, oc, pad);
     float *u = scratch, *slot0 = scratch + NXI * fplane(&g);
@@ -520,7 +614,7 @@ void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slot
     transform_filters(u, w, &g);
     const int nt = use_threads(slots, g.n_chunks), with_db = db != NULL;
     if (nt == 1) {
-        backward_chunks(din, with_db, slot0, u, dout, saved, &g, 0, g.n_chunks);
+        backward_chunks(din, with_db, slot0, u, io, saved, &g, 0, g.n_chunks);
     } else {
 #pragma omp parallel num_threads(nt)
         {
@@ -529,7 +623,7 @@ void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slot
             t = omp_get_thread_num();
 #endif
             share(g.n_chunks, t, nt, &q0, &q1);
-            backward_chunks(din, with_db, slot0 + (size_t)t * ss, u, dout, saved, &g, q0, q1);
+            backward_chunks(din, with_db, slot0 + (size_t)t * ss, u, io, saved, &g, q0, q1);
         }
     }
     /* The threads' partial sums of dU and db, added in thread order. */
@@ -544,4 +638,23 @@ void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slot
     if (with_db)
         for (int o = 0; o < oc; o++)
             db[o] += sums[NXI * fplane(&g) + o];
+}
+
+void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slots,
+                      const float *dout, const float *saved, const float *w, int n, int c, int h,
+                      int wd, int oc, int pad)
+{
+    const struct io io = {.dout = dout};
+    backward(din, dw, db, scratch, slots, &io, saved, w, n, c, h, wd, oc, pad);
+}
+
+void nn_wino_relu_pool_backward(float *din, float *dw, float *db, float *scratch, int slots,
+                                const float *dpooled, const float *pooled, const uint8_t *argmax,
+                                const float *saved, const float *w, int n, int c, int h, int wd,
+                                int oc, int pad)
+{
+    const int oh = h + 2 * pad - 2, ow = wd + 2 * pad - 2;
+    const struct io io = {
+        .dpooled = dpooled, .pooled_in = pooled, .argmax_in = argmax, .ph = oh / 2, .pw = ow / 2};
+    backward(din, dw, db, scratch, slots, &io, saved, w, n, c, h, wd, oc, pad);
 }
