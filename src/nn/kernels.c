@@ -535,6 +535,39 @@ DG_INLINE void correlate_row(float *dw, const float *dconv, const float *src,
     }
 }
 
+/* din of image ni: each output gradient spread back over its window's inputs in the padded
+ * layout (dpin, the image's buffer, free once its dw is done), then the image part copied out. */
+DG_INLINE void din_image(float *din, float *dpin, float *dconv, const float *dpooled,
+                         const float *pooled, const uint8_t *argmax, const float *w,
+                         const struct direct *d, int n, int ni, int c, int h, int wd, int oc, int k,
+                         int pad, int pk, const int *at)
+{
+    const int rows = d->ph * pk;
+    memset(dpin, 0, (size_t)c * d->pin_h * d->pin_w * sizeof *dpin);
+    for (int o = 0; o < oc; o++) {
+        unpool(dconv, dpooled, pooled, argmax, d, ((size_t)o * n + ni) * d->ph * d->pw, pk, at);
+        for (int ci = 0; ci < c; ci++)
+            for (int ky = 0; ky < k; ky++)
+                for (int y = 0; y < rows; y++) {
+                    float *dst = dpin + ((size_t)ci * d->pin_h + y + ky) * d->pin_w;
+                    const float *wr = w + (((size_t)o * c + ci) * k + ky) * k;
+                    for (int kx = 0; kx < k; kx++)
+                        for (int v = 0; v < d->nv; v++) {
+                            vf16 g, x;
+                            memcpy(&g, dconv + (size_t)y * d->ow_v + v * VL, sizeof g);
+                            memcpy(&x, dst + kx + v * VL, sizeof x);
+                            x += wr[kx] * g;
+                            memcpy(dst + kx + v * VL, &x, sizeof x);
+                        }
+                }
+    }
+    for (int ci = 0; ci < c; ci++)
+        for (int y = 0; y < h; y++)
+            memcpy(din + (((size_t)ci * n + ni) * h + y) * wd,
+                   dpin + ((size_t)ci * d->pin_h + y + pad) * d->pin_w + pad,
+                   (size_t)wd * sizeof *din);
+}
+
 DG_HOT void nn_conv_relu_pool_backward(float *din, float *dw, float *db, const float *dpooled,
                                        const float *pooled, const uint8_t *argmax, const float *in,
                                        const float *w, int n, int c, int h, int wd, int oc, int k,
@@ -558,54 +591,40 @@ DG_HOT void nn_conv_relu_pool_backward(float *din, float *dw, float *db, const f
         /* this thread's images, and its partial sums of dw then db */
         const int n0 = (int)((long)n * t / nt), n1 = (int)((long)n * (t + 1) / nt);
         float part[NN_FUSED_MAX_OC * (NN_FUSED_MAX_TAPS + 1)] = {0};
-        float pin[NN_FUSED_MAX_PIN], dconv[NN_FUSED_MAX_W * NN_FUSED_MAX_W];
-        for (int ni = n0; ni < n1; ni++) {
-            pad_image(pin, in, &d, n, ni, c, h, wd, pad);
-            float *dpin = din ? pin : NULL; /* din reuses the buffer once dw is done */
-            for (int o = 0; o < oc; o++) {
-                part[NN_FUSED_MAX_OC * NN_FUSED_MAX_TAPS + o] += unpool(
-                    dconv, dpooled, pooled, argmax, &d, ((size_t)o * n + ni) * d.ph * d.pw, pk, at);
-                float *dwo = part + o * NN_FUSED_MAX_TAPS;
-                for (int ci = 0; ci < c; ci++)
-                    for (int ky = 0; ky < k; ky++) {
-                        const float *src = pin + ((size_t)ci * d.pin_h + ky) * d.pin_w;
-                        float *dst = dwo + (ci * k + ky) * k;
-                        if (k == 3 && d.nv == 2) /* the usual first layer, with constants */
-                            correlate_row(dst, dconv, src, &d, rows, 3, 2);
-                        else if (k == 5 && d.nv == 2)
-                            correlate_row(dst, dconv, src, &d, rows, 5, 2);
-                        else
-                            correlate_row(dst, dconv, src, &d, rows, k, d.nv);
-                    }
-            }
-            if (!dpin)
-                continue;
-            /* din: each output gradient spread back over its window's inputs, in the padded
-             * layout, then the image part copied out */
-            memset(dpin, 0, (size_t)c * d.pin_h * d.pin_w * sizeof *dpin);
-            for (int o = 0; o < oc; o++) {
-                unpool(dconv, dpooled, pooled, argmax, &d, ((size_t)o * n + ni) * d.ph * d.pw, pk,
-                       at);
-                for (int ci = 0; ci < c; ci++)
-                    for (int ky = 0; ky < k; ky++)
-                        for (int y = 0; y < rows; y++) {
-                            float *dst = dpin + ((size_t)ci * d.pin_h + y + ky) * d.pin_w;
-                            const float *wr = w + (((size_t)o * c + ci) * k + ky) * k;
-                            for (int kx = 0; kx < k; kx++)
-                                for (int v = 0; v < d.nv; v++) {
-                                    vf16 g, x;
-                                    memcpy(&g, dconv + (size_t)y * d.ow_v + v * VL, sizeof g);
-                                    memcpy(&x, dst + kx + v * VL, sizeof x);
-                                    x += wr[kx] * g;
-                                    memcpy(dst + kx + v * VL, &x, sizeof x);
-                                }
+        float pins[NN_FUSED_PIN_BLOCK], dconv[NN_FUSED_MAX_W * NN_FUSED_MAX_W];
+        /* Images a block at a time, each output channel over the block's images: the pooled
+         * planes of one channel are then read in order (image by image over all channels would
+         * jump a whole plane per step, and miss the cache every time). */
+        const size_t pin_size = (size_t)c * d.pin_h * d.pin_w;
+        const int block = pin_size * 8 <= NN_FUSED_PIN_BLOCK ? 8 : 1;
+        for (int b0 = n0; b0 < n1; b0 += block) {
+            const int nb = n1 - b0 < block ? n1 - b0 : block;
+            for (int j = 0; j < nb; j++)
+                pad_image(pins + j * pin_size, in, &d, n, b0 + j, c, h, wd, pad);
+            for (int o = 0; o < oc; o++)
+                for (int j = 0; j < nb; j++) {
+                    const size_t plane = ((size_t)o * n + b0 + j) * d.ph * d.pw;
+                    part[NN_FUSED_MAX_OC * NN_FUSED_MAX_TAPS + o] +=
+                        unpool(dconv, dpooled, pooled, argmax, &d, plane, pk, at);
+                    float *dwo = part + o * NN_FUSED_MAX_TAPS;
+                    for (int ci = 0; ci < c; ci++)
+                        for (int ky = 0; ky < k; ky++) {
+                            const float *src =
+                                pins + j * pin_size + ((size_t)ci * d.pin_h + ky) * d.pin_w;
+                            float *dst = dwo + (ci * k + ky) * k;
+                            if (k == 3 && d.nv == 2) /* the usual first layer, with constants */
+                                correlate_row(dst, dconv, src, &d, rows, 3, 2);
+                            else if (k == 5 && d.nv == 2)
+                                correlate_row(dst, dconv, src, &d, rows, 5, 2);
+                            else
+                                correlate_row(dst, dconv, src, &d, rows, k, d.nv);
                         }
-            }
-            for (int ci = 0; ci < c; ci++)
-                for (int y = 0; y < h; y++)
-                    memcpy(din + (((size_t)ci * n + ni) * h + y) * wd,
-                           dpin + ((size_t)ci * d.pin_h + y + pad) * d.pin_w + pad,
-                           (size_t)wd * sizeof *din);
+                }
+            if (!din)
+                continue;
+            for (int j = 0; j < nb; j++)
+                din_image(din, pins + j * pin_size, dconv, dpooled, pooled, argmax, w, &d, n,
+                          b0 + j, c, h, wd, oc, k, pad, pk, at);
         }
         /* the partial sums, added in thread order */
         for (int r = 0; r < nt; r++) {

@@ -94,6 +94,8 @@ enum {
     /* the padded input of one image: c * (oh + k - 1) rows of up to ow + k - 1 + 15 floats */
     NN_FUSED_MAX_PIN = NN_FUSED_MAX_C * (NN_FUSED_MAX_W + NN_FUSED_MAX_K - 1) *
                        (NN_FUSED_MAX_W + NN_FUSED_MAX_K - 1 + 15),
+    /* the backward pass's padded images (a block of 8 when they fit, else one) */
+    NN_FUSED_PIN_BLOCK = NN_FUSED_MAX_PIN > 8 * 1536 ? NN_FUSED_MAX_PIN : 8 * 1536,
 };
 int nn_conv_relu_pool_fits(int c, int h, int wd, int oc, int k, int pad, int pk);
 void nn_conv_relu_pool_forward(float *pooled, uint8_t *argmax, const float *in, const float *w,
