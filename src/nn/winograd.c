@@ -81,7 +81,8 @@ static size_t sums_offset(const struct geo *g)
 
 static size_t slot_size(const struct geo *g)
 {
-    return sums_offset(g) + NXI * fplane(g) + g->oc;
+    /* + the pool windows' table (see window_table): 4 int32 per tile column */
+    return sums_offset(g) + NXI * fplane(g) + g->oc + 4 * (size_t)g->ld_max;
 }
 
 size_t nn_wino_saved_size(int n, int c, int h, int w, int pad)
@@ -325,28 +326,29 @@ struct io {
     int ph, pw;
 };
 
-/* The pool windows of the tile at it (by y then x): pooled plane offsets off[] and the window's
- * place in the tile (wy, wx); returns how many lie inside the pooled plane. */
-DG_INLINE int tile_windows(const struct walk *it, const struct io *io, size_t plane0, size_t *off,
-                           int *wy, int *wx)
+/* tab[4 p + a] = where pool window a (0..3: by rows, then columns) of tile column p of the nb
+ * images from the chunk's first lies in a channel's pooled planes (from its first image's), or -1
+ * when the pooled plane has no such window (the last output row or column of an odd size) or
+ * past the chunk's tiles; for every column of the rows, ld of them. The same for every channel. */
+DG_INLINE void window_table(int32_t *tab, const struct io *io, const struct geo *g, int nb, int ld)
 {
-    int n_win = 0;
-    for (int a = 0; a < TILE / 2; a++)
-        for (int c = 0; c < TILE / 2; c++) {
-            const int py = TILE / 2 * it->ty + a, px = TILE / 2 * it->tx + c;
-            if (py >= io->ph || px >= io->pw)
-                continue;
-            off[n_win] = plane0 + (size_t)it->k * io->ph * io->pw + (size_t)py * io->pw + px;
-            wy[n_win] = 2 * a;
-            wx[n_win] = 2 * c;
-            n_win++;
+    struct walk it = {0, 0, 0};
+    for (int q = 0; q < ld; q++) {
+        for (int a = 0; a < 4; a++) {
+            const int py = TILE / 2 * it.ty + a / 2, px = TILE / 2 * it.tx + a % 2;
+            tab[4 * q + a] = it.k < nb && py < io->ph && px < io->pw
+                                 ? (int32_t)(((size_t)it.k * io->ph + py) * io->pw + px)
+                                 : -1;
         }
-    return n_win;
+        if (it.k < nb)
+            step(&it, g);
+    }
 }
 
-/* The outputs of the nb images from n0 on = A^T M A per tile, to io (see struct io). */
-DG_INLINE void transform_outputs(const struct io *io, const float *m, const struct geo *g, int n0,
-                                 int nb, int ld)
+/* The outputs of the nb images from n0 on = A^T M A per tile, to io (see struct io); tab: the
+ * chunk's window_table when pooling. */
+DG_INLINE void transform_outputs(const struct io *io, const int32_t *tab, const float *m,
+                                 const struct geo *g, int n0, int nb, int ld)
 {
     const int p = nb * g->t_img;
     const size_t stride = plane(g, g->oc), img = (size_t)g->oh * g->ow;
@@ -373,17 +375,16 @@ DG_INLINE void transform_outputs(const struct io *io, const float *m, const stru
                     memcpy(pv[a], &best, sizeof best);
                     memcpy(pw[a], &win, sizeof win);
                 }
-                const size_t plane0 = ((size_t)o * g->n + n0) * io->ph * io->pw;
-                for (int l = 0; l < LANES && pb + l < p; l++, step(&it, g)) {
-                    size_t off[4];
-                    int wy[4], wx[4];
-                    const int n_win = tile_windows(&it, io, plane0, off, wy, wx);
-                    for (int a = 0; a < n_win; a++) {
-                        const int w = wy[a] + wx[a] / 2; /* the window's index in the tile */
-                        io->pooled[off[a]] = pv[w][l];
-                        io->argmax[off[a]] = (uint8_t)pw[w][l];
+                float *pooled = io->pooled + ((size_t)o * g->n + n0) * io->ph * io->pw;
+                uint8_t *argmax = io->argmax + ((size_t)o * g->n + n0) * io->ph * io->pw;
+                for (int l = 0; l < LANES && pb + l < p; l++)
+                    for (int a = 0; a < 4; a++) {
+                        const int32_t off = tab[4 * (pb + l) + a];
+                        if (off >= 0) {
+                            pooled[off] = pv[a][l];
+                            argmax[off] = (uint8_t)pw[a][l];
+                        }
                     }
-                }
                 continue;
             }
             float *dst = io->out + ((size_t)o * g->n + n0) * img;
@@ -407,53 +408,64 @@ DG_INLINE void transform_outputs(const struct io *io, const float *m, const stru
 
 /* dM[xi][o][p] = (A dY A^T)[xi] for the 4x4 blocks of the output gradient (from io: dout, or
  * dpooled at each window's winner where the ReLU was open; 0 elsewhere and beyond the edge);
- * db[o] (when db) += the gradient's sum. */
-DG_INLINE void transform_grads(float *dm, float *db, const struct io *io, const struct geo *g,
-                               int n0, int nb, int ld)
+ * db[o] (when db) += the gradient's sum; tab: the chunk's window_table when pooling. */
+DG_INLINE void transform_grads(float *dm, float *db, const struct io *io, const int32_t *tab,
+                               const struct geo *g, int n0, int nb, int ld)
 {
     const int p = nb * g->t_img;
     const size_t stride = plane(g, g->oc), img = (size_t)g->oh * g->ow;
     for (int o = 0; o < g->oc; o++) {
         const float *src = io->dout ? io->dout + ((size_t)o * g->n + n0) * img : NULL;
         const size_t plane0 = ((size_t)o * g->n + n0) * io->ph * io->pw;
-        float gsum[LANES] = {0};
+        const vf16 zero = {0};
+        vf16 gsum = zero;
         if (db && src)
             db[o] += sum_lanes(src, img * nb);
         struct walk it = {0, 0, 0};
         for (int pb = 0; pb < ld; pb += LANES) {
-            float dy[TILE * TILE][LANES];
-            for (int l = 0; l < LANES; l++) {
-                if (pb + l >= p) {
-                    for (int i = 0; i < TILE * TILE; i++)
-                        dy[i][l] = 0.0f;
-                    continue;
-                }
-                if (!src) {
-                    for (int i = 0; i < TILE * TILE; i++)
-                        dy[i][l] = 0.0f;
-                    size_t off[4];
-                    int wy[4], wx[4];
-                    const int n_win = tile_windows(&it, io, plane0, off, wy, wx);
-                    for (int a = 0; a < n_win; a++) {
-                        const float gr = io->pooled_in[off[a]] > 0.0f ? io->dpooled[off[a]] : 0.0f;
-                        const int am = io->argmax_in[off[a]];
-                        dy[TILE * (wy[a] + am / 2) + wx[a] + am % 2][l] = gr;
-                        gsum[l] += gr;
-                    }
-                    step(&it, g);
-                    continue;
-                }
-                const int y0 = TILE * it.ty, x0 = TILE * it.tx;
-                const float *s = src + it.k * img;
-                for (int i = 0; i < TILE; i++)
-                    for (int j = 0; j < TILE; j++)
-                        dy[TILE * i + j][l] = y0 + i < g->oh && x0 + j < g->ow
-                                                  ? s[(size_t)(y0 + i) * g->ow + x0 + j]
-                                                  : 0.0f;
-                step(&it, g);
-            }
             vf16 x[TILE * TILE], a[ALPHA * TILE], r[NXI];
-            load_rows(x, dy[0], LANES, TILE * TILE);
+            if (!src) {
+                /* each window's gradient (0 where the ReLU was closed) at its winner: a tile
+                 * position takes its window's gradient where the winner is that position */
+                for (int w = 0; w < 4; w++) {
+                    float gw[LANES];
+                    int32_t aw[LANES];
+                    for (int l = 0; l < LANES; l++) {
+                        const int32_t off = tab[4 * (pb + l) + w];
+                        const size_t j = plane0 + (size_t)(off >= 0 ? off : 0);
+                        gw[l] = off >= 0 && io->pooled_in[j] > 0.0f ? io->dpooled[j] : 0.0f;
+                        aw[l] = off >= 0 ? io->argmax_in[j] : 0;
+                    }
+                    vf16 gv;
+                    vi16 av;
+                    memcpy(&gv, gw, sizeof gv);
+                    memcpy(&av, aw, sizeof av);
+                    gsum += gv;
+                    const int y0 = 2 * (w / 2), x0 = 2 * (w % 2);
+                    for (int q = 0; q < 4; q++) {
+                        const vi16 here = av == q;
+                        select_f(&x[TILE * (y0 + q / 2) + x0 + q % 2], &here, &gv, &zero);
+                    }
+                }
+            } else {
+                float dy[TILE * TILE][LANES];
+                for (int l = 0; l < LANES; l++) {
+                    if (pb + l >= p) {
+                        for (int i = 0; i < TILE * TILE; i++)
+                            dy[i][l] = 0.0f;
+                        continue;
+                    }
+                    const int y0 = TILE * it.ty, x0 = TILE * it.tx;
+                    const float *s = src + it.k * img;
+                    for (int i = 0; i < TILE; i++)
+                        for (int j = 0; j < TILE; j++)
+                            dy[TILE * i + j][l] = y0 + i < g->oh && x0 + j < g->ow
+                                                      ? s[(size_t)(y0 + i) * g->ow + x0 + j]
+                                                      : 0.0f;
+                    step(&it, g);
+                }
+                load_rows(x, dy[0], LANES, TILE * TILE);
+            }
             for (int j = 0; j < TILE; j++) /* A dY, by columns */
                 a_1d(&a[j], TILE, &x[j], TILE);
             for (int i = 0; i < ALPHA; i++) /* (A dY) A^T, by rows */
@@ -461,7 +473,7 @@ DG_INLINE void transform_grads(float *dm, float *db, const struct io *io, const 
             store_rows(dm + (size_t)o * ld + pb, stride, r, NXI);
         }
         if (db && !src)
-            db[o] += sum_lanes(gsum, LANES);
+            db[o] += hsum(&gsum);
     }
 }
 
@@ -529,11 +541,14 @@ DG_HOT static void forward_chunks(const struct io *io, float *saved, float *slot
         int n0;
         const int nb = chunk(g, q, &n0), p = nb * g->t_img, ld = round_lanes(p);
         float *v = saved + (size_t)q * NXI * vs, *m = slot;
+        int32_t *tab = (int32_t *)(slot + sums_offset(g) + NXI * fs + g->oc);
+        if (io->pooled)
+            window_table(tab, io, g, nb, ld);
         transform_inputs(v, in, g, n0, nb, ld);
         for (int xi = 0; xi < NXI; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->oc, p, g->c, 1.0f,
                         u + xi * fs, g->c, v + xi * vs, ld, 0.0f, m + xi * ms, ld);
-        transform_outputs(io, m, g, n0, nb, ld);
+        transform_outputs(io, tab, m, g, n0, nb, ld);
     }
 }
 
@@ -591,7 +606,10 @@ DG_HOT static void backward_chunks(float *din, int with_db, float *slot, const f
         int n0;
         const int nb = chunk(g, q, &n0), p = nb * g->t_img, ld = round_lanes(p);
         const float *v = saved + (size_t)q * NXI * vs;
-        transform_grads(dm, with_db ? db : NULL, io, g, n0, nb, ld);
+        int32_t *tab = (int32_t *)(db + g->oc);
+        if (io->dpooled)
+            window_table(tab, io, g, nb, ld);
+        transform_grads(dm, with_db ? db : NULL, io, tab, g, n0, nb, ld);
         for (int xi = 0; xi < NXI; xi++) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->oc, g->c, p, 1.0f, dm + xi * ms,
                         ld, v + xi * vs, ld, 1.0f, du + xi * fs, g->c);
