@@ -32,12 +32,7 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
     struct vis_work *wk;
     struct vis_image mask = {0};
     int rc = vis_work_new(&wk), n = 0;
-    size_t most = 0;
-    for (int i = 0; i < n_img; i++)
-        most = (size_t)img[i].w * img[i].h > most ? (size_t)img[i].w * img[i].h : most;
-    int32_t *labels = malloc(most * sizeof *labels);
-    if (!labels)
-        rc = dg_fail(DG_ENOMEM, "out of memory");
+    const int32_t *labels;
     const int per = n_img * repeats;
     for (int rep = 0; rc == DG_OK && rep < repeats; rep++)
         for (int i = 0; rc == DG_OK && i < n_img; i++) {
@@ -52,7 +47,7 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
                                       p->line_thickness);
             const double t2 = dg_now();
             if (rc == DG_OK)
-                rc = vis_components(&mask, wk, labels, &comp, &n_comp);
+                rc = vis_components(&mask, wk, &labels, &comp, &n_comp);
             const double t3 = dg_now();
             t[n] = (t1 - t0) * 1e3;
             t[per + n] = (t2 - t1) * 1e3;
@@ -62,7 +57,6 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
     if (rc == DG_OK)
         printf("stages_median_ms threshold %.3f lines %.3f components %.3f\n", median(t, per),
                median(t + per, per), median(t + 2 * per, per));
-    free(labels);
     vis_image_destroy(&mask);
     vis_work_free(wk);
     return rc;

@@ -137,10 +137,10 @@ static void test_components(void **state)
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
             m.px[y * W + x] = rows[y][x] == '#' ? 255 : 0;
-    int32_t labels[W * H];
+    const int32_t *labels;
     const struct vis_component *c;
     int n;
-    assert_int_equal(vis_components(&m, wk, labels, &c, &n), DG_OK);
+    assert_int_equal(vis_components(&m, wk, &labels, &c, &n), DG_OK);
     assert_int_equal(n, 4);
     /* Raster order of first appearance: diagonal (6,0), block (1,1), U (0,5), dot (11,7). */
     assert_int_equal(c[0].x0, 6);

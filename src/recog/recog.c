@@ -30,8 +30,6 @@ struct rec_scanner {
     struct vis_work *vwk; /* the segmentation stages' scratch */
     float *x;             /* [REC_MAX_CANDIDATES][784] */
     struct vis_image mask;
-    int32_t *labels;
-    size_t labels_cap;
     uint8_t *crop;
     size_t crop_cap;
     int *per_comp; /* rec_scan's per-component scratch */
@@ -70,7 +68,6 @@ void rec_scanner_free(struct rec_scanner *sc)
     vis_work_free(sc->vwk);
     free(sc->x);
     vis_image_destroy(&sc->mask);
-    free(sc->labels);
     free(sc->crop);
     free(sc->per_comp);
     free(sc);
@@ -155,15 +152,11 @@ static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
     return n;
 }
 
-/* What rec_scan knows of the image's candidates: components, their groups (fragments of one
- * digit) and which survived the speck and line filters; box[k] is candidate k's union box and
- * gid[k] its group. */
+/* What crop_candidate needs of the image's candidates: each component's candidate (fragments of
+ * one digit share one; specks and lines have none) and box[k], candidate k's union box. */
 struct candidates {
-    const struct vis_component *comp;
-    int *group;
-    const int *keep;
-    const int *gid;
-    const struct vis_component *box;
+    const int32_t *labels;           /* per pixel: its candidate + 1, or 0 */
+    const struct vis_component *box; /* per candidate */
     int image_w;
 };
 
@@ -177,12 +170,10 @@ static int crop_candidate(struct rec_scanner *sc, const struct candidates *cs, i
     if (rc != DG_OK)
         return rc;
     for (int y = 0; y < h; y++) {
-        const int32_t *lab = sc->labels + (size_t)(b->y0 + y) * cs->image_w + b->x0;
+        const int32_t *lab = cs->labels + (size_t)(b->y0 + y) * cs->image_w + b->x0;
         uint8_t *o = sc->crop + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            const int32_t l = lab[x];
-            o[x] = l && cs->keep[l - 1] && group_find(cs->group, l - 1) == cs->gid[k] ? 255 : 0;
-        }
+        for (int x = 0; x < w; x++)
+            o[x] = lab[x] == k + 1 ? 255 : 0;
     }
     return DG_OK;
 }
@@ -239,17 +230,17 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
                               p->line_thickness);
     if (rc != DG_OK)
         return rc;
-    if ((rc = dg_grow((void **)&sc->labels, &sc->labels_cap, (size_t)W * H, sizeof(int32_t))))
-        return rc;
     const struct vis_component *comp = NULL;
+    const int32_t *labels = NULL;
     int n_comp = 0;
-    if ((rc = vis_components(&sc->mask, sc->vwk, sc->labels, &comp, &n_comp)))
+    if ((rc = vis_components(&sc->mask, sc->vwk, &labels, &comp, &n_comp)))
         return rc;
     /* per component: its group (union-find), its candidate, whether it survived the filters */
-    if ((rc = dg_grow((void **)&sc->per_comp, &sc->per_comp_cap, 3 * (size_t)n_comp + 1,
+    if ((rc = dg_grow((void **)&sc->per_comp, &sc->per_comp_cap, 4 * (size_t)n_comp + 1,
                       sizeof(int))))
         return rc;
     int *group = sc->per_comp, *cand_of = group + n_comp, *keep = cand_of + n_comp;
+    int *comp_cand = keep + n_comp;
     const int short_side = W < H ? W : H;
     const int min_h = (int)(p->min_height_frac * short_side),
               max_h = (int)(p->max_height_frac * short_side);
@@ -270,7 +261,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             }
     /* Candidate boxes: the union of each group. */
     struct vis_component box[REC_MAX_CANDIDATES];
-    int gid[REC_MAX_CANDIDATES], n_cand = 0;
+    int n_cand = 0;
     for (int i = 0; i < n_comp; i++)
         cand_of[i] = -1;
     for (int i = 0; i < n_comp; i++) {
@@ -281,7 +272,6 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             if (n_cand == REC_MAX_CANDIDATES)
                 continue; /* more than we can read in one frame: the rest are ignored */
             cand_of[g] = n_cand;
-            gid[n_cand] = g;
             box[n_cand] = comp[i];
             n_cand++;
         } else {
@@ -305,7 +295,11 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     } plan[REC_MAX_CANDIDATES];
     struct rec_box in_box[REC_MAX_CANDIDATES];
     int n_in = 0, n_plan = 0;
-    const struct candidates cs = {comp, group, keep, gid, box, W};
+    /* the label image relabelled with each component's candidate, so a crop needs no lookups */
+    for (int i = 0; i < n_comp; i++)
+        comp_cand[i] = keep[i] ? cand_of[group_find(group, i)] : -1;
+    labels = vis_components_relabel(sc->vwk, comp_cand);
+    const struct candidates cs = {labels, box, W};
     for (int k = 0; k < n_cand && n_in < REC_MAX_CANDIDATES; k++) {
         const struct vis_component *b = &box[k];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;

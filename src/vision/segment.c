@@ -31,6 +31,12 @@ struct vis_work {
     double *sums; /* per component: sums of x and y over its pixel centres, or a line's fit */
     int32_t *tag; /* per component: which line it is, or -1 */
     size_t comp_cap, sums_cap, tag_cap;
+    /* vis_components' label image (labels_w x labels_h) and the runs it last labelled, so the
+     * next frame clears just those */
+    int32_t *labels;
+    int labels_w, labels_h;
+    struct run *labelled;
+    size_t n_labelled, labelled_cap;
 };
 
 int vis_work_new(struct vis_work **out)
@@ -49,7 +55,7 @@ void vis_work_free(struct vis_work *wk)
     free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr), free(wk->box);
     free(wk->flags), free(wk->tflags), free(wk->cnt), free(wk->runs), free(wk->parent),
         free(wk->comp);
-    free(wk->sums), free(wk->tag);
+    free(wk->sums), free(wk->tag), free(wk->labels), free(wk->labelled);
     free(wk);
 }
 
@@ -531,23 +537,61 @@ static int label_runs(struct vis_work *wk, const uint8_t *m, int w, int h, uint8
     return DG_OK;
 }
 
-int vis_components(const struct vis_image *mask, struct vis_work *wk, int32_t *labels,
+/* Each labelled run's pixels in wk->labels = value(run). */
+static void fill_runs(struct vis_work *wk, const int *map)
+{
+    for (size_t i = 0; i < wk->n_labelled; i++) {
+        const struct run *rn = &wk->labelled[i];
+        const int32_t v = map ? (map[rn->comp] < 0 ? 0 : map[rn->comp] + 1) : rn->comp + 1;
+        int32_t *l = wk->labels + (size_t)rn->y * wk->labels_w;
+        for (int x = rn->x0; x <= rn->x1; x++)
+            l[x] = v;
+    }
+}
+
+int vis_components(const struct vis_image *mask, struct vis_work *wk, const int32_t **labels,
                    const struct vis_component **out, int *n_out)
 {
     size_t n_runs;
     int n_comp;
-    if (label_runs(wk, mask->px, mask->w, mask->h, 0xff, 0, &n_runs, &n_comp) != DG_OK)
+    const int w = mask->w, h = mask->h;
+    if (label_runs(wk, mask->px, w, h, 0xff, 0, &n_runs, &n_comp) != DG_OK)
         return DG_ENOMEM;
-    memset(labels, 0, (size_t)mask->w * mask->h * sizeof *labels);
-    for (size_t i = 0; i < n_runs; i++) {
-        const struct run *rn = &wk->runs[i];
-        int32_t *l = labels + (size_t)rn->y * mask->w;
-        for (int x = rn->x0; x <= rn->x1; x++)
-            l[x] = rn->comp + 1;
+    if (!wk->labels || wk->labels_w != w || wk->labels_h != h) {
+        free(wk->labels);
+        wk->labels = calloc((size_t)w * h, sizeof *wk->labels);
+        wk->n_labelled = 0;
+        wk->labels_w = wk->labels_h = 0;
+        if (!wk->labels)
+            return dg_fail(DG_ENOMEM, "out of memory for a %dx%d label image", w, h);
+        wk->labels_w = w;
+        wk->labels_h = h;
+    } else { /* clear the previous frame's ink: the rest is still 0 */
+        for (size_t i = 0; i < wk->n_labelled; i++) {
+            const struct run *rn = &wk->labelled[i];
+            memset(wk->labels + (size_t)rn->y * w + rn->x0, 0,
+                   (size_t)(rn->x1 - rn->x0 + 1) * sizeof *wk->labels);
+        }
     }
+    if (dg_grow((void **)&wk->labelled, &wk->labelled_cap, n_runs ? n_runs : 1,
+                sizeof *wk->labelled) != DG_OK) {
+        wk->n_labelled = 0;
+        memset(wk->labels, 0, (size_t)w * h * sizeof *wk->labels);
+        return DG_ENOMEM;
+    }
+    memcpy(wk->labelled, wk->runs, n_runs * sizeof *wk->runs);
+    wk->n_labelled = n_runs;
+    fill_runs(wk, NULL);
+    *labels = wk->labels;
     *out = wk->comp;
     *n_out = n_comp;
     return DG_OK;
+}
+
+const int32_t *vis_components_relabel(struct vis_work *wk, const int *map)
+{
+    fill_runs(wk, map);
+    return wk->labels;
 }
 
 /* ---- ruled and squared paper --------------------------------------------------------------- */

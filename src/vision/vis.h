@@ -91,11 +91,16 @@ struct vis_component {
     float cx, cy;
 };
 
-/* Labels the non-zero pixels of mask into components, run by run: labels (w*h, caller's) gets 0
- * for paper and 1..n for ink, numbered in raster order of first appearance; *out points to n
- * components (index = label - 1) inside wk, valid until wk's next use. */
-int vis_components(const struct vis_image *mask, struct vis_work *wk, int32_t *labels,
+/* Labels the non-zero pixels of mask into components, run by run: *labels points to w*h labels
+ * inside wk, 0 for paper and 1..n for ink, numbered in raster order of first appearance; *out to
+ * n components (index = label - 1); both valid until wk's next use. For a stream of same-sized
+ * frames only the previous frame's ink is cleared, not the whole label image. */
+int vis_components(const struct vis_image *mask, struct vis_work *wk, const int32_t **labels,
                    const struct vis_component **out, int *n_out);
+/* After vis_components: each pixel of component c (0-based) gets map[c] + 1 in the label image
+ * instead, 0 where map[c] < 0 (for example the candidate each component belongs to). Returns the
+ * label image. */
+const int32_t *vis_components_relabel(struct vis_work *wk, const int *map);
 
 /* Draws text with a built-in 3x5 pixel font (digits, space and ">?.:-%") into an RGB buffer of
  * w x h, each font pixel a scale x scale square; clipped at the edges. Other characters are
