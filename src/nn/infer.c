@@ -20,6 +20,10 @@
 
 enum stage_kind { ST_CONV, ST_POOL, ST_RELU, ST_DENSE };
 
+/* Output channels come in vectors of OB; a register tile holds up to MAX_PX pixels by MAX_NB
+ * vectors. */
+enum { OB = 16, MAX_PX = 8, MAX_NB = 2 };
+
 /* One step of the plan: a convolution (with its batch norm and ReLU), a pool, a lone ReLU, or a
  * dense layer (likewise). Shapes are per image, channels last; a dense layer's input shape is
  * that of the features it reads (c x 1 x 1 after another dense layer), a lone ReLU on features
@@ -30,6 +34,10 @@ struct stage {
     int in_c, in_h, in_w, out_c, out_h, out_w;
     int k, pad, relu;
     size_t w_off, b_off; /* into the engine's packed weights */
+    /* a 3x3 convolution by Winograd's F(2x2, 3x3): its 16 transformed filter planes [c][oc] at
+     * u_off; tw x th tiles of 2x2 outputs */
+    int wino, tw, th;
+    size_t u_off;
 };
 
 struct nn_infer {
@@ -41,6 +49,8 @@ struct nn_infer {
     float *scratch;      /* per thread: two activation buffers and a padded input */
     size_t per_thread;   /* floats */
     size_t act_max;      /* floats in each activation buffer */
+    size_t zero_off;     /* packed: a row of zeros as long as the widest layer (a bias of 0) */
+    size_t wino_at;      /* in each thread's scratch: Winograd's transformed data */
     float *feat, *a, *b; /* [max_batch][...]: per-image features, then dense activations */
     float *probs;
 };
@@ -96,6 +106,7 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
     inf->n_classes = m->n_classes;
     /* the plan, and how many packed floats it needs */
     size_t n_packed = 0, act_max = (size_t)m->in_c * m->in_h * m->in_w, pad_max = 0, dense_max = 0;
+    size_t wino_max = 0, zero_max = 0;
     int c = m->in_c, h = m->in_h, w = m->in_w, flat = 0, rc = DG_OK;
     for (int i = 0; i < m->n_layers && rc == DG_OK; i++) {
         const struct nn_layer *l = &m->layer[i];
@@ -119,6 +130,16 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
             if (s->kind == ST_CONV) {
                 const size_t padded = (size_t)c * (h + 2 * l->pad) * (w + 2 * l->pad);
                 pad_max = l->pad && padded > pad_max ? padded : pad_max;
+                /* Winograd where the channels fill whole vectors: 2.25x fewer multiplications */
+                if (l->k == 3 && c % OB == 0 && l->out_c % OB == 0) {
+                    s->wino = 1;
+                    s->th = (l->out_h + 1) / 2, s->tw = (l->out_w + 1) / 2;
+                    s->u_off = n_packed;
+                    n_packed += 16 * (size_t)c * l->out_c;
+                    const size_t t = (size_t)s->th * s->tw * 16 * (c + (size_t)l->out_c);
+                    wino_max = t > wino_max ? t : wino_max;
+                }
+                zero_max = (size_t)l->out_c > zero_max ? (size_t)l->out_c : zero_max;
             } else {
                 dense_max = (size_t)l->out_c > dense_max ? (size_t)l->out_c : dense_max;
                 flat = 1;
@@ -167,7 +188,10 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
     inf->n_threads = 1;
 #endif
     inf->act_max = act_max;
-    inf->per_thread = 2 * act_max + pad_max;
+    inf->zero_off = n_packed;
+    n_packed += zero_max;
+    inf->wino_at = 2 * act_max + pad_max;
+    inf->per_thread = 2 * act_max + pad_max + wino_max;
     const size_t nb = (size_t)max_batch;
     inf->packed = malloc((n_packed ? n_packed : 1) * sizeof(float));
     inf->scratch = malloc(inf->per_thread * inf->n_threads * sizeof(float));
@@ -179,8 +203,10 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
         nn_infer_free(inf);
         return dg_fail(DG_ENOMEM, "out of memory for inference on a batch of %d", max_batch);
     }
+    memset(inf->packed + inf->zero_off, 0, zero_max * sizeof(float));
     /* Pack: convolutions as [ky][kx][ci][oc] and dense layers as [o][i] with the inputs in
-     * channels-last order, both scaled by their batch norms; biases become the folded shifts. */
+     * channels-last order, both scaled by their batch norms; biases become the folded shifts;
+     * Winograd's filters G g G^T as 16 planes [ci][oc]. */
     for (int si = 0; si < inf->n_stages; si++) {
         const struct stage *s = &inf->st[si];
         if (s->kind != ST_CONV && s->kind != ST_DENSE)
@@ -199,6 +225,26 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
                         for (int kx = 0; kx < k; kx++)
                             dst[(((size_t)ky * k + kx) * ci_n + ci) * l->out_c + o] =
                                 src[(((size_t)o * ci_n + ci) * k + ky) * k + kx] * scale;
+                if (s->wino)
+                    for (int ci = 0; ci < ci_n; ci++) {
+                        const float *g = src + ((size_t)o * ci_n + ci) * 9;
+                        float t[4][3], u[4][4]; /* G g, then (G g) G^T */
+                        for (int j = 0; j < 3; j++) {
+                            t[0][j] = g[j] * scale;
+                            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]) * scale;
+                            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]) * scale;
+                            t[3][j] = g[6 + j] * scale;
+                        }
+                        for (int r = 0; r < 4; r++) {
+                            u[r][0] = t[r][0];
+                            u[r][1] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+                            u[r][2] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+                            u[r][3] = t[r][2];
+                        }
+                        for (int xi = 0; xi < 16; xi++)
+                            inf->packed[s->u_off + ((size_t)xi * ci_n + ci) * l->out_c + o] =
+                                u[xi / 4][xi % 4];
+                    }
             } else {
                 /* PyTorch flattens [c][y][x]; the features here are [y][x][c] */
                 const int c_in = s->in_c, hw = s->in_h * s->in_w, n_in = l->in_c;
@@ -213,8 +259,6 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
 }
 
 /* ---- per-image kernels, channels last ----------------------------------------------------- */
-
-enum { OB = 16, MAX_PX = 8, MAX_NB = 2 };
 
 /* vf16, vi16: simd.h */
 #define LOAD16(v, p) memcpy(&(v), (p), sizeof(vf16))
@@ -305,6 +349,79 @@ static void conv_plain(float *out, const float *in, int h, int w, int c, const f
             }
 }
 
+/* Winograd F(2x2, 3x3) for one image, channels last: in is h x w x c (already padded), out
+ * (h-2) x (w-2) x oc. Each 2x2 output tile comes from a 4x4 input patch; its 16 transformed
+ * values (B^T d B, a vector of channels each) go to plane xi of v ([16][tiles][c]), the 16
+ * products with the filters' planes are 1x1 convolutions by conv_tiles ([tiles][c] by [c][oc]
+ * into m), and A^T m A gives the tile, + bias, ReLU. vm: 16 * tiles * (c + oc) floats. */
+DG_HOT static void conv_wino(float *restrict out, const float *restrict in, int h, int w, int c,
+                             const struct stage *s, const float *u, const float *bias,
+                             const float *zero, float *vm)
+{
+    const int oc = s->out_c, oh = h - 2, ow = w - 2, th = s->th, tw = s->tw, nt = th * tw;
+    float *v = vm, *m = vm + (size_t)16 * nt * c;
+    const vf16 zv = {0};
+    for (int ty = 0; ty < th; ty++)
+        for (int tx = 0; tx < tw; tx++) {
+            const int t = ty * tw + tx;
+            for (int c0 = 0; c0 < c; c0 += OB) {
+                vf16 d[4][4], b[4][4];
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) {
+                        const int y = 2 * ty + i, x = 2 * tx + j;
+                        if (y < h && x < w)
+                            LOAD16(d[i][j], in + ((size_t)y * w + x) * c + c0);
+                        else
+                            d[i][j] = zv;
+                    }
+                for (int j = 0; j < 4; j++) { /* B^T d */
+                    b[0][j] = d[0][j] - d[2][j];
+                    b[1][j] = d[1][j] + d[2][j];
+                    b[2][j] = d[2][j] - d[1][j];
+                    b[3][j] = d[1][j] - d[3][j];
+                }
+                for (int i = 0; i < 4; i++) { /* (B^T d) B */
+                    const vf16 r[4] = {b[i][0] - b[i][2], b[i][1] + b[i][2], b[i][2] - b[i][1],
+                                       b[i][1] - b[i][3]};
+                    for (int j = 0; j < 4; j++)
+                        memcpy(v + ((size_t)(4 * i + j) * nt + t) * c + c0, &r[j], sizeof r[j]);
+                }
+            }
+        }
+    for (int xi = 0; xi < 16; xi++) {
+        const float *vx = v + (size_t)xi * nt * c, *ux = u + (size_t)xi * c * oc;
+        float *mx = m + (size_t)xi * nt * oc;
+        if (oc % (2 * OB) == 0)
+            conv_tiles_4x32(mx, vx, 1, nt, c, ux, zero, 1, oc, 0);
+        else
+            conv_tiles_8x16(mx, vx, 1, nt, c, ux, zero, 1, oc, 0);
+    }
+    for (int ty = 0; ty < th; ty++)
+        for (int tx = 0; tx < tw; tx++) {
+            const int t = ty * tw + tx;
+            for (int o0 = 0; o0 < oc; o0 += OB) {
+                vf16 x[16], sr[2][4], bv;
+                for (int xi = 0; xi < 16; xi++)
+                    LOAD16(x[xi], m + ((size_t)xi * nt + t) * oc + o0);
+                LOAD16(bv, bias + o0);
+                for (int j = 0; j < 4; j++) { /* A^T M */
+                    sr[0][j] = x[j] + x[4 + j] + x[8 + j];
+                    sr[1][j] = x[4 + j] - x[8 + j] - x[12 + j];
+                }
+                for (int i = 0; i < 2 && 2 * ty + i < oh; i++) { /* (A^T M) A */
+                    vf16 y[2] = {sr[i][0] + sr[i][1] + sr[i][2] + bv,
+                                 sr[i][1] - sr[i][2] - sr[i][3] + bv};
+                    for (int j = 0; j < 2 && 2 * tx + j < ow; j++) {
+                        if (s->relu)
+                            y[j] = (vf16)((vi16)y[j] & (y[j] > zv));
+                        memcpy(out + ((size_t)(2 * ty + i) * ow + 2 * tx + j) * oc + o0, &y[j],
+                               sizeof y[j]);
+                    }
+                }
+            }
+        }
+}
+
 /* k x k max pool, stride k, channels last. */
 DG_HOT static void pool_nhwc(float *restrict out, const float *restrict in, int h, int w, int c,
                              int k)
@@ -328,6 +445,7 @@ DG_HOT static void pool_nhwc(float *restrict out, const float *restrict in, int 
 static void run_image(const struct nn_infer *inf, const float *x, float *scratch, float *feat)
 {
     float *buf[2] = {scratch, scratch + inf->act_max}, *padded = scratch + 2 * inf->act_max;
+    float *vm = scratch + inf->wino_at;
     const struct stage *s0 = &inf->st[0];
     /* NCHW -> HWC */
     const int c0 = s0->in_c, hw0 = s0->in_h * s0->in_w;
@@ -351,7 +469,10 @@ static void run_image(const struct nn_infer *inf, const float *x, float *scratch
                 src = padded, h = ph, w = pw;
             }
             const float *wt = inf->packed + s->w_off, *bias = inf->packed + s->b_off;
-            if (s->out_c % (2 * OB) == 0)
+            if (s->wino)
+                conv_wino(dst, src, h, w, s->in_c, s, inf->packed + s->u_off, bias,
+                          inf->packed + inf->zero_off, vm);
+            else if (s->out_c % (2 * OB) == 0)
                 conv_tiles_4x32(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
             else if (s->out_c % OB == 0)
                 conv_tiles_8x16(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
