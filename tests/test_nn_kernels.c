@@ -99,6 +99,7 @@ static void test_winograd_equals_naive(void **state)
         {2 * NN_WINO_CHUNK + 3, 8, 13, 13, 6, 3, 0},
         {NN_WINO_CHUNK, 3, 8, 7, 5, 3, 1},
         {NN_WINO_CHUNK + 1, 4, 14, 14, 7, 3, 1},
+        {2, 6, 10, 9, 3, 3, 2}, /* pad 2: tiles start outside the image */
         {1, 2, 3, 3, 2, 3, 0},
         {2, 3, 2, 5, 2, 3, 1},
     };
