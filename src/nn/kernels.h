@@ -29,13 +29,14 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
                         const float *cols, const float *w, int n, int c, int h, int wd, int oc,
                         int k, int pad);
 
-/* The same for k = 3 by Winograd's F(2x2, 3x3) (winograd.c): 16 instead of 36 multiplications per
- * 2x2 output block and channel pair, equal to the above up to rounding. Worth it when c is not tiny
- * (the products are [oc x c] by [c x tiles]). saved: nn_wino_saved_size() floats, left holding the
- * transformed input that the backward pass needs (it is not modified there); scratch:
- * nn_wino_scratch_size(..., slots) floats, room for slots threads (at most that many are used; its
- * contents do not carry from the forward to the backward pass). Work is shared out by
- * NN_WINO_CHUNK images; a given thread count gives the same bits run to run. */
+/* The same for k = 3 by Winograd's F(4x4, 3x3) (winograd.c): 36 instead of 144 multiplications
+ * per 4x4 output block and channel pair, equal to the above up to rounding (~1e-6 of the sums).
+ * Worth it when c is not tiny (the products are [oc x c] by [c x tiles]). saved:
+ * nn_wino_saved_size() floats, left holding the transformed input that the backward pass needs (it
+ * is not modified there); scratch: nn_wino_scratch_size(..., slots) floats, room for slots threads
+ * (at most that many are used; its contents do not carry from the forward to the backward pass).
+ * Work is shared out by NN_WINO_CHUNK images; a given thread count gives the same bits run to run.
+ */
 enum { NN_WINO_CHUNK = 8 };
 size_t nn_wino_saved_size(int n, int c, int h, int w, int pad);
 size_t nn_wino_scratch_size(int c, int oc, int h, int w, int pad, int slots);

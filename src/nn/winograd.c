@@ -6,12 +6,12 @@
  * summed over input channels. With U = G g G^T (per filter) and V = B^T d B (per patch and
  * channel), the sum over channels is, for each of the 36 positions xi of the 6x6, one matrix
  * product M[xi] = U[xi] . V[xi] of [oc x c] by [c x tiles]: 36 * c * oc multiplications per tile
- * instead of 144 * c * oc, done by sgemm (the reference model's 11x11 output takes 3x3 tiles, so
- * 1.8x less than its direct 121 * 9 per channel pair). The transforms run 16 tiles at a time in
- * vectors. Rounding is a little larger than a direct sum's (the transforms scale by up to ~100
- * and back): ~1e-6 of the result. The backward pass is the exact adjoint of that chain
- * (dM = A dY A^T, dU = dM . V^T, dV = U^T . dM, dx = B dV B^T scattered back, dg = G^T dU G), so
- * its gradients are those of what the forward pass computed.
+ * instead of 144 * c * oc, done by sgemm (the reference model's 11x11 output takes 3x3 tiles: 324
+ * products per channel pair against 121 * 9 = 1,089 direct, 3.4x fewer). The transforms run 16
+ * tiles at a time in vectors. Rounding is a little larger than a direct sum's (the transforms scale
+ * by up to ~100 and back): ~1e-6 of the result. The backward pass is the exact adjoint of that
+ * chain (dM = A dY A^T, dU = dM . V^T, dV = U^T . dM, dx = B dV B^T scattered back, dg = G^T dU G),
+ * so its gradients are those of what the forward pass computed.
  *
  * Work is split into chunks of NN_WINO_CHUNK images; each thread takes a contiguous run of chunks
  * and multiplies with single-threaded sgemm inside the OpenMP region (the OpenMP OpenBLAS runs
