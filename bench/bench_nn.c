@@ -65,7 +65,7 @@ static int check_kernels(void)
     float *o2 = malloc(n_o2 * 4), *o2_ref = malloc(n_o2 * 4), *dout = malloc(n_o2 * 4);
     float *din = malloc(n_in2 * 4), *dw = calloc(n_w2, 4), *dw_ref = calloc(n_w2, 4);
     float *db = calloc(64, 4), *db_ref = calloc(64, 4);
-    float *saved = malloc(nn_wino_saved_size(N, 32, 13, 13, 0) * 4);
+    float *saved = malloc(nn_wino_saved_size(N, 32, 13, 13, 64, 0) * 4);
     float *scratch = malloc(nn_wino_scratch_size(32, 64, 13, 13, 0, 1) * 4);
     float *v[] = {in1, w1, b1, in2, w2, b2, dout};
     const size_t nv[] = {n_in1, 32 * 9, 32, n_in2, n_w2, 64, n_o2};
@@ -80,7 +80,7 @@ static int check_kernels(void)
     nn_wino_forward(o2, saved, scratch, 1, in2, w2, b2, N, 32, 13, 13, 64, 0, 0);
     nn_conv2d_forward_ref(o2_ref, in2, w2, b2, N, 32, 13, 13, 64, 3, 0);
     const double e2 = worst_error(o2, o2_ref, n_o2);
-    nn_wino_backward(NULL, dw, db, scratch, 1, dout, saved, w2, N, 32, 13, 13, 64, 0);
+    nn_wino_backward(NULL, dw, db, scratch, 1, dout, saved, N, 32, 13, 13, 64, 0);
     nn_conv2d_backward_ref(din, dw_ref, db_ref, dout, in2, w2, N, 32, 13, 13, 64, 3, 0);
     const double e3 = fmax(worst_error(dw, dw_ref, n_w2), worst_error(db, db_ref, 64));
     for (int j = 0; j < 7; j++)

@@ -86,6 +86,40 @@ static void test_dense_tuned_equals_naive(void **state)
     free(dw), free(dw_ref), free(db), free(db_ref);
 }
 
+/* The naive chain a fused conv -> ReLU -> max-pool kernel must equal: pooled and am from the
+ * naive convolution (conv: room for its full output), a ReLU and the pool. */
+static void naive_conv_relu_pool(float *pooled, uint8_t *am, float *conv, const float *in,
+                                 const float *w, const float *b, int n, int c, int h, int wd,
+                                 int oc, int k, int pad, int pk)
+{
+    const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
+    nn_conv2d_forward_ref(conv, in, w, b, n, c, h, wd, oc, k, pad);
+    nn_relu_forward(conv, conv, (size_t)oc * n * oh * ow);
+    nn_maxpool_forward(pooled, am, conv, oc * n, oh, ow, pk);
+}
+
+/* Its backward from the fused kernel's pooled output and winners: the pool's backward (with the
+ * ReLU folded in) into dconv, then the naive convolution's. */
+static void naive_conv_relu_pool_backward(float *din, float *dw, float *db, float *dconv,
+                                          const float *dpooled, const float *pooled,
+                                          const uint8_t *am, const float *in, const float *w, int n,
+                                          int c, int h, int wd, int oc, int k, int pad, int pk)
+{
+    const int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
+    nn_maxpool_backward(dconv, dpooled, am, pooled, oc * n, oh, ow, pk);
+    nn_conv2d_backward_ref(din, dw, db, dconv, in, w, n, c, h, wd, oc, k, pad);
+}
+
+/* The winners agree wherever the pooled value is above floor (rounding may break a tie
+ * elsewhere, where no gradient flows). */
+static void assert_same_winners(const uint8_t *am, const uint8_t *am_ref, const float *pooled_ref,
+                                size_t n, float floor)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pooled_ref[i] > floor)
+            assert_int_equal(am[i], am_ref[i]);
+}
+
 /* Winograd F(4x4, 3x3) equals the naive convolution up to its rounding (its transforms scale
  * values by up to ~100 and back, so errors are ~1e-6 of the sums, not ~1e-7): odd and even sizes,
  * pad 0 and 1, batches that end in a part-filled chunk, one thread and two (scratch for two, so the
@@ -113,7 +147,7 @@ static void test_winograd_equals_naive(void **state)
                          n_out = (size_t)cc.oc * cc.n * oh * ow, n_w = (size_t)cc.oc * cc.c * 9;
             float *in = falloc(n_in), *w = falloc(n_w), *b = falloc(cc.oc), *dout = falloc(n_out);
             float *out = falloc(n_out), *out_ref = falloc(n_out);
-            float *saved = falloc(nn_wino_saved_size(cc.n, cc.c, cc.h, cc.w, cc.pad));
+            float *saved = falloc(nn_wino_saved_size(cc.n, cc.c, cc.h, cc.w, cc.oc, cc.pad));
             float *scratch = falloc(nn_wino_scratch_size(cc.c, cc.oc, cc.h, cc.w, cc.pad, threads));
             float *din = falloc(n_in), *din_ref = falloc(n_in), *dw = falloc(n_w),
                   *dw_ref = falloc(n_w), *db = falloc(cc.oc), *db_ref = falloc(cc.oc);
@@ -138,7 +172,7 @@ static void test_winograd_equals_naive(void **state)
             assert_close(out, out_ref, n_out, atol_out, 1e-4);
             for (size_t i = 0; i < n_w; i++)
                 dw[i] = dw_ref[i] = 0.5f;
-            nn_wino_backward(din, dw, db, scratch, threads, dout, saved, w, cc.n, cc.c, cc.h, cc.w,
+            nn_wino_backward(din, dw, db, scratch, threads, dout, saved, cc.n, cc.c, cc.h, cc.w,
                              cc.oc, cc.pad);
             nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, cc.n, cc.c, cc.h, cc.w,
                                    cc.oc, 3, cc.pad);
@@ -148,8 +182,8 @@ static void test_winograd_equals_naive(void **state)
             assert_close(dw, dw_ref, n_w, atol, 1e-4);
             assert_close(db, db_ref, cc.oc, atol, 1e-4);
             /* without din and db, dw still adds up */
-            nn_wino_backward(NULL, dw, NULL, scratch, threads, dout, saved, w, cc.n, cc.c, cc.h,
-                             cc.w, cc.oc, cc.pad);
+            nn_wino_backward(NULL, dw, NULL, scratch, threads, dout, saved, cc.n, cc.c, cc.h, cc.w,
+                             cc.oc, cc.pad);
             for (size_t i = 0; i < n_w; i++)
                 dw_ref[i] += dw_ref[i] - 0.5f;
             assert_close(dw, dw_ref, n_w, 2 * atol, 1e-4);
@@ -164,22 +198,18 @@ static void test_winograd_equals_naive(void **state)
             fill_uniform(dp, n_pool, -1, 1, &rng);
             nn_wino_relu_pool_forward(pooled, am, saved, scratch, threads, in, w, b, cc.n, cc.c,
                                       cc.h, cc.w, cc.oc, cc.pad);
-            nn_conv2d_forward_ref(out_ref, in, w, b, cc.n, cc.c, cc.h, cc.w, cc.oc, 3, cc.pad);
-            nn_relu_forward(out_ref, out_ref, n_out);
-            nn_maxpool_forward(pooled_ref, am_ref, out_ref, cc.oc * cc.n, oh, ow, 2);
+            naive_conv_relu_pool(pooled_ref, am_ref, out_ref, in, w, b, cc.n, cc.c, cc.h, cc.w,
+                                 cc.oc, 3, cc.pad, 2);
             assert_close(pooled, pooled_ref, n_pool, atol_out, 1e-4);
-            for (size_t i = 0; i < n_pool; i++)
-                if (pooled_ref[i] > 1e-3f)
-                    assert_int_equal(am[i], am_ref[i]);
+            assert_same_winners(am, am_ref, pooled_ref, n_pool, 1e-3f);
             for (size_t i = 0; i < n_w; i++)
                 dw[i] = dw_ref[i] = 0.5f;
             for (int o = 0; o < cc.oc; o++)
                 db[o] = db_ref[o] = 0.25f;
-            nn_wino_relu_pool_backward(din, dw, db, scratch, threads, dp, pooled, am, saved, w,
-                                       cc.n, cc.c, cc.h, cc.w, cc.oc, cc.pad);
-            nn_maxpool_backward(dout, dp, am, pooled, cc.oc * cc.n, oh, ow, 2);
-            nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, cc.n, cc.c, cc.h, cc.w,
-                                   cc.oc, 3, cc.pad);
+            nn_wino_relu_pool_backward(din, dw, db, scratch, threads, dp, pooled, am, saved, cc.n,
+                                       cc.c, cc.h, cc.w, cc.oc, cc.pad);
+            naive_conv_relu_pool_backward(din_ref, dw_ref, db_ref, dout, dp, pooled, am, in, w,
+                                          cc.n, cc.c, cc.h, cc.w, cc.oc, 3, cc.pad, 2);
             assert_close(din, din_ref, n_in, atol_in, 1e-4);
             assert_close(dw, dw_ref, n_w, atol, 1e-4);
             assert_close(db, db_ref, cc.oc, atol, 1e-4);
@@ -231,23 +261,18 @@ static void test_direct_block_equals_naive(void **state)
             nn_set_threads(threads);
             nn_conv_relu_pool_forward(pooled, am, in, w, b, pc.n, pc.c, pc.h, pc.w, pc.oc, pc.k,
                                       pc.pad, pc.pk);
-            nn_conv2d_forward_ref(conv, in, w, b, pc.n, pc.c, pc.h, pc.w, pc.oc, pc.k, pc.pad);
-            nn_relu_forward(conv, conv, n_conv);
-            nn_maxpool_forward(pooled_ref, am_ref, conv, pc.oc * pc.n, oh, ow, pc.pk);
+            naive_conv_relu_pool(pooled_ref, am_ref, conv, in, w, b, pc.n, pc.c, pc.h, pc.w, pc.oc,
+                                 pc.k, pc.pad, pc.pk);
             assert_close(pooled, pooled_ref, n_pool, 1e-5, 1e-4);
-            /* the winners agree wherever a gradient flows (rounding may break a tie elsewhere) */
-            for (size_t i = 0; i < n_pool; i++)
-                if (pooled_ref[i] > 1e-4f)
-                    assert_int_equal(am[i], am_ref[i]);
+            assert_same_winners(am, am_ref, pooled_ref, n_pool, 1e-4f);
             for (size_t i = 0; i < n_w; i++)
                 dw[i] = dw_ref[i] = 0.25f;
             for (int o = 0; o < pc.oc; o++)
                 db[o] = db_ref[o] = 0.5f;
             nn_conv_relu_pool_backward(din, dw, db, dpooled, pooled, am, in, w, pc.n, pc.c, pc.h,
                                        pc.w, pc.oc, pc.k, pc.pad, pc.pk);
-            nn_maxpool_backward(dconv, dpooled, am, pooled, pc.oc * pc.n, oh, ow, pc.pk);
-            nn_conv2d_backward_ref(din_ref, dw_ref, db_ref, dconv, in, w, pc.n, pc.c, pc.h, pc.w,
-                                   pc.oc, pc.k, pc.pad);
+            naive_conv_relu_pool_backward(din_ref, dw_ref, db_ref, dconv, dpooled, pooled, am, in,
+                                          w, pc.n, pc.c, pc.h, pc.w, pc.oc, pc.k, pc.pad, pc.pk);
             assert_close(din, din_ref, n_in, 1e-5, 1e-4);
             assert_close(dw, dw_ref, n_w, 1e-4, 1e-4);
             assert_close(db, db_ref, pc.oc, 1e-4, 1e-4);

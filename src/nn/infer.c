@@ -14,10 +14,6 @@
 #include "kernels.h"
 #include "simd.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 enum stage_kind { ST_CONV, ST_POOL, ST_RELU, ST_DENSE };
 
 /* Output channels come in vectors of OB; a register tile holds up to MAX_PX pixels by MAX_NB
@@ -182,11 +178,7 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
                          ? (size_t)inf->st[inf->n_conv - 1].out_c * inf->st[inf->n_conv - 1].out_h *
                                inf->st[inf->n_conv - 1].out_w
                          : (size_t)m->in_c * m->in_h * m->in_w;
-#ifdef _OPENMP
-    inf->n_threads = omp_get_max_threads();
-#else
-    inf->n_threads = 1;
-#endif
+    inf->n_threads = max_threads();
     inf->act_max = act_max;
     inf->zero_off = n_packed;
     n_packed += zero_max;
@@ -502,11 +494,7 @@ const float *nn_infer_run(struct nn_infer *inf, const float *x, int n)
     const int nt = inf->n_threads < nn_get_threads() ? inf->n_threads : nn_get_threads();
 #pragma omp parallel for schedule(static) num_threads(nt) if (n > 1 && nt > 1)
     for (int i = 0; i < n; i++) {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = thread_id();
         run_image(inf, x + (size_t)i * in_size, inf->scratch + (size_t)t * inf->per_thread,
                   inf->feat + (size_t)i * inf->feat_size);
     }

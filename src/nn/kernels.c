@@ -11,10 +11,6 @@
 #include <math.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* Hot kernels are compiled for three x86-64 levels (DG_HOT in dg.h); static helpers are inlined
  * into each clone (DG_INLINE). */
 /* cols[(ci*k + ky)*k + kx][(ni*oh + oy)*ow + ox] = in[ci][ni][oy+ky-pad][ox+kx-pad], 0 outside. */
@@ -126,10 +122,7 @@ DG_HOT void nn_conv2d_forward(float *out, float *cols, const float *in, const fl
 enum { SPLIT_MAX_THREADS = 8, SPLIT_MAX_DW = 2048 };
 static void weight_grad(float *dw, const float *dout, const float *cols, int oc, int kk, int np)
 {
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    const int nt = max_threads();
     if (nt < 2 || nt > SPLIT_MAX_THREADS || oc * kk > SPLIT_MAX_DW || np < 64 * nt) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, kk, np, 1.0f, dout, np, cols, np,
                     1.0f, dw, kk);
@@ -138,10 +131,7 @@ static void weight_grad(float *dw, const float *dout, const float *cols, int oc,
     float part[SPLIT_MAX_THREADS][SPLIT_MAX_DW];
 #pragma omp parallel num_threads(nt)
     {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
+        const int t = thread_id();
         const int lo = (int)((long)np * t / nt), hi = (int)((long)np * (t + 1) / nt);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, kk, hi - lo, 1.0f, dout + lo, np,
                     cols + lo, np, 0.0f, part[t], kk);
@@ -578,16 +568,10 @@ DG_HOT void nn_conv_relu_pool_backward(float *din, float *dw, float *db, const f
     int at[NN_FUSED_MAX_POOL * NN_FUSED_MAX_POOL];
     for (int a = 0; a < pk * pk; a++)
         at[a] = (a / pk) * d.ow_v + a % pk;
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    const int nt = max_threads();
 #pragma omp parallel num_threads(nt)
     {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
+        const int t = thread_id();
         /* this thread's images, and its partial sums of dw then db */
         const int n0 = (int)((long)n * t / nt), n1 = (int)((long)n * (t + 1) / nt);
         float part[NN_FUSED_MAX_OC * (NN_FUSED_MAX_TAPS + 1)] = {0};

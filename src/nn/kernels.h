@@ -32,20 +32,21 @@ void nn_conv2d_backward(float *din, float *dw, float *db, float *dcols, const fl
 /* The same for k = 3 by Winograd's F(4x4, 3x3) (winograd.c): 36 instead of 144 multiplications
  * per 4x4 output block and channel pair, equal to the above up to rounding (~1e-6 of the sums).
  * Worth it when c is not tiny (the products are [oc x c] by [c x tiles]). saved:
- * nn_wino_saved_size() floats, left holding the transformed input that the backward pass needs (it
- * is not modified there); scratch: nn_wino_scratch_size(..., slots) floats, room for slots threads
- * (at most that many are used; its contents do not carry from the forward to the backward pass).
- * Work is shared out by NN_WINO_CHUNK images; a given thread count gives the same bits run to run.
+ * nn_wino_saved_size() floats, left holding the transformed filters and input that the backward
+ * pass needs (so it takes no weights; it does not modify saved); scratch: nn_wino_scratch_size(...,
+ * slots) floats, room for slots threads (at most that many are used; its contents do not carry from
+ * the forward to the backward pass). Work is shared out by NN_WINO_CHUNK images; a given thread
+ * count gives the same bits run to run.
  */
 enum { NN_WINO_CHUNK = 8 };
-size_t nn_wino_saved_size(int n, int c, int h, int w, int pad);
+size_t nn_wino_saved_size(int n, int c, int h, int w, int oc, int pad);
 size_t nn_wino_scratch_size(int c, int oc, int h, int w, int pad, int slots);
 void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const float *in,
                      const float *w, const float *b, int n, int c, int h, int wd, int oc, int pad,
                      int relu);
 void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slots,
-                      const float *dout, const float *saved, const float *w, int n, int c, int h,
-                      int wd, int oc, int pad);
+                      const float *dout, const float *saved, int n, int c, int h, int wd, int oc,
+                      int pad);
 /* Max-pooling with a k x k window and stride k over n_planes planes of h x w (floor: trailing
  * rows and columns that do not fill a window are dropped). argmax: one byte per output, the
  * winning position inside its window (k*k <= 256); the first of equal maxima wins.
@@ -72,8 +73,7 @@ void nn_wino_relu_pool_forward(float *pooled, uint8_t *argmax, float *saved, flo
                                int c, int h, int wd, int oc, int pad);
 void nn_wino_relu_pool_backward(float *din, float *dw, float *db, float *scratch, int slots,
                                 const float *dpooled, const float *pooled, const uint8_t *argmax,
-                                const float *saved, const float *w, int n, int c, int h, int wd,
-                                int oc, int pad);
+                                const float *saved, int n, int c, int h, int wd, int oc, int pad);
 /* The whole conv -> ReLU -> max-pool block for a first layer (few input channels, small images):
  * per image, its input copied with the padding into a buffer on the stack, the convolution made
  * one output row at a time in vectors and pooled as it is made, so the full-resolution output is

@@ -357,16 +357,16 @@ struct nn_work {
      * (nn_bias_relu_pool). With a batch norm this holds in inference only, where the batch norm
      * is folded into the convolution. */
     uint8_t block[NN_MAX_LAYERS];
-    /* direct[i]: block i (no batch norm) runs as one direct kernel pair,
-     * nn_conv_relu_pool_forward/backward: a convolution over few input channels (the first
-     * layer), where im2col + sgemm would mostly move its full-resolution output through memory.
-     * The pool layer's backward is then part of the convolution's. */
-    uint8_t direct[NN_MAX_LAYERS];
-    /* wino_pool[i]: block i (no batch norm, a 2x2 pool) runs by nn_wino_relu_pool_forward/
-     * backward, the pooling inside the Winograd transforms; its pool's backward is part of the
-     * convolution's as well. */
-    uint8_t wino_pool[NN_MAX_LAYERS];
+    /* fused[i]: block i (no batch norm) runs as one kernel pair whose backward includes the
+     * pool's, and its full-resolution output and gradient are never stored (act[i], dact[i] are
+     * NULL): FUSED_DIRECT, nn_conv_relu_pool_forward/backward, for a convolution over few input
+     * channels (the first layer), where im2col + sgemm would mostly move that output through
+     * memory; FUSED_WINO, nn_wino_relu_pool_forward/backward, the 2x2 pooling inside the
+     * Winograd transforms. */
+    uint8_t fused[NN_MAX_LAYERS];
 };
+
+enum { FUSED_NONE, FUSED_DIRECT, FUSED_WINO };
 
 /* Layer i is a convolution or dense layer followed by a batch norm. */
 static int bn_follows(const struct nn_model *m, int i)
@@ -389,13 +389,15 @@ static int use_wino(const struct nn_layer *l)
     return l->op == NN_CONV && l->k == 3 && l->in_c >= WINO_MIN_C;
 }
 
-/* Per image: what the forward pass keeps for the backward one (im2col or Winograd's transformed
- * input). */
-static size_t cols_size(const struct nn_layer *l)
+/* For a batch of nb: what convolution layer i's forward pass keeps for its backward one (im2col,
+ * Winograd's transformed filters and input, nothing for a direct block). */
+static size_t cols_size(const struct nn_work *wk, const struct nn_layer *l, int i, size_t nb)
 {
+    if (wk->fused[i] == FUSED_DIRECT)
+        return 0;
     if (use_wino(l))
-        return nn_wino_saved_size(1, l->in_c, l->in_h, l->in_w, l->pad);
-    return (size_t)l->in_c * l->k * l->k * l->out_h * l->out_w;
+        return nn_wino_saved_size((int)nb, l->in_c, l->in_h, l->in_w, l->out_c, l->pad);
+    return nb * l->in_c * l->k * l->k * l->out_h * l->out_w;
 }
 
 int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn_work **out)
@@ -420,11 +422,13 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
         const int j = i + 1 + bn_follows(m, i);
         wk->block[i] = m->layer[i].op == NN_CONV && j < m->n_layers && wk->relu_in_pool[j];
         const struct nn_layer *l = &m->layer[i];
-        wk->direct[i] = wk->block[i] && !bn_follows(m, i) &&
-                        nn_conv_relu_pool_fits(l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
-                                               m->layer[j + 1].k);
-        wk->wino_pool[i] =
-            wk->block[i] && !bn_follows(m, i) && use_wino(l) && m->layer[j + 1].k == 2;
+        if (wk->block[i] && !bn_follows(m, i)) {
+            const int pk = m->layer[j + 1].k;
+            if (nn_conv_relu_pool_fits(l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad, pk))
+                wk->fused[i] = FUSED_DIRECT;
+            else if (use_wino(l) && pk == 2)
+                wk->fused[i] = FUSED_WINO;
+        }
         if (bn_follows(m, i) && 2 * (size_t)m->layer[i].out_c > max_fold)
             max_fold = 2 * (size_t)m->layer[i].out_c;
     }
@@ -438,8 +442,8 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
             const size_t s =
                 nn_wino_scratch_size(l->in_c, l->out_c, l->in_h, l->in_w, l->pad, wk->slots);
             max_wino = s > max_wino ? s : max_wino;
-        } else if (l->op == NN_CONV && nb * cols_size(l) > max_dcols) {
-            max_dcols = nb * cols_size(l);
+        } else if (l->op == NN_CONV && cols_size(wk, l, i, nb) > max_dcols) {
+            max_dcols = cols_size(wk, l, i, nb);
         }
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -460,13 +464,15 @@ int nn_work_new(const struct nn_model *m, int max_batch, int training, struct nn
                 /* in place: a fused ReLU; a batch norm folded into the layer before it */
                 wk->act[i] = wk->act[i - 1];
                 wk->dact[i] = wk->dact[i - 1];
+            } else if (l->op == NN_CONV && wk->fused[i]) {
+                wk->act[i] = wk->dact[i] = NULL; /* never stored */
             } else {
                 CARVE(wk->act[i], osz);
                 if (training)
                     CARVE(wk->dact[i], osz);
             }
             if (l->op == NN_CONV) {
-                size_t cs = nb * cols_size(l);
+                size_t cs = cols_size(wk, l, i, nb);
                 if (cs > max_cols)
                     max_cols = cs;
                 if (training)
@@ -614,8 +620,8 @@ const float *nn_forward(const struct nn_model *m, struct nn_work *wk, const floa
              * buffers and the ReLU (and folded batch norm) have nothing to do. */
             const int p = next + 1;
             const struct nn_layer *pool = &m->layer[p];
-            if (wk->direct[i] || wk->wino_pool[i]) {
-                if (wk->direct[i])
+            if (wk->fused[i]) {
+                if (wk->fused[i] == FUSED_DIRECT)
                     nn_conv_relu_pool_forward(wk->act[p], wk->argmax[p], in, w, b, n, l->in_c,
                                               l->in_h, l->in_w, l->out_c, l->k, l->pad, pool->k);
                 else
@@ -729,22 +735,22 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
             din = NULL;
         switch (l->op) {
         case NN_CONV:
-            if (wk->direct[i]) {
+            if (wk->fused[i] == FUSED_DIRECT) {
                 const int p = i + 2; /* conv, ReLU, pool */
                 nn_conv_relu_pool_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL,
                                            wk->dact[p], wk->act[p], wk->argmax[p], in,
                                            m->params + l->w_off, n, l->in_c, l->in_h, l->in_w,
                                            l->out_c, l->k, l->pad, m->layer[p].k);
-            } else if (wk->wino_pool[i]) {
+            } else if (wk->fused[i] == FUSED_WINO) {
                 const int p = i + 2;
                 nn_wino_relu_pool_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL,
                                            wk->wino, wk->slots, wk->dact[p], wk->act[p],
-                                           wk->argmax[p], wk->cols[i], m->params + l->w_off, n,
-                                           l->in_c, l->in_h, l->in_w, l->out_c, l->pad);
+                                           wk->argmax[p], wk->cols[i], n, l->in_c, l->in_h, l->in_w,
+                                           l->out_c, l->pad);
             } else if (use_wino(l))
                 nn_wino_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL, wk->wino,
-                                 wk->slots, dout, wk->cols[i], m->params + l->w_off, n, l->in_c,
-                                 l->in_h, l->in_w, l->out_c, l->pad);
+                                 wk->slots, dout, wk->cols[i], n, l->in_c, l->in_h, l->in_w,
+                                 l->out_c, l->pad);
             else
                 nn_conv2d_backward(din, grads + l->w_off, l->n_b ? grads + l->b_off : NULL,
                                    wk->dcols, dout, wk->cols[i], m->params + l->w_off, n, l->in_c,
@@ -765,7 +771,7 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
             break;
         case NN_MAXPOOL:
             /* a direct or Winograd-pooled block's convolution does it */
-            if (din && (i < 2 || !(wk->direct[i - 2] || wk->wino_pool[i - 2])))
+            if (din && (i < 2 || !wk->fused[i - 2]))
                 nn_maxpool_backward(din, dout, wk->argmax[i],
                                     wk->relu_in_pool[i - 1] ? wk->act[i] : NULL, l->in_c * n,
                                     l->in_h, l->in_w, l->k);

@@ -1,8 +1,9 @@
 /* simd.h - what the network's kernel files share (internal to src/nn): sixteen floats as one value
  * (GCC's vector extension, also understood by clang): one AVX-512 register, two AVX2 or four SSE
  * ones, whichever DG_HOT clone runs; loaded and stored with memcpy, so any alignment does. Vectors
- * are passed by pointer: by value they would change the ABI between the clones. And float sums in
- * a fixed order, so a given ISA and thread count give the same bits run to run. */
+ * are passed by pointer: by value they would change the ABI between the clones. Float sums in a
+ * fixed order, so a given ISA and thread count give the same bits run to run. And the OpenMP
+ * thread queries, 1 thread and thread 0 in a build without OpenMP. */
 #ifndef NN_SIMD_H
 #define NN_SIMD_H
 
@@ -11,6 +12,30 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The threads a parallel region started now would get. */
+static inline int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The calling thread's number in its team. */
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 typedef float vf16 __attribute__((vector_size(64)));
 typedef int32_t vi16 __attribute__((vector_size(64)));

@@ -26,10 +26,6 @@
 #include <cblas.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* F(4x4, 3x3): 4x4 output tiles from 6x6 input patches, 36 products per tile and channel pair. */
 enum { TILE = 4, ALPHA = TILE + 2, NXI = ALPHA * ALPHA };
 
@@ -72,8 +68,10 @@ static size_t fplane(const struct geo *g)
     return (size_t)g->oc * g->c + PLANE_PAD;
 }
 
-/* One thread's slot of scratch: M or dM [36][oc][tiles], dV [36][c][tiles], then its partial
- * sums of dU [36][oc][c] and db [oc]. */
+/* saved: the filters' planes U [36][oc][c] (made by the forward pass, used by both), then each
+ * chunk's transformed input V [36][c][tiles].
+ * One thread's slot of scratch: M or dM [36][oc][tiles], dV [36][c][tiles], then its partial
+ * sums of dU [36][oc][c] and db [oc], then the pool windows' table. */
 static size_t sums_offset(const struct geo *g)
 {
     return NXI * (plane(g, g->oc) + plane(g, g->c));
@@ -85,25 +83,22 @@ static size_t slot_size(const struct geo *g)
     return sums_offset(g) + NXI * fplane(g) + g->oc + 4 * (size_t)g->ld_max;
 }
 
-size_t nn_wino_saved_size(int n, int c, int h, int w, int pad)
+size_t nn_wino_saved_size(int n, int c, int h, int w, int oc, int pad)
 {
-    const struct geo g = geometry(n, c, h, w, 1, pad);
-    return (size_t)g.n_chunks * NXI * plane(&g, c);
+    const struct geo g = geometry(n, c, h, w, oc, pad);
+    return NXI * fplane(&g) + (size_t)g.n_chunks * NXI * plane(&g, c);
 }
 
 size_t nn_wino_scratch_size(int c, int oc, int h, int w, int pad, int slots)
 {
     const struct geo g = geometry(1, c, h, w, oc, pad);
-    return NXI * fplane(&g) + (size_t)(slots < 1 ? 1 : slots) * slot_size(&g);
+    return (size_t)(slots < 1 ? 1 : slots) * slot_size(&g);
 }
 
 /* How many threads: at most the OpenMP setting, the slots in scratch and the chunks. */
 static int use_threads(int slots, int n_chunks)
 {
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    int nt = max_threads();
     nt = nt < slots ? nt : slots;
     nt = nt < n_chunks ? nt : n_chunks;
     return nt < 1 ? 1 : nt;
@@ -533,22 +528,71 @@ static void share(int n_chunks, int t, int nt, int *q0, int *q1)
     *q1 = (int)((long)n_chunks * (t + 1) / nt);
 }
 
-DG_HOT static void forward_chunks(const struct io *io, float *saved, float *slot, const float *u,
-                                  const float *in, const struct geo *g, int q0, int q1)
+/* Where chunk q's transformed input lies in saved (after the filters' planes). */
+static size_t chunk_at(const struct geo *g, int q)
 {
+    return NXI * fplane(g) + (size_t)q * NXI * plane(g, g->c);
+}
+
+/* The pool windows' table in a thread's slot. */
+static int32_t *table_of(float *slot, const struct geo *g)
+{
+    return (int32_t *)(slot + sums_offset(g) + NXI * fplane(g) + g->oc);
+}
+
+/* What a pass's threads share. */
+struct pass {
+    const struct geo *g;
+    const struct io *io;
+    const float *saved; /* U, then each chunk's V */
+    float *saved_out;   /* the same, written by the forward pass */
+    const float *in;    /* forward */
+    float *din;         /* backward, nullable */
+    int with_db;        /* backward */
+};
+
+typedef void chunks_fn(const struct pass *ps, float *slot, int q0, int q1);
+
+/* fn over all chunks, each thread on a contiguous run of them with its own slot of scratch;
+ * returns how many threads (and so slots) took part. */
+static int over_threads(chunks_fn *fn, const struct pass *ps, float *scratch, int slots)
+{
+    const int n_chunks = ps->g->n_chunks, nt = use_threads(slots, n_chunks);
+    const size_t ss = slot_size(ps->g);
+    if (nt == 1) {
+        fn(ps, scratch, 0, n_chunks);
+        return 1;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = thread_id();
+        int q0, q1;
+        share(n_chunks, t, nt, &q0, &q1);
+        fn(ps, scratch + (size_t)t * ss, q0, q1);
+    }
+    return nt;
+}
+
+DG_HOT static void forward_chunks(const struct pass *ps, float *slot, int q0, int q1)
+{
+    const struct geo *g = ps->g;
     const size_t vs = plane(g, g->c), ms = plane(g, g->oc), fs = fplane(g);
+    const float *u = ps->saved;
+    int32_t *tab = table_of(slot, g);
+    int tab_nb = 0; /* the chunk size the table is for (only the last chunk may differ) */
     for (int q = q0; q < q1; q++) {
         int n0;
         const int nb = chunk(g, q, &n0), p = nb * g->t_img, ld = round_lanes(p);
-        float *v = saved + (size_t)q * NXI * vs, *m = slot;
-        int32_t *tab = (int32_t *)(slot + sums_offset(g) + NXI * fs + g->oc);
-        if (io->pooled)
-            window_table(tab, io, g, nb, ld);
-        transform_inputs(v, in, g, n0, nb, ld);
+        float *v = ps->saved_out + chunk_at(g, q), *m = slot;
+        if (ps->io->pooled && nb != tab_nb) {
+            window_table(tab, ps->io, g, nb, ld);
+            tab_nb = nb;
+        }
+        transform_inputs(v, ps->in, g, n0, nb, ld);
         for (int xi = 0; xi < NXI; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->oc, p, g->c, 1.0f,
                         u + xi * fs, g->c, v + xi * vs, ld, 0.0f, m + xi * ms, ld);
-        transform_outputs(io, tab, m, g, n0, nb, ld);
+        transform_outputs(ps->io, tab, m, g, n0, nb, ld);
     }
 }
 
@@ -556,23 +600,9 @@ static void forward(const struct io *io, float *saved, float *scratch, int slots
                     const float *w, int n, int c, int h, int wd, int oc, int pad)
 {
     const struct geo g = geometry(n, c, h, wd, oc, pad);
-    float *u = scratch, *slot0 = scratch + NXI * fplane(&g);
-    const size_t ss = slot_size(&g);
-    transform_filters(u, w, &g);
-    const int nt = use_threads(slots, g.n_chunks);
-    if (nt == 1) {
-        forward_chunks(io, saved, slot0, u, in, &g, 0, g.n_chunks);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        int t = 0, q0, q1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        share(g.n_chunks, t, nt, &q0, &q1);
-        forward_chunks(io, saved, slot0 + (size_t)t * ss, u, in, &g, q0, q1);
-    }
+    transform_filters(saved, w, &g);
+    const struct pass ps = {.g = &g, .io = io, .saved = saved, .saved_out = saved, .in = in};
+    over_threads(forward_chunks, &ps, scratch, slots);
 }
 
 void nn_wino_forward(float *out, float *saved, float *scratch, int slots, const float *in,
@@ -595,84 +625,71 @@ void nn_wino_relu_pool_forward(float *pooled, uint8_t *argmax, float *saved, flo
 
 /* One thread's share of the backward pass: its chunks' din, and in its slot its partial sums of
  * dU and (when with_db) db, zeroed here. */
-DG_HOT static void backward_chunks(float *din, int with_db, float *slot, const float *u,
-                                   const struct io *io, const float *saved, const struct geo *g,
-                                   int q0, int q1)
+DG_HOT static void backward_chunks(const struct pass *ps, float *slot, int q0, int q1)
 {
+    const struct geo *g = ps->g;
     const size_t vs = plane(g, g->c), ms = plane(g, g->oc), fs = fplane(g);
+    const float *u = ps->saved;
     float *dm = slot, *dv = dm + NXI * ms, *du = slot + sums_offset(g), *db = du + NXI * fs;
+    int32_t *tab = table_of(slot, g);
+    int tab_nb = 0;
     memset(du, 0, (NXI * fs + g->oc) * sizeof *du);
     for (int q = q0; q < q1; q++) {
         int n0;
         const int nb = chunk(g, q, &n0), p = nb * g->t_img, ld = round_lanes(p);
-        const float *v = saved + (size_t)q * NXI * vs;
-        int32_t *tab = (int32_t *)(db + g->oc);
-        if (io->dpooled)
-            window_table(tab, io, g, nb, ld);
-        transform_grads(dm, with_db ? db : NULL, io, tab, g, n0, nb, ld);
+        const float *v = ps->saved + chunk_at(g, q);
+        if (ps->io->dpooled && nb != tab_nb) {
+            window_table(tab, ps->io, g, nb, ld);
+            tab_nb = nb;
+        }
+        transform_grads(dm, ps->with_db ? db : NULL, ps->io, tab, g, n0, nb, ld);
         for (int xi = 0; xi < NXI; xi++) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->oc, g->c, p, 1.0f, dm + xi * ms,
                         ld, v + xi * vs, ld, 1.0f, du + xi * fs, g->c);
-            if (din)
+            if (ps->din)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->c, p, g->oc, 1.0f,
                             u + xi * fs, g->c, dm + xi * ms, ld, 0.0f, dv + xi * vs, ld);
         }
-        if (din)
-            scatter_inputs(din, dv, g, n0, nb, ld);
+        if (ps->din)
+            scatter_inputs(ps->din, dv, g, n0, nb, ld);
     }
 }
 
 static void backward(float *din, float *dw, float *db, float *scratch, int slots,
-                     const struct io *io, const float *saved, const float *w, int n, int c, int h,
-                     int wd, int oc, int pad)
+                     const struct io *io, const float *saved, int n, int c, int h, int wd, int oc,
+                     int pad)
 {
     const struct geo g = geometry(n, c, h, wd, oc, pad);
-    float *u = scratch, *slot0 = scratch + NXI * fplane(&g);
-    const size_t ss = slot_size(&g);
-    transform_filters(u, w, &g);
-    const int nt = use_threads(slots, g.n_chunks), with_db = db != NULL;
-    if (nt == 1) {
-        backward_chunks(din, with_db, slot0, u, io, saved, &g, 0, g.n_chunks);
-    } else {
-#pragma omp parallel num_threads(nt)
-        {
-            int t = 0, q0, q1;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            share(g.n_chunks, t, nt, &q0, &q1);
-            backward_chunks(din, with_db, slot0 + (size_t)t * ss, u, io, saved, &g, q0, q1);
-        }
-    }
+    const struct pass ps = {.g = &g, .io = io, .saved = saved, .din = din, .with_db = db != NULL};
+    const int nt = over_threads(backward_chunks, &ps, scratch, slots);
     /* The threads' partial sums of dU and db, added in thread order. */
-    const size_t n_sums = NXI * fplane(&g) + oc;
-    float *sums = slot0 + sums_offset(&g);
+    const size_t n_sums = NXI * fplane(&g) + oc, ss = slot_size(&g);
+    float *sums = scratch + sums_offset(&g);
     for (int t = 1; t < nt; t++) {
-        const float *part = slot0 + (size_t)t * ss + sums_offset(&g);
+        const float *part = scratch + (size_t)t * ss + sums_offset(&g);
         for (size_t i = 0; i < n_sums; i++)
             sums[i] += part[i];
     }
     untransform_filters(dw, sums, &g);
-    if (with_db)
+    if (db)
         for (int o = 0; o < oc; o++)
             db[o] += sums[NXI * fplane(&g) + o];
 }
 
 void nn_wino_backward(float *din, float *dw, float *db, float *scratch, int slots,
-                      const float *dout, const float *saved, const float *w, int n, int c, int h,
-                      int wd, int oc, int pad)
+                      const float *dout, const float *saved, int n, int c, int h, int wd, int oc,
+                      int pad)
 {
     const struct io io = {.dout = dout};
-    backward(din, dw, db, scratch, slots, &io, saved, w, n, c, h, wd, oc, pad);
+    backward(din, dw, db, scratch, slots, &io, saved, n, c, h, wd, oc, pad);
 }
 
 void nn_wino_relu_pool_backward(float *din, float *dw, float *db, float *scratch, int slots,
                                 const float *dpooled, const float *pooled, const uint8_t *argmax,
-                                const float *saved, const float *w, int n, int c, int h, int wd,
-                                int oc, int pad)
+                                const float *saved, int n, int c, int h, int wd, int oc, int pad)
 {
     const int oh = h + 2 * pad - 2, ow = wd + 2 * pad - 2;
     const struct io io = {
         .dpooled = dpooled, .pooled_in = pooled, .argmax_in = argmax, .ph = oh / 2, .pw = ow / 2};
-    backward(din, dw, db, scratch, slots, &io, saved, w, n, c, h, wd, oc, pad);
+    backward(din, dw, db, scratch, slots, &io, saved, n, c, h, wd, oc, pad);
 }
