@@ -561,11 +561,10 @@ int vis_components(const struct vis_image *mask, struct vis_work *wk, const int3
         free(wk->labels);
         wk->labels = calloc((size_t)w * h, sizeof *wk->labels);
         wk->n_labelled = 0;
-        wk->labels_w = wk->labels_h = 0;
+        wk->labels_w = wk->labels ? w : 0;
+        wk->labels_h = wk->labels ? h : 0;
         if (!wk->labels)
             return dg_fail(DG_ENOMEM, "out of memory for a %dx%d label image", w, h);
-        wk->labels_w = w;
-        wk->labels_h = h;
     } else { /* clear the previous frame's ink: the rest is still 0 */
         for (size_t i = 0; i < wk->n_labelled; i++) {
             const struct run *rn = &wk->labelled[i];
@@ -575,8 +574,7 @@ int vis_components(const struct vis_image *mask, struct vis_work *wk, const int3
     }
     if (dg_grow((void **)&wk->labelled, &wk->labelled_cap, n_runs ? n_runs : 1,
                 sizeof *wk->labelled) != DG_OK) {
-        wk->n_labelled = 0;
-        memset(wk->labels, 0, (size_t)w * h * sizeof *wk->labels);
+        wk->n_labelled = 0; /* the image is all 0 here: fresh, or last frame's ink cleared */
         return DG_ENOMEM;
     }
     memcpy(wk->labelled, wk->runs, n_runs * sizeof *wk->runs);
