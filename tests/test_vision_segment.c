@@ -163,6 +163,88 @@ static void test_components(void **state)
     vis_work_free(wk);
 }
 
+/* Naive 8-connected labelling by flood fill from each unlabelled ink pixel in raster order: labels
+ * 1..n in order of first appearance, as vis_components numbers them. Returns n. */
+static int flood_labels(const uint8_t *m, int w, int h, int32_t *lab, int *stack)
+{
+    memset(lab, 0, (size_t)w * h * sizeof *lab);
+    int n = 0;
+    for (int i = 0; i < w * h; i++) {
+        if (!m[i] || lab[i])
+            continue;
+        int top = 0;
+        lab[i] = ++n;
+        stack[top++] = i;
+        while (top) {
+            const int p = stack[--top], px = p % w, py = p / w;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const int x = px + dx, y = py + dy;
+                    if (x >= 0 && x < w && y >= 0 && y < h && m[y * w + x] && !lab[y * w + x]) {
+                        lab[y * w + x] = n;
+                        stack[top++] = y * w + x;
+                    }
+                }
+        }
+    }
+    return n;
+}
+
+/* Random masks of sizes around and across 64-pixel words (the labeller reads 64 pixels a word):
+ * the same labels, areas and boxes as a flood fill. */
+static void test_components_match_flood_fill(void **state)
+{
+    (void)state;
+    static const int sizes[][2] = {{1, 1}, {63, 5}, {64, 64}, {65, 70}, {130, 3}, {200, 131}};
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 7);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int density = 1; density <= 3; density++) {
+            const int w = sizes[s][0], h = sizes[s][1];
+            struct vis_image m;
+            assert_int_equal(vis_image_init(&m, w, h), DG_OK);
+            /* blobs: runs of random length, density/4 of the pixels ink */
+            for (int i = 0; i < w * h;) {
+                const int len = 1 + (int)dg_rng_below(&rng, 90);
+                const uint8_t v = dg_rng_below(&rng, 4) < (uint32_t)density ? 255 : 0;
+                for (int k = 0; k < len && i < w * h; k++, i++)
+                    m.px[i] = v;
+            }
+            int32_t *lab = malloc((size_t)w * h * sizeof *lab);
+            int *stack = malloc((size_t)w * h * 9 * sizeof *stack);
+            assert_non_null(lab);
+            assert_non_null(stack);
+            const int n_ref = flood_labels(m.px, w, h, lab, stack);
+            const int32_t *labels;
+            const struct vis_component *c;
+            int n;
+            assert_int_equal(vis_components(&m, wk, &labels, &c, &n), DG_OK);
+            assert_int_equal(n, n_ref);
+            for (int i = 0; i < w * h; i++)
+                assert_int_equal(labels[i], lab[i]);
+            for (int k = 0; k < n; k++) {
+                int area = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
+                for (int i = 0; i < w * h; i++)
+                    if (lab[i] == k + 1) {
+                        area++;
+                        x0 = i % w < x0 ? i % w : x0, x1 = i % w > x1 ? i % w : x1;
+                        y0 = i / w < y0 ? i / w : y0, y1 = i / w > y1 ? i / w : y1;
+                    }
+                assert_int_equal(c[k].area, area);
+                assert_int_equal(c[k].x0, x0);
+                assert_int_equal(c[k].x1, x1);
+                assert_int_equal(c[k].y0, y0);
+                assert_int_equal(c[k].y1, y1);
+            }
+            free(lab);
+            free(stack);
+            vis_image_destroy(&m);
+        }
+    vis_work_free(wk);
+}
+
 static void test_remove_lines(void **state)
 {
     (void)state;
@@ -200,6 +282,55 @@ static void test_remove_lines(void **state)
     vis_work_free(wk);
 }
 
+/* The same on a page several 64-pixel words wide and high: a slightly tilted ruled line 2 px thick
+ * (y = 100 + x / 40), a vertical line 2 px wide on a word boundary (x = 127..128) crossing it, a
+ * digit stroke 4 px wide across the ruled line at x = 190..193 (on no boundary) and one at
+ * x = 62..65 (across one), short bars, lines along the top and bottom edges; only the lines
+ * go. */
+static void test_remove_lines_across_words(void **state)
+{
+    (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    enum { W = 300, H = 200 };
+    struct vis_image m;
+    assert_int_equal(vis_image_init(&m, W, H), DG_OK);
+    uint8_t keep[W * H] = {0};
+    for (int x = 0; x < W; x++)
+        m.px[(100 + x / 40) * W + x] = m.px[(101 + x / 40) * W + x] = 255;
+    for (int y = 0; y < H; y++)
+        m.px[y * W + 127] = m.px[y * W + 128] = 255;
+    for (int y = 80; y < 130; y++)
+        for (int x = 0; x < 4; x++)
+            m.px[y * W + 190 + x] = m.px[y * W + 62 + x] = keep[y * W + 190 + x] =
+                keep[y * W + 62 + x] = 255;
+    for (int x = 200; x < 240; x++)
+        m.px[30 * W + x] = keep[30 * W + x] = 255;
+    /* a bar 4 px tall across the vertical line and its word boundary, 2 px of it right of the
+     * boundary: a wide stroke, kept */
+    for (int y = 40; y < 44; y++)
+        for (int x = 110; x < 130; x++)
+            m.px[y * W + x] = keep[y * W + x] = 255;
+    /* ruled lines along the top and bottom edges (runs the page's edge cuts short), and a stroke
+     * 4 px tall hanging from the top one */
+    for (int x = 0; x < W; x++)
+        m.px[x] = m.px[(H - 2) * W + x] = m.px[(H - 1) * W + x] = 255;
+    for (int y = 0; y < 4; y++)
+        for (int x = 250; x < 254; x++)
+            m.px[y * W + x] = keep[y * W + x] = 255;
+    assert_int_equal(vis_remove_lines(&m, wk, 100, 100, 3), DG_OK);
+    int left = 0;
+    for (int i = 0; i < W * H; i++) {
+        if (keep[i])
+            assert_int_equal(m.px[i], 255);
+        else
+            left += m.px[i] != 0;
+    }
+    assert_int_equal(left, 0);
+    vis_image_destroy(&m);
+    vis_work_free(wk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,7 +338,9 @@ int main(void)
         cmocka_unit_test(test_polarity_chalkboard),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
         cmocka_unit_test(test_components),
+        cmocka_unit_test(test_components_match_flood_fill),
         cmocka_unit_test(test_remove_lines),
+        cmocka_unit_test(test_remove_lines_across_words),
     };
     return cmocka_run_group_tests_name("vision_segment", tests, NULL, NULL);
 }

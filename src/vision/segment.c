@@ -1,13 +1,18 @@
 /* segment.c - separating ink from paper under uneven light (Wolf-Jolion's form of Sauvola's local
  * threshold, statistics on a half-resolution copy, automatic polarity), erasing ruled and squared
- * paper lines, and 8-connected components labelled by runs. The first stages of the scanning
- * pipeline; they know nothing of digits or networks. All scratch lives in a struct vis_work that
- * only grows, so a stream of same-sized frames allocates nothing after the first. */
+ * paper lines, and 8-connected components labelled by runs; the last two on bit planes, 64 pixels
+ * a word. The first stages of the scanning pipeline; they know nothing of digits or networks. All
+ * scratch lives in a struct vis_work that only grows, so a stream of same-sized frames allocates
+ * nothing after the first. */
 #include "vis.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* A horizontal run of set pixels [x0, x1] in row y, and the component it belongs to. */
 struct run {
@@ -15,15 +20,13 @@ struct run {
 };
 
 struct vis_work {
-    uint8_t *half;   /* grey averaged over 2x2 blocks: hw x hh */
-    float *mean;     /* per half pixel: the window's mean grey ... */
-    float *sd;       /* ... and its standard deviation */
-    uint8_t *thr;    /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
-    void *box;       /* sliding column sums and prefix sums over one half row */
-    uint8_t *flags;  /* per pixel: line removal's marks */
-    uint8_t *tflags; /* the same, transposed */
-    uint8_t *cnt;    /* per column: line removal's vertical run lengths, then run ends */
-    size_t n_half, n_px, n_box, n_cols;
+    uint8_t *half;  /* grey averaged over 2x2 blocks: hw x hh */
+    float *mean;    /* per half pixel: the window's mean grey ... */
+    float *sd;      /* ... and its standard deviation */
+    uint8_t *thr;   /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
+    void *box;      /* sliding column sums and prefix sums over one half row */
+    uint64_t *bits; /* bit planes (see struct plane): the mask, line removal's marks */
+    size_t n_half, n_box, n_bits;
     struct run *runs;
     int32_t *parent; /* union-find over runs: parent run, always a smaller index */
     size_t runs_cap;
@@ -53,14 +56,14 @@ void vis_work_free(struct vis_work *wk)
     if (!wk)
         return;
     free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr), free(wk->box);
-    free(wk->flags), free(wk->tflags), free(wk->cnt), free(wk->runs), free(wk->parent),
-        free(wk->comp);
+    free(wk->bits), free(wk->runs), free(wk->parent), free(wk->comp);
     free(wk->sums), free(wk->tag), free(wk->labels), free(wk->labelled);
     free(wk);
 }
 
-/* Grows the per-pixel buffers, whose contents need not survive: several of one size at once. */
-static int grow_px(struct vis_work *wk, size_t n_half, size_t n_px)
+/* Grows the half-resolution buffers, whose contents need not survive: several of one size at
+ * once. */
+static int grow_half(struct vis_work *wk, size_t n_half)
 {
     if (n_half > wk->n_half) {
         free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr);
@@ -70,15 +73,7 @@ static int grow_px(struct vis_work *wk, size_t n_half, size_t n_px)
         wk->thr = malloc(2 * n_half + 2); /* 2 * hw <= 2 * n_half */
         wk->n_half = wk->half && wk->mean && wk->sd && wk->thr ? n_half : 0;
         if (!wk->n_half)
-            return dg_fail(DG_ENOMEM, "out of memory for a %zu-pixel image", n_px);
-    }
-    if (n_px > wk->n_px) {
-        free(wk->flags), free(wk->tflags);
-        wk->flags = malloc(n_px);
-        wk->tflags = malloc(n_px);
-        wk->n_px = wk->flags && wk->tflags ? n_px : 0;
-        if (!wk->n_px)
-            return dg_fail(DG_ENOMEM, "out of memory for a %zu-pixel image", n_px);
+            return dg_fail(DG_ENOMEM, "out of memory for a %zu-pixel half image", n_half);
     }
     return DG_OK;
 }
@@ -314,7 +309,7 @@ enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
     struct vis_work *wk = NULL;
     if (vis_work_new(&wk) != DG_OK)
         return pol;
-    if (grow_px(wk, (size_t)hw * hh, 0) == DG_OK) {
+    if (grow_half(wk, (size_t)hw * hh) == DG_OK) {
         halve(wk, grey, hw, hh);
         half_polarity(wk, hw, hh, polarity_radius(hw, hh), &pol);
     }
@@ -362,7 +357,7 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
         return dg_fail(DG_EARG, "threshold: bad image or parameters");
     const int hw = (w + 1) / 2, hh = (h + 1) / 2;
     const size_t n_half = (size_t)hw * hh;
-    int rc = grow_px(wk, n_half, 0);
+    int rc = grow_half(wk, n_half);
     if (rc != DG_OK)
         return rc;
     if (!mask->px || mask->w != w || mask->h != h) {
@@ -420,6 +415,175 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
     return DG_OK;
 }
 
+/* ---- bit planes ---------------------------------------------------------------------------- */
+
+/* One bit per pixel, w x h: row y is words [y * wpr, (y + 1) * wpr), pixel x is bit x % 64 of
+ * its row's word x / 64; the bits past w in a row's last word are always 0. Runs, thin strokes
+ * and line bands are found 64 pixels at a time with word operations and ctz instead of a
+ * branch per pixel (a branch per pixel mispredicted at every edge of the ink). */
+struct plane {
+    uint64_t *b;
+    int w, h, wpr;
+};
+
+static int words_per_row(int w)
+{
+    return (w + 63) / 64;
+}
+
+/* Carves n planes of w x h from wk->bits, then `extra` more words at *rest (contents
+ * undefined). */
+static int carve_planes(struct vis_work *wk, int w, int h, struct plane *p, int n, size_t extra,
+                        uint64_t **rest)
+{
+    const int wpr = words_per_row(w);
+    const size_t words = (size_t)wpr * h;
+    if (dg_grow((void **)&wk->bits, &wk->n_bits, words * n + extra, sizeof *wk->bits) != DG_OK)
+        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image's bit planes", w, h);
+    for (int i = 0; i < n; i++)
+        p[i] = (struct plane){wk->bits + words * i, w, h, wpr};
+    if (rest)
+        *rest = wk->bits + words * n;
+    return DG_OK;
+}
+
+/* Bit row out (words_per_row(w) words) = which pixels of row have a bit of `bits` set: 16 at a
+ * time by SSE2's byte mask on x86-64, one at a time elsewhere. */
+DG_HOT static void bits_from_row(const uint8_t *restrict row, int w, uint8_t bits,
+                                 uint64_t *restrict out)
+{
+    int x = 0, k = 0;
+#if defined(__SSE2__)
+    const __m128i mb = _mm_set1_epi8((char)bits), zero = _mm_setzero_si128();
+    for (; x + 64 <= w; x += 64, k++) {
+        uint64_t word = 0;
+        for (int j = 0; j < 4; j++) {
+            const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(row + x + 16 * j));
+            const int paper = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, mb), zero));
+            word |= (uint64_t)(uint16_t)~paper << (16 * j);
+        }
+        out[k] = word;
+    }
+#endif
+    for (; x < w; x += 64, k++) {
+        uint64_t word = 0;
+        for (int i = 0; i < 64 && x + i < w; i++)
+            word |= (uint64_t)((row[x + i] & bits) != 0) << i;
+        out[k] = word;
+    }
+}
+
+/* out[x] = in[x + s] (s > 0: pixels from the right) or in[x - |s|] (s < 0), 0 past either end;
+ * rows of wpr words. */
+static void shift_row(const uint64_t *restrict in, int wpr, int s, uint64_t *restrict out)
+{
+    const int left = s < 0, a = left ? -s : s, q = a / 64, b = a % 64;
+    for (int k = 0; k < wpr; k++) {
+        const int j = left ? k - q : k + q, j2 = left ? j - 1 : j + 1; /* main word, spill word */
+        const uint64_t m = j >= 0 && j < wpr ? in[j] : 0, n = j2 >= 0 && j2 < wpr ? in[j2] : 0;
+        if (left)
+            out[k] = b ? m << b | n >> (64 - b) : m;
+        else
+            out[k] = b ? m >> b | n << (64 - b) : m;
+    }
+}
+
+/* Pixels of p's row y (in) inside horizontal runs of at most t pixels, into out; tmp: two rows of
+ * scratch. A pixel is in a longer run exactly when some window of t + 1 pixels around it is all
+ * ink: erosion by t + 1 (AND of shifted copies, doubling the span each step), then dilation back
+ * (OR of the opposite shifts). */
+static void thin_in_row(const uint64_t *restrict in, int wpr, int t, uint64_t *restrict out,
+                        uint64_t *restrict tmp)
+{
+    if (t < 1) { /* every run is longer */
+        memset(out, 0, (size_t)wpr * sizeof *out);
+        return;
+    }
+    const int n = t + 1;
+    uint64_t *e = out, *sh = tmp;
+    memcpy(e, in, (size_t)wpr * sizeof *e);
+    int c = 1; /* e[x] = AND of in[x .. x + c) */
+    while (c < n) {
+        const int step = 2 * c <= n ? c : n - c;
+        shift_row(e, wpr, step, sh);
+        for (int k = 0; k < wpr; k++)
+            e[k] &= sh[k];
+        c += step;
+    }
+    for (c = 1; c < n;) { /* e[x] = OR of erosion[x - c + 1 .. x] */
+        const int step = 2 * c <= n ? c : n - c;
+        shift_row(e, wpr, -step, sh);
+        for (int k = 0; k < wpr; k++)
+            e[k] |= sh[k];
+        c += step;
+    }
+    for (int k = 0; k < wpr; k++)
+        out[k] = in[k] & ~e[k];
+}
+
+/* out = the pixels of in inside vertical runs of at most t pixels: the same erosion and dilation
+ * along columns, whole rows at a time, in place in out (rows past either edge are paper). */
+static void thin_in_cols(const struct plane *in, int t, const struct plane *out)
+{
+    const size_t wpr = (size_t)in->wpr, words = wpr * in->h;
+    if (t < 1) {
+        memset(out->b, 0, words * sizeof *out->b);
+        return;
+    }
+    const int n = t + 1, h = in->h;
+    uint64_t *e = out->b;
+    memcpy(e, in->b, words * sizeof *e);
+    for (int c = 1; c < n;) { /* rows in increasing order: row y + step is still unchanged */
+        const int step = 2 * c <= n ? c : n - c;
+        for (int y = 0; y < h; y++)
+            for (size_t k = 0; k < wpr; k++)
+                e[y * wpr + k] &= y + step < h ? e[(y + step) * wpr + k] : 0;
+        c += step;
+    }
+    for (int c = 1; c < n;) { /* decreasing: row y - step is still unchanged */
+        const int step = 2 * c <= n ? c : n - c;
+        for (int y = h - 1; y >= step; y--)
+            for (size_t k = 0; k < wpr; k++)
+                e[y * wpr + k] |= e[(y - step) * wpr + k];
+        c += step;
+    }
+    for (size_t i = 0; i < words; i++)
+        e[i] = in->b[i] & ~e[i];
+}
+
+/* Transposes a 64x64 bit matrix in place (row i = word i, column j = bit j): six rounds of
+ * swapping blocks of 32, 16, ... 1 bits between words that far apart. */
+static void transpose64(uint64_t a[64])
+{
+    uint64_t m = 0x00000000ffffffffull;
+    for (int j = 32; j; j >>= 1, m ^= m << j)
+        for (int k = 0; k < 64; k = (k + j + 1) & ~j) {
+            const uint64_t t = (a[k] >> j ^ a[k + j]) & m;
+            a[k] ^= t << j;
+            a[k + j] ^= t;
+        }
+}
+
+/* dst (in->h x in->w, i.e. in->w rows) = in transposed, 64x64 blocks at a time; blocks without a
+ * bit cost one pass over their words. */
+static void transpose_plane(const struct plane *in, const struct plane *dst)
+{
+    memset(dst->b, 0, (size_t)dst->wpr * dst->h * sizeof *dst->b);
+    for (int by = 0; by < in->h; by += 64) /* blocks of 64 input rows */
+        for (int bx = 0; bx < in->wpr; bx++) {
+            uint64_t a[64], any = 0;
+            for (int i = 0; i < 64; i++) {
+                a[i] = by + i < in->h ? in->b[(size_t)(by + i) * in->wpr + bx] : 0;
+                any |= a[i];
+            }
+            if (!any)
+                continue;
+            transpose64(a);
+            for (int j = 0; j < 64 && 64 * bx + j < in->w; j++)
+                dst->b[(size_t)(64 * bx + j) * dst->wpr + by / 64] = a[j];
+        }
+}
+
 /* ---- connected components by runs ---------------------------------------------------------- */
 
 static int32_t find_root(int32_t *parent, int32_t a)
@@ -431,46 +595,33 @@ static int32_t find_root(int32_t *parent, int32_t a)
     return a;
 }
 
-/* Labels the 8-connected groups of pixels with (m[i] & bits) set: wk->runs gets every run in
- * raster order with its component (0-based, numbered in raster order of first appearance), wk->comp
- * the components' boxes, areas and centres. With gap > 0, runs also join across up to gap pixels
- * of paper along a row (in the same row or the one above): a broken line stays one. */
-static int label_runs(struct vis_work *wk, const uint8_t *m, int w, int h, uint8_t bits, int gap,
-                      size_t *n_runs_out, int *n_comp_out)
+/* Labels the 8-connected groups of set pixels of plane m: wk->runs gets every run in raster order
+ * with its component (0-based, numbered in raster order of first appearance), wk->comp the
+ * components' boxes, areas and centres. With gap > 0, runs also join across up to gap pixels of
+ * paper along a row (in the same row or the one above): a broken line stays one. Runs are found
+ * a word at a time: ctz of the bits, then of their complement, gives where each starts and ends. */
+static int label_runs(struct vis_work *wk, const struct plane *m, int gap, size_t *n_runs_out,
+                      int *n_comp_out)
 {
-    const uint64_t word_bits = 0x0101010101010101ull * bits;
+    const int w = m->w, h = m->h, wpr = m->wpr;
     size_t n = 0, prev0 = 0, prev1 = 0; /* the previous row's runs: [prev0, prev1) */
     for (int y = 0; y < h; y++) {
-        const uint8_t *row = m + (size_t)y * w;
+        const uint64_t *row = m->b + (size_t)y * wpr;
         const size_t cur0 = n;
         size_t j = prev0; /* first run of the previous row that may still touch */
-        for (int x = 0; x < w;) {
-            /* skip paper, 32 then 8 pixels at a time */
-            while (x + 32 <= w) {
-                uint64_t v[4];
-                memcpy(v, row + x, 32);
-                if ((v[0] | v[1] | v[2] | v[3]) & word_bits)
-                    break;
-                x += 32;
-            }
-            while (x + 8 <= w) {
-                uint64_t v;
-                memcpy(&v, row + x, 8);
-                if (v & word_bits) {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                    x += __builtin_ctzll(v & word_bits) / 8; /* the first marked pixel */
-#endif
-                    break;
-                }
-                x += 8;
-            }
-            while (x < w && !(row[x] & bits))
-                x++;
-            if (x >= w)
+        int wi = 0;
+        uint64_t cur = row[0]; /* the bits of word wi not yet in a run */
+        for (;;) {
+            while (!cur && ++wi < wpr)
+                cur = row[wi];
+            if (!cur)
                 break;
-            const int x0 = x;
-            while (x < w && (row[x] & bits))
-                x++;
+            const int x0 = 64 * wi + __builtin_ctzll(cur);
+            uint64_t gaps = ~row[wi] & (~0ull << (x0 % 64)); /* paper at or after x0 */
+            while (!gaps && ++wi < wpr)
+                gaps = ~row[wi];
+            const int x = gaps ? 64 * wi + __builtin_ctzll(gaps) : w; /* one past the run */
+            cur = gaps ? row[wi] & (~0ull << (x % 64)) : 0;
             if (n == wk->runs_cap) {
                 size_t cap = wk->runs_cap, cap2 = cap;
                 const size_t want = cap ? 2 * cap : 4096;
@@ -555,7 +706,12 @@ int vis_components(const struct vis_image *mask, struct vis_work *wk, const int3
     size_t n_runs;
     int n_comp;
     const int w = mask->w, h = mask->h;
-    if (label_runs(wk, mask->px, w, h, 0xff, 0, &n_runs, &n_comp) != DG_OK)
+    struct plane ink;
+    if (carve_planes(wk, w, h, &ink, 1, 0, NULL) != DG_OK)
+        return DG_ENOMEM;
+    for (int y = 0; y < h; y++)
+        bits_from_row(mask->px + (size_t)y * w, w, 0xff, ink.b + (size_t)y * ink.wpr);
+    if (label_runs(wk, &ink, 0, &n_runs, &n_comp) != DG_OK)
         return DG_ENOMEM;
     if (!wk->labels || wk->labels_w != w || wk->labels_h != h) {
         free(wk->labels);
@@ -577,7 +733,8 @@ int vis_components(const struct vis_image *mask, struct vis_work *wk, const int3
         wk->n_labelled = 0; /* the image is all 0 here: fresh, or last frame's ink cleared */
         return DG_ENOMEM;
     }
-    memcpy(wk->labelled, wk->runs, n_runs * sizeof *wk->runs);
+    if (n_runs) /* no runs yet: wk->runs may still be NULL */
+        memcpy(wk->labelled, wk->runs, n_runs * sizeof *wk->runs);
     wk->n_labelled = n_runs;
     fill_runs(wk, NULL);
     *labels = wk->labels;
@@ -629,20 +786,20 @@ static void fit(const double *s, struct line *ln)
     ln->a = s[0] > 0.0 ? (s[2] - ln->b * s[1]) / s[0] : 0.0;
 }
 
-/* Near-horizontal straight lines y = a + b x among the pixels of f (w x h) with `bits` set. A
+/* Near-horizontal straight lines y = a + b x among the set pixels of plane f. A
  * piece is a group of such pixels (joined across gaps of up to `gap` pixels) at least min_len / 8
  * long whose pixels lie, 80% of them, within max_thick of one straight line of slope at most 1 in
  * 8; thin parts of digits that touch a line join its group, so each piece's fit is repeated on
  * the pixels near the previous one. Pieces on one straight line (digits and faint stretches cut a
  * ruled line into pieces) are put together, and their line is kept when they span min_len and
  * add up to half of it. Fits go into lines[], at most max_lines. */
-static int find_lines(struct vis_work *wk, const uint8_t *f, int w, int h, uint8_t bits, int gap,
-                      int min_len, int max_thick, struct line *lines, int max_lines, int *n_lines)
+static int find_lines(struct vis_work *wk, const struct plane *f, int gap, int min_len,
+                      int max_thick, struct line *lines, int max_lines, int *n_lines)
 {
     enum { ROUNDS = 3 };
     size_t n_runs;
     int n_comp;
-    if (label_runs(wk, f, w, h, bits, gap, &n_runs, &n_comp) != DG_OK ||
+    if (label_runs(wk, f, gap, &n_runs, &n_comp) != DG_OK ||
         dg_grow((void **)&wk->tag, &wk->tag_cap, (size_t)n_comp + 1, sizeof *wk->tag) != DG_OK)
         return DG_ENOMEM;
     /* Pieces: their fits in lines[] for now (hb: the group's pixel count, then the length) and
@@ -725,93 +882,22 @@ static int find_lines(struct vis_work *wk, const uint8_t *f, int w, int h, uint8
     return DG_OK;
 }
 
-/* Transposes an 8x8 block of bytes held as eight little-endian words (word i = row i) in place:
- * three rounds of swapping 1-, 2- and 4-byte halves between rows 1, 2 and 4 apart. */
-static void transpose8x8(uint64_t r[8])
+/* Sets every pixel of `band` within hb of each line, across the whole image (lines of a
+ * transposed search: x = a + b y when vertical). */
+static void mark_band(const struct plane *band, const struct line *lines, int n, int vertical)
 {
-    static const uint64_t mask[3] = {0x00ff00ff00ff00ffull, 0x0000ffff0000ffffull,
-                                     0x00000000ffffffffull};
-    for (int s = 0; s < 3; s++) {
-        const int d = 1 << s, sh = 8 << s;
-        for (int i = 0; i < 8; i++)
-            if (!(i & d)) {
-                const uint64_t t = ((r[i] >> sh) ^ r[i + d]) & mask[s];
-                r[i + d] ^= t;
-                r[i] ^= t << sh;
-            }
-    }
-}
-
-/* dst (h x w) = the `bits` of src (w x h), transposed. Marks are sparse: an 8x8 block without any
- * costs one test. */
-static void transpose_bits(const uint8_t *src, int w, int h, uint8_t bits, uint8_t *dst)
-{
-    const uint64_t mb = 0x0101010101010101ull * bits;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const int w8 = w & ~7, h8 = h & ~7;
-#else
-    const int w8 = 0, h8 = 0; /* the blocks assume little-endian words: all by the edge loop */
-#endif
-    memset(dst, 0, (size_t)w * h);
-    for (int y0 = 0; y0 < h8; y0 += 8)
-        for (int x0 = 0; x0 < w8; x0 += 8) {
-            uint64_t r[8], any = 0;
-            for (int i = 0; i < 8; i++) {
-                memcpy(&r[i], src + (size_t)(y0 + i) * w + x0, 8);
-                any |= r[i] &= mb;
-            }
-            if (!any)
-                continue;
-            transpose8x8(r);
-            for (int i = 0; i < 8; i++)
-                memcpy(dst + (size_t)(x0 + i) * h + y0, &r[i], 8);
-        }
-    /* the right and bottom edges, when the sides are not multiples of 8 */
-    for (int y = 0; y < h; y++)
-        for (int x = y < h8 ? w8 : 0; x < w; x++)
-            dst[(size_t)x * h + y] = src[(size_t)y * w + x] & bits;
-}
-
-/* Sets `band` on every pixel within hb of each line, across the whole image. */
-static void mark_band(uint8_t *flags, int w, int h, const struct line *lines, int n, int vertical,
-                      uint8_t band)
-{
-    const int len = vertical ? h : w, wide = vertical ? w : h;
+    const int len = vertical ? band->h : band->w, wide = vertical ? band->w : band->h;
     for (int l = 0; l < n; l++)
         for (int u = 0; u < len; u++) {
             const double c = lines[l].a + lines[l].b * u;
             int v0 = (int)ceil(c - lines[l].hb), v1 = (int)floor(c + lines[l].hb);
             v0 = v0 < 0 ? 0 : v0;
             v1 = v1 >= wide ? wide - 1 : v1;
-            for (int v = v0; v <= v1; v++)
-                flags[vertical ? (size_t)u * w + v : (size_t)v * w + u] |= band;
+            for (int v = v0; v <= v1; v++) {
+                const int x = vertical ? v : u, y = vertical ? u : v;
+                band->b[(size_t)y * band->wpr + x / 64] |= 1ull << (x % 64);
+            }
         }
-}
-
-/* One row of the per-column vertical run counters: cnt[x] (capped at 255) grows on ink and drops
- * to 0 on paper; ends[x] gets the length of a run of at most thick (< 255) pixels that ends above
- * this row, else 0. Branch-free, so it vectorises. */
-DG_HOT static void column_runs(uint8_t *restrict cnt, uint8_t *restrict ends,
-                               const uint8_t *restrict row, int w, int thick)
-{
-    for (int x = 0; x < w; x++) {
-        const uint8_t c = cnt[x];
-        const int ink = row[x] != 0;
-        ends[x] = !ink && c && c <= thick ? c : 0;
-        cnt[x] = ink ? (uint8_t)(c + (c < 255)) : 0;
-    }
-}
-
-/* On a line's path, thin ink goes (a digit's stroke crossing it is thicker and stays), and so
- * does ink where two lines cross. */
-DG_HOT static void erase_on_lines(uint8_t *restrict m, const uint8_t *restrict flags, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t f = flags[i];
-        const int on_h = (f & BAND_H) && (f & (THIN_H | BAND_V));
-        const int on_v = (f & BAND_V) && (f & (THIN_V | BAND_H));
-        m[i] = on_h || on_v ? 0 : m[i];
-    }
 }
 
 int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h, int min_len_v,
@@ -820,91 +906,46 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
     /* LINE_GAP: paper a line may cross and stay one (faint lines break up when thresholded) */
     enum { MAX_LINES = 256, LINE_GAP = 6 };
     const int w = mask->w, h = mask->h;
-    const size_t n = (size_t)w * h;
-    if (grow_px(wk, 0, n) != DG_OK ||
-        dg_grow((void **)&wk->cnt, &wk->n_cols, 2 * (size_t)w, sizeof *wk->cnt) != DG_OK)
+    /* the ink; thin_h: ink in vertical runs of at most max_thick pixels (a horizontal line's
+     * cross-section); thin_v: in horizontal ones; band_h, band_v: the paths of the lines found;
+     * then thin_v transposed (h x w) and two rows of scratch */
+    struct plane pl[5];
+    uint64_t *rest = NULL;
+    const size_t t_words = (size_t)words_per_row(h) * w;
+    if (carve_planes(wk, w, h, pl, 5, t_words + 2 * (size_t)words_per_row(w), &rest) != DG_OK)
         return DG_ENOMEM;
-    uint8_t *flags = wk->flags;
-    uint8_t *cnt = wk->cnt, *ends = wk->cnt + w; /* per column: see column_runs */
-    const int thick = max_thick < 254 ? max_thick : 254;
-    memset(flags, 0, n);
-    memset(cnt, 0, (size_t)w);
-    /* Thin marks: vertical runs of at most max_thick pixels (THIN_H: a horizontal line's
-     * cross-section), by per-column run counters row by row, and horizontal ones (THIN_V). */
-    for (int y = 0; y <= h; y++) {
-        const uint8_t *row = y < h ? mask->px + (size_t)y * w : NULL;
-        if (row)
-            column_runs(cnt, ends, row, w, thick);
-        else /* past the last row every run ends */
-            for (int x = 0; x < w; x++)
-                ends[x] = cnt[x] && cnt[x] <= thick ? cnt[x] : 0;
-        for (int x = 0; x < w; x++) {
-            if ((x & 7) == 0) { /* runs end rarely: 32 or 8 columns at a time */
-                uint64_t e[4];
-                if (x + 32 <= w) {
-                    memcpy(e, ends + x, 32);
-                    if (!(e[0] | e[1] | e[2] | e[3])) {
-                        x += 31;
-                        continue;
-                    }
-                }
-                if (x + 8 <= w) {
-                    memcpy(e, ends + x, 8);
-                    if (!e[0]) {
-                        x += 7;
-                        continue;
-                    }
-                }
-            }
-            for (int yy = y - ends[x]; yy < y; yy++)
-                flags[(size_t)yy * w + x] |= THIN_H;
-        }
-        if (!row)
-            break;
-        for (int x = 0; x < w;) {
-            while (x + 32 <= w) { /* paper, 32 then 8 pixels at a time */
-                uint64_t v[4];
-                memcpy(v, row + x, 32);
-                if (v[0] | v[1] | v[2] | v[3])
-                    break;
-                x += 32;
-            }
-            while (x + 8 <= w) {
-                uint64_t v;
-                memcpy(&v, row + x, 8);
-                if (v)
-                    break;
-                x += 8;
-            }
-            if (x >= w)
-                break;
-            if (!row[x]) {
-                x++;
-                continue;
-            }
-            int x1 = x;
-            while (x1 < w && row[x1])
-                x1++;
-            if (x1 - x <= max_thick)
-                for (int xx = x; xx < x1; xx++)
-                    flags[(size_t)y * w + xx] |= THIN_V;
-            x = x1;
-        }
+    const struct plane ink = pl[0], thin_h = pl[1], thin_v = pl[2], band_h = pl[3], band_v = pl[4];
+    const struct plane thin_vt = {rest, h, w, words_per_row(h)};
+    uint64_t *tmp = rest + t_words;
+    for (int y = 0; y < h; y++)
+        bits_from_row(mask->px + (size_t)y * w, w, 0xff, ink.b + (size_t)y * ink.wpr);
+    thin_in_cols(&ink, max_thick < 254 ? max_thick : 254, &thin_h);
+    for (int y = 0; y < h; y++) {
+        const size_t o = (size_t)y * ink.wpr;
+        thin_in_row(ink.b + o, ink.wpr, max_thick, thin_v.b + o, tmp);
     }
     struct line lh[MAX_LINES], lv[MAX_LINES];
     int n_h = 0, n_v = 0;
-    if (find_lines(wk, flags, w, h, THIN_H, LINE_GAP, min_len_h, max_thick, lh, MAX_LINES, &n_h) !=
-        DG_OK)
+    if (find_lines(wk, &thin_h, LINE_GAP, min_len_h, max_thick, lh, MAX_LINES, &n_h) != DG_OK)
         return DG_ENOMEM;
     /* vertical lines: the same search on the transposed marks, giving x = a + b y */
-    transpose_bits(flags, w, h, THIN_V, wk->tflags);
-    if (find_lines(wk, wk->tflags, h, w, THIN_V, LINE_GAP, min_len_v, max_thick, lv, MAX_LINES,
-                   &n_v) != DG_OK)
+    transpose_plane(&thin_v, &thin_vt);
+    if (find_lines(wk, &thin_vt, LINE_GAP, min_len_v, max_thick, lv, MAX_LINES, &n_v) != DG_OK)
         return DG_ENOMEM;
     if (!n_h && !n_v)
         return DG_OK;
-    mark_band(flags, w, h, lh, n_h, 0, BAND_H);
-    mark_band(flags, w, h, lv, n_v, 1, BAND_V);
-    erase_on_lines(mask->px, flags, n);
+    const size_t words = (size_t)ink.wpr * h;
+    memset(band_h.b, 0, 2 * words * sizeof *band_h.b); /* band_h, band_v */
+    mark_band(&band_h, lh, n_h, 0);
+    mark_band(&band_v, lv, n_v, 1);
+    /* On a line's path, thin ink goes (a digit's stroke crossing it is thicker and stays), and so
+     * does ink where two lines cross. */
+    for (size_t i = 0; i < words; i++) {
+        const uint64_t bh = band_h.b[i], bv = band_v.b[i];
+        uint64_t erase = (bh & (thin_h.b[i] | bv)) | (bv & (thin_v.b[i] | bh));
+        uint8_t *row = mask->px + i / ink.wpr * (size_t)w + 64 * (i % ink.wpr);
+        for (; erase; erase &= erase - 1)
+            row[__builtin_ctzll(erase)] = 0;
+    }
     return DG_OK;
 }
