@@ -59,6 +59,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         area += comp[i].area;
     if (area != ink)
         abort();
+    /* without a label image: the same count, and runs covering the same ink */
+    int n_comp2;
+    if (vis_components(&mask, wk, NULL, &comp, &n_comp2) != DG_OK)
+        goto done;
+    size_t n_runs;
+    const struct vis_run *runs = vis_components_runs(wk, &n_runs);
+    long run_px = 0;
+    for (size_t i = 0; i < n_runs; i++) {
+        if (runs[i].comp < 0 || runs[i].comp >= n_comp2 || runs[i].x0 > runs[i].x1)
+            abort();
+        run_px += runs[i].x1 - runs[i].x0 + 1;
+    }
+    if (n_comp2 != n_comp || run_px != ink)
+        abort();
     float out[784];
     if (ink && vis_mnist_from_ink(mask.px, w, h, (size_t)w, out) == DG_OK)
         for (int i = 0; i < 784; i++)

@@ -224,6 +224,30 @@ static void test_components_match_flood_fill(void **state)
             assert_int_equal(n, n_ref);
             for (int i = 0; i < w * h; i++)
                 assert_int_equal(labels[i], lab[i]);
+            /* the runs: in raster order, each all ink of its component, together all the ink */
+            size_t n_runs;
+            const struct vis_run *runs = vis_components_runs(wk, &n_runs);
+            int run_px = 0, ink_px = 0;
+            for (size_t r = 0; r < n_runs; r++) {
+                if (r)
+                    assert_true(runs[r].y > runs[r - 1].y ||
+                                (runs[r].y == runs[r - 1].y && runs[r].x0 > runs[r - 1].x1 + 1));
+                for (int x = runs[r].x0; x <= runs[r].x1; x++)
+                    assert_int_equal(lab[runs[r].y * w + x], runs[r].comp + 1);
+                run_px += runs[r].x1 - runs[r].x0 + 1;
+            }
+            for (int i = 0; i < w * h; i++)
+                ink_px += m.px[i] != 0;
+            assert_int_equal(run_px, ink_px);
+            /* without a label image: the same components */
+            const struct vis_component *c2;
+            int n2;
+            assert_int_equal(vis_components(&m, wk, NULL, &c2, &n2), DG_OK);
+            assert_int_equal(n2, n);
+            size_t n_runs2;
+            vis_components_runs(wk, &n_runs2);
+            assert_int_equal(n_runs2, n_runs);
+            c = c2; /* checked below */
             for (int k = 0; k < n; k++) {
                 int area = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
                 for (int i = 0; i < w * h; i++)

@@ -34,6 +34,8 @@ struct rec_scanner {
     size_t crop_cap;
     int *per_comp; /* rec_scan's per-component scratch */
     size_t per_comp_cap;
+    int *run_order; /* rec_scan's runs, grouped by candidate */
+    size_t run_order_cap;
     struct rec_digit reorder[REC_MAX_CANDIDATES]; /* scratch for putting digits in reading order */
     struct rec_digit read[REC_MAX_CANDIDATES];    /* scratch: every network input's reading */
 };
@@ -70,6 +72,7 @@ void rec_scanner_free(struct rec_scanner *sc)
     vis_image_destroy(&sc->mask);
     free(sc->crop);
     free(sc->per_comp);
+    free(sc->run_order);
     free(sc);
 }
 
@@ -152,12 +155,13 @@ static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
     return n;
 }
 
-/* What crop_candidate needs of the image's candidates: each component's candidate (fragments of
- * one digit share one; specks and lines have none) and box[k], candidate k's union box. */
+/* What crop_candidate needs of the image's candidates: the ink's runs, grouped by candidate
+ * (fragments of one digit share one; specks and lines have none): candidate k's are
+ * runs[order[first[k] .. first[k + 1])]; and box[k], candidate k's union box. */
 struct candidates {
-    const int32_t *labels;           /* per pixel: its candidate + 1, or 0 */
-    const struct vis_component *box; /* per candidate */
-    int image_w;
+    const struct vis_run *runs;
+    const int *order, *first;
+    const struct vis_component *box;
 };
 
 /* sc->crop becomes candidate k's own ink (255) on paper (0), its box's size; other candidates'
@@ -169,11 +173,11 @@ static int crop_candidate(struct rec_scanner *sc, const struct candidates *cs, i
     int rc = dg_grow((void **)&sc->crop, &sc->crop_cap, (size_t)w * h, 1);
     if (rc != DG_OK)
         return rc;
-    for (int y = 0; y < h; y++) {
-        const int32_t *lab = cs->labels + (size_t)(b->y0 + y) * cs->image_w + b->x0;
-        uint8_t *o = sc->crop + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            o[x] = lab[x] == k + 1 ? 255 : 0;
+    memset(sc->crop, 0, (size_t)w * h);
+    for (int i = cs->first[k]; i < cs->first[k + 1]; i++) {
+        const struct vis_run *rn = &cs->runs[cs->order[i]];
+        memset(sc->crop + (size_t)(rn->y - b->y0) * w + (rn->x0 - b->x0), 255,
+               (size_t)(rn->x1 - rn->x0 + 1));
     }
     return DG_OK;
 }
@@ -231,9 +235,8 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if (rc != DG_OK)
         return rc;
     const struct vis_component *comp = NULL;
-    const int32_t *labels = NULL;
     int n_comp = 0;
-    if ((rc = vis_components(&sc->mask, sc->vwk, &labels, &comp, &n_comp)))
+    if ((rc = vis_components(&sc->mask, sc->vwk, NULL, &comp, &n_comp)))
         return rc;
     /* per component: its group (union-find), its candidate, whether it survived the filters */
     if ((rc = dg_grow((void **)&sc->per_comp, &sc->per_comp_cap, 4 * (size_t)n_comp + 1,
@@ -295,11 +298,25 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     } plan[REC_MAX_CANDIDATES];
     struct rec_box in_box[REC_MAX_CANDIDATES];
     int n_in = 0, n_plan = 0;
-    /* the label image relabelled with each component's candidate, so a crop needs no lookups */
+    /* the runs grouped by candidate (a counting sort), so a crop visits just its own */
     for (int i = 0; i < n_comp; i++)
         comp_cand[i] = keep[i] ? cand_of[group_find(group, i)] : -1;
-    labels = vis_components_relabel(sc->vwk, comp_cand);
-    const struct candidates cs = {labels, box, W};
+    size_t n_runs;
+    const struct vis_run *runs = vis_components_runs(sc->vwk, &n_runs);
+    if ((rc = dg_grow((void **)&sc->run_order, &sc->run_order_cap, n_runs + 1, sizeof(int))))
+        return rc;
+    int first[REC_MAX_CANDIDATES + 1] = {0};
+    for (size_t i = 0; i < n_runs; i++)
+        if (comp_cand[runs[i].comp] >= 0)
+            first[comp_cand[runs[i].comp] + 1]++;
+    for (int k = 0; k < n_cand; k++)
+        first[k + 1] += first[k];
+    int next[REC_MAX_CANDIDATES];
+    memcpy(next, first, sizeof next);
+    for (size_t i = 0; i < n_runs; i++)
+        if (comp_cand[runs[i].comp] >= 0)
+            sc->run_order[next[comp_cand[runs[i].comp]]++] = (int)i;
+    const struct candidates cs = {runs, sc->run_order, first, box};
     for (int k = 0; k < n_cand && n_in < REC_MAX_CANDIDATES; k++) {
         const struct vis_component *b = &box[k];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;

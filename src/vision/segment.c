@@ -14,11 +14,6 @@
 #include <emmintrin.h>
 #endif
 
-/* A horizontal run of set pixels [x0, x1] in row y, and the component it belongs to. */
-struct run {
-    int32_t x0, x1, y, comp;
-};
-
 struct vis_work {
     uint8_t *half;  /* grey averaged over 2x2 blocks: hw x hh */
     float *mean;    /* per half pixel: the window's mean grey ... */
@@ -27,9 +22,9 @@ struct vis_work {
     void *box;      /* sliding column sums and prefix sums over one half row */
     uint64_t *bits; /* bit planes (see struct plane): the mask, line removal's marks */
     size_t n_half, n_box, n_bits;
-    struct run *runs;
-    int32_t *parent; /* union-find over runs: parent run, always a smaller index */
-    size_t runs_cap;
+    struct vis_run *runs;
+    int32_t *parent;         /* union-find over runs: parent run, always a smaller index */
+    size_t runs_cap, n_runs; /* n_runs: how many runs the last labelling left in runs */
     struct vis_component *comp;
     double *sums; /* per component: sums of x and y over its pixel centres, or a line's fit */
     int32_t *tag; /* per component: which line it is, or -1 */
@@ -38,7 +33,7 @@ struct vis_work {
      * next frame clears just those */
     int32_t *labels;
     int labels_w, labels_h;
-    struct run *labelled;
+    struct vis_run *labelled;
     size_t n_labelled, labelled_cap;
 };
 
@@ -651,7 +646,7 @@ static int label_runs(struct vis_work *wk, const struct plane *m, int gap, size_
                     return DG_ENOMEM;
                 wk->runs_cap = want;
             }
-            wk->runs[n] = (struct run){x0, x - 1, y, 0};
+            wk->runs[n] = (struct vis_run){x0, x - 1, y, 0};
             int32_t root = (int32_t)n;
             wk->parent[n] = root;
             /* previous-row runs that overlap [x0 - 1 - gap, x + gap]: 8-connected neighbours; with
@@ -689,7 +684,7 @@ static int label_runs(struct vis_work *wk, const struct plane *m, int gap, size_
         wk->sums[2 * c] = wk->sums[2 * c + 1] = 0.0;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct run *rn = &wk->runs[i];
+        const struct vis_run *rn = &wk->runs[i];
         struct vis_component *cp = &wk->comp[rn->comp];
         const int len = rn->x1 - rn->x0 + 1;
         cp->area += len;
@@ -704,21 +699,45 @@ static int label_runs(struct vis_work *wk, const struct plane *m, int gap, size_
         wk->comp[c].cx = (float)(wk->sums[2 * c] / wk->comp[c].area);
         wk->comp[c].cy = (float)(wk->sums[2 * c + 1] / wk->comp[c].area);
     }
-    *n_runs_out = n;
+    *n_runs_out = wk->n_runs = n;
     *n_comp_out = n_comp;
     return DG_OK;
 }
 
-/* Each labelled run's pixels in wk->labels = value(run). */
-static void fill_runs(struct vis_work *wk, const int *map)
+/* *labels: wk's label image for mask's size with the runs just found, the previous ones cleared. */
+static int label_image(struct vis_work *wk, int w, int h, size_t n_runs, const int32_t **labels)
 {
-    for (size_t i = 0; i < wk->n_labelled; i++) {
-        const struct run *rn = &wk->labelled[i];
-        const int32_t v = map ? (map[rn->comp] < 0 ? 0 : map[rn->comp] + 1) : rn->comp + 1;
-        int32_t *l = wk->labels + (size_t)rn->y * wk->labels_w;
-        for (int x = rn->x0; x <= rn->x1; x++)
-            l[x] = v;
+    if (!wk->labels || wk->labels_w != w || wk->labels_h != h) {
+        free(wk->labels);
+        wk->labels = calloc((size_t)w * h, sizeof *wk->labels);
+        wk->n_labelled = 0;
+        wk->labels_w = wk->labels ? w : 0;
+        wk->labels_h = wk->labels ? h : 0;
+        if (!wk->labels)
+            return dg_fail(DG_ENOMEM, "out of memory for a %dx%d label image", w, h);
+    } else { /* clear the previous frame's ink: the rest is still 0 */
+        for (size_t i = 0; i < wk->n_labelled; i++) {
+            const struct vis_run *rn = &wk->labelled[i];
+            memset(wk->labels + (size_t)rn->y * w + rn->x0, 0,
+                   (size_t)(rn->x1 - rn->x0 + 1) * sizeof *wk->labels);
+        }
     }
+    if (dg_grow((void **)&wk->labelled, &wk->labelled_cap, n_runs ? n_runs : 1,
+                sizeof *wk->labelled) != DG_OK) {
+        wk->n_labelled = 0; /* the image is all 0 here: fresh, or last frame's ink cleared */
+        return DG_ENOMEM;
+    }
+    if (n_runs) /* no runs yet: wk->runs may still be NULL */
+        memcpy(wk->labelled, wk->runs, n_runs * sizeof *wk->runs);
+    wk->n_labelled = n_runs;
+    for (size_t i = 0; i < n_runs; i++) {
+        const struct vis_run *rn = &wk->runs[i];
+        int32_t *l = wk->labels + (size_t)rn->y * w;
+        for (int x = rn->x0; x <= rn->x1; x++)
+            l[x] = rn->comp + 1;
+    }
+    *labels = wk->labels;
+    return DG_OK;
 }
 
 int vis_components(const struct vis_image *mask, struct vis_work *wk, const int32_t **labels,
@@ -734,40 +753,17 @@ int vis_components(const struct vis_image *mask, struct vis_work *wk, const int3
         bits_from_row(mask->px + (size_t)y * w, w, 0xff, ink.b + (size_t)y * ink.wpr);
     if (label_runs(wk, &ink, 0, &n_runs, &n_comp) != DG_OK)
         return DG_ENOMEM;
-    if (!wk->labels || wk->labels_w != w || wk->labels_h != h) {
-        free(wk->labels);
-        wk->labels = calloc((size_t)w * h, sizeof *wk->labels);
-        wk->n_labelled = 0;
-        wk->labels_w = wk->labels ? w : 0;
-        wk->labels_h = wk->labels ? h : 0;
-        if (!wk->labels)
-            return dg_fail(DG_ENOMEM, "out of memory for a %dx%d label image", w, h);
-    } else { /* clear the previous frame's ink: the rest is still 0 */
-        for (size_t i = 0; i < wk->n_labelled; i++) {
-            const struct run *rn = &wk->labelled[i];
-            memset(wk->labels + (size_t)rn->y * w + rn->x0, 0,
-                   (size_t)(rn->x1 - rn->x0 + 1) * sizeof *wk->labels);
-        }
-    }
-    if (dg_grow((void **)&wk->labelled, &wk->labelled_cap, n_runs ? n_runs : 1,
-                sizeof *wk->labelled) != DG_OK) {
-        wk->n_labelled = 0; /* the image is all 0 here: fresh, or last frame's ink cleared */
+    if (labels && label_image(wk, w, h, n_runs, labels) != DG_OK)
         return DG_ENOMEM;
-    }
-    if (n_runs) /* no runs yet: wk->runs may still be NULL */
-        memcpy(wk->labelled, wk->runs, n_runs * sizeof *wk->runs);
-    wk->n_labelled = n_runs;
-    fill_runs(wk, NULL);
-    *labels = wk->labels;
     *out = wk->comp;
     *n_out = n_comp;
     return DG_OK;
 }
 
-const int32_t *vis_components_relabel(struct vis_work *wk, const int *map)
+const struct vis_run *vis_components_runs(const struct vis_work *wk, size_t *n_runs)
 {
-    fill_runs(wk, map);
-    return wk->labels;
+    *n_runs = wk->n_runs;
+    return wk->runs;
 }
 
 /* ---- ruled and squared paper --------------------------------------------------------------- */
@@ -786,7 +782,7 @@ struct line {
 
 /* Adds to s[0..4] (the sums of 1, x, y, x^2 and x y) the pixels of run rn, when ln is NULL or
  * the run lies within tol of line ln (a near-horizontal run is near it all along or not at all). */
-static void add_run(double *s, const struct run *rn, const struct line *ln, double tol)
+static void add_run(double *s, const struct vis_run *rn, const struct line *ln, double tol)
 {
     const double x0 = rn->x0, x1 = rn->x1, y = rn->y;
     if (ln && !(fabs(ln->a + ln->b * 0.5 * (x0 + x1) - y) <= tol + fabs(ln->b) * 0.5 * (x1 - x0)))

@@ -91,16 +91,21 @@ struct vis_component {
     float cx, cy;
 };
 
-/* Labels the non-zero pixels of mask into components, run by run: *labels points to w*h labels
- * inside wk, 0 for paper and 1..n for ink, numbered in raster order of first appearance; *out to
- * n components (index = label - 1); both valid until wk's next use. For a stream of same-sized
- * frames only the previous frame's ink is cleared, not the whole label image. */
+/* A horizontal run of ink [x0, x1] in row y, and its component (0-based). */
+struct vis_run {
+    int32_t x0, x1, y, comp;
+};
+
+/* Labels the non-zero pixels of mask into components, run by run: *out points to n components
+ * (index = label - 1), numbered in raster order of first appearance, valid until wk's next use.
+ * When labels is not NULL, *labels points to a w*h label image inside wk, 0 for paper and 1..n
+ * for ink (for a stream of same-sized frames only the previous frame's ink is cleared, not the
+ * whole image); with NULL none is written, which saves a pass over every ink pixel when the
+ * runs (vis_components_runs) are all the caller needs. */
 int vis_components(const struct vis_image *mask, struct vis_work *wk, const int32_t **labels,
                    const struct vis_component **out, int *n_out);
-/* After vis_components: each pixel of component c (0-based) gets map[c] + 1 in the label image
- * instead, 0 where map[c] < 0 (for example the candidate each component belongs to). Returns the
- * label image. */
-const int32_t *vis_components_relabel(struct vis_work *wk, const int *map);
+/* After vis_components: its *n_runs runs in raster order, valid until wk's next use. */
+const struct vis_run *vis_components_runs(const struct vis_work *wk, size_t *n_runs);
 
 /* Draws text with a built-in 3x5 pixel font (digits, space and ">?.:-%") into an RGB buffer of
  * w x h, each font pixel a scale x scale square; clipped at the edges. Other characters are
