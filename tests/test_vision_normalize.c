@@ -98,6 +98,53 @@ static void test_area_average_preserves_mass(void **state)
             assert_true(out[y * 28 + x] > 0.4f && out[y * 28 + x] < 0.6f);
 }
 
+/* Area averaging by definition, in doubles: output (j, x) of an ow x oh grid over a bw x bh
+ * image is the mean of the image over its cell, each pixel weighted by its overlap. */
+static double naive_cell(const uint8_t *ink, int bw, int bh, int ow, int oh, int x, int j)
+{
+    const double rx = (double)bw / ow, ry = (double)bh / oh;
+    const double ax = x * rx, bx = (x + 1) * rx, ay = j * ry, by = (j + 1) * ry;
+    double sum = 0.0;
+    for (int y = (int)ay; y < bh && y < by; y++)
+        for (int i = (int)ax; i < bw && i < bx; i++) {
+            const double wx = fmin(i + 1, bx) - fmax(i, ax), wy = fmin(y + 1, by) - fmax(y, ay);
+            sum += wx * wy * ink[(size_t)y * bw + i];
+        }
+    return sum / (rx * ry);
+}
+
+/* Both ways the normaliser averages (columns first up to 2048 px wide, rows first beyond) against
+ * the definition, on ink with no paper inside (so the crop is the whole image and every output of
+ * the scaled box is non-zero), at ratios that are not whole numbers. */
+static void test_area_average_equals_definition(void **state)
+{
+    (void)state;
+    static const int sizes[][2] = {{137, 91}, {33, 250}, {2100, 427}, {3001, 181}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int bw = sizes[s][0], bh = sizes[s][1];
+        uint8_t *ink = malloc((size_t)bw * bh);
+        assert_non_null(ink);
+        for (int y = 0; y < bh; y++)
+            for (int x = 0; x < bw; x++)
+                ink[(size_t)y * bw + x] =
+                    (uint8_t)(40 + (x * 7 + y * 13 + (x / 9) * (y / 5)) % 216);
+        float out[784];
+        assert_int_equal(vis_mnist_from_ink(ink, bw, bh, (size_t)bw, out), DG_OK);
+        const int big = bw > bh ? bw : bh;
+        const int ow = (int)lround(20.0 * bw / big), oh = (int)lround(20.0 * bh / big);
+        int x0, y0, x1, y1;
+        box(out, &x0, &y0, &x1, &y1);
+        assert_int_equal(x1 - x0 + 1, ow);
+        assert_int_equal(y1 - y0 + 1, oh);
+        for (int j = 0; j < oh; j++)
+            for (int x = 0; x < ow; x++) {
+                const double want = naive_cell(ink, bw, bh, ow, oh, x, j) / 255.0;
+                assert_true(fabs(out[(y0 + j) * 28 + x0 + x] - want) < 1e-5);
+            }
+        free(ink);
+    }
+}
+
 static char path[64];
 
 static int setup(void **state)
@@ -210,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_from_ink_square),
         cmocka_unit_test(test_from_ink_aspect_and_mass),
         cmocka_unit_test(test_area_average_preserves_mass),
+        cmocka_unit_test(test_area_average_equals_definition),
         cmocka_unit_test_setup_teardown(test_load_and_normalize_both_polarities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blank_and_bad_files, setup, teardown),
         cmocka_unit_test(test_draw_text),

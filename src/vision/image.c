@@ -202,45 +202,40 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
     return rc;
 }
 
-/* Area averaging of a row of n_src samples into n_dst (at most 20): output j averages the source
- * interval [j r, (j + 1) r), r = n_src / n_dst, each sample weighted by its overlap with it. Only
- * the first and last samples of an interval are partial, so each output keeps those two weights;
- * the rest weigh exactly 1. */
+/* Area averaging of n_src samples into n_dst (at most 20), in integers: with lengths in units of
+ * 1/n_dst of a sample, sample i covers [i n_dst, (i + 1) n_dst) and output j covers
+ * [j n_src, (j + 1) n_src), so every overlap is a whole number and output j is the sum of its
+ * samples weighted by their overlaps, over n_src. Only an output's first and last samples can be
+ * partial; those between weigh n_dst each. */
 struct span {
-    int first, last;    /* the samples it covers */
-    double w0, w1, den; /* the first's and last's weights, the interval's length */
+    int first, last; /* the samples it covers */
+    int64_t w0, w1;  /* the first's and (when last > first) the last's overlap */
 };
 
 static void spans_make(struct span *sp, int n_dst, int n_src)
 {
-    const double ratio = (double)n_src / n_dst;
     for (int j = 0; j < n_dst; j++) {
-        const double a = j * ratio, b = (j + 1) * ratio;
-        int i = (int)a, last = i;
-        while (last + 1 < n_src && last + 1 < b)
-            last++;
-        sp[j].first = i;
+        const int64_t a = (int64_t)j * n_src, b = a + n_src;
+        const int first = (int)(a / n_dst), last = (int)((b - 1) / n_dst);
+        const int64_t first_end = (int64_t)(first + 1) * n_dst;
+        sp[j].first = first;
         sp[j].last = last;
-        sp[j].w0 = (i + 1 < b ? i + 1 : b) - (i > a ? i : a);
-        sp[j].w1 = (last + 1 < b ? last + 1 : b) - last;
-        sp[j].den = b - a;
+        sp[j].w0 = (first_end < b ? first_end : b) - a;
+        sp[j].w1 = last > first ? b - (int64_t)last * n_dst : 0;
     }
 }
 
-/* One row of bytes through the spans: the whole samples summed exactly as integers (a chain of
- * double adds cost four cycles a sample), then the two partial ones added. */
-static void resample_row(float *dst, const struct span *sp, int n_dst, const uint8_t *src)
+/* col[x] += w * row[x] for x < n. */
+DG_HOT static void add_weighted(int32_t *restrict col, const uint8_t *restrict row, int n,
+                                int32_t w)
 {
-    for (int j = 0; j < n_dst; j++) {
-        int32_t whole = 0;
-        for (int i = sp[j].first + 1; i < sp[j].last; i++)
-            whole += src[i];
-        double s = sp[j].w0 * (float)src[sp[j].first] + (double)whole;
-        if (sp[j].last > sp[j].first)
-            s += sp[j].w1 * (float)src[sp[j].last];
-        dst[j] = (float)(s / sp[j].den);
-    }
+    for (int x = 0; x < n; x++)
+        col[x] += w * row[x];
 }
+
+/* Boxes up to this wide are averaged columns first, in buffers on the stack (which vectorises);
+ * wider ones row by row, which costs several times more per pixel. */
+enum { COLS_MAX = 2048 };
 
 /* Ink in vis_mnist_from_ink: a byte >= INK_CUT. */
 enum { INK_CUT = 32 };
@@ -286,33 +281,60 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
     int ow = (int)lround((double)bw * BOX / big), oh = (int)lround((double)bh * BOX / big);
     ow = ow < 1 ? 1 : ow;
     oh = oh < 1 ? 1 : oh;
-    /* Area averaging, rows first: each ink row is resampled to ow values and added into the output
-     * rows it overlaps (weighted by the overlap), so nothing is allocated; per output pixel the
-     * sums run in the same order as a full horizontal pass followed by a vertical one. */
-    double acc[BOX * BOX] = {0};
-    float line[BOX];
-    struct span spans[BOX];
-    spans_make(spans, ow, bw);
-    const double ry = (double)bh / oh;
-    for (int y = 0; y < bh; y++) {
-        resample_row(line, spans, ow, ink + (size_t)(y0 + y) * stride + x0);
-        /* the output rows [j * ry, (j + 1) * ry) this row overlaps: from the one holding y */
-        int j0 = (int)(y / ry);
-        while (j0 > 0 && y < (j0 * ry))
-            j0--;
-        for (int j = j0; j < oh && j * ry < y + 1; j++) {
-            const double a = j * ry, b = (j + 1) * ry;
-            if (y < (int)a || !(y < b))
-                continue;
-            const double lo = y > a ? y : a, hi = y + 1 < b ? y + 1 : b;
-            for (int x = 0; x < ow; x++)
-                acc[j * ow + x] += (hi - lo) * line[x];
+    /* Area averaging in integers (struct span, along both axes): an output pixel's total is bw *
+     * bh times its mean, exact (below 2^63 for any image the loader accepts) whichever order the
+     * sums run in, and one division gives it. Nothing is allocated. */
+    int64_t acc[BOX * BOX] = {0};
+    struct span sx[BOX], sy[BOX];
+    spans_make(sx, ow, bw);
+    spans_make(sy, oh, bh);
+    if (bw <= COLS_MAX && bh <= INT32_MAX / 255) { /* a column's weighted sum fits in int32 */
+        /* output row j: its input rows weighted and summed per column, then the columns through
+         * the spans, whole samples by prefix sums */
+        int32_t col[COLS_MAX];
+        int64_t pre[COLS_MAX + 1];
+        for (int j = 0; j < oh; j++) {
+            memset(col, 0, (size_t)bw * sizeof *col);
+            for (int y = sy[j].first; y <= sy[j].last; y++) {
+                const int32_t wy = (int32_t)(y == sy[j].first  ? sy[j].w0
+                                             : y == sy[j].last ? sy[j].w1
+                                                               : oh);
+                add_weighted(col, ink + (size_t)(y0 + y) * stride + x0, bw, wy);
+            }
+            pre[0] = 0;
+            for (int x = 0; x < bw; x++)
+                pre[x + 1] = pre[x] + col[x];
+            for (int x = 0; x < ow; x++) {
+                const int f = sx[x].first, l = sx[x].last;
+                const int64_t whole = l > f ? pre[l] - pre[f + 1] : 0;
+                acc[j * ow + x] = sx[x].w0 * col[f] + (int64_t)ow * whole + sx[x].w1 * col[l];
+            }
+        }
+    } else {
+        /* rows first: each row through the spans, added into the output rows it overlaps */
+        for (int y = 0; y < bh; y++) {
+            const uint8_t *row = ink + (size_t)(y0 + y) * stride + x0;
+            int64_t line[BOX];
+            for (int x = 0; x < ow; x++) {
+                const int f = sx[x].first, l = sx[x].last;
+                int64_t whole = 0;
+                for (int i = f + 1; i < l; i++)
+                    whole += row[i];
+                line[x] = sx[x].w0 * row[f] + (int64_t)ow * whole + sx[x].w1 * row[l];
+            }
+            for (int j = 0; j < oh; j++) {
+                if (y < sy[j].first || y > sy[j].last)
+                    continue;
+                const int64_t wy = y == sy[j].first ? sy[j].w0 : y == sy[j].last ? sy[j].w1 : oh;
+                for (int x = 0; x < ow; x++)
+                    acc[j * ow + x] += wy * line[x];
+            }
         }
     }
     float box[BOX * BOX];
-    for (int j = 0; j < oh; j++)
-        for (int x = 0; x < ow; x++)
-            box[j * ow + x] = (float)(acc[j * ow + x] / ((j + 1) * ry - j * ry));
+    const double total = (double)bw * bh;
+    for (int i = 0; i < oh * ow; i++)
+        box[i] = (float)((double)acc[i] / total);
     double m = 0.0, mx = 0.0, my = 0.0;
     for (int y = 0; y < oh; y++)
         for (int x = 0; x < ow; x++) {
