@@ -301,9 +301,10 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
                                                                : oh);
                 add_weighted(col, ink + (size_t)(y0 + y) * stride + x0, bw, wy);
             }
+            int64_t run = 0; /* in a register, not read back from pre */
             pre[0] = 0;
             for (int x = 0; x < bw; x++)
-                pre[x + 1] = pre[x] + col[x];
+                pre[x + 1] = run += col[x];
             for (int x = 0; x < ow; x++) {
                 const int f = sx[x].first, l = sx[x].last;
                 const int64_t whole = l > f ? pre[l] - pre[f + 1] : 0;

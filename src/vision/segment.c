@@ -186,15 +186,18 @@ DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h,
         }
         if (y < 0 || y % step)
             continue;
+        /* running sums in registers: read back from p1, p2, each step would wait on the
+         * store before it (store-to-load forwarding, several cycles a pixel) */
+        uint64_t s1 = 0, s2 = 0;
         p1[0] = p2[0] = 0;
         if (sd) {
             for (int x = 0; x < w; x++) {
-                p1[x + 1] = p1[x] + c1[x];
-                p2[x + 1] = p2[x] + c2[x];
+                p1[x + 1] = s1 += c1[x];
+                p2[x + 1] = s2 += c2[x];
             }
         } else {
             for (int x = 0; x < w; x++)
-                p1[x + 1] = p1[x] + c1[x];
+                p1[x + 1] = s1 += c1[x];
         }
         const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
         if (rows != inv_rows) {
