@@ -15,12 +15,14 @@
 #endif
 
 struct vis_work {
-    uint8_t *half;  /* grey averaged over 2x2 blocks: hw x hh */
-    float *mean;    /* per half pixel: the window's mean grey ... */
-    float *sd;      /* ... and its standard deviation */
-    uint8_t *thr;   /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
-    void *box;      /* sliding column sums and prefix sums over one half row */
-    uint64_t *bits; /* bit planes (see struct plane): the mask, line removal's marks */
+    uint8_t *half;   /* grey averaged over 2x2 blocks: hw x hh */
+    float *mean;     /* per half pixel: the window's mean grey ... */
+    float *sd;       /* ... and its standard deviation */
+    uint8_t *thr;    /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
+    void *box;       /* sliding column sums and prefix sums over one half row */
+    uint64_t *bits;  /* bit planes (see struct plane): the mask, line removal's marks */
+    uint8_t *minima; /* the darkest level's search: per block of samples, its minimum */
+    size_t minima_cap;
     size_t n_half, n_box, n_bits;
     struct vis_run *runs;
     int32_t *parent;         /* union-find over runs: parent run, always a smaller index */
@@ -51,7 +53,7 @@ void vis_work_free(struct vis_work *wk)
     if (!wk)
         return;
     free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr), free(wk->box);
-    free(wk->bits), free(wk->runs), free(wk->parent), free(wk->comp);
+    free(wk->bits), free(wk->minima), free(wk->runs), free(wk->parent), free(wk->comp);
     free(wk->sums), free(wk->tag), free(wk->labels), free(wk->labelled);
     free(wk);
 }
@@ -336,6 +338,77 @@ enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
     return pol;
 }
 
+/* The samples of the darkest level's search: every other pixel of every other row, in blocks of
+ * SAMPLE_BLOCK along a row. */
+enum { SAMPLE_BLOCK = 32 };
+
+/* Minima of row's samples (pixels 0, 2, 4, ...; flipped by flip), SAMPLE_BLOCK at a time, into
+ * out[0 .. ceil(n_samples / SAMPLE_BLOCK)). */
+DG_HOT static void block_minima(const uint8_t *restrict row, int n_samples, uint8_t flip,
+                                uint8_t *restrict out)
+{
+    int b = 0, i = 0;
+    for (; i + SAMPLE_BLOCK <= n_samples; i += SAMPLE_BLOCK, b++) {
+        uint8_t m = 255;
+        for (int j = 0; j < SAMPLE_BLOCK; j++) {
+            const uint8_t v = row[2 * (i + j)] ^ flip;
+            m = v < m ? v : m;
+        }
+        out[b] = m;
+    }
+    if (i < n_samples) {
+        uint8_t m = 255;
+        for (; i < n_samples; i++) {
+            const uint8_t v = row[2 * i] ^ flip;
+            m = v < m ? v : m;
+        }
+        out[b] = m;
+    }
+}
+
+/* *darkest = the 0.1% point of grey (flipped by flip) over every other pixel of every other
+ * row: the lowest level that at least n / 1000 of the n samples are at or below (255 at most).
+ * Exact, without a histogram of every sample: the level at which n / 1000 blocks have their
+ * minimum is an upper bound (each of them holds a sample that dark), so only the blocks whose
+ * minimum is at most that bound are counted; every sample at or below it lies in one. */
+static int darkest_level(struct vis_work *wk, const struct vis_image *grey, uint8_t flip,
+                         int *darkest)
+{
+    const int w = grey->w, h = grey->h, sw = (w + 1) / 2, sh = (h + 1) / 2;
+    const int per_row = (sw + SAMPLE_BLOCK - 1) / SAMPLE_BLOCK;
+    const size_t target = (size_t)sw * sh / 1000, n_blocks = (size_t)per_row * sh;
+    if (target == 0) {
+        *darkest = 0;
+        return DG_OK;
+    }
+    if (dg_grow((void **)&wk->minima, &wk->minima_cap, n_blocks, 1) != DG_OK)
+        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
+    size_t count[256] = {0};
+    for (int y = 0; y < sh; y++)
+        block_minima(grey->px + (size_t)(2 * y) * w, sw, flip, wk->minima + (size_t)y * per_row);
+    for (size_t i = 0; i < n_blocks; i++)
+        count[wk->minima[i]]++;
+    int bound = 0; /* target < n_blocks, so some level reaches it */
+    for (size_t cum = count[0]; cum < target && bound < 255;)
+        cum += count[++bound];
+    size_t hist[256] = {0};
+    for (int y = 0; y < sh; y++)
+        for (int b = 0; b < per_row; b++) {
+            if (wk->minima[(size_t)y * per_row + b] > bound)
+                continue;
+            const uint8_t *row = grey->px + (size_t)(2 * y) * w;
+            const int end = (b + 1) * SAMPLE_BLOCK < sw ? (b + 1) * SAMPLE_BLOCK : sw;
+            for (int i = b * SAMPLE_BLOCK; i < end; i++)
+                hist[row[2 * i] ^ flip]++;
+        }
+    int level = 0;
+    size_t cum = 0;
+    while (level < 255 && (cum += hist[level]) < target)
+        level++;
+    *darkest = level;
+    return DG_OK;
+}
+
 /* mask = 255 where grey (flipped by flip, so ink is dark) is below Wolf and Jolion's threshold
  * from the half-resolution window statistics in wk (see vis_threshold), else 0; one row of
  * thresholds at full width (wk->thr) serves two image rows. */
@@ -405,28 +478,9 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
      * flat paper stays paper. m and s are taken at half resolution: both change slowly over a
      * window a twelfth of the image wide. T = m - k (m - M) (1 - s / R) lies between m and M, so
      * within 0 .. 255. */
-    /* four histograms, so runs of one grey level do not wait on one counter */
-    uint32_t hist4[4][256] = {{0}};
-    for (int y = 0; y < h; y += 2) {
-        const uint8_t *row = grey->px + (size_t)y * w;
-        int x = 0;
-        for (; x + 6 < w; x += 8) {
-            hist4[0][row[x] ^ flip]++;
-            hist4[1][row[x + 2] ^ flip]++;
-            hist4[2][row[x + 4] ^ flip]++;
-            hist4[3][row[x + 6] ^ flip]++;
-        }
-        for (; x < w; x += 2)
-            hist4[0][row[x] ^ flip]++;
-    }
-    size_t hist[256];
-    for (int i = 0; i < 256; i++)
-        hist[i] = (size_t)hist4[0][i] + hist4[1][i] + hist4[2][i] + hist4[3][i];
-    size_t cum = 0;
-    const size_t n_sampled = (size_t)((w + 1) / 2) * ((h + 1) / 2);
     int darkest = 0;
-    while (darkest < 255 && (cum += hist[darkest]) < n_sampled / 1000)
-        darkest++;
+    if (darkest_level(wk, grey, flip, &darkest) != DG_OK)
+        return DG_ENOMEM;
     const float k = p->k, big_m = (float)darkest, inv_r = 1.0f / (r_max > 1.0f ? r_max : 1.0f);
     apply_threshold(wk, grey, mask, hw, hh, k, big_m, inv_r, flip);
     if (found)
