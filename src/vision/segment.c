@@ -178,13 +178,21 @@ DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h,
     for (int y = -r; y < h; y++) {
         if (y + r < h) { /* row y + r enters the window */
             const uint8_t *row = g + (size_t)(y + r) * w;
-            for (int x = 0; x < w; x++)
-                c1[x] += row[x], c2[x] += (uint32_t)row[x] * row[x];
+            if (sd)
+                for (int x = 0; x < w; x++)
+                    c1[x] += row[x], c2[x] += (uint32_t)row[x] * row[x];
+            else
+                for (int x = 0; x < w; x++)
+                    c1[x] += row[x];
         }
         if (y - r - 1 >= 0) { /* row y - r - 1 leaves it */
             const uint8_t *row = g + (size_t)(y - r - 1) * w;
-            for (int x = 0; x < w; x++)
-                c1[x] -= row[x], c2[x] -= (uint32_t)row[x] * row[x];
+            if (sd)
+                for (int x = 0; x < w; x++)
+                    c1[x] -= row[x], c2[x] -= (uint32_t)row[x] * row[x];
+            else
+                for (int x = 0; x < w; x++)
+                    c1[x] -= row[x];
         }
         if (y < 0 || y % step)
             continue;
