@@ -504,6 +504,7 @@ static void test_infer_matches_predict(void **state)
         {"fast", 1, 28, 28},
         {"c8k3sb-p2-c12k3-f20b-d0.5-f10", 3, 17, 19},
         {"c16k3-c16k3b-p3-f10", 1, 13, 11},
+        {"c16k5-p2-c16k3-p2-f10", 1, 15, 13}, /* pools taken into convs, odd sizes (floor) */
         {"f32b-f10", 1, 28, 28},
     };
     enum { N = 5 };

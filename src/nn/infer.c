@@ -38,6 +38,9 @@ struct stage {
      * u_off; tw x th tiles of 4x4 outputs */
     int wino, tw, th;
     size_t u_off;
+    /* a convolution whose output goes straight through the 2x2 max-pool after it (which is then
+     * skipped): the full-size map is never stored */
+    int pool;
 };
 
 struct nn_infer {
@@ -51,6 +54,7 @@ struct nn_infer {
     size_t act_max;      /* floats in each activation buffer */
     size_t zero_off;     /* packed: a row of zeros as long as the widest layer (a bias of 0) */
     size_t wino_at;      /* in each thread's scratch: Winograd's transformed data */
+    size_t rows_at;      /* ... and two output rows of a direct convolution before its pool */
     float *feat, *a, *b; /* [max_batch][...]: per-image features, then dense activations */
     float *probs;
 };
@@ -188,8 +192,20 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
     inf->act_max = act_max;
     inf->zero_off = n_packed;
     n_packed += zero_max;
+    /* convolutions (whole vectors of channels) that a 2x2 pool follows take it in */
+    size_t rows_max = 0;
+    for (int i = 0; i + 1 < inf->n_conv; i++) {
+        struct stage *s = &inf->st[i];
+        const struct stage *next = &inf->st[i + 1];
+        if (s->kind == ST_CONV && s->out_c % OB == 0 && next->kind == ST_POOL && next->k == 2) {
+            s->pool = 1;
+            const size_t rows = 2 * (size_t)s->out_w * s->out_c;
+            rows_max = !s->wino && rows > rows_max ? rows : rows_max;
+        }
+    }
     inf->wino_at = 2 * act_max + pad_max;
-    inf->per_thread = 2 * act_max + pad_max + wino_max;
+    inf->rows_at = inf->wino_at + wino_max;
+    inf->per_thread = 2 * act_max + pad_max + wino_max + rows_max;
     const size_t nb = (size_t)max_batch;
     inf->packed = malloc((n_packed ? n_packed : 1) * sizeof(float));
     inf->scratch = malloc(inf->per_thread * inf->n_threads * sizeof(float));
@@ -351,11 +367,11 @@ static void conv_plain(float *out, const float *in, int h, int w, int c, const f
 }
 
 /* Winograd F(4x4, 3x3) for one image, channels last: in is h x w x c (already padded), out
- * (h-2) x (w-2) x oc. Each 4x4 output tile comes from a 6x6 input patch; its 36 transformed
- * values (B^T d B, a vector of channels each) go to plane xi of v ([36][tiles][c]), the 36
- * products with the filters' planes are 1x1 convolutions by conv_tiles ([tiles][c] by [c][oc]
- * into m), and A^T m A gives the tile, + bias, ReLU; tiles past the edge read zeros and store
- * only what is inside. vm: 36 * tiles * (c + oc) floats. */
+ * (h-2) x (w-2) x oc, or that 2x2 max-pooled when s->pool. Each 4x4 output tile comes from a 6x6
+ * input patch; its 36 transformed values (B^T d B, a vector of channels each) go to plane xi of v
+ * ([36][tiles][c]), the 36 products with the filters' planes are 1x1 convolutions by conv_tiles
+ * ([tiles][c] by [c][oc] into m), and A^T m A gives the tile, + bias, ReLU; tiles past the edge
+ * read zeros and store only what is inside. vm: 36 * tiles * (c + oc) floats. */
 DG_HOT static void conv_wino(float *restrict out, const float *restrict in, int h, int w, int c,
                              const struct stage *s, const float *u, const float *bias,
                              const float *zero, float *vm)
@@ -404,14 +420,31 @@ DG_HOT static void conv_wino(float *restrict out, const float *restrict in, int 
                     at_1d(&r[j], 6, &x[j], 6);
                 for (int i = 0; i < 4; i++) /* (A^T M) A, by rows: 4 x 4 */
                     at_1d(&y[4 * i], 1, &r[6 * i], 1);
+                for (int q = 0; q < 16; q++) {
+                    y[q] += bv;
+                    if (s->relu)
+                        y[q] = (vf16)((vi16)y[q] & (y[q] > zv));
+                }
+                if (s->pool) { /* the tile's four 2x2 windows, those inside the pooled map */
+                    const int pw = ow / 2;
+                    for (int i = 0; i < 2 && 2 * ty + i < oh / 2; i++)
+                        for (int j = 0; j < 2 && 2 * tx + j < pw; j++) {
+                            const vf16 *a = &y[8 * i + 2 * j];
+                            vf16 best = a[0]; /* the first of equal maxima, as pool_nhwc */
+                            const vf16 *next[3] = {&a[1], &a[4], &a[5]};
+                            for (int e = 0; e < 3; e++) {
+                                const vi16 gt = *next[e] > best;
+                                select_f(&best, &gt, next[e], &best);
+                            }
+                            memcpy(out + ((size_t)(2 * ty + i) * pw + 2 * tx + j) * oc + o0, &best,
+                                   sizeof best);
+                        }
+                    continue;
+                }
                 for (int i = 0; i < 4 && 4 * ty + i < oh; i++)
-                    for (int j = 0; j < 4 && 4 * tx + j < ow; j++) {
-                        vf16 o = y[4 * i + j] + bv;
-                        if (s->relu)
-                            o = (vf16)((vi16)o & (o > zv));
-                        memcpy(out + ((size_t)(4 * ty + i) * ow + 4 * tx + j) * oc + o0, &o,
-                               sizeof o);
-                    }
+                    for (int j = 0; j < 4 && 4 * tx + j < ow; j++)
+                        memcpy(out + ((size_t)(4 * ty + i) * ow + 4 * tx + j) * oc + o0,
+                               &y[4 * i + j], sizeof y[4 * i + j]);
             }
         }
 }
@@ -449,7 +482,9 @@ static void run_image(const struct nn_infer *inf, const float *x, float *scratch
             cur[(size_t)p * c0 + ch] = x[(size_t)ch * hw0 + p];
     for (int i = 0; i < inf->n_conv; i++) {
         const struct stage *s = &inf->st[i];
-        float *dst = i == inf->n_conv - 1 ? feat : buf[cur == buf[0]];
+        /* a convolution with its pool writes where the pool would */
+        float *dst =
+            i + (s->kind == ST_CONV && s->pool) == inf->n_conv - 1 ? feat : buf[cur == buf[0]];
         const float *src = cur;
         int h = s->in_h, w = s->in_w;
         switch (s->kind) {
@@ -466,12 +501,26 @@ static void run_image(const struct nn_infer *inf, const float *x, float *scratch
             if (s->wino)
                 conv_wino(dst, src, h, w, s->in_c, s, inf->packed + s->u_off, bias,
                           inf->packed + inf->zero_off, vm);
-            else if (s->out_c % (2 * OB) == 0)
+            else if (s->pool) { /* two output rows at a time, then their pooled row */
+                float *rows = scratch + inf->rows_at;
+                const int ow = w - s->k + 1, ph = (h - s->k + 1) / 2, pw = ow / 2;
+                for (int py = 0; py < ph; py++) {
+                    const float *in2 = src + (size_t)(2 * py) * w * s->in_c;
+                    if (s->out_c % (2 * OB) == 0)
+                        conv_tiles_4x32(rows, in2, s->k + 1, w, s->in_c, wt, bias, s->k, s->out_c,
+                                        s->relu);
+                    else
+                        conv_tiles_8x16(rows, in2, s->k + 1, w, s->in_c, wt, bias, s->k, s->out_c,
+                                        s->relu);
+                    pool_nhwc(dst + (size_t)py * pw * s->out_c, rows, 2, ow, s->out_c, 2);
+                }
+            } else if (s->out_c % (2 * OB) == 0)
                 conv_tiles_4x32(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
             else if (s->out_c % OB == 0)
                 conv_tiles_8x16(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
             else
                 conv_plain(dst, src, h, w, s->in_c, wt, bias, s->k, s->out_c, s->relu);
+            i += s->pool; /* its pool is done */
             break;
         }
         case ST_POOL: pool_nhwc(dst, src, h, w, s->in_c, s->k); break;
