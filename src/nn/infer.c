@@ -99,6 +99,85 @@ static int absorb(const struct nn_model *m, int i, int *relu)
     return j + *relu;
 }
 
+/* ---- dense layers on a few images ---------------------------------------------------------- */
+
+/* Dense layers whose outputs fill blocks of DENSE_OB run by dense_small: images in groups of up to
+ * 12, each group's sums for one block of outputs in registers while the block's weights stream
+ * past once. (sgemm packed the whole weight matrix on every call, which at the 11 or so images of
+ * a frame cost half as much again as the products.) */
+enum { DENSE_OB = 32 };
+
+static int dense_blocked(const struct stage *s)
+{
+    return s->kind == ST_DENSE && s->out_c % DENSE_OB == 0;
+}
+
+#define LOAD16(v, p) memcpy(&(v), (p), sizeof(vf16))
+
+/* out[j][o] = bias[o] + sum over i of x[j][i] w[o][i], then ReLU when asked, for the g images
+ * from x (rows `in` floats apart) and the outputs of block ob; w in blocks (see dense_blocked).
+ * g is a constant at each call, so the sums stay in registers. */
+DG_INLINE void dense_group(float *restrict out, const float *restrict x, const float *restrict w,
+                           const float *restrict bias, int in, int oc, int ob, int relu,
+                           const int g)
+{
+    vf16 acc[12][2], b0, b1;
+    LOAD16(b0, bias + (size_t)ob * DENSE_OB);
+    LOAD16(b1, bias + (size_t)ob * DENSE_OB + 16);
+    for (int j = 0; j < g; j++)
+        acc[j][0] = b0, acc[j][1] = b1;
+    const float *wp = w + (size_t)ob * in * DENSE_OB;
+    for (int i = 0; i < in; i++, wp += DENSE_OB) {
+        vf16 w0, w1;
+        LOAD16(w0, wp);
+        LOAD16(w1, wp + 16);
+        for (int j = 0; j < g; j++) {
+            const float v = x[(size_t)j * in + i];
+            acc[j][0] += v * w0;
+            acc[j][1] += v * w1;
+        }
+    }
+    const vf16 zero = {0};
+    for (int j = 0; j < g; j++)
+        for (int h = 0; h < 2; h++) {
+            vf16 v = acc[j][h];
+            if (relu)
+                v = (vf16)((vi16)v & (v > zero));
+            memcpy(out + (size_t)j * oc + (size_t)ob * DENSE_OB + 16 * h, &v, sizeof v);
+        }
+}
+
+/* Groups of 12, 8, 6, 4, 3, 2 or 1 images: any batch up to 12 in at most two passes over the
+ * weights. */
+DG_HOT static void dense_small(float *restrict out, const float *restrict x,
+                               const float *restrict w, const float *restrict bias, int n, int in,
+                               int oc, int relu)
+{
+    for (int j0 = 0; j0 < n;) {
+        const int left = n - j0;
+        const int g = left >= 12  ? 12
+                      : left >= 8 ? 8
+                      : left >= 6 ? 6
+                      : left >= 4 ? 4
+                      : left >= 3 ? 3
+                      : left >= 2 ? 2
+                                  : 1;
+        const float *xg = x + (size_t)j0 * in;
+        float *og = out + (size_t)j0 * oc;
+        for (int ob = 0; ob < oc / DENSE_OB; ob++)
+            switch (g) {
+            case 12: dense_group(og, xg, w, bias, in, oc, ob, relu, 12); break;
+            case 8: dense_group(og, xg, w, bias, in, oc, ob, relu, 8); break;
+            case 6: dense_group(og, xg, w, bias, in, oc, ob, relu, 6); break;
+            case 4: dense_group(og, xg, w, bias, in, oc, ob, relu, 4); break;
+            case 3: dense_group(og, xg, w, bias, in, oc, ob, relu, 3); break;
+            case 2: dense_group(og, xg, w, bias, in, oc, ob, relu, 2); break;
+            default: dense_group(og, xg, w, bias, in, oc, ob, relu, 1); break;
+            }
+        j0 += g;
+    }
+}
+
 int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
 {
     if (max_batch < 1 || max_batch > NN_MAX_BATCH)
@@ -218,9 +297,9 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
         return dg_fail(DG_ENOMEM, "out of memory for inference on a batch of %d", max_batch);
     }
     memset(inf->packed + inf->zero_off, 0, zero_max * sizeof(float));
-    /* Pack: convolutions as [ky][kx][ci][oc] and dense layers as [o][i] with the inputs in
-     * channels-last order, both scaled by their batch norms; biases become the folded shifts;
-     * Winograd's filters G g G^T as 36 planes [ci][oc]. */
+    /* Pack: convolutions as [ky][kx][ci][oc] and dense layers as [o][i] (or dense_small's
+     * blocks) with the inputs in channels-last order, both scaled by their batch norms; biases
+     * become the folded shifts; Winograd's filters G g G^T as 36 planes [ci][oc]. */
     for (int si = 0; si < inf->n_stages; si++) {
         const struct stage *s = &inf->st[si];
         if (s->kind != ST_CONV && s->kind != ST_DENSE)
@@ -265,9 +344,15 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
             } else {
                 /* PyTorch flattens [c][y][x]; the features here are [y][x][c] */
                 const int c_in = s->in_c, hw = s->in_h * s->in_w, n_in = l->in_c;
-                for (int f = 0; f < n_in; f++)
-                    dst[(size_t)o * n_in + (size_t)(f % hw) * c_in + f / hw] =
-                        src[(size_t)o * n_in + f] * scale;
+                for (int f = 0; f < n_in; f++) {
+                    const size_t i = (size_t)(f % hw) * c_in + f / hw;
+                    /* dense_small's blocks of DENSE_OB outputs: [o / DENSE_OB][i][o % DENSE_OB] */
+                    const size_t at =
+                        dense_blocked(s)
+                            ? ((size_t)(o / DENSE_OB) * n_in + i) * DENSE_OB + o % DENSE_OB
+                            : (size_t)o * n_in + i;
+                    dst[at] = src[(size_t)o * n_in + f] * scale;
+                }
             }
         }
     }
@@ -277,8 +362,7 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
 
 /* ---- per-image kernels, channels last ----------------------------------------------------- */
 
-/* vf16, vi16: simd.h */
-#define LOAD16(v, p) memcpy(&(v), (p), sizeof(vf16))
+/* vf16, vi16: simd.h; LOAD16 above */
 
 /* out[oy][ox][oc] = bias + sum over ky, kx, ci of in[oy+ky][ox+kx][ci] * w[ky][kx][ci][oc], then
  * ReLU when asked; in is h x w x c (already padded), oc a multiple of nb * OB. A tile of px
@@ -553,7 +637,10 @@ const float *nn_infer_run(struct nn_infer *inf, const float *x, int n)
     for (int i = inf->n_conv; i < inf->n_stages; i++) {
         const struct stage *s = &inf->st[i];
         float *dst = cur == inf->a ? inf->b : inf->a;
-        if (s->kind == ST_DENSE)
+        if (s->kind == ST_DENSE && dense_blocked(s))
+            dense_small(dst, cur, inf->packed + s->w_off, inf->packed + s->b_off, n,
+                        s->in_c * s->in_h * s->in_w, s->out_c, s->relu);
+        else if (s->kind == ST_DENSE)
             nn_dense_forward(dst, cur, inf->packed + s->w_off, inf->packed + s->b_off, n,
                              s->in_c * s->in_h * s->in_w, s->out_c, s->relu);
         else /* a ReLU on features */
