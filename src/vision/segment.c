@@ -569,10 +569,10 @@ static void shift_row(const uint64_t *restrict in, int wpr, int s, uint64_t *res
     }
 }
 
-/* Pixels of p's row y (in) inside horizontal runs of at most t pixels, into out; tmp: two rows of
- * scratch. A pixel is in a longer run exactly when some window of t + 1 pixels around it is all
- * ink: erosion by t + 1 (AND of shifted copies, doubling the span each step), then dilation back
- * (OR of the opposite shifts). */
+/* The pixels of bit row in (wpr words) inside horizontal runs of at most t pixels (t below the
+ * row's length), into out; tmp: a row of scratch. A pixel is in a longer run exactly when some
+ * window of t + 1 pixels around it is all ink: erosion by t + 1 (AND of shifted copies, doubling
+ * the span each step), then dilation back (OR of the opposite shifts). */
 static void thin_in_row(const uint64_t *restrict in, int wpr, int t, uint64_t *restrict out,
                         uint64_t *restrict tmp)
 {
@@ -990,11 +990,11 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
     const int w = mask->w, h = mask->h;
     /* the ink; thin_h: ink in vertical runs of at most max_thick pixels (a horizontal line's
      * cross-section); thin_v: in horizontal ones; band_h, band_v: the paths of the lines found;
-     * then thin_v transposed (h x w) and two rows of scratch */
+     * then thin_v transposed (h x w) and a row of scratch */
     struct plane pl[5];
     uint64_t *rest = NULL;
     const size_t t_words = (size_t)words_per_row(h) * w;
-    if (carve_planes(wk, w, h, pl, 5, t_words + 2 * (size_t)words_per_row(w), &rest) != DG_OK)
+    if (carve_planes(wk, w, h, pl, 5, t_words + (size_t)words_per_row(w), &rest) != DG_OK)
         return DG_ENOMEM;
     const struct plane ink = pl[0], thin_h = pl[1], thin_v = pl[2], band_h = pl[3], band_v = pl[4];
     const struct plane thin_vt = {rest, h, w, words_per_row(h)};
@@ -1002,9 +1002,10 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
     for (int y = 0; y < h; y++)
         bits_from_row(mask->px + (size_t)y * w, w, 0xff, ink.b + (size_t)y * ink.wpr);
     thin_in_cols(&ink, max_thick < 254 ? max_thick : 254, &thin_h);
+    const int t_row = max_thick < w ? max_thick : w; /* no run is longer than the row */
     for (int y = 0; y < h; y++) {
         const size_t o = (size_t)y * ink.wpr;
-        thin_in_row(ink.b + o, ink.wpr, max_thick, thin_v.b + o, tmp);
+        thin_in_row(ink.b + o, ink.wpr, t_row, thin_v.b + o, tmp);
     }
     struct line lh[MAX_LINES], lv[MAX_LINES];
     int n_h = 0, n_v = 0;
