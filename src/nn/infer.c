@@ -320,26 +320,19 @@ int nn_infer_new(const struct nn_model *m, int max_batch, struct nn_infer **out)
                                 src[(((size_t)o * ci_n + ci) * k + ky) * k + kx] * scale;
                 if (s->wino)
                     for (int ci = 0; ci < ci_n; ci++) {
-                        /* G of F(4, 3), as g_1d in wino43.h applies it */
-                        static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                                       {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                                       {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                                       {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                                       {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                                       {0, 0, 1}};
+                        /* G g G^T by wino43.h's g_1d, as training transforms its filters (in
+                         * every lane; lane 0 is kept) */
                         const float *g = src + ((size_t)o * ci_n + ci) * 9;
-                        double t[6][3]; /* G g, then (G g) G^T */
-                        for (int i = 0; i < 6; i++)
-                            for (int j = 0; j < 3; j++)
-                                t[i][j] =
-                                    (G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j]) *
-                                    scale;
-                        for (int i = 0; i < 6; i++)
-                            for (int j = 0; j < 6; j++)
-                                inf->packed[s->u_off +
-                                            ((size_t)(6 * i + j) * ci_n + ci) * l->out_c + o] =
-                                    (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] +
-                                            t[i][2] * G[j][2]);
+                        vf16 gv[9], t[18], u[WINO_XI];
+                        for (int q = 0; q < 9; q++)
+                            gv[q] = (vf16){0} + g[q] * scale;
+                        for (int j = 0; j < 3; j++) /* G g, by columns: 6 x 3 */
+                            g_1d(&t[j], 3, &gv[j], 3);
+                        for (int i = 0; i < 6; i++) /* (G g) G^T, by rows: 6 x 6 */
+                            g_1d(&u[6 * i], 1, &t[3 * i], 1);
+                        for (int xi = 0; xi < WINO_XI; xi++)
+                            inf->packed[s->u_off + ((size_t)xi * ci_n + ci) * l->out_c + o] =
+                                u[xi][0];
                     }
             } else {
                 /* PyTorch flattens [c][y][x]; the features here are [y][x][c] */

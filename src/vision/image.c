@@ -225,6 +225,19 @@ static void spans_make(struct span *sp, int n_dst, int n_src)
     }
 }
 
+/* Sample i's weight in span sp (first <= i <= last). */
+static int64_t span_weight(const struct span *sp, int i, int n_dst)
+{
+    return i == sp->first ? sp->w0 : i == sp->last ? sp->w1 : n_dst;
+}
+
+/* The span's weighted sum from its first and last samples and the sum of those between. */
+static int64_t span_total(const struct span *sp, int n_dst, int64_t first, int64_t whole,
+                          int64_t last)
+{
+    return sp->w0 * first + (int64_t)n_dst * whole + sp->w1 * last;
+}
+
 /* col[x] += w * row[x] for x < n. */
 DG_HOT static void add_weighted(int32_t *restrict col, const uint8_t *restrict row, int n,
                                 int32_t w)
@@ -296,10 +309,8 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
         for (int j = 0; j < oh; j++) {
             memset(col, 0, (size_t)bw * sizeof *col);
             for (int y = sy[j].first; y <= sy[j].last; y++) {
-                const int32_t wy = (int32_t)(y == sy[j].first  ? sy[j].w0
-                                             : y == sy[j].last ? sy[j].w1
-                                                               : oh);
-                add_weighted(col, ink + (size_t)(y0 + y) * stride + x0, bw, wy);
+                add_weighted(col, ink + (size_t)(y0 + y) * stride + x0, bw,
+                             (int32_t)span_weight(&sy[j], y, oh));
             }
             int64_t run = 0; /* in a register, not read back from pre */
             pre[0] = 0;
@@ -307,8 +318,8 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
                 pre[x + 1] = run += col[x];
             for (int x = 0; x < ow; x++) {
                 const int f = sx[x].first, l = sx[x].last;
-                const int64_t whole = l > f ? pre[l] - pre[f + 1] : 0;
-                acc[j * ow + x] = sx[x].w0 * col[f] + (int64_t)ow * whole + sx[x].w1 * col[l];
+                acc[j * ow + x] =
+                    span_total(&sx[x], ow, col[f], l > f ? pre[l] - pre[f + 1] : 0, col[l]);
             }
         }
     } else {
@@ -321,12 +332,12 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
                 int64_t whole = 0;
                 for (int i = f + 1; i < l; i++)
                     whole += row[i];
-                line[x] = sx[x].w0 * row[f] + (int64_t)ow * whole + sx[x].w1 * row[l];
+                line[x] = span_total(&sx[x], ow, row[f], whole, row[l]);
             }
             for (int j = 0; j < oh; j++) {
                 if (y < sy[j].first || y > sy[j].last)
                     continue;
-                const int64_t wy = y == sy[j].first ? sy[j].w0 : y == sy[j].last ? sy[j].w1 : oh;
+                const int64_t wy = span_weight(&sy[j], y, oh);
                 for (int x = 0; x < ow; x++)
                     acc[j * ow + x] += wy * line[x];
             }

@@ -273,12 +273,12 @@ DG_HOT static void halve(struct vis_work *wk, const struct vis_image *g, int hw,
 
 /* ---- polarity and threshold ---------------------------------------------------------------- */
 
-/* k[x] = 100 grey[x] / max(mean[x], 1), truncated. */
+/* ratio[x] = 100 grey[x] / max(mean[x], 1). */
 DG_HOT static void ratio_row(const uint8_t *restrict grey, const float *restrict mean, int n,
-                             int32_t *restrict k)
+                             float *restrict ratio)
 {
     for (int x = 0; x < n; x++)
-        k[x] = (int32_t)(100.0f * grey[x] / (mean[x] > 1.0f ? mean[x] : 1.0f));
+        ratio[x] = 100.0f * grey[x] / (mean[x] > 1.0f ? mean[x] : 1.0f);
 }
 
 /* Ink departs far from the paper around it, in one direction: divided by a wide local mean
@@ -297,10 +297,11 @@ static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_po
     size_t n = 0;
     for (int y = 0; y < hh; y += 2) {
         const size_t o = (size_t)y * hw;
-        ratio_row(wk->half + o, wk->mean + o, hw, (int32_t *)(void *)wk->sd);
-        const int32_t *k = (const int32_t *)(void *)wk->sd;
-        for (int x = 0; x < hw; x += 2)
-            hist[k[x] < BINS ? k[x] : BINS - 1]++;
+        ratio_row(wk->half + o, wk->mean + o, hw, wk->sd);
+        for (int x = 0; x < hw; x += 2) {
+            const int k = (int)wk->sd[x];
+            hist[k < BINS ? k : BINS - 1]++;
+        }
         n += (size_t)(hw + 1) / 2;
     }
     int lo = -1, hi = -1;
@@ -528,29 +529,34 @@ static int carve_planes(struct vis_work *wk, int w, int h, struct plane *p, int 
     return DG_OK;
 }
 
-/* Bit row out (words_per_row(w) words) = which pixels of row have a bit of `bits` set: 16 at a
- * time by SSE2's byte mask on x86-64, one at a time elsewhere. */
-DG_HOT static void bits_from_row(const uint8_t *restrict row, int w, uint8_t bits,
-                                 uint64_t *restrict out)
+/* p (mask's size) = which pixels of mask are ink (not 0): 16 at a time by SSE2's byte mask on
+ * x86-64, one at a time elsewhere. */
+DG_HOT static void plane_from_mask(const struct vis_image *mask, const struct plane *p)
 {
-    int x = 0, k = 0;
+    const int w = mask->w;
+    for (int y = 0; y < mask->h; y++) {
+        const uint8_t *row = mask->px + (size_t)y * w;
+        uint64_t *out = p->b + (size_t)y * p->wpr;
+        int x = 0, k = 0;
 #if defined(__SSE2__)
-    const __m128i mb = _mm_set1_epi8((char)bits), zero = _mm_setzero_si128();
-    for (; x + 64 <= w; x += 64, k++) {
-        uint64_t word = 0;
-        for (int j = 0; j < 4; j++) {
-            const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(row + x + 16 * j));
-            const int paper = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, mb), zero));
-            word |= (uint64_t)(uint16_t)~paper << (16 * j);
+        const __m128i zero = _mm_setzero_si128();
+        for (; x + 64 <= w; x += 64, k++) {
+            uint64_t word = 0;
+            for (int j = 0; j < 4; j++) {
+                const __m128i v =
+                    _mm_loadu_si128((const __m128i *)(const void *)(row + x + 16 * j));
+                const int paper = _mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+                word |= (uint64_t)(uint16_t)~paper << (16 * j);
+            }
+            out[k] = word;
         }
-        out[k] = word;
-    }
 #endif
-    for (; x < w; x += 64, k++) {
-        uint64_t word = 0;
-        for (int i = 0; i < 64 && x + i < w; i++)
-            word |= (uint64_t)((row[x + i] & bits) != 0) << i;
-        out[k] = word;
+        for (; x < w; x += 64, k++) {
+            uint64_t word = 0;
+            for (int i = 0; i < 64 && x + i < w; i++)
+                word |= (uint64_t)(row[x + i] != 0) << i;
+            out[k] = word;
+        }
     }
 }
 
@@ -814,8 +820,7 @@ int vis_components(const struct vis_image *mask, struct vis_work *wk, const int3
     struct plane ink;
     if (carve_planes(wk, w, h, &ink, 1, 0, NULL) != DG_OK)
         return DG_ENOMEM;
-    for (int y = 0; y < h; y++)
-        bits_from_row(mask->px + (size_t)y * w, w, 0xff, ink.b + (size_t)y * ink.wpr);
+    plane_from_mask(mask, &ink);
     if (label_runs(wk, &ink, 0, &n_runs, &n_comp) != DG_OK)
         return DG_ENOMEM;
     if (labels && label_image(wk, w, h, n_runs, labels) != DG_OK)
@@ -999,8 +1004,7 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
     const struct plane ink = pl[0], thin_h = pl[1], thin_v = pl[2], band_h = pl[3], band_v = pl[4];
     const struct plane thin_vt = {rest, h, w, words_per_row(h)};
     uint64_t *tmp = rest + t_words;
-    for (int y = 0; y < h; y++)
-        bits_from_row(mask->px + (size_t)y * w, w, 0xff, ink.b + (size_t)y * ink.wpr);
+    plane_from_mask(mask, &ink);
     thin_in_cols(&ink, max_thick < 254 ? max_thick : 254, &thin_h);
     const int t_row = max_thick < w ? max_thick : w; /* no run is longer than the row */
     for (int y = 0; y < h; y++) {
