@@ -65,7 +65,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz bench scenes format format-check clean
+.PHONY: all test test-run tsan-run data fuzz bench scenes world mine format format-check clean
 all: $(B)/digits
 
 define module_rules
@@ -172,6 +172,29 @@ build/scenes/truth.jsonl: $(B)/scenegen data
 build/scenes-tune/truth.jsonl: $(B)/scenegen data
 	$(B)/scenegen build/scenes-tune $(SCENES) 2 data/mnist train
 $(B)/scenegen: tools/scenegen.c $(LIBS_ALL)
+	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
+
+# ---- the camera-view world: sheets lying over photographs (tools/worldgen.c) -------------------
+# build/world: MNIST test digits and every fourth photograph, for reporting; build/world-tune:
+# training digits and the other photographs, for tuning and mining "not a digit" examples.
+# Photographs from Debian's mate-backgrounds and plasma-workspace-wallpapers (install-deps).
+WORLD ?= 300
+PHOTOS := $(sort $(wildcard /usr/share/backgrounds/mate/nature/*.jpg \
+            /usr/share/wallpapers/*/contents/images/1920x1080.jpg))
+world: build/world/truth.jsonl build/world-tune/truth.jsonl
+build/world/truth.jsonl: $(B)/worldgen data
+	$(B)/worldgen build/world $(WORLD) 1 data/mnist t10k $(PHOTOS)
+build/world-tune/truth.jsonl: $(B)/worldgen data
+	$(B)/worldgen build/world-tune $(WORLD) 2 data/mnist train $(PHOTOS)
+# build/world-mine: more training-digit scenes, whose candidates become training examples for the
+# "not a digit" class (make mine: digits scan-eval --mine).
+MINE ?= 2000
+mine: build/world-mine/mined-labels-idx1-ubyte
+build/world-mine/truth.jsonl: $(B)/worldgen data
+	$(B)/worldgen build/world-mine $(MINE) 3 data/mnist train $(PHOTOS)
+build/world-mine/mined-labels-idx1-ubyte: build/world-mine/truth.jsonl $(B)/digits
+	$(B)/digits scan-eval --model models/robust.safetensors --mine build/world-mine/mined build/world-mine/truth.jsonl
+$(B)/worldgen: tools/worldgen.c $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 
 FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c)

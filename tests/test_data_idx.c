@@ -161,6 +161,7 @@ static void test_load_raw_and_gz(void **state)
     struct data_set s = {0};
     assert_int_equal(data_mnist_load(dir, "t10k", &s), DG_EFORMAT);
     assert_non_null(strstr(dg_errmsg(), "labels"));
+    assert_non_null(strstr(dg_errmsg(), "has 4 images")); /* the count, not a freed set's 0 */
     /* A corrupt gzip stream. */
     char path[128];
     snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
@@ -173,6 +174,33 @@ static void test_load_raw_and_gz(void **state)
     assert_int_equal(data_mnist_load(dir, "train", &s), DG_EIO);
     assert_non_null(strstr(dg_errmsg(), "train-images-idx3-ubyte"));
     free(img);
+}
+
+/* Mined examples: written atomically, read back exactly, label 10 ("not a digit") accepted there
+ * and only there. */
+static void test_examples_round_trip(void **state)
+{
+    (void)state;
+    uint8_t images[3 * 784], labels[3] = {7, DATA_NOT_DIGIT, 0};
+    for (int i = 0; i < 3 * 784; i++)
+        images[i] = (uint8_t)(i * 31 % 256);
+    char ip[160], lp[160];
+    snprintf(ip, sizeof ip, "%s/t10k-images-idx3-ubyte", dir);
+    snprintf(lp, sizeof lp, "%s/t10k-labels-idx1-ubyte", dir);
+    assert_int_equal(data_idx_write(ip, lp, images, labels, 3, 28, 28), DG_OK);
+    struct data_set s = {0};
+    assert_int_equal(data_load_examples(ip, lp, &s), DG_OK);
+    assert_int_equal(s.n, 3);
+    assert_memory_equal(s.images, images, sizeof images);
+    assert_memory_equal(s.labels, labels, sizeof labels);
+    data_set_free(&s);
+    /* MNIST itself has digits only */
+    assert_int_equal(data_mnist_load(dir, "t10k", &s), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "not a digit 0..9"));
+    labels[2] = 11;
+    assert_int_equal(data_idx_write(ip, lp, images, labels, 3, 28, 28), DG_OK);
+    assert_int_equal(data_load_examples(ip, lp, &s), DG_EFORMAT);
+    assert_int_equal(data_idx_write(ip, lp, images, labels, 0, 28, 28), DG_EARG);
 }
 
 static void test_verify_detects_corruption(void **state)
@@ -219,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_images_valid_and_bad),
         cmocka_unit_test(test_labels),
         cmocka_unit_test_setup_teardown(test_load_raw_and_gz, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_examples_round_trip, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_verify_detects_corruption, setup_dir, teardown_dir),
         cmocka_unit_test(test_real_mnist_verifies),
         cmocka_unit_test(test_shuffle),

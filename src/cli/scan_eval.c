@@ -1,8 +1,12 @@
 /* scan_eval.c - `digits scan-eval TRUTH.jsonl`: scans every image named in a truth file (as
- * written by tools/scenegen) and scores the readings: a truth digit is read when an accepted
- * digit's box overlaps it with IoU >= 0.5 and the label is right (each reading matches at most one
- * truth digit); precision is the share of accepted digits that read a truth digit; a number is
- * read exactly when a reading has the same text and its box overlaps with IoU >= 0.5. */
+ * written by tools/scenegen or tools/worldgen) and scores the readings: a truth digit is read when
+ * an accepted digit's box overlaps it with IoU >= 0.5 and the label is right (each reading matches
+ * at most one truth digit); precision is the share of accepted digits that read a truth digit; a
+ * number is read exactly when a reading has the same text and its box overlaps with IoU >= 0.5.
+ * Truth marked "ignore" (cut by the frame's edge, under a hand) counts neither way: it is not
+ * expected, and a reading on it is not false. Frames without a truth digit give the false digits
+ * per digit-free frame. --mine writes every candidate's network input as training examples: those
+ * on a truth digit with its label, those on nothing as "not a digit". */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -10,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data.h"
 #include "json.h"
 #include "recog.h"
 #include "vis.h"
@@ -22,7 +27,12 @@ static const char *const HELP =
     "  --window N            threshold window in pixels (default 0: a twelfth of the shorter "
     "side)\n"
     "  --k X                 threshold normalisation weight (default 0.6)\n"
-    "  --verbose             one line per image\n";
+    "  --polarity auto|dark|light   as for scan (default auto)\n"
+    "  --verbose             one line per image\n"
+    "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
+    "                        PREFIX-labels-idx1-ubyte: candidates on a truth digit (IoU >= 0.5)\n"
+    "                        with its label, candidates on no digit (IoU < 0.2) as 10, not a "
+    "digit\n";
 
 static double iou(const int a[4], const struct rec_box *b)
 {
@@ -55,10 +65,188 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* One truth file's tallies, in all and per scene kind. */
+struct tally {
+    char kind[24];
+    long digits, read, readings, right, numbers, numbers_read, empty_frames, empty_false;
+    int images;
+};
+
+enum { MAX_KINDS = 16, MAX_TRUTH = 1024 };
+
+static struct tally *tally_for(struct tally *t, int *n, const char *kind)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(t[i].kind, kind))
+            return &t[i];
+    if (*n == MAX_KINDS)
+        return &t[MAX_KINDS - 1];
+    memset(&t[*n], 0, sizeof t[*n]);
+    snprintf(t[*n].kind, sizeof t[*n].kind, "%s", kind);
+    return &t[(*n)++];
+}
+
+static void tally_add(struct tally *to, const struct tally *from)
+{
+    to->digits += from->digits, to->read += from->read, to->readings += from->readings;
+    to->right += from->right, to->numbers += from->numbers;
+    to->numbers_read += from->numbers_read, to->empty_frames += from->empty_frames;
+    to->empty_false += from->empty_false, to->images += from->images;
+}
+
+static double pct(long a, long b)
+{
+    return 100.0 * (double)a / (double)(b ? b : 1);
+}
+
+static void tally_print(const char *label, const struct tally *t)
+{
+    printf("%s%d images: digits read %.2f%% (%ld of %ld), precision %.2f%% (%ld of %ld readings), "
+           "numbers read exactly %.2f%% (%ld of %ld)",
+           label, t->images, pct(t->read, t->digits), t->read, t->digits,
+           pct(t->right, t->readings), t->right, t->readings, pct(t->numbers_read, t->numbers),
+           t->numbers_read, t->numbers);
+    if (t->empty_frames)
+        printf("; %.3f false digits per digit-free frame (%ld in %ld)",
+               (double)t->empty_false / (double)t->empty_frames, t->empty_false, t->empty_frames);
+}
+
+/* Training examples mined from the candidates: 28x28 bytes and labels. */
+struct mine {
+    uint8_t *images, *labels;
+    size_t n, cap;
+};
+
+static int mine_add(struct mine *mn, const float *input, int label)
+{
+    if (mn->n == mn->cap) {
+        size_t cap = mn->cap ? 2 * mn->cap : 4096;
+        uint8_t *im = realloc(mn->images, cap * 784);
+        if (!im)
+            return DG_ENOMEM;
+        mn->images = im;
+        uint8_t *lb = realloc(mn->labels, cap);
+        if (!lb)
+            return DG_ENOMEM;
+        mn->labels = lb;
+        mn->cap = cap;
+    }
+    for (int i = 0; i < 784; i++)
+        mn->images[mn->n * 784 + i] = (uint8_t)(input[i] * 255.0f + 0.5f);
+    mn->labels[mn->n++] = (uint8_t)label;
+    return DG_OK;
+}
+
+/* A truth file's digit or number. */
+struct truth_item {
+    int box[4], label, ignore;
+    const char *text;
+};
+
+/* Reads a truth line's "digits" or "numbers" array into items (at most MAX_TRUTH). */
+static int read_items(const struct dg_json *doc, const struct dg_json_node *arr, int numbers,
+                      struct truth_item *items)
+{
+    int n = 0;
+    for (const struct dg_json_node *d = dg_json_child(doc, arr); d && n < MAX_TRUTH;
+         d = dg_json_next(doc, d)) {
+        struct truth_item *it = &items[n];
+        const struct dg_json_node *v = dg_json_get(doc, d, numbers ? "text" : "digit");
+        const struct dg_json_node *ig = dg_json_get(doc, d, "ignore");
+        if (read_box(doc, d, it->box) || !v ||
+            v->type != (numbers ? DG_JSON_STRING : DG_JSON_NUMBER))
+            continue;
+        it->label = numbers ? -1 : (int)v->num;
+        it->text = numbers ? v->str : NULL;
+        it->ignore = ig && ig->type == DG_JSON_TRUE;
+        n++;
+    }
+    return n;
+}
+
+/* Scores one image's readings r against its truth into t; with mn, mines its candidates. */
+static int score(const struct rec_result *r, const struct truth_item *digits, int n_d,
+                 const struct truth_item *numbers, int n_n, int empty, struct tally *t,
+                 struct mine *mn, long *img_read)
+{
+    uint8_t used[REC_MAX_CANDIDATES] = {0}, excused[REC_MAX_CANDIDATES] = {0};
+    long read = 0, expected = 0;
+    for (int k = 0; k < n_d; k++) {
+        if (digits[k].ignore) {
+            /* readings on a digit the frame cuts or a hand covers are excused */
+            for (int i = 0; i < r->n_digits; i++)
+                excused[i] |= iou(digits[k].box, &r->digits[i].box) >= 0.2;
+            continue;
+        }
+        expected++;
+        int best = -1;
+        double best_iou = 0.5;
+        for (int i = 0; i < r->n_digits; i++) {
+            const double v = iou(digits[k].box, &r->digits[i].box);
+            if (!used[i] && v >= best_iou && r->digits[i].digit == digits[k].label) {
+                best = i;
+                best_iou = v;
+            }
+        }
+        if (best >= 0) {
+            used[best] = 1;
+            read++;
+        }
+    }
+    long readings = 0;
+    for (int i = 0; i < r->n_digits; i++)
+        readings += used[i] || !excused[i];
+    t->digits += expected;
+    t->read += read;
+    t->readings += readings;
+    t->right += read;
+    *img_read = read;
+    if (empty || n_d == 0) {
+        t->empty_frames++;
+        t->empty_false += readings;
+    }
+    uint8_t nused[REC_MAX_CANDIDATES] = {0};
+    for (int k = 0; k < n_n; k++) {
+        if (numbers[k].ignore)
+            continue;
+        t->numbers++;
+        for (int i = 0; i < r->n_numbers; i++)
+            if (!nused[i] && !strcmp(r->numbers[i].text, numbers[k].text) &&
+                iou(numbers[k].box, &r->numbers[i].box) >= 0.5) {
+                nused[i] = 1;
+                t->numbers_read++;
+                break;
+            }
+    }
+    if (!mn)
+        return DG_OK;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+        double best = 0.0;
+        int label = -1, on_ignored = 0;
+        for (int k = 0; k < n_d; k++) {
+            const double v = iou(digits[k].box, &r->digits[i].box);
+            if (digits[k].ignore && v >= 0.1)
+                on_ignored = 1;
+            if (v > best) {
+                best = v;
+                label = digits[k].ignore ? -1 : digits[k].label;
+            }
+        }
+        int rc = DG_OK;
+        if (best >= 0.5 && label >= 0)
+            rc = mine_add(mn, r->digits[i].input, label);
+        else if (best < 0.2 && !on_ignored)
+            rc = mine_add(mn, r->digits[i].input, DATA_NOT_DIGIT);
+        if (rc != DG_OK)
+            return dg_fail(rc, "out of memory for mined examples");
+    }
+    return DG_OK;
+}
+
 int cmd_scan_eval(int argc, char **argv)
 {
     const char *cmd = "scan-eval";
-    const char *model_path = cli_default_model();
+    const char *model_path = cli_default_model(), *mine_prefix = NULL;
     int verbose = 0;
     struct rec_params params;
     rec_default_params(&params);
@@ -66,6 +254,7 @@ int cmd_scan_eval(int argc, char **argv)
         {"model", 1, 0, 'm'},   {"min-confidence", 1, 0, 'c'},
         {"verbose", 0, 0, 'v'}, {"window", 1, 0, 'w'},
         {"k", 1, 0, 'k'},       {"help", 0, 0, 'h'},
+        {"mine", 1, 0, 'M'},    {"polarity", 1, 0, 'p'},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -74,6 +263,17 @@ int cmd_scan_eval(int argc, char **argv)
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'v': verbose = 1; break;
+        case 'M': mine_prefix = optarg; break;
+        case 'p':
+            if (!strcmp(optarg, "auto"))
+                params.threshold.polarity = VIS_POLARITY_AUTO;
+            else if (!strcmp(optarg, "dark"))
+                params.threshold.polarity = VIS_POLARITY_DARK_ON_LIGHT;
+            else if (!strcmp(optarg, "light"))
+                params.threshold.polarity = VIS_POLARITY_LIGHT_ON_DARK;
+            else
+                return cli_usage(cmd, "--polarity wants auto, dark or light, not '%s'", optarg);
+            break;
         case 'w': {
             long v;
             if (cli_parse_long(optarg, 0, 4096, &v))
@@ -133,7 +333,10 @@ int cmd_scan_eval(int argc, char **argv)
         fclose(f), free(r), free(ms), nn_model_free(m);
         return cli_fail(cmd, "%s", dg_errmsg());
     }
-    long t_digits = 0, t_read = 0, p_digits = 0, p_right = 0, t_numbers = 0, n_read = 0;
+    struct tally kinds[MAX_KINDS];
+    int n_kinds = 0;
+    struct mine mined = {0};
+    static struct truth_item t_digits[MAX_TRUTH], t_numbers[MAX_TRUTH];
     int n_img = 0, status = 0, lineno = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -172,71 +375,60 @@ int cmd_scan_eval(int argc, char **argv)
             status = cli_fail(cmd, "%s: %s", path, dg_errmsg());
             break;
         }
-        uint8_t used[REC_MAX_CANDIDATES] = {0};
-        long img_t = 0, img_read = 0;
-        for (const struct dg_json_node *d = dg_json_child(doc, digits); d;
-             d = dg_json_next(doc, d)) {
-            int box[4];
-            const struct dg_json_node *lab = dg_json_get(doc, d, "digit");
-            if (read_box(doc, d, box) || !lab || lab->type != DG_JSON_NUMBER)
-                continue;
-            img_t++;
-            int best = -1;
-            double best_iou = 0.5;
-            for (int i = 0; i < r->n_digits; i++) {
-                const double v = iou(box, &r->digits[i].box);
-                if (!used[i] && v >= best_iou && r->digits[i].digit == (int)lab->num) {
-                    best = i;
-                    best_iou = v;
-                }
-            }
-            if (best >= 0) {
-                used[best] = 1;
-                img_read++;
-            }
+        const struct dg_json_node *kind = dg_json_get(doc, root, "kind");
+        const struct dg_json_node *empty = dg_json_get(doc, root, "empty");
+        struct tally *t =
+            tally_for(kinds, &n_kinds, kind && kind->type == DG_JSON_STRING ? kind->str : "scenes");
+        const int n_d = read_items(doc, digits, 0, t_digits);
+        const int n_n = read_items(doc, numbers, 1, t_numbers);
+        const long numbers_before = t->numbers_read, expected_before = t->digits;
+        long img_read = 0;
+        t->images++;
+        if (score(r, t_digits, n_d, t_numbers, n_n, empty && empty->type == DG_JSON_TRUE, t,
+                  mine_prefix ? &mined : NULL, &img_read) != DG_OK) {
+            dg_json_free(doc);
+            status = cli_fail(cmd, "%s", dg_errmsg());
+            break;
         }
-        t_digits += img_t;
-        t_read += img_read;
-        p_digits += r->n_digits;
-        p_right += img_read;
-        long img_nt = 0, img_nr = 0;
-        uint8_t nused[REC_MAX_CANDIDATES] = {0};
-        for (const struct dg_json_node *nb = dg_json_child(doc, numbers); nb;
-             nb = dg_json_next(doc, nb)) {
-            int box[4];
-            const struct dg_json_node *text = dg_json_get(doc, nb, "text");
-            if (read_box(doc, nb, box) || !text || text->type != DG_JSON_STRING)
-                continue;
-            img_nt++;
-            for (int i = 0; i < r->n_numbers; i++)
-                if (!nused[i] && !strcmp(r->numbers[i].text, text->str) &&
-                    iou(box, &r->numbers[i].box) >= 0.5) {
-                    nused[i] = 1;
-                    img_nr++;
-                    break;
-                }
-        }
-        t_numbers += img_nt;
-        n_read += img_nr;
         if (verbose)
-            printf("%s: digits %ld/%ld read, %d readings, numbers %ld/%ld, %.1f ms\n", name->str,
-                   img_read, img_t, r->n_digits, img_nr, img_nt, ms[n_img - 1]);
+            printf("%s: digits %ld/%ld read, %d readings, numbers %ld read, %.1f ms\n", name->str,
+                   img_read, t->digits - expected_before, r->n_digits,
+                   t->numbers_read - numbers_before, ms[n_img - 1]);
         dg_json_free(doc);
     }
     free(line);
     fclose(f);
     if (status == 0 && n_img > 0) {
         qsort(ms, (size_t)n_img, sizeof *ms, cmp_double);
-        printf(
-            "%d images: digits read %.2f%% (%ld of %ld), precision %.2f%% (%ld of %ld readings), "
-            "numbers read exactly %.2f%% (%ld of %ld); %.1f ms median, %.1f ms p99 per image\n",
-            n_img, 100.0 * t_read / (t_digits ? t_digits : 1), t_read, t_digits,
-            100.0 * p_right / (p_digits ? p_digits : 1), p_right, p_digits,
-            100.0 * n_read / (t_numbers ? t_numbers : 1), n_read, t_numbers, ms[n_img / 2],
-            ms[(int)(0.99 * (n_img - 1))]);
+        struct tally all = {0};
+        for (int i = 0; i < n_kinds; i++)
+            tally_add(&all, &kinds[i]);
+        tally_print("", &all);
+        printf("; %.1f ms median, %.1f ms p99 per image\n", ms[n_img / 2],
+               ms[(int)(0.99 * (n_img - 1))]);
+        for (int i = 0; n_kinds > 1 && i < n_kinds; i++) {
+            char label[64];
+            snprintf(label, sizeof label, "  %.23s: ", kinds[i].kind);
+            tally_print(label, &kinds[i]);
+            putchar('\n');
+        }
+        if (mine_prefix && mined.n > 0) {
+            char ip[4200], lp[4200];
+            snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", mine_prefix);
+            snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", mine_prefix);
+            long n_neg = 0;
+            for (size_t i = 0; i < mined.n; i++)
+                n_neg += mined.labels[i] == DATA_NOT_DIGIT;
+            if (data_idx_write(ip, lp, mined.images, mined.labels, (int)mined.n, 28, 28) != DG_OK)
+                status = cli_fail(cmd, "cannot write the mined examples: %s", dg_errmsg());
+            else
+                printf("mined %zu examples (%ld not digits) into %s and %s\n", mined.n, n_neg, ip,
+                       lp);
+        }
     } else if (status == 0) {
         status = cli_fail(cmd, "%s names no images", truth_path);
     }
+    free(mined.images), free(mined.labels);
     free(r), free(ms);
     rec_scanner_free(sc);
     nn_model_free(m);

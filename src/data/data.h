@@ -33,6 +33,18 @@ int data_mnist_load(const char *dir, const char *split, struct data_set *out);
 int data_load_pair(const char *images_path, const char *labels_path, struct data_set *out);
 void data_set_free(struct data_set *s);
 
+/* Label of an example that is not a digit (a piece of background, a letter, half a digit): the
+ * eleventh class of a model with 11 outputs. */
+enum { DATA_NOT_DIGIT = 10 };
+/* Loads an image/label pair of extra training examples, whose labels may also be DATA_NOT_DIGIT
+ * (written by digits scan-eval --mine). */
+int data_load_examples(const char *images_path, const char *labels_path, struct data_set *out);
+
+/* Writes n images of rows x cols and their labels as IDX files (uncompressed), each to a
+ * temporary name that is renamed when complete. */
+int data_idx_write(const char *images_path, const char *labels_path, const uint8_t *images,
+                   const uint8_t *labels, int n, int rows, int cols);
+
 /* The four files and their SHA-256 of the raw bytes. */
 enum { DATA_MNIST_FILES = 4 };
 extern const char *const data_mnist_names[DATA_MNIST_FILES];

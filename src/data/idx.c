@@ -53,7 +53,9 @@ int data_idx_parse_images(const unsigned char *buf, size_t n_bytes, uint8_t **ou
     return DG_OK;
 }
 
-int data_idx_parse_labels(const unsigned char *buf, size_t n_bytes, uint8_t **out, int *n)
+/* Labels 0..max_label. */
+static int parse_labels(const unsigned char *buf, size_t n_bytes, int max_label, uint8_t **out,
+                        int *n)
 {
     if (n_bytes < 8)
         return dg_fail(DG_EFORMAT, "IDX label file is %zu bytes, shorter than its 8-byte header",
@@ -73,9 +75,10 @@ int data_idx_parse_labels(const unsigned char *buf, size_t n_bytes, uint8_t **ou
                        "IDX label file has %zu label bytes but claims %u (truncated or corrupt)",
                        n_bytes - 8, (unsigned)cnt);
     for (uint32_t i = 0; i < cnt; i++)
-        if (buf[8 + i] > 9)
-            return dg_fail(DG_EFORMAT, "IDX label file: label %u is %u, not a digit 0..9",
-                           (unsigned)i, buf[8 + i]);
+        if (buf[8 + i] > max_label)
+            return dg_fail(DG_EFORMAT, "IDX label file: label %u is %u, not %s", (unsigned)i,
+                           buf[8 + i],
+                           max_label == 9 ? "a digit 0..9" : "0..9 or 10 (not a digit)");
     uint8_t *lb = malloc(cnt);
     if (!lb)
         return dg_fail(DG_ENOMEM, "out of memory for labels");
@@ -83,6 +86,11 @@ int data_idx_parse_labels(const unsigned char *buf, size_t n_bytes, uint8_t **ou
     *out = lb;
     *n = (int)cnt;
     return DG_OK;
+}
+
+int data_idx_parse_labels(const unsigned char *buf, size_t n_bytes, uint8_t **out, int *n)
+{
+    return parse_labels(buf, n_bytes, 9, out, n);
 }
 
 /* Reads a file through zlib, which passes plain files through unchanged. */
@@ -151,12 +159,13 @@ int data_read_maybe_gz(const char *path, unsigned char **out, size_t *n_bytes)
     return read_gz(gz, out, n_bytes);
 }
 
-int data_load_pair(const char *images_path, const char *labels_path, struct data_set *out)
+static int load_pair(const char *images_path, const char *labels_path, int max_label,
+                     struct data_set *out)
 {
     unsigned char *buf;
     size_t len;
     struct data_set s = {0};
-    int n_labels, rc = data_read_maybe_gz(images_path, &buf, &len);
+    int n_labels = 0, rc = data_read_maybe_gz(images_path, &buf, &len);
     if (rc != DG_OK)
         return rc;
     rc = data_idx_parse_images(buf, len, &s.images, &s.n, &s.rows, &s.cols);
@@ -168,19 +177,30 @@ int data_load_pair(const char *images_path, const char *labels_path, struct data
         data_set_free(&s);
         return rc;
     }
-    rc = data_idx_parse_labels(buf, len, &s.labels, &n_labels);
+    rc = parse_labels(buf, len, max_label, &s.labels, &n_labels);
     free(buf);
     if (rc != DG_OK) {
         data_set_free(&s);
         return dg_fail(rc, "%s: %s", labels_path, dg_errmsg());
     }
     if (n_labels != s.n) {
+        const int n_images = s.n;
         data_set_free(&s);
-        return dg_fail(DG_EFORMAT, "%s has %d images but %s has %d labels", images_path, s.n,
+        return dg_fail(DG_EFORMAT, "%s has %d images but %s has %d labels", images_path, n_images,
                        labels_path, n_labels);
     }
     *out = s;
     return DG_OK;
+}
+
+int data_load_pair(const char *images_path, const char *labels_path, struct data_set *out)
+{
+    return load_pair(images_path, labels_path, 9, out);
+}
+
+int data_load_examples(const char *images_path, const char *labels_path, struct data_set *out)
+{
+    return load_pair(images_path, labels_path, DATA_NOT_DIGIT, out);
 }
 
 int data_mnist_load(const char *dir, const char *split, struct data_set *out)
@@ -222,4 +242,41 @@ void data_batch(const struct data_set *s, const uint32_t *idx, int n, float *x, 
         if (y)
             y[i] = s->labels[idx[i]];
     }
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+struct idx_out {
+    const uint8_t *data;
+    size_t n_bytes;
+    uint32_t header[4]; /* big-endian words: magic, count, and rows, cols for images */
+    int n_header;
+};
+
+static int write_idx(struct dg_writer *wr, void *ctx)
+{
+    const struct idx_out *o = ctx;
+    for (int i = 0; i < o->n_header; i++) {
+        const uint32_t v = o->header[i];
+        const unsigned char be[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                                     (unsigned char)(v >> 8), (unsigned char)v};
+        int rc = dg_write_bytes(wr, be, 4);
+        if (rc != DG_OK)
+            return rc;
+    }
+    return dg_write_bytes(wr, o->data, o->n_bytes);
+}
+
+int data_idx_write(const char *images_path, const char *labels_path, const uint8_t *images,
+                   const uint8_t *labels, int n, int rows, int cols)
+{
+    if (n < 1 || n > MAX_ITEMS || rows < 1 || cols < 1 || rows > MAX_SIDE || cols > MAX_SIDE)
+        return dg_fail(DG_EARG, "IDX: cannot write %d images of %dx%d", n, rows, cols);
+    struct idx_out im = {images,
+                         (size_t)n * rows * cols,
+                         {0x00000803, (uint32_t)n, (uint32_t)rows, (uint32_t)cols},
+                         4};
+    struct idx_out lb = {labels, (size_t)n, {0x00000801, (uint32_t)n, 0, 0}, 2};
+    int rc = dg_write_atomic(images_path, write_idx, &im);
+    return rc == DG_OK ? dg_write_atomic(labels_path, write_idx, &lb) : rc;
 }
