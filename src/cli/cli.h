@@ -47,14 +47,14 @@ const char *cli_live_model(void);
 const char *cli_default_data(void);
 
 /* Loads a model for inference with a message fit for the user; checks it takes 1x28x28 input and
- * has 10 outputs. Returns 0 or prints and returns 1. */
+ * has 10 outputs (or 11, the last for "not a digit"). Returns 0 or prints and returns 1. */
 int cli_load_model(const char *cmd, const char *path, struct nn_model **out, struct nn_meta *meta);
 
 /* Loads MNIST split ("train" or "t10k") from dir, printing a helpful line on failure (1). */
 int cli_load_mnist(const char *cmd, const char *dir, const char *split, struct data_set *out);
 
-/* Classifies every image of s; pred[i] gets the argmax (and conf[i] its probability when
- * non-NULL). Returns the number correct, or -1 on allocation failure (message in dg_errmsg). */
+/* Classifies every image of s; pred[i] gets the most likely digit (the argmax over classes 0..9:
+ * a model's "not a digit" class is left out) and conf[i] its probability when non-NULL. Returns the number correct, or -1 on allocation failure (message in dg_errmsg). */
 int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pred, float *conf);
 
 #endif

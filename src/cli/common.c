@@ -118,12 +118,16 @@ int cli_load_model(const char *cmd, const char *path, struct nn_model **out, str
     struct nn_model *m;
     if (nn_model_load(path, &m, NULL, meta) != DG_OK)
         return cli_fail(cmd, "cannot load the model: %s", dg_errmsg());
-    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 || m->n_classes != 10) {
+    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 ||
+        (m->n_classes != 10 && m->n_classes != 11)) {
+        char what[160];
+        snprintf(what, sizeof what, "it takes %dx%dx%d and gives %d classes", m->in_c, m->in_h,
+                 m->in_w, m->n_classes);
         nn_model_free(m);
         return cli_fail(cmd,
-                        "%s is not a digit model (it takes %dx%dx%d and gives %d classes; "
-                        "expected 1x28x28 and 10)",
-                        path, m->in_c, m->in_h, m->in_w, m->n_classes);
+                        "%s is not a digit model (%s; expected 1x28x28 and 10, or 11 with "
+                        "'not a digit')",
+                        path, what);
     }
     *out = m;
     return 0;
@@ -161,7 +165,8 @@ int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pr
         const float *p = nn_infer_run(inf, x, n);
         for (int i = 0; i < n; i++) {
             const float *row = p + (size_t)i * m->n_classes;
-            const int best = nn_argmax(row, m->n_classes);
+            /* the digit it is most like: a model's 11th class, "not a digit", is scan's to use */
+            const int best = nn_argmax(row, m->n_classes < 10 ? m->n_classes : 10);
             if (pred)
                 pred[start + i] = (uint8_t)best;
             if (conf)

@@ -49,13 +49,16 @@ static const char *const HELP =
     "  --threads N            threads (default: all cores)\n"
     "  --data DIR             MNIST directory (default <root>/data/mnist)\n"
     "  --limit N              train on the first N training images only\n"
+    "  --extra PREFIX         also train on PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte\n"
+    "                         (digits scan-eval --mine); their label 10 is 'not a digit', which\n"
+    "                         needs an architecture ending in f11\n"
     "  --out FILE             model file to write (default <arch>.safetensors, or "
     "model.safetensors)\n"
     "  --resume FILE          continue from a checkpoint written by an earlier run\n"
     "A checkpoint OUT-stem.ckpt.safetensors is written after every epoch and on Ctrl-C.\n";
 
 struct train_opts {
-    const char *arch, *data, *out, *resume;
+    const char *arch, *data, *out, *resume, *extra;
     long epochs, batch, seed, threads, limit, val;
     double lr, wd, smooth;
     enum nn_optim_kind optim;
@@ -142,6 +145,8 @@ static void ckpt_meta(struct nn_meta *meta, const struct train_opts *o, const st
     nn_meta_set(meta, "smooth", "%.9g", o->smooth);
     nn_meta_set(meta, "schedule", "%s", o->cosine ? "cosine" : "const");
     nn_meta_set(meta, "augment", "%s", o->augment ? "on" : "off");
+    if (o->extra)
+        nn_meta_set(meta, "extra", "%s", o->extra);
     nn_meta_set(meta, "out", "%s", o->out);
     nn_meta_set(meta, "train_seconds", "%.1f", seconds);
 }
@@ -157,12 +162,25 @@ static int save(const char *cmd, const struct nn_model *m, const struct nn_optim
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},     {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'},
-        {"lr", 1, 0, 'l'},       {"seed", 1, 0, 's'},   {"threads", 1, 0, 't'},
-        {"data", 1, 0, 'd'},     {"out", 1, 0, 'o'},    {"resume", 1, 0, 'r'},
-        {"optim", 1, 0, 'O'},    {"limit", 1, 0, 'L'},  {"help", 0, 0, 'h'},
-        {"schedule", 1, 0, 'S'}, {"wd", 1, 0, 'W'},     {"smooth", 1, 0, 'M'},
-        {"augment", 1, 0, 'A'},  {"val", 1, 0, 'V'},    {0, 0, 0, 0},
+        {"arch", 1, 0, 'a'},
+        {"epochs", 1, 0, 'e'},
+        {"batch", 1, 0, 'b'},
+        {"lr", 1, 0, 'l'},
+        {"seed", 1, 0, 's'},
+        {"threads", 1, 0, 't'},
+        {"data", 1, 0, 'd'},
+        {"out", 1, 0, 'o'},
+        {"resume", 1, 0, 'r'},
+        {"optim", 1, 0, 'O'},
+        {"limit", 1, 0, 'L'},
+        {"help", 0, 0, 'h'},
+        {"schedule", 1, 0, 'S'},
+        {"wd", 1, 0, 'W'},
+        {"smooth", 1, 0, 'M'},
+        {"augment", 1, 0, 'A'},
+        {"val", 1, 0, 'V'},
+        {"extra", 1, 0, 'X'},
+        {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -172,6 +190,7 @@ static int parse(int argc, char **argv, struct train_opts *o)
         case 'd': o->data = optarg; break;
         case 'o': o->out = optarg; break;
         case 'r': o->resume = optarg; break;
+        case 'X': o->extra = optarg; break;
         case 'e':
             if (cli_parse_long(optarg, 1, 100000, &o->epochs))
                 return cli_usage(
@@ -277,7 +296,9 @@ int cmd_train(int argc, char **argv)
     struct dg_rng drop_rng;
     int start_epoch = 0, start_batch = 0;
     double spent = 0.0; /* training seconds before this run (from a checkpoint) */
-    char out_buf[4200];
+    char out_buf[4200], extra_buf[4200];
+    struct data_set extra = {0};
+    uint8_t *all_images = NULL, *all_labels = NULL;
     int status = 1;
 
     if (o.resume) {
@@ -289,7 +310,7 @@ int cmd_train(int argc, char **argv)
         const char *lim = nn_meta_get(&meta, "limit"), *sp = nn_meta_get(&meta, "train_seconds");
         const char *va = nn_meta_get(&meta, "val"), *wd = nn_meta_get(&meta, "wd");
         const char *sm = nn_meta_get(&meta, "smooth"), *sc = nn_meta_get(&meta, "schedule");
-        const char *au = nn_meta_get(&meta, "augment");
+        const char *au = nn_meta_get(&meta, "augment"), *ex = nn_meta_get(&meta, "extra");
         long v;
         if (!opt || !ep || !bt || !rs || !sd || !bs || !tot || cli_parse_long(ep, 0, 100000, &v) ||
             (start_epoch = (int)v, 0) || cli_parse_long(bt, 0, 100000000, &v) ||
@@ -326,6 +347,10 @@ int cmd_train(int argc, char **argv)
             o.cosine = !strcmp(sc, "cosine");
         if (au && !o.have_aug)
             o.augment = !strcmp(au, "on");
+        if (ex && !o.extra) {
+            snprintf(extra_buf, sizeof extra_buf, "%s", ex);
+            o.extra = extra_buf;
+        }
         o.arch = m->spec;
         if (!o.out) {
             /* Continue writing to the file the checkpoint belongs to. */
@@ -340,8 +365,11 @@ int cmd_train(int argc, char **argv)
             status = cli_usage(cmd, "--arch: %s", dg_errmsg());
             goto done;
         }
-        if (m->n_classes != 10) {
-            status = cli_usage(cmd, "--arch must end with f10 (ten digits), not f%d", m->n_classes);
+        if (m->n_classes != 10 && m->n_classes != 11) {
+            status = cli_usage(cmd,
+                               "--arch must end with f10 (ten digits) or f11 (and 'not a digit'), "
+                               "not f%d",
+                               m->n_classes);
             goto done;
         }
         struct dg_rng init_rng;
@@ -387,16 +415,57 @@ int cmd_train(int argc, char **argv)
     }
     if (o.limit && o.limit < train.n)
         train.n = (int)o.limit;
+    if (o.extra) {
+        /* mined examples after the MNIST ones: the shuffle mixes them */
+        char ip[4300], lp[4300];
+        snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", o.extra);
+        snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", o.extra);
+        if (data_load_examples(ip, lp, &extra) != DG_OK) {
+            status = cli_fail(cmd, "--extra: %s", dg_errmsg());
+            goto done;
+        }
+        int has_junk = 0, n_junk = 0;
+        for (int i = 0; i < extra.n; i++)
+            n_junk += extra.labels[i] == DATA_NOT_DIGIT;
+        has_junk = n_junk > 0;
+        if (extra.rows != 28 || extra.cols != 28 || (has_junk && m->n_classes < 11)) {
+            status = cli_usage(cmd, "--extra %s: %s", o.extra,
+                               extra.rows != 28 || extra.cols != 28
+                                   ? "the examples are not 28x28"
+                                   : "it has 'not a digit' examples (10): use an --arch ending "
+                                     "in f11");
+            goto done;
+        }
+        const size_t n_all = (size_t)train.n + (size_t)extra.n;
+        all_images = malloc(n_all * 784);
+        all_labels = malloc(n_all);
+        if (!all_images || !all_labels) {
+            status = cli_fail(cmd, "out of memory for the extra examples");
+            goto done;
+        }
+        memcpy(all_images, train.images, (size_t)train.n * 784);
+        memcpy(all_images + (size_t)train.n * 784, extra.images, (size_t)extra.n * 784);
+        memcpy(all_labels, train.labels, (size_t)train.n);
+        memcpy(all_labels + train.n, extra.labels, (size_t)extra.n);
+        printf("with %d extra examples from %s (%d not digits)\n", extra.n, o.extra, n_junk);
+    }
+    /* what is trained on: MNIST's training images, then the extra examples */
+    struct data_set fit = train;
+    if (o.extra) {
+        fit.images = all_images;
+        fit.labels = all_labels;
+        fit.n = fit.n + extra.n;
+    }
     opt->weight_decay = (float)o.wd;
     opt->label_smoothing = (float)o.smooth;
     struct data_augment aug;
     data_augment_default(&aug);
-    const int n_batches = (train.n + (int)o.batch - 1) / (int)o.batch;
+    const int n_batches = (fit.n + (int)o.batch - 1) / (int)o.batch;
     if (start_batch >= n_batches)
         start_batch = 0;
     x = malloc((size_t)o.batch * 784 * sizeof *x);
     y = malloc((size_t)o.batch);
-    perm = malloc((size_t)train.n * sizeof *perm);
+    perm = malloc((size_t)fit.n * sizeof *perm);
     if (!x || !y || !perm || nn_work_new(m, (int)o.batch, 1, &wk) != DG_OK) {
         status = cli_fail(cmd, "out of memory");
         goto done;
@@ -407,7 +476,7 @@ int cmd_train(int argc, char **argv)
     printf("model %s: %zu parameters\n%s", m->spec, m->n_params, desc);
     printf("training on %d images, %s %d; batch %ld, %s lr %g (%s), weight decay %g, label "
            "smoothing %g, augmentation %s, seed %ld, %d threads\n",
-           train.n, o.val ? "validating on" : "testing on", o.val ? val.n : test.n, o.batch,
+           fit.n, o.val ? "validating on" : "testing on", o.val ? val.n : test.n, o.batch,
            opt->kind == NN_ADAM ? "adam" : "sgd", o.lr, o.cosine ? "cosine" : "constant", o.wd,
            o.smooth, o.augment ? "on" : "off", o.seed, nn_get_threads());
 
@@ -425,9 +494,9 @@ int cmd_train(int argc, char **argv)
     for (int epoch = start_epoch; epoch < o.epochs; epoch++) {
         struct dg_rng shuf;
         dg_rng_seed(&shuf, (uint64_t)o.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch);
-        for (int i = 0; i < train.n; i++)
+        for (int i = 0; i < fit.n; i++)
             perm[i] = (uint32_t)i;
-        data_shuffle(perm, train.n, &shuf);
+        data_shuffle(perm, fit.n, &shuf);
         double loss_sum = 0.0;
         long seen = 0, hits = 0;
         const double t0 = dg_now();
@@ -438,9 +507,8 @@ int cmd_train(int argc, char **argv)
                 interrupted_batch = b;
                 goto interrupt;
             }
-            int n =
-                train.n - b * (int)o.batch < o.batch ? train.n - b * (int)o.batch : (int)o.batch;
-            data_batch(&train, perm + (size_t)b * o.batch, n, x, y);
+            int n = fit.n - b * (int)o.batch < o.batch ? fit.n - b * (int)o.batch : (int)o.batch;
+            data_batch(&fit, perm + (size_t)b * o.batch, n, x, y);
             if (o.augment)
                 data_augment_batch(x, n, 28, 28, &aug, (uint64_t)o.seed, (uint64_t)epoch,
                                    perm + (size_t)b * o.batch);
@@ -508,7 +576,7 @@ int cmd_train(int argc, char **argv)
             acc = (double)correct / test.n;
         }
         nn_meta_set(&fm, "test_accuracy", "%.4f", acc);
-        nn_meta_set(&fm, "train_images", "%d", train.n);
+        nn_meta_set(&fm, "train_images", "%d", fit.n);
         nn_meta_set(&fm, "train_seconds", "%.1f", spent + dg_now() - t_run);
         nn_meta_set(&fm, "threads", "%d", nn_get_threads());
         if (save(cmd, m, NULL, &fm, o.out))
@@ -532,6 +600,9 @@ interrupt : {
 done:
     data_set_free(&train);
     data_set_free(&test);
+    data_set_free(&extra);
+    free(all_images);
+    free(all_labels);
     nn_work_free(wk);
     nn_optim_free(opt);
     nn_model_free(m);

@@ -4,6 +4,8 @@
  * (a second batch of cut halves), and grouping into lines and numbers. */
 #include "recog.h"
 
+#include "numbers.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,7 @@
 void rec_default_params(struct rec_params *p)
 {
     vis_threshold_default_params(&p->threshold);
-    p->min_height_frac = 0.03f;
+    p->min_height_frac = 0.02f;
     p->max_height_frac = 0.8f;
     p->min_area = 20;
     p->max_aspect = 2.5f;
@@ -43,7 +45,8 @@ struct rec_scanner {
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out)
 {
-    if (model->in_c != 1 || model->in_h != 28 || model->in_w != 28 || model->n_classes != 10)
+    if (model->in_c != 1 || model->in_h != 28 || model->in_w != 28 ||
+        (model->n_classes != 10 && model->n_classes != REC_CLASSES_WITH_JUNK))
         return dg_fail(DG_EARG, "the model is not a 28x28 digit model");
     struct rec_scanner *sc = calloc(1, sizeof *sc);
     if (!sc)
@@ -188,9 +191,10 @@ static void read_batch(struct rec_scanner *sc, int first, int n, const struct re
     if (n <= 0)
         return;
     const float *prob = nn_infer_run(sc->inf, sc->x + (size_t)first * 784, n);
+    const int n_classes = sc->model->n_classes;
     for (int i = first; i < first + n; i++) {
         struct rec_digit *d = &sc->read[i];
-        const float *pr = prob + (size_t)(i - first) * 10;
+        const float *pr = prob + (size_t)(i - first) * n_classes;
         for (int t = 0; t < 3; t++) {
             int best = -1;
             for (int c = 0; c < 10; c++)
@@ -201,25 +205,13 @@ static void read_batch(struct rec_scanner *sc, int first, int n, const struct re
             d->top3_p[t] = pr[best];
         }
         d->confidence = d->top3_p[0];
-        d->digit = d->confidence >= sc->p.min_confidence ? d->top3[0] : -1;
+        d->junk = n_classes > 10 ? pr[10] : 0.0f;
+        /* read when sure enough and likelier a digit than not one */
+        d->digit =
+            d->confidence >= sc->p.min_confidence && d->confidence > d->junk ? d->top3[0] : -1;
         d->box = in_box[i];
         memcpy(d->input, sc->x + (size_t)i * 784, sizeof d->input);
     }
-}
-
-/* A digit's place in reading order: its line, then its left edge. */
-struct place {
-    int idx, line, x;
-};
-
-static int by_line_then_x(const void *pa, const void *pb)
-{
-    const struct place *a = pa, *b = pb;
-    if (a->line != b->line)
-        return a->line - b->line;
-    if (a->x != b->x)
-        return a->x - b->x;
-    return a->idx - b->idx;
 }
 
 int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
@@ -384,80 +376,34 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
         }
     }
     n_in = n_read;
-    /* Reading order: accepted digits grouped into lines (top to bottom), left to right in each
-     * line; rejected candidates after them. */
-    struct place order[REC_MAX_CANDIDATES];
-    int n_acc = 0;
-    float line_y0[REC_MAX_CANDIDATES], line_y1[REC_MAX_CANDIDATES];
-    int n_lines = 0;
-    /* Lines are found in the order of the digits' tops, so a line's first digit sets its span. */
-    int by_top[REC_MAX_CANDIDATES], n_top = 0;
-    for (int i = 0; i < n_in; i++)
-        if (r->digits[i].digit >= 0)
-            by_top[n_top++] = i;
-    for (int a = 1; a < n_top; a++) /* insertion sort: few candidates */
-        for (int b = a; b > 0 && r->digits[by_top[b]].box.y < r->digits[by_top[b - 1]].box.y; b--) {
-            int t = by_top[b];
-            by_top[b] = by_top[b - 1];
-            by_top[b - 1] = t;
+    /* Reading order: accepted digits in text lines (numbers.c), then the rejected candidates in
+     * detection order; numbers from the lines. */
+    struct rec_box acc_box[REC_MAX_CANDIDATES], marks[REC_MAX_CANDIDATES];
+    int acc_idx[REC_MAX_CANDIDATES], n_acc = 0, n_marks = 0;
+    for (int i = 0; i < n_in; i++) {
+        if (r->digits[i].digit >= 0) {
+            acc_idx[n_acc] = i;
+            acc_box[n_acc++] = r->digits[i].box;
+        } else {
+            marks[n_marks++] = r->digits[i].box;
         }
-    for (int a = 0; a < n_top; a++) {
-        const struct rec_box *bx = &r->digits[by_top[a]].box;
-        int line = -1;
-        for (int l = 0; l < n_lines && line < 0; l++) {
-            const float ov =
-                fminf(line_y1[l], (float)(bx->y + bx->h)) - fmaxf(line_y0[l], (float)bx->y);
-            if (ov >= 0.5f * fminf((float)bx->h, line_y1[l] - line_y0[l]))
-                line = l;
-        }
-        if (line < 0) {
-            line = n_lines++;
-            line_y0[line] = (float)bx->y;
-            line_y1[line] = (float)(bx->y + bx->h);
-        }
-        order[n_acc++] = (struct place){by_top[a], line, bx->x};
     }
-    qsort(order, (size_t)n_acc, sizeof order[0], by_line_then_x);
-    /* Permute: accepted in reading order, then rejected in detection order. */
+    int line[REC_MAX_CANDIDATES], order[REC_MAX_CANDIDATES], line_of[REC_MAX_CANDIDATES];
+    rec_lines(acc_box, n_acc, line, order);
     struct rec_digit *tmp = sc->reorder;
     int t = 0;
-    for (int a = 0; a < n_acc; a++)
-        tmp[t++] = r->digits[order[a].idx];
+    for (int a = 0; a < n_acc; a++) {
+        line_of[t] = line[order[a]];
+        tmp[t++] = r->digits[acc_idx[order[a]]];
+    }
     for (int i = 0; i < n_in; i++)
         if (r->digits[i].digit < 0)
             tmp[t++] = r->digits[i];
     memcpy(r->digits, tmp, (size_t)t * sizeof tmp[0]);
     r->n_digits = n_acc;
     r->n_rejected = n_in - n_acc;
-    /* Numbers: runs of digits in one line without a wide gap. */
-    for (int a = 0; a < n_acc; a++) {
-        const struct rec_digit *d = &r->digits[a];
-        struct rec_number *num = r->n_numbers ? &r->numbers[r->n_numbers - 1] : NULL;
-        int join = 0;
-        if (num && a > 0 && order[a].line == order[a - 1].line) {
-            const struct rec_digit *prev = &r->digits[a - 1];
-            const int gap = d->box.x - (prev->box.x + prev->box.w);
-            const int hh = d->box.h > prev->box.h ? d->box.h : prev->box.h;
-            join = (float)gap <= p->number_gap * (float)hh;
-        }
-        if (!join) {
-            num = &r->numbers[r->n_numbers++];
-            memset(num, 0, sizeof *num);
-            num->first = a;
-            num->confidence = 1.0f;
-            num->box = d->box;
-        }
-        num->text[num->count++] = (char)('0' + d->digit);
-        num->confidence *= d->confidence;
-        const int x1 = num->box.x + num->box.w > d->box.x + d->box.w ? num->box.x + num->box.w
-                                                                     : d->box.x + d->box.w;
-        const int y1 = num->box.y + num->box.h > d->box.y + d->box.h ? num->box.y + num->box.h
-                                                                     : d->box.y + d->box.h;
-        num->box.x = num->box.x < d->box.x ? num->box.x : d->box.x;
-        num->box.y = num->box.y < d->box.y ? num->box.y : d->box.y;
-        num->box.w = x1 - num->box.x;
-        num->box.h = y1 - num->box.y;
-    }
+    r->n_numbers =
+        rec_numbers(r->digits, n_acc, line_of, marks, n_marks, p->number_gap, r->numbers);
     return DG_OK;
 }
 

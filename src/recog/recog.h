@@ -19,6 +19,9 @@
 #include "vis.h"
 
 enum { REC_MAX_CANDIDATES = 256 };
+/* A model with 11 outputs reads the 11th as "not a digit" (a piece of background, a letter, half
+ * a digit): a candidate is read only when its best digit is likelier than that. */
+enum { REC_CLASSES_WITH_JUNK = 11 };
 
 struct rec_params {
     struct vis_threshold_params threshold;
@@ -41,7 +44,8 @@ struct rec_box {
 
 struct rec_digit {
     int digit;          /* 0..9, or -1 when rejected */
-    float confidence;   /* probability of the best class */
+    float confidence;   /* probability of the best digit */
+    float junk;         /* probability that it is not a digit (0 for a 10-class model) */
     int top3[3];        /* classes, most likely first */
     float top3_p[3];    /* their probabilities */
     struct rec_box box; /* the ink, in image pixels */

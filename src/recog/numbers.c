@@ -1,0 +1,151 @@
+/* numbers.c - from read digits to text lines and numbers, as people write them: a line is chained
+ * from left to right, each digit joining the line whose last digit it sits beside (so a line may
+ * tilt and drift up and down along the page), and a line falls into numbers at gaps wide against
+ * the digits' own height, or where a mark that is not a digit (a +, an =, a word) stands between
+ * two digits. Plain geometry: knows nothing of images or networks. */
+#include "numbers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How far up or down two neighbours may sit: they must share at least this share of the shorter's
+ * height. */
+static const float LINE_OVERLAP = 0.45f;
+/* Neighbours in a line are at most this many times as tall as each other. */
+static const float LINE_HEIGHT_RATIO = 2.2f;
+
+struct by_x {
+    int idx, x;
+};
+
+static int cmp_x(const void *pa, const void *pb)
+{
+    const struct by_x *a = pa, *b = pb;
+    return a->x != b->x ? a->x - b->x : a->idx - b->idx;
+}
+
+static int overlap_y(const struct rec_box *a, const struct rec_box *b)
+{
+    const int y0 = a->y > b->y ? a->y : b->y;
+    const int y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    return y1 - y0;
+}
+
+/* Whether b may follow a in a line: side by side, mostly at one height, of similar size. */
+static int neighbours(const struct rec_box *a, const struct rec_box *b)
+{
+    const int lo = a->h < b->h ? a->h : b->h, hi = a->h > b->h ? a->h : b->h;
+    return (float)overlap_y(a, b) >= LINE_OVERLAP * (float)lo &&
+           (float)hi <= LINE_HEIGHT_RATIO * (float)lo && b->x + b->w > a->x + a->w / 2;
+}
+
+int rec_lines(const struct rec_box *box, int n, int *line, int *order)
+{
+    struct by_x xs[REC_MAX_CANDIDATES];
+    int last[REC_MAX_CANDIDATES], first[REC_MAX_CANDIDATES], by_top[REC_MAX_CANDIDATES];
+    n = n < REC_MAX_CANDIDATES ? n : REC_MAX_CANDIDATES;
+    for (int i = 0; i < n; i++)
+        xs[i] = (struct by_x){i, box[i].x};
+    qsort(xs, (size_t)n, sizeof *xs, cmp_x);
+    int n_lines = 0;
+    for (int k = 0; k < n; k++) {
+        const int i = xs[k].idx;
+        const struct rec_box *b = &box[i];
+        int best = -1;
+        float best_cost = 0.0f;
+        for (int l = 0; l < n_lines; l++) {
+            const struct rec_box *e = &box[last[l]];
+            if (!neighbours(e, b))
+                continue;
+            /* the nearest line end wins; a better height match breaks near ties */
+            const float gap = (float)(b->x - (e->x + e->w));
+            const float dy = fabsf((float)(b->y + b->h / 2) - (float)(e->y + e->h / 2));
+            const float cost = fmaxf(gap, 0.0f) + 2.0f * dy;
+            if (best < 0 || cost < best_cost) {
+                best = l;
+                best_cost = cost;
+            }
+        }
+        if (best < 0) {
+            best = n_lines++;
+            first[best] = i;
+        }
+        last[best] = i;
+        line[i] = best;
+    }
+    /* lines top to bottom by the middle of their first digit; each from left to right */
+    for (int l = 0; l < n_lines; l++)
+        by_top[l] = l;
+    for (int a = 1; a < n_lines; a++) /* insertion sort: few lines */
+        for (int b = a; b > 0; b--) {
+            const struct rec_box *p = &box[first[by_top[b - 1]]], *q = &box[first[by_top[b]]];
+            if (2 * q->y + q->h >= 2 * p->y + p->h)
+                break;
+            const int t = by_top[b];
+            by_top[b] = by_top[b - 1];
+            by_top[b - 1] = t;
+        }
+    int *rank = last; /* no longer needed: each line's place from the top */
+    for (int r = 0; r < n_lines; r++)
+        rank[by_top[r]] = r;
+    for (int i = 0; i < n; i++)
+        line[i] = rank[line[i]];
+    int t = 0;
+    for (int r = 0; r < n_lines; r++)
+        for (int k = 0; k < n; k++)
+            if (line[xs[k].idx] == r)
+                order[t++] = xs[k].idx;
+    return n_lines;
+}
+
+/* Whether a mark that is not a digit stands between digits a and b of one line. */
+static int mark_between(const struct rec_box *a, const struct rec_box *b,
+                        const struct rec_box *marks, int n_marks)
+{
+    const int gx0 = a->x + a->w, gx1 = b->x;
+    for (int i = 0; i < n_marks; i++) {
+        const struct rec_box *m = &marks[i];
+        const int cx = m->x + m->w / 2;
+        if (cx > gx0 && cx < gx1 && m->x >= a->x + a->w / 2 && m->x + m->w <= b->x + b->w / 2 &&
+            (overlap_y(m, a) > 0 || overlap_y(m, b) > 0))
+            return 1;
+    }
+    return 0;
+}
+
+int rec_numbers(const struct rec_digit *digits, int n, const int *line, const struct rec_box *marks,
+                int n_marks, float number_gap, struct rec_number *numbers)
+{
+    int n_numbers = 0;
+    for (int a = 0; a < n; a++) {
+        const struct rec_digit *d = &digits[a];
+        struct rec_number *num = n_numbers ? &numbers[n_numbers - 1] : NULL;
+        int join = 0;
+        if (num && line[a] == line[a - 1]) {
+            const struct rec_digit *prev = &digits[a - 1];
+            const int gap = d->box.x - (prev->box.x + prev->box.w);
+            const int hh = d->box.h > prev->box.h ? d->box.h : prev->box.h;
+            join = (float)gap <= number_gap * (float)hh &&
+                   !mark_between(&prev->box, &d->box, marks, n_marks);
+        }
+        if (!join) {
+            num = &numbers[n_numbers++];
+            memset(num, 0, sizeof *num);
+            num->first = a;
+            num->confidence = 1.0f;
+            num->box = d->box;
+        }
+        num->text[num->count++] = (char)('0' + d->digit);
+        num->confidence *= d->confidence;
+        const int x1 = num->box.x + num->box.w > d->box.x + d->box.w ? num->box.x + num->box.w
+                                                                     : d->box.x + d->box.w;
+        const int y1 = num->box.y + num->box.h > d->box.y + d->box.h ? num->box.y + num->box.h
+                                                                     : d->box.y + d->box.h;
+        num->box.x = num->box.x < d->box.x ? num->box.x : d->box.x;
+        num->box.y = num->box.y < d->box.y ? num->box.y : d->box.y;
+        num->box.w = x1 - num->box.x;
+        num->box.h = y1 - num->box.y;
+    }
+    return n_numbers;
+}

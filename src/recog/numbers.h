@@ -1,0 +1,22 @@
+/* numbers.h - recog's grouping of read digits into text lines and numbers (numbers.c); used by
+ * rec_scan, and on its own by tests. Geometry only: no images, no network. */
+#ifndef REC_NUMBERS_H
+#define REC_NUMBERS_H
+
+#include "recog.h"
+
+/* Puts n digit boxes (n <= REC_MAX_CANDIDATES) into text lines: each box, from left to right,
+ * joins the line whose last box it sits beside (sharing most of the shorter's height, of similar
+ * size), so lines may tilt and drift; otherwise it starts a line. line[i] gets box i's line,
+ * numbered from the top (by the middle of each line's first box); order gets the boxes in reading
+ * order (lines top to bottom, each left to right). Returns the number of lines. */
+int rec_lines(const struct rec_box *box, int n, int *line, int *order);
+
+/* Reads digits[0..n) (in reading order, line[i] each one's line) into numbers: consecutive
+ * digits of a line are one number unless the gap between them is wider than number_gap times the
+ * taller's height or one of the marks (boxes of candidates that are not digits) stands between
+ * them. Writes numbers (room for n) and returns how many. */
+int rec_numbers(const struct rec_digit *digits, int n, const int *line, const struct rec_box *marks,
+                int n_marks, float number_gap, struct rec_number *numbers);
+
+#endif

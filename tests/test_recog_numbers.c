@@ -1,0 +1,127 @@
+/* test_recog_numbers.c - text lines and numbers from digit boxes: rows that tilt and drift, two
+ * rows close together, gaps judged against the digits' height, marks that are not digits
+ * splitting numbers, and reading order. */
+#include "numbers.h"
+#include "testutil.h"
+
+static struct rec_digit digits[REC_MAX_CANDIDATES];
+
+/* Digit i of a test: label d at (x, y), w x h. */
+static void put(int i, int d, int x, int y, int w, int h)
+{
+    memset(&digits[i], 0, sizeof digits[i]);
+    digits[i].digit = d;
+    digits[i].confidence = 0.9f;
+    digits[i].box = (struct rec_box){x, y, w, h};
+}
+
+/* Lines and numbers of digits[0..n) as rec_scan makes them: the texts joined by spaces. */
+static void read_text(int n, const struct rec_box *marks, int n_marks, char *out, size_t cap)
+{
+    struct rec_box box[REC_MAX_CANDIDATES];
+    int line[REC_MAX_CANDIDATES], order[REC_MAX_CANDIDATES], line_of[REC_MAX_CANDIDATES];
+    static struct rec_digit sorted[REC_MAX_CANDIDATES];
+    static struct rec_number numbers[REC_MAX_CANDIDATES];
+    for (int i = 0; i < n; i++)
+        box[i] = digits[i].box;
+    rec_lines(box, n, line, order);
+    for (int a = 0; a < n; a++) {
+        sorted[a] = digits[order[a]];
+        line_of[a] = line[order[a]];
+    }
+    const int n_num = rec_numbers(sorted, n, line_of, marks, n_marks, 0.5f, numbers);
+    out[0] = '\0';
+    for (int k = 0; k < n_num; k++) {
+        strncat(out, numbers[k].text, cap - strlen(out) - 1);
+        if (k + 1 < n_num)
+            strncat(out, " ", cap - strlen(out) - 1);
+    }
+}
+
+static void test_drifting_rows(void **state)
+{
+    (void)state;
+    char text[256];
+    /* 3432: each digit 8 px lower than the last, more than a quarter of its height: a line
+     * found by the first digit's span alone would lose the last ones */
+    put(0, 3, 10, 100, 18, 30);
+    put(1, 4, 32, 108, 18, 30);
+    put(2, 3, 54, 116, 18, 30);
+    put(3, 2, 76, 124, 18, 30);
+    /* a second row below, tilted the other way, given in scrambled order */
+    put(4, 9, 60, 170, 18, 30);
+    put(5, 7, 16, 186, 18, 30);
+    put(6, 8, 38, 178, 18, 30);
+    read_text(7, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "3432 789");
+}
+
+static void test_gaps_against_height(void **state)
+{
+    (void)state;
+    char text[256];
+    /* big digits with a 20 px gap are one number; small ones with the same gap are two */
+    put(0, 3, 10, 10, 40, 60);
+    put(1, 7, 70, 12, 40, 60);
+    put(2, 1, 130, 10, 12, 60);
+    put(3, 9, 162, 11, 40, 60);
+    put(4, 5, 10, 200, 10, 16);
+    put(5, 6, 40, 200, 10, 16);
+    read_text(6, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "3719 5 6");
+}
+
+static void test_marks_split_numbers(void **state)
+{
+    (void)state;
+    char text[256];
+    /* 12+34 written tight: the + is a candidate that is not a digit and splits the number */
+    put(0, 1, 10, 10, 10, 30);
+    put(1, 2, 24, 10, 18, 30);
+    put(2, 3, 54, 10, 18, 30);
+    put(3, 4, 76, 10, 18, 30);
+    const struct rec_box plus = {45, 18, 10, 12};
+    read_text(4, &plus, 1, text, sizeof text);
+    assert_string_equal(text, "12 34");
+    read_text(4, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "1234");
+    /* a mark above the line, not between the digits, does not split */
+    const struct rec_box above = {45, -30, 10, 12};
+    read_text(4, &above, 1, text, sizeof text);
+    assert_string_equal(text, "1234");
+}
+
+static void test_close_rows_and_sizes(void **state)
+{
+    (void)state;
+    char text[256];
+    /* two rows of small digits just over a row of big ones: three lines, not one */
+    put(0, 1, 10, 10, 10, 20);
+    put(1, 2, 24, 10, 12, 20);
+    put(2, 5, 10, 34, 30, 60);
+    put(3, 6, 44, 34, 30, 60);
+    put(4, 3, 90, 12, 12, 20);
+    put(5, 4, 106, 12, 12, 20);
+    read_text(6, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "12 34 56");
+    int line[6], order[6];
+    struct rec_box box[6];
+    for (int i = 0; i < 6; i++)
+        box[i] = digits[i].box;
+    assert_int_equal(rec_lines(box, 6, line, order), 2);
+    assert_int_equal(line[0], 0);
+    assert_int_equal(line[5], 0);
+    assert_int_equal(line[2], 1);
+    assert_int_equal(rec_lines(box, 0, line, order), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_drifting_rows),
+        cmocka_unit_test(test_gaps_against_height),
+        cmocka_unit_test(test_marks_split_numbers),
+        cmocka_unit_test(test_close_rows_and_sizes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
