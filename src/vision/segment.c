@@ -15,14 +15,14 @@
 #endif
 
 struct vis_work {
-    uint8_t *half;   /* grey averaged over 2x2 blocks: hw x hh */
-    float *mean;     /* per half pixel: the window's mean grey ... */
-    float *sd;       /* ... and its standard deviation */
-    uint8_t *thr;    /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
-    void *box;       /* sliding column sums and prefix sums over one half row */
-    uint64_t *bits;  /* bit planes (see struct plane): the mask, line removal's marks */
-    uint8_t *minima; /* the darkest level's search: per block of samples, its minimum */
-    size_t minima_cap;
+    uint8_t *half;  /* grey averaged over 2x2 blocks: hw x hh */
+    float *mean;    /* per half pixel: the window's mean grey ... */
+    float *sd;      /* ... and its standard deviation */
+    uint8_t *thr;   /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
+    void *box;      /* sliding column sums and prefix sums over one half row */
+    uint64_t *bits; /* bit planes (see struct plane): the mask, line removal's marks */
+    float *tiles;   /* the local normalisation's per-tile values, then two half rows of them */
+    size_t tiles_cap;
     size_t n_half, n_box, n_bits;
     struct vis_run *runs;
     int32_t *parent;         /* union-find over runs: parent run, always a smaller index */
@@ -53,7 +53,7 @@ void vis_work_free(struct vis_work *wk)
     if (!wk)
         return;
     free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr), free(wk->box);
-    free(wk->bits), free(wk->minima), free(wk->runs), free(wk->parent), free(wk->comp);
+    free(wk->bits), free(wk->tiles), free(wk->runs), free(wk->parent), free(wk->comp);
     free(wk->sums), free(wk->tag), free(wk->labels), free(wk->labelled);
     free(wk);
 }
@@ -229,21 +229,6 @@ DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h,
     return DG_OK;
 }
 
-/* The largest of n non-negative floats (their bit patterns order as integers do, which
- * vectorises). */
-DG_HOT static float max_nonneg(const float *v, size_t n)
-{
-    uint32_t best = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t b;
-        memcpy(&b, v + i, sizeof b);
-        best = b > best ? b : best;
-    }
-    float f;
-    memcpy(&f, &best, sizeof f);
-    return f;
-}
-
 typedef uint16_t v16u16 __attribute__((vector_size(32)));
 typedef uint8_t v16u8 __attribute__((vector_size(16)));
 
@@ -324,12 +309,13 @@ static int default_radius(const struct vis_image *g, int window)
     return (win < 3 ? 3 : win) / 2;
 }
 
-/* Polarity's radius, in half-resolution pixels: a quarter of the shorter side wide, so even large
- * digits are a minority of each window. */
+/* Polarity's radius, in half-resolution pixels: a twelfth of the shorter side wide, about the
+ * threshold's window, so a bright sheet lying on a dark desk counts by its ink, not as one light
+ * blob (a window a quarter of the side wide read 1.1 points fewer digits on build/world-tune). */
 static int polarity_radius(int hw, int hh)
 {
-    const int r = (hw < hh ? hw : hh) / 8;
-    return r < 2 ? 2 : r;
+    const int r = (hw < hh ? hw : hh) / 24;
+    return r < 6 ? 6 : r; /* small pictures: still several strokes wide */
 }
 
 enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
@@ -347,83 +333,72 @@ enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
     return pol;
 }
 
-/* The samples of the darkest level's search: every other pixel of every other row, in blocks of
- * SAMPLE_BLOCK along a row. */
-enum { SAMPLE_BLOCK = 32 };
+/* Wolf and Jolion's M and R, local to the paper around each pixel rather than set by the whole
+ * frame (a dark desk or a sheet's edge in view made M and R so extreme that faint pencil on the
+ * sheet fell below the threshold): the half picture in tiles of ts x ts; per tile the darkest
+ * (made-dark) value, the largest window deviation and the mean; M and R of a tile are the darkest
+ * and largest over the tiles within NEAR of it (its 3x3 block: a window about a quarter of the
+ * frame's shorter side), but M at least FLOOR_CONTRAST below the tile's mean and R at least
+ * FLOOR_R, so flat paper with sensor noise stays paper. NEAR and the floors were chosen on
+ * build/world-tune and build/scenes-tune (training digits): a 5x5 block lost 3 points of digits
+ * read on the world, floors of 40 and 24 lost 1.4 points on the flat scenes. Writes per tile M to
+ * tm[0 .. nx*ny) and 1/R to ti. */
+enum { NEAR = 1 };
+static const float FLOOR_CONTRAST = 25.0f, FLOOR_R = 16.0f;
 
-/* Minima of row's samples (pixels 0, 2, 4, ...; flipped by flip), SAMPLE_BLOCK at a time, into
- * out[0 .. ceil(n_samples / SAMPLE_BLOCK)). */
-DG_HOT static void block_minima(const uint8_t *restrict row, int n_samples, uint8_t flip,
-                                uint8_t *restrict out)
+static void local_norm(const struct vis_work *wk, int hw, int hh, int ts, uint8_t flip, float *tm,
+                       float *ti, float *scratch)
 {
-    int b = 0, i = 0;
-    for (; i + SAMPLE_BLOCK <= n_samples; i += SAMPLE_BLOCK, b++) {
-        uint8_t m = 255;
-        for (int j = 0; j < SAMPLE_BLOCK; j++) {
-            const uint8_t v = row[2 * (i + j)] ^ flip;
-            m = v < m ? v : m;
+    const int nx = (hw + ts - 1) / ts, ny = (hh + ts - 1) / ts, n = nx * ny;
+    float *dark = scratch, *dev = scratch + n, *mean = scratch + 2 * n;
+    for (int i = 0; i < n; i++)
+        dark[i] = 255.0f, dev[i] = 0.0f, mean[i] = 0.0f;
+    for (int y = 0; y < hh; y++) {
+        const uint8_t *row = wk->half + (size_t)y * hw;
+        const float *sr = wk->sd + (size_t)y * hw;
+        float *d = dark + (size_t)(y / ts) * nx, *v = dev + (size_t)(y / ts) * nx,
+              *m = mean + (size_t)(y / ts) * nx;
+        for (int tx = 0; tx < nx; tx++) {
+            const int x0 = tx * ts, x1 = x0 + ts < hw ? x0 + ts : hw;
+            uint8_t lo = 255;
+            float hi = 0.0f;
+            unsigned sum = 0;
+            for (int x = x0; x < x1; x++) {
+                const uint8_t g = row[x] ^ flip;
+                lo = g < lo ? g : lo;
+                hi = sr[x] > hi ? sr[x] : hi;
+                sum += g;
+            }
+            d[tx] = (float)lo < d[tx] ? (float)lo : d[tx];
+            v[tx] = hi > v[tx] ? hi : v[tx];
+            m[tx] += (float)sum;
         }
-        out[b] = m;
     }
-    if (i < n_samples) {
-        uint8_t m = 255;
-        for (; i < n_samples; i++) {
-            const uint8_t v = row[2 * i] ^ flip;
-            m = v < m ? v : m;
+    for (int ty = 0; ty < ny; ty++)
+        for (int tx = 0; tx < nx; tx++) {
+            const int th = (ty + 1) * ts < hh ? ts : hh - ty * ts;
+            const int tw = (tx + 1) * ts < hw ? ts : hw - tx * ts;
+            float lo = 255.0f, hi = 0.0f;
+            for (int y = ty - NEAR; y <= ty + NEAR; y++)
+                for (int x = tx - NEAR; x <= tx + NEAR; x++)
+                    if (y >= 0 && y < ny && x >= 0 && x < nx) {
+                        lo = dark[y * nx + x] < lo ? dark[y * nx + x] : lo;
+                        hi = dev[y * nx + x] > hi ? dev[y * nx + x] : hi;
+                    }
+            const float m = mean[ty * nx + tx] / (float)(th * tw) - FLOOR_CONTRAST;
+            tm[ty * nx + tx] = lo < m ? lo : (m > 0.0f ? m : 0.0f);
+            ti[ty * nx + tx] = 1.0f / (hi > FLOOR_R ? hi : FLOOR_R);
         }
-        out[b] = m;
-    }
-}
-
-/* *darkest = the 0.1% point of grey (flipped by flip) over every other pixel of every other
- * row: the lowest level that at least n / 1000 of the n samples are at or below (255 at most).
- * Exact, without a histogram of every sample: the level at which n / 1000 blocks have their
- * minimum is an upper bound (each of them holds a sample that dark), so only the blocks whose
- * minimum is at most that bound are counted; every sample at or below it lies in one. */
-static int darkest_level(struct vis_work *wk, const struct vis_image *grey, uint8_t flip,
-                         int *darkest)
-{
-    const int w = grey->w, h = grey->h, sw = (w + 1) / 2, sh = (h + 1) / 2;
-    const int per_row = (sw + SAMPLE_BLOCK - 1) / SAMPLE_BLOCK;
-    const size_t target = (size_t)sw * sh / 1000, n_blocks = (size_t)per_row * sh;
-    if (target == 0) {
-        *darkest = 0;
-        return DG_OK;
-    }
-    if (dg_grow((void **)&wk->minima, &wk->minima_cap, n_blocks, 1) != DG_OK)
-        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
-    size_t count[256] = {0};
-    for (int y = 0; y < sh; y++)
-        block_minima(grey->px + (size_t)(2 * y) * w, sw, flip, wk->minima + (size_t)y * per_row);
-    for (size_t i = 0; i < n_blocks; i++)
-        count[wk->minima[i]]++;
-    int bound = 0; /* target < n_blocks, so some level reaches it */
-    for (size_t cum = count[0]; cum < target && bound < 255;)
-        cum += count[++bound];
-    size_t hist[256] = {0};
-    for (int y = 0; y < sh; y++)
-        for (int b = 0; b < per_row; b++) {
-            if (wk->minima[(size_t)y * per_row + b] > bound)
-                continue;
-            const uint8_t *row = grey->px + (size_t)(2 * y) * w;
-            const int end = (b + 1) * SAMPLE_BLOCK < sw ? (b + 1) * SAMPLE_BLOCK : sw;
-            for (int i = b * SAMPLE_BLOCK; i < end; i++)
-                hist[row[2 * i] ^ flip]++;
-        }
-    int level = 0;
-    size_t cum = 0;
-    while (level < 255 && (cum += hist[level]) < target)
-        level++;
-    *darkest = level;
-    return DG_OK;
 }
 
 /* mask = 255 where grey (flipped by flip, so ink is dark) is below Wolf and Jolion's threshold
- * from the half-resolution window statistics in wk (see vis_threshold), else 0; one row of
- * thresholds at full width (wk->thr) serves two image rows. */
+ * from the half-resolution window statistics in wk (see vis_threshold) and the per-tile M and 1/R
+ * of local_norm (tiles ts wide, nx a row), else 0; one row of thresholds at full width (wk->thr)
+ * serves two image rows. */
 DG_HOT static void apply_threshold(struct vis_work *wk, const struct vis_image *grey,
-                                   struct vis_image *mask, int hw, int hh, float k, float big_m,
-                                   float inv_r, uint8_t flip)
+                                   struct vis_image *mask, int hw, int hh, float k, const float *tm,
+                                   const float *ti, int ts, int nx, float *row_m, float *row_i,
+                                   uint8_t flip)
 {
     const int w = grey->w, h = grey->h;
     const float m_sign = flip ? -1.0f : 1.0f, m_off = flip ? 255.0f : 0.0f;
@@ -431,9 +406,14 @@ DG_HOT static void apply_threshold(struct vis_work *wk, const struct vis_image *
     for (int hy = 0; hy < hh; hy++) {
         const float *restrict mr = wk->mean + (size_t)hy * hw, *restrict sr =
                                                                    wk->sd + (size_t)hy * hw;
+        if (hy % ts == 0) /* a new row of tiles: spread its values over the half row */
+            for (int x = 0; x < hw; x++) {
+                row_m[x] = tm[(hy / ts) * nx + x / ts];
+                row_i[x] = ti[(hy / ts) * nx + x / ts];
+            }
         for (int x = 0; x < hw; x++) {
-            const float m = m_off + m_sign * mr[x];
-            const float t = (1.0f - k) * m + k * big_m + k * (sr[x] * inv_r) * (m - big_m);
+            const float m = m_off + m_sign * mr[x], big_m = row_m[x];
+            const float t = (1.0f - k) * m + k * big_m + k * (sr[x] * row_i[x]) * (m - big_m);
             /* integer grey g < t exactly when g < ceil(t); t >= 0, so truncation is floor */
             int c = (int)t;
             c += (float)c < t;
@@ -476,22 +456,24 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
     const int r = (default_radius(grey, p->window) + 1) / 2;
     if (box_stats(wk, wk->half, hw, hh, r, 1, wk->mean, wk->sd) != DG_OK)
         return DG_ENOMEM;
-    const float r_max = max_nonneg(wk->sd, n_half);
     /* Everything below sees the picture with ink dark: flip = 255 turns light chalk dark. */
     const uint8_t flip = pol == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0;
     /* Wolf and Jolion's normalisation of Sauvola, on the picture with ink dark:
      *   T = (1 - k) m + k M + k (s / R) (m - M)
-     * with m, s the window's mean and deviation, M the darkest level of the image (its 0.1%
-     * point, against noise, over every other pixel of every other row) and R the largest window
-     * deviation in it. Faint pencil then counts as ink where the page has nothing stronger, and
-     * flat paper stays paper. m and s are taken at half resolution: both change slowly over a
-     * window a twelfth of the image wide. T = m - k (m - M) (1 - s / R) lies between m and M, so
-     * within 0 .. 255. */
-    int darkest = 0;
-    if (darkest_level(wk, grey, flip, &darkest) != DG_OK)
-        return DG_ENOMEM;
-    const float k = p->k, big_m = (float)darkest, inv_r = 1.0f / (r_max > 1.0f ? r_max : 1.0f);
-    apply_threshold(wk, grey, mask, hw, hh, k, big_m, inv_r, flip);
+     * with m, s the window's mean and deviation, M the darkest level and R the largest window
+     * deviation around it (local_norm: over the tiles near the pixel, not the whole frame). Faint
+     * pencil then counts as ink where the paper around it has nothing stronger, and flat paper
+     * stays paper. m and s are taken at half resolution: both change slowly over a window a
+     * twelfth of the image wide. T = m - k (m - M) (1 - s / R) lies between m and M, so within
+     * 0 .. 255 (s <= R except where R is the floor, where T rises at most to m). */
+    const int ts = 2 * r + 1, nx = (hw + ts - 1) / ts, ny = (hh + ts - 1) / ts;
+    const size_t n_tiles = (size_t)nx * ny;
+    if (dg_grow((void **)&wk->tiles, &wk->tiles_cap, 5 * n_tiles + 2 * (size_t)hw, sizeof(float)) !=
+        DG_OK)
+        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
+    float *tm = wk->tiles, *ti = tm + n_tiles, *rows = ti + n_tiles;
+    local_norm(wk, hw, hh, ts, flip, tm, ti, rows);
+    apply_threshold(wk, grey, mask, hw, hh, p->k, tm, ti, ts, nx, rows, rows + hw, flip);
     if (found)
         *found = pol;
     return DG_OK;

@@ -65,8 +65,10 @@ struct vis_work;
 int vis_work_new(struct vis_work **out);
 void vis_work_free(struct vis_work *wk); /* accepts NULL */
 
-/* Sauvola's local threshold in Wolf and Jolion's form, normalised by the image's own contrast
- * range, window statistics by sliding sums (O(1) per pixel for any window) on a 2x2-averaged copy:
+/* Sauvola's local threshold in Wolf and Jolion's form, normalised by the contrast range of the
+ * neighbourhood (about a quarter of the shorter side: the paper around the strokes, not a dark
+ * desk elsewhere in the frame), window statistics by sliding sums (O(1) per pixel for any window)
+ * on a 2x2-averaged copy:
  * mask becomes a w x h image with 255 for ink and 0 for paper (its pixels are reused when it
  * already has that size, else freed and reallocated); *found (nullable) gets the polarity used.
  * Robust to light gradients and shadows much wider than the window. */
