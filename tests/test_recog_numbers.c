@@ -18,7 +18,7 @@ static void put(int i, int d, int x, int y, int w, int h)
 /* Lines and numbers of digits[0..n) as rec_scan makes them: the texts joined by spaces. */
 static void read_text(int n, const struct rec_box *marks, int n_marks, char *out, size_t cap)
 {
-    struct rec_box box[REC_MAX_CANDIDATES];
+    struct rec_box box[REC_MAX_CANDIDATES] = {{0}};
     int line[REC_MAX_CANDIDATES], order[REC_MAX_CANDIDATES], line_of[REC_MAX_CANDIDATES];
     static struct rec_digit sorted[REC_MAX_CANDIDATES];
     static struct rec_number numbers[REC_MAX_CANDIDATES];
@@ -105,7 +105,7 @@ static void test_close_rows_and_sizes(void **state)
     read_text(6, NULL, 0, text, sizeof text);
     assert_string_equal(text, "12 34 56");
     int line[6], order[6];
-    struct rec_box box[6];
+    struct rec_box box[6] = {{0}};
     for (int i = 0; i < 6; i++)
         box[i] = digits[i].box;
     assert_int_equal(rec_lines(box, 6, line, order), 2);
