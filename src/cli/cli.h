@@ -44,6 +44,9 @@ const char *cli_root(void);
  * evaluation; the fast one for live video, where every frame's time counts. */
 const char *cli_default_model(void);
 const char *cli_live_model(void);
+/* Finding digits in whole pictures (scan, scan-eval) needs a model that also says "not a digit";
+ * the fast model does (11 classes), the robust one not yet, so scan reads with the fast one. */
+const char *cli_scan_model(void);
 const char *cli_default_data(void);
 
 /* Loads a model for inference with a message fit for the user; checks it takes 1x28x28 input and
@@ -54,7 +57,8 @@ int cli_load_model(const char *cmd, const char *path, struct nn_model **out, str
 int cli_load_mnist(const char *cmd, const char *dir, const char *split, struct data_set *out);
 
 /* Classifies every image of s; pred[i] gets the most likely digit (the argmax over classes 0..9:
- * a model's "not a digit" class is left out) and conf[i] its probability when non-NULL. Returns the number correct, or -1 on allocation failure (message in dg_errmsg). */
+ * a model's "not a digit" class is left out) and conf[i] its probability when non-NULL. Returns the
+ * number correct, or -1 on allocation failure (message in dg_errmsg). */
 int cli_classify(const struct nn_model *m, const struct data_set *s, uint8_t *pred, float *conf);
 
 #endif

@@ -106,6 +106,11 @@ const char *cli_live_model(void)
     return path;
 }
 
+const char *cli_scan_model(void)
+{
+    return cli_live_model();
+}
+
 const char *cli_default_data(void)
 {
     static char path[4200];

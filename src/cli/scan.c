@@ -14,7 +14,8 @@
 static const char *const HELP =
     "usage: digits scan [options] IMAGE...\n"
     "Find and read the handwritten digits and numbers in photos or scans.\n"
-    "  --model FILE           model (default <root>/models/robust.safetensors)\n"
+    "  --model FILE           model (default <root>/models/fast.safetensors, which also knows\n"
+    "                         what is not a digit)\n"
     "  --json                 one JSON line per image: image, width, height, digits, numbers, ms\n"
     "  --annotate OUT.png     write the image with boxes and readings (OUT-N.png for several)\n"
     "  --min-confidence X     below this a candidate is rejected, not read (default 0.5)\n"
@@ -83,7 +84,7 @@ static int annotate(const char *out, const struct vis_image *img, const struct r
 int cmd_scan(int argc, char **argv)
 {
     const char *cmd = "scan";
-    const char *model_path = cli_default_model(), *annotate_path = NULL, *mask_path = NULL;
+    const char *model_path = cli_scan_model(), *annotate_path = NULL, *mask_path = NULL;
     int json = 0;
     struct rec_params params;
     rec_default_params(&params);

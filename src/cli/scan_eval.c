@@ -22,7 +22,7 @@
 static const char *const HELP =
     "usage: digits scan-eval [options] TRUTH.jsonl\n"
     "Score digits scan against a truth file (tools/scenegen, make scenes).\n"
-    "  --model FILE          model (default <root>/models/robust.safetensors)\n"
+    "  --model FILE          model (default <root>/models/fast.safetensors)\n"
     "  --min-confidence X    as for scan (default 0.5)\n"
     "  --window N            threshold window in pixels (default 0: a twelfth of the shorter "
     "side)\n"
@@ -246,7 +246,7 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
 int cmd_scan_eval(int argc, char **argv)
 {
     const char *cmd = "scan-eval";
-    const char *model_path = cli_default_model(), *mine_prefix = NULL;
+    const char *model_path = cli_scan_model(), *mine_prefix = NULL;
     int verbose = 0;
     struct rec_params params;
     rec_default_params(&params);
