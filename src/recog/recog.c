@@ -93,10 +93,11 @@ static int group_find(int *g, int a)
 
 /* Two boxes belong to one digit when they overlap horizontally by at least half the narrower
  * width and the vertical gap between them is small against the taller: the detached top bar of
- * a 5, the pieces of a broken 4 or 7. Not, though, when the shorter is a whole digit of its own
- * above or below a much taller one (a row of small digits just over a row of big ones): at least
- * min_h tall, not flat like a bar, under JOIN_SCALE of the taller's height, its centre outside
- * the taller's rows. */
+ * a 5, the pieces of a broken 4 or 7. Not when one lies wholly inside the other's box and that
+ * is over twice as tall (a sheet's outline, a drawn frame). Nor when the shorter is a whole digit
+ * of its own above or below a much taller one (a row of small digits just over a row of big ones):
+ * at least min_h tall, not flat like a bar, under JOIN_SCALE of the taller's height, its centre
+ * outside the taller's rows. */
 static int same_digit(const struct vis_component *a, const struct vis_component *b, int min_h)
 {
     const float JOIN_SCALE = 0.45f;
@@ -107,6 +108,11 @@ static int same_digit(const struct vis_component *a, const struct vis_component 
     if (!(ov * 2 >= (wa < wb ? wa : wb) && gap * 4 <= (ha > hb ? ha : hb)))
         return 0;
     const struct vis_component *s = ha < hb ? a : b, *t = ha < hb ? b : a;
+    /* wholly inside a box more than twice its height: a digit inside a drawn frame or within a
+     * sheet's outline, not a piece of it */
+    if (s->x0 >= t->x0 && s->x1 <= t->x1 && s->y0 >= t->y0 && s->y1 <= t->y1 &&
+        (t->y1 - t->y0 + 1) > 2 * (s->y1 - s->y0 + 1))
+        return 0;
     const int hs = s->y1 - s->y0 + 1, ws = s->x1 - s->x0 + 1, ht = t->y1 - t->y0 + 1;
     const float cy = 0.5f * (float)(s->y0 + s->y1);
     const int whole = hs >= min_h && hs * 10 >= ws * 7 && (float)hs < JOIN_SCALE * (float)ht &&
