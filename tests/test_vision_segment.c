@@ -93,6 +93,53 @@ static void test_polarity_chalkboard(void **state)
     vis_work_free(wk);
 }
 
+/* A bright sheet with dark writing lying on a dark desk that fills most of the frame: the sheet is
+ * the frame's brightest thing, so a polarity test over the whole frame calls it light ink; the
+ * writing on it must still be found as dark ink, and the desk must not be. */
+static void test_polarity_sheet_on_dark_desk(void **state)
+{
+    (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    enum { W = 320, H = 240, SX = 70, SY = 50, SW = 180, SH = 140 };
+    struct vis_image img, mask = {0};
+    static uint8_t truth[W * H];
+    assert_int_equal(vis_image_init(&img, W, H), DG_OK);
+    memset(truth, 0, sizeof truth);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const int on_sheet = x >= SX && x < SX + SW && y >= SY && y < SY + SH;
+            /* strokes 2 px wide every 30 px in the sheet's middle */
+            const int ink = on_sheet && (x - SX) % 30 < 2 && x > SX + 10 && x < SX + SW - 10 &&
+                            y > SY + 40 && y < SY + SH - 40;
+            truth[(size_t)y * W + x] = (uint8_t)ink;
+            img.px[(size_t)y * W + x] = (uint8_t)(ink        ? 120
+                                                  : on_sheet ? 225
+                                                             : 35 + (x * 7 + y * 3) % 11);
+        }
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    enum vis_polarity found;
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, &found), DG_OK);
+    assert_int_equal(found, VIS_POLARITY_DARK_ON_LIGHT);
+    int on_sheet_wrong = 0, desk_ink = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const int in = x >= SX + 4 && x < SX + SW - 4 && y >= SY + 4 && y < SY + SH - 4;
+            const int out = x < SX - 8 || x >= SX + SW + 8 || y < SY - 8 || y >= SY + SH + 8;
+            const int m = mask.px[(size_t)y * W + x] != 0;
+            on_sheet_wrong += in && m != truth[(size_t)y * W + x];
+            desk_ink += out && m;
+        }
+    print_message("sheet on a desk: %d wrong pixels on the sheet, %d desk pixels marked\n",
+                  on_sheet_wrong, desk_ink);
+    assert_true(on_sheet_wrong < SW * SH / 50);
+    assert_true(desk_ink < W * H / 50);
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+    vis_work_free(wk);
+}
+
 static void test_threshold_blank_and_bad_params(void **state)
 {
     (void)state;
@@ -360,6 +407,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threshold_under_gradient),
         cmocka_unit_test(test_polarity_chalkboard),
+        cmocka_unit_test(test_polarity_sheet_on_dark_desk),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
         cmocka_unit_test(test_components),
         cmocka_unit_test(test_components_match_flood_fill),
