@@ -96,7 +96,8 @@ static double shipped_accuracy(const char *rel, size_t *n_params)
         data_batch(&s, idx, 500, x, NULL);
         const float *p = nn_infer_run(inf, x, 500);
         for (int i = 0; i < 500; i++) {
-            const int best = nn_argmax(p + i * 10, 10);
+            /* the best of the ten digits; an 11th output ("not a digit") is scan's business */
+            const int best = nn_argmax(p + (size_t)i * m->n_classes, 10);
             correct += best == s.labels[b + i];
         }
     }
@@ -123,8 +124,8 @@ static void test_shipped_model_accuracy(void **state)
         fail_msg("shipped default model scores %.4f, below 0.997", robust);
     double fast = shipped_accuracy("models/fast.safetensors", &n_params);
     print_message("shipped fast model: %.2f%% on MNIST test\n", 100.0 * fast);
-    if (fast < 0.995)
-        fail_msg("shipped fast model scores %.4f, below 0.995", fast);
+    if (fast < 0.996)
+        fail_msg("shipped fast model scores %.4f, below 0.996", fast);
     /* The CLI's default model is the robust one, and agrees, in JSON. */
     assert_int_equal(run("eval --json"), 0);
     char want[64];
