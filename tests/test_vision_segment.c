@@ -140,6 +140,56 @@ static void test_polarity_sheet_on_dark_desk(void **state)
     vis_work_free(wk);
 }
 
+/* A real frame of the camera-view world (tools/worldgen.c, MNIST test digits): a white sheet
+ * turned on a dark, blurred desk. Polarity over the whole frame calls the sheet light ink; the
+ * threshold's second look must find the writing as dark ink: solid sheet-sized ink is not. */
+static void test_polarity_second_look(void **state)
+{
+    (void)state;
+    char path[4096];
+    repo_path(path, sizeof path, "tests/fixtures/sheet-on-desk.jpg");
+    struct vis_image img, mask = {0};
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    assert_int_equal(vis_detect_polarity(&img), VIS_POLARITY_LIGHT_ON_DARK);
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    enum vis_polarity found;
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, &found), DG_OK);
+    assert_int_equal(found, VIS_POLARITY_DARK_ON_LIGHT);
+    /* the digits' boxes (from the world's truth): their strokes are ink, as they are not when the
+     * sheet is read as light ink */
+    static const int boxes[11][4] = {
+        {265, 19, 41, 34},  {308, 26, 37, 40},  {354, 39, 61, 33},  {237, 113, 46, 43},
+        {286, 121, 42, 45}, {344, 130, 20, 45}, {372, 139, 41, 35}, {225, 181, 39, 39},
+        {319, 194, 35, 47}, {363, 195, 32, 40}, {398, 200, 31, 48},
+    };
+    int inked[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            p.polarity = VIS_POLARITY_LIGHT_ON_DARK;
+            assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_OK);
+        }
+        for (int b = 0; b < 11; b++) {
+            int ink = 0;
+            for (int y = boxes[b][1]; y < boxes[b][1] + boxes[b][3]; y++)
+                for (int x = boxes[b][0]; x < boxes[b][0] + boxes[b][2]; x++)
+                    ink += mask.px[(size_t)y * mask.w + x] != 0;
+            /* strokes cover a tenth to a half of a digit's box; light "ink" all or nothing */
+            inked[pass] +=
+                ink * 10 >= boxes[b][2] * boxes[b][3] && ink * 2 <= boxes[b][2] * boxes[b][3];
+        }
+    }
+    print_message("sheet on a desk: %d of 11 digits inked as dark ink, %d as light\n", inked[0],
+                  inked[1]);
+    assert_true(inked[0] >= 10);
+    assert_true(inked[1] + 3 <= inked[0]);
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+    vis_work_free(wk);
+}
+
 static void test_threshold_blank_and_bad_params(void **state)
 {
     (void)state;
@@ -408,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_threshold_under_gradient),
         cmocka_unit_test(test_polarity_chalkboard),
         cmocka_unit_test(test_polarity_sheet_on_dark_desk),
+        cmocka_unit_test(test_polarity_second_look),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
         cmocka_unit_test(test_components),
         cmocka_unit_test(test_components_match_flood_fill),
