@@ -52,6 +52,8 @@ static const char *const HELP =
     "  --extra PREFIX         also train on PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte\n"
     "                         (digits scan-eval --mine); their label 10 is 'not a digit', which\n"
     "                         needs an architecture ending in f11\n"
+    "  --mnist-repeat N       with --extra: each MNIST image N times an epoch (default 1), so\n"
+    "                         the mined examples do not outweigh MNIST\n"
     "  --out FILE             model file to write (default <arch>.safetensors, or "
     "model.safetensors)\n"
     "  --resume FILE          continue from a checkpoint written by an earlier run\n"
@@ -59,7 +61,7 @@ static const char *const HELP =
 
 struct train_opts {
     const char *arch, *data, *out, *resume, *extra;
-    long epochs, batch, seed, threads, limit, val;
+    long epochs, batch, seed, threads, limit, val, mnist_repeat;
     double lr, wd, smooth;
     enum nn_optim_kind optim;
     int cosine, augment;
@@ -147,6 +149,7 @@ static void ckpt_meta(struct nn_meta *meta, const struct train_opts *o, const st
     nn_meta_set(meta, "augment", "%s", o->augment ? "on" : "off");
     if (o->extra)
         nn_meta_set(meta, "extra", "%s", o->extra);
+    nn_meta_set(meta, "mnist_repeat", "%ld", o->mnist_repeat);
     nn_meta_set(meta, "out", "%s", o->out);
     nn_meta_set(meta, "train_seconds", "%.1f", seconds);
 }
@@ -162,25 +165,13 @@ static int save(const char *cmd, const struct nn_model *m, const struct nn_optim
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},
-        {"epochs", 1, 0, 'e'},
-        {"batch", 1, 0, 'b'},
-        {"lr", 1, 0, 'l'},
-        {"seed", 1, 0, 's'},
-        {"threads", 1, 0, 't'},
-        {"data", 1, 0, 'd'},
-        {"out", 1, 0, 'o'},
-        {"resume", 1, 0, 'r'},
-        {"optim", 1, 0, 'O'},
-        {"limit", 1, 0, 'L'},
-        {"help", 0, 0, 'h'},
-        {"schedule", 1, 0, 'S'},
-        {"wd", 1, 0, 'W'},
-        {"smooth", 1, 0, 'M'},
-        {"augment", 1, 0, 'A'},
-        {"val", 1, 0, 'V'},
-        {"extra", 1, 0, 'X'},
-        {0, 0, 0, 0},
+        {"arch", 1, 0, 'a'},         {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'},
+        {"lr", 1, 0, 'l'},           {"seed", 1, 0, 's'},   {"threads", 1, 0, 't'},
+        {"data", 1, 0, 'd'},         {"out", 1, 0, 'o'},    {"resume", 1, 0, 'r'},
+        {"optim", 1, 0, 'O'},        {"limit", 1, 0, 'L'},  {"help", 0, 0, 'h'},
+        {"schedule", 1, 0, 'S'},     {"wd", 1, 0, 'W'},     {"smooth", 1, 0, 'M'},
+        {"augment", 1, 0, 'A'},      {"val", 1, 0, 'V'},    {"extra", 1, 0, 'X'},
+        {"mnist-repeat", 1, 0, 'R'}, {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -191,6 +182,11 @@ static int parse(int argc, char **argv, struct train_opts *o)
         case 'o': o->out = optarg; break;
         case 'r': o->resume = optarg; break;
         case 'X': o->extra = optarg; break;
+        case 'R':
+            if (cli_parse_long(optarg, 1, 8, &o->mnist_repeat))
+                return cli_usage(
+                    "train", "--mnist-repeat wants a whole number from 1 to 8, not '%s'", optarg);
+            break;
         case 'e':
             if (cli_parse_long(optarg, 1, 100000, &o->epochs))
                 return cli_usage(
@@ -279,6 +275,7 @@ int cmd_train(int argc, char **argv)
                            .epochs = 10,
                            .batch = 128,
                            .seed = 1,
+                           .mnist_repeat = 1,
                            .optim = NN_ADAM};
     int rc = parse(argc, argv, &o);
     if (rc)
@@ -311,6 +308,9 @@ int cmd_train(int argc, char **argv)
         const char *va = nn_meta_get(&meta, "val"), *wd = nn_meta_get(&meta, "wd");
         const char *sm = nn_meta_get(&meta, "smooth"), *sc = nn_meta_get(&meta, "schedule");
         const char *au = nn_meta_get(&meta, "augment"), *ex = nn_meta_get(&meta, "extra");
+        const char *mr = nn_meta_get(&meta, "mnist_repeat");
+        if (mr && cli_parse_long(mr, 1, 8, &o.mnist_repeat))
+            o.mnist_repeat = 1;
         long v;
         if (!opt || !ep || !bt || !rs || !sd || !bs || !tot || cli_parse_long(ep, 0, 100000, &v) ||
             (start_epoch = (int)v, 0) || cli_parse_long(bt, 0, 100000000, &v) ||
@@ -436,17 +436,24 @@ int cmd_train(int argc, char **argv)
                                      "in f11");
             goto done;
         }
-        const size_t n_all = (size_t)train.n + (size_t)extra.n;
+        const size_t n_mnist = (size_t)train.n * (size_t)o.mnist_repeat;
+        const size_t n_all = n_mnist + (size_t)extra.n;
+        if (n_all > 10000000) {
+            status = cli_usage(cmd, "--extra and --mnist-repeat make over 10,000,000 examples");
+            goto done;
+        }
         all_images = malloc(n_all * 784);
         all_labels = malloc(n_all);
         if (!all_images || !all_labels) {
             status = cli_fail(cmd, "out of memory for the extra examples");
             goto done;
         }
-        memcpy(all_images, train.images, (size_t)train.n * 784);
-        memcpy(all_images + (size_t)train.n * 784, extra.images, (size_t)extra.n * 784);
-        memcpy(all_labels, train.labels, (size_t)train.n);
-        memcpy(all_labels + train.n, extra.labels, (size_t)extra.n);
+        for (long k = 0; k < o.mnist_repeat; k++) {
+            memcpy(all_images + (size_t)k * train.n * 784, train.images, (size_t)train.n * 784);
+            memcpy(all_labels + (size_t)k * train.n, train.labels, (size_t)train.n);
+        }
+        memcpy(all_images + n_mnist * 784, extra.images, (size_t)extra.n * 784);
+        memcpy(all_labels + n_mnist, extra.labels, (size_t)extra.n);
         printf("with %d extra examples from %s (%d not digits)\n", extra.n, o.extra, n_junk);
     }
     /* what is trained on: MNIST's training images, then the extra examples */
@@ -454,7 +461,7 @@ int cmd_train(int argc, char **argv)
     if (o.extra) {
         fit.images = all_images;
         fit.labels = all_labels;
-        fit.n = fit.n + extra.n;
+        fit.n = (int)(fit.n * o.mnist_repeat + extra.n);
     }
     opt->weight_decay = (float)o.wd;
     opt->label_smoothing = (float)o.smooth;
