@@ -117,8 +117,8 @@ $(B)/tests:
 	mkdir -p $@
 
 ifeq ($(SANITIZE),1)
-test-run: $(addprefix $(B)/tests/,$(TESTS)) $(B)/digits
-	@DIGITS=$(B)/digits DIGITS_ROOT=$(CURDIR) scripts/run-tests $(addprefix $(B)/tests/,$(TESTS))
+test-run: $(addprefix $(B)/tests/,$(TESTS)) $(B)/digits $(B)/worldgen
+	@DIGITS=$(B)/digits DIGITS_ROOT=$(CURDIR) WORLDGEN=$(B)/worldgen WORLD_PHOTOS="$(PHOTOS)" scripts/run-tests $(addprefix $(B)/tests/,$(TESTS))
 else ifeq ($(SANITIZE),thread)
 # The threads under ThreadSanitizer: the capture thread and its newest-frame mailbox (the media
 # tests), then the live app's capture, recognition and output on the demo and on a video file.

@@ -4,6 +4,7 @@
 #define _DEFAULT_SOURCE
 #include "cliutil.h"
 #include "data.h"
+#include "json.h"
 #include "nn.h"
 #include "testutil.h"
 #include "vis.h"
@@ -359,6 +360,62 @@ static void test_scan_cli(void **state)
     data_set_free(&s);
 }
 
+/* The camera-view world's generator (tools/worldgen.c, built by make test and named by
+ * $WORLDGEN, with $WORLD_PHOTOS) writes frames and a truth file scan-eval can read: every line
+ * names an existing image, every expected digit's box lies in the frame, and scan-eval scores
+ * them with the default model, counting digit-free frames. */
+static void test_world_generator(void **state)
+{
+    (void)state;
+    const char *gen = getenv("WORLDGEN"), *photos = getenv("WORLD_PHOTOS");
+    if (!gen || !*gen)
+        fail_msg("WORLDGEN is not set (make test sets it)");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "%s %s/world 16 9 %s train %s >%s 2>&1", gen, tmpdir,
+             getenv("MNIST_DIR") ? getenv("MNIST_DIR") : "data/mnist", photos ? photos : "",
+             out_path);
+    assert_int_equal(system(cmd), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/world/truth.jsonl", tmpdir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lines = 0, digits_seen = 0;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        struct dg_json *doc;
+        assert_int_equal(dg_json_parse(line, (size_t)len, &doc), DG_OK);
+        const struct dg_json_node *root = dg_json_root(doc);
+        const struct dg_json_node *img = dg_json_get(doc, root, "image");
+        assert_non_null(img);
+        char ipath[600];
+        snprintf(ipath, sizeof ipath, "%s/world/%s", tmpdir, img->str);
+        assert_int_equal(access(ipath, R_OK), 0);
+        const struct dg_json_node *ds = dg_json_get(doc, root, "digits");
+        for (const struct dg_json_node *d = dg_json_child(doc, ds); d; d = dg_json_next(doc, d)) {
+            const struct dg_json_node *ig = dg_json_get(doc, d, "ignore");
+            if (ig && ig->type == DG_JSON_TRUE)
+                continue;
+            const struct dg_json_node *b = dg_json_child(doc, dg_json_get(doc, d, "box"));
+            int v[4];
+            for (int k = 0; k < 4; k++, b = dg_json_next(doc, b))
+                v[k] = (int)b->num;
+            assert_true(v[0] >= 0 && v[1] >= 0 && v[2] > 0 && v[3] > 0);
+            assert_true(v[0] + v[2] <= 640 && v[1] + v[3] <= 480);
+            digits_seen++;
+        }
+        dg_json_free(doc);
+        lines++;
+    }
+    free(line);
+    fclose(f);
+    assert_int_equal(lines, 16);
+    assert_true(digits_seen > 16);
+    assert_int_equal(run("scan-eval %s", path), 0);
+    assert_non_null(strstr(output(), "16 images: digits read"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_short_training),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_ctrl_c_saves_checkpoint),
+        cmocka_unit_test(test_world_generator),
     };
     return cmocka_run_group_tests_name("cli_digits", tests, setup, teardown);
 }

@@ -291,6 +291,10 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
      * (see SPLIT_SURE below), so its cuts are not read at all. */
     enum { MAX_CUTS = 4 };
     const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f;
+    /* A blob the network is this sure is not a digit (a texture, a word) is not cut: on
+     * build/world-tune, 0.9 saved a third of the frame's time (3.9 -> 2.7 ms) and raised precision
+     * 0.8 points for 0.9 points of digits read. */
+    const float CUT_JUNK = 0.9f;
     struct {
         int cand, whole, n_cuts, left[MAX_CUTS];
     } plan[REC_MAX_CANDIDATES];
@@ -337,7 +341,8 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
         const struct vis_component *b = &box[plan[k].cand];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
         if (!(p->split_aspect > 0.0f && (float)w >= p->split_aspect * (float)h) ||
-            sc->read[plan[k].whole].confidence >= SPLIT_SURE)
+            sc->read[plan[k].whole].confidence >= SPLIT_SURE ||
+            sc->read[plan[k].whole].junk >= CUT_JUNK)
             continue;
         if ((rc = crop_candidate(sc, &cs, plan[k].cand)))
             break;
