@@ -315,7 +315,7 @@ static void test_touching_pairs_split(void **state)
 
 /* Block letters drawn with bars (E F H L T U), the strokes of printed words, beside three MNIST
  * digits: a model with the "not a digit" class (the shipped fast one) reads the digits and
- * rejects the letters; the 10-class robust model reads letters as digits, so the check is one
+ * rejects the letters; the 10-class reference model reads letters as digits, so the check is one
  * the junk class has to pass. */
 static int letters_read(const char *model_file, int *digits_read)
 {
@@ -377,7 +377,7 @@ static void test_rejects_drawn_letters(void **state)
     int digits;
     const int with_junk = letters_read("models/fast.safetensors", &digits);
     assert_int_equal(digits, 3);
-    const int without = letters_read("models/robust.safetensors", &digits);
+    const int without = letters_read("models/reference.safetensors", &digits);
     print_message("letters read as digits: %d of 6 with the 'not a digit' class, %d without\n",
                   with_junk, without);
     assert_true(with_junk <= 1);
