@@ -9,6 +9,7 @@
 
 #include "data.h"
 #include "nn.h"
+#include "vis.h"
 
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
@@ -36,6 +37,9 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 /* Strict number parsing for option values: the whole string, within [lo, hi]. 0 on success. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
+/* --polarity's values: auto, dark (ink on light paper) or light (chalk on a board). 0 on
+ * success, -1 (out untouched) otherwise. */
+int cli_parse_polarity(const char *s, enum vis_polarity *out);
 
 /* The shipped-files root: $DIGITS_ROOT if set, else the nearest directory above the executable
  * that holds models/ (found through /proc/self/exe), else ".". Default paths are below it. */

@@ -59,6 +59,19 @@ int cli_parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
+int cli_parse_polarity(const char *s, enum vis_polarity *out)
+{
+    if (!strcmp(s, "auto"))
+        *out = VIS_POLARITY_AUTO;
+    else if (!strcmp(s, "dark"))
+        *out = VIS_POLARITY_DARK_ON_LIGHT;
+    else if (!strcmp(s, "light"))
+        *out = VIS_POLARITY_LIGHT_ON_DARK;
+    else
+        return -1;
+    return 0;
+}
+
 const char *cli_root(void)
 {
     static char root[4096];

@@ -51,13 +51,7 @@ int cmd_predict(int argc, char **argv)
         case 'j': json = 1; break;
         case 's': save_input = optarg; break;
         case 'p':
-            if (!strcmp(optarg, "auto"))
-                pol = VIS_POLARITY_AUTO;
-            else if (!strcmp(optarg, "dark"))
-                pol = VIS_POLARITY_DARK_ON_LIGHT;
-            else if (!strcmp(optarg, "light"))
-                pol = VIS_POLARITY_LIGHT_ON_DARK;
-            else
+            if (cli_parse_polarity(optarg, &pol))
                 return cli_usage(cmd, "--polarity wants auto, dark or light, not '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return 0;

@@ -265,13 +265,7 @@ int cmd_scan_eval(int argc, char **argv)
         case 'v': verbose = 1; break;
         case 'M': mine_prefix = optarg; break;
         case 'p':
-            if (!strcmp(optarg, "auto"))
-                params.threshold.polarity = VIS_POLARITY_AUTO;
-            else if (!strcmp(optarg, "dark"))
-                params.threshold.polarity = VIS_POLARITY_DARK_ON_LIGHT;
-            else if (!strcmp(optarg, "light"))
-                params.threshold.polarity = VIS_POLARITY_LIGHT_ON_DARK;
-            else
+            if (cli_parse_polarity(optarg, &params.threshold.polarity))
                 return cli_usage(cmd, "--polarity wants auto, dark or light, not '%s'", optarg);
             break;
         case 'w': {
