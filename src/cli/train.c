@@ -267,6 +267,58 @@ static int parse(int argc, char **argv, struct train_opts *o)
     return 0;
 }
 
+/* *fit becomes MNIST's training images (train) o->mnist_repeat times, then the examples of
+ * --extra (mined ones after MNIST's: the shuffle mixes them), in arrays of its own. Returns 0, or
+ * prints why not and returns the exit status (*fit untouched). */
+static int with_extra(const char *cmd, const struct train_opts *o, int n_classes,
+                      const struct data_set *train, struct data_set *fit)
+{
+    char ip[4300], lp[4300];
+    snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", o->extra);
+    snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", o->extra);
+    struct data_set extra = {0};
+    if (data_load_examples(ip, lp, &extra) != DG_OK)
+        return cli_fail(cmd, "--extra: %s", dg_errmsg());
+    int n_junk = 0;
+    for (int i = 0; i < extra.n; i++)
+        n_junk += extra.labels[i] == DATA_NOT_DIGIT;
+    const size_t n_mnist = (size_t)train->n * (size_t)o->mnist_repeat;
+    const size_t n_all = n_mnist + (size_t)extra.n;
+    int status = 0;
+    if (extra.rows != 28 || extra.cols != 28)
+        status = cli_usage(cmd, "--extra %s: the examples are not 28x28", o->extra);
+    else if (n_junk > 0 && n_classes < 11)
+        status = cli_usage(cmd,
+                           "--extra %s: it has 'not a digit' examples (10): use an --arch ending "
+                           "in f11",
+                           o->extra);
+    else if (n_all > 10000000)
+        status = cli_usage(cmd, "--extra and --mnist-repeat make over 10,000,000 examples");
+    struct data_set all = {(int)n_all, 28, 28, NULL, NULL};
+    if (status == 0) {
+        all.images = malloc(n_all * 784);
+        all.labels = malloc(n_all);
+        if (!all.images || !all.labels) {
+            data_set_free(&all);
+            status = cli_fail(cmd, "out of memory for the extra examples");
+        }
+    }
+    if (status != 0) {
+        data_set_free(&extra);
+        return status;
+    }
+    for (long k = 0; k < o->mnist_repeat; k++) {
+        memcpy(all.images + (size_t)k * train->n * 784, train->images, (size_t)train->n * 784);
+        memcpy(all.labels + (size_t)k * train->n, train->labels, (size_t)train->n);
+    }
+    memcpy(all.images + n_mnist * 784, extra.images, (size_t)extra.n * 784);
+    memcpy(all.labels + n_mnist, extra.labels, (size_t)extra.n);
+    printf("with %d extra examples from %s (%d not digits)\n", extra.n, o->extra, n_junk);
+    data_set_free(&extra);
+    *fit = all;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *cmd = "train";
@@ -294,8 +346,8 @@ int cmd_train(int argc, char **argv)
     int start_epoch = 0, start_batch = 0;
     double spent = 0.0; /* training seconds before this run (from a checkpoint) */
     char out_buf[4200], extra_buf[4200];
-    struct data_set extra = {0};
-    uint8_t *all_images = NULL, *all_labels = NULL;
+    struct data_set fit = {0}; /* what is trained on; its arrays are its own when fit_owned */
+    int fit_owned = 0;
     int status = 1;
 
     if (o.resume) {
@@ -415,53 +467,13 @@ int cmd_train(int argc, char **argv)
     }
     if (o.limit && o.limit < train.n)
         train.n = (int)o.limit;
+    /* what is trained on: MNIST's training images, then any extra examples */
+    fit = train;
     if (o.extra) {
-        /* mined examples after the MNIST ones: the shuffle mixes them */
-        char ip[4300], lp[4300];
-        snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", o.extra);
-        snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", o.extra);
-        if (data_load_examples(ip, lp, &extra) != DG_OK) {
-            status = cli_fail(cmd, "--extra: %s", dg_errmsg());
+        if ((status = with_extra(cmd, &o, m->n_classes, &train, &fit)) != 0)
             goto done;
-        }
-        int has_junk = 0, n_junk = 0;
-        for (int i = 0; i < extra.n; i++)
-            n_junk += extra.labels[i] == DATA_NOT_DIGIT;
-        has_junk = n_junk > 0;
-        if (extra.rows != 28 || extra.cols != 28 || (has_junk && m->n_classes < 11)) {
-            status = cli_usage(cmd, "--extra %s: %s", o.extra,
-                               extra.rows != 28 || extra.cols != 28
-                                   ? "the examples are not 28x28"
-                                   : "it has 'not a digit' examples (10): use an --arch ending "
-                                     "in f11");
-            goto done;
-        }
-        const size_t n_mnist = (size_t)train.n * (size_t)o.mnist_repeat;
-        const size_t n_all = n_mnist + (size_t)extra.n;
-        if (n_all > 10000000) {
-            status = cli_usage(cmd, "--extra and --mnist-repeat make over 10,000,000 examples");
-            goto done;
-        }
-        all_images = malloc(n_all * 784);
-        all_labels = malloc(n_all);
-        if (!all_images || !all_labels) {
-            status = cli_fail(cmd, "out of memory for the extra examples");
-            goto done;
-        }
-        for (long k = 0; k < o.mnist_repeat; k++) {
-            memcpy(all_images + (size_t)k * train.n * 784, train.images, (size_t)train.n * 784);
-            memcpy(all_labels + (size_t)k * train.n, train.labels, (size_t)train.n);
-        }
-        memcpy(all_images + n_mnist * 784, extra.images, (size_t)extra.n * 784);
-        memcpy(all_labels + n_mnist, extra.labels, (size_t)extra.n);
-        printf("with %d extra examples from %s (%d not digits)\n", extra.n, o.extra, n_junk);
-    }
-    /* what is trained on: MNIST's training images, then the extra examples */
-    struct data_set fit = train;
-    if (o.extra) {
-        fit.images = all_images;
-        fit.labels = all_labels;
-        fit.n = (int)(fit.n * o.mnist_repeat + extra.n);
+        fit_owned = 1;
+        status = 1;
     }
     opt->weight_decay = (float)o.wd;
     opt->label_smoothing = (float)o.smooth;
@@ -607,9 +619,8 @@ interrupt : {
 done:
     data_set_free(&train);
     data_set_free(&test);
-    data_set_free(&extra);
-    free(all_images);
-    free(all_labels);
+    if (fit_owned)
+        data_set_free(&fit);
     nn_work_free(wk);
     nn_optim_free(opt);
     nn_model_free(m);
