@@ -17,6 +17,7 @@
 #include <stb_image_write.h>
 
 #include "data.h"
+#include "toolutil.h"
 #include "vis.h"
 
 enum { W = 640, H = 480, MAX_DIGITS = 96, MAX_NUMBERS = 32 };
@@ -24,34 +25,6 @@ enum { W = 640, H = 480, MAX_DIGITS = 96, MAX_NUMBERS = 32 };
 struct box {
     int x, y, w, h;
 };
-
-static float urand(struct dg_rng *r, float lo, float hi)
-{
-    return lo + (hi - lo) * dg_rng_uniform(r);
-}
-
-static float gauss(struct dg_rng *r)
-{
-    float s = 0;
-    for (int i = 0; i < 12; i++)
-        s += dg_rng_uniform(r);
-    return s - 6.0f;
-}
-
-/* Bilinear sample of a 28x28 digit at (sx, sy) in its own pixel coordinates, 0..1. */
-static float sample(const uint8_t *d, float sx, float sy)
-{
-    const int x0 = (int)floorf(sx), y0 = (int)floorf(sy);
-    const float fx = sx - x0, fy = sy - y0;
-    float v = 0;
-    for (int dy = 0; dy < 2; dy++)
-        for (int dx = 0; dx < 2; dx++) {
-            const int x = x0 + dx, y = y0 + dy;
-            if (x >= 0 && x < 28 && y >= 0 && y < 28)
-                v += (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * d[y * 28 + x] / 255.0f;
-        }
-    return v;
-}
 
 /* Draws digit d so its ink is hgt tall with its top-left near (x, y), rotated by ang; ink is
  * blended into rgb with the given colour and opacity. Returns the ink box. */
@@ -79,7 +52,7 @@ static struct box draw_digit(float *rgb, const uint8_t *d, int x, int y, int hgt
             const float dx = px + 0.5f - pcx, dy = py + 0.5f - pcy;
             const float sx = cx + (ca * dx + sa * dy) / scale - 0.5f;
             const float sy = cy + (-sa * dx + ca * dy) / scale - 0.5f;
-            const float v = sample(d, sx, sy);
+            const float v = sample_digit(d, sx, sy);
             if (v <= 0.0f)
                 continue;
             const float a = opacity * v;
@@ -94,15 +67,6 @@ static struct box draw_digit(float *rgb, const uint8_t *d, int x, int y, int hgt
     b.w = b.w - b.x + 1;
     b.h = b.h - b.y + 1;
     return b;
-}
-
-struct jpg_sink {
-    FILE *f;
-};
-
-static void to_file(void *ctx, void *data, int size)
-{
-    fwrite(data, 1, (size_t)size, ((struct jpg_sink *)ctx)->f);
 }
 
 int main(int argc, char **argv)
@@ -252,10 +216,9 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "scene_%04d.%s", sc, jpeg ? "jpg" : "png");
         snprintf(path, sizeof path, "%s/%s", out, name);
         FILE *f = fopen(path, "wb");
-        struct jpg_sink sink = {f};
         if (!f ||
-            !(jpeg ? stbi_write_jpg_to_func(to_file, &sink, W, H, 3, px, (int)urand(&rng, 70, 92))
-                   : stbi_write_png_to_func(to_file, &sink, W, H, 3, px, W * 3))) {
+            !(jpeg ? stbi_write_jpg_to_func(write_to_file, f, W, H, 3, px, (int)urand(&rng, 70, 92))
+                   : stbi_write_png_to_func(write_to_file, f, W, H, 3, px, W * 3))) {
             fprintf(stderr, "scenegen: cannot write %s\n", path);
             return 1;
         }

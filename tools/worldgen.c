@@ -26,28 +26,16 @@
 #include <stb_truetype.h>
 
 #include "data.h"
+#include "toolutil.h"
 
 enum { W = 640, H = 480, MAX_DIGITS = 160, MAX_NUMBERS = 64, MAX_PHOTOS = 64 };
 
 /* ---- small helpers ----------------------------------------------------------------------------
  */
 
-static float urand(struct dg_rng *r, float lo, float hi)
-{
-    return lo + (hi - lo) * dg_rng_uniform(r);
-}
-
 static int chance(struct dg_rng *r, float p)
 {
     return dg_rng_uniform(r) < p;
-}
-
-static float gauss(struct dg_rng *r)
-{
-    float s = 0;
-    for (int i = 0; i < 12; i++)
-        s += dg_rng_uniform(r);
-    return s - 6.0f;
 }
 
 static float clampf(float v, float lo, float hi)
@@ -329,21 +317,6 @@ static void thin(uint8_t *b, int w, int h, uint8_t *mark)
                 }
         }
     }
-}
-
-/* Bilinear sample of a 28x28 digit at (sx, sy) in its own pixel coordinates, 0..1. */
-static float sample_digit(const uint8_t *d, float sx, float sy)
-{
-    const int x0 = (int)floorf(sx), y0 = (int)floorf(sy);
-    const float fx = sx - x0, fy = sy - y0;
-    float v = 0;
-    for (int dy = 0; dy < 2; dy++)
-        for (int dx = 0; dx < 2; dx++) {
-            const int x = x0 + dx, y = y0 + dy;
-            if (x >= 0 && x < 28 && y >= 0 && y < 28)
-                v += (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * d[y * 28 + x] / 255.0f;
-        }
-    return v;
 }
 
 /* How strokes are drawn: MNIST's own strokes scaled, or the digit's skeleton retraced with a pen
@@ -819,25 +792,30 @@ static void camera(struct canvas *c, uint8_t *px, struct dg_rng *r)
     }
 }
 
-/* One scene into frame (W x H RGB) and t. */
-static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, struct truth *t,
-                   enum sheet_kind *kind_out, int *empty_out, struct dg_rng *r)
+/* The kind of sheet in a scene. */
+static enum sheet_kind choose_kind(struct dg_rng *r)
 {
-    memset(t, 0, sizeof *t);
-    memset(occ, 0, (size_t)W * H);
-    draw_background(frame, wd->photos, wd->n_photos, r);
-    if (chance(r, 0.6f))
-        draw_objects(frame, r);
-    /* the sheet and how it lies */
     const float u = dg_rng_uniform(r);
-    const enum sheet_kind kind = u < 0.3f    ? WHITE
-                                 : u < 0.47f ? RULED
-                                 : u < 0.59f ? SQUARED
-                                 : u < 0.7f  ? STICKY
-                                 : u < 0.79f ? WHITEBOARD
-                                 : u < 0.86f ? CHALKBOARD
-                                             : FULL;
-    const int empty = chance(r, 0.12f);
+    return u < 0.3f    ? WHITE
+           : u < 0.47f ? RULED
+           : u < 0.59f ? SQUARED
+           : u < 0.7f  ? STICKY
+           : u < 0.79f ? WHITEBOARD
+           : u < 0.86f ? CHALKBOARD
+                       : FULL;
+}
+
+/* How a sheet lies in the frame: its size in its own pixels, and the homographies from the sheet
+ * to the frame (hs) and back (hi). */
+struct placement {
+    float w, h;
+    double hs[9], hi[9];
+};
+
+/* A size for a sheet of this kind, turned up to 25 degrees (a full-frame sheet barely), its
+ * centre mostly in view, its corners moved for perspective. -1 for a degenerate quad. */
+static int place_sheet(enum sheet_kind kind, struct dg_rng *r, struct placement *pl)
+{
     float sw, sh;
     if (kind == STICKY) {
         sw = sh = urand(r, 160, 380);
@@ -850,7 +828,6 @@ static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, s
             sh = 1000;
     }
     const float ang = kind == FULL ? urand(r, -0.05f, 0.05f) : urand(r, -0.44f, 0.44f);
-    /* where its centre goes: mostly in view, sometimes partly outside */
     const float cx = kind == FULL ? W / 2.0f : urand(r, W * 0.25f, W * 0.75f);
     const float cy = kind == FULL ? H / 2.0f : urand(r, H * 0.25f, H * 0.75f);
     const float persp = kind == FULL ? 0.02f : urand(r, 0.0f, 0.12f);
@@ -860,121 +837,173 @@ static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, s
         dst[i][0] = cx + dx * cosf(ang) - dy * sinf(ang) + urand(r, -persp, persp) * sw;
         dst[i][1] = cy + dx * sinf(ang) + dy * cosf(ang) + urand(r, -persp, persp) * sh;
     }
-    double hs[9], hi[9];
-    if (homography(src, dst, hs) || homography(dst, src, hi))
-        return;
-    /* the sheet's content, in its own coordinates */
-    struct canvas sheet;
-    if (canvas_init(&sheet, (int)sw, (int)sh))
-        return;
-    int16_t *ids = calloc((size_t)sheet.w * sheet.h, sizeof *ids);
-    if (!ids) {
-        free(sheet.px);
-        return;
-    }
-    float paper[3];
-    struct pen pen;
-    choose_look(kind, r, paper, &pen);
-    for (size_t i = 0; i < (size_t)sheet.w * sheet.h; i++) {
+    pl->w = sw, pl->h = sh;
+    return homography(src, dst, pl->hs) || homography(dst, src, pl->hi) ? -1 : 0;
+}
+
+/* Paper of colour paper with a slight grain (coarser on a chalkboard). */
+static void paint_paper(struct canvas *sheet, enum sheet_kind kind, const float paper[3],
+                        struct dg_rng *r)
+{
+    for (size_t i = 0; i < (size_t)sheet->w * sheet->h; i++) {
         const float tex = 1.0f + 0.02f * gauss(r) * (kind == CHALKBOARD ? 3 : 1);
         for (int k = 0; k < 3; k++)
-            sheet.px[i * 3 + k] = paper[k] * tex;
+            sheet->px[i * 3 + k] = paper[k] * tex;
     }
-    rule_sheet(&sheet, kind, r);
-    /* digits up to a third of the frame, but not taller than a third of the sheet */
-    const float max_h = fminf(H / 3.0f, sh / 3.0f) * (chance(r, 0.6f) ? 0.5f : 1.0f);
-    write_sheet(wd, &sheet, ids, t, &pen, empty, max_h, r);
+}
+
+/* The sheet into the frame through pl, after its shadow on the desk below and beside it; each
+ * truth digit's box becomes the frame pixels its ink (ids) lands on (x1 < 0: none). */
+static void lay_sheet(struct canvas *frame, const struct canvas *sheet, const int16_t *ids,
+                      const struct placement *pl, enum sheet_kind kind, struct truth *t,
+                      struct dg_rng *r)
+{
     for (int i = 0; i < t->n_d; i++)
         t->box[i][0] = W, t->box[i][1] = H, t->box[i][2] = -1, t->box[i][3] = -1;
-    /* into the frame, with a shadow on the desk below and beside it */
     const float sdx = urand(r, -10, 10), sdy = urand(r, 0, 14), sdark = urand(r, 0.15f, 0.5f);
-    for (int y = 0; y < H; y++)
+    for (int y = 0; y < H && kind != FULL; y++)
         for (int x = 0; x < W; x++) {
             double su, sv;
-            apply_h(hi, x + 0.5 - sdx, y + 0.5 - sdy, &su, &sv);
-            if (su >= 0 && sv >= 0 && su < sw && sv < sh && kind != FULL)
+            apply_h(pl->hi, x + 0.5 - sdx, y + 0.5 - sdy, &su, &sv);
+            if (su >= 0 && sv >= 0 && su < pl->w && sv < pl->h)
                 for (int k = 0; k < 3; k++)
                     frame->px[((size_t)y * W + x) * 3 + k] *= 1 - sdark;
         }
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             double su, sv;
-            apply_h(hi, x + 0.5, y + 0.5, &su, &sv);
+            apply_h(pl->hi, x + 0.5, y + 0.5, &su, &sv);
             /* coverage of the sheet's edge, anti-aliased over a pixel */
             const float inside =
-                clampf((float)fmin(fmin(su, sw - su), fmin(sv, sh - sv)) + 0.5f, 0, 1);
+                clampf((float)fmin(fmin(su, pl->w - su), fmin(sv, pl->h - sv)) + 0.5f, 0, 1);
             if (inside <= 0)
                 continue;
             float col[3];
-            sample_rgb(&sheet, (float)su, (float)sv, col);
+            sample_rgb(sheet, (float)su, (float)sv, col);
             blend(frame, x, y, col, inside);
             const int iu = (int)su, iv = (int)sv;
-            if (iu >= 0 && iv >= 0 && iu < sheet.w && iv < sheet.h) {
-                const int id = ids[(size_t)iv * sheet.w + iu];
-                if (id > 0) {
-                    int *b = t->box[id - 1];
-                    b[0] = x < b[0] ? x : b[0], b[1] = y < b[1] ? y : b[1];
-                    b[2] = x > b[2] ? x : b[2], b[3] = y > b[3] ? y : b[3];
-                }
+            const int id = iu >= 0 && iv >= 0 && iu < sheet->w && iv < sheet->h
+                               ? ids[(size_t)iv * sheet->w + iu]
+                               : 0;
+            if (id > 0) {
+                int *b = t->box[id - 1];
+                b[0] = x < b[0] ? x : b[0], b[1] = y < b[1] ? y : b[1];
+                b[2] = x > b[2] ? x : b[2], b[3] = y > b[3] ? y : b[3];
             }
         }
-    /* a digit counts when all its ink on the sheet lands inside the frame */
+}
+
+/* A digit is expected only when all its ink on the sheet lands inside the frame (2 px in):
+ * the rest are marked ignore. */
+static void mark_cut_digits(struct truth *t, const struct canvas *sheet, const int16_t *ids,
+                            const struct placement *pl)
+{
+    int on_sheet[MAX_DIGITS][4]; /* each digit's ink box on the sheet */
     for (int i = 0; i < t->n_d; i++)
-        t->ignore[i] = 1;
-    {
-        int *bx0 = calloc((size_t)t->n_d + 1, 4 * sizeof(int));
-        if (bx0) {
-            for (int i = 0; i < t->n_d; i++)
-                bx0[4 * i] = sheet.w, bx0[4 * i + 1] = sheet.h, bx0[4 * i + 2] = -1,
-                        bx0[4 * i + 3] = -1;
-            for (int v = 0; v < sheet.h; v++)
-                for (int uu = 0; uu < sheet.w; uu++) {
-                    const int id = ids[(size_t)v * sheet.w + uu];
-                    if (id <= 0)
-                        continue;
-                    int *b = &bx0[4 * (id - 1)];
-                    b[0] = uu < b[0] ? uu : b[0], b[1] = v < b[1] ? v : b[1];
-                    b[2] = uu > b[2] ? uu : b[2], b[3] = v > b[3] ? v : b[3];
-                }
-            for (int i = 0; i < t->n_d; i++) {
-                const int *b = &bx0[4 * i];
-                if (b[2] < 0 || t->box[i][2] < 0)
-                    continue;
-                int in = 1;
-                for (int k = 0; k < 4; k++) {
-                    double fx, fy;
-                    apply_h(hs, (k & 1 ? b[2] + 1 : b[0]), (k & 2 ? b[3] + 1 : b[1]), &fx, &fy);
-                    in &= fx >= 2 && fy >= 2 && fx <= W - 2 && fy <= H - 2;
-                }
-                t->ignore[i] = !in;
-            }
-            free(bx0);
+        on_sheet[i][0] = sheet->w, on_sheet[i][1] = sheet->h, on_sheet[i][2] = -1,
+        on_sheet[i][3] = -1;
+    for (int v = 0; v < sheet->h; v++)
+        for (int u = 0; u < sheet->w; u++) {
+            const int id = ids[(size_t)v * sheet->w + u];
+            if (id <= 0)
+                continue;
+            int *b = on_sheet[id - 1];
+            b[0] = u < b[0] ? u : b[0], b[1] = v < b[1] ? v : b[1];
+            b[2] = u > b[2] ? u : b[2], b[3] = v > b[3] ? v : b[3];
         }
+    for (int i = 0; i < t->n_d; i++) {
+        const int *b = on_sheet[i];
+        int in = b[2] >= 0 && t->box[i][2] >= 0;
+        for (int k = 0; k < 4 && in; k++) {
+            double fx, fy;
+            apply_h(pl->hs, (k & 1 ? b[2] + 1 : b[0]), (k & 2 ? b[3] + 1 : b[1]), &fx, &fy);
+            in = fx >= 2 && fy >= 2 && fx <= W - 2 && fy <= H - 2;
+        }
+        t->ignore[i] = !in;
     }
+}
+
+/* Digits with any pixel of their box under the hand (occ) are marked ignore. */
+static void mark_covered_digits(struct truth *t, const uint8_t *occ)
+{
+    for (int i = 0; i < t->n_d; i++) {
+        const int *b = t->box[i];
+        for (int y = b[1]; y <= b[3] && !t->ignore[i]; y++)
+            for (int x = b[0]; x <= b[2] && !t->ignore[i]; x++)
+                t->ignore[i] = occ[(size_t)y * W + x] != 0;
+    }
+}
+
+/* One scene into frame (W x H RGB) and t: background and objects, a sheet with its writing laid
+ * over them, perhaps a hand. */
+static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, struct truth *t,
+                   enum sheet_kind *kind_out, int *empty_out, struct dg_rng *r)
+{
+    memset(t, 0, sizeof *t);
+    memset(occ, 0, (size_t)W * H);
+    draw_background(frame, wd->photos, wd->n_photos, r);
+    if (chance(r, 0.6f))
+        draw_objects(frame, r);
+    const enum sheet_kind kind = choose_kind(r);
+    const int empty = chance(r, 0.12f);
+    *kind_out = kind;
+    *empty_out = empty;
+    struct placement pl;
+    struct canvas sheet = {0};
+    int16_t *ids = NULL;
+    if (place_sheet(kind, r, &pl) || canvas_init(&sheet, (int)pl.w, (int)pl.h) ||
+        !(ids = calloc((size_t)sheet.w * sheet.h, sizeof *ids))) {
+        free(sheet.px);
+        return;
+    }
+    float paper[3];
+    struct pen pen;
+    choose_look(kind, r, paper, &pen);
+    paint_paper(&sheet, kind, paper, r);
+    rule_sheet(&sheet, kind, r);
+    /* digits up to a third of the frame, but not taller than a third of the sheet */
+    const float max_h = fminf(H / 3.0f, pl.h / 3.0f) * (chance(r, 0.6f) ? 0.5f : 1.0f);
+    write_sheet(wd, &sheet, ids, t, &pen, empty, max_h, r);
+    lay_sheet(frame, &sheet, ids, &pl, kind, t, r);
+    mark_cut_digits(t, &sheet, ids, &pl);
     free(ids);
     free(sheet.px);
     if (chance(r, 0.3f))
         draw_hand(frame, occ, r);
-    for (int i = 0; i < t->n_d; i++) {
-        const int *b = t->box[i];
-        for (int y = b[1]; y <= b[3] && !t->ignore[i]; y++)
-            for (int x = b[0]; x <= b[2]; x++)
-                if (occ[(size_t)y * W + x]) {
-                    t->ignore[i] = 1;
-                    break;
-                }
-    }
-    *kind_out = kind;
-    *empty_out = empty;
+    mark_covered_digits(t, occ);
 }
 
-struct sink {
-    FILE *f;
-};
-
-static void to_file(void *ctx, void *data, int size)
+/* One line of truth.jsonl for the scene in image name: its digits (boxes x, y, w, h) and its
+ * numbers (the union of their digits' boxes; ignored when any of their digits is). */
+static void write_truth(FILE *f, const char *name, enum sheet_kind kind, int empty,
+                        const struct truth *t)
 {
-    fwrite(data, 1, (size_t)size, ((struct sink *)ctx)->f);
+    fprintf(f,
+            "{\"image\": \"%s\", \"width\": %d, \"height\": %d, \"kind\": \"%s\", \"empty\": "
+            "%s, \"digits\": [",
+            name, W, H, KIND_NAMES[kind], empty ? "true" : "false");
+    for (int i = 0; i < t->n_d; i++) {
+        const int *b = t->box[i];
+        fprintf(f, "%s{\"digit\": %d, \"box\": [%d, %d, %d, %d]%s}", i ? ", " : "", t->label[i],
+                b[0], b[1], b[2] - b[0] + 1, b[3] - b[1] + 1,
+                t->ignore[i] ? ", \"ignore\": true" : "");
+    }
+    fprintf(f, "], \"numbers\": [");
+    for (int i = 0; i < t->n_n; i++) {
+        int x0 = W, y0 = H, x1 = -1, y1 = -1, ign = 0;
+        fprintf(f, "%s{\"text\": \"", i ? ", " : "");
+        for (int k = 0; k < t->count[i]; k++) {
+            const int d = t->first[i] + k;
+            fputc('0' + t->label[d], f);
+            const int *b = t->box[d];
+            ign |= t->ignore[d];
+            x0 = b[0] < x0 ? b[0] : x0, y0 = b[1] < y0 ? b[1] : y0;
+            x1 = b[2] > x1 ? b[2] : x1, y1 = b[3] > y1 ? b[3] : y1;
+        }
+        fprintf(f, "\", \"box\": [%d, %d, %d, %d]%s}", x0, y0, x1 - x0 + 1, y1 - y0 + 1,
+                ign ? ", \"ignore\": true" : "");
+    }
+    fprintf(f, "]}\n");
 }
 
 int main(int argc, char **argv)
@@ -984,8 +1013,17 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *out = argv[1], *split = argv[5];
-    const int n_scenes = atoi(argv[2]);
-    const unsigned long seed = strtoul(argv[3], NULL, 10);
+    char *end;
+    const long n_scenes = strtol(argv[2], &end, 10);
+    if (*end || n_scenes < 1 || n_scenes > 100000) {
+        fprintf(stderr, "worldgen: N is a whole number from 1 to 100000, not '%s'\n", argv[2]);
+        return 2;
+    }
+    const unsigned long seed = strtoul(argv[3], &end, 10);
+    if (*end || !*argv[3]) {
+        fprintf(stderr, "worldgen: SEED is a whole number, not '%s'\n", argv[3]);
+        return 2;
+    }
     if (strcmp(split, "t10k") && strcmp(split, "train")) {
         fprintf(stderr, "worldgen: SPLIT is t10k or train, not '%s'\n", split);
         return 2;
@@ -1054,46 +1092,20 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "world_%04d.%s", sc, jpeg ? "jpg" : "png");
         snprintf(path, sizeof path, "%s/%s", out, name);
         FILE *f = fopen(path, "wb");
-        struct sink sink = {f};
         if (!f ||
-            !(jpeg ? stbi_write_jpg_to_func(to_file, &sink, W, H, 3, px, (int)urand(&rng, 55, 92))
-                   : stbi_write_png_to_func(to_file, &sink, W, H, 3, px, W * 3))) {
+            !(jpeg ? stbi_write_jpg_to_func(write_to_file, f, W, H, 3, px, (int)urand(&rng, 55, 92))
+                   : stbi_write_png_to_func(write_to_file, f, W, H, 3, px, W * 3))) {
             fprintf(stderr, "worldgen: cannot write %s\n", path);
             return 1;
         }
         fclose(f);
-        fprintf(truth,
-                "{\"image\": \"%s\", \"width\": %d, \"height\": %d, \"kind\": \"%s\", \"empty\": "
-                "%s, \"digits\": [",
-                name, W, H, KIND_NAMES[kind], empty ? "true" : "false");
-        for (int i = 0; i < t->n_d; i++) {
-            const int *b = t->box[i];
-            fprintf(truth, "%s{\"digit\": %d, \"box\": [%d, %d, %d, %d]%s}", i ? ", " : "",
-                    t->label[i], b[0], b[1], b[2] - b[0] + 1, b[3] - b[1] + 1,
-                    t->ignore[i] ? ", \"ignore\": true" : "");
-        }
-        fprintf(truth, "], \"numbers\": [");
-        for (int i = 0; i < t->n_n; i++) {
-            int x0 = W, y0 = H, x1 = -1, y1 = -1, ign = 0;
-            fprintf(truth, "%s{\"text\": \"", i ? ", " : "");
-            for (int k = 0; k < t->count[i]; k++) {
-                const int d = t->first[i] + k;
-                fputc('0' + t->label[d], truth);
-                const int *b = t->box[d];
-                ign |= t->ignore[d];
-                x0 = b[0] < x0 ? b[0] : x0, y0 = b[1] < y0 ? b[1] : y0;
-                x1 = b[2] > x1 ? b[2] : x1, y1 = b[3] > y1 ? b[3] : y1;
-            }
-            fprintf(truth, "\", \"box\": [%d, %d, %d, %d]%s}", x0, y0, x1 - x0 + 1, y1 - y0 + 1,
-                    ign ? ", \"ignore\": true" : "");
-        }
-        fprintf(truth, "]}\n");
+        write_truth(truth, name, kind, empty, t);
     }
     if (fclose(truth) != 0 || rename(tmp_path, truth_path) != 0) {
         fprintf(stderr, "worldgen: cannot write %s\n", truth_path);
         return 1;
     }
-    printf("wrote %d scenes (%d photographs) and truth.jsonl to %s\n", n_scenes, n_photos, out);
+    printf("wrote %ld scenes (%d photographs) and truth.jsonl to %s\n", n_scenes, n_photos, out);
     for (int i = 0; i < n_photos; i++)
         free(photos[i].px);
     for (int i = 0; i < n_fonts; i++)

@@ -406,7 +406,12 @@ int cmd_scan_eval(int argc, char **argv)
             tally_print(label, &kinds[i]);
             putchar('\n');
         }
-        if (mine_prefix && mined.n > 0) {
+        if (mine_prefix && mined.n == 0) {
+            status = cli_fail(cmd,
+                              "--mine: no candidate of %s fell on a digit or on nothing; "
+                              "nothing written",
+                              truth_path);
+        } else if (mine_prefix) {
             char ip[4200], lp[4200];
             snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", mine_prefix);
             snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", mine_prefix);
