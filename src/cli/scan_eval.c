@@ -243,6 +243,47 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
     return DG_OK;
 }
 
+/* The summary line over every kind (with the time per image: ms[0..n_img), sorted here), then a
+ * line per kind when there are several. */
+static void report(const struct tally *kinds, int n_kinds, double *ms, int n_img)
+{
+    qsort(ms, (size_t)n_img, sizeof *ms, cmp_double);
+    struct tally all = {0};
+    for (int i = 0; i < n_kinds; i++)
+        tally_add(&all, &kinds[i]);
+    tally_print("", &all);
+    printf("; %.1f ms median, %.1f ms p99 per image\n", ms[n_img / 2],
+           ms[(int)(0.99 * (n_img - 1))]);
+    for (int i = 0; n_kinds > 1 && i < n_kinds; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "  %.23s: ", kinds[i].kind);
+        tally_print(label, &kinds[i]);
+        putchar('\n');
+    }
+}
+
+/* Writes the mined examples as PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte (each
+ * atomically). Returns the exit status. */
+static int write_mined(const char *cmd, const struct mine *mn, const char *prefix,
+                       const char *truth_path)
+{
+    if (mn->n == 0)
+        return cli_fail(cmd,
+                        "--mine: no candidate of %s fell on a digit or on nothing; nothing "
+                        "written",
+                        truth_path);
+    char ip[4200], lp[4200];
+    snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", prefix);
+    snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", prefix);
+    long n_neg = 0;
+    for (size_t i = 0; i < mn->n; i++)
+        n_neg += mn->labels[i] == DATA_NOT_DIGIT;
+    if (data_idx_write(ip, lp, mn->images, mn->labels, (int)mn->n, 28, 28) != DG_OK)
+        return cli_fail(cmd, "cannot write the mined examples: %s", dg_errmsg());
+    printf("mined %zu examples (%ld not digits) into %s and %s\n", mn->n, n_neg, ip, lp);
+    return 0;
+}
+
 int cmd_scan_eval(int argc, char **argv)
 {
     const char *cmd = "scan-eval";
@@ -393,37 +434,9 @@ int cmd_scan_eval(int argc, char **argv)
     free(line);
     fclose(f);
     if (status == 0 && n_img > 0) {
-        qsort(ms, (size_t)n_img, sizeof *ms, cmp_double);
-        struct tally all = {0};
-        for (int i = 0; i < n_kinds; i++)
-            tally_add(&all, &kinds[i]);
-        tally_print("", &all);
-        printf("; %.1f ms median, %.1f ms p99 per image\n", ms[n_img / 2],
-               ms[(int)(0.99 * (n_img - 1))]);
-        for (int i = 0; n_kinds > 1 && i < n_kinds; i++) {
-            char label[64];
-            snprintf(label, sizeof label, "  %.23s: ", kinds[i].kind);
-            tally_print(label, &kinds[i]);
-            putchar('\n');
-        }
-        if (mine_prefix && mined.n == 0) {
-            status = cli_fail(cmd,
-                              "--mine: no candidate of %s fell on a digit or on nothing; "
-                              "nothing written",
-                              truth_path);
-        } else if (mine_prefix) {
-            char ip[4200], lp[4200];
-            snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", mine_prefix);
-            snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", mine_prefix);
-            long n_neg = 0;
-            for (size_t i = 0; i < mined.n; i++)
-                n_neg += mined.labels[i] == DATA_NOT_DIGIT;
-            if (data_idx_write(ip, lp, mined.images, mined.labels, (int)mined.n, 28, 28) != DG_OK)
-                status = cli_fail(cmd, "cannot write the mined examples: %s", dg_errmsg());
-            else
-                printf("mined %zu examples (%ld not digits) into %s and %s\n", mined.n, n_neg, ip,
-                       lp);
-        }
+        report(kinds, n_kinds, ms, n_img);
+        if (mine_prefix)
+            status = write_mined(cmd, &mined, mine_prefix, truth_path);
     } else if (status == 0) {
         status = cli_fail(cmd, "%s names no images", truth_path);
     }
