@@ -23,6 +23,8 @@ struct vis_work {
     uint64_t *bits; /* bit planes (see struct plane): the mask, line removal's marks */
     float *tiles;   /* the local normalisation's per-tile values, then two half rows of them */
     size_t tiles_cap;
+    uint8_t *spare; /* polarity's second look: the first reading's mask */
+    size_t spare_cap;
     size_t n_half, n_box, n_bits;
     struct vis_run *runs;
     int32_t *parent;         /* union-find over runs: parent run, always a smaller index */
@@ -53,7 +55,8 @@ void vis_work_free(struct vis_work *wk)
     if (!wk)
         return;
     free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr), free(wk->box);
-    free(wk->bits), free(wk->tiles), free(wk->runs), free(wk->parent), free(wk->comp);
+    free(wk->bits), free(wk->tiles), free(wk->spare), free(wk->runs), free(wk->parent),
+        free(wk->comp);
     free(wk->sums), free(wk->tag), free(wk->labels), free(wk->labelled);
     free(wk);
 }
@@ -506,14 +509,16 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
         /* light "ink" that solid may be a bright sheet on a dark desk, not chalk on a board:
          * the ink is then the dark writing on it, and dark ink is the less solid of the two (on
          * a chalkboard lying on a bright desk, it is the board that is solid dark) */
+        const size_t n_px = (size_t)w * h;
+        if (dg_grow((void **)&wk->spare, &wk->spare_cap, n_px, 1) != DG_OK)
+            return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
+        memcpy(wk->spare, mask->px, n_px); /* the light reading, kept in case it stays */
         local_norm(wk, hw, hh, ts, 0, tm, ti, rows);
         apply_threshold(wk, grey, mask, hw, hh, p->k, tm, ti, ts, nx, rows, rows + hw, 0);
-        if (solid_share(mask) < solid_light) {
+        if (solid_share(mask) < solid_light)
             pol = VIS_POLARITY_DARK_ON_LIGHT;
-        } else {
-            local_norm(wk, hw, hh, ts, flip, tm, ti, rows);
-            apply_threshold(wk, grey, mask, hw, hh, p->k, tm, ti, ts, nx, rows, rows + hw, flip);
-        }
+        else
+            memcpy(mask->px, wk->spare, n_px);
     }
     if (found)
         *found = pol;
