@@ -173,7 +173,7 @@ build/scenes/truth.jsonl: $(B)/scenegen data
 	$(B)/scenegen build/scenes $(SCENES) 1 data/mnist t10k
 build/scenes-tune/truth.jsonl: $(B)/scenegen data
 	$(B)/scenegen build/scenes-tune $(SCENES) 2 data/mnist train
-$(B)/scenegen: tools/scenegen.c $(LIBS_ALL)
+$(B)/scenegen: tools/scenegen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 
 # ---- the camera-view world: sheets lying over photographs (tools/worldgen.c) -------------------
@@ -196,10 +196,10 @@ build/world-mine/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world-mine $(MINE) 3 data/mnist train $(PHOTOS)
 build/world-mine/mined-labels-idx1-ubyte: build/world-mine/truth.jsonl $(B)/digits
 	$(B)/digits scan-eval --mine build/world-mine/mined build/world-mine/truth.jsonl
-$(B)/worldgen: tools/worldgen.c $(LIBS_ALL)
+$(B)/worldgen: tools/worldgen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 
-FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c)
+FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c tools/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
