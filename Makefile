@@ -141,7 +141,7 @@ data/mnist/.verified: | $(B)/digits
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=c11 -g -O1 -Wno-pass-failed -fsanitize=fuzzer,address,undefined $(INC_cli) $(shell pkg-config --cflags $(PKGS))
 FUZZ_SRC   := $(SRC_base) $(SRC_nn) $(SRC_data) $(SRC_vision)
-FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec fuzz_segment
+FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec fuzz_segment fuzz_exif
 FUZZ_SECONDS ?= 20
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	@for f in $(FUZZERS); do \

@@ -32,12 +32,31 @@ void vis_image_destroy(struct vis_image *img)
     img->w = img->h = 0;
 }
 
+/* The EXIF orientation of the open file f (1 unless a JPEG says otherwise); f is rewound. */
+static int file_orientation(FILE *f)
+{
+    enum { HEAD = 128 << 10 }; /* APP1 segments are at most 64 KiB and come first */
+    uint8_t sig[2];
+    int o = 1;
+    if (fread(sig, 1, 2, f) == 2 && sig[0] == 0xFF && sig[1] == 0xD8) {
+        uint8_t *head = malloc(HEAD);
+        if (head) {
+            rewind(f);
+            o = vis_exif_orientation(head, fread(head, 1, HEAD, f));
+            free(head);
+        }
+    }
+    rewind(f);
+    return o;
+}
+
 int vis_image_load(const char *path, struct vis_image *img)
 {
     int w, h, ch;
     FILE *f = fopen(path, "rb");
     if (!f)
         return dg_fail(DG_EIO, "cannot open %s", path);
+    const int orientation = file_orientation(f);
     if (!stbi_info_from_file(f, &w, &h, &ch)) {
         fclose(f);
         return dg_fail(DG_EFORMAT, "%s is not a readable image (%s)", path, stbi_failure_reason());
@@ -78,9 +97,13 @@ int vis_image_load(const char *path, struct vis_image *img)
         px[i] = (uint8_t)(g > 255.0f ? 255.0f : g);
     }
     stbi_image_free(data);
-    img->w = w;
-    img->h = h;
-    img->px = px;
+    struct vis_image out = {w, h, px};
+    const int rc = vis_image_orient(&out, orientation);
+    if (rc != DG_OK) {
+        free(out.px);
+        return rc;
+    }
+    *img = out;
     return DG_OK;
 }
 

@@ -23,9 +23,15 @@ int vis_image_init(struct vis_image *img, int w, int h);
 void vis_image_destroy(struct vis_image *img);
 
 /* Loads PNG, JPEG, BMP, PGM/PPM, GIF, TGA (8 or 16 bits, grey/RGB/RGBA) into grey with the
- * Rec. 601 luma weights; alpha composites onto white. Fails with a one-line reason for missing,
+ * Rec. 601 luma weights; alpha composites onto white; a JPEG is turned upright by its EXIF
+ * orientation. Fails with a one-line reason for missing,
  * unreadable, truncated, empty or over-large (VIS_MAX_PIXELS) files; img untouched on failure. */
 int vis_image_load(const char *path, struct vis_image *img);
+/* The EXIF orientation tag (1..8) of the JPEG whose first n bytes are buf; 1 (upright) when it
+ * is not a JPEG, has no EXIF orientation before its first scan, or the tag is malformed. */
+int vis_exif_orientation(const uint8_t *buf, size_t n);
+/* Turns img upright by an EXIF orientation 1..8 (5..8 swap width and height). */
+int vis_image_orient(struct vis_image *img, int orientation);
 /* 8-bit RGB to grey with the loader's Rec. 601 weights in integer form (77, 150, 29)/256: w x h
  * pixels read with rgb_stride bytes per row, written with w bytes per row. For video frames. */
 void vis_grey_from_rgb(const uint8_t *rgb, size_t rgb_stride, int w, int h, uint8_t *grey);
