@@ -1,7 +1,9 @@
-/* recog.c - from a grey image to digits and numbers. Stages: threshold (vision), components
- * (vision), candidate filtering and fragment joining, MNIST normalisation of each candidate, one
- * batched forward pass, confidence and top-3, splitting touching digits the network is unsure of
- * (a second batch of cut halves), and grouping into lines and numbers. */
+/* recog.c - from a grey image to digits and numbers. rec_scan runs six stages, each a function
+ * of its own that leaves its results in the scanner: find_ink (threshold and line removal,
+ * vision), find_candidates (components, specks and lines dropped, fragments of one digit joined),
+ * read_wholes (each candidate's own ink MNIST-normalised, one batched forward pass, confidence and
+ * top-3), read_cuts (blobs the network is unsure of cut in two, a second batch), choose_readings
+ * (whole or cut) and group_numbers (lines and numbers, numbers.c). */
 #include "recog.h"
 
 #include "numbers.h"
@@ -25,6 +27,14 @@ void rec_default_params(struct rec_params *p)
     p->line_thickness = 4;
 }
 
+enum { REC_MAX_CUTS = 4 };
+
+/* One candidate read: its whole's input, and the left halves' inputs of its cuts (the right half
+ * follows each). */
+struct rec_plan {
+    int cand, whole, n_cuts, left[REC_MAX_CUTS];
+};
+
 struct rec_scanner {
     const struct nn_model *model;
     struct rec_params p;
@@ -40,6 +50,17 @@ struct rec_scanner {
     size_t run_order_cap;
     struct rec_digit reorder[REC_MAX_CANDIDATES]; /* scratch for putting digits in reading order */
     struct rec_digit read[REC_MAX_CANDIDATES];    /* scratch: every network input's reading */
+    /* one scan's state, filled stage by stage (rec_scan) */
+    int min_h, max_h; /* a digit's height range in this image, pixels */
+    int n_cand;       /* candidates: union boxes of joined components */
+    struct vis_component box[REC_MAX_CANDIDATES];
+    const struct vis_run *runs;        /* the ink's runs (vision's scratch) ... */
+    int first[REC_MAX_CANDIDATES + 1]; /* ... candidate k's are runs[run_order[first[k] ..
+                                          first[k + 1])] */
+    int n_plan, n_in;                  /* candidates read, network inputs (wholes, then cuts) */
+    struct rec_plan plan[REC_MAX_CANDIDATES];
+    struct rec_box in_box[REC_MAX_CANDIDATES]; /* each input's ink box in the image */
+    struct rec_box acc_box[REC_MAX_CANDIDATES], marks[REC_MAX_CANDIDATES]; /* read, rejected */
 };
 
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
@@ -164,27 +185,18 @@ static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
     return n;
 }
 
-/* What crop_candidate needs of the image's candidates: the ink's runs, grouped by candidate
- * (fragments of one digit share one; specks and lines have none): candidate k's are
- * runs[order[first[k] .. first[k + 1])]; and box[k], candidate k's union box. */
-struct candidates {
-    const struct vis_run *runs;
-    const int *order, *first;
-    const struct vis_component *box;
-};
-
 /* sc->crop becomes candidate k's own ink (255) on paper (0), its box's size; other candidates'
  * ink inside the box is left out. */
-static int crop_candidate(struct rec_scanner *sc, const struct candidates *cs, int k)
+static int crop_candidate(struct rec_scanner *sc, int k)
 {
-    const struct vis_component *b = &cs->box[k];
+    const struct vis_component *b = &sc->box[k];
     const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
     int rc = dg_grow((void **)&sc->crop, &sc->crop_cap, (size_t)w * h, 1);
     if (rc != DG_OK)
         return rc;
     memset(sc->crop, 0, (size_t)w * h);
-    for (int i = cs->first[k]; i < cs->first[k + 1]; i++) {
-        const struct vis_run *rn = &cs->runs[cs->order[i]];
+    for (int i = sc->first[k]; i < sc->first[k + 1]; i++) {
+        const struct vis_run *rn = &sc->runs[sc->run_order[i]];
         memset(sc->crop + (size_t)(rn->y - b->y0) * w + (rn->x0 - b->x0), 255,
                (size_t)(rn->x1 - rn->x0 + 1));
     }
@@ -192,7 +204,7 @@ static int crop_candidate(struct rec_scanner *sc, const struct candidates *cs, i
 }
 
 /* Network inputs x[first .. first+n) in one batch: sc->read[first ..] get their readings. */
-static void read_batch(struct rec_scanner *sc, int first, int n, const struct rec_box *in_box)
+static void read_batch(struct rec_scanner *sc, int first, int n)
 {
     if (n <= 0)
         return;
@@ -215,25 +227,31 @@ static void read_batch(struct rec_scanner *sc, int first, int n, const struct re
         /* read when sure enough and likelier a digit than not one */
         d->digit =
             d->confidence >= sc->p.min_confidence && d->confidence > d->junk ? d->top3[0] : -1;
-        d->box = in_box[i];
+        d->box = sc->in_box[i];
         memcpy(d->input, sc->x + (size_t)i * 784, sizeof d->input);
     }
 }
 
-int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+/* Stage 1, ink: sc->mask from the threshold, long ruled lines removed. */
+static int find_ink(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
 {
     const struct rec_params *p = &sc->p;
-    const int W = grey->w, H = grey->h;
-    memset(r, 0, offsetof(struct rec_result, digits));
-    r->n_numbers = 0;
     int rc = vis_threshold(grey, &p->threshold, sc->vwk, &sc->mask, &r->polarity);
     if (rc == DG_OK && p->line_frac > 0.0f)
-        rc = vis_remove_lines(&sc->mask, sc->vwk, (int)(p->line_frac * W), (int)(p->line_frac * H),
-                              p->line_thickness);
-    if (rc != DG_OK)
-        return rc;
+        rc = vis_remove_lines(&sc->mask, sc->vwk, (int)(p->line_frac * grey->w),
+                              (int)(p->line_frac * grey->h), p->line_thickness);
+    return rc;
+}
+
+/* Stage 2, candidates: the mask's components without specks, lines and smudges, fragments of one
+ * digit joined (same_digit); sc->box[0 .. n_cand) their union boxes and the ink's runs grouped by
+ * candidate for crop_candidate. */
+static int find_candidates(struct rec_scanner *sc)
+{
+    const struct rec_params *p = &sc->p;
     const struct vis_component *comp = NULL;
-    int n_comp = 0;
+    int n_comp = 0, rc;
+    sc->n_cand = 0;
     if ((rc = vis_components(&sc->mask, sc->vwk, NULL, &comp, &n_comp)))
         return rc;
     /* per component: its group (union-find), its candidate, whether it survived the filters */
@@ -242,26 +260,23 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
         return rc;
     int *group = sc->per_comp, *cand_of = group + n_comp, *keep = cand_of + n_comp;
     int *comp_cand = keep + n_comp;
-    const int short_side = W < H ? W : H;
-    const int min_h = (int)(p->min_height_frac * short_side),
-              max_h = (int)(p->max_height_frac * short_side);
     /* Specks and lines go first, so they cannot be joined to digits. */
     for (int i = 0; i < n_comp; i++) {
         const struct vis_component *c = &comp[i];
         const int w = c->x1 - c->x0 + 1, h = c->y1 - c->y0 + 1;
         group[i] = i;
-        keep[i] = c->area >= p->min_area && (float)w <= p->max_aspect * h * 2.0f && h <= max_h &&
-                  w <= max_h * 2 && (float)c->area >= p->min_fill * (float)w * h;
+        keep[i] = c->area >= p->min_area && (float)w <= p->max_aspect * h * 2.0f &&
+                  h <= sc->max_h && w <= sc->max_h * 2 &&
+                  (float)c->area >= p->min_fill * (float)w * h;
     }
     for (int i = 0; i < n_comp; i++)
         for (int j = i + 1; keep[i] && j < n_comp; j++)
-            if (keep[j] && same_digit(&comp[i], &comp[j], min_h)) {
+            if (keep[j] && same_digit(&comp[i], &comp[j], sc->min_h)) {
                 int a = group_find(group, i), b = group_find(group, j);
                 if (a != b)
                     group[a > b ? a : b] = a < b ? a : b;
             }
     /* Candidate boxes: the union of each group. */
-    struct vis_component box[REC_MAX_CANDIDATES];
     int n_cand = 0;
     for (int i = 0; i < n_comp; i++)
         cand_of[i] = -1;
@@ -273,10 +288,10 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             if (n_cand == REC_MAX_CANDIDATES)
                 continue; /* more than we can read in one frame: the rest are ignored */
             cand_of[g] = n_cand;
-            box[n_cand] = comp[i];
+            sc->box[n_cand] = comp[i];
             n_cand++;
         } else {
-            struct vis_component *b = &box[cand_of[g]];
+            struct vis_component *b = &sc->box[cand_of[g]];
             b->x0 = comp[i].x0 < b->x0 ? comp[i].x0 : b->x0;
             b->y0 = comp[i].y0 < b->y0 ? comp[i].y0 : b->y0;
             b->x1 = comp[i].x1 > b->x1 ? comp[i].x1 : b->x1;
@@ -284,95 +299,107 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             b->area += comp[i].area;
         }
     }
-    /* Size and shape of whole candidates; crops of their own ink, MNIST-normalised, read in one
-     * batch. A candidate too wide for one digit that the network is unsure of is then also tried
-     * cut in two at its thinnest columns (two touching digits), all cuts of the image in a second
-     * batch; the reading the network is surer of wins. A sure whole is never replaced by a cut
-     * (see SPLIT_SURE below), so its cuts are not read at all. */
-    enum { MAX_CUTS = 4 };
-    const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f;
-    /* A blob the network is this sure is not a digit (a texture, a word) is not cut: on
-     * build/world-tune, 0.9 saved a third of the frame's time (3.9 -> 2.7 ms) and raised precision
-     * 0.8 points for 0.9 points of digits read. */
-    const float CUT_JUNK = 0.9f;
-    struct {
-        int cand, whole, n_cuts, left[MAX_CUTS];
-    } plan[REC_MAX_CANDIDATES];
-    struct rec_box in_box[REC_MAX_CANDIDATES];
-    int n_in = 0, n_plan = 0;
     /* the runs grouped by candidate (a counting sort), so a crop visits just its own */
     for (int i = 0; i < n_comp; i++)
         comp_cand[i] = keep[i] ? cand_of[group_find(group, i)] : -1;
     size_t n_runs;
-    const struct vis_run *runs = vis_components_runs(sc->vwk, &n_runs);
+    sc->runs = vis_components_runs(sc->vwk, &n_runs);
     if ((rc = dg_grow((void **)&sc->run_order, &sc->run_order_cap, n_runs + 1, sizeof(int))))
         return rc;
-    int first[REC_MAX_CANDIDATES + 1] = {0};
+    int *first = sc->first, next[REC_MAX_CANDIDATES];
+    memset(first, 0, (size_t)(n_cand + 1) * sizeof *first);
     for (size_t i = 0; i < n_runs; i++)
-        if (comp_cand[runs[i].comp] >= 0)
-            first[comp_cand[runs[i].comp] + 1]++;
+        if (comp_cand[sc->runs[i].comp] >= 0)
+            first[comp_cand[sc->runs[i].comp] + 1]++;
     for (int k = 0; k < n_cand; k++)
         first[k + 1] += first[k];
-    int next[REC_MAX_CANDIDATES];
-    memcpy(next, first, sizeof next);
+    memcpy(next, first, (size_t)n_cand * sizeof *first);
     for (size_t i = 0; i < n_runs; i++)
-        if (comp_cand[runs[i].comp] >= 0)
-            sc->run_order[next[comp_cand[runs[i].comp]]++] = (int)i;
-    const struct candidates cs = {runs, sc->run_order, first, box};
-    for (int k = 0; k < n_cand && n_in < REC_MAX_CANDIDATES; k++) {
-        const struct vis_component *b = &box[k];
+        if (comp_cand[sc->runs[i].comp] >= 0)
+            sc->run_order[next[comp_cand[sc->runs[i].comp]]++] = (int)i;
+    sc->n_cand = n_cand;
+    return DG_OK;
+}
+
+/* Stage 3, wholes: every candidate of a digit's size and shape cropped to its own ink,
+ * MNIST-normalised and read in one batch; sc->plan gets one entry per candidate read. */
+static int read_wholes(struct rec_scanner *sc)
+{
+    const struct rec_params *p = &sc->p;
+    int rc = DG_OK;
+    sc->n_in = sc->n_plan = 0;
+    for (int k = 0; k < sc->n_cand && sc->n_in < REC_MAX_CANDIDATES; k++) {
+        const struct vis_component *b = &sc->box[k];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
-        if (h < min_h || (float)w > p->max_aspect * h)
+        if (h < sc->min_h || (float)w > p->max_aspect * h)
             continue;
-        if ((rc = crop_candidate(sc, &cs, k)))
-            break;
-        if (vis_mnist_from_ink(sc->crop, w, h, (size_t)w, sc->x + (size_t)n_in * 784) != DG_OK)
+        if ((rc = crop_candidate(sc, k)))
+            return rc;
+        if (vis_mnist_from_ink(sc->crop, w, h, (size_t)w, sc->x + (size_t)sc->n_in * 784) != DG_OK)
             continue;
-        in_box[n_in] = (struct rec_box){b->x0, b->y0, w, h};
-        plan[n_plan].cand = k;
-        plan[n_plan].whole = n_in++;
-        plan[n_plan].n_cuts = 0;
-        n_plan++;
+        sc->in_box[sc->n_in] = (struct rec_box){b->x0, b->y0, w, h};
+        struct rec_plan *pl = &sc->plan[sc->n_plan++];
+        pl->cand = k;
+        pl->whole = sc->n_in++;
+        pl->n_cuts = 0;
     }
-    const int n_whole = n_in;
-    if (rc == DG_OK)
-        read_batch(sc, 0, n_whole, in_box);
-    for (int k = 0; rc == DG_OK && k < n_plan; k++) {
-        const struct vis_component *b = &box[plan[k].cand];
+    read_batch(sc, 0, sc->n_in);
+    return DG_OK;
+}
+
+/* Stage 4, cuts: a candidate too wide for one digit that the network is unsure of is also tried
+ * cut in two at its thinnest columns (two touching digits), all cuts of the image in a second
+ * batch. A sure whole is never replaced by a cut (see choose_readings), so its cuts are not read.
+ * Neither is a blob the network is CUT_JUNK sure is not a digit (a texture, a word): on
+ * build/world-tune, 0.9 saved a third of the frame's time (3.9 -> 2.7 ms) and raised precision
+ * 0.8 points for 0.9 points of digits read. */
+static const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f, CUT_JUNK = 0.9f;
+
+static int read_cuts(struct rec_scanner *sc)
+{
+    const struct rec_params *p = &sc->p;
+    const int n_whole = sc->n_in;
+    int rc = DG_OK;
+    for (int k = 0; k < sc->n_plan; k++) {
+        struct rec_plan *pl = &sc->plan[k];
+        const struct vis_component *b = &sc->box[pl->cand];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
         if (!(p->split_aspect > 0.0f && (float)w >= p->split_aspect * (float)h) ||
-            sc->read[plan[k].whole].confidence >= SPLIT_SURE ||
-            sc->read[plan[k].whole].junk >= CUT_JUNK)
+            sc->read[pl->whole].confidence >= SPLIT_SURE || sc->read[pl->whole].junk >= CUT_JUNK)
             continue;
-        if ((rc = crop_candidate(sc, &cs, plan[k].cand)))
-            break;
-        int cuts[MAX_CUTS];
-        const int n_cuts = find_cuts(sc->crop, w, h, cuts, MAX_CUTS);
-        for (int c = 0; c < n_cuts && n_in + 2 <= REC_MAX_CANDIDATES; c++) {
-            float *xl = sc->x + (size_t)n_in * 784;
+        if ((rc = crop_candidate(sc, pl->cand)))
+            return rc;
+        int cuts[REC_MAX_CUTS];
+        const int n_cuts = find_cuts(sc->crop, w, h, cuts, REC_MAX_CUTS);
+        for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
+            float *xl = sc->x + (size_t)sc->n_in * 784;
             if (vis_mnist_from_ink(sc->crop, cuts[c], h, (size_t)w, xl) != DG_OK ||
                 vis_mnist_from_ink(sc->crop + cuts[c], w - cuts[c], h, (size_t)w, xl + 784) !=
                     DG_OK)
                 continue;
-            in_box[n_in] = part_box(sc->crop, w, h, 0, cuts[c], b->x0, b->y0);
-            in_box[n_in + 1] = part_box(sc->crop, w, h, cuts[c], w, b->x0, b->y0);
-            plan[k].left[plan[k].n_cuts++] = n_in;
-            n_in += 2;
+            sc->in_box[sc->n_in] = part_box(sc->crop, w, h, 0, cuts[c], b->x0, b->y0);
+            sc->in_box[sc->n_in + 1] = part_box(sc->crop, w, h, cuts[c], w, b->x0, b->y0);
+            pl->left[pl->n_cuts++] = sc->n_in;
+            sc->n_in += 2;
         }
     }
-    if (rc != DG_OK)
-        return rc;
-    read_batch(sc, n_whole, n_in - n_whole, in_box);
-    /* Whole or cut: a cut wins over a whole the network is unsure of (below SPLIT_SURE 0.9) when
-     * both halves together (geometric mean) are surer than the whole by SPLIT_MARGIN 0.1. Chosen
-     * on scenes of training digits (build/scenes-tune). */
+    read_batch(sc, n_whole, sc->n_in - n_whole);
+    return DG_OK;
+}
+
+/* Stage 5, whole or cut: a cut wins over a whole the network is unsure of (below SPLIT_SURE 0.9)
+ * when both halves together (geometric mean) are surer than the whole by SPLIT_MARGIN 0.1. Chosen
+ * on scenes of training digits (build/scenes-tune). Writes r->digits and returns how many. */
+static int choose_readings(const struct rec_scanner *sc, struct rec_result *r)
+{
     int n_read = 0;
-    for (int k = 0; k < n_plan; k++) {
-        const struct rec_digit *whole = &sc->read[plan[k].whole];
+    for (int k = 0; k < sc->n_plan; k++) {
+        const struct rec_plan *pl = &sc->plan[k];
+        const struct rec_digit *whole = &sc->read[pl->whole];
         int best = -1;
         float best_score = whole->confidence < SPLIT_SURE ? whole->confidence + SPLIT_MARGIN : 2.0f;
-        for (int c = 0; c < plan[k].n_cuts; c++) {
-            const int l = plan[k].left[c];
+        for (int c = 0; c < pl->n_cuts; c++) {
+            const int l = pl->left[c];
             const float score = sqrtf(sc->read[l].confidence * sc->read[l + 1].confidence);
             if (score > best_score) {
                 best_score = score;
@@ -386,10 +413,14 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
             r->digits[n_read++] = sc->read[best + 1];
         }
     }
-    n_in = n_read;
-    /* Reading order: accepted digits in text lines (numbers.c), then the rejected candidates in
-     * detection order; numbers from the lines. */
-    struct rec_box acc_box[REC_MAX_CANDIDATES], marks[REC_MAX_CANDIDATES];
+    return n_read;
+}
+
+/* Stage 6, reading order: accepted digits in text lines (numbers.c), then the rejected candidates
+ * in detection order; numbers from the lines, the rejected candidates splitting them. */
+static void group_numbers(struct rec_scanner *sc, struct rec_result *r, int n_in)
+{
+    struct rec_box *acc_box = sc->acc_box, *marks = sc->marks;
     int acc_idx[REC_MAX_CANDIDATES], n_acc = 0, n_marks = 0;
     for (int i = 0; i < n_in; i++) {
         if (r->digits[i].digit >= 0) {
@@ -414,7 +445,21 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     r->n_digits = n_acc;
     r->n_rejected = n_in - n_acc;
     r->n_numbers =
-        rec_numbers(r->digits, n_acc, line_of, marks, n_marks, p->number_gap, r->numbers);
+        rec_numbers(r->digits, n_acc, line_of, marks, n_marks, sc->p.number_gap, r->numbers);
+}
+
+int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+{
+    memset(r, 0, offsetof(struct rec_result, digits));
+    r->n_numbers = 0;
+    const int short_side = grey->w < grey->h ? grey->w : grey->h;
+    sc->min_h = (int)(sc->p.min_height_frac * short_side);
+    sc->max_h = (int)(sc->p.max_height_frac * short_side);
+    int rc;
+    if ((rc = find_ink(sc, grey, r)) || (rc = find_candidates(sc)) || (rc = read_wholes(sc)) ||
+        (rc = read_cuts(sc)))
+        return rc;
+    group_numbers(sc, r, choose_readings(sc, r));
     return DG_OK;
 }
 
