@@ -601,8 +601,9 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
         const int printed_row = empty || chance(r, 0.2f);
         struct pen pen = *pen0;
         if (!pen.skeleton ||
-            pen.radius > hgt * 0.12f) /* a marker as thick as the digit is not one */
-            pen.radius = fminf(pen.radius, fmaxf(0.6f, hgt * 0.1f));
+            pen.radius > hgt * 0.08f) /* small digits are written with finer pens: a marker
+                                       * that fills an 8's loops makes a blob, not a digit */
+            pen.radius = fminf(pen.radius, fmaxf(0.6f, hgt * 0.08f));
         while (x < s->w - margin - hgt) {
             const float yb = y + slope * (x - x_start);
             if (printed_row || chance(r, 0.12f)) { /* printed words */
