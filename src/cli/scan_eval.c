@@ -30,9 +30,14 @@ static const char *const HELP =
     "  --polarity auto|dark|light   as for scan (default auto)\n"
     "  --verbose             one line per image\n"
     "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
-    "                        PREFIX-labels-idx1-ubyte: candidates on a truth digit (IoU >= 0.5)\n"
-    "                        with its label, candidates on no digit (IoU < 0.2) as 10, not a "
+    "                        PREFIX-labels-idx1-ubyte: candidates on a truth digit (IoU >= 0.65)\n"
+    "                        with its label unless a blob, candidates on no digit (IoU < 0.2) as "
+    "10, not a "
     "digit\n";
+
+/* A mined candidate takes its digit's label only when it covers the digit well: a candidate on
+ * half a digit (the top of an 8) would teach the network that the half is the whole. */
+static const double MINE_DIGIT_IOU = 0.65;
 
 static double iou(const int a[4], const struct rec_box *b)
 {
@@ -69,10 +74,14 @@ static int cmp_double(const void *a, const void *b)
 struct tally {
     char kind[24];
     long digits, read, readings, right, numbers, numbers_read, empty_frames, empty_false;
+    /* missed digits: read as another digit, rejected, inside a larger candidate, in pieces, in
+     * none; digits under SMALL_PX tall, and of them read */
+    long wrong, rejected, merged, broken, unfound;
+    long small, small_read;
     int images;
 };
 
-enum { MAX_KINDS = 16, MAX_TRUTH = 1024 };
+enum { MAX_KINDS = 16, MAX_TRUTH = 1024, SMALL_PX = 16 };
 
 static struct tally *tally_for(struct tally *t, int *n, const char *kind)
 {
@@ -92,6 +101,9 @@ static void tally_add(struct tally *to, const struct tally *from)
     to->right += from->right, to->numbers += from->numbers;
     to->numbers_read += from->numbers_read, to->empty_frames += from->empty_frames;
     to->empty_false += from->empty_false, to->images += from->images;
+    to->wrong += from->wrong, to->rejected += from->rejected, to->unfound += from->unfound;
+    to->merged += from->merged, to->broken += from->broken;
+    to->small += from->small, to->small_read += from->small_read;
 }
 
 static double pct(long a, long b)
@@ -137,6 +149,29 @@ static int mine_add(struct mine *mn, const float *input, int label)
     return DG_OK;
 }
 
+/* Whether a candidate on a truth digit still shows it: ink (> 0.5) filling more than MINE_MAX_FILL
+ * of its bounding box is a blob (a small digit written with a marker, its loops filled in, or
+ * blurred), which MNIST's writers never produce outside a 1. Taught as an 8 or a 9, such blobs
+ * make the network read fat 1s as 8s. */
+static const float MINE_MAX_FILL = 0.65f;
+
+static int legible(const float *input, int label)
+{
+    int x0 = 28, y0 = 28, x1 = -1, y1 = -1, ink = 0;
+    for (int y = 0; y < 28; y++)
+        for (int x = 0; x < 28; x++)
+            if (input[y * 28 + x] > 0.25f) {
+                x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
+                y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+            }
+    if (x1 < 0)
+        return 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++)
+            ink += input[y * 28 + x] > 0.5f;
+    return label == 1 || (float)ink <= MINE_MAX_FILL * (float)((x1 - x0 + 1) * (y1 - y0 + 1));
+}
+
 /* A truth file's digit or number. */
 struct truth_item {
     int box[4], label, ignore;
@@ -164,6 +199,38 @@ static int read_items(const struct dg_json *doc, const struct dg_json_node *arr,
     return n;
 }
 
+/* Tallies why truth digit d has no candidate of its own in r: it lies mostly inside a larger
+ * candidate at most MERGED_MAX times its area (merged with a neighbour, a line or a stroke),
+ * candidates cover parts of it (broken), or none does (not in the ink mask, dropped as a speck
+ * or line, or within a large region such as a shadow or the sheet's outline). */
+enum { MERGED_MAX = 16 };
+
+static void miss_kind(const struct truth_item *d, const struct rec_result *r, struct tally *t)
+{
+    const long area = (long)d->box[2] * d->box[3];
+    long covered = 0;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+        const struct rec_box *b = &r->digits[i].box;
+        const long ix =
+            (long)(d->box[0] + d->box[2] < b->x + b->w ? d->box[0] + d->box[2] : b->x + b->w) -
+            (d->box[0] > b->x ? d->box[0] : b->x);
+        const long iy =
+            (long)(d->box[1] + d->box[3] < b->y + b->h ? d->box[1] + d->box[3] : b->y + b->h) -
+            (d->box[1] > b->y ? d->box[1] : b->y);
+        if (ix <= 0 || iy <= 0 || (long)b->w * b->h > MERGED_MAX * area)
+            continue;
+        if (ix * iy * 2 >= area && (long)b->w * b->h > area) {
+            t->merged++;
+            return;
+        }
+        covered += ix * iy;
+    }
+    if (covered > 0)
+        t->broken++;
+    else
+        t->unfound++;
+}
+
 /* Scores one image's readings r against its truth into t; with mn, mines its candidates. */
 static int score(const struct rec_result *r, const struct truth_item *digits, int n_d,
                  const struct truth_item *numbers, int n_n, int empty, struct tally *t,
@@ -188,10 +255,28 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
                 best_iou = v;
             }
         }
+        const int small = digits[k].box[3] < SMALL_PX;
+        t->small += small;
         if (best >= 0) {
             used[best] = 1;
             read++;
+            t->small_read += small;
+            continue;
         }
+        /* why it was missed: the best candidate on it (IoU >= 0.5), read or rejected */
+        int on = -1;
+        double on_iou = 0.5;
+        for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+            const double v = iou(digits[k].box, &r->digits[i].box);
+            if (v >= on_iou)
+                on = i, on_iou = v;
+        }
+        if (on < 0)
+            miss_kind(&digits[k], r, t);
+        else if (on < r->n_digits)
+            t->wrong++;
+        else
+            t->rejected++;
     }
     long readings = 0;
     for (int i = 0; i < r->n_digits; i++)
@@ -233,7 +318,7 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
             }
         }
         int rc = DG_OK;
-        if (best >= 0.5 && label >= 0)
+        if (best >= MINE_DIGIT_IOU && label >= 0 && legible(r->digits[i].input, label))
             rc = mine_add(mn, r->digits[i].input, label);
         else if (best < 0.2 && !on_ignored)
             rc = mine_add(mn, r->digits[i].input, DATA_NOT_DIGIT);
@@ -254,6 +339,14 @@ static void report(const struct tally *kinds, int n_kinds, double *ms, int n_img
     tally_print("", &all);
     printf("; %.1f ms median, %.1f ms p99 per image\n", ms[n_img / 2],
            ms[(int)(0.99 * (n_img - 1))]);
+    const long missed = all.digits - all.read;
+    if (missed > 0)
+        printf("  missed %ld: %.1f%% read as another digit, %.1f%% rejected, %.1f%% merged into "
+               "a larger candidate, %.1f%% broken into pieces, %.1f%% in none; digits "
+               "under %d px: %.2f%% read (%ld of %ld)\n",
+               missed, pct(all.wrong, missed), pct(all.rejected, missed), pct(all.merged, missed),
+               pct(all.broken, missed), pct(all.unfound, missed), SMALL_PX,
+               pct(all.small_read, all.small), all.small_read, all.small);
     for (int i = 0; n_kinds > 1 && i < n_kinds; i++) {
         char label[64];
         snprintf(label, sizeof label, "  %.23s: ", kinds[i].kind);
