@@ -384,6 +384,71 @@ static void test_rejects_drawn_letters(void **state)
     assert_true(without >= 3); /* the page is one a digit-only model fails */
 }
 
+/* Context: the border of a dark object on a light sheet (a phone, a desk) is a tall thin band of
+ * "ink" the network reads as a 1, and so is the l of a printed word; a 1 written on its own is a
+ * 1. With the shipped fast model: the edge and the letter are not read, the lone 1 and the 7
+ * beside it are. */
+static void test_context_rejects_edges_and_letters(void **state)
+{
+    (void)state;
+    struct data_set s;
+    int first[10];
+    load_test_digits(&s, first);
+    char path[4096];
+    repo_path(path, sizeof path, "models/fast.safetensors");
+    struct nn_model *m;
+    if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    struct rec_params p;
+    rec_default_params(&p);
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    struct rec_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    struct vis_image page;
+    assert_int_equal(vis_image_init(&page, 640, 360), DG_OK);
+    memset(page.px, 215, (size_t)page.w * page.h);
+    /* a dark shadow from x = 466 rightwards, full in rows 140..220 and fading out over 60 rows
+     * above and below, its left border sharp (3 px): only that border is ink */
+    for (int y = 80; y < 280; y++) {
+        const double d = y < 140 ? 1.0 - (140 - y) / 60.0 : y > 220 ? 1.0 - (y - 220) / 60.0 : 1.0;
+        for (int x = 466; x < 640; x++) {
+            const double t = x - 466 < 3 ? (x - 466) / 3.0 : 1.0;
+            page.px[(size_t)y * page.w + x] = (uint8_t)(215 + (60 - 215) * t * d);
+        }
+    }
+    /* block letters E l F, 60 tall, strokes 8, 8 px apart, at (40, 40) */
+    ink_box(&page, 40, 40, 48, 100), ink_box(&page, 40, 40, 76, 48);
+    ink_box(&page, 40, 66, 70, 74), ink_box(&page, 40, 92, 76, 100); /* E */
+    ink_box(&page, 84, 40, 92, 100);                                 /* l */
+    ink_box(&page, 100, 40, 108, 100), ink_box(&page, 100, 40, 136, 48);
+    ink_box(&page, 100, 66, 130, 74); /* F */
+    struct placed one, seven;
+    put_digit(&page, &s, first[1], 1, 120, 200, 3.0, &one);
+    put_digit(&page, &s, first[7], 7, 260, 200, 3.0, &seven);
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    int edge = 0, letter = 0, ones = 0, sevens = 0;
+    for (int i = 0; i < r->n_digits; i++) {
+        const struct rec_box *b = &r->digits[i].box;
+        if (b->x + b->w > 440)
+            edge++;
+        else if (b->y < 140)
+            letter++;
+        else
+            ones += r->digits[i].digit == 1 && b->x < 200, sevens += r->digits[i].digit == 7;
+    }
+    print_message("edge %d, letters %d, 1 %d, 7 %d\n", edge, letter, ones, sevens);
+    assert_int_equal(edge, 0);
+    assert_int_equal(letter, 0);
+    assert_int_equal(ones, 1);
+    assert_int_equal(sevens, 1);
+    vis_image_destroy(&page);
+    free(r);
+    rec_scanner_free(sc);
+    nn_model_free(m);
+    data_set_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_fragment_joining),
         cmocka_unit_test(test_touching_pairs_split),
         cmocka_unit_test(test_rejects_drawn_letters),
+        cmocka_unit_test(test_context_rejects_edges_and_letters),
     };
     return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);
 }

@@ -1,9 +1,10 @@
-/* recog.c - from a grey image to digits and numbers. rec_scan runs six stages, each a function
+/* recog.c - from a grey image to digits and numbers. rec_scan runs seven stages, each a function
  * of its own that leaves its results in the scanner: find_ink (threshold and line removal,
  * vision), find_candidates (components, specks and lines dropped, fragments of one digit joined),
  * read_wholes (each candidate's own ink MNIST-normalised, one batched forward pass, confidence and
  * top-3), read_cuts (blobs the network is unsure of cut in two, a second batch), choose_readings
- * (whole or cut) and group_numbers (lines and numbers, numbers.c). */
+ * (whole or cut), reject_by_context (edges of objects, letters of words) and group_numbers (lines
+ * and numbers, numbers.c). */
 #include "recog.h"
 
 #include "numbers.h"
@@ -416,6 +417,101 @@ static int choose_readings(const struct rec_scanner *sc, struct rec_result *r)
     return n_read;
 }
 
+/* Stage 5b, context (reject_by_context): readings whose surroundings say they are not digits
+ * are rejected. EDGE_RATIO: a thin candidate is an edge when the paper on its darker side is within
+ * this share of the ink-to-paper contrast of its lighter side. WORD_GAP, WORD_JUNK: a 1 is the l or
+ * I of a word when a candidate at least WORD_JUNK sure it is not a digit, of similar height and on
+ * the same line, stands within WORD_GAP heights of it. On build/world-tune with the shipped fast
+ * model (2026-12-02): edges alone 86.58 -> 87.18% precision, 1.67 -> 1.52 false digits per empty
+ * frame, nothing lost; with words 88.56% and 1.00, for 0.24 points of digits read. Applied to
+ * every digit, the word rule cost 5 points of digits read (digits beside a digit the network
+ * rejected). */
+static const float EDGE_RATIO = 0.4f, WORD_GAP = 0.3f, WORD_JUNK = 0.5f;
+
+/* Mean brightness (ink low) of the paper in columns [x0, x1) over rows [y0, y1): mask pixels
+ * left out; -1 when the strip is outside the image or all ink. */
+static float strip_paper(const struct vis_image *grey, const struct vis_image *mask, int light,
+                         int x0, int x1, int y0, int y1)
+{
+    x0 = x0 < 0 ? 0 : x0, x1 = x1 > grey->w ? grey->w : x1;
+    y0 = y0 < 0 ? 0 : y0, y1 = y1 > grey->h ? grey->h : y1;
+    long sum = 0, n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            if (!mask->px[(size_t)y * mask->w + x]) {
+                const int v = grey->px[(size_t)y * grey->w + x];
+                sum += light ? 255 - v : v;
+                n++;
+            }
+    return n * 4 >= (long)(x1 - x0) * (y1 - y0) && n > 0 ? (float)sum / (float)n : -1.0f;
+}
+
+/* Whether digit d's ink is the dark side of an edge rather than a stroke on paper: a pen stroke
+ * has paper on both sides, the border of a sheet, a hand or a shadow has paper on one side and
+ * something as dark as the "ink" on the other. Judged for tall thin candidates (1-like) only. */
+static int is_edge(const struct rec_scanner *sc, const struct vis_image *grey,
+                   const struct rec_digit *d, int light)
+{
+    const struct rec_box *b = &d->box;
+    if (b->w * 2 > b->h)
+        return 0;
+    long ink = 0, n = 0;
+    for (int y = b->y; y < b->y + b->h; y++)
+        for (int x = b->x; x < b->x + b->w; x++)
+            if (sc->mask.px[(size_t)y * sc->mask.w + x]) {
+                const int v = grey->px[(size_t)y * grey->w + x];
+                ink += light ? 255 - v : v;
+                n++;
+            }
+    if (!n)
+        return 0;
+    const int s = b->h / 5 > 2 ? b->h / 5 : 2;
+    const float iv = (float)ink / (float)n;
+    const float l = strip_paper(grey, &sc->mask, light, b->x - s, b->x, b->y, b->y + b->h);
+    const float rt =
+        strip_paper(grey, &sc->mask, light, b->x + b->w, b->x + b->w + s, b->y, b->y + b->h);
+    if (l < 0 || rt < 0)
+        return 0;
+    const float lo = (l < rt ? l : rt) - iv, hi = (l < rt ? rt : l) - iv;
+    return hi > 0 && lo < EDGE_RATIO * hi;
+}
+
+static void reject_by_context(const struct rec_scanner *sc, const struct vis_image *grey,
+                              struct rec_result *r, int n)
+{
+    const int light = r->polarity == VIS_POLARITY_LIGHT_ON_DARK;
+    for (int i = 0; i < n; i++)
+        if (r->digits[i].digit >= 0 && is_edge(sc, grey, &r->digits[i], light))
+            r->digits[i].digit = -1;
+    /* a digit touching a rejected candidate of its own height on its line is a letter in a word
+     * (the l of "Ilse"); repeated so a whole word falls */
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < n; i++) {
+            struct rec_digit *d = &r->digits[i];
+            if (d->digit != 1)
+                continue;
+            for (int j = 0; j < n; j++) {
+                const struct rec_digit *e = &r->digits[j];
+                if (j == i || e->digit >= 0 || e->junk < WORD_JUNK)
+                    continue;
+                const struct rec_box *a = &d->box, *b = &e->box;
+                const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
+                const int ov = (a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h) -
+                               (a->y > b->y ? a->y : b->y);
+                const int gap = a->x > b->x + b->w   ? a->x - (b->x + b->w)
+                                : b->x > a->x + a->w ? b->x - (a->x + a->w)
+                                                     : 0;
+                if (hmin * 10 >= hmax * 6 && ov * 2 >= hmin && (float)gap <= WORD_GAP * hmax) {
+                    d->digit = -1;
+                    changed = 1;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /* Stage 6, reading order: accepted digits in text lines (numbers.c), then the rejected candidates
  * in detection order; numbers from the lines, the rejected candidates splitting them. */
 static void group_numbers(struct rec_scanner *sc, struct rec_result *r, int n_in)
@@ -459,7 +555,9 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if ((rc = find_ink(sc, grey, r)) || (rc = find_candidates(sc)) || (rc = read_wholes(sc)) ||
         (rc = read_cuts(sc)))
         return rc;
-    group_numbers(sc, r, choose_readings(sc, r));
+    const int n = choose_readings(sc, r);
+    reject_by_context(sc, grey, r, n);
+    group_numbers(sc, r, n);
     return DG_OK;
 }
 
