@@ -550,6 +550,63 @@ static void test_softmax_xent_gradcheck(void **state)
     assert_true(pb[0] > 0.999f && isfinite(pb[2]));
 }
 
+/* The junk head: probabilities sum to 1 with the digits' ratios those of their own softmax, the
+ * loss's gradient matches finite differences (with and without smoothing), and examples that are
+ * not digits leave the digits' logits without gradient. */
+static void test_junk_head(void **state)
+{
+    (void)state;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 8);
+    enum { N = 5, K = 11 };
+    float z[N * K], p[N * K], q[K], d[N * K];
+    const uint8_t y[N] = {3, 10, 0, 10, 9};
+    fill_uniform(z, N * K, -4, 4, &rng);
+    nn_junk_probs(p, z, N, K);
+    for (int i = 0; i < N; i++) {
+        double sum = 0;
+        for (int j = 0; j < K; j++)
+            sum += p[i * K + j];
+        assert_true(fabs(sum - 1.0) < 1e-5);
+        nn_softmax(q, z + i * K, 1, K - 1);
+        const float s = 1.0f / (1.0f + expf(-z[i * K + K - 1]));
+        assert_true(fabsf(p[i * K + K - 1] - s) < 1e-6f);
+        for (int j = 0; j < K - 1; j++)
+            assert_true(fabsf(p[i * K + j] - q[j] * (1.0f - s)) < 1e-6f);
+    }
+    for (int sm = 0; sm < 2; sm++) {
+        const float smooth = sm ? 0.1f : 0.0f;
+        nn_junk_xent_backward(d, z, y, N, K, smooth);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; y[i] == K - 1 && j < K - 1; j++)
+                assert_true(d[i * K + j] == 0.0f);
+        for (int i = 0; i < N * K; i++) {
+            const float eps = 1e-2f, keep = z[i];
+            z[i] = keep + eps;
+            const double up = nn_junk_xent_backward(NULL, z, y, N, K, smooth);
+            z[i] = keep - eps;
+            const double down = nn_junk_xent_backward(NULL, z, y, N, K, smooth);
+            z[i] = keep;
+            const double fd = (up - down) / (2 * eps);
+            if (fabs(fd - d[i]) > 1e-3 + 1e-2 * fabs(fd))
+                fail_msg("junk head dlogits[%d] (smoothing %g): analytic %.6f, finite difference "
+                         "%.6f",
+                         i, (double)smooth, (double)d[i], fd);
+        }
+    }
+    /* by hand: digit logits all 0 (q = 1/10), junk logit 0 (s = 1/2), label 0 and label 10 */
+    float z0[K] = {0};
+    const uint8_t y0 = 0, y10 = 10;
+    assert_true(fabs(nn_junk_xent_backward(NULL, z0, &y0, 1, K, 0.0f) - (log(10.0) + log(2.0))) <
+                1e-5);
+    assert_true(fabs(nn_junk_xent_backward(NULL, z0, &y10, 1, K, 0.0f) - log(2.0)) < 1e-5);
+    /* large logits do not overflow */
+    float big[K] = {1000, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1000}, pb[K];
+    nn_junk_probs(pb, big, 1, K);
+    assert_true(pb[0] > 0.999f && pb[K - 1] == 0.0f);
+    assert_true(isfinite(nn_junk_xent_backward(NULL, big, &y10, 1, K, 0.0f)));
+}
+
 /* Batch norm, L->c channels: CNHW when L->pad is 0, [n][c] (the dense side) when 1.
  * p = gamma then beta. */
 static void bn_strides(const struct fd_layer *L, size_t *m, size_t *cs, size_t *es)
@@ -627,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_dense_gradcheck),
         cmocka_unit_test(test_parameterless_gradcheck),
         cmocka_unit_test(test_softmax_xent_gradcheck),
+        cmocka_unit_test(test_junk_head),
         cmocka_unit_test(test_batchnorm_gradcheck),
     };
     return cmocka_run_group_tests_name("nn_kernels", tests, NULL, NULL);

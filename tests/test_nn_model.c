@@ -4,6 +4,7 @@
  * optimizers, and determinism. */
 #define _DEFAULT_SOURCE
 #include "json.h"
+#include "kernels.h"
 #include "nn.h"
 #include "testutil.h"
 
@@ -53,7 +54,12 @@ static void test_spec_errors(void **state)
                          "f65536-f65536-f10",
                          "c8k3x-f10",
                          "c8k3bs-f10",
-                         "c8k3-f10b"};
+                         "c8k3-f10b",
+                         "c8k3-f11bj",
+                         "c8k3-f11j-f10",
+                         "c8k3-f2j",
+                         "c8k3j-f11",
+                         "c8k3-f11jj"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct nn_model *m = NULL;
         int rc = nn_model_new(bad[i], 1, 28, 28, &m);
@@ -562,9 +568,48 @@ static void test_infer_matches_predict(void **state)
     }
 }
 
+/* A model ending in f<N>j: its probabilities (training-side nn_predict and the packed nn_infer
+ * alike) are the junk head's, and the head survives a save and load. */
+static void test_junk_head_model(void **state)
+{
+    (void)state;
+    struct nn_model *m;
+    assert_int_equal(nn_model_new("c4k3b-p2-f16-f11j", 1, 28, 28, &m), DG_OK);
+    assert_int_equal(m->n_classes, 11);
+    assert_int_equal(m->junk_head, 1);
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 3);
+    nn_model_init(m, &rng);
+    enum { N = 6 };
+    float *x = malloc(N * 784 * sizeof *x), want[N * 11];
+    fill_uniform(x, N * 784, 0, 1, &rng);
+    struct nn_work *wk;
+    assert_int_equal(nn_work_new(m, N, 0, &wk), DG_OK);
+    const float *logits = nn_forward(m, wk, x, N, 0, NULL);
+    nn_junk_probs(want, logits, N, 11);
+    const float *p = nn_predict(m, wk, x, N);
+    assert_close(p, want, N * 11, 1e-6, 1e-5);
+    struct nn_infer *inf;
+    assert_int_equal(nn_infer_new(m, N, &inf), DG_OK);
+    assert_close(nn_infer_run(inf, x, N), want, N * 11, 1e-5, 1e-4);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/dg_test_junk_%d.safetensors", (int)getpid());
+    assert_int_equal(nn_model_save(m, NULL, NULL, path), DG_OK);
+    struct nn_model *back;
+    assert_int_equal(nn_model_load(path, &back, NULL, NULL), DG_OK);
+    unlink(path);
+    assert_int_equal(back->junk_head, 1);
+    nn_model_free(back);
+    nn_infer_free(inf);
+    nn_work_free(wk);
+    nn_model_free(m);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_junk_head_model),
         cmocka_unit_test(test_spec_reference),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_torch_small),

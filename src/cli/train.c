@@ -29,7 +29,9 @@ static const char *const HELP =
     "                         shape at a quarter of the work)\n"
     "                         tokens: c<F>k<K>[s][b] conv+ReLU ('s' = same padding, 'b' = batch\n"
     "                         norm), p<K> max-pool, f<N>[b] dense (+ReLU unless last), d<R> "
-    "dropout\n"
+    "dropout;\n"
+    "                         a last f<N>j is a junk head: output N is 'not a digit' with its own\n"
+    "                         sigmoid, so those examples never move the digits' softmax\n"
     "  --epochs N             epochs to train in all (default 10; robust and fast: 30)\n"
     "  --batch N              batch size (default 128)\n"
     "  --lr X                 (peak) learning rate (default 0.001 for Adam, 0.01 for SGD; robust\n"
@@ -51,7 +53,7 @@ static const char *const HELP =
     "  --limit N              train on the first N training images only\n"
     "  --extra PREFIX         also train on PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte\n"
     "                         (digits scan-eval --mine); their label 10 is 'not a digit', which\n"
-    "                         needs an architecture ending in f11\n"
+    "                         needs an architecture ending in f11 or f11j\n"
     "  --mnist-repeat N       with --extra: each MNIST image N times an epoch (default 1), so\n"
     "                         the mined examples do not outweigh MNIST\n"
     "  --out FILE             model file to write (default <arch>.safetensors, or "
@@ -290,7 +292,7 @@ static int with_extra(const char *cmd, const struct train_opts *o, int n_classes
     else if (n_junk > 0 && n_classes < 11)
         status = cli_usage(cmd,
                            "--extra %s: it has 'not a digit' examples (10): use an --arch ending "
-                           "in f11",
+                           "in f11j (or f11)",
                            o->extra);
     else if (n_all > 10000000)
         status = cli_usage(cmd, "--extra and --mnist-repeat make over 10,000,000 examples");

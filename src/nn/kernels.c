@@ -719,6 +719,61 @@ void nn_softmax(float *probs, const float *logits, int n, int n_cls)
     }
 }
 
+/* log(1 + e^x) without overflow */
+static double softplus(double x)
+{
+    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+void nn_junk_probs(float *probs, const float *logits, int n, int n_cls)
+{
+    const int nd = n_cls - 1;
+    for (int ni = 0; ni < n; ni++) {
+        const float *z = logits + (size_t)ni * n_cls;
+        float *p = probs + (size_t)ni * n_cls;
+        nn_softmax(p, z, 1, nd);
+        const float s = 1.0f / (1.0f + expf(-z[nd]));
+        for (int j = 0; j < nd; j++)
+            p[j] *= 1.0f - s;
+        p[nd] = s;
+    }
+}
+
+float nn_junk_xent_backward(float *dlogits, const float *logits, const uint8_t *labels, int n,
+                            int n_cls, float eps)
+{
+    const int nd = n_cls - 1;
+    const float inv_n = 1.0f / (float)n;
+    const float off = eps / (float)nd, on = 1.0f - eps + off;
+    double loss = 0.0;
+    float q[256];
+    for (int ni = 0; ni < n; ni++) {
+        const float *z = logits + (size_t)ni * n_cls;
+        const int y = labels[ni], junk = y >= nd;
+        const double zj = z[nd];
+        const float s = (float)(1.0 / (1.0 + exp(-zj)));
+        /* -log s = softplus(-z), -log(1 - s) = softplus(z) */
+        loss += junk ? softplus(-zj) : softplus(zj);
+        float *d = dlogits ? dlogits + (size_t)ni * n_cls : NULL;
+        if (d)
+            d[nd] = (s - (junk ? 1.0f : 0.0f)) * inv_n;
+        if (junk) {
+            for (int j = 0; d && j < nd; j++)
+                d[j] = 0.0f;
+            continue;
+        }
+        nn_softmax(q, z, 1, nd);
+        for (int j = 0; j < nd; j++) {
+            const float t = j == y ? on : off;
+            if (t > 0.0f)
+                loss -= t * log(q[j] > 1e-30f ? q[j] : 1e-30f);
+            if (d)
+                d[j] = (q[j] - t) * inv_n;
+        }
+    }
+    return (float)(loss / n);
+}
+
 float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels, int n, int n_cls,
                        float eps)
 {

@@ -150,6 +150,17 @@ void nn_softmax(float *probs, const float *logits, int n, int n_cls);
 float nn_xent_backward(float *dlogits, const float *probs, const uint8_t *labels, int n, int n_cls,
                        float eps);
 
+/* A "junk head" output layer of n_cls logits: the last is "not a digit" with its own sigmoid s,
+ * the others a softmax q over the digits. probs = (q * (1 - s), s), so each row sums to 1 and
+ * the digits' probabilities keep their ratios whatever s is. */
+void nn_junk_probs(float *probs, const float *logits, int n, int n_cls);
+/* Its loss: a digit label y < n_cls - 1 costs -log q_y (smoothed by eps over the digits as
+ * nn_xent_backward) - log(1 - s); the junk label costs -log s alone, so examples that are not
+ * digits teach the sigmoid and never move the digits' softmax. Mean over n; dlogits (nullable)
+ * gets its gradient / n. */
+float nn_junk_xent_backward(float *dlogits, const float *logits, const uint8_t *labels, int n,
+                            int n_cls, float eps);
+
 /* Naive references: direct loops in the same layouts, no BLAS, no threads. */
 void nn_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int n,
                            int c, int h, int wd, int oc, int k, int pad);

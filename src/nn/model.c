@@ -170,6 +170,15 @@ static int parse_spec(struct nn_model *m, const char *spec)
                                    "batch norm",
                                    (int)toklen, tok);
             }
+            if (*p == 'j') {
+                if (bn || p[1] != '\0' || units < 3 || units > 256)
+                    return dg_fail(DG_EARG,
+                                   "spec token '%.*s': 'j' (a junk head) belongs on the last "
+                                   "layer, of at least 3 outputs, without batch norm",
+                                   (int)toklen, tok);
+                m->junk_head = 1;
+                p++;
+            }
             if (spatial) {
                 if ((size_t)c * h * w > NN_MAX_PARAMS)
                     return dg_fail(DG_EARG, "spec: flattened size is too large");
@@ -719,8 +728,13 @@ float nn_backward(const struct nn_model *m, struct nn_work *wk, float *grads, co
 {
     check_batch(wk, n, 1);
     const int last = m->n_layers - 1;
-    nn_softmax(wk->probs, wk->act[last], n, m->n_classes);
-    float loss = nn_xent_backward(wk->dact[last], wk->probs, labels, n, m->n_classes, eps);
+    float loss;
+    if (m->junk_head) {
+        loss = nn_junk_xent_backward(wk->dact[last], wk->act[last], labels, n, m->n_classes, eps);
+    } else {
+        nn_softmax(wk->probs, wk->act[last], n, m->n_classes);
+        loss = nn_xent_backward(wk->dact[last], wk->probs, labels, n, m->n_classes, eps);
+    }
     for (int i = last; i >= 0; i--) {
         const struct nn_layer *l = &m->layer[i];
         const float *in = i > 0 ? wk->act[i - 1] : wk->x;
@@ -805,7 +819,7 @@ int nn_argmax(const float *v, int n)
 const float *nn_predict(const struct nn_model *m, struct nn_work *wk, const float *x, int n)
 {
     const float *logits = nn_forward(m, wk, x, n, 0, NULL);
-    nn_softmax(wk->probs, logits, n, m->n_classes);
+    (m->junk_head ? nn_junk_probs : nn_softmax)(wk->probs, logits, n, m->n_classes);
     return wk->probs;
 }
 
@@ -816,8 +830,14 @@ float nn_train_step(struct nn_model *m, struct nn_work *wk, struct nn_optim *opt
     const float *logits = nn_forward(m, wk, x, n, 1, rng);
     if (n_correct) {
         int hits = 0;
-        for (int i = 0; i < n; i++)
-            hits += nn_argmax(logits + (size_t)i * m->n_classes, m->n_classes) == labels[i];
+        for (int i = 0; i < n; i++) {
+            const float *z = logits + (size_t)i * m->n_classes;
+            const int nd = m->n_classes - 1;
+            const int pred = !m->junk_head  ? nn_argmax(z, m->n_classes)
+                             : z[nd] > 0.0f ? nd /* s > 0.5 */
+                                            : nn_argmax(z, nd);
+            hits += pred == labels[i];
+        }
         *n_correct = hits;
     }
     float loss = nn_backward(m, wk, opt->grads, labels, n, opt->label_smoothing);

@@ -62,6 +62,8 @@ struct nn_model {
     char spec[NN_SPEC_MAX]; /* as given (presets expanded) */
     int in_c, in_h, in_w;
     int n_classes; /* outputs of the last layer */
+    int junk_head; /* the last output is "not a digit" with its own sigmoid (spec f<N>j; see
+                      nn_junk_probs), the others a softmax; else one softmax over all */
     int n_layers;
     struct nn_layer layer[NN_MAX_LAYERS];
     size_t n_params; /* including batch norm's running statistics */
