@@ -449,6 +449,52 @@ static void test_context_rejects_edges_and_letters(void **state)
     data_set_free(&s);
 }
 
+/* A page photographed at 12 MP: 40 px digits (1.3% of the short side, under the 2% a webcam frame
+ * asks for) in 12 rows of 32, more than the 256 candidates one frame once had room for, and a
+ * row of 120 px digits below them. Nearly all are read, the big ones too. */
+static void test_twelve_megapixel_page(void **state)
+{
+    (void)state;
+    struct data_set s;
+    int first[10];
+    load_test_digits(&s, first);
+    struct nn_model *m = load_model();
+    struct rec_params p;
+    rec_default_params(&p);
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    struct rec_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    struct vis_image page;
+    assert_int_equal(vis_image_init(&page, 4000, 3000), DG_OK);
+    memset(page.px, 210, (size_t)page.w * page.h);
+    struct placed pl;
+    int n_small = 0, n_big = 0, k = 0;
+    for (int row = 0; row < 12; row++)
+        for (int col = 0; col < 32; col++, k++, n_small++)
+            put_digit(&page, &s, k, s.labels[k], 150 + col * 115, 150 + row * 150, 2.0, &pl);
+    for (int col = 0; col < 8; col++, k++, n_big++)
+        put_digit(&page, &s, k, s.labels[k], 200 + col * 450, 2200, 6.0, &pl);
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    int small = 0, big = 0;
+    for (int i = 0; i < r->n_digits; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        if (d->box.y >= 2100)
+            big += d->box.h > 80;
+        else
+            small += d->box.h < 60;
+    }
+    print_message("12 MP page: %d of %d small digits, %d of %d big ones read\n", small, n_small,
+                  big, n_big);
+    assert_true(small >= n_small * 95 / 100);
+    assert_int_equal(big, n_big);
+    vis_image_destroy(&page);
+    free(r);
+    rec_scanner_free(sc);
+    nn_model_free(m);
+    data_set_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_touching_pairs_split),
         cmocka_unit_test(test_rejects_drawn_letters),
         cmocka_unit_test(test_context_rejects_edges_and_letters),
+        cmocka_unit_test(test_twelve_megapixel_page),
     };
     return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);
 }

@@ -47,7 +47,9 @@ struct rec_scanner {
     size_t crop_cap;
     int *per_comp; /* rec_scan's per-component scratch */
     size_t per_comp_cap;
-    int *run_order; /* rec_scan's runs, grouped by candidate */
+    int *run_order;             /* rec_scan's runs, grouped by candidate */
+    struct vis_component *gbox; /* rec_scan's union box of each group of components */
+    size_t gbox_cap;
     size_t run_order_cap;
     struct rec_digit reorder[REC_MAX_CANDIDATES]; /* scratch for putting digits in reading order */
     struct rec_digit read[REC_MAX_CANDIDATES];    /* scratch: every network input's reading */
@@ -76,7 +78,7 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
     sc->model = model;
     sc->p = *p;
     sc->x = malloc((size_t)REC_MAX_CANDIDATES * 784 * sizeof *sc->x);
-    int rc = sc->x ? nn_infer_new(model, REC_MAX_CANDIDATES, &sc->inf) : DG_ENOMEM;
+    int rc = sc->x ? nn_infer_new(model, REC_BATCH, &sc->inf) : DG_ENOMEM;
     if (rc == DG_OK)
         rc = vis_work_new(&sc->vwk);
     if (rc != DG_OK) {
@@ -98,6 +100,7 @@ void rec_scanner_free(struct rec_scanner *sc)
     free(sc->crop);
     free(sc->per_comp);
     free(sc->run_order);
+    free(sc->gbox);
     free(sc);
 }
 
@@ -204,16 +207,19 @@ static int crop_candidate(struct rec_scanner *sc, int k)
     return DG_OK;
 }
 
-/* Network inputs x[first .. first+n) in one batch: sc->read[first ..] get their readings. */
+/* Network inputs x[first .. first+n) in batches of up to REC_BATCH: sc->read[first ..] get their
+ * readings. */
 static void read_batch(struct rec_scanner *sc, int first, int n)
 {
-    if (n <= 0)
-        return;
-    const float *prob = nn_infer_run(sc->inf, sc->x + (size_t)first * 784, n);
     const int n_classes = sc->model->n_classes;
+    const float *prob = NULL;
     for (int i = first; i < first + n; i++) {
+        if ((i - first) % REC_BATCH == 0) {
+            const int m = first + n - i < REC_BATCH ? first + n - i : REC_BATCH;
+            prob = nn_infer_run(sc->inf, sc->x + (size_t)i * 784, m);
+        }
         struct rec_digit *d = &sc->read[i];
-        const float *pr = prob + (size_t)(i - first) * n_classes;
+        const float *pr = prob + (size_t)((i - first) % REC_BATCH) * n_classes;
         for (int t = 0; t < 3; t++) {
             int best = -1;
             for (int c = 0; c < 10; c++)
@@ -277,28 +283,37 @@ static int find_candidates(struct rec_scanner *sc)
                 if (a != b)
                     group[a > b ? a : b] = a < b ? a : b;
             }
-    /* Candidate boxes: the union of each group. */
-    int n_cand = 0;
-    for (int i = 0; i < n_comp; i++)
-        cand_of[i] = -1;
+    /* Each group's union box (at its root, the group's first component), then the candidates:
+     * the groups of a digit's height and shape, in order, at most REC_MAX_CANDIDATES, so specks
+     * and smudges do not take the places of digits further down a busy page. */
+    if ((rc = dg_grow((void **)&sc->gbox, &sc->gbox_cap, (size_t)n_comp + 1, sizeof *sc->gbox)))
+        return rc;
     for (int i = 0; i < n_comp; i++) {
+        cand_of[i] = -1;
         if (!keep[i])
             continue;
         const int g = group_find(group, i);
-        if (cand_of[g] < 0) {
-            if (n_cand == REC_MAX_CANDIDATES)
-                continue; /* more than we can read in one frame: the rest are ignored */
-            cand_of[g] = n_cand;
-            sc->box[n_cand] = comp[i];
-            n_cand++;
-        } else {
-            struct vis_component *b = &sc->box[cand_of[g]];
-            b->x0 = comp[i].x0 < b->x0 ? comp[i].x0 : b->x0;
-            b->y0 = comp[i].y0 < b->y0 ? comp[i].y0 : b->y0;
-            b->x1 = comp[i].x1 > b->x1 ? comp[i].x1 : b->x1;
-            b->y1 = comp[i].y1 > b->y1 ? comp[i].y1 : b->y1;
-            b->area += comp[i].area;
+        struct vis_component *b = &sc->gbox[g];
+        if (g == i) {
+            *b = comp[i];
+            continue;
         }
+        b->x0 = comp[i].x0 < b->x0 ? comp[i].x0 : b->x0;
+        b->y0 = comp[i].y0 < b->y0 ? comp[i].y0 : b->y0;
+        b->x1 = comp[i].x1 > b->x1 ? comp[i].x1 : b->x1;
+        b->y1 = comp[i].y1 > b->y1 ? comp[i].y1 : b->y1;
+        b->area += comp[i].area;
+    }
+    int n_cand = 0;
+    for (int g = 0; g < n_comp && n_cand < REC_MAX_CANDIDATES; g++) {
+        if (!keep[g] || group[g] != g)
+            continue;
+        const struct vis_component *b = &sc->gbox[g];
+        const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+        if (h < sc->min_h || (float)w > p->max_aspect * h)
+            continue;
+        cand_of[g] = n_cand;
+        sc->box[n_cand++] = *b;
     }
     /* the runs grouped by candidate (a counting sort), so a crop visits just its own */
     for (int i = 0; i < n_comp; i++)
@@ -549,7 +564,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     memset(r, 0, offsetof(struct rec_result, digits));
     r->n_numbers = 0;
     const int short_side = grey->w < grey->h ? grey->w : grey->h;
-    sc->min_h = (int)(sc->p.min_height_frac * short_side);
+    sc->min_h = (int)fminf(sc->p.min_height_frac * (float)short_side, REC_LEGIBLE_PX);
     sc->max_h = (int)(sc->p.max_height_frac * short_side);
     int rc;
     if ((rc = find_ink(sc, grey, r)) || (rc = find_candidates(sc)) || (rc = read_wholes(sc)) ||

@@ -18,14 +18,19 @@
 #include "nn.h"
 #include "vis.h"
 
-enum { REC_MAX_CANDIDATES = 256 };
+/* The most candidates one image is read for (a page photographed at 12 MP holds a few hundred
+ * digits); the network reads them in batches of REC_BATCH. */
+enum { REC_MAX_CANDIDATES = 1024, REC_BATCH = 256 };
+/* Digits this tall (pixels) are legible in any image, however large. */
+enum { REC_LEGIBLE_PX = 16 };
 /* A model with 11 outputs reads the 11th as "not a digit" (a piece of background, a letter, half
  * a digit): a candidate is read only when its best digit is likelier than that. */
 enum { REC_CLASSES_WITH_JUNK = 11 };
 
 struct rec_params {
     struct vis_threshold_params threshold;
-    float min_height_frac; /* a digit is at least this fraction of the shorter image side */
+    float min_height_frac; /* a digit is at least this fraction of the shorter image side, or
+                              REC_LEGIBLE_PX in large images (a page photographed at 12 MP) */
     float max_height_frac; /* ... and at most this */
     int min_area;          /* pixels; smaller components are specks */
     float max_aspect;      /* width/height above this is a line or a smudge, not a digit */
