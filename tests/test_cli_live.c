@@ -144,13 +144,34 @@ static int each_line(char *text,
 struct frames_seen {
     int n;
     double last_index, last_t;
-    int digits, numbers, bad_t;
+    int digits, numbers, bad_t, shown, locked, locks;
     double fps;
 };
+
+/* A lock event line: {"event": "lock", "t", "id", "text" (digits), "confidence", "box"}. */
+static void check_lock(const struct dg_json *doc, const struct dg_json_node *o,
+                       struct frames_seen *s)
+{
+    const struct dg_json_node *ev = dg_json_get(doc, o, "event"), *tx = dg_json_get(doc, o, "text");
+    const struct dg_json_node *c = dg_json_get(doc, o, "confidence");
+    assert_non_null(ev);
+    assert_string_equal(ev->str, "lock");
+    assert_non_null(dg_json_get(doc, o, "t"));
+    assert_non_null(dg_json_get(doc, o, "id"));
+    assert_non_null(tx);
+    assert_true(tx->str[0] && strspn(tx->str, "0123456789") == strlen(tx->str));
+    assert_true(c && c->num >= 0.9 && c->num <= 1.0);
+    assert_int_equal(dg_json_get(doc, o, "box")->n_children, 4);
+    s->locks++;
+}
 
 static void check_frame(const struct dg_json *doc, const struct dg_json_node *o, void *ctx)
 {
     struct frames_seen *s = ctx;
+    if (dg_json_get(doc, o, "event")) {
+        check_lock(doc, o, s);
+        return;
+    }
     const struct dg_json_node *fr = dg_json_get(doc, o, "frame"), *t = dg_json_get(doc, o, "t");
     const struct dg_json_node *dg = dg_json_get(doc, o, "digits");
     const struct dg_json_node *nb = dg_json_get(doc, o, "numbers");
@@ -167,6 +188,13 @@ static void check_frame(const struct dg_json *doc, const struct dg_json_node *o,
     s->last_index = fr->num, s->last_t = t->num;
     s->digits += dg->n_children;
     s->numbers += nb->n_children;
+    const struct dg_json_node *sh = dg_json_get(doc, o, "shown"),
+                              *lk = dg_json_get(doc, o, "locked");
+    assert_non_null(sh);
+    assert_non_null(lk);
+    assert_true(lk->n_children <= sh->n_children); /* a locked number is a shown one */
+    s->shown += sh->n_children;
+    s->locked += lk->n_children;
     for (const struct dg_json_node *d = dg_json_child(doc, dg); d; d = dg_json_next(doc, d)) {
         assert_non_null(dg_json_get(doc, d, "top3"));
         assert_int_equal(dg_json_get(doc, d, "box")->n_children, 4);
@@ -181,11 +209,17 @@ static void test_headless_json_demo_and_video(void **state)
     assert_int_equal(run("live --demo --headless --json --frames 40 --record %s/demo.mp4", tmpdir),
                      0);
     struct frames_seen s = {.last_index = -1, .last_t = -1, .fps = 30};
-    assert_int_equal(each_line(output(), check_frame, &s), 40);
+    each_line(output(), check_frame, &s);
     assert_int_equal(s.n, 40);
     assert_int_equal(s.bad_t, 0);
     assert_true(s.digits > 40 * 5); /* several digits on every frame */
     assert_true(s.numbers > 40 * 2);
+    /* the numbers shown hold still: they appear after a quarter of a second (8 frames), and
+     * the demo's steady page locks (after 8 + 15 frames) */
+    printf("demo: %d numbers shown, %d locked over 40 frames, %d locks\n", s.shown, s.locked,
+           s.locks);
+    assert_true(s.shown > 30 * 2);
+    assert_true(s.locks >= 1 && s.locked >= s.locks);
     char path[256];
     snprintf(path, sizeof path, "%s/demo.mp4", tmpdir);
     assert_int_equal(access(path, F_OK), 0);
@@ -193,7 +227,8 @@ static void test_headless_json_demo_and_video(void **state)
     /* that video read back at its own rate: indices and times are the source's */
     assert_int_equal(run("live --video %s --headless --json", path), 0);
     struct frames_seen v = {.last_index = -1, .last_t = -1, .fps = 30};
-    const int n = each_line(output(), check_frame, &v);
+    each_line(output(), check_frame, &v);
+    const int n = v.n;
     assert_true(n >= 10 && n <= 40); /* frames the reader fell behind on are dropped, not queued */
     assert_true(v.last_index <= 39);
     assert_int_equal(v.bad_t, 0);
@@ -266,6 +301,8 @@ struct last_frame {
 static void keep_boxes(const struct dg_json *doc, const struct dg_json_node *o, void *ctx)
 {
     struct last_frame *lf = ctx;
+    if (dg_json_get(doc, o, "event"))
+        return; /* a lock */
     lf->n++;
     lf->n_boxes = 0;
     const struct dg_json_node *dg = dg_json_get(doc, o, "digits");

@@ -39,6 +39,7 @@ struct live {
     struct rec_result *res;
     struct rec_tracker *trk;
     int track_of[REC_MAX_CANDIDATES];
+    struct rec_numtracker ntk; /* the numbers shown */
     uint8_t *grey_px;
     int have_result;
 
@@ -100,6 +101,43 @@ static void roi_rect(const struct live *l, int *x, int *y, int *w, int *h)
     *x = (l->vw - *w) / 2, *y = (l->vh - *h) / 2;
 }
 
+/* A tracked number as JSON: id, text, confidence, box. */
+static void write_numtrack(const struct rec_numtrack *tr)
+{
+    printf("{\"id\": %d, \"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}",
+           tr->id, tr->text, (double)tr->confidence, tr->box.x, tr->box.y, tr->box.w, tr->box.h);
+}
+
+/* The frame's JSON line (the reading, the numbers shown and those locked), then a line per lock
+ * of this frame. */
+static void write_json(const struct live *l, const struct media_frame *f, const int *locked,
+                       int n_locked, double ms)
+{
+    printf("{\"frame\": %lld, \"t\": %.3f, ", (long long)f->index, f->t);
+    rec_result_write_json(stdout, l->res);
+    for (int pass = 0; pass < 2; pass++) {
+        printf(pass ? ", \"locked\": [" : ", \"shown\": [");
+        int k = 0;
+        for (int i = 0; i < l->ntk.n; i++) {
+            const struct rec_numtrack *tr = &l->ntk.tracks[i];
+            if (!(pass ? tr->locked : tr->shown))
+                continue;
+            printf("%s", k++ ? ", " : "");
+            write_numtrack(tr);
+        }
+        printf("]");
+    }
+    printf(", \"ms\": %.3f}\n", ms);
+    for (int i = 0; i < n_locked; i++) {
+        const struct rec_numtrack *tr = &l->ntk.tracks[locked[i]];
+        printf("{\"event\": \"lock\", \"t\": %.3f, \"id\": %d, \"text\": \"%s\", "
+               "\"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}\n",
+               f->t, tr->id, tr->text, (double)tr->confidence, tr->box.x, tr->box.y, tr->box.w,
+               tr->box.h);
+    }
+    fflush(stdout);
+}
+
 static int process(struct live *l, const struct media_frame *f)
 {
     int rx, ry, rw, rh;
@@ -117,16 +155,14 @@ static int process(struct live *l, const struct media_frame *f)
     for (int i = 0; i < r->n_numbers; i++)
         r->numbers[i].box.x += rx, r->numbers[i].box.y += ry;
     rec_tracker_update(l->trk, r, l->track_of);
+    int locked[REC_MAX_NUMTRACKS];
+    const int n_locked = rec_numtracker_update(&l->ntk, r, locked, REC_MAX_NUMTRACKS);
     l->have_result = 1;
     l->ms_last = ms;
     l->ms_hist[l->processed % MS_HIST] = (float)ms;
     l->processed++;
-    if (l->cfg->json) {
-        printf("{\"frame\": %lld, \"t\": %.3f, ", (long long)f->index, f->t);
-        rec_result_write_json(stdout, r);
-        printf(", \"ms\": %.3f}\n", ms);
-        fflush(stdout);
-    }
+    if (l->cfg->json)
+        write_json(l, f, locked, n_locked, ms);
     return DG_OK;
 }
 
@@ -136,26 +172,6 @@ static int steady(const struct live *l, int i)
 {
     const int t = l->track_of[i];
     return t < 0 || l->trk->tracks[t].seen >= 2;
-}
-
-static int number_steady(const struct live *l, const struct rec_number *nb)
-{
-    for (int i = nb->first; i < nb->first + nb->count; i++)
-        if (steady(l, i))
-            return 1;
-    return 0;
-}
-
-/* A number's text from its digits' tracked (steadier) labels; '?' for unsure ones. */
-static void number_text(const struct live *l, const struct rec_number *nb, char *out, size_t n)
-{
-    size_t k = 0;
-    for (int i = nb->first; i < nb->first + nb->count && k + 1 < n; i++) {
-        const int t = l->track_of[i];
-        const int label = t >= 0 ? l->trk->tracks[t].label : l->res->digits[i].digit;
-        out[k++] = label >= 0 ? (char)('0' + label) : '?';
-    }
-    out[k] = 0;
 }
 
 /* ---- drawing on the canvas ------------------------------------------------------------------ */
@@ -267,15 +283,17 @@ static void draw_readings(struct live *l)
             snprintf(s, sizeof s, "?");
         text(l, l->font_s, b.x, b.y + b.h + 4, s, black, c);
     }
-    for (int i = 0; i < r->n_numbers; i++) {
-        const struct rec_number *nb = &r->numbers[i];
-        if (!number_steady(l, nb))
+    /* the numbers as tracked: steady; a locked one green with a tick */
+    const SDL_Color lock_bg = {20, 150, 60, 255};
+    for (int i = 0; i < l->ntk.n; i++) {
+        const struct rec_numtrack *tr = &l->ntk.tracks[i];
+        if (!tr->shown)
             continue;
-        char s[REC_MAX_CANDIDATES + 1];
-        number_text(l, nb, s, sizeof s);
-        const struct rec_box b = shown(l, nb->box);
+        char s[REC_NUMBER_TEXT + 8];
+        snprintf(s, sizeof s, "%s%s", tr->text, tr->locked ? " \xe2\x9c\x93" : "");
+        const struct rec_box b = shown(l, tr->box);
         const int h = TTF_FontHeight(l->font_l);
-        text(l, l->font_l, b.x, b.y - h - 8, s, white, blue);
+        text(l, l->font_l, b.x, b.y - h - 8, s, white, tr->locked ? lock_bg : blue);
     }
 }
 
@@ -620,17 +638,37 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Headless without --json: a line whenever the numbers read change. */
+/* Whether box a comes before box b in reading order. */
+static int reads_before(const struct rec_box *a, const struct rec_box *b)
+{
+    const int top = a->y > b->y ? a->y : b->y;
+    const int bot = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    const int hmin = a->h < b->h ? a->h : b->h;
+    if ((bot - top) * 2 >= hmin) /* one line */
+        return a->x < b->x;
+    return a->y < b->y;
+}
+
+/* Headless without --json: a line whenever the numbers shown change. */
 static void say_numbers(struct live *l)
 {
     char s[sizeof l->said] = "";
     size_t k = 0;
-    for (int i = 0; i < l->res->n_numbers && k + 2 < sizeof s; i++) {
-        if (!number_steady(l, &l->res->numbers[i]))
-            continue;
-        char t[REC_MAX_CANDIDATES + 1];
-        number_text(l, &l->res->numbers[i], t, sizeof t);
-        k += (size_t)snprintf(s + k, sizeof s - k, "%s%s", k ? " " : "", t);
+    /* the shown numbers in reading order: by line (boxes sharing half their height), then x */
+    int order[REC_MAX_NUMTRACKS], n = 0;
+    for (int i = 0; i < l->ntk.n; i++)
+        if (l->ntk.tracks[i].shown)
+            order[n++] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i;
+             j > 0 && reads_before(&l->ntk.tracks[order[j]].box, &l->ntk.tracks[order[j - 1]].box);
+             j--) {
+            const int t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    for (int i = 0; i < n && k + 2 < sizeof s; i++) {
+        k += (size_t)snprintf(s + k, sizeof s - k, "%s%s", k ? " " : "",
+                              l->ntk.tracks[order[i]].text);
         if (k >= sizeof s)
             k = sizeof s - 1;
     }
@@ -676,6 +714,7 @@ int app_live_run(const struct app_config *cfg)
         goto done;
     }
     rec_tracker_init(l->trk, l->params.min_confidence, 0.15f);
+    rec_numtracker_init(&l->ntk, cfg->source.fps > 0 ? cfg->source.fps : 30.0);
     if ((rc = rec_scanner_new(cfg->model, &l->params, &l->sc)) != DG_OK)
         goto done;
     const int draws = want_window || cfg->record || cfg->screenshot;

@@ -120,4 +120,37 @@ void rec_tracker_init(struct rec_tracker *t, float min_confidence, float switch_
  * keeps its track). track_of[i] (nullable) gets the index into t->tracks of candidate i. */
 void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *track_of);
 
+/* Numbers followed across frames (numtrack.c), so the numbers shown hold still: a reading joins the
+ * track whose box it overlaps by at least half of the smaller box; a track is shown once seen in
+ * `appear` frames, takes a new text only after it has been read in `change` frames in a row, ends
+ * after `gone` frames unseen, and locks (once per text) when shown, read the same in `lock`
+ * frames in a row and its confidence (a running average) is at least lock_confidence. */
+enum { REC_MAX_NUMTRACKS = 64, REC_NUMBER_TEXT = 64 };
+
+struct rec_numtrack {
+    int id;
+    struct rec_box box;
+    char text[REC_NUMBER_TEXT]; /* the reading shown */
+    float confidence;
+    char pending[REC_NUMBER_TEXT]; /* a different reading ... */
+    int pending_frames;            /* ... read in this many frames in a row */
+    int age, steady, missed;       /* frames read; read as text in a row; unseen in a row */
+    int shown, locked;
+};
+
+struct rec_numtracker {
+    int appear, change, gone, lock;
+    float lock_confidence;
+    int n, next_id;
+    struct rec_numtrack tracks[REC_MAX_NUMTRACKS];
+};
+
+/* Frame counts for a video of fps frames a second (30 when unknown): appear and change a quarter
+ * of a second, gone a third, lock half a second; lock_confidence 0.9. */
+void rec_numtracker_init(struct rec_numtracker *t, double fps);
+/* Feeds one frame's numbers. Returns how many tracks locked in this frame and puts the indices
+ * in t->tracks of the first max_locked of them into locked_now (nullable). */
+int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, int *locked_now,
+                          int max_locked);
+
 #endif

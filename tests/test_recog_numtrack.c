@@ -1,0 +1,183 @@
+/* test_recog_numtrack.c - numbers followed across frames (numtrack.c) on scripted sequences at
+ * 30 frames a second (appear 8 frames, change 8, gone 10, lock 15): a digit missing for a frame,
+ * a one-frame false number, a real change of one digit, two numbers side by side, a short gap
+ * and a number that leaves, and when each locks. */
+#include "recog.h"
+#include "testutil.h"
+
+static struct rec_result *res;
+
+/* One frame holding the numbers texts[0..n) at boxes[0..n), confidence conf each. */
+static void frame(const char *const *texts, const struct rec_box *boxes, int n, float conf)
+{
+    memset(res, 0, sizeof *res);
+    res->n_numbers = n;
+    for (int i = 0; i < n; i++) {
+        snprintf(res->numbers[i].text, sizeof res->numbers[i].text, "%s", texts[i]);
+        res->numbers[i].box = boxes[i];
+        res->numbers[i].confidence = conf;
+    }
+}
+
+/* The shown track with the given id, or NULL. */
+static const struct rec_numtrack *shown(const struct rec_numtracker *t, int id)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->tracks[i].id == id && t->tracks[i].shown)
+            return &t->tracks[i];
+    return NULL;
+}
+
+static int n_shown(const struct rec_numtracker *t)
+{
+    int n = 0;
+    for (int i = 0; i < t->n; i++)
+        n += t->tracks[i].shown;
+    return n;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    res = malloc(sizeof *res);
+    return res ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(res);
+    return 0;
+}
+
+static void test_frame_counts(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    assert_int_equal(t.appear, 8);
+    assert_int_equal(t.change, 8);
+    assert_int_equal(t.gone, 10);
+    assert_int_equal(t.lock, 15);
+    rec_numtracker_init(&t, 5.0); /* slow sources keep the floors */
+    assert_int_equal(t.appear, 2);
+    assert_int_equal(t.change, 3);
+    assert_int_equal(t.lock, 5);
+    rec_numtracker_init(&t, 0.0); /* unknown: 30 */
+    assert_int_equal(t.appear, 8);
+}
+
+/* 2920 read steadily but for one frame where its first digit is missed (920, a box a quarter
+ * narrower), and one frame with a false "1" elsewhere: the shown text is 2920 from the 8th frame
+ * on and never anything else; the 1 is never shown; it locks once, at the 15th frame. */
+static void test_blips_do_not_show(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box full = {100, 100, 80, 30}, cut = {120, 100, 60, 30},
+                         far = {400, 300, 8, 30};
+    const char *whole[] = {"2920"}, *part[] = {"920"}, *with_false[] = {"2920", "1"};
+    const struct rec_box b2[] = {full, far};
+    int locks = 0, lock_frame = -1, id = -1;
+    for (int f = 1; f <= 40; f++) {
+        if (f == 20)
+            frame(part, &cut, 1, 0.97f);
+        else if (f == 25)
+            frame(with_false, b2, 2, 0.97f);
+        else
+            frame(whole, &full, 1, 0.97f);
+        int locked[4];
+        const int nl = rec_numtracker_update(&t, res, locked, 4);
+        if (nl) {
+            locks += nl;
+            lock_frame = f;
+            assert_string_equal(t.tracks[locked[0]].text, "2920");
+        }
+        if (f == 1)
+            id = t.tracks[0].id;
+        const struct rec_numtrack *tr = shown(&t, id);
+        if (f < 8) {
+            assert_null(tr);
+            continue;
+        }
+        assert_non_null(tr);
+        assert_string_equal(tr->text, "2920");
+        assert_int_equal(n_shown(&t), 1);
+    }
+    assert_int_equal(locks, 1);
+    assert_int_equal(lock_frame, 15);
+}
+
+/* A real change: 2920 becomes 2930 (the paper was corrected) and stays: the shown text changes
+ * after exactly `change` frames of the new reading, under the same id, and locks again. */
+static void test_real_change(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box box = {50, 60, 90, 30};
+    const char *before[] = {"2920"}, *after[] = {"2930"};
+    int locks = 0;
+    for (int f = 1; f <= 30; f++) {
+        frame(before, &box, 1, 0.95f);
+        locks += rec_numtracker_update(&t, res, NULL, 0);
+    }
+    const int id = t.tracks[0].id;
+    assert_int_equal(locks, 1);
+    for (int f = 1; f <= 30; f++) {
+        frame(after, &box, 1, 0.95f);
+        locks += rec_numtracker_update(&t, res, NULL, 0);
+        const struct rec_numtrack *tr = shown(&t, id);
+        assert_non_null(tr);
+        assert_string_equal(tr->text, f < t.change ? "2920" : "2930");
+        /* the old text stays locked until replaced; the new one locks after t.lock frames */
+        assert_int_equal(tr->locked, f < t.change || f >= t.change + t.lock - 1);
+    }
+    assert_int_equal(locks, 2);
+}
+
+/* Two numbers side by side keep their own tracks; an unsure one (confidence 0.6) is shown but
+ * never locks; a short gap (5 frames) keeps a number shown, a long one (11) ends it. */
+static void test_neighbours_gaps_and_confidence(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box boxes[] = {{100, 100, 60, 30}, {170, 100, 60, 30}};
+    const char *texts[] = {"41", "77"};
+    for (int f = 1; f <= 20; f++) {
+        frame(texts, boxes, 2, 0.6f);
+        assert_int_equal(rec_numtracker_update(&t, res, NULL, 0), 0);
+    }
+    assert_int_equal(n_shown(&t), 2);
+    const int a = t.tracks[0].id, b = t.tracks[1].id;
+    assert_true(a != b);
+    assert_string_equal(shown(&t, a)->text, "41");
+    assert_string_equal(shown(&t, b)->text, "77");
+    for (int f = 1; f <= 5; f++) { /* nothing seen */
+        frame(texts, boxes, 0, 0.6f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    assert_int_equal(n_shown(&t), 2);
+    frame(texts, boxes, 2, 0.6f);
+    rec_numtracker_update(&t, res, NULL, 0);
+    assert_non_null(shown(&t, a));
+    assert_non_null(shown(&t, b));
+    for (int f = 1; f <= 11; f++) {
+        frame(texts, boxes, 0, 0.6f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    assert_int_equal(t.n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frame_counts),
+        cmocka_unit_test(test_blips_do_not_show),
+        cmocka_unit_test(test_real_change),
+        cmocka_unit_test(test_neighbours_gaps_and_confidence),
+    };
+    return cmocka_run_group_tests_name("recog_numtrack", tests, setup, teardown);
+}
