@@ -606,10 +606,48 @@ static void test_junk_head_model(void **state)
     free(x);
 }
 
+/* A file whose weights hold NaN or infinity, or a batch norm a negative variance, is refused with
+ * a message naming the tensor, instead of reading every digit as NaN. */
+static void test_damaged_values_refused(void **state)
+{
+    (void)state;
+    struct nn_model *m;
+    assert_int_equal(nn_model_new("c4k3b-p2-f11j", 1, 28, 28, &m), DG_OK);
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 4);
+    nn_model_init(m, &rng);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/dg_test_nan_%d.safetensors", (int)getpid());
+    const struct nn_layer *bn = &m->layer[1];
+    assert_int_equal(bn->op, NN_BATCHNORM);
+    float *const where[3] = {m->params + m->layer[0].w_off + 5, m->params + m->layer[4].w_off,
+                             m->params + bn->s_off + bn->out_c};
+    const float bad[3] = {NAN, INFINITY, -1.0f};
+    const char *const says[3] = {"NaN", "infinite", "negative variance"};
+    for (int k = 0; k < 3; k++) {
+        const float keep = *where[k];
+        *where[k] = bad[k];
+        assert_int_equal(nn_model_save(m, NULL, NULL, path), DG_OK);
+        *where[k] = keep;
+        struct nn_model *back = NULL;
+        assert_int_equal(nn_model_load(path, &back, NULL, NULL), DG_EFORMAT);
+        assert_null(back);
+        if (!strstr(dg_errmsg(), says[k]))
+            fail_msg("%s: message '%s' does not say %s", says[k], dg_errmsg(), says[k]);
+    }
+    assert_int_equal(nn_model_save(m, NULL, NULL, path), DG_OK);
+    struct nn_model *back = NULL;
+    assert_int_equal(nn_model_load(path, &back, NULL, NULL), DG_OK);
+    unlink(path);
+    nn_model_free(back);
+    nn_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_junk_head_model),
+        cmocka_unit_test(test_damaged_values_refused),
         cmocka_unit_test(test_spec_reference),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_torch_small),

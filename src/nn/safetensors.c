@@ -329,6 +329,24 @@ static int parse_input(const char *s, int *c, int *h, int *w)
     return 0;
 }
 
+/* A weight that is NaN or infinite, or a negative variance, would make every reading NaN or
+ * nonsense without an error: such a file is damaged. */
+static int check_values(const struct tensor_ref *t)
+{
+    const size_t nl = strlen(t->name);
+    const int var = nl >= 11 && !strcmp(t->name + nl - 11, "running_var");
+    for (size_t j = 0; t->data && j < t->n; j++)
+        if (!isfinite(t->data[j]) || (var && t->data[j] < 0.0f))
+            return dg_fail(DG_EFORMAT,
+                           "model file's %s holds %s values: the file is damaged (retrain the "
+                           "model or restore a good copy)",
+                           t->name,
+                           isnan(t->data[j])   ? "NaN"
+                           : isinf(t->data[j]) ? "infinite"
+                                               : "negative variance");
+    return DG_OK;
+}
+
 int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model **out,
                       struct nn_optim **opt_out, struct nn_meta *meta_out)
 {
@@ -376,6 +394,8 @@ int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model
         rc = read_tensor(doc, root, t[i].name, t[i].shape, t[i].n_dims, tdata, tlen,
                          (float *)t[i].data, t[i].count);
         if (rc != DG_OK)
+            goto fail;
+        if ((rc = check_values(&t[i])) != DG_OK)
             goto fail;
     }
     int n_expected = n_t + 1; /* + __metadata__ */
