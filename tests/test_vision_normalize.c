@@ -239,6 +239,60 @@ static void test_blank_and_bad_files(void **state)
     assert_null(bad.px);
 }
 
+/* Writes n bytes of data to path. */
+static void put_file(const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* Files that end before their pixels do (stb_image fills the rest with zeros and says yes) and
+ * formats whose decoder loops on a cut file are refused with a reason; whole files still load. */
+static void test_cut_files_refused(void **state)
+{
+    (void)state;
+    static uint8_t file[64 + 300 * 200 * 3];
+    struct vis_image img = {0};
+    /* a PGM header with no pixels, and one with half of them */
+    const int hl = snprintf((char *)file, 64, "P5\n300 200\n255\n");
+    memset(file + hl, 180, 300 * 200);
+    put_file(file, (size_t)hl);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "cut short"));
+    put_file(file, (size_t)hl + 300 * 100);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_null(img.px);
+    put_file(file, (size_t)hl + 300 * 200);
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    assert_int_equal(img.px[300 * 200 - 1], 180);
+    vis_image_destroy(&img);
+    /* a 24-bit BMP, whole and cut after its header */
+    /* BITMAPFILEHEADER + BITMAPINFOHEADER, little-endian: 300 x 200, 24 bits, bottom-up */
+    const uint32_t fields[][2] = {
+        {2, 54 + 300 * 200 * 3}, {10, 54}, {14, 40}, {18, 300}, {22, 200}, {26, 1}, {28, 24}};
+    memset(file, 0, 54);
+    file[0] = 'B', file[1] = 'M';
+    for (size_t k = 0; k < sizeof fields / sizeof *fields; k++) {
+        const int wide = fields[k][0] != 26 && fields[k][0] != 28; /* planes, bits: 16-bit */
+        for (int byte = 0; byte < (wide ? 4 : 2); byte++)
+            file[fields[k][0] + byte] = (uint8_t)(fields[k][1] >> (8 * byte));
+    }
+    memset(file + 54, 90, 300 * 200 * 3);
+    put_file(file, 54 + 300 * 200 * 3);
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    vis_image_destroy(&img);
+    put_file(file, 54 + 100);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "cut short"));
+    /* Radiance HDR: refused by name before stb's decoder can loop on it */
+    const char hdr[] = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8 +X 8\n";
+    put_file(hdr, sizeof hdr - 1);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "HDR"));
+}
+
 static void test_draw_text(void **state)
 {
     (void)state;
@@ -260,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_area_average_equals_definition),
         cmocka_unit_test_setup_teardown(test_load_and_normalize_both_polarities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blank_and_bad_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cut_files_refused, setup, teardown),
         cmocka_unit_test(test_draw_text),
     };
     return cmocka_run_group_tests_name("vision_normalize", tests, NULL, NULL);

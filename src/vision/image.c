@@ -50,6 +50,40 @@ static int file_orientation(FILE *f)
     return o;
 }
 
+/* stb_image reads through these, so a file that ends before its pixels do is noticed: stb fills
+ * the missing part with zeros and reports success (a PGM header with no pixels, a cut BMP). */
+struct reader {
+    FILE *f;
+    int starved; /* the decoder wanted bytes past the end */
+};
+
+/* stb refills its 128-byte buffer with reads of that size (the last one short at a file's end,
+ * which is normal); any other read is for bytes the decoder needs, such as PNM's pixels. */
+enum { STB_BUFFER = 128 };
+
+static int rd_read(void *user, char *data, int size)
+{
+    struct reader *r = user;
+    const size_t n = fread(data, 1, (size_t)size, r->f);
+    if (n < (size_t)size && (n == 0 || size != STB_BUFFER))
+        r->starved = 1;
+    return (int)n;
+}
+
+static void rd_skip(void *user, int n)
+{
+    struct reader *r = user;
+    fseek(r->f, n, SEEK_CUR);
+    const int c = fgetc(r->f); /* clears the end-of-file flag, as stb's own reader does */
+    if (c != EOF)
+        ungetc(c, r->f);
+}
+
+static int rd_eof(void *user)
+{
+    return feof(((struct reader *)user)->f);
+}
+
 int vis_image_load(const char *path, struct vis_image *img)
 {
     int w, h, ch;
@@ -57,6 +91,18 @@ int vis_image_load(const char *path, struct vis_image *img)
     if (!f)
         return dg_fail(DG_EIO, "cannot open %s", path);
     const int orientation = file_orientation(f);
+    /* formats stb decodes that no camera or scanner writes, whose decoders loop on a cut file */
+    char magic[4] = {0};
+    const size_t n_magic = fread(magic, 1, sizeof magic, f);
+    rewind(f);
+    if ((n_magic >= 2 && !memcmp(magic, "#?", 2)) || (n_magic == 4 && !memcmp(magic, "8BPS", 4)) ||
+        (n_magic == 4 && !memcmp(magic, "\x53\x80\xF6\x34", 4))) {
+        fclose(f);
+        return dg_fail(DG_EFORMAT,
+                       "%s is a Radiance HDR, Photoshop or Softimage file; digits reads PNG, "
+                       "JPEG, BMP, GIF, PGM/PPM and TGA",
+                       path);
+    }
     if (!stbi_info_from_file(f, &w, &h, &ch)) {
         fclose(f);
         return dg_fail(DG_EFORMAT, "%s is not a readable image (%s)", path, stbi_failure_reason());
@@ -68,11 +114,17 @@ int vis_image_load(const char *path, struct vis_image *img)
     }
     /* 16 bits per channel are read at full depth and reduced to 8 after conversion to grey. */
     int is16 = stbi_is_16_bit_from_file(f);
-    void *data = is16 ? (void *)stbi_load_from_file_16(f, &w, &h, &ch, 0)
-                      : (void *)stbi_load_from_file(f, &w, &h, &ch, 0);
+    const stbi_io_callbacks io = {rd_read, rd_skip, rd_eof};
+    struct reader rd = {f, 0};
+    void *data = is16 ? (void *)stbi_load_16_from_callbacks(&io, &rd, &w, &h, &ch, 0)
+                      : (void *)stbi_load_from_callbacks(&io, &rd, &w, &h, &ch, 0);
     fclose(f);
     if (!data)
         return dg_fail(DG_EFORMAT, "%s cannot be decoded (%s)", path, stbi_failure_reason());
+    if (rd.starved) {
+        stbi_image_free(data);
+        return dg_fail(DG_EFORMAT, "%s is cut short: the file ends before its pixels do", path);
+    }
     uint8_t *px = malloc((size_t)w * h);
     if (!px) {
         stbi_image_free(data);
