@@ -283,6 +283,17 @@ static void test_cut_files_refused(void **state)
     put_file(file, 54 + 300 * 200 * 3);
     assert_int_equal(vis_image_load(path, &img), DG_OK);
     vis_image_destroy(&img);
+    /* the same stored top-down (negative height), with its first row dark: loads upright */
+    const uint32_t down = (uint32_t)-200;
+    for (int byte = 0; byte < 4; byte++)
+        file[22 + byte] = (uint8_t)(down >> (8 * byte));
+    memset(file + 54, 10, 300 * 3);
+    put_file(file, 54 + 300 * 200 * 3);
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    assert_int_equal(img.w, 300);
+    assert_int_equal(img.h, 200);
+    assert_true(img.px[5] < 20 && img.px[300 * 199 + 5] > 80);
+    vis_image_destroy(&img);
     put_file(file, 54 + 100);
     assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
     assert_non_null(strstr(dg_errmsg(), "cut short"));

@@ -107,6 +107,8 @@ int vis_image_load(const char *path, struct vis_image *img)
         fclose(f);
         return dg_fail(DG_EFORMAT, "%s is not a readable image (%s)", path, stbi_failure_reason());
     }
+    if (h < 0 && h > -(1 << 24))
+        h = -h; /* a top-down BMP: stb's info gives its height as stored, negative */
     if (w < 1 || h < 1 || (double)w * h > VIS_MAX_PIXELS) {
         fclose(f);
         return dg_fail(DG_EARG, "%s is %dx%d pixels; the limit is %d megapixels", path, w, h,
