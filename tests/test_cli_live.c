@@ -206,7 +206,9 @@ static void test_headless_json_demo_and_video(void **state)
 {
     (void)state;
     /* the demo, recorded as it is read */
-    assert_int_equal(run("live --demo --headless --json --frames 40 --record %s/demo.mp4", tmpdir),
+    assert_int_equal(run("live --demo --headless --json --frames 40 --record %s/demo.mp4 --log "
+                         "%s/locks.jsonl",
+                         tmpdir, tmpdir),
                      0);
     struct frames_seen s = {.last_index = -1, .last_t = -1, .fps = 30};
     each_line(output(), check_frame, &s);
@@ -220,6 +222,28 @@ static void test_headless_json_demo_and_video(void **state)
            s.locks);
     assert_true(s.shown > 30 * 2);
     assert_true(s.locks >= 1 && s.locked >= s.locks);
+    /* --log: a JSON line per lock */
+    char logp[256];
+    snprintf(logp, sizeof logp, "%s/locks.jsonl", tmpdir);
+    unsigned char *lines;
+    size_t n_bytes;
+    assert_int_equal(dg_read_file(logp, 1 << 20, &lines, &n_bytes), DG_OK);
+    char *text = (char *)lines;
+    text[n_bytes ? n_bytes - 1 : 0] = 0;
+    int n_lines = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save), n_lines++) {
+        struct dg_json *doc;
+        if (dg_json_parse(line, strlen(line), &doc) != DG_OK)
+            fail_msg("--log line is not JSON: %s", line);
+        const struct dg_json_node *o = dg_json_root(doc);
+        assert_non_null(dg_json_get(doc, o, "t"));
+        assert_non_null(dg_json_get(doc, o, "text"));
+        assert_int_equal(dg_json_get(doc, o, "box")->n_children, 4);
+        dg_json_free(doc);
+    }
+    free(lines);
+    assert_int_equal(n_lines, s.locks);
     char path[256];
     snprintf(path, sizeof path, "%s/demo.mp4", tmpdir);
     assert_int_equal(access(path, F_OK), 0);
@@ -418,6 +442,24 @@ static void test_window_screenshot_and_keys(void **state)
     snprintf(cmd, sizeof cmd, "wc -l < %s > %s/n3; ! cmp -s %s/n2 %s/n3", log, tmpdir, tmpdir,
              tmpdir);
     assert_int_equal(system(cmd), 0);
+    /* c: once a number has locked, the latest locked number goes to the clipboard */
+    snprintf(cmd, sizeof cmd, "grep -q '\"event\": \"lock\"' %s", log);
+    int locked = 1;
+    for (int i = 0; i < 200 && (locked = system(cmd)) != 0; i++)
+        usleep(50000);
+    assert_int_equal(locked, 0);
+    if (have("xclip")) {
+        assert_int_equal(system("xdotool key c"), 0);
+        usleep(300000);
+        /* the clipboard's text is the text of a lock event in the log */
+        snprintf(cmd, sizeof cmd,
+                 "clip=$(timeout 5 xclip -o -selection clipboard) && [ -n \"$clip\" ] && "
+                 "grep '\"event\": \"lock\"' %s | grep -qF \"\\\"text\\\": \\\"$clip\\\"\"",
+                 log);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        printf("xclip missing (scripts/install-deps installs it): clipboard not checked\n");
+    }
     assert_int_equal(system("xdotool key q"), 0);
     int st = -1;
     for (int i = 0; i < 200; i++) {

@@ -2,6 +2,7 @@
  * the panels onto an RGB canvas (SDL surfaces and SDL_ttf text), show the canvas in the window,
  * record it, and answer the keys. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,16 @@
 #include "recog.h"
 #include "vis.h"
 
-enum { PANEL_W = 232, STATUS_H = 30, PANEL_ROWS_MAX = 16, MS_HIST = 4096 };
+enum { PANEL_W = 232, STATUS_H = 30, PANEL_ROWS_MAX = 16, MS_HIST = 4096, LOG_MAX = 40 };
+
+/* A locked reading, for the log in the side panel. */
+struct lock_entry {
+    double t;    /* the frame's time in the source */
+    double when; /* dg_now() at the lock, for the highlight */
+    int id;      /* its number track */
+    float confidence;
+    char text[REC_NUMBER_TEXT];
+};
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig)
@@ -39,7 +49,10 @@ struct live {
     struct rec_result *res;
     struct rec_tracker *trk;
     int track_of[REC_MAX_CANDIDATES];
-    struct rec_numtracker ntk; /* the numbers shown */
+    struct rec_numtracker ntk;      /* the numbers shown */
+    struct lock_entry log[LOG_MAX]; /* locked readings, newest first */
+    int n_log;
+    FILE *log_file; /* --log, appended to */
     uint8_t *grey_px;
     int have_result;
 
@@ -138,6 +151,25 @@ static void write_json(const struct live *l, const struct media_frame *f, const 
     fflush(stdout);
 }
 
+/* A number locked: into the log (newest first), and to --log's file as a JSON line. */
+static void note_lock(struct live *l, const struct rec_numtrack *tr, double t)
+{
+    if (l->n_log == LOG_MAX)
+        l->n_log--;
+    memmove(&l->log[1], &l->log[0], (size_t)l->n_log * sizeof l->log[0]);
+    struct lock_entry *e = &l->log[0];
+    e->t = t, e->when = dg_now(), e->id = tr->id, e->confidence = tr->confidence;
+    snprintf(e->text, sizeof e->text, "%s", tr->text);
+    l->n_log++;
+    if (l->log_file) {
+        fprintf(l->log_file,
+                "{\"t\": %.3f, \"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, "
+                "%d]}\n",
+                t, tr->text, (double)tr->confidence, tr->box.x, tr->box.y, tr->box.w, tr->box.h);
+        fflush(l->log_file);
+    }
+}
+
 static int process(struct live *l, const struct media_frame *f)
 {
     int rx, ry, rw, rh;
@@ -163,6 +195,8 @@ static int process(struct live *l, const struct media_frame *f)
     l->processed++;
     if (l->cfg->json)
         write_json(l, f, locked, n_locked, ms);
+    for (int i = 0; i < n_locked && i < REC_MAX_NUMTRACKS; i++)
+        note_lock(l, &l->ntk.tracks[locked[i]], f->t);
     return DG_OK;
 }
 
@@ -293,8 +327,33 @@ static void draw_readings(struct live *l)
         snprintf(s, sizeof s, "%s%s", tr->text, tr->locked ? " \xe2\x9c\x93" : "");
         const struct rec_box b = shown(l, tr->box);
         const int h = TTF_FontHeight(l->font_l);
-        text(l, l->font_l, b.x, b.y - h - 8, s, white, tr->locked ? lock_bg : blue);
+        const int w = text(l, l->font_l, b.x, b.y - h - 8, s, white, tr->locked ? lock_bg : blue);
+        for (int k = 0; k < l->n_log && tr->locked; k++)
+            if (l->log[k].id == tr->id && dg_now() - l->log[k].when < 0.6) /* just locked */
+                frame_rect(l, b.x - 4, b.y - h - 9, w + 8, h + 2, 3, rgb(255, 255, 255));
     }
+}
+
+/* The reading log at the bottom of the side panel: locked numbers, newest first (time in the
+ * source, text, confidence). Returns the height it takes. */
+static int draw_log(struct live *l, int x0)
+{
+    const int lh = TTF_FontHeight(l->font_s) + 2, rows = 8, h = 24 + rows * lh;
+    const int y0 = l->vh - h;
+    const SDL_Color grey = rgb(200, 200, 200), none = {0, 0, 0, 0};
+    fill(l, x0, y0, l->cw - x0, h, rgb(22, 24, 30));
+    text(l, l->font_s, x0 + 10, y0 + 4,
+         l->n_log ? "locked (c: copy, l: clear)" : "locked numbers appear here", grey, none);
+    for (int i = 0; i < l->n_log && i < rows; i++) {
+        const struct lock_entry *e = &l->log[i];
+        char s[REC_NUMBER_TEXT + 48];
+        const int m = (int)(e->t / 60.0);
+        snprintf(s, sizeof s, "%2d:%05.2f  %s  %.0f%%", m, e->t - 60.0 * m, e->text,
+                 100.0 * e->confidence);
+        text(l, l->font_s, x0 + 10, y0 + 24 + i * lh, s,
+             i == 0 ? rgb(120, 230, 140) : rgb(230, 230, 230), none);
+    }
+    return h;
 }
 
 /* The right-hand panel: each candidate's 28x28 network input, enlarged, with its top-3 bars. */
@@ -308,7 +367,8 @@ static void draw_panel(struct live *l)
         return;
     const struct rec_result *r = l->res;
     const int cell = 60, row_h = cell + 8, top = 32;
-    int rows = (l->vh - top) / row_h;
+    const int log_h = draw_log(l, x0);
+    int rows = (l->vh - log_h - top) / row_h;
     if (rows > PANEL_ROWS_MAX)
         rows = PANEL_ROWS_MAX;
     const int n = r->n_digits + r->n_rejected;
@@ -378,6 +438,8 @@ static void draw_help(struct live *l)
         {"q / Esc", "quit"},
         {"space", "pause / resume"},
         {"s", "save a snapshot (PNG + JSON)"},
+        {"c", "copy the last locked number"},
+        {"l", "clear the reading log"},
         {"r", "centre box / whole frame"},
         {"i", "polarity: auto / dark ink / light ink"},
         {"+ / -", "more / less sensitive"},
@@ -505,6 +567,20 @@ static void on_key(struct live *l, SDL_Keycode k)
     case SDLK_ESCAPE: l->quit = 1; break;
     case SDLK_SPACE: l->paused = !l->paused; break;
     case SDLK_s: snapshot(l); break;
+    case SDLK_c:
+        if (!l->n_log)
+            snprintf(l->toast, sizeof l->toast, "nothing locked yet to copy");
+        else if (SDL_SetClipboardText(l->log[0].text) == 0)
+            snprintf(l->toast, sizeof l->toast, "copied %s", l->log[0].text);
+        else
+            snprintf(l->toast, sizeof l->toast, "could not copy: %.200s", SDL_GetError());
+        l->toast_until = dg_now() + 2.0;
+        break;
+    case SDLK_l:
+        l->n_log = 0;
+        snprintf(l->toast, sizeof l->toast, "reading log cleared");
+        l->toast_until = dg_now() + 2.0;
+        break;
     case SDLK_r:
         l->roi = !l->roi;
         l->have_result = 0;
@@ -715,6 +791,10 @@ int app_live_run(const struct app_config *cfg)
     }
     rec_tracker_init(l->trk, l->params.min_confidence, 0.15f);
     rec_numtracker_init(&l->ntk, cfg->source.fps > 0 ? cfg->source.fps : 30.0);
+    if (cfg->log && !(l->log_file = fopen(cfg->log, "a"))) {
+        rc = dg_fail(DG_EIO, "cannot open %s to log readings: %s", cfg->log, strerror(errno));
+        goto done;
+    }
     if ((rc = rec_scanner_new(cfg->model, &l->params, &l->sc)) != DG_OK)
         goto done;
     const int draws = want_window || cfg->record || cfg->screenshot;
@@ -807,6 +887,8 @@ done:
         if (rc == DG_OK)
             rc = wrc;
     }
+    if (l->log_file && fclose(l->log_file) != 0 && rc == DG_OK)
+        rc = dg_fail(DG_EIO, "cannot write the log %s: %s", cfg->log, strerror(errno));
     close_all(l);
     return rc;
 }

@@ -31,7 +31,10 @@ static const char *const HELP =
     "  --frames N             stop after N frames\n"
     "  --screenshot OUT.png   save the last frame shown, with its overlay, at the end\n"
     "  --font FILE.ttf        the font to draw with (default: DejaVu Sans from the system)\n"
-    "Keys: q/Esc quit, space pause, s snapshot, r centre box, i polarity, +/- sensitivity,\n"
+    "  --log FILE             append each locked number to FILE as a JSON line: t, text,\n"
+    "                         confidence, box\n"
+    "Keys: q/Esc quit, space pause, s snapshot, c copy the last locked number, l clear the\n"
+    "      reading log, r centre box, i polarity, +/- sensitivity,\n"
     "      m mirror, f fullscreen, h help.\n";
 
 static int parse_size(const char *s, int *w, int *h)
@@ -57,11 +60,14 @@ int cmd_live(int argc, char **argv)
     cfg.source.kind = MEDIA_SOURCE_CAMERA;
     cfg.source.seed = 1;
     static const struct option longs[] = {
-        {"camera", 1, 0, 'c'},   {"video", 1, 0, 'v'},      {"demo", 0, 0, 'd'},
-        {"size", 1, 0, 'S'},     {"fps", 1, 0, 'F'},        {"model", 1, 0, 'm'},
-        {"headless", 0, 0, 'H'}, {"json", 0, 0, 'j'},       {"record", 1, 0, 'r'},
-        {"frames", 1, 0, 'n'},   {"screenshot", 1, 0, 'o'}, {"font", 1, 0, 'f'},
-        {"loop", 0, 0, 'l'},     {"help", 0, 0, 'h'},       {0, 0, 0, 0},
+        {"camera", 1, 0, 'c'},     {"video", 1, 0, 'v'},
+        {"demo", 0, 0, 'd'},       {"size", 1, 0, 'S'},
+        {"fps", 1, 0, 'F'},        {"model", 1, 0, 'm'},
+        {"headless", 0, 0, 'H'},   {"json", 0, 0, 'j'},
+        {"record", 1, 0, 'r'},     {"frames", 1, 0, 'n'},
+        {"screenshot", 1, 0, 'o'}, {"font", 1, 0, 'f'},
+        {"loop", 0, 0, 'l'},       {"help", 0, 0, 'h'},
+        {"log", 1, 0, 'L'},        {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -105,6 +111,7 @@ int cmd_live(int argc, char **argv)
         }
         case 'o': cfg.screenshot = optarg; break;
         case 'f': cfg.font = optarg; break;
+        case 'L': cfg.log = optarg; break;
         case 'l': cfg.source.loop = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         case ':':
