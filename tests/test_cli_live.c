@@ -102,7 +102,14 @@ static void test_bad_options_and_sources(void **state)
         {1, "live --headless --video /nonexistent/clip.mp4", "clip.mp4"},
         {1, "live --headless --camera /dev/video-none", "/dev/video-none"},
         {1, "live --headless --demo --frames 2 --model /nonexistent.safetensors", "cannot open"},
-        {1, "live --headless --demo --frames 2 --font /nonexistent.ttf --screenshot x.png", "font"},
+        {2, "live --headless --demo --frames 2 --font /nonexistent.ttf --screenshot x.png", "font"},
+        {2, "live --headless --demo --font /nonexistent.ttf", "font"},
+        {2, "live --fps 0x10", "--fps"},
+        {2, "live --size 640X480", "--size"},
+        {2, "live --size ' 640x480'", "--size"},
+        {2, "live --frames ' 3'", "--frames"},
+        {2, "live --frames +3", "--frames"},
+        {2, "live --record x.txt", ".mp4"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int rc = run("%s", cases[i].args);
@@ -114,8 +121,8 @@ static void test_bad_options_and_sources(void **state)
             fail_msg("digits %s: want one line, got: %s", cases[i].args, out);
     }
     /* a video that cannot be written: an error, and nothing left behind */
-    assert_int_equal(run("live --headless --demo --frames 3 --record %s/out.xyz", tmpdir), 1);
-    assert_non_null(strstr(output(), "out.xyz"));
+    assert_int_equal(run("live --headless --demo --frames 3 --record %s/none/out.mp4", tmpdir), 1);
+    assert_non_null(strstr(output(), "out.mp4"));
     char cmd[256];
     snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v out.txt)\"", tmpdir);
     assert_int_equal(system(cmd), 0);

@@ -3,6 +3,8 @@
 #define _DEFAULT_SOURCE
 #include "cli.h"
 
+#include <ctype.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -37,8 +39,27 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     return rc;
 }
 
+/* Whether s is a plain decimal number: an optional '-', digits, and (when frac) at most one '.'
+ * with digits after it; no spaces, '+', hex, exponents, inf or nan, which strtol and strtod
+ * would take. */
+static int plain_number(const char *s, int frac)
+{
+    if (*s == '-')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    while (isdigit((unsigned char)*s))
+        s++;
+    if (frac && *s == '.' && isdigit((unsigned char)s[1]))
+        for (s++; isdigit((unsigned char)*s);)
+            s++;
+    return *s == '\0';
+}
+
 int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
+    if (!plain_number(s, 0))
+        return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -50,6 +71,8 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
 
 int cli_parse_double(const char *s, double lo, double hi, double *out)
 {
+    if (!plain_number(s, 1))
+        return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);

@@ -2,9 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "data.h"
@@ -18,7 +22,8 @@ static const char *const HELP =
     "  --loop                 start the video again at its end\n"
     "  --demo                 the built-in animated scene (no camera needed)\n"
     "  --size WxH             frame size (camera: asked for; video: scaled to; demo: 640x480)\n"
-    "  --fps N                camera: frame rate asked for; demo: its rate (default 30)\n"
+    "  --fps RATE             camera: frame rate asked for (30, 7.5, ...); demo: its rate\n"
+    "                         (default 30)\n"
     "Output:\n"
     "  --model FILE           model (default <root>/models/fast.safetensors; robust.safetensors\n"
     "                         reads a little better at about 1.5x the time per frame)\n"
@@ -37,18 +42,29 @@ static const char *const HELP =
     "      reading log, r centre box, i polarity, +/- sensitivity,\n"
     "      m mirror, f fullscreen, h help.\n";
 
+/* WxH: digits, a lowercase x, digits; each side 16..8192. */
 static int parse_size(const char *s, int *w, int *h)
 {
-    char *end;
-    const long a = strtol(s, &end, 10);
-    if (end == s || (*end != 'x' && *end != 'X'))
+    const char *x = strchr(s, 'x');
+    char a_s[16];
+    if (!x || (size_t)(x - s) >= sizeof a_s)
         return -1;
-    const char *p = end + 1;
-    const long b = strtol(p, &end, 10);
-    if (end == p || *end || a < 16 || b < 16 || a > 8192 || b > 8192)
+    memcpy(a_s, s, (size_t)(x - s));
+    a_s[x - s] = 0;
+    long a, b;
+    if (!isdigit((unsigned char)a_s[0]) || !isdigit((unsigned char)x[1]) ||
+        cli_parse_long(a_s, 16, 8192, &a) || cli_parse_long(x + 1, 16, 8192, &b))
         return -1;
     *w = (int)a, *h = (int)b;
     return 0;
+}
+
+/* Whether path ends in one of the containers --record writes. */
+static int video_name(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot &&
+           (!strcasecmp(dot, ".mp4") || !strcasecmp(dot, ".mkv") || !strcasecmp(dot, ".avi"));
 }
 
 int cmd_live(int argc, char **argv)
@@ -126,6 +142,10 @@ int cmd_live(int argc, char **argv)
         return cli_usage(cmd, "choose one source: --camera, --video or --demo");
     if (cfg.source.loop && cfg.source.kind != MEDIA_SOURCE_VIDEO)
         return cli_usage(cmd, "--loop goes with --video");
+    if (cfg.record && !video_name(cfg.record))
+        return cli_usage(cmd, "--record writes .mp4, .mkv or .avi, not '%s'", cfg.record);
+    if (cfg.font && access(cfg.font, R_OK) != 0)
+        return cli_usage(cmd, "--font %s cannot be read: %s", cfg.font, strerror(errno));
     cfg.demo_fallback = n_sources == 0;
 
     /* the demo's digits are loaded even for a camera: it is the fallback */

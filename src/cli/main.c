@@ -52,10 +52,15 @@ int main(int argc, char **argv)
         {"live", cmd_live},         {"scan", cmd_scan}, {"scan-eval", cmd_scan_eval},
         {"fetch-mnist", cmd_fetch},
     };
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
-        fputs(HELP, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+    if (argc < 2) {
+        fputs("usage: digits COMMAND [options], COMMAND one of train, eval, predict, live, scan, "
+              "scan-eval, fetch-mnist (digits --help says more)\n",
+              stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(HELP, stdout);
+        return 0;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name))
