@@ -123,8 +123,20 @@ static void test_bad_options_and_sources(void **state)
     /* a video that cannot be written: an error, and nothing left behind */
     assert_int_equal(run("live --headless --demo --frames 3 --record %s/none/out.mp4", tmpdir), 1);
     assert_non_null(strstr(output(), "out.mp4"));
-    char cmd[256];
+    char cmd[512];
     snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v out.txt)\"", tmpdir);
+    assert_int_equal(system(cmd), 0);
+    /* a video cut at half its length is read, then said to be cut short (exit 1) */
+    assert_int_equal(run("live --headless --demo --frames 30 --record %s/whole.avi", tmpdir), 0);
+    assert_int_equal(run("live --headless --video %s/whole.avi", tmpdir), 0);
+    snprintf(cmd, sizeof cmd,
+             "head -c $(($(stat -c %%s %s/whole.avi) / 2)) %s/whole.avi > %s/cut.avi", tmpdir,
+             tmpdir, tmpdir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("live --headless --video %s/cut.avi", tmpdir), 1);
+    if (!strstr(output(), "cut short"))
+        fail_msg("a cut video: %s", output());
+    snprintf(cmd, sizeof cmd, "rm -f %s/whole.avi %s/cut.avi", tmpdir, tmpdir);
     assert_int_equal(system(cmd), 0);
 }
 

@@ -617,6 +617,25 @@ static void on_key(struct live *l, SDL_Keycode k)
 
 /* ---- set-up and the loop -------------------------------------------------------------------- */
 
+/* At a video's end: an error when frames could not be decoded or the file held fewer than nine
+ * tenths of the frames it says it has (cut short), so a damaged file is not read in silence. */
+static int check_video_end(struct live *l)
+{
+    if (l->cfg->source.kind != MEDIA_SOURCE_VIDEO)
+        return DG_OK;
+    struct media_stats st;
+    media_capture_stats(l->cap, &st);
+    if (st.undecodable > 0)
+        return dg_fail(DG_EIO,
+                       "%s: %lld frames could not be decoded (%lld read); the file is damaged",
+                       l->source_name, (long long)st.undecodable, (long long)st.delivered);
+    if (st.expected > 0 && st.delivered * 10 < st.expected * 9)
+        return dg_fail(DG_EIO,
+                       "%s ended after %lld of the %lld frames it says it has: it is cut short",
+                       l->source_name, (long long)st.delivered, (long long)st.expected);
+    return DG_OK;
+}
+
 static int open_source(struct live *l)
 {
     const struct app_config *cfg = l->cfg;
@@ -817,7 +836,8 @@ int app_live_run(const struct app_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    int fresh = 1; /* l->cur is a frame not yet read */
+    int fresh = 1;      /* l->cur is a frame not yet read */
+    int end_rc = DG_OK; /* a damaged or cut video, said after the summary */
     double last_draw = 0;
     while (!l->quit && !interrupted) {
         if (l->win) {
@@ -835,8 +855,10 @@ int app_live_run(const struct app_config *cfg)
         if (!fresh && !l->paused) {
             const struct media_frame *f;
             const int got = media_capture_next(l->cap, l->win ? 0.01 : 0.5, &f);
-            if (got == MEDIA_END)
-                break; /* the video ended */
+            if (got == MEDIA_END) { /* the video ended: whole? */
+                end_rc = check_video_end(l);
+                break;
+            }
             if (got == MEDIA_FRAME) {
                 l->cur = f;
                 fresh = 1;
@@ -881,6 +903,8 @@ int app_live_run(const struct app_config *cfg)
                 l->processed, (double)l->ms_hist[n / 2], (double)l->ms_hist[n * 99 / 100],
                 (long long)st.dropped, (long long)st.delivered);
     }
+    if (rc == DG_OK && end_rc != DG_OK)
+        rc = check_video_end(l); /* its message again: the summary may have come between */
 done:
     if (l->wr) {
         const int wrc = media_writer_close(l->wr, rc == DG_OK);

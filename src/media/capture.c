@@ -202,6 +202,13 @@ static int open_url(struct media_capture *c, const char *url, char *msg, size_t 
     c->tb = av_q2d(st->time_base);
     const AVRational fr = av_guess_frame_rate(c->fmt, st, NULL);
     c->frame_dur = fr.num > 0 && fr.den > 0 ? av_q2d(av_inv_q(fr)) : 1.0 / 30;
+    /* how many frames a file says it holds: its count, else its duration at its frame rate */
+    int64_t expected = st->nb_frames > 0 ? st->nb_frames : 0;
+    if (!expected && c->fmt->duration > 0 && fr.num > 0 && fr.den > 0)
+        expected = (int64_t)((double)c->fmt->duration / AV_TIME_BASE * av_q2d(fr) + 0.5);
+    pthread_mutex_lock(&c->mu);
+    c->st.expected = c->cfg.kind == MEDIA_SOURCE_VIDEO ? expected : 0;
+    pthread_mutex_unlock(&c->mu);
     c->first_pts = AV_NOPTS_VALUE;
     c->wall0 = -1;
     return DG_OK;
@@ -315,6 +322,13 @@ static int deliver(struct media_capture *c)
     return DG_OK;
 }
 
+static void count_undecodable(struct media_capture *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->st.undecodable++;
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* Reads and decodes until one packet's frames are delivered. DG_OK, MEDIA_END at the end of the
  * input, or a negative AVERROR for a read failure. */
 static int pump(struct media_capture *c)
@@ -329,20 +343,26 @@ static int pump(struct media_capture *c)
     }
     err = avcodec_send_packet(c->dec, eof ? NULL : c->pkt);
     av_packet_unref(c->pkt);
-    if (err < 0 && err != AVERROR_EOF && err != AVERROR(EAGAIN))
-        return DG_OK; /* a corrupt packet: skip it */
+    if (err < 0 && err != AVERROR_EOF && err != AVERROR(EAGAIN)) {
+        count_undecodable(c); /* a corrupt packet: skip it */
+        return DG_OK;
+    }
     for (;;) {
         err = avcodec_receive_frame(c->dec, c->frm);
         if (err == AVERROR(EAGAIN))
             return DG_OK;
         if (err == AVERROR_EOF)
             return MEDIA_END;
-        if (err < 0)
+        if (err < 0) {
+            count_undecodable(c);
             return DG_OK;
+        }
         const int rc = deliver(c);
         av_frame_unref(c->frm);
         if (rc == DG_EINTR)
             return DG_OK;
+        if (rc != DG_OK)
+            count_undecodable(c); /* a frame that cannot be converted (an absurd size) */
     }
 }
 

@@ -53,13 +53,15 @@ struct media_frame {
 };
 
 struct media_stats {
-    char source[160];  /* what is being read, for a status line */
-    int w, h;          /* the frames' size (0 before the first frame) */
-    double fps;        /* frames delivered per second, over about the last second */
-    int64_t delivered; /* frames the source gave */
-    int64_t dropped;   /* of those, overwritten before the consumer took them */
-    int failing;       /* the device failed and is being retried */
-    char problem[200]; /* why, when failing (else "") */
+    char source[160];    /* what is being read, for a status line */
+    int w, h;            /* the frames' size (0 before the first frame) */
+    double fps;          /* frames delivered per second, over about the last second */
+    int64_t delivered;   /* frames the source gave */
+    int64_t dropped;     /* of those, overwritten before the consumer took them */
+    int failing;         /* the device failed and is being retried */
+    int64_t undecodable; /* video: packets or frames that could not be decoded or converted */
+    int64_t expected;    /* video: frames the file says it holds (0: it does not say) */
+    char problem[200];   /* why, when failing (else "") */
 };
 
 enum { MEDIA_FRAME = 1, MEDIA_TIMEOUT = 0, MEDIA_END = 2 };
