@@ -231,6 +231,9 @@ static void test_blank_and_bad_files(void **state)
     fclose(f);
     assert_int_equal(vis_image_load(path, &bad), DG_EFORMAT);
     assert_int_equal(vis_image_load("/nonexistent.png", &bad), DG_EIO);
+    assert_non_null(strstr(dg_errmsg(), "No such file"));
+    assert_int_equal(vis_image_load("/tmp", &bad), DG_EIO);
+    assert_non_null(strstr(dg_errmsg(), "directory"));
     /* A PGM header claiming 100000 x 100000 pixels is refused before decoding. */
     f = fopen(path, "wb");
     fputs("P5\n100000 100000\n255\n", f);

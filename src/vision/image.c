@@ -1,11 +1,14 @@
 /* image.c - loading images to grey (stb_image), writing PNG (stb_image_write), and the MNIST
  * normalisation shared by `digits predict` and the scanning pipeline. */
+#define _POSIX_C_SOURCE 200809L
 #include "vis.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <stb_image.h>
 #include <stb_image_write.h>
@@ -87,9 +90,12 @@ static int rd_eof(void *user)
 int vis_image_load(const char *path, struct vis_image *img)
 {
     int w, h, ch;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return dg_fail(DG_EIO, "%s is a directory, not an image", path);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return dg_fail(DG_EIO, "cannot open %s", path);
+        return dg_fail(DG_EIO, "cannot open %s: %s", path, strerror(errno));
     const int orientation = file_orientation(f);
     /* formats stb decodes that no camera or scanner writes, whose decoders loop on a cut file */
     char magic[4] = {0};
@@ -109,7 +115,12 @@ int vis_image_load(const char *path, struct vis_image *img)
     }
     if (h < 0 && h > -(1 << 24))
         h = -h; /* a top-down BMP: stb's info gives its height as stored, negative */
-    if (w < 1 || h < 1 || (double)w * h > VIS_MAX_PIXELS) {
+    if (w < 1 || h < 1) {
+        fclose(f);
+        return dg_fail(DG_EFORMAT, "%s claims a size of %dx%d pixels: the file is damaged", path, w,
+                       h);
+    }
+    if ((double)w * h > VIS_MAX_PIXELS) {
         fclose(f);
         return dg_fail(DG_EARG, "%s is %dx%d pixels; the limit is %d megapixels", path, w, h,
                        VIS_MAX_PIXELS >> 20);
