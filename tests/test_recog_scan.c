@@ -495,6 +495,44 @@ static void test_twelve_megapixel_page(void **state)
     data_set_free(&s);
 }
 
+/* A big 7 written with a fine pen (strokes 2 px wide, 280 px tall) on a 640x480 page: it fills
+ * under 2% of its box, which the candidate filter once took for a ruled frame, and scaled to 20 px
+ * its strokes would be nearly invisible; it is read, with the shipped fast model. */
+static void test_big_fine_pen_digit(void **state)
+{
+    (void)state;
+    char path[4096];
+    repo_path(path, sizeof path, "models/fast.safetensors");
+    struct nn_model *m;
+    if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    struct rec_params p;
+    rec_default_params(&p);
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    struct rec_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    struct vis_image page;
+    assert_int_equal(vis_image_init(&page, 640, 480), DG_OK);
+    memset(page.px, 210, (size_t)page.w * page.h);
+    for (int x = 200; x < 350; x++) /* the bar */
+        for (int t = 0; t < 2; t++)
+            page.px[(100 + t) * page.w + x] = 60;
+    for (int y = 100; y < 380; y++) /* the stem, slanting down to the left */
+        for (int t = 0; t < 2; t++)
+            page.px[y * page.w + 349 - (y - 100) * 110 / 280 + t] = 60;
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    int sevens = 0;
+    for (int i = 0; i < r->n_digits; i++)
+        sevens += r->digits[i].digit == 7 && r->digits[i].box.h > 200;
+    print_message("big fine-pen 7: %d digits read, %d of them a tall 7\n", r->n_digits, sevens);
+    assert_int_equal(sevens, 1);
+    vis_image_destroy(&page);
+    free(r);
+    rec_scanner_free(sc);
+    nn_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_rejects_drawn_letters),
         cmocka_unit_test(test_context_rejects_edges_and_letters),
         cmocka_unit_test(test_twelve_megapixel_page),
+        cmocka_unit_test(test_big_fine_pen_digit),
     };
     return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);
 }

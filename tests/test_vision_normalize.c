@@ -54,6 +54,32 @@ static void test_from_ink_square(void **state)
     assert_true(fabsf(out[10 * 28 + 10] - 1.0f) < 1e-5f);
 }
 
+/* A 7 drawn with a fine pen (1 px) 300 px tall: scaled to 20 px its strokes would be 0.07 of a
+ * pixel, a faint smear; they are brought up to a full-strength line two or three pixels wide,
+ * as MNIST's pen made them. A stroke of normal width is left alone (the solid block above). */
+static void test_from_ink_fine_pen(void **state)
+{
+    (void)state;
+    enum { W = 240, H = 300 };
+    static uint8_t ink[W * H];
+    memset(ink, 0, sizeof ink);
+    for (int x = 20; x < 220; x++) /* the bar */
+        ink[10 * W + x] = 255;
+    for (int y = 10; y < 290; y++) /* the stem, slanting down to the left */
+        ink[y * W + 219 - (y - 10) * 150 / 280] = 255;
+    float out[784];
+    assert_int_equal(vis_mnist_from_ink(ink, W, H, W, out), DG_OK);
+    float mx = 0.0f;
+    int strong = 0;
+    for (int i = 0; i < 784; i++) {
+        mx = out[i] > mx ? out[i] : mx;
+        strong += out[i] > 0.5f;
+    }
+    print_message("fine pen: max %.2f, %d pixels over 0.5\n", (double)mx, strong);
+    assert_true(mx > 0.9f);
+    assert_true(strong >= 60 && strong <= 160); /* about two px wide along ~50 px of stroke */
+}
+
 static void test_from_ink_aspect_and_mass(void **state)
 {
     (void)state;
@@ -323,6 +349,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_from_ink_square),
+        cmocka_unit_test(test_from_ink_fine_pen),
         cmocka_unit_test(test_from_ink_aspect_and_mass),
         cmocka_unit_test(test_area_average_preserves_mass),
         cmocka_unit_test(test_area_average_equals_definition),

@@ -21,7 +21,7 @@ void rec_default_params(struct rec_params *p)
     p->min_area = 20;
     p->max_aspect = 2.5f;
     p->split_aspect = 1.1f;
-    p->min_fill = 0.08f;
+    p->min_fill = 0.02f;
     p->min_confidence = 0.5f;
     p->number_gap = 0.5f;
     p->line_frac = 0.25f;
