@@ -21,7 +21,7 @@ void rec_default_params(struct rec_params *p)
     p->min_area = 20;
     p->max_aspect = 2.5f;
     p->split_aspect = 1.1f;
-    p->min_fill = 0.02f;
+    p->min_fill = 0.08f;
     p->min_confidence = 0.5f;
     p->number_gap = 0.5f;
     p->line_frac = 0.25f;
@@ -250,6 +250,12 @@ static int find_ink(struct rec_scanner *sc, const struct vis_image *grey, struct
     return rc;
 }
 
+/* A component this many pixels tall or wide needs only FINE_PEN_FILL of its box in ink: a big
+ * digit written with a fine pen fills 1-3% (the min_fill floor had taken it for a ruled frame);
+ * smaller ones keep min_fill, which keeps specks of texture out (and the time down). */
+enum { FINE_PEN_FROM = 48 };
+static const float FINE_PEN_FILL = 0.015f;
+
 /* Stage 2, candidates: the mask's components without specks, lines and smudges, fragments of one
  * digit joined (same_digit); sc->box[0 .. n_cand) their union boxes and the ink's runs grouped by
  * candidate for crop_candidate. */
@@ -274,7 +280,9 @@ static int find_candidates(struct rec_scanner *sc)
         group[i] = i;
         keep[i] = c->area >= p->min_area && (float)w <= p->max_aspect * h * 2.0f &&
                   h <= sc->max_h && w <= sc->max_h * 2 &&
-                  (float)c->area >= p->min_fill * (float)w * h;
+                  (float)c->area >=
+                      (h >= FINE_PEN_FROM || w >= FINE_PEN_FROM ? FINE_PEN_FILL : p->min_fill) *
+                          (float)w * h;
     }
     for (int i = 0; i < n_comp; i++)
         for (int j = i + 1; keep[i] && j < n_comp; j++)
