@@ -57,6 +57,11 @@ static void test_exit_codes(void **state)
         if ((cases[i].code == 1 || !cases[i].args[0]) && count_lines(out) != 1)
             fail_msg("digits %s: want one line, got: %s", cases[i].args, out);
     }
+    /* a file name with an escape sequence and a byte that is not UTF-8: shown as '?', on one line
+     */
+    assert_int_equal(run("predict \"$(printf 'x\\033[2Jy\\377.png')\""), 1);
+    if (!strstr(output(), "x?[2Jy?.png") || strchr(output(), 0x1b) || count_lines(output()) != 1)
+        fail_msg("control bytes reached stderr: %s", output());
     assert_int_equal(run("train --help"), 0);
     assert_non_null(strstr(output(), "--resume"));
 }

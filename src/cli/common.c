@@ -4,7 +4,6 @@
 #include "cli.h"
 
 #include <ctype.h>
-
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -13,11 +12,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not start one. */
+static int utf8_len(const unsigned char *s)
+{
+    const int n = s[0] < 0x80                    ? 1
+                  : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+                  : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+                  : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                                 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* The message on one line of stderr: control bytes (a file name's escape sequence, a decoder's
+ * reason) and bytes that are not UTF-8 (a damaged model's arch string) shown as '?', so they
+ * cannot move the terminal's cursor or garble it. */
 static int report(const char *cmd, int code, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "digits %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (unsigned char *p = (unsigned char *)msg; *p;) {
+        const int n = utf8_len(p);
+        if (n == 1 && (*p < 0x20 || *p == 0x7F))
+            *p = '?';
+        if (n == 0)
+            *p = '?';
+        p += n > 1 ? n : 1;
+    }
+    fprintf(stderr, "digits %s: %s\n", cmd, msg);
     return code;
 }
 
