@@ -72,6 +72,33 @@ static struct nn_model *load_model(void)
     return m;
 }
 
+/* A shipped model, a scanner with the default parameters, and room for one result. */
+struct reader {
+    struct nn_model *m;
+    struct rec_scanner *sc;
+    struct rec_result *r;
+};
+
+static void reader_open(struct reader *rd, const char *model_file)
+{
+    char path[4096];
+    repo_path(path, sizeof path, model_file);
+    if (nn_model_load(path, &rd->m, NULL, NULL) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    struct rec_params p;
+    rec_default_params(&p);
+    assert_int_equal(rec_scanner_new(rd->m, &p, &rd->sc), DG_OK);
+    rd->r = malloc(sizeof *rd->r);
+    assert_non_null(rd->r);
+}
+
+static void reader_close(struct reader *rd)
+{
+    free(rd->r);
+    rec_scanner_free(rd->sc);
+    nn_model_free(rd->m);
+}
+
 /* MNIST's test digits, and the index of the first of each label. */
 static void load_test_digits(struct data_set *s, int first[10])
 {
@@ -322,17 +349,9 @@ static int letters_read(const char *model_file, int *digits_read)
     struct data_set s;
     int first[10];
     load_test_digits(&s, first);
-    char path[4096];
-    repo_path(path, sizeof path, model_file);
-    struct nn_model *m;
-    if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
-        fail_msg("%s", dg_errmsg());
-    struct rec_params p;
-    rec_default_params(&p);
-    struct rec_scanner *sc;
-    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
-    struct rec_result *r = malloc(sizeof *r);
-    assert_non_null(r);
+    struct reader rd;
+    reader_open(&rd, model_file);
+    struct rec_result *r = rd.r;
     struct vis_image page;
     assert_int_equal(vis_image_init(&page, 640, 300), DG_OK);
     memset(page.px, 215, (size_t)page.w * page.h);
@@ -354,7 +373,7 @@ static int letters_read(const char *model_file, int *digits_read)
     const int labels[3] = {2, 5, 8};
     for (int k = 0; k < 3; k++)
         put_digit(&page, &s, first[labels[k]], labels[k], 60 + 180 * k, 170, 3.0, &pl);
-    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &page, r), DG_OK);
     int letters = 0, digits = 0;
     for (int i = 0; i < r->n_digits; i++) {
         if (r->digits[i].box.y < 140)
@@ -364,9 +383,7 @@ static int letters_read(const char *model_file, int *digits_read)
     }
     *digits_read = digits;
     vis_image_destroy(&page);
-    free(r);
-    rec_scanner_free(sc);
-    nn_model_free(m);
+    reader_close(&rd);
     data_set_free(&s);
     return letters;
 }
@@ -394,17 +411,9 @@ static void test_context_rejects_edges_and_letters(void **state)
     struct data_set s;
     int first[10];
     load_test_digits(&s, first);
-    char path[4096];
-    repo_path(path, sizeof path, "models/fast.safetensors");
-    struct nn_model *m;
-    if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
-        fail_msg("%s", dg_errmsg());
-    struct rec_params p;
-    rec_default_params(&p);
-    struct rec_scanner *sc;
-    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
-    struct rec_result *r = malloc(sizeof *r);
-    assert_non_null(r);
+    struct reader rd;
+    reader_open(&rd, "models/fast.safetensors");
+    struct rec_result *r = rd.r;
     struct vis_image page;
     assert_int_equal(vis_image_init(&page, 640, 360), DG_OK);
     memset(page.px, 215, (size_t)page.w * page.h);
@@ -426,7 +435,7 @@ static void test_context_rejects_edges_and_letters(void **state)
     struct placed one, seven;
     put_digit(&page, &s, first[1], 1, 120, 200, 3.0, &one);
     put_digit(&page, &s, first[7], 7, 260, 200, 3.0, &seven);
-    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &page, r), DG_OK);
     int edge = 0, letter = 0, ones = 0, sevens = 0;
     for (int i = 0; i < r->n_digits; i++) {
         const struct rec_box *b = &r->digits[i].box;
@@ -443,9 +452,7 @@ static void test_context_rejects_edges_and_letters(void **state)
     assert_int_equal(ones, 1);
     assert_int_equal(sevens, 1);
     vis_image_destroy(&page);
-    free(r);
-    rec_scanner_free(sc);
-    nn_model_free(m);
+    reader_close(&rd);
     data_set_free(&s);
 }
 
@@ -458,13 +465,9 @@ static void test_twelve_megapixel_page(void **state)
     struct data_set s;
     int first[10];
     load_test_digits(&s, first);
-    struct nn_model *m = load_model();
-    struct rec_params p;
-    rec_default_params(&p);
-    struct rec_scanner *sc;
-    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
-    struct rec_result *r = malloc(sizeof *r);
-    assert_non_null(r);
+    struct reader rd;
+    reader_open(&rd, "models/robust.safetensors");
+    struct rec_result *r = rd.r;
     struct vis_image page;
     assert_int_equal(vis_image_init(&page, 4000, 3000), DG_OK);
     memset(page.px, 210, (size_t)page.w * page.h);
@@ -475,7 +478,7 @@ static void test_twelve_megapixel_page(void **state)
             put_digit(&page, &s, k, s.labels[k], 150 + col * 115, 150 + row * 150, 2.0, &pl);
     for (int col = 0; col < 8; col++, k++, n_big++)
         put_digit(&page, &s, k, s.labels[k], 200 + col * 450, 2200, 6.0, &pl);
-    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &page, r), DG_OK);
     int small = 0, big = 0;
     for (int i = 0; i < r->n_digits; i++) {
         const struct rec_digit *d = &r->digits[i];
@@ -489,9 +492,7 @@ static void test_twelve_megapixel_page(void **state)
     assert_true(small >= n_small * 95 / 100);
     assert_int_equal(big, n_big);
     vis_image_destroy(&page);
-    free(r);
-    rec_scanner_free(sc);
-    nn_model_free(m);
+    reader_close(&rd);
     data_set_free(&s);
 }
 
@@ -501,17 +502,9 @@ static void test_twelve_megapixel_page(void **state)
 static void test_big_fine_pen_digit(void **state)
 {
     (void)state;
-    char path[4096];
-    repo_path(path, sizeof path, "models/fast.safetensors");
-    struct nn_model *m;
-    if (nn_model_load(path, &m, NULL, NULL) != DG_OK)
-        fail_msg("%s", dg_errmsg());
-    struct rec_params p;
-    rec_default_params(&p);
-    struct rec_scanner *sc;
-    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
-    struct rec_result *r = malloc(sizeof *r);
-    assert_non_null(r);
+    struct reader rd;
+    reader_open(&rd, "models/fast.safetensors");
+    struct rec_result *r = rd.r;
     struct vis_image page;
     assert_int_equal(vis_image_init(&page, 640, 480), DG_OK);
     memset(page.px, 210, (size_t)page.w * page.h);
@@ -521,16 +514,14 @@ static void test_big_fine_pen_digit(void **state)
     for (int y = 100; y < 380; y++) /* the stem, slanting down to the left */
         for (int t = 0; t < 2; t++)
             page.px[y * page.w + 349 - (y - 100) * 110 / 280 + t] = 60;
-    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &page, r), DG_OK);
     int sevens = 0;
     for (int i = 0; i < r->n_digits; i++)
         sevens += r->digits[i].digit == 7 && r->digits[i].box.h > 200;
     print_message("big fine-pen 7: %d digits read, %d of them a tall 7\n", r->n_digits, sevens);
     assert_int_equal(sevens, 1);
     vis_image_destroy(&page);
-    free(r);
-    rec_scanner_free(sc);
-    nn_model_free(m);
+    reader_close(&rd);
 }
 
 int main(void)

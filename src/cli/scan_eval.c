@@ -39,15 +39,15 @@ static const char *const HELP =
  * half a digit (the top of an 8) would teach the network that the half is the whole. */
 static const double MINE_DIGIT_IOU = 0.65;
 
+/* A truth box [x, y, w, h] as a rec_box. */
+static struct rec_box as_box(const int a[4])
+{
+    return (struct rec_box){a[0], a[1], a[2], a[3]};
+}
+
 static double iou(const int a[4], const struct rec_box *b)
 {
-    const int x0 = a[0] > b->x ? a[0] : b->x, y0 = a[1] > b->y ? a[1] : b->y;
-    const int x1 = a[0] + a[2] < b->x + b->w ? a[0] + a[2] : b->x + b->w;
-    const int y1 = a[1] + a[3] < b->y + b->h ? a[1] + a[3] : b->y + b->h;
-    if (x1 <= x0 || y1 <= y0)
-        return 0.0;
-    const double inter = (double)(x1 - x0) * (y1 - y0);
-    return inter / ((double)a[2] * a[3] + (double)b->w * b->h - inter);
+    return rec_box_iou(as_box(a), *b);
 }
 
 static int read_box(const struct dg_json *doc, const struct dg_json_node *o, int box[4])
@@ -207,23 +207,18 @@ enum { MERGED_MAX = 16 };
 
 static void miss_kind(const struct truth_item *d, const struct rec_result *r, struct tally *t)
 {
-    const long area = (long)d->box[2] * d->box[3];
-    long covered = 0;
+    const double area = (double)d->box[2] * d->box[3];
+    double covered = 0.0;
     for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
         const struct rec_box *b = &r->digits[i].box;
-        const long ix =
-            (long)(d->box[0] + d->box[2] < b->x + b->w ? d->box[0] + d->box[2] : b->x + b->w) -
-            (d->box[0] > b->x ? d->box[0] : b->x);
-        const long iy =
-            (long)(d->box[1] + d->box[3] < b->y + b->h ? d->box[1] + d->box[3] : b->y + b->h) -
-            (d->box[1] > b->y ? d->box[1] : b->y);
-        if (ix <= 0 || iy <= 0 || (long)b->w * b->h > MERGED_MAX * area)
+        const double inter = rec_box_inter(as_box(d->box), *b), b_area = (double)b->w * b->h;
+        if (inter <= 0.0 || b_area > MERGED_MAX * area)
             continue;
-        if (ix * iy * 2 >= area && (long)b->w * b->h > area) {
+        if (inter * 2 >= area && b_area > area) {
             t->merged++;
             return;
         }
-        covered += ix * iy;
+        covered += inter;
     }
     if (covered > 0)
         t->broken++;

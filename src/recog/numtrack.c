@@ -28,17 +28,11 @@ void rec_numtracker_init(struct rec_numtracker *t, double fps)
     t->next_id = 1;
 }
 
+/* Intersection over the smaller box: a number that lost or gained a digit still matches. */
 static float overlap(struct rec_box a, struct rec_box b)
 {
-    const int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
-    const int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
-    const int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
-    if (x1 <= x0 || y1 <= y0)
-        return 0;
-    /* intersection over the smaller box: a number that lost or gained a digit still matches */
-    const float inter = (float)(x1 - x0) * (float)(y1 - y0);
-    const float sa = (float)a.w * a.h, sb = (float)b.w * b.h;
-    return inter / (sa < sb ? sa : sb);
+    const double sa = (double)a.w * a.h, sb = (double)b.w * b.h;
+    return (float)(rec_box_inter(a, b) / (sa < sb ? sa : sb));
 }
 
 /* One frame's reading nb of track tr. */

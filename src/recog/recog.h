@@ -47,6 +47,10 @@ struct rec_box {
     int x, y, w, h;
 };
 
+/* The area two boxes share (0 when they are apart), and their intersection over union. */
+double rec_box_inter(struct rec_box a, struct rec_box b);
+double rec_box_iou(struct rec_box a, struct rec_box b);
+
 struct rec_digit {
     int digit;          /* 0..9, or -1 when rejected */
     float confidence;   /* probability of the best digit */

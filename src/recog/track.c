@@ -12,15 +12,18 @@ void rec_tracker_init(struct rec_tracker *t, float min_confidence, float switch_
     t->next_id = 1;
 }
 
-static float iou(struct rec_box a, struct rec_box b)
+double rec_box_inter(struct rec_box a, struct rec_box b)
 {
     const int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
     const int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
     const int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
-    if (x1 <= x0 || y1 <= y0)
-        return 0;
-    const float inter = (float)(x1 - x0) * (float)(y1 - y0);
-    return inter / ((float)a.w * a.h + (float)b.w * b.h - inter);
+    return x1 <= x0 || y1 <= y0 ? 0.0 : (double)(x1 - x0) * (y1 - y0);
+}
+
+double rec_box_iou(struct rec_box a, struct rec_box b)
+{
+    const double inter = rec_box_inter(a, b);
+    return inter > 0.0 ? inter / ((double)a.w * a.h + (double)b.w * b.h - inter) : 0.0;
 }
 
 static void observe(struct rec_tracker *t, struct rec_track *tr, const struct rec_digit *d)
@@ -66,7 +69,7 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
         for (int k = 0; k < t->n_tracks; k++) {
             if (matched[k])
                 continue;
-            const float v = iou(d->box, t->tracks[k].box);
+            const float v = (float)rec_box_iou(d->box, t->tracks[k].box);
             if (v > best_iou) {
                 best_iou = v;
                 best = k;
