@@ -259,21 +259,13 @@ static const float FINE_PEN_FILL = 0.015f;
 /* Stage 2, candidates: the mask's components without specks, lines and smudges, fragments of one
  * digit joined (same_digit); sc->box[0 .. n_cand) their union boxes and the ink's runs grouped by
  * candidate for crop_candidate. */
-static int find_candidates(struct rec_scanner *sc)
+/* keep[i]: whether component i can be (part of) a digit: no speck, line or smudge; group[i]: its
+ * group after joining the fragments of one digit (union-find). Specks and lines go first, so they
+ * cannot be joined to digits. */
+static void join_fragments(const struct rec_scanner *sc, const struct vis_component *comp,
+                           int n_comp, int *group, int *keep)
 {
     const struct rec_params *p = &sc->p;
-    const struct vis_component *comp = NULL;
-    int n_comp = 0, rc;
-    sc->n_cand = 0;
-    if ((rc = vis_components(&sc->mask, sc->vwk, NULL, &comp, &n_comp)))
-        return rc;
-    /* per component: its group (union-find), its candidate, whether it survived the filters */
-    if ((rc = dg_grow((void **)&sc->per_comp, &sc->per_comp_cap, 4 * (size_t)n_comp + 1,
-                      sizeof(int))))
-        return rc;
-    int *group = sc->per_comp, *cand_of = group + n_comp, *keep = cand_of + n_comp;
-    int *comp_cand = keep + n_comp;
-    /* Specks and lines go first, so they cannot be joined to digits. */
     for (int i = 0; i < n_comp; i++) {
         const struct vis_component *c = &comp[i];
         const int w = c->x1 - c->x0 + 1, h = c->y1 - c->y0 + 1;
@@ -291,10 +283,17 @@ static int find_candidates(struct rec_scanner *sc)
                 if (a != b)
                     group[a > b ? a : b] = a < b ? a : b;
             }
-    /* Each group's union box (at its root, the group's first component), then the candidates:
-     * the groups of a digit's height and shape, in order, at most REC_MAX_CANDIDATES, so specks
-     * and smudges do not take the places of digits further down a busy page. */
-    if ((rc = dg_grow((void **)&sc->gbox, &sc->gbox_cap, (size_t)n_comp + 1, sizeof *sc->gbox)))
+}
+
+/* Each group's union box (at its root, the group's first component), then the candidates: the
+ * groups of a digit's height and shape, in order, at most REC_MAX_CANDIDATES, so specks and
+ * smudges do not take the places of digits further down a busy page. sc->box[0 .. n_cand) and
+ * cand_of[root] (-1 elsewhere). Returns n_cand, or a negative error. */
+static int choose_candidates(struct rec_scanner *sc, const struct vis_component *comp, int n_comp,
+                             int *group, const int *keep, int *cand_of)
+{
+    int rc = dg_grow((void **)&sc->gbox, &sc->gbox_cap, (size_t)n_comp + 1, sizeof *sc->gbox);
+    if (rc != DG_OK)
         return rc;
     for (int i = 0; i < n_comp; i++) {
         cand_of[i] = -1;
@@ -318,17 +317,22 @@ static int find_candidates(struct rec_scanner *sc)
             continue;
         const struct vis_component *b = &sc->gbox[g];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
-        if (h < sc->min_h || (float)w > p->max_aspect * h)
+        if (h < sc->min_h || (float)w > sc->p.max_aspect * h)
             continue;
         cand_of[g] = n_cand;
         sc->box[n_cand++] = *b;
     }
-    /* the runs grouped by candidate (a counting sort), so a crop visits just its own */
-    for (int i = 0; i < n_comp; i++)
-        comp_cand[i] = keep[i] ? cand_of[group_find(group, i)] : -1;
+    return n_cand;
+}
+
+/* The ink's runs grouped by candidate (a counting sort), so a crop visits just its own:
+ * comp_cand[c] is component c's candidate or -1. */
+static int group_runs(struct rec_scanner *sc, const int *comp_cand, int n_cand)
+{
     size_t n_runs;
     sc->runs = vis_components_runs(sc->vwk, &n_runs);
-    if ((rc = dg_grow((void **)&sc->run_order, &sc->run_order_cap, n_runs + 1, sizeof(int))))
+    int rc = dg_grow((void **)&sc->run_order, &sc->run_order_cap, n_runs + 1, sizeof(int));
+    if (rc != DG_OK)
         return rc;
     int *first = sc->first, next[REC_MAX_CANDIDATES];
     memset(first, 0, (size_t)(n_cand + 1) * sizeof *first);
@@ -341,6 +345,30 @@ static int find_candidates(struct rec_scanner *sc)
     for (size_t i = 0; i < n_runs; i++)
         if (comp_cand[sc->runs[i].comp] >= 0)
             sc->run_order[next[comp_cand[sc->runs[i].comp]]++] = (int)i;
+    return DG_OK;
+}
+
+static int find_candidates(struct rec_scanner *sc)
+{
+    const struct vis_component *comp = NULL;
+    int n_comp = 0, rc;
+    sc->n_cand = 0;
+    if ((rc = vis_components(&sc->mask, sc->vwk, NULL, &comp, &n_comp)))
+        return rc;
+    /* per component: its group (union-find), its candidate, whether it survived the filters */
+    if ((rc = dg_grow((void **)&sc->per_comp, &sc->per_comp_cap, 4 * (size_t)n_comp + 1,
+                      sizeof(int))))
+        return rc;
+    int *group = sc->per_comp, *cand_of = group + n_comp, *keep = cand_of + n_comp;
+    int *comp_cand = keep + n_comp;
+    join_fragments(sc, comp, n_comp, group, keep);
+    const int n_cand = choose_candidates(sc, comp, n_comp, group, keep, cand_of);
+    if (n_cand < 0)
+        return n_cand;
+    for (int i = 0; i < n_comp; i++)
+        comp_cand[i] = keep[i] ? cand_of[group_find(group, i)] : -1;
+    if ((rc = group_runs(sc, comp_cand, n_cand)))
+        return rc;
     sc->n_cand = n_cand;
     return DG_OK;
 }
