@@ -87,62 +87,41 @@ static int rd_eof(void *user)
     return feof(((struct reader *)user)->f);
 }
 
-int vis_image_load(const char *path, struct vis_image *img)
+/* What the open file f claims before it is decoded: refused when it is a format whose stb decoder
+ * loops on a cut file (no camera or scanner writes them), not an image stb knows, damaged (a size
+ * of 0 or less) or over VIS_MAX_PIXELS. f is left at its start. */
+static int check_header(FILE *f, const char *path)
 {
-    int w, h, ch;
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return dg_fail(DG_EIO, "%s is a directory, not an image", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return dg_fail(DG_EIO, "cannot open %s: %s", path, strerror(errno));
-    const int orientation = file_orientation(f);
-    /* formats stb decodes that no camera or scanner writes, whose decoders loop on a cut file */
     char magic[4] = {0};
     const size_t n_magic = fread(magic, 1, sizeof magic, f);
     rewind(f);
     if ((n_magic >= 2 && !memcmp(magic, "#?", 2)) || (n_magic == 4 && !memcmp(magic, "8BPS", 4)) ||
-        (n_magic == 4 && !memcmp(magic, "\x53\x80\xF6\x34", 4))) {
-        fclose(f);
+        (n_magic == 4 && !memcmp(magic, "\x53\x80\xF6\x34", 4)))
         return dg_fail(DG_EFORMAT,
                        "%s is a Radiance HDR, Photoshop or Softimage file; digits reads PNG, "
                        "JPEG, BMP, GIF, PGM/PPM and TGA",
                        path);
-    }
-    if (!stbi_info_from_file(f, &w, &h, &ch)) {
-        fclose(f);
+    int w, h, ch;
+    if (!stbi_info_from_file(f, &w, &h, &ch))
         return dg_fail(DG_EFORMAT, "%s is not a readable image (%s)", path, stbi_failure_reason());
-    }
     if (h < 0 && h > -(1 << 24))
         h = -h; /* a top-down BMP: stb's info gives its height as stored, negative */
-    if (w < 1 || h < 1) {
-        fclose(f);
+    if (w < 1 || h < 1)
         return dg_fail(DG_EFORMAT, "%s claims a size of %dx%d pixels: the file is damaged", path, w,
                        h);
-    }
-    if ((double)w * h > VIS_MAX_PIXELS) {
-        fclose(f);
+    if ((double)w * h > VIS_MAX_PIXELS)
         return dg_fail(DG_EARG, "%s is %dx%d pixels; the limit is %d megapixels", path, w, h,
                        VIS_MAX_PIXELS >> 20);
-    }
-    /* 16 bits per channel are read at full depth and reduced to 8 after conversion to grey. */
-    int is16 = stbi_is_16_bit_from_file(f);
-    const stbi_io_callbacks io = {rd_read, rd_skip, rd_eof};
-    struct reader rd = {f, 0};
-    void *data = is16 ? (void *)stbi_load_16_from_callbacks(&io, &rd, &w, &h, &ch, 0)
-                      : (void *)stbi_load_from_callbacks(&io, &rd, &w, &h, &ch, 0);
-    fclose(f);
-    if (!data)
-        return dg_fail(DG_EFORMAT, "%s cannot be decoded (%s)", path, stbi_failure_reason());
-    if (rd.starved) {
-        stbi_image_free(data);
-        return dg_fail(DG_EFORMAT, "%s is cut short: the file ends before its pixels do", path);
-    }
+    return DG_OK;
+}
+
+/* stb's decoded pixels (ch channels of 8 or 16 bits) as 8-bit grey, Rec. 601, alpha over white
+ * paper; NULL when out of memory. */
+static uint8_t *to_grey(const void *data, int w, int h, int ch, int is16)
+{
     uint8_t *px = malloc((size_t)w * h);
-    if (!px) {
-        stbi_image_free(data);
-        return dg_fail(DG_ENOMEM, "out of memory for %s", path);
-    }
+    if (!px)
+        return NULL;
     const float maxv = is16 ? 65535.0f : 255.0f;
     for (size_t i = 0; i < (size_t)w * h; i++) {
         float v[4];
@@ -161,10 +140,42 @@ int vis_image_load(const char *path, struct vis_image *img)
         float g = y * 255.0f / maxv + 0.5f;
         px[i] = (uint8_t)(g > 255.0f ? 255.0f : g);
     }
-    stbi_image_free(data);
-    struct vis_image out = {w, h, px};
-    const int rc = vis_image_orient(&out, orientation);
+    return px;
+}
+
+int vis_image_load(const char *path, struct vis_image *img)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return dg_fail(DG_EIO, "%s is a directory, not an image", path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return dg_fail(DG_EIO, "cannot open %s: %s", path, strerror(errno));
+    const int orientation = file_orientation(f);
+    int rc = check_header(f, path);
     if (rc != DG_OK) {
+        fclose(f);
+        return rc;
+    }
+    /* 16 bits per channel are read at full depth and reduced to 8 after conversion to grey. */
+    int w, h, ch;
+    const int is16 = stbi_is_16_bit_from_file(f);
+    const stbi_io_callbacks io = {rd_read, rd_skip, rd_eof};
+    struct reader rd = {f, 0};
+    void *data = is16 ? (void *)stbi_load_16_from_callbacks(&io, &rd, &w, &h, &ch, 0)
+                      : (void *)stbi_load_from_callbacks(&io, &rd, &w, &h, &ch, 0);
+    fclose(f);
+    if (!data)
+        return dg_fail(DG_EFORMAT, "%s cannot be decoded (%s)", path, stbi_failure_reason());
+    if (rd.starved) {
+        stbi_image_free(data);
+        return dg_fail(DG_EFORMAT, "%s is cut short: the file ends before its pixels do", path);
+    }
+    struct vis_image out = {w, h, to_grey(data, w, h, ch, is16)};
+    stbi_image_free(data);
+    if (!out.px)
+        return dg_fail(DG_ENOMEM, "out of memory for %s", path);
+    if ((rc = vis_image_orient(&out, orientation)) != DG_OK) {
         free(out.px);
         return rc;
     }
