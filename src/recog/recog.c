@@ -527,39 +527,39 @@ static int is_edge(const struct rec_scanner *sc, const struct vis_image *grey,
     return hi > 0 && lo < EDGE_RATIO * hi;
 }
 
+/* Whether a candidate sure it is not a digit (WORD_JUNK), of d's height and on its line, stands
+ * within WORD_GAP heights of d: d is then a letter of a word (the l of "Ilse"). */
+static int beside_letters(const struct rec_digit *d, const struct rec_result *r, int n)
+{
+    const struct rec_box *a = &d->box;
+    for (int j = 0; j < n; j++) {
+        const struct rec_digit *e = &r->digits[j];
+        if (e == d || e->digit >= 0 || e->junk < WORD_JUNK)
+            continue;
+        const struct rec_box *b = &e->box;
+        const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
+        const int ov =
+            (a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h) - (a->y > b->y ? a->y : b->y);
+        const int gap = a->x > b->x + b->w   ? a->x - (b->x + b->w)
+                        : b->x > a->x + a->w ? b->x - (a->x + a->w)
+                                             : 0;
+        if (hmin * 10 >= hmax * 6 && ov * 2 >= hmin && (float)gap <= WORD_GAP * hmax)
+            return 1;
+    }
+    return 0;
+}
+
 static void reject_by_context(const struct rec_scanner *sc, const struct vis_image *grey,
                               struct rec_result *r, int n)
 {
     const int light = r->polarity == VIS_POLARITY_LIGHT_ON_DARK;
-    for (int i = 0; i < n; i++)
-        if (r->digits[i].digit >= 0 && is_edge(sc, grey, &r->digits[i], light))
-            r->digits[i].digit = -1;
-    /* a digit touching a rejected candidate of its own height on its line is a letter in a word
-     * (the l of "Ilse"); repeated so a whole word falls */
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (int i = 0; i < n; i++) {
-            struct rec_digit *d = &r->digits[i];
-            if (d->digit != 1)
-                continue;
-            for (int j = 0; j < n; j++) {
-                const struct rec_digit *e = &r->digits[j];
-                if (j == i || e->digit >= 0 || e->junk < WORD_JUNK)
-                    continue;
-                const struct rec_box *a = &d->box, *b = &e->box;
-                const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
-                const int ov = (a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h) -
-                               (a->y > b->y ? a->y : b->y);
-                const int gap = a->x > b->x + b->w   ? a->x - (b->x + b->w)
-                                : b->x > a->x + a->w ? b->x - (a->x + a->w)
-                                                     : 0;
-                if (hmin * 10 >= hmax * 6 && ov * 2 >= hmin && (float)gap <= WORD_GAP * hmax) {
-                    d->digit = -1;
-                    changed = 1;
-                    break;
-                }
-            }
-        }
+    /* one pass is enough: a 1 rejected here was read (likelier a digit than not), so it is never
+     * sure enough it is not a digit to count as another 1's letter */
+    for (int i = 0; i < n; i++) {
+        struct rec_digit *d = &r->digits[i];
+        if (d->digit >= 0 &&
+            (is_edge(sc, grey, d, light) || (d->digit == 1 && beside_letters(d, r, n))))
+            d->digit = -1;
     }
 }
 
