@@ -1,7 +1,7 @@
 /* fuzz_segment.c - libFuzzer target for the segmentation stages on arbitrary small images: the
- * threshold (any polarity, window and weight), line removal (any lengths and thickness),
- * components and MNIST normalisation of the mask. One scratch (struct vis_work) serves every
- * input, as it serves a stream of frames, so its growing from size to size is exercised too.
+ * threshold (any polarity, window, weight, contrast and share), line removal (any lengths and
+ * thickness), components and MNIST normalisation of the mask. One scratch (struct vis_work) serves
+ * every input, as it serves a stream of frames, so its growing from size to size is exercised too.
  * Checks: the mask holds only 0 and 255; the components' areas add up to the mask's ink and
  * every ink pixel lies in its component's box; the 28x28 input stays within [0, 1]. */
 #include <stdint.h>
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct vis_work *wk;
-    if (size < 6 || (!wk && vis_work_new(&wk) != DG_OK))
+    if (size < 8 || (!wk && vis_work_new(&wk) != DG_OK))
         return 0;
     const int w = 1 + data[0] % 96, h = 1 + data[1] % 96;
     struct vis_threshold_params p;
@@ -23,8 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.window = data[2] % 48;
     p.k = 0.05f + 0.9f * (float)data[3] / 255.0f;
     p.polarity = (enum vis_polarity)(data[4] % 3);
+    p.contrast = 1 + data[6] % 255;
+    p.share = (float)data[7] / 255.0f;
     const int thick = 1 + data[5] % 8, len_h = 1 + data[2] % w, len_v = 1 + data[3] % h;
-    data += 6, size -= 6;
+    data += 8, size -= 8;
     struct vis_image img = {0}, mask = {0};
     if (vis_image_init(&img, w, h) != DG_OK)
         return 0;

@@ -230,10 +230,22 @@ static void ink_box(struct vis_image *page, int x0, int y0, int x1, int y1)
             page->px[y * page->w + x] = 30;
 }
 
+/* A box's outline drawn t pixels thick: a pen stroke around it. The threshold takes ink for
+ * strokes, darker than the paper on both sides, so a block filled solid wider than a marker's
+ * stroke is not ink; an outline is, as digit-shaped as a 0. */
+static void ink_frame(struct vis_image *page, int x0, int y0, int x1, int y1, int t)
+{
+    ink_box(page, x0, y0, x1, y0 + t);
+    ink_box(page, x0, y1 - t, x1, y1);
+    ink_box(page, x0, y0, x0 + t, y1);
+    ink_box(page, x1 - t, y0, x1, y1);
+}
+
 static void test_fragment_joining(void **state)
 {
     (void)state;
-    /* Plain blocks again, every candidate accepted: only how pieces are put together is checked.
+    /* Plain outlines and bars, every candidate accepted: only how pieces are put together is
+     * checked.
      * A flat bar just above a tall block is one digit (the detached top of a 5); a small block of
      * digit shape just above a much taller one is a digit of its own (a row of small digits over a
      * row of big ones); two pieces of similar height, one over the other, are one digit (a broken
@@ -258,8 +270,13 @@ static void test_fragment_joining(void **state)
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         memset(page.px, 220, (size_t)page.w * page.h);
-        ink_box(&page, cases[k].small[0], cases[k].small[1], cases[k].small[2], cases[k].small[3]);
-        ink_box(&page, 140, 80, 220, 230); /* 80 x 150; a filled box, as digit-shaped as any */
+        if (cases[k].small[3] - cases[k].small[1] < 16) /* a bar */
+            ink_box(&page, cases[k].small[0], cases[k].small[1], cases[k].small[2],
+                    cases[k].small[3]);
+        else
+            ink_frame(&page, cases[k].small[0], cases[k].small[1], cases[k].small[2],
+                      cases[k].small[3], 5);
+        ink_frame(&page, 140, 80, 220, 230, 8); /* 80 x 150 */
         assert_int_equal(rec_scan(sc, &page, r), DG_OK);
         if (r->n_digits + r->n_rejected != cases[k].candidates)
             fail_msg("case %zu: %d candidates, expected %d", k, r->n_digits + r->n_rejected,
@@ -271,13 +288,13 @@ static void test_fragment_joining(void **state)
     ink_box(&page, 100, 235, 300, 240);
     ink_box(&page, 100, 60, 105, 240);
     ink_box(&page, 295, 60, 300, 240);
-    ink_box(&page, 170, 120, 210, 180);
+    ink_frame(&page, 170, 120, 210, 180, 6);
     assert_int_equal(rec_scan(sc, &page, r), DG_OK);
     assert_int_equal(r->n_digits + r->n_rejected, 2);
     /* two halves of one stroke pattern, 70 and 60 tall, 6 apart: one digit */
     memset(page.px, 220, (size_t)page.w * page.h);
-    ink_box(&page, 150, 40, 200, 110);
-    ink_box(&page, 160, 116, 190, 176);
+    ink_frame(&page, 150, 40, 200, 110, 6);
+    ink_frame(&page, 160, 116, 190, 176, 6);
     assert_int_equal(rec_scan(sc, &page, r), DG_OK);
     assert_int_equal(r->n_digits + r->n_rejected, 1);
     vis_image_destroy(&page);

@@ -190,6 +190,91 @@ static void test_polarity_second_look(void **state)
     vis_work_free(wk);
 }
 
+/* A camera's view: a desk (dark, left) meets the sheet (light, right) in a straight step, a mug
+ * (a dark disc much wider than a stroke) stands on the sheet, and on the sheet are pen strokes 3 px
+ * wide and a faint pencil stroke 12 px from a bold black bar. Strokes are ink, the faint one too;
+ * the step and the mug's inside are not (a window-mean threshold marks both: each departs from
+ * its window's mean, and the step joined every digit near the sheet's edge into one region). */
+static void test_threshold_strokes_not_steps(void **state)
+{
+    (void)state;
+    enum { W = 320, H = 240, STEP = 100, CX = 250, CY = 70, R = 40 };
+    struct vis_image img, mask = {0};
+    assert_int_equal(vis_image_init(&img, W, H), DG_OK);
+    static uint8_t kind[W * H]; /* 0 paper, 1 pen, 2 faint pencil, 3 bar, 4 mug */
+    memset(kind, 0, sizeof kind);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t *k = &kind[(size_t)y * W + x];
+            if ((x - CX) * (x - CX) + (y - CY) * (y - CY) <= R * R)
+                *k = 4;
+            else if (y >= 140 && y < 200 && x > STEP + 20 && x < STEP + 140 && (x - STEP) % 30 < 3)
+                *k = 1;
+            else if (y >= 140 && y < 200 && x >= STEP + 170 && x < STEP + 173)
+                *k = 2;
+            else if (y >= 140 && y < 200 && x >= STEP + 185 && x < STEP + 193)
+                *k = 3;
+            static const uint8_t grey[] = {205, 110, 145, 20, 40};
+            img.px[(size_t)y * W + x] = x < STEP ? (uint8_t)(60 + (x * 7 + y * 3) % 9) : grey[*k];
+        }
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    enum vis_polarity found;
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, &found), DG_OK);
+    assert_int_equal(found, VIS_POLARITY_DARK_ON_LIGHT);
+    int n[5] = {0}, inked[5] = {0}, step_ink = 0, mug_inside = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const int k = kind[(size_t)y * W + x], m = mask.px[(size_t)y * W + x] != 0;
+            n[k]++, inked[k] += m;
+            step_ink += m && x >= STEP - 4 && x < STEP + 4;
+            const int d2 = (x - CX) * (x - CX) + (y - CY) * (y - CY);
+            mug_inside += m && d2 < (R - 6) * (R - 6);
+        }
+    print_message("strokes: pen %d of %d, faint %d of %d, bar %d of %d inked; %d step pixels and "
+                  "%d inside the mug marked\n",
+                  inked[1], n[1], inked[2], n[2], inked[3], n[3], step_ink, mug_inside);
+    assert_true(inked[1] * 100 >= n[1] * 98);
+    assert_true(inked[2] * 100 >= n[2] * 95);
+    assert_true(inked[3] * 100 >= n[3] * 98);
+    assert_int_equal(step_ink, 0);
+    assert_int_equal(mug_inside, 0);
+    assert_true(inked[0] * 1000 <= n[0]); /* paper: under 0.1% */
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+    vis_work_free(wk);
+}
+
+/* A dim frame (paper at 90, ink at 68) is read as well as a bright one: the threshold's contrast
+ * is a share of the strongest stroke nearby, down to p.contrast. */
+static void test_threshold_dim_frame(void **state)
+{
+    (void)state;
+    enum { W = 200, H = 150 };
+    struct vis_image img, mask = {0};
+    assert_int_equal(vis_image_init(&img, W, H), DG_OK);
+    static uint8_t truth[W * H];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const int ink = y > 40 && y < 110 && x > 20 && x < 180 && (x % 16) < 3;
+            truth[(size_t)y * W + x] = (uint8_t)ink;
+            img.px[(size_t)y * W + x] = (uint8_t)(ink ? 68 : 88 + (x * 5 + y * 3) % 5);
+        }
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_OK);
+    const int bad = mismatches(&mask, truth);
+    print_message("dim frame: %d of %d pixels wrong\n", bad, W * H);
+    assert_true(bad < W * H / 200);
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+    vis_work_free(wk);
+}
+
 static void test_threshold_blank_and_bad_params(void **state)
 {
     (void)state;
@@ -204,6 +289,12 @@ static void test_threshold_blank_and_bad_params(void **state)
     for (int i = 0; i < 40 * 30; i++) /* a blank page has no ink */
         assert_int_equal(mask.px[i], 0);
     p.k = 1.5f;
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_EARG);
+    vis_threshold_default_params(&p);
+    p.contrast = 0;
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_EARG);
+    vis_threshold_default_params(&p);
+    p.share = 1.5f;
     assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_EARG);
     vis_image_destroy(&img);
     vis_image_destroy(&mask);
@@ -459,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_polarity_chalkboard),
         cmocka_unit_test(test_polarity_sheet_on_dark_desk),
         cmocka_unit_test(test_polarity_second_look),
+        cmocka_unit_test(test_threshold_strokes_not_steps),
+        cmocka_unit_test(test_threshold_dim_frame),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
         cmocka_unit_test(test_components),
         cmocka_unit_test(test_components_match_flood_fill),

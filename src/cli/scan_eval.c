@@ -24,9 +24,12 @@ static const char *const HELP =
     "Score digits scan against a truth file (tools/scenegen, make scenes).\n"
     "  --model FILE          model (default <root>/models/fast.safetensors)\n"
     "  --min-confidence X    as for scan (default 0.5)\n"
-    "  --window N            threshold window in pixels (default 0: a twelfth of the shorter "
-    "side)\n"
-    "  --k X                 threshold normalisation weight (default 0.6)\n"
+    "  --window N            threshold neighbourhood in pixels (default 0: a twelfth of the "
+    "shorter side)\n"
+    "  --contrast N          ink is at least N grey levels darker than the paper behind it "
+    "(default 16)\n"
+    "  --share X             ... and X of the strongest stroke nearby (default 0.4)\n"
+    "  --k X                 weight of the bright-sheet-on-dark-desk polarity check (default 0.6)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
     "  --verbose             one line per image\n"
     "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
@@ -380,10 +383,16 @@ int cmd_scan_eval(int argc, char **argv)
     struct rec_params params;
     rec_default_params(&params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},   {"min-confidence", 1, 0, 'c'},
-        {"verbose", 0, 0, 'v'}, {"window", 1, 0, 'w'},
-        {"k", 1, 0, 'k'},       {"help", 0, 0, 'h'},
-        {"mine", 1, 0, 'M'},    {"polarity", 1, 0, 'p'},
+        {"model", 1, 0, 'm'},
+        {"min-confidence", 1, 0, 'c'},
+        {"verbose", 0, 0, 'v'},
+        {"window", 1, 0, 'w'},
+        {"k", 1, 0, 'k'},
+        {"help", 0, 0, 'h'},
+        {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},
+        {"contrast", 1, 0, 'C'},
+        {"share", 1, 0, 's'},
         {0, 0, 0, 0},
     };
     opterr = 0;
@@ -410,6 +419,21 @@ int cmd_scan_eval(int argc, char **argv)
             if (cli_parse_double(optarg, 0.01, 0.99, &v))
                 return cli_usage(cmd, "--k wants a number from 0.01 to 0.99, not '%s'", optarg);
             params.threshold.k = (float)v;
+            break;
+        }
+        case 'C': {
+            long v;
+            if (cli_parse_long(optarg, 1, 255, &v))
+                return cli_usage(cmd, "--contrast wants a whole number from 1 to 255, not '%s'",
+                                 optarg);
+            params.threshold.contrast = (int)v;
+            break;
+        }
+        case 's': {
+            double v;
+            if (cli_parse_double(optarg, 0.0, 1.0, &v))
+                return cli_usage(cmd, "--share wants a number from 0 to 1, not '%s'", optarg);
+            params.threshold.share = (float)v;
             break;
         }
         case 'c': {

@@ -50,12 +50,14 @@ int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, floa
  * crop, scale to 20 px on the longer side by area averaging, centre by mass in 28x28. */
 int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float out[784]);
 
-/* Ink/paper separation. window: side of the local window in pixels (0: a twelfth of the shorter
- * image side); k: the weight of Wolf-Jolion's normalisation (0.6 by default; smaller keeps less
- * faint ink); polarity: which of ink and paper is darker (AUTO: decided from the image). */
+/* Ink/paper separation. window: side of the local neighbourhood in pixels (0: a twelfth of the
+ * shorter image side); contrast: how much darker than the paper behind it a pixel must be to be
+ * ink, in grey levels (16), and share: at least this share of the strongest stroke nearby (0.4);
+ * polarity: which of ink and paper is darker (AUTO: decided from the image); k: the weight of
+ * Wolf-Jolion's normalisation in AUTO's check for a bright sheet on a dark desk (0.6). */
 struct vis_threshold_params {
-    int window;
-    float k;
+    int window, contrast;
+    float share, k;
     enum vis_polarity polarity;
 };
 void vis_threshold_default_params(struct vis_threshold_params *p);
@@ -71,13 +73,14 @@ struct vis_work;
 int vis_work_new(struct vis_work **out);
 void vis_work_free(struct vis_work *wk); /* accepts NULL */
 
-/* Sauvola's local threshold in Wolf and Jolion's form, normalised by the contrast range of the
- * neighbourhood (about a quarter of the shorter side: the paper around the strokes, not a dark
- * desk elsewhere in the frame), window statistics by sliding sums (O(1) per pixel for any window)
- * on a 2x2-averaged copy:
+/* Strokes against the paper behind them: the paper is the grey closing of a 2x2-averaged copy by a
+ * square a sixteenth of the shorter side wide (the strokes closed over), and a pixel is ink when it
+ * is darker than that paper by p->contrast and by p->share of the strongest stroke in the
+ * neighbourhood around it (p->window, about a quarter of the shorter side). The edge of a sheet,
+ * a desk or a dark object is a step, not a stroke, and stays paper.
  * mask becomes a w x h image with 255 for ink and 0 for paper (its pixels are reused when it
  * already has that size, else freed and reallocated); *found (nullable) gets the polarity used.
- * Robust to light gradients and shadows much wider than the window. */
+ * Robust to light gradients and to shadows wider than a stroke. */
 int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
                   struct vis_work *wk, struct vis_image *mask, enum vis_polarity *found);
 
