@@ -12,8 +12,10 @@
 #include "recog.h"
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stb_image.h>
+#include <sys/stat.h>
 
 static struct data_set demo;
 
@@ -138,6 +140,73 @@ static void test_bad_options_and_sources(void **state)
         fail_msg("a cut video: %s", output());
     snprintf(cmd, sizeof cmd, "rm -f %s/whole.avi %s/cut.avi", tmpdir, tmpdir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* Waits up to `seconds` for pid to exit; its exit status, or -1 if it is still running. */
+static int wait_for(pid_t pid, double seconds)
+{
+    for (int i = 0; i < (int)(seconds * 20); i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(50000);
+    }
+    return -1;
+}
+
+/* A named pipe whose writer sends half a video and then stalls, holding the pipe open: live reads
+ * the frames that came, and Ctrl-C then ends it with its summary line (it used to hang with its
+ * capture thread blocked in read()). The wait is a hang check, not a timing. */
+static void test_ctrl_c_on_a_stalled_pipe(void **state)
+{
+    (void)state;
+    char video[300], fifo[300];
+    snprintf(video, sizeof video, "%s/long.avi", tmpdir);
+    snprintf(fifo, sizeof fifo, "%s/stall.fifo", tmpdir);
+    assert_int_equal(run("live --headless --demo --frames 100 --record %s", video), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const pid_t writer = fork();
+    assert_true(writer >= 0);
+    if (writer == 0) { /* half the file, then silence with the pipe held open */
+        FILE *in = fopen(video, "rb");
+        const int out = open(fifo, O_WRONLY);
+        if (!in || out < 0)
+            _exit(1);
+        fseek(in, 0, SEEK_END);
+        const long half = ftell(in) / 2;
+        fseek(in, 0, SEEK_SET);
+        char buf[4096];
+        for (long done = 0; done < half;) {
+            const size_t n = fread(buf, 1, sizeof buf, in);
+            if (n == 0 || write(out, buf, n) < 0)
+                _exit(1);
+            done += (long)n;
+        }
+        sleep(60);
+        _exit(0);
+    }
+    const pid_t app = fork();
+    assert_true(app >= 0);
+    if (app == 0) {
+        const int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(out, 1), dup2(out, 2);
+        execl(digits(), "digits", "live", "--headless", "--video", fifo, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && !strstr(output(), "frame "); i++) /* reading has begun */
+        usleep(50000);
+    sleep(3); /* the half sent (1.7 s of video, read at its own pace) is read; the writer stalls */
+    kill(app, SIGINT);
+    const int status = wait_for(app, 20.0);
+    if (status < 0)
+        kill(app, SIGKILL), waitpid(app, NULL, 0);
+    kill(writer, SIGKILL), waitpid(writer, NULL, 0);
+    unlink(fifo), unlink(video);
+    if (status < 0)
+        fail_msg("live did not end after Ctrl-C on a stalled pipe: %s", output());
+    if (!strstr(output(), "frames read"))
+        fail_msg("no summary after Ctrl-C: %s", output());
+    assert_int_equal(status, 0);
 }
 
 /* Parses JSON lines; calls fn for each object. Returns the number of lines. */
@@ -500,6 +569,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demo_is_readable),
         cmocka_unit_test(test_bad_options_and_sources),
+        cmocka_unit_test(test_ctrl_c_on_a_stalled_pipe),
         cmocka_unit_test(test_headless_json_demo_and_video),
         cmocka_unit_test(test_window_screenshot_and_keys),
     };

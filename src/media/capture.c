@@ -3,12 +3,14 @@
  * where the newest frame wins. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
@@ -49,6 +51,7 @@ struct media_capture {
     double wall0, t0; /* pacing: wall clock and media time of the pass's first frame */
     int64_t index;
     struct media_demo *demo;
+    int fifo_fd; /* a named pipe being read (see open_fifo), or -1 */
 };
 
 static int stopping(struct media_capture *c)
@@ -120,6 +123,30 @@ static void close_source(struct media_capture *c)
     avformat_close_input(&c->fmt);
     sws_freeContext(c->sws);
     c->sws = NULL;
+    if (c->fifo_fd >= 0) /* FFmpeg's pipe protocol leaves the descriptor to us */
+        close(c->fifo_fd);
+    c->fifo_fd = -1;
+}
+
+/* A named pipe is opened here and handed to FFmpeg's pipe protocol as "pipe:FD" with reads that
+ * do not block. Through the file protocol a stalled writer left read() blocked in the capture
+ * thread, and Ctrl-C never ended it; now a stalled read returns EAGAIN, FFmpeg's retry loop asks
+ * the interrupt callback, and stopping ends the thread. The open itself waits for a writer, as
+ * the file protocol's did. Writes the URL FFmpeg is to open into pipe_url; returns 0, or -1 with
+ * the reason in msg. */
+static int open_fifo(struct media_capture *c, const char *url, char *pipe_url, size_t n_url,
+                     char *msg, size_t n_msg)
+{
+    const int fd = open(url, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        snprintf(msg, n_msg, "cannot open the pipe %.300s: %s", url, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    c->fifo_fd = fd;
+    snprintf(pipe_url, n_url, "pipe:%d", fd);
+    return 0;
 }
 
 /* Opens url (a device with the platform's camera input, or a file/stream) and its decoder.
@@ -159,12 +186,23 @@ static int open_url(struct media_capture *c, const char *url, char *msg, size_t 
     c->fmt->interrupt_callback.callback = interrupt_cb;
     c->fmt->interrupt_callback.opaque = c;
     const char *what = c->cfg.kind == MEDIA_SOURCE_CAMERA ? "camera" : "video";
-    char label[600];
+    char label[600], pipe_url[32];
     snprintf(label, sizeof label, "%s %s", what, url);
+    struct stat sb;
+    if (c->cfg.kind == MEDIA_SOURCE_VIDEO && stat(url, &sb) == 0 && S_ISFIFO(sb.st_mode)) {
+        if (open_fifo(c, url, pipe_url, sizeof pipe_url, msg, n_msg)) {
+            av_dict_free(&opts);
+            avformat_free_context(c->fmt);
+            c->fmt = NULL;
+            return DG_EIO;
+        }
+        url = pipe_url;
+    }
     int err = avformat_open_input(&c->fmt, url, in, &opts);
     av_dict_free(&opts);
     if (err < 0) {
         describe(msg, n_msg, label, err);
+        close_source(c);
         return DG_EIO;
     }
     if ((err = avformat_find_stream_info(c->fmt, NULL)) < 0) {
@@ -211,6 +249,7 @@ static int open_url(struct media_capture *c, const char *url, char *msg, size_t 
     pthread_mutex_unlock(&c->mu);
     c->first_pts = AV_NOPTS_VALUE;
     c->wall0 = -1;
+    c->fifo_fd = -1;
     return DG_OK;
 }
 
@@ -458,6 +497,7 @@ int media_capture_open(const struct media_source_config *cfg, struct media_captu
     pthread_cond_init(&c->cv, NULL);
     c->first_pts = AV_NOPTS_VALUE;
     c->wall0 = -1;
+    c->fifo_fd = -1;
     int rc = DG_OK;
     char msg[400] = "";
     av_log_set_level(AV_LOG_QUIET); /* our own messages say what failed */
