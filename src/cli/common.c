@@ -2,6 +2,7 @@
  * and batched classification of a data set. */
 #define _DEFAULT_SOURCE
 #include "cli.h"
+#include "digits_config.h" /* DIGITS_DATADIR, DIGITS_BINDIR: where make install puts things */
 
 #include <ctype.h>
 #include <errno.h>
@@ -119,6 +120,15 @@ int cli_parse_polarity(const char *s, enum vis_polarity *out)
     return 0;
 }
 
+/* Whether dir holds the shipped models (models/fast.safetensors). */
+static int has_models(const char *dir)
+{
+    char probe[4200];
+    struct stat st;
+    snprintf(probe, sizeof probe, "%s/models/fast.safetensors", dir);
+    return stat(probe, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 const char *cli_root(void)
 {
     static char root[4096];
@@ -129,26 +139,32 @@ const char *cli_root(void)
         snprintf(root, sizeof root, "%s", env);
         return root;
     }
-    /* The executable sits in build/ (or build/asan/): look upwards for the shipped models/. */
     char dir[4000];
     ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
     if (n > 0) {
         dir[n] = '\0';
-        for (int up = 0; up < 4; up++) {
-            char *slash = strrchr(dir, '/');
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        /* installed (make install): PREFIX/bin/digits, with models/ and assets/ in
+         * PREFIX/share/digits */
+        if (!strcmp(dir, DIGITS_BINDIR) && has_models(DIGITS_DATADIR)) {
+            snprintf(root, sizeof root, "%s", DIGITS_DATADIR);
+            return root;
+        }
+        /* in a build tree: build/digits or build/asan/digits, the models a level or two up */
+        for (int up = 0; up < 3; up++) {
+            slash = strrchr(dir, '/');
             if (!slash || slash == dir)
                 break;
             *slash = '\0';
-            char probe[4100];
-            struct stat st;
-            snprintf(probe, sizeof probe, "%s/models", dir);
-            if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (has_models(dir)) {
                 snprintf(root, sizeof root, "%s", dir);
                 return root;
             }
         }
     }
-    snprintf(root, sizeof root, ".");
+    snprintf(root, sizeof root, "%s", has_models(DIGITS_DATADIR) ? DIGITS_DATADIR : ".");
     return root;
 }
 
