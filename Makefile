@@ -1,7 +1,8 @@
 # digits - build, test, fuzz and benchmark.
 #   make            build/digits (optimised)
 #   make test       the threaded parts under ThreadSanitizer (build/tsan/), make install checked
-#                   (scripts/check-install), then every unit and integration test under
+#                   (scripts/check-install), the Python module's tests (pytest, tests/python),
+#                   then every unit and integration test under
 #                   AddressSanitizer + UBSan (build/asan/); the last line is the summary
 #                   "tests: N passed, N failed"
 #   make lib        libdigits.a and libdigits.so (include/digits.h); make install PREFIX=...
@@ -73,7 +74,7 @@ LIB = $(B)/lib$(1).a
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
 .PHONY: all test test-run tsan-run data fuzz bench scenes world mine format format-check clean \
-        lib install uninstall install-check FORCE
+        lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
 define module_rules
@@ -170,6 +171,7 @@ test:
 	$(MAKE) data
 	$(MAKE) SANITIZE=thread tsan-run
 	$(MAKE) install-check
+	$(MAKE) python-test
 	$(MAKE) SANITIZE=1 test-run
 endif
 
@@ -289,3 +291,10 @@ $(B)/digits.pc: src/lib/digits.pc.in include/digits.h FORCE
 # into a temporary prefix run from another directory (scripts/check-install).
 install-check: $(B)/digits lib
 	scripts/check-install
+
+# ---- the Python module (python/digits, ctypes over libdigits.so) with Debian's Python ---------
+PYTHON ?= /usr/bin/python3
+python-test: $(B)/digits lib $(B)/scenegen data
+	DIGITS_ROOT=$(CURDIR) DIGITS=$(CURDIR)/$(B)/digits SCENEGEN=$(CURDIR)/$(B)/scenegen \
+	  DIGITS_LIBRARY=$(CURDIR)/$(B)/libdigits.so PYTHONPATH=$(CURDIR)/python \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/python

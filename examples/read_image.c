@@ -1,13 +1,12 @@
-/* read_image.c - libdigits from a program: reads each image named on the command line and prints
- * one JSON line per image, shaped as `digits scan --json` prints it. Images are decoded with
- * stb_image; the reader takes pixels from memory.
+/* read_image.c - libdigits from a program: reads each image file named on the command line and
+ * prints one JSON line per image, as `digits scan --json` prints it. (A program that has its
+ * frames in memory calls digits_read() with the pixels instead of digits_read_file().)
  *
- *   cc read_image.c $(pkg-config --cflags --libs digits stb) -o read_image
+ *   cc read_image.c $(pkg-config --cflags --libs digits) -o read_image
  *   ./read_image page.png photo.jpg */
 #include <stdio.h>
 
 #include <digits.h>
-#include <stb_image.h>
 
 /* s as a JSON string. */
 static void put_string(const char *s)
@@ -59,22 +58,14 @@ int main(int argc, char **argv)
     }
     int status = 0;
     for (int i = 1; i < argc; i++) {
-        int w, h, n;
-        unsigned char *px = stbi_load(argv[i], &w, &h, &n, 3);
-        if (!px) {
-            fprintf(stderr, "read_image: %s: %s\n", argv[i], stbi_failure_reason());
+        digits_result *r;
+        if (digits_read_file(rd, argv[i], &r) != DIGITS_OK) {
+            fprintf(stderr, "read_image: %s\n", digits_errmsg());
             status = 1;
             continue;
         }
-        digits_result *r;
-        if (digits_read(rd, px, w, h, (size_t)w * 3, DIGITS_RGB, &r) == DIGITS_OK) {
-            put_result(argv[i], r);
-            digits_result_free(r);
-        } else {
-            fprintf(stderr, "read_image: %s: %s\n", argv[i], digits_errmsg());
-            status = 1;
-        }
-        stbi_image_free(px);
+        put_result(argv[i], r);
+        digits_result_free(r);
     }
     digits_reader_close(rd);
     return status;

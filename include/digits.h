@@ -13,7 +13,7 @@
  *         fprintf(stderr, "%s\n", digits_errmsg());
  *         return 1;
  *     }
- *     digits_result *res;
+ *     digits_result *res;   // or digits_read_file(rd, "page.jpg", &res)
  *     if (digits_read(rd, pixels, width, height, stride, DIGITS_BGR, &res) == DIGITS_OK) {
  *         for (int i = 0; i < res->n_numbers; i++)
  *             printf("%s at %d,%d\n", res->numbers[i].text, res->numbers[i].box[0],
@@ -138,6 +138,12 @@ int digits_reader_set_min_confidence(digits_reader *rd, float min_confidence);
  * or over 64 megapixels, a stride shorter than a row, or an unknown format; DIGITS_ENOMEM. */
 int digits_read(digits_reader *rd, const uint8_t *pixels, int width, int height, size_t stride,
                 enum digits_format format, digits_result **out);
+
+/* Reads an image file (PNG, JPEG, BMP, PGM/PPM, TGA, GIF; up to 64 megapixels; a JPEG's EXIF
+ * orientation applied) as `digits scan` does: the same result for the same file. DIGITS_EIO: the
+ * file cannot be read; DIGITS_EFORMAT: it is not an image it can decode, or is cut short; *out is
+ * left untouched on failure. */
+int digits_read_file(digits_reader *rd, const char *path, digits_result **out);
 
 /* Frees a result. NULL is fine. */
 void digits_result_free(digits_result *res);

@@ -243,6 +243,22 @@ int digits_read(digits_reader *rd, const uint8_t *pixels, int width, int height,
     return copy_result(rd->res, width, height, (dg_now() - t0) * 1e3, out);
 }
 
+int digits_read_file(digits_reader *rd, const char *path, digits_result **out)
+{
+    if (!rd || !path || !out)
+        return dg_fail(DG_EARG, "digits_read_file: %s is NULL",
+                       !rd     ? "the reader"
+                       : !path ? "path"
+                               : "out");
+    struct vis_image img;
+    int rc = vis_image_load(path, &img);
+    if (rc != DG_OK)
+        return rc;
+    rc = digits_read(rd, img.px, img.w, img.h, (size_t)img.w, DIGITS_GREY, out);
+    vis_image_destroy(&img);
+    return rc;
+}
+
 void digits_result_free(digits_result *res)
 {
     free(res);

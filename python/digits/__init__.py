@@ -1,0 +1,198 @@
+"""digits: read handwritten digits and numbers in images, from Python.
+
+A thin layer over libdigits (the C library of the `digits` program, include/digits.h) through
+ctypes: no compiler is needed, only the library. Images are NumPy uint8 arrays as OpenCV gives
+them: (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA. Results are plain Python objects with the
+fields of `digits scan --json`.
+
+    import cv2, digits
+    reader = digits.Reader()                 # the installed fast model, one thread
+    result = reader.read(cv2.imread("page.jpg"))
+    for n in result["numbers"]:
+        print(n["text"], n["box"])
+
+The library is found at $DIGITS_LIBRARY when set, else in the build tree beside this package
+(build/libdigits.so, for PYTHONPATH=python), else by the system's loader (libdigits.so.0, after
+`make install`). The GIL is released while the C code runs, so readers in several threads read in
+parallel; a Reader itself is for one thread at a time.
+"""
+import ctypes
+import ctypes.util
+import os
+
+import numpy as np
+
+__all__ = ["Reader", "DigitsError", "version"]
+
+_GREY, _RGB, _BGR, _RGBA, _BGRA = 1, 2, 3, 4, 5
+_CODES = {-1: "EIO", -2: "EFORMAT", -3: "ENOMEM", -4: "EARG"}
+
+
+class DigitsError(Exception):
+    """A libdigits error: str(e) is the library's one-line reason, e.code its DIGITS_E* code."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.name = _CODES.get(code, str(code))
+
+
+class _Digit(ctypes.Structure):
+    _fields_ = [("digit", ctypes.c_int), ("confidence", ctypes.c_float),
+                ("top3", ctypes.c_int * 3), ("top3_p", ctypes.c_float * 3),
+                ("box", ctypes.c_int * 4)]
+
+
+class _Number(ctypes.Structure):
+    _fields_ = [("text", ctypes.c_char_p), ("confidence", ctypes.c_float),
+                ("box", ctypes.c_int * 4), ("first", ctypes.c_int), ("count", ctypes.c_int)]
+
+
+class _Result(ctypes.Structure):
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
+                ("n_digits", ctypes.c_int), ("digits", ctypes.POINTER(_Digit)),
+                ("n_numbers", ctypes.c_int), ("numbers", ctypes.POINTER(_Number)),
+                ("ms", ctypes.c_double)]
+
+
+def _find_library():
+    explicit = os.environ.get("DIGITS_LIBRARY")
+    if explicit:
+        return explicit
+    here = os.path.dirname(os.path.abspath(__file__))
+    tree = os.path.join(here, "..", "..", "build", "libdigits.so")
+    if os.path.exists(tree):
+        return tree
+    return ctypes.util.find_library("digits") or "libdigits.so.0"
+
+
+def _load():
+    path = _find_library()
+    try:
+        lib = ctypes.CDLL(path)  # CDLL releases the GIL around every call
+    except OSError as e:
+        raise ImportError(f"digits: cannot load libdigits ({path}): {e}; build it with `make lib` "
+                          "or install it with `make install`, or set DIGITS_LIBRARY") from None
+    P, c_int, c_size_t = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
+    lib.digits_version.restype = ctypes.c_char_p
+    lib.digits_errmsg.restype = ctypes.c_char_p
+    lib.digits_reader_open.argtypes = [ctypes.c_char_p, c_int, ctypes.POINTER(P)]
+    lib.digits_reader_close.argtypes = [P]
+    lib.digits_reader_set_min_confidence.argtypes = [P, ctypes.c_float]
+    lib.digits_read.argtypes = [P, P, c_int, c_int, c_size_t, c_int,
+                                ctypes.POINTER(ctypes.POINTER(_Result))]
+    lib.digits_read_file.argtypes = [P, ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(_Result))]
+    lib.digits_result_free.argtypes = [ctypes.POINTER(_Result)]
+    lib.digits_classify.argtypes = [P, P, c_int, P, P]
+    return lib
+
+
+_lib = _load()
+
+
+def version():
+    """The version of the libdigits loaded, "MAJOR.MINOR.PATCH"."""
+    return _lib.digits_version().decode()
+
+
+def _check(rc):
+    if rc != 0:
+        raise DigitsError(rc, _lib.digits_errmsg().decode(errors="replace"))
+
+
+def _to_python(res):
+    r = res.contents
+    digits = [{"digit": d.digit, "confidence": round(float(d.confidence), 4),
+               "top3": [[d.top3[k], round(float(d.top3_p[k]), 4)] for k in range(3)],
+               "box": list(d.box)} for d in (r.digits[i] for i in range(r.n_digits))]
+    numbers = [{"text": n.text.decode(), "confidence": round(float(n.confidence), 4),
+                "box": list(n.box), "digits": list(range(n.first, n.first + n.count))}
+               for n in (r.numbers[i] for i in range(r.n_numbers))]
+    return {"width": r.width, "height": r.height, "digits": digits, "numbers": numbers,
+            "ms": r.ms}
+
+
+class Reader:
+    """A reader: a model and the scanner's working memory. For one thread at a time.
+
+    model: a safetensors file written by `digits train` (None: the installed fast model, or
+    $DIGITS_ROOT/models/fast.safetensors). threads: OpenMP threads per image (0: all cores).
+    min_confidence: below this a candidate is not reported as a digit (0.5)."""
+
+    def __init__(self, model=None, threads=1, min_confidence=None):
+        self._rd = ctypes.c_void_p()
+        path = None if model is None else os.fsencode(model)
+        _check(_lib.digits_reader_open(path, int(threads), ctypes.byref(self._rd)))
+        if min_confidence is not None:
+            _check(_lib.digits_reader_set_min_confidence(self._rd, float(min_confidence)))
+
+    def close(self):
+        """Frees the reader now rather than when it is collected."""
+        if self._rd:
+            _lib.digits_reader_close(self._rd)
+            self._rd = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_rd", None):
+            self.close()
+
+    def _handle(self):
+        if not self._rd:
+            raise ValueError("digits: this Reader is closed")
+        return self._rd
+
+    def read(self, image):
+        """Reads a uint8 image: (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA, as cv2.imread and
+        VideoCapture give them. Returns {"width", "height", "digits": [{"digit", "confidence",
+        "top3", "box"}], "numbers": [{"text", "confidence", "box", "digits"}], "ms"}; boxes are
+        [x, y, width, height] in pixels, a number's "digits" the indices of its digits."""
+        a = np.asarray(image)
+        if a.dtype != np.uint8:
+            raise TypeError(f"digits: images must be uint8, not {a.dtype}")
+        if a.ndim == 2:
+            fmt = _GREY
+        elif a.ndim == 3 and a.shape[2] in (3, 4):
+            fmt = _BGR if a.shape[2] == 3 else _BGRA
+        else:
+            raise ValueError(f"digits: an image is (H, W), (H, W, 3) or (H, W, 4), not {a.shape}")
+        bpp = 1 if a.ndim == 2 else a.shape[2]
+        if a.strides[-1] != 1 or (a.ndim == 3 and a.strides[1] != bpp) or a.strides[0] < 0:
+            a = np.ascontiguousarray(a)  # rows may be padded; pixels must be packed
+        res = ctypes.POINTER(_Result)()
+        _check(_lib.digits_read(self._handle(), a.ctypes.data, a.shape[1], a.shape[0],
+                                a.strides[0], fmt, ctypes.byref(res)))
+        try:
+            return _to_python(res)
+        finally:
+            _lib.digits_result_free(res)
+
+    def read_file(self, path):
+        """Reads an image file (PNG, JPEG with its EXIF orientation, BMP, PGM, ...) as
+        `digits scan` does; the same dictionary as read()."""
+        res = ctypes.POINTER(_Result)()
+        _check(_lib.digits_read_file(self._handle(), os.fsencode(path), ctypes.byref(res)))
+        try:
+            return _to_python(res)
+        finally:
+            _lib.digits_result_free(res)
+
+    def classify(self, batch):
+        """Classifies ready MNIST-style inputs: uint8 (N, 28, 28), white ink on black, fitted into
+        the middle 20x20 and centred by mass. Returns (labels, probs): labels (N,) int, the
+        likeliest digit; probs (N, 11) float32, digits 0..9 then "not a digit"."""
+        a = np.ascontiguousarray(batch, dtype=np.uint8)
+        if a.ndim == 2 and a.shape == (28, 28):
+            a = a[None]
+        if a.ndim != 3 or a.shape[1:] != (28, 28):
+            raise ValueError(f"digits: classify takes (N, 28, 28), not {a.shape}")
+        labels = np.empty(a.shape[0], dtype=np.intc)
+        probs = np.empty((a.shape[0], 11), dtype=np.float32)
+        _check(_lib.digits_classify(self._handle(), a.ctypes.data, a.shape[0],
+                                    labels.ctypes.data, probs.ctypes.data))
+        return labels.astype(int), probs
