@@ -126,6 +126,9 @@ typedef struct digits_reader digits_reader;
  * corrupt, NaN or infinite weights); DIGITS_EARG: threads < 0 or out NULL. */
 int digits_reader_open(const char *model_path, int threads, digits_reader **out);
 
+/* The path digits_reader_open(NULL, ...) opens (see Models above); static storage. */
+const char *digits_default_model(void);
+
 /* Closes the reader and frees its memory. NULL is fine. */
 void digits_reader_close(digits_reader *rd);
 

@@ -346,7 +346,8 @@ static void test_scan_cli(void **state)
     fclose(f);
     assert_int_equal(run("scan --json %s %s", seven, blank), 0);
     const char *out = output();
-    assert_int_equal(count_lines(out), 2);
+    assert_int_equal(count_lines(out), 3); /* two images, and the summary on stderr */
+    assert_non_null(strstr(out, "digits scan: 2 images in "));
     assert_non_null(strstr(out, "\"width\": 200, \"height\": 160, \"digits\": [{\"digit\": 7, "
                                 "\"confidence\": "));
     assert_non_null(strstr(out, "\"top3\": [[7, "));
@@ -363,6 +364,87 @@ static void test_scan_cli(void **state)
     assert_int_equal(access(ann2, F_OK), 0);
     assert_int_equal(run("scan --min-confidence 3 %s", seven), 2);
     assert_int_equal(run("scan"), 2);
+    data_set_free(&s);
+}
+
+/* out without the "ms" values (timings differ from run to run). */
+static char *without_ms(const char *out)
+{
+    static char buf[1 << 16];
+    size_t n = 0;
+    for (const char *p = out; *p && n + 1 < sizeof buf; p++) {
+        buf[n++] = *p;
+        if (!strncmp(p, "\"ms\": ", 6)) {
+            p += 6;
+            while (*p && *p != '}')
+                p++;
+            buf[n++] = '}';
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Many images: a directory read recursively in name order, a list on stdin, and any number of
+ * jobs all give the same lines in the same order; a summary on stderr; a directory without
+ * images or a bad --jobs is one line. */
+static void test_scan_many(void **state)
+{
+    (void)state;
+    struct data_set s;
+    if (data_mnist_load(mnist_dir(), "t10k", &s) != DG_OK)
+        fail_msg("%s", dg_errmsg());
+    enum { W = 160, H = 120 };
+    static uint8_t page[W * H];
+    char cmd[1024], path[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/many/sub %s/empty && echo hi > %s/many/notes.txt",
+             tmpdir, tmpdir, tmpdir);
+    assert_int_equal(system(cmd), 0);
+    static const char *const names[] = {"many/b.png", "many/a.png", "many/sub/c.png", "many/d.png",
+                                        "many/.hidden.png"};
+    for (int k = 0; k < 5; k++) { /* test images k: 7 2 1 0 4, 3x */
+        memset(page, 215, sizeof page);
+        for (int y = 0; y < 84; y++)
+            for (int x = 0; x < 84; x++)
+                page[(y + 18) * W + x + 38] =
+                    (uint8_t)(215 -
+                              0.8 * s.images[(size_t)k * 784 + (y / 3) * 28 + x / 3] * 215 / 255);
+        snprintf(path, sizeof path, "%s/%s", tmpdir, names[k]);
+        assert_int_equal(vis_png_write(path, page, W, H, 1), DG_OK);
+    }
+    assert_int_equal(run("scan --json --jobs 1 %s/many", tmpdir), 0);
+    static char one[1 << 16];
+    snprintf(one, sizeof one, "%s", without_ms(output()));
+    /* name order, subdirectories in place, no hidden file, no text file; the summary */
+    const char *a = strstr(one, "many/a.png"), *b = strstr(one, "many/b.png"),
+               *d = strstr(one, "many/d.png"), *c = strstr(one, "many/sub/c.png");
+    if (!a || !b || !c || !d || !(a < b && b < d && d < c) || strstr(one, "hidden") ||
+        strstr(one, "notes"))
+        fail_msg("a directory read out of order or with the wrong files: %s", one);
+    assert_non_null(strstr(one, "digits scan: 4 images in "));
+    assert_non_null(strstr(one, "with 1 job"));
+    assert_int_equal(run("scan --json --jobs 3 %s/many", tmpdir), 0);
+    const char *three = without_ms(output());
+    const char *end1 = strstr(one, "digits scan:"), *end3 = strstr(three, "digits scan:");
+    assert_non_null(end3);
+    if (end1 - one != end3 - three || strncmp(one, three, (size_t)(end1 - one)))
+        fail_msg("3 jobs read differently from 1:\n%s\n---\n%s", one, three);
+    snprintf(cmd, sizeof cmd, "scan --json --jobs 2 - < %s/list.txt", tmpdir);
+    snprintf(path, sizeof path, "%s/list.txt", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s/many/a.png\n%s/many/b.png\n\n%s/many/d.png\n%s/many/sub/c.png\n", tmpdir, tmpdir,
+            tmpdir, tmpdir);
+    fclose(f);
+    assert_int_equal(run("%s", cmd), 0);
+    const char *listed = without_ms(output());
+    if (strncmp(one, listed, (size_t)(end1 - one)))
+        fail_msg("a list on stdin read differently from the directory:\n%s", listed);
+    assert_int_equal(run("scan %s/empty", tmpdir), 1);
+    assert_non_null(strstr(output(), "holds no images"));
+    assert_int_equal(count_lines(output()), 1);
+    assert_int_equal(run("scan --jobs 0 %s/many", tmpdir), 2);
+    assert_int_equal(run("scan --jobs x %s/many", tmpdir), 2);
     data_set_free(&s);
 }
 
@@ -431,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_eval_corrupt),
         cmocka_unit_test(test_predict_png),
         cmocka_unit_test(test_scan_cli),
+        cmocka_unit_test(test_scan_many),
         cmocka_unit_test(test_short_training),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_ctrl_c_saves_checkpoint),

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-__all__ = ["Reader", "DigitsError", "version"]
+__all__ = ["Reader", "DigitsError", "version", "default_model"]
 
 _GREY, _RGB, _BGR, _RGBA, _BGRA = 1, 2, 3, 4, 5
 _CODES = {-1: "EIO", -2: "EFORMAT", -3: "ENOMEM", -4: "EARG"}
@@ -76,6 +76,7 @@ def _load():
     P, c_int, c_size_t = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
     lib.digits_version.restype = ctypes.c_char_p
     lib.digits_errmsg.restype = ctypes.c_char_p
+    lib.digits_default_model.restype = ctypes.c_char_p
     lib.digits_reader_open.argtypes = [ctypes.c_char_p, c_int, ctypes.POINTER(P)]
     lib.digits_reader_close.argtypes = [P]
     lib.digits_reader_set_min_confidence.argtypes = [P, ctypes.c_float]
@@ -95,19 +96,43 @@ def version():
     return _lib.digits_version().decode()
 
 
+def default_model():
+    """The path of the model Reader() opens by default: $DIGITS_ROOT/models/fast.safetensors when
+    DIGITS_ROOT is set, else the installed one (PREFIX/share/digits/models/fast.safetensors)."""
+    root = os.environ.get("DIGITS_ROOT")
+    if root:
+        return os.path.join(root, "models", "fast.safetensors")
+    return _lib.digits_default_model().decode()
+
+
 def _check(rc):
     if rc != 0:
         raise DigitsError(rc, _lib.digits_errmsg().decode(errors="replace"))
 
 
+_DIGIT = np.dtype([("digit", "i4"), ("confidence", "f4"), ("top3", "i4", 3),
+                   ("top3_p", "f4", 3), ("box", "i4", 4)])
+assert _DIGIT.itemsize == ctypes.sizeof(_Digit)
+
+
 def _to_python(res):
+    """The C result as plain Python objects: the digits' array read at once through NumPy (a
+    ctypes field access per value cost more than the reading itself)."""
     r = res.contents
-    digits = [{"digit": d.digit, "confidence": round(float(d.confidence), 4),
-               "top3": [[d.top3[k], round(float(d.top3_p[k]), 4)] for k in range(3)],
-               "box": list(d.box)} for d in (r.digits[i] for i in range(r.n_digits))]
-    numbers = [{"text": n.text.decode(), "confidence": round(float(n.confidence), 4),
-                "box": list(n.box), "digits": list(range(n.first, n.first + n.count))}
-               for n in (r.numbers[i] for i in range(r.n_numbers))]
+    digits = []
+    if r.n_digits:
+        addr = ctypes.addressof(r.digits.contents)
+        a = np.frombuffer((ctypes.c_char * (r.n_digits * _DIGIT.itemsize)).from_address(addr),
+                          _DIGIT)
+        for d, c, t, p, b in zip(a["digit"].tolist(), a["confidence"].tolist(),
+                                 a["top3"].tolist(), a["top3_p"].tolist(), a["box"].tolist()):
+            digits.append({"digit": d, "confidence": c, "top3": [list(x) for x in zip(t, p)],
+                           "box": b})
+    numbers = []
+    for i in range(r.n_numbers):
+        n = r.numbers[i]
+        numbers.append({"text": n.text.decode(), "confidence": n.confidence, "box": list(n.box),
+                        "digits": list(range(n.first, n.first + n.count))})
     return {"width": r.width, "height": r.height, "digits": digits, "numbers": numbers,
             "ms": r.ms}
 
@@ -151,7 +176,8 @@ class Reader:
         """Reads a uint8 image: (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA, as cv2.imread and
         VideoCapture give them. Returns {"width", "height", "digits": [{"digit", "confidence",
         "top3", "box"}], "numbers": [{"text", "confidence", "box", "digits"}], "ms"}; boxes are
-        [x, y, width, height] in pixels, a number's "digits" the indices of its digits."""
+        [x, y, width, height] in pixels, a number's "digits" the indices of its digits, and
+        probabilities the network's own (scan --json prints them to 4 places)."""
         a = np.asarray(image)
         if a.dtype != np.uint8:
             raise TypeError(f"digits: images must be uint8, not {a.dtype}")

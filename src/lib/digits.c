@@ -56,6 +56,12 @@ static const char *default_model(char *buf, size_t n)
     return buf;
 }
 
+const char *digits_default_model(void)
+{
+    static _Thread_local char path[4096];
+    return default_model(path, sizeof path);
+}
+
 /* Runs with the reader's thread count for the network, restoring the caller's afterwards. */
 static int set_threads(int threads)
 {

@@ -47,9 +47,14 @@ def scan_json(paths):
 
 
 def as_scan(r):
-    """A read() result in scan --json's shape (without image and ms)."""
-    return {"width": r["width"], "height": r["height"], "digits": r["digits"],
-            "numbers": [{k: n[k] for k in ("text", "confidence", "box")} for n in r["numbers"]]}
+    """A read() result in scan --json's shape (without image and ms), probabilities to 4 places
+    as scan prints them."""
+    digits_ = [{"digit": d["digit"], "confidence": round(d["confidence"], 4),
+                "top3": [[k, round(p, 4)] for k, p in d["top3"]], "box": d["box"]}
+               for d in r["digits"]]
+    numbers = [{"text": n["text"], "confidence": round(n["confidence"], 4), "box": n["box"]}
+               for n in r["numbers"]]
+    return {"width": r["width"], "height": r["height"], "digits": digits_, "numbers": numbers}
 
 
 def test_read_file_equals_scan(scenes, reader):
@@ -179,3 +184,17 @@ def test_webcam_example_on_a_video(tmp_path):
     assert run.returncode == 0, run.stderr
     printed = [line for line in run.stdout.splitlines() if line.strip()]
     assert printed, "the example read no number in the demo video"
+
+
+def test_dask_example_equals_scan(scenes):
+    """examples/dask_scan.py on a LocalCluster of two worker processes: the folder's results, in
+    its order, as digits scan --json gives them."""
+    folder = os.path.dirname(scenes[0])
+    run = subprocess.run([sys.executable, os.path.join(EXAMPLES, "dask_scan.py"), "--workers",
+                          "2", "--chunk", "3", folder], capture_output=True, text=True,
+                         env=example_env(), timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = [json.loads(line) for line in run.stdout.splitlines()]
+    for line in got:
+        line.pop("ms")
+    assert got == scan_json(scenes)
