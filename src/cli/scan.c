@@ -161,7 +161,8 @@ static int add_dir(struct paths *p, const char *dir, int depth)
                 rc = add_path(&here, full, (size_t)len);
         }
     closedir(d);
-    qsort(here.v, (size_t)here.n, sizeof *here.v, by_name);
+    if (here.n > 1)
+        qsort(here.v, (size_t)here.n, sizeof *here.v, by_name);
     for (int i = 0; rc == DG_OK && i < here.n; i++) {
         struct stat st, lst;
         if (stat(here.v[i], &st) != 0 || lstat(here.v[i], &lst) != 0)
