@@ -201,13 +201,77 @@ static void test_atomic_write(void **state)
     assert_int_equal(dg_write_atomic("/nonexistent-dir/x", write_hello, NULL), DG_EIO);
 }
 
+/* The writer: separators, nesting, escapes (control bytes, quotes, invalid UTF-8 as U+FFFD),
+ * numbers (NaN as null), compact form; and what it writes the reader reads back. */
+static void test_json_writer(void **state)
+{
+    (void)state;
+    struct dg_jw w;
+    dg_jw_init(&w, 0);
+    dg_jw_object(&w);
+    dg_jw_key(&w, "image");
+    dg_jw_str(&w, "a\"b\\c\n\x01\xff\xc3\xa9\xed\xa0\x80z");
+    dg_jw_key(&w, "n");
+    dg_jw_int(&w, -42);
+    dg_jw_key(&w, "xs");
+    dg_jw_array(&w);
+    dg_jw_num(&w, 0.123456, 4);
+    dg_jw_num(&w, NAN, 3);
+    dg_jw_array(&w);
+    dg_jw_end(&w);
+    dg_jw_object(&w);
+    dg_jw_key(&w, "ok");
+    dg_jw_bool(&w, 1);
+    dg_jw_end(&w);
+    dg_jw_end(&w);
+    dg_jw_end(&w);
+    const char *text;
+    size_t len;
+    assert_int_equal(dg_jw_text(&w, &text, &len), DG_OK);
+    assert_string_equal(text, "{\"image\": \"a\\\"b\\\\c\\u000a\\u0001\\ufffd\xc3\xa9"
+                              "\\ufffd\\ufffd\\ufffdz\", \"n\": -42, \"xs\": [0.1235, null, [], "
+                              "{\"ok\": true}]}");
+    assert_int_equal(len, strlen(text));
+    struct dg_json *doc = parse_ok(text);
+    const struct dg_json_node *img = dg_json_get(doc, dg_json_root(doc), "image");
+    assert_non_null(img);
+    assert_string_equal(img->str, "a\"b\\c\n\x01\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd"
+                                  "\xef\xbf\xbdz");
+    dg_json_free(doc);
+    dg_jw_reset(&w);
+    w.compact = 1;
+    dg_jw_object(&w);
+    dg_jw_key(&w, "a");
+    dg_jw_array(&w);
+    dg_jw_int(&w, 1);
+    dg_jw_int(&w, 2);
+    dg_jw_end(&w);
+    dg_jw_key(&w, "b");
+    dg_jw_str(&w, "");
+    dg_jw_end(&w);
+    assert_int_equal(dg_jw_text(&w, &text, NULL), DG_OK);
+    assert_string_equal(text, "{\"a\":[1,2],\"b\":\"\"}");
+    dg_jw_end(&w); /* ending nothing is a broken contract, reported */
+    assert_int_equal(dg_jw_text(&w, &text, NULL), DG_EARG);
+    dg_jw_reset(&w);
+    for (int i = 0; i <= DG_JW_DEPTH; i++)
+        dg_jw_array(&w);
+    assert_int_equal(dg_jw_text(&w, &text, NULL), DG_EARG);
+    dg_jw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_values),        cmocka_unit_test(test_json_surrogates),
-        cmocka_unit_test(test_json_rejects),       cmocka_unit_test(test_json_depth_limit),
-        cmocka_unit_test(test_sha256_vectors),     cmocka_unit_test(test_rng),
-        cmocka_unit_test(test_errmsg_prefix_self), cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_json_values),
+        cmocka_unit_test(test_json_writer),
+        cmocka_unit_test(test_json_surrogates),
+        cmocka_unit_test(test_json_rejects),
+        cmocka_unit_test(test_json_depth_limit),
+        cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_errmsg_prefix_self),
+        cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ struct live {
     int help_on;
     char toast[300];
 
+    struct dg_jw jw; /* every JSON line: frames, locks, the log, snapshots */
     long processed;
     float *ms_hist;
     double ms_last, lat_ema;
@@ -114,41 +116,71 @@ static void roi_rect(const struct live *l, int *x, int *y, int *w, int *h)
     *x = (l->vw - *w) / 2, *y = (l->vh - *h) / 2;
 }
 
-/* A tracked number as JSON: id, text, confidence, box. */
-static void write_numtrack(const struct rec_numtrack *tr)
+/* A tracked number's members: id (when with_id), text, confidence, box. */
+static void write_numtrack(struct dg_jw *w, const struct rec_numtrack *tr, int with_id)
 {
-    printf("{\"id\": %d, \"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}",
-           tr->id, tr->text, (double)tr->confidence, tr->box.x, tr->box.y, tr->box.w, tr->box.h);
+    if (with_id) {
+        dg_jw_key(w, "id");
+        dg_jw_int(w, tr->id);
+    }
+    dg_jw_key(w, "text");
+    dg_jw_str(w, tr->text);
+    dg_jw_key(w, "confidence");
+    dg_jw_num(w, tr->confidence, 4);
+    rec_box_write_json(w, "box", tr->box);
+}
+
+/* Writes w's text to f; a writer that failed (out of memory) writes nothing. */
+static void put_json(const struct dg_jw *w, FILE *f)
+{
+    const char *text;
+    size_t len;
+    if (dg_jw_text(w, &text, &len) == DG_OK)
+        fwrite(text, 1, len, f);
+    fflush(f);
 }
 
 /* The frame's JSON line (the reading, the numbers shown and those locked), then a line per lock
  * of this frame. */
-static void write_json(const struct live *l, const struct media_frame *f, const int *locked,
-                       int n_locked, double ms)
+static void write_json(struct live *l, const struct media_frame *f, const int *locked, int n_locked,
+                       double ms)
 {
-    printf("{\"frame\": %lld, \"t\": %.3f, ", (long long)f->index, f->t);
-    rec_result_write_json(stdout, l->res);
+    struct dg_jw *w = &l->jw;
+    dg_jw_reset(w);
+    dg_jw_object(w);
+    dg_jw_key(w, "frame");
+    dg_jw_int(w, f->index);
+    dg_jw_key(w, "t");
+    dg_jw_num(w, f->t, 3);
+    rec_result_write_json(w, l->res);
     for (int pass = 0; pass < 2; pass++) {
-        printf(pass ? ", \"locked\": [" : ", \"shown\": [");
-        int k = 0;
+        dg_jw_key(w, pass ? "locked" : "shown");
+        dg_jw_array(w);
         for (int i = 0; i < l->ntk.n; i++) {
             const struct rec_numtrack *tr = &l->ntk.tracks[i];
             if (!(pass ? tr->locked : tr->shown))
                 continue;
-            printf("%s", k++ ? ", " : "");
-            write_numtrack(tr);
+            dg_jw_object(w);
+            write_numtrack(w, tr, 1);
+            dg_jw_end(w);
         }
-        printf("]");
+        dg_jw_end(w);
     }
-    printf(", \"ms\": %.3f}\n", ms);
+    dg_jw_key(w, "ms");
+    dg_jw_num(w, ms, 3);
+    dg_jw_end(w);
+    dg_jw_raw(w, "\n");
     for (int i = 0; i < n_locked; i++) {
-        const struct rec_numtrack *tr = &l->ntk.tracks[locked[i]];
-        printf("{\"event\": \"lock\", \"t\": %.3f, \"id\": %d, \"text\": \"%s\", "
-               "\"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}\n",
-               f->t, tr->id, tr->text, (double)tr->confidence, tr->box.x, tr->box.y, tr->box.w,
-               tr->box.h);
+        dg_jw_object(w);
+        dg_jw_key(w, "event");
+        dg_jw_str(w, "lock");
+        dg_jw_key(w, "t");
+        dg_jw_num(w, f->t, 3);
+        write_numtrack(w, &l->ntk.tracks[locked[i]], 1);
+        dg_jw_end(w);
+        dg_jw_raw(w, "\n");
     }
-    fflush(stdout);
+    put_json(w, stdout);
 }
 
 /* A number locked: into the log (newest first), and to --log's file as a JSON line. */
@@ -162,11 +194,15 @@ static void note_lock(struct live *l, const struct rec_numtrack *tr, double t)
     snprintf(e->text, sizeof e->text, "%s", tr->text);
     l->n_log++;
     if (l->log_file) {
-        fprintf(l->log_file,
-                "{\"t\": %.3f, \"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, "
-                "%d]}\n",
-                t, tr->text, (double)tr->confidence, tr->box.x, tr->box.y, tr->box.w, tr->box.h);
-        fflush(l->log_file);
+        struct dg_jw *w = &l->jw;
+        dg_jw_reset(w);
+        dg_jw_object(w);
+        dg_jw_key(w, "t");
+        dg_jw_num(w, t, 3);
+        write_numtrack(w, tr, 0);
+        dg_jw_end(w);
+        dg_jw_raw(w, "\n");
+        put_json(w, l->log_file);
     }
 }
 
@@ -526,24 +562,28 @@ static void snapshot(struct live *l)
     snprintf(path, sizeof path, "%s.png", base);
     int rc = vis_png_write(path, l->canvas->pixels, l->cw, l->ch, 3);
     if (rc == DG_OK) {
-        char *buf = NULL;
-        size_t n = 0;
-        FILE *f = open_memstream(&buf, &n);
-        if (!f) {
-            rc = dg_fail(DG_ENOMEM, "out of memory");
+        struct dg_jw *w = &l->jw;
+        dg_jw_reset(w);
+        dg_jw_object(w);
+        dg_jw_key(w, "frame");
+        dg_jw_int(w, l->cur ? l->cur->index : -1);
+        dg_jw_key(w, "t");
+        dg_jw_num(w, l->cur ? l->cur->t : 0.0, 3);
+        if (l->have_result) {
+            rec_result_write_json(w, l->res);
         } else {
-            fprintf(f, "{\"frame\": %lld, \"t\": %.3f, ", (long long)(l->cur ? l->cur->index : -1),
-                    l->cur ? l->cur->t : 0.0);
-            if (l->have_result)
-                rec_result_write_json(f, l->res);
-            else
-                fputs("\"digits\": [], \"numbers\": []", f);
-            fputs("}\n", f);
-            fclose(f);
-            snprintf(path, sizeof path, "%s.json", base);
-            rc = dg_write_atomic(path, write_text, buf);
-            free(buf);
+            dg_jw_key(w, "digits");
+            dg_jw_array(w), dg_jw_end(w);
+            dg_jw_key(w, "numbers");
+            dg_jw_array(w), dg_jw_end(w);
         }
+        dg_jw_end(w);
+        dg_jw_raw(w, "\n");
+        const char *text;
+        rc = dg_jw_text(w, &text, NULL);
+        snprintf(path, sizeof path, "%s.json", base);
+        if (rc == DG_OK)
+            rc = dg_write_atomic(path, write_text, (void *)(uintptr_t)text);
     }
     if (rc == DG_OK)
         snprintf(l->toast, sizeof l->toast, "saved %.250s.png and .json", base);
@@ -720,6 +760,7 @@ static void close_all(struct live *l)
     if (SDL_WasInit(0))
         SDL_Quit();
     media_capture_free(l->cap);
+    dg_jw_free(&l->jw);
     rec_scanner_free(l->sc);
     free(l->res);
     free(l->trk);
@@ -779,6 +820,7 @@ int app_live_run(const struct app_config *cfg)
 {
     struct live l0 = {0}, *l = &l0;
     l->cfg = cfg;
+    dg_jw_init(&l->jw, 0);
     l->sens = SENS_DEFAULT;
     rec_default_params(&l->params);
     l->params.min_confidence = SENSITIVITY[l->sens];

@@ -2,7 +2,9 @@
  * Recursion depth is bounded (MAX_DEPTH), so hostile input cannot exhaust the stack. */
 #include "json.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -369,4 +371,209 @@ const struct dg_json_node *dg_json_get(const struct dg_json *doc, const struct d
         k = dg_json_next(doc, v);
     }
     return NULL;
+}
+
+/* ---- writing ------------------------------------------------------------------------------- */
+
+void dg_jw_init(struct dg_jw *w, int compact)
+{
+    memset(w, 0, sizeof *w);
+    w->compact = compact;
+}
+
+void dg_jw_reset(struct dg_jw *w)
+{
+    w->len = 0;
+    w->failed = w->depth = w->after_key = 0;
+    memset(w->started, 0, sizeof w->started);
+    if (w->buf)
+        w->buf[0] = '\0';
+}
+
+void dg_jw_free(struct dg_jw *w)
+{
+    free(w->buf);
+    w->buf = NULL;
+    w->len = w->cap = 0;
+}
+
+static void put(struct dg_jw *w, const char *s, size_t n)
+{
+    if (w->failed)
+        return;
+    if (w->len + n + 1 > w->cap &&
+        dg_grow((void **)&w->buf, &w->cap, w->len + n + 1 + w->cap / 2 + 64, 1) != DG_OK) {
+        w->failed = DG_ENOMEM;
+        return;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+static void puts_(struct dg_jw *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+/* Before a value or a key: the separator from the previous element of the container. */
+static void before(struct dg_jw *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->depth > 0) {
+        if (w->started[w->depth - 1])
+            puts_(w, w->compact ? "," : ", ");
+        w->started[w->depth - 1] = 1;
+    }
+}
+
+static void open_(struct dg_jw *w, const char *bracket)
+{
+    before(w);
+    puts_(w, bracket);
+    if (w->depth >= DG_JW_DEPTH) {
+        w->failed = w->failed ? w->failed : DG_EARG;
+        return;
+    }
+    w->object[w->depth] = bracket[0] == '{';
+    w->started[w->depth++] = 0;
+}
+
+void dg_jw_object(struct dg_jw *w)
+{
+    open_(w, "{");
+}
+
+void dg_jw_array(struct dg_jw *w)
+{
+    open_(w, "[");
+}
+
+void dg_jw_end(struct dg_jw *w)
+{
+    if (w->depth <= 0 || w->depth > DG_JW_DEPTH) {
+        w->failed = w->failed ? w->failed : DG_EARG;
+        return;
+    }
+    w->depth--;
+    w->after_key = 0;
+    puts_(w, w->object[w->depth] ? "}" : "]");
+}
+
+/* The length of the well-formed UTF-8 sequence at s (1 to 4 bytes), or 0 if there is none. */
+static int utf8_len(const unsigned char *s)
+{
+    const unsigned c = s[0];
+    int n;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    /* overlong forms, surrogates and code points past U+10FFFF are not UTF-8 */
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+static void put_string(struct dg_jw *w, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    put(w, "\"", 1);
+    while (*s) {
+        const unsigned char *run = s; /* bytes that need no escape, written at once */
+        while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+            s++;
+        put(w, (const char *)run, (size_t)(s - run));
+        if (!*s)
+            break;
+        char esc[8];
+        if (*s == '"' || *s == '\\') {
+            esc[0] = '\\', esc[1] = (char)*s;
+            put(w, esc, 2);
+            s++;
+        } else if (*s < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", *s);
+            put(w, esc, 6);
+            s++;
+        } else {
+            const int n = utf8_len(s);
+            if (n > 0)
+                put(w, (const char *)s, (size_t)n), s += n;
+            else
+                put(w, "\\ufffd", 6), s++; /* not UTF-8: the replacement character */
+        }
+    }
+    put(w, "\"", 1);
+}
+
+void dg_jw_key(struct dg_jw *w, const char *key)
+{
+    before(w);
+    put_string(w, key);
+    puts_(w, w->compact ? ":" : ": ");
+    w->after_key = 1;
+}
+
+void dg_jw_str(struct dg_jw *w, const char *s)
+{
+    before(w);
+    put_string(w, s);
+}
+
+void dg_jw_int(struct dg_jw *w, long long v)
+{
+    char b[32];
+    before(w);
+    put(w, b, (size_t)snprintf(b, sizeof b, "%lld", v));
+}
+
+void dg_jw_num(struct dg_jw *w, double v, int decimals)
+{
+    char b[400];
+    before(w);
+    if (!isfinite(v)) {
+        puts_(w, "null");
+        return;
+    }
+    decimals = decimals < 0 ? 0 : decimals > 17 ? 17 : decimals;
+    const int n = snprintf(b, sizeof b, "%.*f", decimals, v);
+    put(w, b, n > 0 && (size_t)n < sizeof b ? (size_t)n : 0);
+}
+
+void dg_jw_bool(struct dg_jw *w, int v)
+{
+    before(w);
+    puts_(w, v ? "true" : "false");
+}
+
+void dg_jw_raw(struct dg_jw *w, const char *text)
+{
+    puts_(w, text);
+}
+
+int dg_jw_text(const struct dg_jw *w, const char **text, size_t *len)
+{
+    if (w->failed)
+        return dg_fail(w->failed, w->failed == DG_ENOMEM ? "out of memory writing JSON"
+                                                         : "JSON nested too deep or unbalanced");
+    *text = w->buf ? w->buf : "";
+    if (len)
+        *len = w->len;
+    return DG_OK;
 }

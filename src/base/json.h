@@ -1,5 +1,6 @@
-/* json.h - a strict, small JSON reader (RFC 8259) for headers and metadata we load from disk.
- * Not a writer and not a streaming parser: the whole text is parsed into one node array.
+/* json.h - a strict, small JSON reader (RFC 8259) for headers and metadata we load from disk, and
+ * the one JSON writer every output of the program uses (scan, predict, eval, live, model files).
+ * The reader is not a streaming parser: the whole text is parsed into one node array.
  * Limits: nesting depth 64, 1,000,000 nodes; text need not be NUL-terminated. Strings are
  * unescaped to UTF-8 and NUL-terminated; a string with an embedded \u0000 is rejected. */
 #ifndef DG_JSON_H
@@ -45,5 +46,43 @@ const struct dg_json_node *dg_json_next(const struct dg_json *doc, const struct 
 /* An object's value for key, or NULL (also when obj is not an object). First match wins. */
 const struct dg_json_node *dg_json_get(const struct dg_json *doc, const struct dg_json_node *obj,
                                        const char *key);
+
+/* ---- writing ------------------------------------------------------------------------------- */
+
+/* A JSON writer into a buffer that grows: values are appended with the separators JSON needs
+ * (", " between elements and members and ": " after keys, or "," and ":" when compact), strings
+ * escaped (quote, backslash and control characters; bytes that are not UTF-8 as U+FFFD, so the
+ * text is always valid JSON), numbers with a fixed count of decimals (NaN and infinities as null).
+ * An allocation failure is remembered and reported by dg_jw_text. Containers nest up to
+ * DG_JW_DEPTH deep (deeper ones are a broken contract: the writer marks itself failed).
+ *
+ *     struct dg_jw w; dg_jw_init(&w, 0);
+ *     dg_jw_object(&w); dg_jw_key(&w, "text"); dg_jw_str(&w, "2024"); dg_jw_end(&w);
+ *     const char *s; size_t n; if (dg_jw_text(&w, &s, &n) == DG_OK) fwrite(s, 1, n, stdout);
+ *     dg_jw_free(&w);   // {"text": "2024"} */
+enum { DG_JW_DEPTH = 32 };
+struct dg_jw {
+    char *buf;
+    size_t len, cap;
+    int compact, failed, depth, after_key;
+    unsigned char started[DG_JW_DEPTH]; /* the container at each depth has an element already */
+    unsigned char object[DG_JW_DEPTH];  /* ... and is an object (else an array) */
+};
+void dg_jw_init(struct dg_jw *w, int compact);
+void dg_jw_reset(struct dg_jw *w); /* empty again, keeping the buffer */
+void dg_jw_free(struct dg_jw *w);  /* the buffer; w may be reused after dg_jw_init */
+void dg_jw_object(struct dg_jw *w);
+void dg_jw_array(struct dg_jw *w);
+void dg_jw_end(struct dg_jw *w); /* closes the innermost object or array */
+void dg_jw_key(struct dg_jw *w, const char *key);
+void dg_jw_str(struct dg_jw *w, const char *s);
+void dg_jw_int(struct dg_jw *w, long long v);
+void dg_jw_num(struct dg_jw *w, double v, int decimals);
+void dg_jw_bool(struct dg_jw *w, int v);
+/* Appends raw text as it is (a newline between JSON lines). */
+void dg_jw_raw(struct dg_jw *w, const char *text);
+/* The text so far, NUL-terminated, valid until the writer changes; DG_ENOMEM after a failed
+ * allocation, DG_EARG after nesting too deep or ending nothing. */
+int dg_jw_text(const struct dg_jw *w, const char **text, size_t *len);
 
 #endif

@@ -35,6 +35,10 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     ;
 
 /* Strict number parsing for option values: the whole string, within [lo, hi]. 0 on success. */
+/* Prints a JSON writer's text and a newline to stdout (nothing when it failed). */
+struct dg_jw;
+void cli_put_json(const struct dg_jw *w);
+
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* --polarity's values: auto, dark (ink on light paper) or light (chalk on a board). 0 on

@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE
 #include "cli.h"
 #include "digits_config.h" /* DIGITS_DATADIR, DIGITS_BINDIR: where make install puts things */
+#include "json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -79,6 +80,17 @@ static int plain_number(const char *s, int frac)
         for (s++; isdigit((unsigned char)*s);)
             s++;
     return *s == '\0';
+}
+
+void cli_put_json(const struct dg_jw *w)
+{
+    const char *text;
+    size_t len;
+    if (dg_jw_text(w, &text, &len) == DG_OK) {
+        fwrite(text, 1, len, stdout);
+        putchar('\n');
+    }
+    fflush(stdout);
 }
 
 int cli_parse_long(const char *s, long lo, long hi, long *out)

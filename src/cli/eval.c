@@ -4,6 +4,7 @@
  * generated corruptions of the same images. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "json.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -76,11 +77,19 @@ static int corrupt_table(const char *cmd, const char *kind, struct nn_model *con
     }
     double sum[2] = {0, 0};
     int n_rows = 0;
+    struct dg_jw w;
+    dg_jw_init(&w, 0);
     if (json) {
-        printf("{\"models\": [");
+        dg_jw_object(&w);
+        dg_jw_key(&w, "models");
+        dg_jw_array(&w);
         for (int k = 0; k < n_models; k++)
-            printf("%s\"%s\"", k ? ", " : "", names[k]);
-        printf("], \"n\": %d, \"rows\": [", s->n);
+            dg_jw_str(&w, names[k]);
+        dg_jw_end(&w);
+        dg_jw_key(&w, "n");
+        dg_jw_int(&w, s->n);
+        dg_jw_key(&w, "rows");
+        dg_jw_array(&w);
     } else {
         printf("%-10s", "corruption");
         for (int k = 0; k < n_models; k++)
@@ -89,13 +98,16 @@ static int corrupt_table(const char *cmd, const char *kind, struct nn_model *con
     }
     for (int kd = first; kd <= last; kd++) {
         struct data_set c;
-        if (corrupt_set(s, kd, &c) != DG_OK)
+        if (corrupt_set(s, kd, &c) != DG_OK) {
+            dg_jw_free(&w);
             return cli_fail(cmd, "%s", dg_errmsg());
+        }
         double acc[2];
         for (int k = 0; k < n_models; k++) {
             int correct = cli_classify(models[k], &c, NULL, NULL);
             if (correct < 0) {
                 data_set_free(&c);
+                dg_jw_free(&w);
                 return cli_fail(cmd, "%s", dg_errmsg());
             }
             acc[k] = (double)correct / c.n;
@@ -105,11 +117,15 @@ static int corrupt_table(const char *cmd, const char *kind, struct nn_model *con
         data_set_free(&c);
         n_rows += kd != DATA_CLEAN;
         if (json) {
-            printf("%s{\"corruption\": \"%s\", \"accuracy\": [", kd > first ? ", " : "",
-                   data_corruption_names[kd]);
+            dg_jw_object(&w);
+            dg_jw_key(&w, "corruption");
+            dg_jw_str(&w, data_corruption_names[kd]);
+            dg_jw_key(&w, "accuracy");
+            dg_jw_array(&w);
             for (int k = 0; k < n_models; k++)
-                printf("%s%.4f", k ? ", " : "", acc[k]);
-            printf("]}");
+                dg_jw_num(&w, acc[k], 4);
+            dg_jw_end(&w);
+            dg_jw_end(&w);
         } else {
             printf("%-10s", data_corruption_names[kd]);
             for (int k = 0; k < n_models; k++)
@@ -119,13 +135,16 @@ static int corrupt_table(const char *cmd, const char *kind, struct nn_model *con
         fflush(stdout);
     }
     if (json) {
-        printf("]}\n");
+        dg_jw_end(&w);
+        dg_jw_end(&w);
+        cli_put_json(&w);
     } else if (n_rows > 1) {
         printf("%-10s", "mean");
         for (int k = 0; k < n_models; k++)
             printf("  %11.2f%%", 100.0 * sum[k] / n_rows);
         printf("   (of the %d corruptions)\n", n_rows);
     }
+    dg_jw_free(&w);
     return 0;
 }
 
@@ -283,19 +302,34 @@ int cmd_eval(int argc, char **argv)
     }
     const double acc = (double)correct / s.n;
     if (json) {
-        printf("{\"model\": \"%s\", \"accuracy\": %.6f, \"n\": %d, \"seconds\": %.3f, "
-               "\"per_class\": [",
-               m->spec, acc, s.n, secs);
+        struct dg_jw w;
+        dg_jw_init(&w, 0);
+        dg_jw_object(&w);
+        dg_jw_key(&w, "model");
+        dg_jw_str(&w, m->spec);
+        dg_jw_key(&w, "accuracy");
+        dg_jw_num(&w, acc, 6);
+        dg_jw_key(&w, "n");
+        dg_jw_int(&w, s.n);
+        dg_jw_key(&w, "seconds");
+        dg_jw_num(&w, secs, 3);
+        dg_jw_key(&w, "per_class");
+        dg_jw_array(&w);
         for (int d = 0; d < 10; d++)
-            printf("%s%.6f", d ? ", " : "", per[d] ? (double)conf[d][d] / per[d] : 0.0);
-        printf("], \"confusion\": [");
+            dg_jw_num(&w, per[d] ? (double)conf[d][d] / per[d] : 0.0, 6);
+        dg_jw_end(&w);
+        dg_jw_key(&w, "confusion");
+        dg_jw_array(&w);
         for (int d = 0; d < 10; d++) {
-            printf("%s[", d ? ", " : "");
+            dg_jw_array(&w);
             for (int p = 0; p < 10; p++)
-                printf("%s%ld", p ? ", " : "", conf[d][p]);
-            printf("]");
+                dg_jw_int(&w, conf[d][p]);
+            dg_jw_end(&w);
         }
-        printf("]}\n");
+        dg_jw_end(&w);
+        dg_jw_end(&w);
+        cli_put_json(&w);
+        dg_jw_free(&w);
     } else {
         printf("model %s (%zu parameters)\n", model_path, m->n_params);
         printf("accuracy %.2f%% (%d of %d), %.2f s\n", 100.0 * acc, correct, s.n, secs);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "vis.h"
 
 static const char *const HELP =
@@ -17,21 +18,6 @@ static const char *const HELP =
     "  --json                one JSON line per image: image, digit, confidence, top3\n"
     "  --polarity auto|dark|light   ink darker or lighter than the paper (default auto)\n"
     "  --save-input FILE.png write the 28x28 input the network saw (one image only)\n";
-
-static void print_json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
 
 int cmd_predict(int argc, char **argv)
 {
@@ -111,12 +97,27 @@ int cmd_predict(int argc, char **argv)
                     top[k] = d;
             }
         if (json) {
-            printf("{\"image\": ");
-            print_json_string(path);
-            printf(", \"digit\": %d, \"confidence\": %.4f, \"top3\": [[%d, %.4f], [%d, %.4f], [%d, "
-                   "%.4f]]}\n",
-                   top[0], (double)p[top[0]], top[0], (double)p[top[0]], top[1], (double)p[top[1]],
-                   top[2], (double)p[top[2]]);
+            struct dg_jw w;
+            dg_jw_init(&w, 0);
+            dg_jw_object(&w);
+            dg_jw_key(&w, "image");
+            dg_jw_str(&w, path);
+            dg_jw_key(&w, "digit");
+            dg_jw_int(&w, top[0]);
+            dg_jw_key(&w, "confidence");
+            dg_jw_num(&w, p[top[0]], 4);
+            dg_jw_key(&w, "top3");
+            dg_jw_array(&w);
+            for (int k = 0; k < 3; k++) {
+                dg_jw_array(&w);
+                dg_jw_int(&w, top[k]);
+                dg_jw_num(&w, p[top[k]], 4);
+                dg_jw_end(&w);
+            }
+            dg_jw_end(&w);
+            dg_jw_end(&w);
+            cli_put_json(&w);
+            dg_jw_free(&w);
         } else {
             printf("%s: %d (%.1f%%)   top 3: %d %.1f%%, %d %.1f%%, %d %.1f%%\n", path, top[0],
                    100.0 * p[top[0]], top[0], 100.0 * p[top[0]], top[1], 100.0 * p[top[1]], top[2],

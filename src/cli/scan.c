@@ -33,29 +33,28 @@ static const char *const HELP =
     "IMAGE may be a directory (its images, recursively) or - (paths, one per line, on stdin).\n"
     "Images up to 64 megapixels (PNG, JPEG, BMP, PGM, ...). Output keeps the input's order.\n";
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        const unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
+/* The image's JSON line onto f. */
 static void print_json(FILE *f, const char *path, const struct vis_image *img,
                        const struct rec_result *r, double ms)
 {
-    fprintf(f, "{\"image\": ");
-    json_string(f, path);
-    fprintf(f, ", \"width\": %d, \"height\": %d, ", img->w, img->h);
-    rec_result_write_json(f, r);
-    fprintf(f, ", \"ms\": %.3f}\n", ms);
+    struct dg_jw w;
+    dg_jw_init(&w, 0);
+    dg_jw_object(&w);
+    dg_jw_key(&w, "image");
+    dg_jw_str(&w, path);
+    dg_jw_key(&w, "width");
+    dg_jw_int(&w, img->w);
+    dg_jw_key(&w, "height");
+    dg_jw_int(&w, img->h);
+    rec_result_write_json(&w, r);
+    dg_jw_key(&w, "ms");
+    dg_jw_num(&w, ms, 3);
+    dg_jw_end(&w);
+    const char *text;
+    size_t len;
+    if (dg_jw_text(&w, &text, &len) == DG_OK)
+        fwrite(text, 1, len, f), fputc('\n', f);
+    dg_jw_free(&w);
 }
 
 /* Green boxes and digits for readings, red boxes and "?" for rejected candidates, each number's

@@ -47,69 +47,6 @@ const char *nn_meta_get(const struct nn_meta *meta, const char *key)
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_put(struct sbuf *sb, const char *s, size_t n)
-{
-    if (sb->oom)
-        return;
-    if (sb->len + n + 1 > sb->cap) {
-        size_t ncap = (sb->cap ? sb->cap : 1024);
-        while (ncap < sb->len + n + 1)
-            ncap *= 2;
-        char *np = realloc(sb->p, ncap);
-        if (!np) {
-            sb->oom = 1;
-            return;
-        }
-        sb->p = np;
-        sb->cap = ncap;
-    }
-    memcpy(sb->p + sb->len, s, n);
-    sb->len += n;
-    sb->p[sb->len] = '\0';
-}
-
-static void sb_printf(struct sbuf *sb, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void sb_printf(struct sbuf *sb, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (r < 0 || (size_t)r >= sizeof tmp) {
-        sb->oom = 1;
-        return;
-    }
-    sb_put(sb, tmp, (size_t)r);
-}
-
-static void sb_json_string(struct sbuf *sb, const char *s)
-{
-    sb_put(sb, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            sb_put(sb, e, 2);
-        } else if (c < 0x20) {
-            sb_printf(sb, "\\u%04x", c);
-        } else {
-            sb_put(sb, (const char *)&c, 1);
-        }
-    }
-    sb_put(sb, "\"", 1);
-}
-
 struct tensor_ref {
     char name[48];
     int n_dims;
@@ -182,7 +119,8 @@ static size_t ref_bytes(const struct tensor_ref *t)
 }
 
 struct save_ctx {
-    const struct sbuf *header;
+    const char *header;
+    size_t header_len;
     const struct tensor_ref *t;
     int n_t;
 };
@@ -191,12 +129,12 @@ static int write_model(struct dg_writer *wr, void *vctx)
 {
     const struct save_ctx *ctx = vctx;
     unsigned char len[8];
-    uint64_t hl = ctx->header->len;
+    uint64_t hl = ctx->header_len;
     for (int i = 0; i < 8; i++)
         len[i] = (unsigned char)(hl >> (8 * i));
     int rc = dg_write_bytes(wr, len, 8);
     if (rc == DG_OK)
-        rc = dg_write_bytes(wr, ctx->header->p, ctx->header->len);
+        rc = dg_write_bytes(wr, ctx->header, ctx->header_len);
     for (int i = 0; i < ctx->n_t && rc == DG_OK; i++) {
         /* Little-endian host (checked at compile time below): the floats are the file bytes. */
         if (ctx->t[i].count) {
@@ -222,43 +160,69 @@ int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const st
     struct tensor_ref t[MAX_TENSORS];
     /* list_tensors takes a mutable model for the loader; nothing is written through it here */
     int n_t = list_tensors((struct nn_model *)m, opt, t, MAX_TENSORS);
-    struct sbuf sb = {0};
-    sb_put(&sb, "{\"__metadata__\":{\"format\":\"pt\",\"arch\":", 38);
-    sb_json_string(&sb, m->spec);
-    sb_printf(&sb, ",\"input\":\"%dx%dx%d\"", m->in_c, m->in_h, m->in_w);
-    if (opt)
-        sb_printf(&sb, ",\"optimizer\":\"%s\",\"optimizer.step\":\"%ld\"",
-                  opt->kind == NN_ADAM ? "adam" : "sgd", opt->step);
+    struct dg_jw w;
+    dg_jw_init(&w, 1); /* compact, as safetensors files are written */
+    dg_jw_object(&w);
+    dg_jw_key(&w, "__metadata__");
+    dg_jw_object(&w);
+    dg_jw_key(&w, "format");
+    dg_jw_str(&w, "pt");
+    dg_jw_key(&w, "arch");
+    dg_jw_str(&w, m->spec);
+    char v[64];
+    snprintf(v, sizeof v, "%dx%dx%d", m->in_c, m->in_h, m->in_w);
+    dg_jw_key(&w, "input");
+    dg_jw_str(&w, v);
+    if (opt) {
+        dg_jw_key(&w, "optimizer");
+        dg_jw_str(&w, opt->kind == NN_ADAM ? "adam" : "sgd");
+        snprintf(v, sizeof v, "%ld", opt->step);
+        dg_jw_key(&w, "optimizer.step");
+        dg_jw_str(&w, v);
+    }
     for (int i = 0; meta && i < meta->n; i++) {
         const char *k = meta->key[i];
         if (!strcmp(k, "format") || !strcmp(k, "arch") || !strcmp(k, "input") ||
             !strcmp(k, "optimizer") || !strcmp(k, "optimizer.step"))
             continue;
-        sb_put(&sb, ",", 1);
-        sb_json_string(&sb, k);
-        sb_put(&sb, ":", 1);
-        sb_json_string(&sb, meta->val[i]);
+        dg_jw_key(&w, k);
+        dg_jw_str(&w, meta->val[i]);
     }
-    sb_put(&sb, "}", 1);
+    dg_jw_end(&w);
     size_t off = 0;
     for (int i = 0; i < n_t; i++) {
-        sb_printf(&sb, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name,
-                  t[i].count ? "I64" : "F32");
+        dg_jw_key(&w, t[i].name);
+        dg_jw_object(&w);
+        dg_jw_key(&w, "dtype");
+        dg_jw_str(&w, t[i].count ? "I64" : "F32");
+        dg_jw_key(&w, "shape");
+        dg_jw_array(&w);
         for (int d = 0; d < t[i].n_dims; d++)
-            sb_printf(&sb, "%s%d", d ? "," : "", t[i].shape[d]);
-        sb_printf(&sb, "],\"data_offsets\":[%zu,%zu]}", off, off + ref_bytes(&t[i]));
+            dg_jw_int(&w, t[i].shape[d]);
+        dg_jw_end(&w);
+        dg_jw_key(&w, "data_offsets");
+        dg_jw_array(&w);
+        dg_jw_int(&w, (long long)off);
+        dg_jw_int(&w, (long long)(off + ref_bytes(&t[i])));
+        dg_jw_end(&w);
+        dg_jw_end(&w);
         off += ref_bytes(&t[i]);
     }
-    sb_put(&sb, "}", 1);
-    while (sb.len % 8 != 0) /* pad so the data starts 8-byte aligned, as the format recommends */
-        sb_put(&sb, " ", 1);
-    if (sb.oom) {
-        free(sb.p);
+    dg_jw_end(&w);
+    const char *text;
+    size_t len;
+    int rc = dg_jw_text(&w, &text, &len);
+    while (rc == DG_OK && len % 8 != 0) { /* the data 8-byte aligned, as the format recommends */
+        dg_jw_raw(&w, " ");
+        rc = dg_jw_text(&w, &text, &len);
+    }
+    if (rc != DG_OK) {
+        dg_jw_free(&w);
         return dg_fail(DG_ENOMEM, "out of memory writing %s", path);
     }
-    struct save_ctx ctx = {&sb, t, n_t};
-    int rc = dg_write_atomic(path, write_model, &ctx);
-    free(sb.p);
+    struct save_ctx ctx = {text, len, t, n_t};
+    rc = dg_write_atomic(path, write_model, &ctx);
+    dg_jw_free(&w);
     return rc;
 }
 

@@ -617,24 +617,52 @@ void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p)
     sc->p = *p;
 }
 
-void rec_result_write_json(FILE *f, const struct rec_result *r)
+void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)
 {
-    fputs("\"digits\": [", f);
+    dg_jw_key(w, "digits");
+    dg_jw_array(w);
     for (int i = 0; i < r->n_digits; i++) {
         const struct rec_digit *d = &r->digits[i];
-        fprintf(f,
-                "%s{\"digit\": %d, \"confidence\": %.4f, \"top3\": [[%d, %.4f], [%d, %.4f], "
-                "[%d, %.4f]], \"box\": [%d, %d, %d, %d]}",
-                i ? ", " : "", d->digit, (double)d->confidence, d->top3[0], (double)d->top3_p[0],
-                d->top3[1], (double)d->top3_p[1], d->top3[2], (double)d->top3_p[2], d->box.x,
-                d->box.y, d->box.w, d->box.h);
+        dg_jw_object(w);
+        dg_jw_key(w, "digit");
+        dg_jw_int(w, d->digit);
+        dg_jw_key(w, "confidence");
+        dg_jw_num(w, d->confidence, 4);
+        dg_jw_key(w, "top3");
+        dg_jw_array(w);
+        for (int t = 0; t < 3; t++) {
+            dg_jw_array(w);
+            dg_jw_int(w, d->top3[t]);
+            dg_jw_num(w, d->top3_p[t], 4);
+            dg_jw_end(w);
+        }
+        dg_jw_end(w);
+        rec_box_write_json(w, "box", d->box);
+        dg_jw_end(w);
     }
-    fputs("], \"numbers\": [", f);
+    dg_jw_end(w);
+    dg_jw_key(w, "numbers");
+    dg_jw_array(w);
     for (int i = 0; i < r->n_numbers; i++) {
         const struct rec_number *nb = &r->numbers[i];
-        fprintf(f, "%s{\"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}",
-                i ? ", " : "", nb->text, (double)nb->confidence, nb->box.x, nb->box.y, nb->box.w,
-                nb->box.h);
+        dg_jw_object(w);
+        dg_jw_key(w, "text");
+        dg_jw_str(w, nb->text);
+        dg_jw_key(w, "confidence");
+        dg_jw_num(w, nb->confidence, 4);
+        rec_box_write_json(w, "box", nb->box);
+        dg_jw_end(w);
     }
-    fputc(']', f);
+    dg_jw_end(w);
+}
+
+void rec_box_write_json(struct dg_jw *w, const char *key, struct rec_box b)
+{
+    dg_jw_key(w, key);
+    dg_jw_array(w);
+    dg_jw_int(w, b.x);
+    dg_jw_int(w, b.y);
+    dg_jw_int(w, b.w);
+    dg_jw_int(w, b.h);
+    dg_jw_end(w);
 }

@@ -13,8 +13,7 @@
 #ifndef REC_H
 #define REC_H
 
-#include <stdio.h>
-
+#include "json.h"
 #include "nn.h"
 #include "vis.h"
 
@@ -86,8 +85,10 @@ void rec_scanner_free(struct rec_scanner *sc);
 /* Changes the parameters of a scanner between scans (the live app's sensitivity and polarity). */
 void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p);
 
-/* Writes `"digits": [...], "numbers": [...]` (the objects of `digits scan --json`) to f. */
-void rec_result_write_json(FILE *f, const struct rec_result *r);
+/* Writes the members `"digits": [...], "numbers": [...]` (as `digits scan --json` prints them)
+ * into the object w has open, and a box as the member `"key": [x, y, w, h]`. */
+void rec_result_write_json(struct dg_jw *w, const struct rec_result *r);
+void rec_box_write_json(struct dg_jw *w, const char *key, struct rec_box b);
 
 /* The ink mask of the last rec_scan (255 ink, 0 paper, after line removal), owned by sc. */
 const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc);
