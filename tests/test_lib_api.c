@@ -11,6 +11,7 @@
 #include "data.h"
 #include "digits.h"
 #include "recog.h"
+#include "vis.h"
 
 /* A page of paper with a row of five MNIST test digits (2 0 2 4 7) drawn three times their size,
  * as a grey picture, and the number they make. */
@@ -227,6 +228,37 @@ static void test_bad_images_refused(void **state)
     digits_reader_close(rd);
 }
 
+/* A file read as digits scan reads it: the loader's grey picture through digits_read gives the
+ * same result; a missing file and a non-image are errors with their reason. */
+static void test_read_file(void **state)
+{
+    (void)state;
+    digits_reader *rd = open_default();
+    char jpg[4096];
+    repo_path(jpg, sizeof jpg, "tests/fixtures/sheet-on-desk.jpg");
+    digits_result *from_file = NULL, *from_memory = NULL;
+    assert_int_equal(digits_read_file(rd, jpg, &from_file), DIGITS_OK);
+    assert_true(from_file->n_digits >= 8);
+    struct vis_image img;
+    assert_int_equal(vis_image_load(jpg, &img), DG_OK);
+    assert_int_equal(
+        digits_read(rd, img.px, img.w, img.h, (size_t)img.w, DIGITS_GREY, &from_memory), DIGITS_OK);
+    check_same(from_file, from_memory);
+    vis_image_destroy(&img);
+    digits_result_free(from_file);
+    digits_result_free(from_memory);
+    digits_result *keep = (digits_result *)&keep, *out = keep;
+    assert_int_equal(digits_read_file(rd, "/nonexistent/page.png", &out), DIGITS_EIO);
+    assert_ptr_equal(out, keep);
+    assert_non_null(strstr(digits_errmsg(), "/nonexistent/page.png"));
+    char model[4096];
+    repo_path(model, sizeof model, "models/fast.safetensors");
+    assert_true(digits_read_file(rd, model, &out) < 0);
+    assert_ptr_equal(out, keep);
+    assert_int_equal(digits_read_file(rd, NULL, &out), DIGITS_EARG);
+    digits_reader_close(rd);
+}
+
 static void test_classify(void **state)
 {
     (void)state;
@@ -303,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_version_and_open),
         cmocka_unit_test(test_reads_a_page_in_every_format),
         cmocka_unit_test(test_bad_images_refused),
+        cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_readers_in_two_threads),
     };
