@@ -291,7 +291,7 @@ $(B)/digits.pc: src/lib/digits.pc.in include/digits.h FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 # A staged install, the example built against it with pkg-config, its symbols and a real install
 # into a temporary prefix run from another directory (scripts/check-install).
-install-check: $(B)/digits lib
+install-check: $(B)/digits lib $(B)/scenegen data
 	scripts/check-install
 
 # ---- the Python module (python/digits, ctypes over libdigits.so) with Debian's Python ---------
