@@ -362,6 +362,11 @@ static void test_scan_cli(void **state)
     char ann2[300];
     snprintf(ann2, sizeof ann2, "%s/ann-2.png", tmpdir); /* several images: OUT-N.png */
     assert_int_equal(access(ann2, F_OK), 0);
+    /* an image from a pipe: it cannot seek, and is read whole first (was "unknown image type") */
+    assert_int_equal(run("scan --json /dev/stdin < %s", seven), 0);
+    assert_non_null(strstr(output(), "\"digits\": [{\"digit\": 7, "));
+    assert_int_equal(run("scan /dev/stdin < /dev/null"), 1);
+    assert_non_null(strstr(output(), "is empty"));
     assert_int_equal(run("scan --min-confidence 3 %s", seven), 2);
     assert_int_equal(run("scan"), 2);
     data_set_free(&s);

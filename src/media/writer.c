@@ -2,6 +2,7 @@
  * (libavcodec) -> a container chosen by the file name (libavformat), under a temporary name that
  * is renamed when the file is complete. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,15 @@ static int av_fail(const char *what, int err)
     return dg_fail(DG_EIO, "%s: %s", what, buf);
 }
 
+/* A write of the video failed: the user's path and the cause (a full disk: "No space left on
+ * device"), not the temporary name, which is removed. */
+static int write_fail(const struct media_writer *wr, int err)
+{
+    char buf[128];
+    av_strerror(err, buf, sizeof buf);
+    return dg_fail(DG_EIO, "cannot write the video %s: %s", wr->path, buf);
+}
+
 /* Sends frame (NULL: flush) and writes every packet the encoder gives back. */
 static int encode(struct media_writer *wr, AVFrame *frame)
 {
@@ -50,7 +60,7 @@ static int encode(struct media_writer *wr, AVFrame *frame)
         wr->pkt->stream_index = wr->st->index;
         err = av_interleaved_write_frame(wr->oc, wr->pkt);
         if (err < 0)
-            return av_fail(wr->tmp, err);
+            return write_fail(wr, err);
     }
 }
 
@@ -132,11 +142,11 @@ int media_writer_open(const char *path, int w, int h, double fps, struct media_w
         goto fail;
     }
     if ((err = avio_open(&wr->oc->pb, wr->tmp, AVIO_FLAG_WRITE)) < 0) {
-        rc = av_fail(wr->tmp, err);
+        rc = write_fail(wr, err);
         goto fail;
     }
     if ((err = avformat_write_header(wr->oc, NULL)) < 0) {
-        rc = av_fail(wr->tmp, err);
+        rc = write_fail(wr, err);
         goto fail;
     }
     *out = wr;
@@ -174,15 +184,21 @@ int media_writer_close(struct media_writer *wr, int commit)
         if (rc == DG_OK) {
             const int err = av_write_trailer(wr->oc);
             if (err < 0)
-                rc = av_fail(wr->tmp, err);
+                rc = write_fail(wr, err);
         }
     }
-    if (opened && avio_closep(&wr->oc->pb) < 0 && rc == DG_OK)
-        rc = dg_fail(DG_EIO, "cannot finish writing %s", wr->tmp);
+    if (opened) {
+        /* buffered bytes go out here: a full disk shows first at the close */
+        const int err = wr->oc->pb->error < 0 ? wr->oc->pb->error : 0,
+                  cerr = avio_closep(&wr->oc->pb);
+        if (rc == DG_OK && (err < 0 || cerr < 0))
+            rc = write_fail(wr, err < 0 ? err : cerr);
+    }
     if (opened) {
         if (commit && rc == DG_OK && !wr->failed) {
             if (rename(wr->tmp, wr->path) != 0)
-                rc = dg_fail(DG_EIO, "cannot rename %s to %s", wr->tmp, wr->path);
+                rc = dg_fail(DG_EIO, "cannot rename the finished video to %s: %s", wr->path,
+                             strerror(errno));
         } else {
             remove(wr->tmp);
         }

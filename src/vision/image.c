@@ -143,6 +143,51 @@ static uint8_t *to_grey(const void *data, int w, int h, int ch, int is16)
     return px;
 }
 
+/* The largest image file read from a pipe (a regular file has no limit but its pixels'). */
+enum { PIPE_MAX_BYTES = 256 << 20 };
+
+/* Reads the rest of *f (a pipe) into memory, closes it, and gives back a FILE reading that memory
+ * (*f) and the memory to free after it is closed (*whole). */
+static int slurp(FILE *in, const char *path, void **whole, FILE **f)
+{
+    size_t n = 0, cap = 0;
+    char *buf = NULL;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1 << 16;
+            char *nb = cap <= PIPE_MAX_BYTES ? realloc(buf, cap) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(in);
+                return cap > PIPE_MAX_BYTES
+                           ? dg_fail(DG_EARG, "%s holds over %d MB: too large for an image", path,
+                                     PIPE_MAX_BYTES >> 20)
+                           : dg_fail(DG_ENOMEM, "out of memory reading %s", path);
+            }
+            buf = nb;
+        }
+        const size_t got = fread(buf + n, 1, cap - n, in);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    const int err = ferror(in);
+    fclose(in);
+    if (err || n == 0) {
+        free(buf);
+        return dg_fail(err ? DG_EIO : DG_EFORMAT, "%s %s", path,
+                       err ? "cannot be read" : "is empty, not an image");
+    }
+    FILE *m = fmemopen(buf, n, "rb");
+    if (!m) {
+        free(buf);
+        return dg_fail(DG_ENOMEM, "out of memory reading %s", path);
+    }
+    *whole = buf;
+    *f = m;
+    return DG_OK;
+}
+
 int vis_image_load(const char *path, struct vis_image *img)
 {
     struct stat sb;
@@ -151,10 +196,20 @@ int vis_image_load(const char *path, struct vis_image *img)
     FILE *f = fopen(path, "rb");
     if (!f)
         return dg_fail(DG_EIO, "cannot open %s: %s", path, strerror(errno));
+    /* a pipe, /dev/stdin or a socket cannot seek, and the header checks and stb do: read it
+     * whole into memory and read that */
+    void *whole = NULL;
+    struct stat fs;
+    if (fstat(fileno(f), &fs) == 0 && !S_ISREG(fs.st_mode)) {
+        int rc = slurp(f, path, &whole, &f);
+        if (rc != DG_OK)
+            return rc;
+    }
     const int orientation = file_orientation(f);
     int rc = check_header(f, path);
     if (rc != DG_OK) {
         fclose(f);
+        free(whole);
         return rc;
     }
     /* 16 bits per channel are read at full depth and reduced to 8 after conversion to grey. */
@@ -165,6 +220,7 @@ int vis_image_load(const char *path, struct vis_image *img)
     void *data = is16 ? (void *)stbi_load_16_from_callbacks(&io, &rd, &w, &h, &ch, 0)
                       : (void *)stbi_load_from_callbacks(&io, &rd, &w, &h, &ch, 0);
     fclose(f);
+    free(whole);
     if (!data)
         return dg_fail(DG_EFORMAT, "%s cannot be decoded (%s)", path, stbi_failure_reason());
     if (rd.starved) {
