@@ -326,6 +326,18 @@ static void test_cut_files_refused(void **state)
     put_file(file, 54 + 100);
     assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
     assert_non_null(strstr(dg_errmsg(), "cut short"));
+    /* a PNG cut after 30 bytes: stb gives no reason; the message says what is wrong, not "()" */
+    memset(file, 128, 64 * 48);
+    assert_int_equal(vis_png_write(path, file, 64, 48, 1), DG_OK);
+    FILE *pf = fopen(path, "rb");
+    assert_non_null(pf);
+    const size_t png_len = fread(file, 1, sizeof file, pf);
+    fclose(pf);
+    assert_true(png_len > 60);
+    put_file(file, 30);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "cut short"));
+    assert_null(strstr(dg_errmsg(), "()"));
     /* Radiance HDR: refused by name before stb's decoder can loop on it */
     const char hdr[] = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8 +X 8\n";
     put_file(hdr, sizeof hdr - 1);

@@ -221,8 +221,12 @@ int vis_image_load(const char *path, struct vis_image *img)
                       : (void *)stbi_load_from_callbacks(&io, &rd, &w, &h, &ch, 0);
     fclose(f);
     free(whole);
-    if (!data)
-        return dg_fail(DG_EFORMAT, "%s cannot be decoded (%s)", path, stbi_failure_reason());
+    if (!data) {
+        const char *why = stbi_failure_reason();
+        if (rd.starved || !why || !*why)
+            return dg_fail(DG_EFORMAT, "%s is cut short or damaged: it cannot be decoded", path);
+        return dg_fail(DG_EFORMAT, "%s cannot be decoded (%s)", path, why);
+    }
     if (rd.starved) {
         stbi_image_free(data);
         return dg_fail(DG_EFORMAT, "%s is cut short: the file ends before its pixels do", path);
