@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "testutil.h"
 
 static char tmpdir[64];
@@ -15,6 +16,33 @@ static inline const char *digits(void)
 {
     const char *d = getenv("DIGITS");
     return d && *d ? d : "build/digits";
+}
+
+/* Every line of out_path that starts with '{' must be one valid JSON value: whatever a test feeds
+ * the program, its JSON output parses. */
+static inline void check_json_lines(const char *args)
+{
+    FILE *f = fopen(out_path, "r");
+    if (!f)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[0] != '{')
+            continue;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        struct dg_json *doc = NULL;
+        if (dg_json_parse(line, (size_t)len, &doc) != DG_OK) {
+            fclose(f);
+            fail_msg("digits %s printed a line that is not JSON (%s): %.300s", args, dg_errmsg(),
+                     line);
+        }
+        dg_json_free(doc);
+    }
+    free(line);
+    fclose(f);
 }
 
 /* Runs `digits ARGS` through the shell; stdout+stderr go to out_path. Returns the exit status. */
@@ -27,6 +55,7 @@ static inline int run(const char *fmt, ...)
     va_end(ap);
     snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", digits(), args, out_path);
     int st = system(cmd);
+    check_json_lines(args);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

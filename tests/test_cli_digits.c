@@ -362,6 +362,13 @@ static void test_scan_cli(void **state)
     char ann2[300];
     snprintf(ann2, sizeof ann2, "%s/ann-2.png", tmpdir); /* several images: OUT-N.png */
     assert_int_equal(access(ann2, F_OK), 0);
+    /* a file name with a quote, a control byte and a byte that is not UTF-8: still valid JSON
+     * (run() parses every JSON line), the bad byte as U+FFFD */
+    char odd[300];
+    snprintf(odd, sizeof odd, "%s/od\"d\x01\xff.png", tmpdir);
+    assert_int_equal(vis_png_write(odd, page, W, H, 1), DG_OK);
+    assert_int_equal(run("scan --json '%s'", odd), 0);
+    assert_non_null(strstr(output(), "od\\\"d\\u0001\\ufffd.png"));
     /* an image from a pipe: it cannot seek, and is read whole first (was "unknown image type") */
     assert_int_equal(run("scan --json /dev/stdin < %s", seven), 0);
     assert_non_null(strstr(output(), "\"digits\": [{\"digit\": 7, "));
