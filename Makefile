@@ -73,7 +73,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz bench scenes world mine format format-check clean \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world mine format format-check clean \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -183,8 +183,8 @@ data/mnist/.verified: | $(B)/digits
 # ---- fuzzing: libFuzzer targets (clang), each run briefly ----------------------------------------
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=c11 -g -O1 -Wno-pass-failed -fsanitize=fuzzer,address,undefined $(INC_cli) $(shell pkg-config --cflags $(PKGS))
-FUZZ_SRC   := $(SRC_base) $(SRC_nn) $(SRC_data) $(SRC_vision)
-FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec fuzz_segment fuzz_exif
+FUZZ_SRC   := $(SRC_base) $(SRC_nn) $(SRC_data) $(SRC_vision) $(SRC_recog)
+FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec fuzz_segment fuzz_exif fuzz_scan
 FUZZ_SECONDS ?= 20
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	@for f in $(FUZZERS); do \
@@ -194,6 +194,10 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	    || { tail -40 build/fuzz/$$f.log; echo "fuzz: $$f FAILED"; exit 1; }; \
 	  grep -E '^#[0-9]+.*DONE' build/fuzz/$$f.log | tail -1; \
 	done
+# make fuzz-long: every target for 10 minutes (FUZZ_LONG_SECONDS), as the hardening issue asks.
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_LONG_SECONDS)
 build/fuzz/%: fuzz/%.c $(FUZZ_SRC)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp $< $(FUZZ_SRC) $(LDLIBS) -o $@

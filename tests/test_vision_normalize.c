@@ -338,6 +338,19 @@ static void test_cut_files_refused(void **state)
     assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
     assert_non_null(strstr(dg_errmsg(), "cut short"));
     assert_null(strstr(dg_errmsg(), "()"));
+    /* the same bytes from memory: the same picture, the same refusals */
+    assert_int_equal(vis_image_load_mem(file, 30, "cut.png", &img), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "cut.png is cut short"));
+    assert_int_equal(vis_image_load_mem(file, 0, "none", &img), DG_EFORMAT);
+    put_file(file, png_len);
+    struct vis_image from_file, from_mem;
+    assert_int_equal(vis_image_load(path, &from_file), DG_OK);
+    assert_int_equal(vis_image_load_mem(file, png_len, "whole.png", &from_mem), DG_OK);
+    assert_int_equal(from_mem.w, 64);
+    assert_int_equal(from_mem.h, 48);
+    assert_memory_equal(from_file.px, from_mem.px, 64 * 48);
+    vis_image_destroy(&from_file);
+    vis_image_destroy(&from_mem);
     /* Radiance HDR: refused by name before stb's decoder can loop on it */
     const char hdr[] = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8 +X 8\n";
     put_file(hdr, sizeof hdr - 1);

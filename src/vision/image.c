@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,28 +189,13 @@ static int slurp(FILE *in, const char *path, void **whole, FILE **f)
     return DG_OK;
 }
 
-int vis_image_load(const char *path, struct vis_image *img)
+/* Decodes the image f holds (path names it in messages); f is closed. */
+static int load_stream(FILE *f, const char *path, struct vis_image *img)
 {
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return dg_fail(DG_EIO, "%s is a directory, not an image", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return dg_fail(DG_EIO, "cannot open %s: %s", path, strerror(errno));
-    /* a pipe, /dev/stdin or a socket cannot seek, and the header checks and stb do: read it
-     * whole into memory and read that */
-    void *whole = NULL;
-    struct stat fs;
-    if (fstat(fileno(f), &fs) == 0 && !S_ISREG(fs.st_mode)) {
-        int rc = slurp(f, path, &whole, &f);
-        if (rc != DG_OK)
-            return rc;
-    }
     const int orientation = file_orientation(f);
     int rc = check_header(f, path);
     if (rc != DG_OK) {
         fclose(f);
-        free(whole);
         return rc;
     }
     /* 16 bits per channel are read at full depth and reduced to 8 after conversion to grey. */
@@ -220,7 +206,6 @@ int vis_image_load(const char *path, struct vis_image *img)
     void *data = is16 ? (void *)stbi_load_16_from_callbacks(&io, &rd, &w, &h, &ch, 0)
                       : (void *)stbi_load_from_callbacks(&io, &rd, &w, &h, &ch, 0);
     fclose(f);
-    free(whole);
     if (!data) {
         const char *why = stbi_failure_reason();
         if (rd.starved || !why || !*why)
@@ -241,6 +226,38 @@ int vis_image_load(const char *path, struct vis_image *img)
     }
     *img = out;
     return DG_OK;
+}
+
+int vis_image_load(const char *path, struct vis_image *img)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return dg_fail(DG_EIO, "%s is a directory, not an image", path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return dg_fail(DG_EIO, "cannot open %s: %s", path, strerror(errno));
+    /* a pipe, /dev/stdin or a socket cannot seek, and the header checks and stb do: read it
+     * whole into memory and read that */
+    void *whole = NULL;
+    struct stat fs;
+    if (fstat(fileno(f), &fs) == 0 && !S_ISREG(fs.st_mode)) {
+        int rc = slurp(f, path, &whole, &f);
+        if (rc != DG_OK)
+            return rc;
+    }
+    const int rc = load_stream(f, path, img);
+    free(whole);
+    return rc;
+}
+
+int vis_image_load_mem(const void *data, size_t n, const char *name, struct vis_image *img)
+{
+    if (!data || n == 0)
+        return dg_fail(DG_EFORMAT, "%s is empty, not an image", name);
+    FILE *f = fmemopen((void *)(uintptr_t)data, n, "rb");
+    if (!f)
+        return dg_fail(DG_ENOMEM, "out of memory reading %s", name);
+    return load_stream(f, name, img);
 }
 
 struct png_ctx {

@@ -27,6 +27,8 @@ void vis_image_destroy(struct vis_image *img);
  * orientation. Fails with a one-line reason for missing,
  * unreadable, truncated, empty or over-large (VIS_MAX_PIXELS) files; img untouched on failure. */
 int vis_image_load(const char *path, struct vis_image *img);
+/* The same for a file already in memory (data[0 .. n), named name in messages). */
+int vis_image_load_mem(const void *data, size_t n, const char *name, struct vis_image *img);
 /* The EXIF orientation tag (1..8) of the JPEG whose first n bytes are buf; 1 (upright) when it
  * is not a JPEG, has no EXIF orientation before its first scan, or the tag is malformed. */
 int vis_exif_orientation(const uint8_t *buf, size_t n);
