@@ -338,6 +338,22 @@ static void test_cut_files_refused(void **state)
     assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
     assert_non_null(strstr(dg_errmsg(), "cut short"));
     assert_null(strstr(dg_errmsg(), "()"));
+    /* a 41-byte PNG header claiming 8192x8192 RGBA at 16 bits: 512 MB to decode, refused before
+     * any allocation (it took 1.1 GB); the same at 8 bits grey would be 64 MB and is not refused
+     * by size (it fails later, having no pixels) */
+    static const uint8_t ihdr[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0,
+                                   13,   'I', 'H', 'D', 'R',  0,    0,    0x20, 0, 0, 0,
+                                   0x20, 0,   16,  6,   0,    0,    0,    0,    0, 0, 0,
+                                   0,    0,   0,   0,   'I',  'E',  'N',  'D'};
+    put_file(ihdr, sizeof ihdr);
+    assert_int_equal(vis_image_load(path, &img), DG_EARG);
+    assert_non_null(strstr(dg_errmsg(), "512 MB to decode"));
+    uint8_t grey8[sizeof ihdr];
+    memcpy(grey8, ihdr, sizeof ihdr);
+    grey8[24] = 8, grey8[25] = 0;
+    put_file(grey8, sizeof grey8);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_null(strstr(dg_errmsg(), "to decode"));
     /* the same bytes from memory: the same picture, the same refusals */
     assert_int_equal(vis_image_load_mem(file, 30, "cut.png", &img), DG_EFORMAT);
     assert_non_null(strstr(dg_errmsg(), "cut.png is cut short"));

@@ -31,7 +31,8 @@ static const char *const HELP =
     "  --save-mask OUT.png    write the ink mask the digits were found in (one image only)\n"
     "  --jobs N               read N images at a time (default: one per core)\n"
     "IMAGE may be a directory (its images, recursively) or - (paths, one per line, on stdin).\n"
-    "Images up to 64 megapixels (PNG, JPEG, BMP, PGM, ...). Output keeps the input's order.\n";
+    "Images up to 64 megapixels and 256 MB decoded (PNG, JPEG, BMP, PGM, ...; 16-bit colour:\n"
+    "half as many pixels); from a pipe up to 256 MB. Output keeps the input's order.\n";
 
 /* The image's JSON line onto f. */
 static void print_json(FILE *f, const char *path, const struct vis_image *img,

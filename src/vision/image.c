@@ -113,6 +113,16 @@ static int check_header(FILE *f, const char *path)
     if ((double)w * h > VIS_MAX_PIXELS)
         return dg_fail(DG_EARG, "%s is %dx%d pixels; the limit is %d megapixels", path, w, h,
                        VIS_MAX_PIXELS >> 20);
+    /* the decoder holds every channel of every pixel before we make it grey: bounded too, so a
+     * small file cannot claim gigabytes (a 500 kB PNG of 8192x8192 RGBA at 16 bits took 1.1 GB) */
+    const int is16 = stbi_is_16_bit_from_file(f);
+    const double decoded = (double)w * h * (ch > 0 ? ch : 4) * (is16 ? 2 : 1);
+    if (decoded > VIS_MAX_DECODED_BYTES)
+        return dg_fail(DG_EARG,
+                       "%s would take %.0f MB to decode (%dx%d, %d channel%s of %d bits); the "
+                       "limit is %d MB: save it smaller or with 8 bits per channel",
+                       path, decoded / (1 << 20), w, h, ch, ch == 1 ? "" : "s", is16 ? 16 : 8,
+                       VIS_MAX_DECODED_BYTES >> 20);
     return DG_OK;
 }
 

@@ -12,6 +12,9 @@
 
 /* The largest image accepted from a file: 64 megapixels. */
 enum { VIS_MAX_PIXELS = 64 << 20 };
+/* ... and at most this many bytes decoded, all channels at their depth, before conversion to grey
+ * (64 megapixels of 8-bit RGBA; 16-bit colour images are limited to half as many pixels). */
+enum { VIS_MAX_DECODED_BYTES = 256 << 20 };
 
 struct vis_image {
     int w, h;
@@ -25,7 +28,8 @@ void vis_image_destroy(struct vis_image *img);
 /* Loads PNG, JPEG, BMP, PGM/PPM, GIF, TGA (8 or 16 bits, grey/RGB/RGBA) into grey with the
  * Rec. 601 luma weights; alpha composites onto white; a JPEG is turned upright by its EXIF
  * orientation. Fails with a one-line reason for missing,
- * unreadable, truncated, empty or over-large (VIS_MAX_PIXELS) files; img untouched on failure. */
+ * unreadable, truncated, empty or over-large (VIS_MAX_PIXELS, VIS_MAX_DECODED_BYTES) files; img
+ * untouched on failure. */
 int vis_image_load(const char *path, struct vis_image *img);
 /* The same for a file already in memory (data[0 .. n), named name in messages). */
 int vis_image_load_mem(const void *data, size_t n, const char *name, struct vis_image *img);
