@@ -1,8 +1,12 @@
-/* app.c - the live loop: take the newest frame, read it, track the digits, draw the answers and
- * the panels onto an RGB canvas (SDL surfaces and SDL_ttf text), show the canvas in the window,
- * record it, and answer the keys. */
+/* app.c - the live loop. A reading thread takes the newest frame from the capture, reads it,
+ * tracks the digits and numbers and publishes the frame with its reading (the newest wins); the
+ * main thread draws the published frame with its own answers and the panels onto an RGB canvas
+ * (SDL surfaces and SDL_ttf text), shows it at the display's pace, records it, and answers the
+ * keys, so the window never waits on the network and no box lags its video. Everything the two
+ * share is under struct live's mu; the scanner and the frame being read are the reader's own. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,13 +45,15 @@ enum { N_SENS = sizeof SENSITIVITY / sizeof SENSITIVITY[0], SENS_DEFAULT = 4 };
 struct live {
     const struct app_config *cfg;
     struct media_capture *cap;
-    const struct media_frame *cur; /* the frame shown (owned by cap) */
+    const struct media_frame *cur; /* the frame shown: &shown once one is published */
+    struct media_frame shown;      /* the frame l->res was read from (its pixels owned here) */
     int fallback;                  /* the demo runs because no camera opened */
     char source_name[160];
 
     struct rec_params params;
-    struct rec_scanner *sc;
-    struct rec_result *res;
+    struct rec_scanner *sc;      /* the reader's */
+    struct rec_result *res;      /* the published reading, of `shown` */
+    struct rec_result *res_work; /* the reader's, swapped with res when published */
     struct rec_tracker *trk;
     int track_of[REC_MAX_CANDIDATES];
     struct rec_numtracker ntk;      /* the numbers shown */
@@ -72,6 +78,18 @@ struct live {
     char toast[300];
 
     struct dg_jw jw; /* every JSON line: frames, locks, the log, snapshots */
+
+    /* the reading thread and what it shares with the main one, under mu */
+    pthread_t reader;
+    int reader_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;                 /* a reading published or taken, a stop, a pause */
+    const struct media_frame *pending; /* the first frame, taken before the reader started */
+    int stop, params_dirty;            /* main -> reader */
+    long seq, taken;                   /* readings published; the last one the main thread took */
+    int ended, failed; /* reader -> main: the source ended; reading failed (why: fail_msg) */
+    char fail_msg[520];
+    double read_rate, draw_rate, last_read, last_draw; /* per second, smoothed */
     long processed;
     float *ms_hist;
     double ms_last, lat_ema;
@@ -105,15 +123,21 @@ const char *app_find_font(const char *cfg_font)
 
 /* ---- reading a frame ------------------------------------------------------------------------ */
 
-/* The centre box that `r` switches to: the middle 60% x 50% of the frame. */
-static void roi_rect(const struct live *l, int *x, int *y, int *w, int *h)
+/* The part of a vw x vh frame that is read: the whole, or (roi) the centre box that `r` switches
+ * to, the middle 60% x 50%. */
+static void roi_box(int vw, int vh, int roi, int *x, int *y, int *w, int *h)
 {
-    if (!l->roi) {
-        *x = *y = 0, *w = l->vw, *h = l->vh;
+    if (!roi) {
+        *x = *y = 0, *w = vw, *h = vh;
         return;
     }
-    *w = l->vw * 3 / 5, *h = l->vh / 2;
-    *x = (l->vw - *w) / 2, *y = (l->vh - *h) / 2;
+    *w = vw * 3 / 5, *h = vh / 2;
+    *x = (vw - *w) / 2, *y = (vh - *h) / 2;
+}
+
+static void roi_rect(const struct live *l, int *x, int *y, int *w, int *h)
+{
+    roi_box(l->vw, l->vh, l->roi, x, y, w, h);
 }
 
 /* A tracked number's members: id (when with_id), text, confidence, box. */
@@ -206,22 +230,33 @@ static void note_lock(struct live *l, const struct rec_numtrack *tr, double t)
     }
 }
 
-static int process(struct live *l, const struct media_frame *f)
+/* The reader's part, outside the lock: frame f's grey picture (the centre box or the whole frame,
+ * as roi says) read into l->res_work, boxes in frame coordinates. */
+static int scan_frame(struct live *l, const struct media_frame *f, int roi, double *ms)
 {
     int rx, ry, rw, rh;
-    roi_rect(l, &rx, &ry, &rw, &rh);
+    roi_box(f->w, f->h, roi, &rx, &ry, &rw, &rh);
     vis_grey_from_rgb(f->rgb + ((size_t)ry * f->w + rx) * 3, (size_t)f->w * 3, rw, rh, l->grey_px);
     const struct vis_image grey = {rw, rh, l->grey_px};
     const double t0 = dg_now();
-    const int rc = rec_scan(l->sc, &grey, l->res);
-    const double ms = (dg_now() - t0) * 1e3;
+    const int rc = rec_scan(l->sc, &grey, l->res_work);
+    *ms = (dg_now() - t0) * 1e3;
     if (rc != DG_OK)
         return rc;
-    struct rec_result *r = l->res;
+    struct rec_result *r = l->res_work;
     for (int i = 0; i < r->n_digits + r->n_rejected; i++)
         r->digits[i].box.x += rx, r->digits[i].box.y += ry;
     for (int i = 0; i < r->n_numbers; i++)
         r->numbers[i].box.x += rx, r->numbers[i].box.y += ry;
+    return DG_OK;
+}
+
+/* Under the lock: the reading of f becomes the published one (trackers, JSON, locks, the frame
+ * copied for drawing). */
+static void publish(struct live *l, const struct media_frame *f, double ms)
+{
+    struct rec_result *r = l->res_work;
+    l->res_work = l->res, l->res = r;
     rec_tracker_update(l->trk, r, l->track_of);
     int locked[REC_MAX_NUMTRACKS];
     const int n_locked = rec_numtracker_update(&l->ntk, r, locked, REC_MAX_NUMTRACKS);
@@ -229,11 +264,80 @@ static int process(struct live *l, const struct media_frame *f)
     l->ms_last = ms;
     l->ms_hist[l->processed % MS_HIST] = (float)ms;
     l->processed++;
+    memcpy(l->shown.rgb, f->rgb, (size_t)f->w * f->h * 3);
+    l->shown.index = f->index, l->shown.t = f->t, l->shown.captured_at = f->captured_at;
+    l->cur = &l->shown;
     if (l->cfg->json)
         write_json(l, f, locked, n_locked, ms);
     for (int i = 0; i < n_locked && i < REC_MAX_NUMTRACKS; i++)
         note_lock(l, &l->ntk.tracks[locked[i]], f->t);
-    return DG_OK;
+    const double now = dg_now();
+    if (l->last_read > 0) {
+        const double rate = 1.0 / fmax(now - l->last_read, 1e-3);
+        l->read_rate = l->read_rate > 0 ? 0.9 * l->read_rate + 0.1 * rate : rate;
+    }
+    l->last_read = now;
+    l->seq++;
+    pthread_cond_broadcast(&l->cv);
+}
+
+/* The reading thread: the newest frame, read, published; again. Without a window each reading
+ * waits until the main thread has taken the one before (every frame read is said or recorded);
+ * with one, the newest reading wins. Ends at a stop, the source's end, --frames, or an error. */
+static void *read_loop(void *arg)
+{
+    struct live *l = arg;
+    nn_set_threads(1);
+    pthread_mutex_lock(&l->mu);
+    const struct media_frame *f = l->pending;
+    l->pending = NULL;
+    while (!l->stop) {
+        while (l->paused && !l->stop)
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (l->stop)
+            break;
+        if (l->params_dirty) {
+            rec_scanner_set_params(l->sc, &l->params);
+            l->trk->min_confidence = l->params.min_confidence;
+            l->params_dirty = 0;
+        }
+        const int roi = l->roi;
+        pthread_mutex_unlock(&l->mu);
+        if (!f) {
+            const int got = media_capture_next(l->cap, 0.1, &f);
+            if (got == MEDIA_END) {
+                pthread_mutex_lock(&l->mu);
+                l->ended = 1;
+                break;
+            }
+            if (got != MEDIA_FRAME) {
+                f = NULL;
+                pthread_mutex_lock(&l->mu);
+                continue;
+            }
+        }
+        double ms;
+        const int rc = scan_frame(l, f, roi, &ms);
+        pthread_mutex_lock(&l->mu);
+        if (rc != DG_OK) {
+            snprintf(l->fail_msg, sizeof l->fail_msg, "%s", dg_errmsg());
+            l->failed = 1;
+            break;
+        }
+        if (l->stop)
+            break;
+        publish(l, f, ms);
+        f = NULL;
+        if (l->cfg->frames > 0 && l->processed >= l->cfg->frames) {
+            l->ended = 1;
+            break;
+        }
+        while (!l->win && l->taken != l->seq && !l->stop)
+            pthread_cond_wait(&l->cv, &l->mu);
+    }
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
 }
 
 /* Shown only once seen in two frames in a row: a one-frame blip (glare, the paper's edge) is not.
@@ -445,13 +549,13 @@ static void draw_status(struct live *l)
     struct media_stats st;
     media_capture_stats(l->cap, &st);
     fill(l, 0, l->vh, l->cw, STATUS_H, rgb(16, 16, 20));
-    static const char *const pol[] = {"auto", "dark ink", "light ink"};
+    static const char *const pol[] = {"polarity auto", "dark ink", "light ink"};
     char s[512];
     snprintf(s, sizeof s,
-             "%s  %dx%d  %.1f fps  %.1f ms/frame  latency %.0f ms  dropped %lld  |  "
-             "%s%s  min conf %.0f%%  polarity %s  |  h: help",
-             l->source_name, l->vw, l->vh, st.fps, l->ms_last, l->lat_ema * 1e3,
-             (long long)st.dropped, l->roi ? "centre box" : "whole frame",
+             "%s %dx%d  in %.0f, read %.0f, drawn %.0f fps  %.1f ms  latency %.0f ms  "
+             "dropped %lld  |  %s%s  min conf %.0f%%  %s  |  h: help",
+             l->source_name, l->vw, l->vh, st.fps, l->read_rate, l->draw_rate, l->ms_last,
+             l->lat_ema * 1e3, (long long)st.dropped, l->roi ? "centre box" : "whole frame",
              l->mirror ? ", mirrored" : "", 100.0 * l->params.min_confidence,
              pol[l->params.threshold.polarity]);
     text(l, l->font_s, 8, l->vh + 7, s, rgb(220, 220, 220), (SDL_Color){0, 0, 0, 0});
@@ -593,11 +697,11 @@ static void snapshot(struct live *l)
     l->toast_until = dg_now() + 3.0;
 }
 
+/* The reader applies new parameters before its next frame (the scanner is its own). */
 static void set_params(struct live *l)
 {
     l->params.min_confidence = SENSITIVITY[l->sens];
-    rec_scanner_set_params(l->sc, &l->params);
-    l->trk->min_confidence = l->params.min_confidence;
+    l->params_dirty = 1;
 }
 
 static void on_key(struct live *l, SDL_Keycode k)
@@ -605,7 +709,10 @@ static void on_key(struct live *l, SDL_Keycode k)
     switch (k) {
     case SDLK_q:
     case SDLK_ESCAPE: l->quit = 1; break;
-    case SDLK_SPACE: l->paused = !l->paused; break;
+    case SDLK_SPACE:
+        l->paused = !l->paused;
+        pthread_cond_broadcast(&l->cv);
+        break;
     case SDLK_s: snapshot(l); break;
     case SDLK_c:
         if (!l->n_log)
@@ -759,10 +866,21 @@ static void close_all(struct live *l)
         TTF_Quit();
     if (SDL_WasInit(0))
         SDL_Quit();
+    if (l->reader_started) { /* an error path left the reader running */
+        pthread_mutex_lock(&l->mu);
+        l->stop = 1;
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->reader, NULL);
+    }
     media_capture_free(l->cap);
     dg_jw_free(&l->jw);
     rec_scanner_free(l->sc);
     free(l->res);
+    free(l->res_work);
+    free(l->shown.rgb);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
     free(l->trk);
     free(l->grey_px);
     free(l->ms_hist);
@@ -821,6 +939,8 @@ int app_live_run(const struct app_config *cfg)
     struct live l0 = {0}, *l = &l0;
     l->cfg = cfg;
     dg_jw_init(&l->jw, 0);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
     l->sens = SENS_DEFAULT;
     rec_default_params(&l->params);
     l->params.min_confidence = SENSITIVITY[l->sens];
@@ -843,10 +963,13 @@ int app_live_run(const struct app_config *cfg)
     l->vw = first->w, l->vh = first->h;
     l->cw = (l->vw + PANEL_W + 3) & ~3, l->ch = l->vh + STATUS_H;
     l->res = malloc(sizeof *l->res);
+    l->res_work = malloc(sizeof *l->res_work);
     l->trk = malloc(sizeof *l->trk);
     l->grey_px = malloc((size_t)l->vw * l->vh);
     l->ms_hist = calloc(MS_HIST, sizeof *l->ms_hist);
-    if (!l->res || !l->trk || !l->grey_px || !l->ms_hist) {
+    l->shown = (struct media_frame){.w = l->vw, .h = l->vh};
+    l->shown.rgb = malloc((size_t)l->vw * l->vh * 3);
+    if (!l->res || !l->res_work || !l->trk || !l->grey_px || !l->ms_hist || !l->shown.rgb) {
         rc = dg_fail(DG_ENOMEM, "out of memory");
         goto done;
     }
@@ -878,60 +1001,90 @@ int app_live_run(const struct app_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    int fresh = 1;      /* l->cur is a frame not yet read */
+    /* the reader starts on the first frame; the main thread shows what it publishes */
+    pthread_mutex_lock(&l->mu);
+    l->pending = first;
+    l->reader_started = pthread_create(&l->reader, NULL, read_loop, l) == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (!l->reader_started) {
+        rc = dg_fail(DG_ENOMEM, "cannot start the reading thread");
+        goto done;
+    }
     int end_rc = DG_OK; /* a damaged or cut video, said after the summary */
-    double last_draw = 0;
-    while (!l->quit && !interrupted) {
+    rc = DG_OK;
+    while (!interrupted) {
         if (l->win) {
             SDL_Event ev;
             while (SDL_PollEvent(&ev)) {
+                pthread_mutex_lock(&l->mu);
                 if (ev.type == SDL_QUIT)
                     l->quit = 1;
                 else if (ev.type == SDL_KEYDOWN)
                     on_key(l, ev.key.keysym.sym);
-                last_draw = 0; /* redraw now */
+                l->last_draw = 0; /* redraw now */
+                pthread_mutex_unlock(&l->mu);
             }
         }
-        if (l->quit)
-            break;
-        if (!fresh && !l->paused) {
-            const struct media_frame *f;
-            const int got = media_capture_next(l->cap, l->win ? 0.01 : 0.5, &f);
-            if (got == MEDIA_END) { /* the video ended: whole? */
-                end_rc = check_video_end(l);
-                break;
+        pthread_mutex_lock(&l->mu);
+        if (!l->win) /* without a window: wake for each reading (or the end, or Ctrl-C) */
+            while (l->seq == l->taken && !l->ended && !l->failed && !interrupted) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 100 * 1000 * 1000;
+                if (until.tv_nsec >= 1000000000L)
+                    until.tv_sec++, until.tv_nsec -= 1000000000L;
+                pthread_cond_timedwait(&l->cv, &l->mu, &until);
             }
-            if (got == MEDIA_FRAME) {
-                l->cur = f;
-                fresh = 1;
-            }
-        } else if (l->paused && l->win) {
-            SDL_Delay(10);
-        }
+        const int fresh = l->seq != l->taken;
+        const double now = dg_now();
+        int shown = 0;
         if (fresh) {
-            fresh = 0;
-            if ((rc = process(l, l->cur)) != DG_OK)
-                goto done;
+            l->taken = l->seq;
+            pthread_cond_broadcast(&l->cv);
             if (!cfg->json && !l->win)
                 say_numbers(l);
-            if (l->canvas) {
-                draw(l);
-                last_draw = dg_now();
-                if (l->win)
-                    present(l);
-                const double lat = dg_now() - l->cur->captured_at;
-                l->lat_ema = l->lat_ema > 0 ? 0.9 * l->lat_ema + 0.1 * lat : lat;
-                if (l->wr && (rc = media_writer_put(l->wr, l->canvas->pixels)) != DG_OK)
-                    goto done;
-            }
-            if (cfg->frames > 0 && l->processed >= cfg->frames)
-                break;
-        } else if (l->win && dg_now() - last_draw > 0.1) {
-            draw(l); /* keys, help, toasts and camera faults show without new frames */
-            present(l);
-            last_draw = dg_now();
         }
+        if (l->canvas && (fresh || (l->win && now - l->last_draw > 1.0 / 60))) {
+            /* keys, help, toasts and camera faults show between readings too */
+            draw(l);
+            shown = 1;
+            if (fresh) {
+                const double lat = now - l->cur->captured_at;
+                l->lat_ema = l->lat_ema > 0 ? 0.9 * l->lat_ema + 0.1 * lat : lat;
+            }
+            if (l->last_draw > 0) {
+                const double rate = 1.0 / fmax(now - l->last_draw, 1e-3);
+                l->draw_rate = l->draw_rate > 0 ? 0.9 * l->draw_rate + 0.1 * rate : rate;
+            }
+            l->last_draw = now;
+        }
+        const int done_reading = l->ended || l->failed, quit = l->quit;
+        pthread_mutex_unlock(&l->mu);
+        /* the canvas is the main thread's own: shown and recorded outside the lock */
+        if (shown && l->win)
+            present(l);
+        if (shown && fresh && l->wr && (rc = media_writer_put(l->wr, l->canvas->pixels)) != DG_OK)
+            break;
+        if (quit || (done_reading && !fresh))
+            break;
+        if (l->win && !shown)
+            SDL_Delay(2);
     }
+    pthread_mutex_lock(&l->mu);
+    l->stop = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->reader, NULL);
+    l->reader_started = 0;
+    if (rc != DG_OK)
+        goto done;
+    if (l->failed) {
+        rc = dg_fail(DG_EIO, "%s", l->fail_msg);
+        goto done;
+    }
+    if (l->ended && !interrupted && cfg->source.kind == MEDIA_SOURCE_VIDEO &&
+        !(cfg->frames > 0 && l->processed >= cfg->frames))
+        end_rc = check_video_end(l); /* the video ended: whole? */
     rc = DG_OK;
     if (cfg->screenshot && l->canvas)
         rc = vis_png_write(cfg->screenshot, l->canvas->pixels, l->cw, l->ch, 3);
