@@ -203,12 +203,14 @@ build/fuzz/%: fuzz/%.c $(FUZZ_SRC)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp $< $(FUZZ_SRC) $(LDLIBS) -o $@
 
 # ---- benchmarks: ours and the PyTorch peer in the same run, one line per measure with the ratio ----
-bench: $(B)/bench_nn $(B)/bench_scan $(B)/digits $(B)/scenegen lib data build/scenes/truth.jsonl
+bench: $(B)/bench_nn $(B)/bench_scan $(B)/digits $(B)/scenegen lib data build/scenes/truth.jsonl \
+       build/world/truth.jsonl
 	bench/compare.py $(B)/bench_nn data/mnist models/robust.safetensors
 	bench/compare_scan.py $(B)/bench_scan models/fast.safetensors build/scenes
 	bench/compare_scan.py $(B)/bench_scan models/robust.safetensors build/scenes
 	DIGITS_ROOT=$(CURDIR) DIGITS_LIBRARY=$(CURDIR)/$(B)/libdigits.so $(PYTHON) bench/compare_batch.py \
 	  $(B)/digits $(B)/scenegen models/fast.safetensors data/mnist
+	$(PYTHON) bench/compare_live.py $(B)/digits build/bench-live
 $(B)/bench_scan: bench/bench_scan.c $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 $(B)/bench_nn: bench/bench_nn.c $(LIBS_ALL)

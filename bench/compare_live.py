@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Live steadiness benchmark (the live issue's figures): hand-held videos made from our own
+scenes, read by `digits live --video V --headless --json`, scored against the scenes' truth.
+
+Two videos, one per kind: the flat generator's test scenes (the sheet fills the frame) and the
+camera-view world's report frames with digits (a sheet on a desk). Each scene is held for
+BENCH_LIVE_FRAMES frames (30) at 30 fps as a hand-held camera delivers it: the view drifts a few
+pixels and turns a little along a smooth random walk (zoomed 3% so no border shows), the light changes by a few percent, and
+every frame has fresh sensor noise (sigma 3) and its own JPEG-like loss (the video is MJPEG).
+The only real change is the cut to the next scene.
+
+Measured per video, on frames after a scene's first half second (the time a number needs to
+appear and settle):
+  - shown-number changes: frame pairs whose set of shown numbers differs (goal: at most 2%);
+  - label flips: digits matched frame to frame (box overlap) whose label changed (goal: 1%);
+  - false digits per frame: readings on no truth digit (goal: at most 0.1);
+  - digits read: truth digits read with the right label, and numbers locked within 0.6 s of the
+    scene's start (the time a number written in view takes to lock).
+Usage: bench/compare_live.py DIGITS OUT_DIR"""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N_SCENES = int(os.environ.get("BENCH_LIVE_SCENES", "12"))
+FRAMES = int(os.environ.get("BENCH_LIVE_FRAMES", "30"))
+FPS = 30.0
+SETTLE = 15  # frames: half a second
+
+
+def scenes(kind):
+    d = os.path.join(ROOT, "build", "scenes" if kind == "flat" else "world")
+    with open(os.path.join(d, "truth.jsonl")) as f:
+        t = [json.loads(line) for line in f]
+    t = [x for x in t if any(not g.get("ignore") for g in x["digits"])][:N_SCENES]
+    return [(os.path.join(d, x["image"]), x) for x in t]
+
+
+def make_video(kind, path, rng):
+    """Writes the hand-held video; returns per frame (scene index, truth digits moved with the
+    frame, truth numbers)."""
+    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), FPS, (640, 480))
+    if not out.isOpened():
+        sys.exit("bench: OpenCV cannot write MJPEG video")
+    per_frame = []
+    for si, (img_path, truth) in enumerate(scenes(kind)):
+        img = cv2.imread(img_path, cv2.IMREAD_COLOR)
+        dx = dy = ang = 0.0
+        gain = 1.0
+        for k in range(FRAMES):
+            dx = 0.9 * dx + rng.normal(0, 0.6)
+            dy = 0.9 * dy + rng.normal(0, 0.6)
+            ang = 0.9 * ang + rng.normal(0, 0.05)
+            gain = 0.95 * gain + 0.05 * (1.0 + rng.normal(0, 0.04))
+            m = cv2.getRotationMatrix2D((320, 240), ang, 1.03)  # no border comes into view
+            m[0, 2] += dx
+            m[1, 2] += dy
+            f = cv2.warpAffine(img, m, (640, 480), borderMode=cv2.BORDER_REPLICATE)
+            f = np.clip(f.astype(np.float32) * gain + rng.normal(0, 3.0, f.shape), 0, 255)
+            out.write(f.astype(np.uint8))
+            moved = []
+            for g in truth["digits"]:
+                x, y, w, h = g["box"]
+                if w <= 0 or h <= 0:
+                    continue
+                pts = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]],
+                               np.float32) @ m.T
+                x0, y0 = pts.min(axis=0)
+                x1, y1 = pts.max(axis=0)
+                moved.append({"digit": g["digit"], "box": [x0, y0, x1 - x0, y1 - y0],
+                              "ignore": g.get("ignore", False)})
+            numbers = [n["text"] for n in truth["numbers"] if not n.get("ignore")]
+            per_frame.append((si, moved, numbers))
+    out.release()
+    return per_frame
+
+
+def iou(a, b):
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    i = iw * ih
+    return i / (aw * ah + bw * bh - i)
+
+
+def score(lines, per_frame):
+    frames = {x["frame"]: x for x in lines if "frame" in x}
+    pairs = changed = matched = flips = false = counted = read = expected = 0
+    lock_ok = lock_total = 0
+    first_lock = {}
+    for i, (si, moved, numbers) in enumerate(per_frame):
+        f = frames.get(i)
+        if f is None:
+            continue
+        k = i % FRAMES
+        for n in f["locked"]:
+            first_lock.setdefault((si, n["text"]), k)
+        if k < SETTLE:
+            continue
+        counted += 1
+        for d in f["digits"]:
+            if not any(iou(d["box"], g["box"]) >= 0.3 for g in moved):
+                false += 1
+        for g in moved:
+            if g["ignore"]:
+                continue
+            expected += 1
+            read += any(d["digit"] == g["digit"] and iou(d["box"], g["box"]) >= 0.5
+                        for d in f["digits"])
+        prev = frames.get(i - 1)
+        if prev is None or (i - 1) % FRAMES < SETTLE:
+            continue
+        pairs += 1
+        changed += sorted(n["text"] for n in f["shown"]) != sorted(n["text"] for n in prev["shown"])
+        for d in f["digits"]:
+            best = max(prev["digits"], key=lambda p: iou(p["box"], d["box"]), default=None)
+            if best is not None and iou(best["box"], d["box"]) >= 0.5:
+                matched += 1
+                flips += best["digit"] != d["digit"]
+    for si in sorted({p[0] for p in per_frame}):
+        numbers = next(p[2] for p in per_frame if p[0] == si)
+        for text in numbers:
+            lock_total += 1
+            k = first_lock.get((si, text))
+            lock_ok += k is not None and k / FPS <= 0.6
+    return {"pairs": pairs, "changed": changed, "matched": matched, "flips": flips,
+            "false": false, "frames": counted, "read": read, "expected": expected,
+            "lock_ok": lock_ok, "lock_total": lock_total}
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    digits, out_dir = sys.argv[1:]
+    os.makedirs(out_dir, exist_ok=True)
+    rng = np.random.default_rng(7)
+    for kind in ("flat", "desk"):
+        video = os.path.join(out_dir, f"handheld-{kind}.avi")
+        per_frame = make_video(kind, video, rng)
+        p = subprocess.run([digits, "live", "--video", video, "--headless", "--json"],
+                           capture_output=True, text=True, env=dict(os.environ, DIGITS_ROOT=ROOT))
+        if p.returncode != 0:
+            sys.exit(f"bench: digits live failed on {video}: {p.stderr.strip()[-300:]}")
+        lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+        s = score(lines, per_frame)
+        if s["frames"] < len(per_frame) * 0.4:
+            sys.exit(f"bench: only {s['frames']} frames scored of {len(per_frame)}")
+        ch = s["changed"] / max(s["pairs"], 1)
+        fl = s["flips"] / max(s["matched"], 1)
+        fa = s["false"] / max(s["frames"], 1)
+        rd = s["read"] / max(s["expected"], 1)
+        lk = s["lock_ok"] / max(s["lock_total"], 1)
+        print(f"{kind}: {len(per_frame) // FRAMES} scenes x {FRAMES} frames, {s['frames']} scored")
+        print(f"  shown numbers change in {ch:.2%} of frame pairs ({s['changed']} of {s['pairs']})"
+              f"  (goal <= 2%: {'met' if ch <= 0.02 else 'MISSED'})")
+        print(f"  label flips {fl:.2%} ({s['flips']} of {s['matched']})"
+              f"  (goal <= 1%: {'met' if fl <= 0.01 else 'MISSED'})")
+        print(f"  false digits per frame {fa:.2f}  (goal <= 0.1: {'met' if fa <= 0.1 else 'MISSED'})")
+        print(f"  digits read {rd:.2%}; numbers locked within 0.6 s: {lk:.2%} "
+              f"({s['lock_ok']} of {s['lock_total']})")
+
+
+if __name__ == "__main__":
+    main()
