@@ -3,8 +3,9 @@
  * the video, a side panel of what the network sees, a status line and on-screen help; or, without
  * a display, the same work with one JSON line per frame. The only module that includes SDL.
  *
- * Threads: the capture thread (media) hands frames to the calling thread, which reads them and
- * owns every SDL call. */
+ * Threads: the capture thread (media) hands frames to a reading thread, which reads them and
+ * publishes each frame with its reading; the calling thread draws what is published, answers
+ * the keys and owns every SDL call. */
 #ifndef APP_H
 #define APP_H
 
