@@ -550,14 +550,17 @@ static void draw_status(struct live *l)
     media_capture_stats(l->cap, &st);
     fill(l, 0, l->vh, l->cw, STATUS_H, rgb(16, 16, 20));
     static const char *const pol[] = {"polarity auto", "dark ink", "light ink"};
+    char undecodable[48] = "";
+    if (st.undecodable > 0)
+        snprintf(undecodable, sizeof undecodable, ", %lld undecodable", (long long)st.undecodable);
     char s[512];
     snprintf(s, sizeof s,
              "%s %dx%d  in %.0f, read %.0f, drawn %.0f fps  %.1f ms  latency %.0f ms  "
-             "dropped %lld  |  %s%s  min conf %.0f%%  %s  |  h: help",
+             "dropped %lld%s  |  %s%s  min conf %.0f%%  %s  |  h: help",
              l->source_name, l->vw, l->vh, st.fps, l->read_rate, l->draw_rate, l->ms_last,
-             l->lat_ema * 1e3, (long long)st.dropped, l->roi ? "centre box" : "whole frame",
-             l->mirror ? ", mirrored" : "", 100.0 * l->params.min_confidence,
-             pol[l->params.threshold.polarity]);
+             l->lat_ema * 1e3, (long long)st.dropped, undecodable,
+             l->roi ? "centre box" : "whole frame", l->mirror ? ", mirrored" : "",
+             100.0 * l->params.min_confidence, pol[l->params.threshold.polarity]);
     text(l, l->font_s, 8, l->vh + 7, s, rgb(220, 220, 220), (SDL_Color){0, 0, 0, 0});
     if (st.failing) {
         char p[400];
@@ -1092,11 +1095,15 @@ int app_live_run(const struct app_config *cfg)
         const long n = l->processed < MS_HIST ? l->processed : MS_HIST;
         qsort(l->ms_hist, (size_t)n, sizeof *l->ms_hist, cmp_float);
         media_capture_stats(l->cap, &st);
+        char bad[80] = "";
+        if (st.undecodable > 0)
+            snprintf(bad, sizeof bad, "; %lld could not be decoded and were skipped",
+                     (long long)st.undecodable);
         fprintf(stderr,
                 "digits live: %ld frames read, %.2f ms median, %.2f ms p99 per frame; %lld of "
-                "%lld source frames dropped\n",
+                "%lld source frames dropped%s\n",
                 l->processed, (double)l->ms_hist[n / 2], (double)l->ms_hist[n * 99 / 100],
-                (long long)st.dropped, (long long)st.delivered);
+                (long long)st.dropped, (long long)st.delivered, bad);
     }
     if (rc == DG_OK && end_rc != DG_OK)
         rc = check_video_end(l); /* its message again: the summary may have come between */
