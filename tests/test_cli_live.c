@@ -138,6 +138,15 @@ static void test_bad_options_and_sources(void **state)
     assert_int_equal(run("live --headless --video %s/cut.avi", tmpdir), 1);
     if (!strstr(output(), "cut short"))
         fail_msg("a cut video: %s", output());
+    /* frames that cannot be decoded (their JPEG headers claim 16000x16000, fixture made by
+     * tests/fixtures/video/make.py): the others read, the skipped ones counted in the summary,
+     * and the file said to be damaged (exit 1) */
+    char damaged[4096];
+    repo_path(damaged, sizeof damaged, "tests/fixtures/video/damaged-16000.avi");
+    assert_int_equal(run("live --headless --video %s", damaged), 1);
+    if (!strstr(output(), "4 frames read") || !strstr(output(), "8 could not be decoded") ||
+        !strstr(output(), "damaged"))
+        fail_msg("a video with undecodable frames: %s", output());
     snprintf(cmd, sizeof cmd, "rm -f %s/whole.avi %s/cut.avi", tmpdir, tmpdir);
     assert_int_equal(system(cmd), 0);
 }
