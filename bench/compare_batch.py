@@ -18,6 +18,8 @@ N = int(os.environ.get("BENCH_BATCH", "1000"))
 ROUNDS = int(os.environ.get("BENCH_BATCH_ROUNDS", "2"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from compare_scan import score  # noqa: E402  numbers read exactly, the scan bench's count
 
 
 def scenes(scenegen, mnist):
@@ -30,19 +32,6 @@ def scenes(scenegen, mnist):
         t = [json.loads(line) for line in f]
     return [os.path.join(out, x["image"]) for x in t], {x["image"]: [n["text"] for n in x["numbers"]]
                                                           for x in t}
-
-
-def exact(read, truth):
-    """Truth numbers found among those read (by image name)."""
-    hit = total = 0
-    for name, numbers in truth.items():
-        got = list(read.get(name, []))
-        for n in numbers:
-            total += 1
-            if n in got:
-                got.remove(n)
-                hit += 1
-    return hit, total
 
 
 def timed(cmd, **kw):
@@ -113,8 +102,8 @@ def main():
         dp, peer_read = peer_pool(model, paths)
         t1, t2, tp = min(t1, d1), min(t2, d2), min(tp, dp)
     our_read = {os.path.basename(x["image"]): [n["text"] for n in x["numbers"]] for x in out2}
-    hit, total = exact(our_read, truth)
-    phit, _ = exact(peer_read, truth)
+    hit, total = score(our_read, truth)
+    phit, _ = score(peer_read, truth)
     print(f"frames: {N} generated 640x480 scenes (MNIST test digits), {total} numbers")
     print(f"digits scan --jobs 1: {N / t1:.1f} images/s; numbers read exactly {hit}/{total}")
     print(f"digits scan --jobs 2: {N / t2:.1f} images/s (same output)")

@@ -147,26 +147,6 @@ static int format_bytes(enum digits_format f, int *r_at, int *b_at)
     return 0;
 }
 
-/* Grey by BT.601 luma, rounded as the image loader rounds (vis_image_load), so a picture read
- * from memory gives what `digits scan` gives for the same picture in a file. */
-static void to_grey(const uint8_t *px, size_t stride, int w, int h, int bpp, int r_at, int b_at,
-                    uint8_t *grey)
-{
-    for (int y = 0; y < h; y++) {
-        const uint8_t *s = px + (size_t)y * stride;
-        uint8_t *d = grey + (size_t)y * w;
-        if (bpp == 1) {
-            memcpy(d, s, (size_t)w);
-            continue;
-        }
-        for (int x = 0; x < w; x++, s += bpp) {
-            const float v = 0.299f * s[r_at] + 0.587f * s[1] + 0.114f * s[b_at];
-            const float g = v * 255.0f / 255.0f + 0.5f;
-            d[x] = (uint8_t)(g > 255.0f ? 255.0f : g);
-        }
-    }
-}
-
 /* One allocation: the result, then its digits, its numbers, and their texts. */
 static int copy_result(const struct rec_result *r, int w, int h, double ms, digits_result **out)
 {
@@ -239,7 +219,7 @@ int digits_read(digits_reader *rd, const uint8_t *pixels, int width, int height,
     if (rc != DG_OK)
         return rc;
     const double t0 = dg_now();
-    to_grey(pixels, stride, width, height, bpp, r_at, b_at, rd->grey);
+    vis_grey_from_pixels(pixels, stride, width, height, bpp, r_at, b_at, rd->grey);
     const struct vis_image grey = {width, height, rd->grey};
     const int before = set_threads(rd->threads);
     rc = rec_scan(rd->sc, &grey, rd->res);

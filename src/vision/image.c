@@ -128,23 +128,33 @@ static int check_header(FILE *f, const char *path)
 
 /* stb's decoded pixels (ch channels of 8 or 16 bits) as 8-bit grey, Rec. 601, alpha over white
  * paper; NULL when out of memory. */
+void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bpp, int r_at,
+                          int b_at, uint8_t *grey)
+{
+    for (int y = 0; y < h; y++) {
+        const uint8_t *restrict s = px + (size_t)y * stride;
+        uint8_t *restrict d = grey + (size_t)y * w;
+        if (bpp == 1) { /* v * 255 / 255 + 0.5 truncates to v: the bytes as they are */
+            memcpy(d, s, (size_t)w);
+            continue;
+        }
+        /* to_grey's arithmetic for 8 bits, in its order */
+        for (int x = 0; x < w; x++, s += bpp) {
+            const float v = 0.299f * s[r_at] + 0.587f * s[1] + 0.114f * s[b_at];
+            const float g = v * 255.0f / 255.0f + 0.5f;
+            d[x] = (uint8_t)(g > 255.0f ? 255.0f : g);
+        }
+    }
+}
+
 static uint8_t *to_grey(const void *data, int w, int h, int ch, int is16)
 {
     uint8_t *px = malloc((size_t)w * h);
     if (!px)
         return NULL;
     const size_t n = (size_t)w * h;
-    if (!is16 && ch == 1) { /* v * 255 / 255 + 0.5 truncates to v: the bytes as they are */
-        memcpy(px, data, n);
-        return px;
-    }
-    if (!is16 && ch == 3) { /* the general loop's arithmetic, in its order, without its branches */
-        const uint8_t *restrict s = data;
-        for (size_t i = 0; i < n; i++) {
-            const float y = 0.299f * s[3 * i] + 0.587f * s[3 * i + 1] + 0.114f * s[3 * i + 2];
-            const float g = y * 255.0f / 255.0f + 0.5f;
-            px[i] = (uint8_t)(g > 255.0f ? 255.0f : g);
-        }
+    if (!is16 && (ch == 1 || ch == 3)) {
+        vis_grey_from_pixels(data, (size_t)w * ch, w, h, ch, 0, 2, px);
         return px;
     }
     const float maxv = is16 ? 65535.0f : 255.0f;

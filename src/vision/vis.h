@@ -33,6 +33,11 @@ void vis_image_destroy(struct vis_image *img);
 int vis_image_load(const char *path, struct vis_image *img);
 /* The same for a file already in memory (data[0 .. n), named name in messages). */
 int vis_image_load_mem(const void *data, size_t n, const char *name, struct vis_image *img);
+/* Grey from 8-bit pixels bpp bytes apart (1: grey, copied; 3 or 4: red at byte r_at, green at 1,
+ * blue at b_at, a fourth byte ignored), rows stride bytes apart, into w x h grey: Rec. 601 luma
+ * rounded as vis_image_load rounds, so pixels from memory read as the same picture from a file. */
+void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bpp, int r_at,
+                          int b_at, uint8_t *grey);
 /* The EXIF orientation tag (1..8) of the JPEG whose first n bytes are buf; 1 (upright) when it
  * is not a JPEG, has no EXIF orientation before its first scan, or the tag is malformed. */
 int vis_exif_orientation(const uint8_t *buf, size_t n);
