@@ -849,6 +849,19 @@ static int open_ui(struct live *l, int window)
     return DG_OK;
 }
 
+/* Stops the reading thread, if it runs, and waits for it. */
+static void stop_reader(struct live *l)
+{
+    if (!l->reader_started)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->stop = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->reader, NULL);
+    l->reader_started = 0;
+}
+
 static void close_all(struct live *l)
 {
     if (l->tex)
@@ -869,13 +882,7 @@ static void close_all(struct live *l)
         TTF_Quit();
     if (SDL_WasInit(0))
         SDL_Quit();
-    if (l->reader_started) { /* an error path left the reader running */
-        pthread_mutex_lock(&l->mu);
-        l->stop = 1;
-        pthread_cond_broadcast(&l->cv);
-        pthread_mutex_unlock(&l->mu);
-        pthread_join(l->reader, NULL);
-    }
+    stop_reader(l); /* an error path may have left it running */
     media_capture_free(l->cap);
     dg_jw_free(&l->jw);
     rec_scanner_free(l->sc);
@@ -935,6 +942,90 @@ static void say_numbers(struct live *l)
         fflush(stdout);
         memcpy(l->said, s, sizeof s);
     }
+}
+
+/* Under the lock, without a window: until a reading is published, the reader ends, or Ctrl-C
+ * (checked every tenth of a second). */
+static void wait_for_reading(struct live *l)
+{
+    while (l->seq == l->taken && !l->ended && !l->failed && !interrupted) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L)
+            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&l->cv, &l->mu, &until);
+    }
+}
+
+/* Under the lock: draws the canvas for a new reading (fresh), or at the display's pace for keys,
+ * help, toasts and camera faults between readings. Returns whether it drew. */
+static int draw_if_due(struct live *l, int fresh, double now)
+{
+    if (!l->canvas || !(fresh || (l->win && now - l->last_draw > 1.0 / 60)))
+        return 0;
+    draw(l);
+    if (fresh) {
+        const double lat = now - l->cur->captured_at;
+        l->lat_ema = l->lat_ema > 0 ? 0.9 * l->lat_ema + 0.1 * lat : lat;
+    }
+    if (l->last_draw > 0) {
+        const double rate = 1.0 / fmax(now - l->last_draw, 1e-3);
+        l->draw_rate = l->draw_rate > 0 ? 0.9 * l->draw_rate + 0.1 * rate : rate;
+    }
+    l->last_draw = now;
+    return 1;
+}
+
+/* The main thread's loop: starts the reader on the first frame, then takes what it publishes,
+ * draws, shows and records it, and answers the window's events, until q, Ctrl-C or the reader
+ * ends; stops the reader. Returns DG_OK or the error that ended it (starting the thread,
+ * writing the video). */
+static int run_loop(struct live *l, const struct media_frame *first)
+{
+    pthread_mutex_lock(&l->mu);
+    l->pending = first;
+    l->reader_started = pthread_create(&l->reader, NULL, read_loop, l) == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (!l->reader_started)
+        return dg_fail(DG_ENOMEM, "cannot start the reading thread");
+    int rc = DG_OK;
+    while (!interrupted) {
+        SDL_Event ev;
+        while (l->win && SDL_PollEvent(&ev)) {
+            pthread_mutex_lock(&l->mu);
+            if (ev.type == SDL_QUIT)
+                l->quit = 1;
+            else if (ev.type == SDL_KEYDOWN)
+                on_key(l, ev.key.keysym.sym);
+            l->last_draw = 0; /* redraw now */
+            pthread_mutex_unlock(&l->mu);
+        }
+        pthread_mutex_lock(&l->mu);
+        if (!l->win)
+            wait_for_reading(l);
+        const int fresh = l->seq != l->taken;
+        if (fresh) {
+            l->taken = l->seq;
+            pthread_cond_broadcast(&l->cv);
+            if (!l->cfg->json && !l->win)
+                say_numbers(l);
+        }
+        const int shown = draw_if_due(l, fresh, dg_now());
+        const int done_reading = l->ended || l->failed, quit = l->quit;
+        pthread_mutex_unlock(&l->mu);
+        /* the canvas is the main thread's own: shown and recorded outside the lock */
+        if (shown && l->win)
+            present(l);
+        if (shown && fresh && l->wr && (rc = media_writer_put(l->wr, l->canvas->pixels)) != DG_OK)
+            break;
+        if (quit || (done_reading && !fresh))
+            break;
+        if (l->win && !shown)
+            SDL_Delay(2);
+    }
+    stop_reader(l);
+    return rc;
 }
 
 int app_live_run(const struct app_config *cfg)
@@ -1004,82 +1095,8 @@ int app_live_run(const struct app_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    /* the reader starts on the first frame; the main thread shows what it publishes */
-    pthread_mutex_lock(&l->mu);
-    l->pending = first;
-    l->reader_started = pthread_create(&l->reader, NULL, read_loop, l) == 0;
-    pthread_mutex_unlock(&l->mu);
-    if (!l->reader_started) {
-        rc = dg_fail(DG_ENOMEM, "cannot start the reading thread");
-        goto done;
-    }
     int end_rc = DG_OK; /* a damaged or cut video, said after the summary */
-    rc = DG_OK;
-    while (!interrupted) {
-        if (l->win) {
-            SDL_Event ev;
-            while (SDL_PollEvent(&ev)) {
-                pthread_mutex_lock(&l->mu);
-                if (ev.type == SDL_QUIT)
-                    l->quit = 1;
-                else if (ev.type == SDL_KEYDOWN)
-                    on_key(l, ev.key.keysym.sym);
-                l->last_draw = 0; /* redraw now */
-                pthread_mutex_unlock(&l->mu);
-            }
-        }
-        pthread_mutex_lock(&l->mu);
-        if (!l->win) /* without a window: wake for each reading (or the end, or Ctrl-C) */
-            while (l->seq == l->taken && !l->ended && !l->failed && !interrupted) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += 100 * 1000 * 1000;
-                if (until.tv_nsec >= 1000000000L)
-                    until.tv_sec++, until.tv_nsec -= 1000000000L;
-                pthread_cond_timedwait(&l->cv, &l->mu, &until);
-            }
-        const int fresh = l->seq != l->taken;
-        const double now = dg_now();
-        int shown = 0;
-        if (fresh) {
-            l->taken = l->seq;
-            pthread_cond_broadcast(&l->cv);
-            if (!cfg->json && !l->win)
-                say_numbers(l);
-        }
-        if (l->canvas && (fresh || (l->win && now - l->last_draw > 1.0 / 60))) {
-            /* keys, help, toasts and camera faults show between readings too */
-            draw(l);
-            shown = 1;
-            if (fresh) {
-                const double lat = now - l->cur->captured_at;
-                l->lat_ema = l->lat_ema > 0 ? 0.9 * l->lat_ema + 0.1 * lat : lat;
-            }
-            if (l->last_draw > 0) {
-                const double rate = 1.0 / fmax(now - l->last_draw, 1e-3);
-                l->draw_rate = l->draw_rate > 0 ? 0.9 * l->draw_rate + 0.1 * rate : rate;
-            }
-            l->last_draw = now;
-        }
-        const int done_reading = l->ended || l->failed, quit = l->quit;
-        pthread_mutex_unlock(&l->mu);
-        /* the canvas is the main thread's own: shown and recorded outside the lock */
-        if (shown && l->win)
-            present(l);
-        if (shown && fresh && l->wr && (rc = media_writer_put(l->wr, l->canvas->pixels)) != DG_OK)
-            break;
-        if (quit || (done_reading && !fresh))
-            break;
-        if (l->win && !shown)
-            SDL_Delay(2);
-    }
-    pthread_mutex_lock(&l->mu);
-    l->stop = 1;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->mu);
-    pthread_join(l->reader, NULL);
-    l->reader_started = 0;
-    if (rc != DG_OK)
+    if ((rc = run_loop(l, first)) != DG_OK)
         goto done;
     if (l->failed) {
         rc = dg_fail(DG_EIO, "%s", l->fail_msg);

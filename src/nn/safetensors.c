@@ -154,6 +154,60 @@ static int write_model(struct dg_writer *wr, void *vctx)
 #error "safetensors.c assumes a little-endian host"
 #endif
 
+/* The file's JSON header into w: __metadata__ (format, arch, input, the optimizer's kind and step,
+ * then meta's other keys), then each tensor's dtype, shape and byte range. */
+static void write_header(struct dg_jw *w, const struct nn_model *m, const struct nn_optim *opt,
+                         const struct nn_meta *meta, const struct tensor_ref *t, int n_t)
+{
+    dg_jw_object(w);
+    dg_jw_key(w, "__metadata__");
+    dg_jw_object(w);
+    dg_jw_key(w, "format");
+    dg_jw_str(w, "pt");
+    dg_jw_key(w, "arch");
+    dg_jw_str(w, m->spec);
+    char v[64];
+    snprintf(v, sizeof v, "%dx%dx%d", m->in_c, m->in_h, m->in_w);
+    dg_jw_key(w, "input");
+    dg_jw_str(w, v);
+    if (opt) {
+        dg_jw_key(w, "optimizer");
+        dg_jw_str(w, opt->kind == NN_ADAM ? "adam" : "sgd");
+        snprintf(v, sizeof v, "%ld", opt->step);
+        dg_jw_key(w, "optimizer.step");
+        dg_jw_str(w, v);
+    }
+    for (int i = 0; meta && i < meta->n; i++) {
+        const char *k = meta->key[i];
+        if (!strcmp(k, "format") || !strcmp(k, "arch") || !strcmp(k, "input") ||
+            !strcmp(k, "optimizer") || !strcmp(k, "optimizer.step"))
+            continue;
+        dg_jw_key(w, k);
+        dg_jw_str(w, meta->val[i]);
+    }
+    dg_jw_end(w);
+    size_t off = 0;
+    for (int i = 0; i < n_t; i++) {
+        dg_jw_key(w, t[i].name);
+        dg_jw_object(w);
+        dg_jw_key(w, "dtype");
+        dg_jw_str(w, t[i].count ? "I64" : "F32");
+        dg_jw_key(w, "shape");
+        dg_jw_array(w);
+        for (int d = 0; d < t[i].n_dims; d++)
+            dg_jw_int(w, t[i].shape[d]);
+        dg_jw_end(w);
+        dg_jw_key(w, "data_offsets");
+        dg_jw_array(w);
+        dg_jw_int(w, (long long)off);
+        dg_jw_int(w, (long long)(off + ref_bytes(&t[i])));
+        dg_jw_end(w);
+        dg_jw_end(w);
+        off += ref_bytes(&t[i]);
+    }
+    dg_jw_end(w);
+}
+
 int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const struct nn_meta *meta,
                   const char *path)
 {
@@ -162,53 +216,7 @@ int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const st
     int n_t = list_tensors((struct nn_model *)m, opt, t, MAX_TENSORS);
     struct dg_jw w;
     dg_jw_init(&w, 1); /* compact, as safetensors files are written */
-    dg_jw_object(&w);
-    dg_jw_key(&w, "__metadata__");
-    dg_jw_object(&w);
-    dg_jw_key(&w, "format");
-    dg_jw_str(&w, "pt");
-    dg_jw_key(&w, "arch");
-    dg_jw_str(&w, m->spec);
-    char v[64];
-    snprintf(v, sizeof v, "%dx%dx%d", m->in_c, m->in_h, m->in_w);
-    dg_jw_key(&w, "input");
-    dg_jw_str(&w, v);
-    if (opt) {
-        dg_jw_key(&w, "optimizer");
-        dg_jw_str(&w, opt->kind == NN_ADAM ? "adam" : "sgd");
-        snprintf(v, sizeof v, "%ld", opt->step);
-        dg_jw_key(&w, "optimizer.step");
-        dg_jw_str(&w, v);
-    }
-    for (int i = 0; meta && i < meta->n; i++) {
-        const char *k = meta->key[i];
-        if (!strcmp(k, "format") || !strcmp(k, "arch") || !strcmp(k, "input") ||
-            !strcmp(k, "optimizer") || !strcmp(k, "optimizer.step"))
-            continue;
-        dg_jw_key(&w, k);
-        dg_jw_str(&w, meta->val[i]);
-    }
-    dg_jw_end(&w);
-    size_t off = 0;
-    for (int i = 0; i < n_t; i++) {
-        dg_jw_key(&w, t[i].name);
-        dg_jw_object(&w);
-        dg_jw_key(&w, "dtype");
-        dg_jw_str(&w, t[i].count ? "I64" : "F32");
-        dg_jw_key(&w, "shape");
-        dg_jw_array(&w);
-        for (int d = 0; d < t[i].n_dims; d++)
-            dg_jw_int(&w, t[i].shape[d]);
-        dg_jw_end(&w);
-        dg_jw_key(&w, "data_offsets");
-        dg_jw_array(&w);
-        dg_jw_int(&w, (long long)off);
-        dg_jw_int(&w, (long long)(off + ref_bytes(&t[i])));
-        dg_jw_end(&w);
-        dg_jw_end(&w);
-        off += ref_bytes(&t[i]);
-    }
-    dg_jw_end(&w);
+    write_header(&w, m, opt, meta, t, n_t);
     const char *text;
     size_t len;
     int rc = dg_jw_text(&w, &text, &len);

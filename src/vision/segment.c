@@ -545,6 +545,52 @@ DG_INLINE void widen_pairs(const uint8_t *restrict in, uint8_t *restrict out, in
  * 92.8% on the flat scenes (their dim frames). */
 enum { STROKE_CAP = 48 };
 
+/* paper = the grey closing of f (hw x hh, ink dark) by a square 2r+1 wide, eroded by one more
+ * pixel; a is scratch of the same size. */
+static void paper_behind(const uint8_t *f, uint8_t *a, uint8_t *paper, int hw, int hh, int r)
+{
+    rows_extreme(f, a, hw, hh, r, 1);
+    cols_extreme(a, paper, hw, hh, r, 1);
+    rows_extreme(paper, a, hw, hh, r + 1, 0);
+    cols_extreme(a, paper, hw, hh, r + 1, 0);
+}
+
+/* tile_t[ty * nx + tx] = the ink threshold of each ts x ts tile from depth (how far each half
+ * pixel lies below the paper): p->share of the deepest in its 3x3 block of tiles, at most
+ * STROKE_CAP, at least p->contrast. strongest (nx x ny) and band (hw) are scratch. */
+DG_HOT static void tile_thresholds(const uint8_t *depth, int hw, int hh, int ts,
+                                   const struct vis_threshold_params *p, uint8_t *strongest,
+                                   uint8_t *band, uint8_t *tile_t)
+{
+    const int nx = (hw + ts - 1) / ts, ny = (hh + ts - 1) / ts;
+    for (int ty = 0; ty < ny; ty++) { /* per column over the band of rows, then per tile */
+        memset(band, 0, (size_t)hw);
+        for (int y = ty * ts; y < (ty + 1) * ts && y < hh; y++) {
+            const uint8_t *restrict dr = depth + (size_t)y * hw;
+            for (int x = 0; x < hw; x++)
+                band[x] = dr[x] > band[x] ? dr[x] : band[x];
+        }
+        for (int tx = 0; tx < nx; tx++) {
+            const int x1 = (tx + 1) * ts < hw ? (tx + 1) * ts : hw;
+            uint8_t m = 0;
+            for (int x = tx * ts; x < x1; x++)
+                m = band[x] > m ? band[x] : m;
+            strongest[ty * nx + tx] = m;
+        }
+    }
+    for (int ty = 0; ty < ny; ty++)
+        for (int tx = 0; tx < nx; tx++) {
+            int m = 0;
+            for (int y = ty - 1; y <= ty + 1; y++)
+                for (int x = tx - 1; x <= tx + 1; x++)
+                    if (y >= 0 && y < ny && x >= 0 && x < nx && strongest[y * nx + x] > m)
+                        m = strongest[y * nx + x];
+            int t = (int)(p->share * (float)m);
+            t = t < STROKE_CAP ? t : STROKE_CAP;
+            tile_t[ty * nx + tx] = (uint8_t)(t > p->contrast ? t : p->contrast);
+        }
+}
+
 DG_HOT static int stroke_mask(struct vis_work *wk, const struct vis_image *grey,
                               const struct vis_threshold_params *p, struct vis_image *mask, int hw,
                               int hh, int ts, uint8_t flip)
@@ -562,40 +608,10 @@ DG_HOT static int stroke_mask(struct vis_work *wk, const struct vis_image *grey,
     for (size_t i = 0; i < n; i++)
         f[i] = half[i] ^ flip;
     const int r = (hw < hh ? hw : hh) / 32 > 2 ? (hw < hh ? hw : hh) / 32 : 2;
-    rows_extreme(f, a, hw, hh, r, 1);
-    cols_extreme(a, paper, hw, hh, r, 1);
-    rows_extreme(paper, a, hw, hh, r + 1, 0);
-    cols_extreme(a, paper, hw, hh, r + 1, 0);
-    /* a = how far each half pixel lies below the paper; the strongest per tile, then the
-     * threshold per tile from its 3x3 block */
-    for (size_t i = 0; i < n; i++)
+    paper_behind(f, a, paper, hw, hh, r);
+    for (size_t i = 0; i < n; i++) /* a: how far each half pixel lies below the paper */
         a[i] = (uint8_t)(paper[i] > f[i] ? paper[i] - f[i] : 0);
-    for (int ty = 0; ty < ny; ty++) { /* per column over the band of rows, then per tile */
-        memset(lim, 0, (size_t)hw);
-        for (int y = ty * ts; y < (ty + 1) * ts && y < hh; y++) {
-            const uint8_t *restrict ar = a + (size_t)y * hw;
-            for (int x = 0; x < hw; x++)
-                lim[x] = ar[x] > lim[x] ? ar[x] : lim[x];
-        }
-        for (int tx = 0; tx < nx; tx++) {
-            const int x1 = (tx + 1) * ts < hw ? (tx + 1) * ts : hw;
-            uint8_t m = 0;
-            for (int x = tx * ts; x < x1; x++)
-                m = lim[x] > m ? lim[x] : m;
-            strongest[ty * nx + tx] = m;
-        }
-    }
-    for (int ty = 0; ty < ny; ty++)
-        for (int tx = 0; tx < nx; tx++) {
-            int m = 0;
-            for (int y = ty - 1; y <= ty + 1; y++)
-                for (int x = tx - 1; x <= tx + 1; x++)
-                    if (y >= 0 && y < ny && x >= 0 && x < nx && strongest[y * nx + x] > m)
-                        m = strongest[y * nx + x];
-            int t = (int)(p->share * (float)m);
-            t = t < STROKE_CAP ? t : STROKE_CAP;
-            tile_t[ty * nx + tx] = (uint8_t)(t > p->contrast ? t : p->contrast);
-        }
+    tile_thresholds(a, hw, hh, ts, p, strongest, lim, tile_t);
     /* ink where grey (made dark) + t <= paper, that is grey < lim = paper - t + 1, lim taken
      * per half pixel (in a, free again) and spread over the full row */
     const int w = grey->w, h = grey->h;
