@@ -23,7 +23,7 @@ CC       ?= cc
 # that fights ours for the two cores.
 export PKG_CONFIG_PATH := /usr/lib/x86_64-linux-gnu/openblas-openmp/pkgconfig:$(PKG_CONFIG_PATH)
 BLAS_LIBDIR := $(shell pkg-config --variable=libdir openblas)
-PKGS     := openblas stb zlib
+PKGS     := openblas stb zlib libpng libjpeg
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
 B        := build/asan

@@ -109,6 +109,7 @@ static void test_bad_options_and_sources(void **state)
         {2, "live --fps 0x10", "--fps"},
         {2, "live --size 640X480", "--size"},
         {2, "live --size ' 640x480'", "--size"},
+        {2, "live --size 8192x8192", "4096x4096"}, /* 64 MP frames took 1.2 GB: capped */
         {2, "live --frames ' 3'", "--frames"},
         {2, "live --frames +3", "--frames"},
         {2, "live --record x.txt", ".mp4"},

@@ -21,7 +21,8 @@ static const char *const HELP =
     "  --video FILE|URL       a video file or stream, read at its own frame rate\n"
     "  --loop                 start the video again at its end\n"
     "  --demo                 the built-in animated scene (no camera needed)\n"
-    "  --size WxH             frame size (camera: asked for; video: scaled to; demo: 640x480)\n"
+    "  --size WxH             frame size, up to 4096x4096 (camera: asked for; video: scaled\n"
+    "                         to, else its own scaled to fit 4096; demo: 640x480)\n"
     "  --fps RATE             camera: frame rate asked for (30, 7.5, ...); demo: its rate\n"
     "                         (default 30)\n"
     "Output:\n"
@@ -42,7 +43,7 @@ static const char *const HELP =
     "      reading log, r centre box, i polarity, +/- sensitivity,\n"
     "      m mirror, f fullscreen, h help.\n";
 
-/* WxH: digits, a lowercase x, digits; each side 16..8192. */
+/* WxH: digits, a lowercase x, digits; each side 16..MEDIA_MAX_SIDE. */
 static int parse_size(const char *s, int *w, int *h)
 {
     const char *x = strchr(s, 'x');
@@ -53,7 +54,8 @@ static int parse_size(const char *s, int *w, int *h)
     a_s[x - s] = 0;
     long a, b;
     if (!isdigit((unsigned char)a_s[0]) || !isdigit((unsigned char)x[1]) ||
-        cli_parse_long(a_s, 16, 8192, &a) || cli_parse_long(x + 1, 16, 8192, &b))
+        cli_parse_long(a_s, 16, MEDIA_MAX_SIDE, &a) ||
+        cli_parse_long(x + 1, 16, MEDIA_MAX_SIDE, &b))
         return -1;
     *w = (int)a, *h = (int)b;
     return 0;
@@ -105,7 +107,8 @@ int cmd_live(int argc, char **argv)
             break;
         case 'S':
             if (parse_size(optarg, &cfg.source.w, &cfg.source.h))
-                return cli_usage(cmd, "--size wants WxH from 16x16 to 8192x8192, not '%s'", optarg);
+                return cli_usage(cmd, "--size wants WxH from 16x16 to %dx%d, not '%s'",
+                                 MEDIA_MAX_SIDE, MEDIA_MAX_SIDE, optarg);
             break;
         case 'F': {
             double v;

@@ -482,9 +482,10 @@ static int alloc_frame(struct media_frame *f, int w, int h)
 
 int media_capture_open(const struct media_source_config *cfg, struct media_capture **out)
 {
-    if (cfg->w < 0 || cfg->h < 0 || cfg->w > 8192 || cfg->h > 8192 || (cfg->w > 0) != (cfg->h > 0))
-        return dg_fail(DG_EARG, "frame size %dx%d is out of range (16x16 to 8192x8192)", cfg->w,
-                       cfg->h);
+    if (cfg->w < 0 || cfg->h < 0 || cfg->w > MEDIA_MAX_SIDE || cfg->h > MEDIA_MAX_SIDE ||
+        (cfg->w > 0) != (cfg->h > 0))
+        return dg_fail(DG_EARG, "frame size %dx%d is out of range (16x16 to %dx%d)", cfg->w, cfg->h,
+                       MEDIA_MAX_SIDE, MEDIA_MAX_SIDE);
     if (cfg->kind == MEDIA_SOURCE_VIDEO && (!cfg->url || !cfg->url[0]))
         return dg_fail(DG_EARG, "no video file or URL given");
     struct media_capture *c = calloc(1, sizeof *c);
@@ -523,6 +524,10 @@ int media_capture_open(const struct media_source_config *cfg, struct media_captu
         }
         c->w = cfg->w ? cfg->w : c->dec->width;
         c->h = cfg->h ? cfg->h : c->dec->height;
+        if (c->w > MEDIA_MAX_SIDE || c->h > MEDIA_MAX_SIDE) { /* scaled to fit, aspect kept */
+            const double s = (double)MEDIA_MAX_SIDE / (c->w > c->h ? c->w : c->h);
+            c->w = 2 * (int)(c->w * s / 2), c->h = 2 * (int)(c->h * s / 2);
+        }
         snprintf(c->st.source, sizeof c->st.source, "%s %.140s",
                  cfg->kind == MEDIA_SOURCE_CAMERA ? "camera" : "video", c->url);
     }

@@ -24,8 +24,9 @@ struct media_demo {
 
 int media_demo_new(const struct media_source_config *cfg, int w, int h, struct media_demo **out)
 {
-    if (w < 64 || h < 48 || w > 8192 || h > 8192)
-        return dg_fail(DG_EARG, "demo size %dx%d is out of range (64x48 to 8192x8192)", w, h);
+    if (w < 64 || h < 48 || w > MEDIA_MAX_SIDE || h > MEDIA_MAX_SIDE)
+        return dg_fail(DG_EARG, "demo size %dx%d is out of range (64x48 to %dx%d)", w, h,
+                       MEDIA_MAX_SIDE, MEDIA_MAX_SIDE);
     if (!cfg->demo_digits || !cfg->demo_labels || cfg->n_demo_digits < 10)
         return dg_fail(DG_EARG, "the demo needs at least 10 sample digits");
     struct media_demo *d = calloc(1, sizeof *d);

@@ -22,6 +22,11 @@
 
 #include "dg.h"
 
+/* The largest frame side delivered, drawn or recorded: 4096 (4K UHD is 3840x2160). A source with
+ * larger frames (up to 8192 a side) is scaled down to fit; each frame costs about 18 bytes per
+ * pixel across capture, reading and drawing, so 4096x4096 frames take about 300 MB. */
+enum { MEDIA_MAX_SIDE = 4096 };
+
 enum media_kind {
     MEDIA_SOURCE_CAMERA, /* url: a device ("/dev/video0"), or NULL for the first one found */
     MEDIA_SOURCE_VIDEO,  /* url: a video file or stream URL, read at its own frame rate */

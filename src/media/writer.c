@@ -66,7 +66,7 @@ static int encode(struct media_writer *wr, AVFrame *frame)
 
 int media_writer_open(const char *path, int w, int h, double fps, struct media_writer **out)
 {
-    if (w < 16 || h < 16 || w > 8192 || h > 8192)
+    if (w < 16 || h < 16 || w > MEDIA_MAX_SIDE || h > MEDIA_MAX_SIDE)
         return dg_fail(DG_EARG, "video size %dx%d is out of range", w, h);
     if (!(fps > 0 && fps <= 240))
         fps = 30;

@@ -1,6 +1,8 @@
-/* image.c - loading images to grey (stb_image), writing PNG (stb_image_write), and the MNIST
- * normalisation shared by `digits predict` and the scanning pipeline. */
+/* image.c - loading images to grey (JPEG and PNG in decode.c; BMP, GIF, TGA and PGM/PPM with
+ * stb_image), writing PNG (stb_image_write), and the MNIST normalisation shared by
+ * `digits predict` and the scanning pipeline. */
 #define _POSIX_C_SOURCE 200809L
+#include "decode.h"
 #include "vis.h"
 
 #include <errno.h>
@@ -11,8 +13,30 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* stb_image keeps the formats no camera, phone or scanner writes, compiled here with only their
+ * decoders and private to this file (the JPEG and PNG decoders it would bring are not built, so
+ * no file reaches them); stb_image_write writes our PNGs. */
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_JPEG
+#define STBI_NO_PNG
+#define STBI_NO_PSD
+#define STBI_NO_HDR
+#define STBI_NO_PIC
+#define STBI_NO_LINEAR
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+/* the PNG-only functions stb declares are never defined without its PNG decoder: GCC says so at
+ * the end of the file, so this one stays off for the whole of it */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+#pragma GCC diagnostic ignored "-Wpedantic"
 #include <stb_image.h>
 #include <stb_image_write.h>
+#pragma GCC diagnostic pop
 
 int vis_image_init(struct vis_image *img, int w, int h)
 {
@@ -107,6 +131,11 @@ static int check_header(FILE *f, const char *path)
         return dg_fail(DG_EFORMAT, "%s is not a readable image (%s)", path, stbi_failure_reason());
     if (h < 0 && h > -(1 << 24))
         h = -h; /* a top-down BMP: stb's info gives its height as stored, negative */
+    return vis_image_check_size(path, w, h, ch > 0 ? ch : 4, stbi_is_16_bit_from_file(f));
+}
+
+int vis_image_check_size(const char *path, int w, int h, int ch, int is16)
+{
     if (w < 1 || h < 1)
         return dg_fail(DG_EFORMAT, "%s claims a size of %dx%d pixels: the file is damaged", path, w,
                        h);
@@ -115,8 +144,7 @@ static int check_header(FILE *f, const char *path)
                        VIS_MAX_PIXELS >> 20);
     /* the decoder holds every channel of every pixel before we make it grey: bounded too, so a
      * small file cannot claim gigabytes (a 500 kB PNG of 8192x8192 RGBA at 16 bits took 1.1 GB) */
-    const int is16 = stbi_is_16_bit_from_file(f);
-    const double decoded = (double)w * h * (ch > 0 ? ch : 4) * (is16 ? 2 : 1);
+    const double decoded = (double)w * h * ch * (is16 ? 2 : 1);
     if (decoded > VIS_MAX_DECODED_BYTES)
         return dg_fail(DG_EARG,
                        "%s would take %.0f MB to decode (%dx%d, %d channel%s of %d bits); the "
@@ -138,7 +166,7 @@ void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bp
             memcpy(d, s, (size_t)w);
             continue;
         }
-        /* to_grey's arithmetic for 8 bits, in its order */
+        /* vis_grey_from_decoded's arithmetic for 8 bits, in its order */
         for (int x = 0; x < w; x++, s += bpp) {
             const float v = 0.299f * s[r_at] + 0.587f * s[1] + 0.114f * s[b_at];
             const float g = v * 255.0f / 255.0f + 0.5f;
@@ -147,15 +175,11 @@ void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bp
     }
 }
 
-static uint8_t *to_grey(const void *data, int w, int h, int ch, int is16)
+void vis_grey_from_decoded(const void *data, size_t n, int ch, int is16, uint8_t *grey)
 {
-    uint8_t *px = malloc((size_t)w * h);
-    if (!px)
-        return NULL;
-    const size_t n = (size_t)w * h;
     if (!is16 && (ch == 1 || ch == 3)) {
-        vis_grey_from_pixels(data, (size_t)w * ch, w, h, ch, 0, 2, px);
-        return px;
+        vis_grey_from_pixels(data, n * ch, (int)n, 1, ch, 0, 2, grey);
+        return;
     }
     const float maxv = is16 ? 65535.0f : 255.0f;
     for (size_t i = 0; i < n; i++) {
@@ -173,9 +197,8 @@ static uint8_t *to_grey(const void *data, int w, int h, int ch, int is16)
             y = y * a + maxv * (1.0f - a);
         }
         float g = y * 255.0f / maxv + 0.5f;
-        px[i] = (uint8_t)(g > 255.0f ? 255.0f : g);
+        grey[i] = (uint8_t)(g > 255.0f ? 255.0f : g);
     }
-    return px;
 }
 
 /* The largest image file read from a pipe (a regular file has no limit but its pixels'). */
@@ -223,15 +246,12 @@ static int slurp(FILE *in, const char *path, void **whole, FILE **f)
     return DG_OK;
 }
 
-/* Decodes the image f holds (path names it in messages); f is closed. */
-static int load_stream(FILE *f, const char *path, struct vis_image *img)
+/* Decodes the image f holds with stb_image (path names it in messages). */
+static int load_stb(FILE *f, const char *path, struct vis_image *img)
 {
-    const int orientation = file_orientation(f);
     int rc = check_header(f, path);
-    if (rc != DG_OK) {
-        fclose(f);
+    if (rc != DG_OK)
         return rc;
-    }
     /* 16 bits per channel are read at full depth and reduced to 8 after conversion to grey. */
     int w, h, ch;
     const int is16 = stbi_is_16_bit_from_file(f);
@@ -239,7 +259,6 @@ static int load_stream(FILE *f, const char *path, struct vis_image *img)
     struct reader rd = {f, 0};
     void *data = is16 ? (void *)stbi_load_16_from_callbacks(&io, &rd, &w, &h, &ch, 0)
                       : (void *)stbi_load_from_callbacks(&io, &rd, &w, &h, &ch, 0);
-    fclose(f);
     if (!data) {
         const char *why = stbi_failure_reason();
         if (rd.starved || !why || !*why)
@@ -250,16 +269,40 @@ static int load_stream(FILE *f, const char *path, struct vis_image *img)
         stbi_image_free(data);
         return dg_fail(DG_EFORMAT, "%s is cut short: the file ends before its pixels do", path);
     }
-    struct vis_image out = {w, h, to_grey(data, w, h, ch, is16)};
+    uint8_t *px = malloc((size_t)w * h);
+    if (px)
+        vis_grey_from_decoded(data, (size_t)w * h, ch, is16, px);
     stbi_image_free(data);
-    if (!out.px)
+    if (!px)
         return dg_fail(DG_ENOMEM, "out of memory for %s", path);
-    if ((rc = vis_image_orient(&out, orientation)) != DG_OK) {
-        free(out.px);
-        return rc;
-    }
-    *img = out;
+    *img = (struct vis_image){w, h, px};
     return DG_OK;
+}
+
+/* Decodes the image f holds (path names it in messages) by its first bytes: JPEG and PNG with
+ * decode.c's libraries, the rest with stb_image; f is closed. */
+static int load_stream(FILE *f, const char *path, struct vis_image *img)
+{
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    uint8_t sig[8] = {0};
+    const size_t n_sig = fread(sig, 1, sizeof sig, f);
+    rewind(f);
+    const int is_jpeg = n_sig >= 3 && sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF;
+    const int orientation = is_jpeg ? file_orientation(f) : 1;
+    struct vis_image out = {0};
+    int rc;
+    if (is_jpeg)
+        rc = vis_jpeg_decode(f, path, &out);
+    else if (n_sig == sizeof sig && !memcmp(sig, png_sig, sizeof sig))
+        rc = vis_png_decode(f, path, &out);
+    else
+        rc = load_stb(f, path, &out);
+    fclose(f);
+    if (rc == DG_OK && (rc = vis_image_orient(&out, orientation)) != DG_OK)
+        vis_image_destroy(&out);
+    if (rc == DG_OK)
+        *img = out;
+    return rc;
 }
 
 int vis_image_load(const char *path, struct vis_image *img)

@@ -1,0 +1,268 @@
+/* test_vision_decode.c - the JPEG (libjpeg-turbo) and PNG (libpng) decoders behind
+ * vis_image_load: files written here with the same libraries in every layout the decoders must
+ * handle (grey, colour, CMYK, progressive; 8 and 16 bits, palette with transparency, interlaced)
+ * load as the grey picture they hold, and cut, damaged and over-large ones are refused with the
+ * reason. */
+#define _DEFAULT_SOURCE
+#include "testutil.h"
+#include "vis.h"
+
+#include <jpeglib.h>
+#include <png.h>
+#include <unistd.h>
+
+static char path[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(path, sizeof path, "/tmp/digits-decode-%d", (int)getpid());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    return 0;
+}
+
+/* The test picture's grey value at (x, y): a ramp with a dark square, so an error in row order,
+ * orientation or channel order shows. */
+static uint8_t grey_at(int x, int y)
+{
+    return (x >= 4 && x < 12 && y >= 4 && y < 12) ? 20 : (uint8_t)(60 + 3 * x + y);
+}
+
+/* Writes a w x h JPEG of `components` (1 grey, 3 RGB with R = G = B = grey_at, 4 CMYK with
+ * K = grey_at in Adobe's inverted form and no colour) to buf; returns its length. */
+static size_t jpeg_make(uint8_t *buf, size_t cap, int w, int h, int components, int progressive)
+{
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr err;
+    ci.err = jpeg_std_error(&err);
+    jpeg_create_compress(&ci);
+    unsigned char *mem = NULL;
+    unsigned long n = 0;
+    jpeg_mem_dest(&ci, &mem, &n);
+    ci.image_width = (JDIMENSION)w;
+    ci.image_height = (JDIMENSION)h;
+    ci.input_components = components;
+    ci.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_set_defaults(&ci);
+    jpeg_set_quality(&ci, 95, TRUE);
+    if (progressive)
+        jpeg_simple_progression(&ci);
+    jpeg_start_compress(&ci, TRUE);
+    uint8_t row[64 * 4];
+    while (ci.next_scanline < ci.image_height) {
+        const int y = (int)ci.next_scanline;
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < components; c++)
+                row[x * components + c] =
+                    components == 4 ? (c == 3 ? grey_at(x, y) : 255) : grey_at(x, y);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&ci, &r, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    assert_true(n <= cap);
+    memcpy(buf, mem, n);
+    free(mem);
+    return n;
+}
+
+static void put_file(const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* Largest |img - grey_at| over the picture. */
+static int worst_error(const struct vis_image *img)
+{
+    int worst = 0;
+    for (int y = 0; y < img->h; y++)
+        for (int x = 0; x < img->w; x++) {
+            const int d = abs(img->px[(size_t)y * img->w + x] - grey_at(x, y));
+            worst = d > worst ? d : worst;
+        }
+    return worst;
+}
+
+static void test_jpeg_layouts_load(void **state)
+{
+    (void)state;
+    static uint8_t buf[1 << 16];
+    const int layouts[][2] = {{1, 0}, {3, 0}, {4, 0}, {1, 1}, {3, 1}};
+    for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
+        const size_t n = jpeg_make(buf, sizeof buf, 40, 24, layouts[k][0], layouts[k][1]);
+        put_file(buf, n);
+        struct vis_image img = {0};
+        if (vis_image_load(path, &img) != DG_OK)
+            fail_msg("%d components%s: %s", layouts[k][0], layouts[k][1] ? ", progressive" : "",
+                     dg_errmsg());
+        assert_int_equal(img.w, 40);
+        assert_int_equal(img.h, 24);
+        const int worst = worst_error(&img);
+        if (worst > 12) /* quality 95 on sharp edges */
+            fail_msg("%d components%s: off by up to %d grey levels", layouts[k][0],
+                     layouts[k][1] ? ", progressive" : "", worst);
+        vis_image_destroy(&img);
+        /* from memory, the same picture */
+        struct vis_image mem = {0};
+        assert_int_equal(vis_image_load_mem(buf, n, "mem.jpg", &mem), DG_OK);
+        assert_int_equal(mem.w, 40);
+        vis_image_destroy(&mem);
+    }
+}
+
+static void test_jpeg_cut_damaged_and_huge_refused(void **state)
+{
+    (void)state;
+    static uint8_t buf[1 << 16];
+    struct vis_image img = {0};
+    for (int progressive = 0; progressive <= 1; progressive++) {
+        const size_t n = jpeg_make(buf, sizeof buf, 64, 48, 3, progressive);
+        /* cut at half: libjpeg would fill the rest with grey and call it a picture */
+        put_file(buf, n / 2);
+        assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+        if (!strstr(dg_errmsg(), "cut short"))
+            fail_msg("progressive %d cut: %s", progressive, dg_errmsg());
+        assert_null(img.px);
+        /* an end-of-image marker in the middle of the entropy-coded data */
+        static uint8_t bad[1 << 16];
+        memcpy(bad, buf, n);
+        bad[n * 2 / 3] = 0xFF, bad[n * 2 / 3 + 1] = 0xD9;
+        put_file(bad, n);
+        assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+        if (!strstr(dg_errmsg(), "damaged") && !strstr(dg_errmsg(), "cannot be decoded"))
+            fail_msg("progressive %d damaged: %s", progressive, dg_errmsg());
+        assert_null(img.px);
+        /* the frame header patched to claim 8192 x 8192: refused when the data runs out, before
+         * the 64 MB picture is allocated (a progressive file is read whole first) */
+        for (size_t i = 0; i + 9 < n; i++)
+            if (buf[i] == 0xFF && (buf[i + 1] == 0xC0 || buf[i + 1] == 0xC2)) {
+                buf[i + 5] = 0x20, buf[i + 6] = 0, buf[i + 7] = 0x20, buf[i + 8] = 0;
+                break;
+            }
+        put_file(buf, n);
+        assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+        assert_null(img.px);
+    }
+    /* a header over the pixel limit, and an empty file */
+    const size_t n = jpeg_make(buf, sizeof buf, 16, 16, 1, 0);
+    for (size_t i = 0; i + 9 < n; i++)
+        if (buf[i] == 0xFF && buf[i + 1] == 0xC0) {
+            buf[i + 5] = 0x7F, buf[i + 6] = 0xFF, buf[i + 7] = 0x7F, buf[i + 8] = 0xFF;
+            break;
+        }
+    put_file(buf, n);
+    assert_int_equal(vis_image_load(path, &img), DG_EARG);
+    assert_non_null(strstr(dg_errmsg(), "megapixels"));
+    put_file(buf, 3);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_null(img.px);
+}
+
+/* Writes a w x h PNG of the test picture in the given layout with libpng. */
+static void png_make(int w, int h, int color_type, int depth, int interlace, int with_trns)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_false(setjmp(png_jmpbuf(png)));
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color_type, interlace,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_color palette[256];
+    png_byte alpha[256];
+    if (color_type == PNG_COLOR_TYPE_PALETTE) { /* entry i is grey i; entry 0 transparent */
+        for (int i = 0; i < 256; i++) {
+            palette[i].red = palette[i].green = palette[i].blue = (png_byte)i;
+            alpha[i] = 255;
+        }
+        alpha[0] = 0;
+        png_set_PLTE(png, info, palette, 256);
+        if (with_trns)
+            png_set_tRNS(png, info, alpha, 256, NULL);
+    }
+    png_write_info(png, info);
+    const int ch = color_type == PNG_COLOR_TYPE_RGB ? 3 : color_type == PNG_COLOR_TYPE_RGBA ? 4 : 1;
+    const int bytes = depth == 16 ? 2 : 1;
+    static uint8_t rows[64 * 64 * 4 * 2];
+    png_bytep ptrs[64];
+    for (int y = 0; y < h; y++) {
+        ptrs[y] = rows + (size_t)y * w * ch * bytes;
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < ch; c++) {
+                /* opaque alpha; with the transparent entry, pixel (0, 0) uses it */
+                const int v = c == 3 ? 255 : (with_trns && x == 0 && y == 0) ? 0 : grey_at(x, y);
+                uint8_t *p = ptrs[y] + ((size_t)x * ch + c) * bytes;
+                p[0] = (uint8_t)v; /* 16 bits big-endian: v * 257 */
+                if (bytes == 2)
+                    p[1] = (uint8_t)v;
+            }
+    }
+    png_write_image(png, ptrs);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+}
+
+static void test_png_layouts_load(void **state)
+{
+    (void)state;
+    const struct {
+        int type, depth, interlace;
+    } layouts[] = {
+        {PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE},
+        {PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_ADAM7},
+        {PNG_COLOR_TYPE_GRAY, 16, PNG_INTERLACE_NONE},
+        {PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_ADAM7},
+        {PNG_COLOR_TYPE_RGB, 16, PNG_INTERLACE_NONE},
+        {PNG_COLOR_TYPE_RGBA, 8, PNG_INTERLACE_NONE},
+        {PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE},
+    };
+    for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
+        png_make(40, 24, layouts[k].type, layouts[k].depth, layouts[k].interlace, 0);
+        struct vis_image img = {0};
+        if (vis_image_load(path, &img) != DG_OK)
+            fail_msg("layout %zu: %s", k, dg_errmsg());
+        assert_int_equal(img.w, 40);
+        assert_int_equal(img.h, 24);
+        if (worst_error(&img) > 1) /* lossless; colour to grey rounds */
+            fail_msg("layout %zu: off by up to %d grey levels", k, worst_error(&img));
+        vis_image_destroy(&img);
+    }
+    /* a palette whose entry 0 is transparent: those pixels are white paper */
+    png_make(40, 24, PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, 1);
+    struct vis_image img = {0};
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    assert_int_equal(img.px[0], 255);
+    assert_int_equal(img.px[1], grey_at(1, 0));
+    vis_image_destroy(&img);
+    /* interlaced and cut: refused, nothing left allocated */
+    png_make(64, 64, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_ADAM7, 0);
+    unsigned char *data;
+    size_t n;
+    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
+    put_file(data, n * 2 / 3);
+    free(data);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "cut short"));
+    assert_null(img.px);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_jpeg_layouts_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jpeg_cut_damaged_and_huge_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_png_layouts_load, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("vision_decode", tests, NULL, NULL);
+}
