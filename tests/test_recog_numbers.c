@@ -115,13 +115,62 @@ static void test_close_rows_and_sizes(void **state)
     assert_int_equal(rec_lines(box, 0, line, order), 0);
 }
 
+/* A rejected candidate: best digit d with share `sure` of the digit classes and junk `junk`. */
+static void put_rejected(int i, int d, int x, int y, int w, int h, float sure, float junk)
+{
+    put(i, -1, x, y, w, h);
+    digits[i].junk = junk;
+    digits[i].confidence = sure * (1.0f - junk);
+    digits[i].top3[0] = d;
+}
+
+/* Rejected candidates are read again only beside a sure digit of their row and size. */
+static void test_accept_beside_digits(void **state)
+{
+    (void)state;
+    /* a row "4 5" of sure digits 30 px tall ending at x 45; candidates to their right */
+    const struct {
+        int x, y, h;
+        float sure, junk;
+        int read;
+        const char *why;
+    } cases[] = {
+        {50, 12, 26, 0.95f, 0.6f, 1, "beside the row"},
+        {45 + 30, 12, 26, 0.95f, 0.6f, 1, "a gap of one height"},
+        {45 + 45, 12, 26, 0.95f, 0.6f, 0, "a gap of 1.5 heights"},
+        {50, 12, 14, 0.95f, 0.6f, 0, "half the row's height"},
+        {50, 45, 26, 0.95f, 0.6f, 0, "on the next line"},
+        {50, 12, 26, 0.95f, 0.95f, 0, "sure it is junk"},
+        {50, 12, 26, 0.6f, 0.6f, 0, "unsure which digit"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        put(0, 4, 0, 10, 20, 30);
+        put(1, 5, 25, 10, 20, 30);
+        digits[0].confidence = digits[1].confidence = 0.99f;
+        put_rejected(2, 7, cases[k].x, cases[k].y, 18, cases[k].h, cases[k].sure, cases[k].junk);
+        const int n = rec_accept_beside_digits(digits, 3);
+        if (n != cases[k].read || digits[2].digit != (cases[k].read ? 7 : -1))
+            fail_msg("%s: %d read again, digit %d", cases[k].why, n, digits[2].digit);
+        assert_int_equal(digits[0].digit, 4);
+    }
+    /* an unsure anchor anchors nothing, and one read again does not anchor the next */
+    put(0, 4, 0, 10, 20, 30);
+    digits[0].confidence = 0.6f;
+    put_rejected(1, 7, 25, 12, 18, 28, 0.95f, 0.6f);
+    assert_int_equal(rec_accept_beside_digits(digits, 2), 0);
+    digits[0].confidence = 0.99f;
+    put_rejected(2, 1, 55, 12, 18, 28, 0.95f, 0.6f); /* 35 px from the 4, 12 from the 7 */
+    assert_int_equal(rec_accept_beside_digits(digits, 3), 1);
+    assert_int_equal(digits[1].digit, 7);
+    assert_int_equal(digits[2].digit, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_drifting_rows),
-        cmocka_unit_test(test_gaps_against_height),
-        cmocka_unit_test(test_marks_split_numbers),
-        cmocka_unit_test(test_close_rows_and_sizes),
+        cmocka_unit_test(test_drifting_rows),        cmocka_unit_test(test_gaps_against_height),
+        cmocka_unit_test(test_marks_split_numbers),  cmocka_unit_test(test_close_rows_and_sizes),
+        cmocka_unit_test(test_accept_beside_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

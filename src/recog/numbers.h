@@ -19,4 +19,13 @@ int rec_lines(const struct rec_box *box, int n, int *line, int *order);
 int rec_numbers(const struct rec_digit *digits, int n, const int *line, const struct rec_box *marks,
                 int n_marks, float number_gap, struct rec_number *numbers);
 
+/* Candidates a model with a junk class rejected, read again beside digits: a small or faint digit
+ * often seems likelier junk than a digit to the network, clutter is rarely written in a row of
+ * digits. digits[i] with digit -1 is read as its top3[0] when that digit has at least REC_CTX_SURE
+ * of the digit classes' probability (confidence / (1 - junk)), junk is below REC_CTX_JUNK, and a
+ * digit read with at least REC_CTX_ANCHOR confidence, of similar height (within 0.6x) and on the
+ * same line (sharing half the shorter's height), stands within REC_CTX_GAP heights of it. Only
+ * digits read before the call are anchors. Returns how many were read again. */
+int rec_accept_beside_digits(struct rec_digit *digits, int n);
+
 #endif

@@ -468,15 +468,16 @@ static int choose_readings(const struct rec_scanner *sc, struct rec_result *r)
     return n_read;
 }
 
-/* Stage 5b, context (reject_by_context): readings whose surroundings say they are not digits
- * are rejected. EDGE_RATIO: a thin candidate is an edge when the paper on its darker side is within
- * this share of the ink-to-paper contrast of its lighter side. WORD_GAP, WORD_JUNK: a 1 is the l or
- * I of a word when a candidate at least WORD_JUNK sure it is not a digit, of similar height and on
- * the same line, stands within WORD_GAP heights of it. On build/world-tune with the shipped fast
- * model (2026-12-02): edges alone 86.58 -> 87.18% precision, 1.67 -> 1.52 false digits per empty
- * frame, nothing lost; with words 88.56% and 1.00, for 0.24 points of digits read. Applied to
- * every digit, the word rule cost 5 points of digits read (digits beside a digit the network
- * rejected). */
+/* Stage 5b, context: rejected candidates in a row of digits are read again
+ * (rec_accept_beside_digits, numbers.c), then readings whose surroundings say they are not digits
+ * are rejected (reject_by_context). EDGE_RATIO: a thin candidate is an edge when the paper on its
+ * darker side is within this share of the ink-to-paper contrast of its lighter side. WORD_GAP,
+ * WORD_JUNK: a 1 is the l or I of a word when a candidate at least WORD_JUNK sure it is not a
+ * digit, of similar height and on the same line, stands within WORD_GAP heights of it. On
+ * build/world-tune with the shipped fast model (2026-12-02): edges alone 86.58 -> 87.18%
+ * precision, 1.67 -> 1.52 false digits per empty frame, nothing lost; with words 88.56% and 1.00,
+ * for 0.24 points of digits read. Applied to every digit, the word rule cost 5 points of digits
+ * read (digits beside a digit the network rejected). */
 static const float EDGE_RATIO = 0.4f, WORD_GAP = 0.3f, WORD_JUNK = 0.5f;
 
 /* Mean brightness (ink low) of the paper in columns [x0, x1) over rows [y0, y1): mask pixels
@@ -607,6 +608,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
         (rc = read_cuts(sc)))
         return rc;
     const int n = choose_readings(sc, r);
+    rec_accept_beside_digits(r->digits, n);
     reject_by_context(sc, grey, r, n);
     group_numbers(sc, r, n);
     return DG_OK;
