@@ -165,12 +165,41 @@ static void test_accept_beside_digits(void **state)
     assert_int_equal(digits[2].digit, -1);
 }
 
+/* A 1 is kept only beside a sure digit other than 1, directly or through a row of 1s. */
+static void test_lone_ones_rejected(void **state)
+{
+    (void)state;
+    /* "7 1 1" then, far to the right, "1", and a "1" on a line of its own */
+    put(0, 7, 0, 10, 20, 30);
+    digits[0].confidence = 0.99f;
+    put(1, 1, 30, 10, 8, 30);
+    put(2, 1, 45, 10, 8, 30);
+    put(3, 1, 45 + 8 + 80, 10, 8, 30); /* 80 px: 2.7 heights from the row */
+    put(4, 1, 10, 100, 8, 30);
+    assert_int_equal(rec_reject_lone_ones(digits, 5), 2);
+    assert_int_equal(digits[1].digit, 1);
+    assert_int_equal(digits[2].digit, 1);
+    assert_int_equal(digits[3].digit, -1);
+    assert_int_equal(digits[4].digit, -1);
+    assert_int_equal(digits[0].digit, 7);
+    /* the 7 unsure: nothing anchors the 1s; a row of 1s alone is rejected too */
+    put(1, 1, 30, 10, 8, 30);
+    put(2, 1, 45, 10, 8, 30);
+    digits[0].confidence = 0.6f;
+    assert_int_equal(rec_reject_lone_ones(digits, 3), 2);
+    assert_int_equal(digits[0].digit, 7);
+    /* a 1 that is half the 7's height is not in its row */
+    put(1, 1, 30, 10, 8, 14);
+    digits[0].confidence = 0.99f;
+    assert_int_equal(rec_reject_lone_ones(digits, 2), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drifting_rows),        cmocka_unit_test(test_gaps_against_height),
         cmocka_unit_test(test_marks_split_numbers),  cmocka_unit_test(test_close_rows_and_sizes),
-        cmocka_unit_test(test_accept_beside_digits),
+        cmocka_unit_test(test_accept_beside_digits), cmocka_unit_test(test_lone_ones_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

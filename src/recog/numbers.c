@@ -157,24 +157,26 @@ int rec_numbers(const struct rec_digit *digits, int n, const int *line, const st
 static const float REC_CTX_SURE = 0.9f, REC_CTX_JUNK = 0.9f, REC_CTX_ANCHOR = 0.9f,
                    REC_CTX_GAP = 1.0f;
 
-/* Whether a digit read with REC_CTX_ANCHOR confidence stands beside box a on its line. */
+/* Whether boxes a and b are of similar height (within 0.6x), on one line (sharing half the
+ * shorter's height) and at most gap times the taller's height apart. */
+static int side_by_side(const struct rec_box *a, const struct rec_box *b, float gap)
+{
+    const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
+    const int ov =
+        (a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h) - (a->y > b->y ? a->y : b->y);
+    const int dx = a->x > b->x + b->w   ? a->x - (b->x + b->w)
+                   : b->x > a->x + a->w ? b->x - (a->x + a->w)
+                                        : 0;
+    return hmin * 10 >= hmax * 6 && ov * 2 >= hmin && (float)dx <= gap * hmax;
+}
+
+/* Whether a digit read with REC_CTX_ANCHOR confidence stands beside digits[self]. */
 static int beside_digit(const struct rec_digit *digits, int n, int self)
 {
-    const struct rec_box *a = &digits[self].box;
-    for (int j = 0; j < n; j++) {
-        const struct rec_digit *e = &digits[j];
-        if (j == self || e->digit < 0 || e->confidence < REC_CTX_ANCHOR)
-            continue;
-        const struct rec_box *b = &e->box;
-        const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
-        const int ov =
-            (a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h) - (a->y > b->y ? a->y : b->y);
-        const int gap = a->x > b->x + b->w   ? a->x - (b->x + b->w)
-                        : b->x > a->x + a->w ? b->x - (a->x + a->w)
-                                             : 0;
-        if (hmin * 10 >= hmax * 6 && ov * 2 >= hmin && (float)gap <= REC_CTX_GAP * hmax)
+    for (int j = 0; j < n; j++)
+        if (j != self && digits[j].digit >= 0 && digits[j].confidence >= REC_CTX_ANCHOR &&
+            side_by_side(&digits[self].box, &digits[j].box, REC_CTX_GAP))
             return 1;
-    }
     return 0;
 }
 
@@ -194,4 +196,39 @@ int rec_accept_beside_digits(struct rec_digit *digits, int n)
             n_again++;
         }
     return n_again;
+}
+
+/* Lone 1s: on build/world-tune with the shipped fast model half the 1s read were not digits (446
+ * of 896: brackets, slashes, grass, grid lines, the l of a word, sheet edges; their slant and
+ * curvature overlap real 1s'), and 77% of those stood beside no sure digit, 18% of the true 1s.
+ * Rejecting them: precision 88.4 -> 91.4%, false digits per empty frame 1.41 -> 0.63, digits read
+ * 69.0 -> 68.4%, numbers exact 45.8 -> 45.0%; flat scenes-tune: numbers 94.4 -> 94.2%. A gap of
+ * one height cost the flat scenes 2.3 points of numbers (1s stand apart in wide numbers), 4 heights
+ * gained nothing over 2.5; an anchor of 0.5 read 0.2 more at 0.2 precision. */
+static const float REC_ONE_ANCHOR = 0.9f, REC_ONE_GAP = 2.5f;
+
+int rec_reject_lone_ones(struct rec_digit *digits, int n)
+{
+    /* 1 = anchored: a sure digit other than 1, or a 1 beside an anchored digit (a row of 1s) */
+    unsigned char anchored[REC_MAX_CANDIDATES];
+    for (int i = 0; i < n; i++)
+        anchored[i] =
+            digits[i].digit >= 0 && digits[i].digit != 1 && digits[i].confidence >= REC_ONE_ANCHOR;
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (int i = 0; i < n; i++) {
+            if (anchored[i] || digits[i].digit != 1)
+                continue;
+            for (int j = 0; j < n && !anchored[i]; j++)
+                if (anchored[j] && side_by_side(&digits[i].box, &digits[j].box, REC_ONE_GAP))
+                    anchored[i] = 1, grew = 1;
+        }
+    }
+    int n_rejected = 0;
+    for (int i = 0; i < n; i++)
+        if (digits[i].digit == 1 && !anchored[i]) {
+            digits[i].digit = -1;
+            n_rejected++;
+        }
+    return n_rejected;
 }

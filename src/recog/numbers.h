@@ -28,4 +28,10 @@ int rec_numbers(const struct rec_digit *digits, int n, const int *line, const st
  * digits read before the call are anchors. Returns how many were read again. */
 int rec_accept_beside_digits(struct rec_digit *digits, int n);
 
+/* Rejects every 1 among digits[0..n) that no digit other than 1 read with at least 0.9 confidence
+ * stands beside (similar height, same line, within 2.5 heights), directly or through a row of 1s:
+ * a thin dark stroke alone is far more often a bracket, a slash, a blade of grass or an edge than
+ * a number 1 written alone. Returns how many were rejected. */
+int rec_reject_lone_ones(struct rec_digit *digits, int n);
+
 #endif

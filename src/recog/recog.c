@@ -470,7 +470,8 @@ static int choose_readings(const struct rec_scanner *sc, struct rec_result *r)
 
 /* Stage 5b, context: rejected candidates in a row of digits are read again
  * (rec_accept_beside_digits, numbers.c), then readings whose surroundings say they are not digits
- * are rejected (reject_by_context). EDGE_RATIO: a thin candidate is an edge when the paper on its
+ * are rejected (reject_by_context here, and 1s with no other digit beside them:
+ * rec_reject_lone_ones). EDGE_RATIO: a thin candidate is an edge when the paper on its
  * darker side is within this share of the ink-to-paper contrast of its lighter side. WORD_GAP,
  * WORD_JUNK: a 1 is the l or I of a word when a candidate at least WORD_JUNK sure it is not a
  * digit, of similar height and on the same line, stands within WORD_GAP heights of it. On
@@ -610,6 +611,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     const int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
     reject_by_context(sc, grey, r, n);
+    rec_reject_lone_ones(r->digits, n);
     group_numbers(sc, r, n);
     return DG_OK;
 }
