@@ -182,7 +182,7 @@ data/mnist/.verified: | $(B)/digits
 
 # ---- fuzzing: libFuzzer targets (clang), each run briefly ----------------------------------------
 FUZZ_CC    ?= clang
-FUZZ_FLAGS := -std=c11 -g -O1 -Wno-pass-failed -fsanitize=fuzzer,address,undefined $(INC_cli) $(shell pkg-config --cflags $(PKGS))
+FUZZ_FLAGS := -std=c11 -g -O1 -Wno-pass-failed -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INC_cli) $(shell pkg-config --cflags $(PKGS))
 FUZZ_SRC   := $(SRC_base) $(SRC_nn) $(SRC_data) $(SRC_vision) $(SRC_recog)
 FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec fuzz_segment fuzz_exif fuzz_scan
 FUZZ_SECONDS ?= 20

@@ -26,6 +26,7 @@ void rec_default_params(struct rec_params *p)
     p->number_gap = 0.5f;
     p->line_frac = 0.25f;
     p->line_thickness = 4;
+    p->keep_lone_ones = 0;
 }
 
 enum { REC_MAX_CUTS = 4 };
@@ -611,7 +612,8 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     const int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
     reject_by_context(sc, grey, r, n);
-    rec_reject_lone_ones(r->digits, n);
+    if (!sc->p.keep_lone_ones)
+        rec_reject_lone_ones(r->digits, n);
     group_numbers(sc, r, n);
     return DG_OK;
 }

@@ -112,6 +112,31 @@ static int rd_eof(void *user)
     return feof(((struct reader *)user)->f);
 }
 
+/* Whether the PGM/PPM header in head[0 .. n) has numbers stb can read: stb multiplies by ten
+ * with no check, so a size of ten digits overflows an int (found by fuzz_scan). Each of width,
+ * height and maximum value, after whitespace and comments, must be at most 9 digits. */
+static int pnm_numbers_fit(const char *head, size_t n)
+{
+    size_t i = 2;
+    for (int k = 0; k < 3; k++) {
+        for (;;) {
+            while (i < n && strchr(" \t\r\n\v\f", head[i]) && head[i])
+                i++;
+            if (i < n && head[i] == '#')
+                while (i < n && head[i] != '\n' && head[i] != '\r')
+                    i++;
+            else
+                break;
+        }
+        int digits = 0;
+        while (i < n && head[i] >= '0' && head[i] <= '9')
+            i++, digits++;
+        if (digits > 9)
+            return 0;
+    }
+    return 1;
+}
+
 /* What the open file f claims before it is decoded: refused when it is a format whose stb decoder
  * loops on a cut file (no camera or scanner writes them), not an image stb knows, damaged (a size
  * of 0 or less) or over VIS_MAX_PIXELS. f is left at its start. */
@@ -126,6 +151,14 @@ static int check_header(FILE *f, const char *path)
                        "%s is a Radiance HDR, Photoshop or Softimage file; digits reads PNG, "
                        "JPEG, BMP, GIF, PGM/PPM and TGA",
                        path);
+    if (n_magic >= 2 && magic[0] == 'P' && (magic[1] == '5' || magic[1] == '6')) {
+        char head[256];
+        const size_t n_head = fread(head, 1, sizeof head, f);
+        rewind(f);
+        if (!pnm_numbers_fit(head, n_head))
+            return dg_fail(DG_EFORMAT, "%s has a damaged PGM/PPM header (a number over 9 digits)",
+                           path);
+    }
     int w, h, ch;
     if (!stbi_info_from_file(f, &w, &h, &ch))
         return dg_fail(DG_EFORMAT, "%s is not a readable image (%s)", path, stbi_failure_reason());

@@ -1167,8 +1167,8 @@ static int find_lines(struct vis_work *wk, const struct plane *f, int gap, int m
             done++;
             i = done - 1; /* the piece swapped in is new: look again from the start */
         }
-        if (x1 - x0 < min_len || 2 * length < min_len)
-            continue;
+        if (x1 - x0 < min_len || 2 * length < min_len || !isfinite(ln.a) || !(fabs(ln.b) <= 0.125))
+            continue; /* short, or a joined fit gone degenerate (found by fuzz_scan: inf) */
         ln.hb = 0.5 * sum[0] / length + 1.0; /* half the mean thickness, plus a pixel */
         lines[kept++] = ln;                  /* kept <= done - 1: never a piece still waiting */
     }
@@ -1183,10 +1183,12 @@ static void mark_band(const struct plane *band, const struct line *lines, int n,
     const int len = vertical ? band->h : band->w, wide = vertical ? band->w : band->h;
     for (int l = 0; l < n; l++)
         for (int u = 0; u < len; u++) {
-            const double c = lines[l].a + lines[l].b * u;
-            int v0 = (int)ceil(c - lines[l].hb), v1 = (int)floor(c + lines[l].hb);
-            v0 = v0 < 0 ? 0 : v0;
-            v1 = v1 >= wide ? wide - 1 : v1;
+            const double c = lines[l].a + lines[l].b * u, lo = c - lines[l].hb,
+                         hi = c + lines[l].hb;
+            if (!(hi >= 0.0 && lo <= wide - 1.0)) /* off the image (or not a number) */
+                continue;
+            const int v0 = lo < 0.0 ? 0 : (int)ceil(lo),
+                      v1 = hi > wide - 1.0 ? wide - 1 : (int)floor(hi);
             for (int v = v0; v <= v1; v++) {
                 const int x = vertical ? v : u, y = vertical ? u : v;
                 band->b[(size_t)y * band->wpr + x / 64] |= 1ull << (x % 64);
