@@ -83,6 +83,32 @@ static void test_unsure_new_and_gone(void **state)
     free(t);
 }
 
+/* A candidate the reader rejected (a lone 1, a sheet's edge) is never drawn as a digit however
+ * sure the network was; a digit rejected for one frame keeps its label. */
+static void test_rejected_is_no_digit(void **state)
+{
+    (void)state;
+    struct rec_tracker *t = malloc(sizeof *t);
+    assert_non_null(t);
+    rec_tracker_init(t, 0.5f, 0.15f);
+    int of[2];
+    for (int f = 0; f < 10; f++) {
+        memset(res, 0, sizeof *res);
+        res->n_digits = 1;
+        res->n_rejected = 1;
+        one(res, 0, 10, 10, 3, 0.95f, 8, 0.05f);
+        if (f == 5)
+            res->digits[0].digit = -1; /* the 3 rejected once */
+        one(res, 1, 300, 10, 1, 0.95f, 7, 0.05f);
+        res->digits[1].digit = -1; /* the network says 1; the reader's context says no */
+        rec_tracker_update(t, res, of);
+        assert_int_equal(t->n_tracks, 2);
+        assert_int_equal(t->tracks[of[0]].label, 3);
+        assert_int_equal(t->tracks[of[1]].label, -1);
+    }
+    free(t);
+}
+
 int main(void)
 {
     res = malloc(sizeof *res);
@@ -91,6 +117,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stable_under_flicker),
         cmocka_unit_test(test_unsure_new_and_gone),
+        cmocka_unit_test(test_rejected_is_no_digit),
     };
     const int rc = cmocka_run_group_tests_name("recog_track", tests, NULL, NULL);
     free(res);

@@ -164,8 +164,25 @@ static void put_json(const struct dg_jw *w, FILE *f)
     fflush(f);
 }
 
-/* The frame's JSON line (the reading, the numbers shown and those locked), then a line per lock
- * of this frame. */
+/* Whether candidate i of the published reading is drawn: only once seen in two frames in a row,
+ * so a one-frame blip (glare, the paper's edge) is not. */
+static int steady(const struct live *l, int i)
+{
+    const int t = l->track_of[i];
+    return t < 0 || l->trk->tracks[t].seen >= 2;
+}
+
+/* The label (-1: "?") and confidence candidate i of the published reading is drawn with: its
+ * track's steady ones when it has a track. */
+static int drawn_label(const struct live *l, int i, float *conf)
+{
+    const int t = l->track_of[i];
+    *conf = t >= 0 ? l->trk->tracks[t].confidence : l->res->digits[i].confidence;
+    return t >= 0 ? l->trk->tracks[t].label : l->res->digits[i].digit;
+}
+
+/* The frame's JSON line (the reading, the digits drawn with a label, the numbers shown and those
+ * locked), then a line per lock of this frame. */
 static void write_json(struct live *l, const struct media_frame *f, const int *locked, int n_locked,
                        double ms)
 {
@@ -177,6 +194,26 @@ static void write_json(struct live *l, const struct media_frame *f, const int *l
     dg_jw_key(w, "t");
     dg_jw_num(w, f->t, 3);
     rec_result_write_json(w, l->res);
+    dg_jw_key(w, "shown_digits");
+    dg_jw_array(w);
+    for (int i = 0; i < l->res->n_digits + l->res->n_rejected; i++) {
+        float conf;
+        const int label = drawn_label(l, i, &conf);
+        if (!steady(l, i) || label < 0)
+            continue;
+        const struct rec_box *b = &l->res->digits[i].box;
+        dg_jw_object(w);
+        dg_jw_key(w, "digit");
+        dg_jw_int(w, label);
+        dg_jw_key(w, "confidence");
+        dg_jw_num(w, conf, 4);
+        dg_jw_key(w, "box");
+        dg_jw_array(w);
+        dg_jw_int(w, b->x), dg_jw_int(w, b->y), dg_jw_int(w, b->w), dg_jw_int(w, b->h);
+        dg_jw_end(w);
+        dg_jw_end(w);
+    }
+    dg_jw_end(w);
     for (int pass = 0; pass < 2; pass++) {
         dg_jw_key(w, pass ? "locked" : "shown");
         dg_jw_array(w);
@@ -340,14 +377,6 @@ static void *read_loop(void *arg)
     return NULL;
 }
 
-/* Shown only once seen in two frames in a row: a one-frame blip (glare, the paper's edge) is not.
- */
-static int steady(const struct live *l, int i)
-{
-    const int t = l->track_of[i];
-    return t < 0 || l->trk->tracks[t].seen >= 2;
-}
-
 /* ---- drawing on the canvas ------------------------------------------------------------------ */
 
 static SDL_Color rgb(Uint8 r, Uint8 g, Uint8 b)
@@ -442,11 +471,10 @@ static void draw_readings(struct live *l)
     const SDL_Color blue = {20, 90, 230, 255}, white = rgb(255, 255, 255);
     for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
         const struct rec_digit *d = &r->digits[i];
-        const int t = l->track_of[i];
         if (!steady(l, i))
             continue;
-        const int label = t >= 0 ? l->trk->tracks[t].label : d->digit;
-        const float conf = t >= 0 ? l->trk->tracks[t].confidence : d->confidence;
+        float conf;
+        const int label = drawn_label(l, i, &conf);
         const SDL_Color c = label >= 0 ? green : amber;
         const struct rec_box b = shown(l, d->box);
         frame_rect(l, b.x, b.y, b.w, b.h, 2, c);

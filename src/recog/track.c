@@ -30,7 +30,9 @@ static void observe(struct rec_tracker *t, struct rec_track *tr, const struct re
 {
     float *p = tr->hist[tr->next_hist];
     memset(p, 0, 10 * sizeof *p);
-    for (int k = 0; k < 3; k++)
+    /* a rejected candidate is evidence of no digit, whatever its probabilities: the reader's
+     * context rules (a sheet's edge, a lone 1, a letter of a word) have said it is not one */
+    for (int k = 0; k < 3 && d->digit >= 0; k++)
         if (d->top3[k] >= 0 && d->top3[k] < 10)
             p[d->top3[k]] = d->top3_p[k];
     tr->next_hist = (tr->next_hist + 1) % REC_TRACK_HISTORY;
