@@ -141,19 +141,6 @@ static void roi_rect(const struct live *l, int *x, int *y, int *w, int *h)
 }
 
 /* A tracked number's members: id (when with_id), text, confidence, box. */
-static void write_numtrack(struct dg_jw *w, const struct rec_numtrack *tr, int with_id)
-{
-    if (with_id) {
-        dg_jw_key(w, "id");
-        dg_jw_int(w, tr->id);
-    }
-    dg_jw_key(w, "text");
-    dg_jw_str(w, tr->text);
-    dg_jw_key(w, "confidence");
-    dg_jw_num(w, tr->confidence, 4);
-    rec_box_write_json(w, "box", tr->box);
-}
-
 /* Writes w's text to f; a writer that failed (out of memory) writes nothing. */
 static void put_json(const struct dg_jw *w, FILE *f)
 {
@@ -164,83 +151,26 @@ static void put_json(const struct dg_jw *w, FILE *f)
     fflush(f);
 }
 
-/* Whether candidate i of the published reading is drawn: only once seen in two frames in a row,
- * so a one-frame blip (glare, the paper's edge) is not. */
+/* Whether candidate i of the published reading is drawn, and with which label. */
 static int steady(const struct live *l, int i)
 {
-    const int t = l->track_of[i];
-    return t < 0 || l->trk->tracks[t].seen >= 2;
+    return rec_view_steady(l->trk, l->track_of, i);
 }
 
-/* The label (-1: "?") and confidence candidate i of the published reading is drawn with: its
- * track's steady ones when it has a track. */
 static int drawn_label(const struct live *l, int i, float *conf)
 {
-    const int t = l->track_of[i];
-    *conf = t >= 0 ? l->trk->tracks[t].confidence : l->res->digits[i].confidence;
-    return t >= 0 ? l->trk->tracks[t].label : l->res->digits[i].digit;
+    return rec_view_label(l->trk, l->track_of, l->res, i, conf);
 }
 
-/* The frame's JSON line (the reading, the digits drawn with a label, the numbers shown and those
- * locked), then a line per lock of this frame. */
+/* The frame's JSON line, then a line per lock of this frame (rec_view_write_json). */
 static void write_json(struct live *l, const struct media_frame *f, const int *locked, int n_locked,
                        double ms)
 {
     struct dg_jw *w = &l->jw;
     dg_jw_reset(w);
-    dg_jw_object(w);
-    dg_jw_key(w, "frame");
-    dg_jw_int(w, f->index);
-    dg_jw_key(w, "t");
-    dg_jw_num(w, f->t, 3);
-    rec_result_write_json(w, l->res);
-    dg_jw_key(w, "shown_digits");
-    dg_jw_array(w);
-    for (int i = 0; i < l->res->n_digits + l->res->n_rejected; i++) {
-        float conf;
-        const int label = drawn_label(l, i, &conf);
-        if (!steady(l, i) || label < 0)
-            continue;
-        const struct rec_box *b = &l->res->digits[i].box;
-        dg_jw_object(w);
-        dg_jw_key(w, "digit");
-        dg_jw_int(w, label);
-        dg_jw_key(w, "confidence");
-        dg_jw_num(w, conf, 4);
-        dg_jw_key(w, "box");
-        dg_jw_array(w);
-        dg_jw_int(w, b->x), dg_jw_int(w, b->y), dg_jw_int(w, b->w), dg_jw_int(w, b->h);
-        dg_jw_end(w);
-        dg_jw_end(w);
-    }
-    dg_jw_end(w);
-    for (int pass = 0; pass < 2; pass++) {
-        dg_jw_key(w, pass ? "locked" : "shown");
-        dg_jw_array(w);
-        for (int i = 0; i < l->ntk.n; i++) {
-            const struct rec_numtrack *tr = &l->ntk.tracks[i];
-            if (!(pass ? tr->locked : tr->shown))
-                continue;
-            dg_jw_object(w);
-            write_numtrack(w, tr, 1);
-            dg_jw_end(w);
-        }
-        dg_jw_end(w);
-    }
-    dg_jw_key(w, "ms");
-    dg_jw_num(w, ms, 3);
-    dg_jw_end(w);
-    dg_jw_raw(w, "\n");
-    for (int i = 0; i < n_locked; i++) {
-        dg_jw_object(w);
-        dg_jw_key(w, "event");
-        dg_jw_str(w, "lock");
-        dg_jw_key(w, "t");
-        dg_jw_num(w, f->t, 3);
-        write_numtrack(w, &l->ntk.tracks[locked[i]], 1);
-        dg_jw_end(w);
-        dg_jw_raw(w, "\n");
-    }
+    const struct rec_view_frame v = {f->index,    f->t,    ms,     l->res,  l->trk,
+                                     l->track_of, &l->ntk, locked, n_locked};
+    rec_view_write_json(w, &v);
     put_json(w, stdout);
 }
 
@@ -260,7 +190,7 @@ static void note_lock(struct live *l, const struct rec_numtrack *tr, double t)
         dg_jw_object(w);
         dg_jw_key(w, "t");
         dg_jw_num(w, t, 3);
-        write_numtrack(w, tr, 0);
+        rec_numtrack_write_json(w, tr, 0);
         dg_jw_end(w);
         dg_jw_raw(w, "\n");
         put_json(w, l->log_file);

@@ -160,4 +160,28 @@ void rec_numtracker_init(struct rec_numtracker *t, double fps);
 int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, int *locked_now,
                           int max_locked);
 
+/* A live reader's view of a frame (view.c), shared by the live window and the browser: a digit is
+ * drawn once steady (seen in two frames in a row; a one-frame blip, glare or the paper's edge, is
+ * not), with its track's label (-1: "?") and confidence; track_of is rec_tracker_update's. */
+int rec_view_steady(const struct rec_tracker *trk, const int *track_of, int i);
+int rec_view_label(const struct rec_tracker *trk, const int *track_of, const struct rec_result *r,
+                   int i, float *conf);
+/* One frame as `digits live --json` prints it: {"frame", "t", "digits", "numbers" (the reading),
+ * "shown_digits" (drawn with a label), "shown", "locked" (number tracks), "ms"} and a line
+ * {"event": "lock", "t", "id", "text", "confidence", "box"} per number locked in this frame (its
+ * index in ntk->tracks in locked[0 .. n_locked)); each line ends in a newline. */
+struct rec_view_frame {
+    int frame;
+    double t, ms;
+    const struct rec_result *res;
+    const struct rec_tracker *trk;
+    const int *track_of;
+    const struct rec_numtracker *ntk;
+    const int *locked;
+    int n_locked;
+};
+void rec_view_write_json(struct dg_jw *w, const struct rec_view_frame *f);
+/* A number track's members "id" (when with_id), "text", "confidence", "box". */
+void rec_numtrack_write_json(struct dg_jw *w, const struct rec_numtrack *tr, int with_id);
+
 #endif
