@@ -17,6 +17,10 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define DG_HOT    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define DG_INLINE static inline __attribute__((always_inline))
+#elif defined(__wasm__)
+/* the browser build (clang): kernels must still be inlined so their tile sizes are constants */
+#define DG_HOT
+#define DG_INLINE static inline __attribute__((always_inline))
 #else
 #define DG_HOT
 #define DG_INLINE static inline

@@ -112,7 +112,16 @@ static int dense_blocked(const struct stage *s)
     return s->kind == ST_DENSE && s->out_c % DENSE_OB == 0;
 }
 
-#define LOAD16(v, p) memcpy(&(v), (p), sizeof(vf16))
+#ifdef __wasm__
+/* clang for WebAssembly turns a 64-byte memcpy into a call; unaligned vector loads and stores it
+ * keeps as such */
+typedef float vf16_unaligned __attribute__((vector_size(64), aligned(4)));
+#define LOAD16(v, p)  ((v) = *(const vf16_unaligned *)(const void *)(p))
+#define STORE16(p, v) (*(vf16_unaligned *)(void *)(p) = (v))
+#else
+#define LOAD16(v, p)  memcpy(&(v), (p), sizeof(vf16))
+#define STORE16(p, v) memcpy((p), &(v), sizeof(vf16))
+#endif
 
 /* out[j][o] = bias[o] + sum over i of x[j][i] w[o][i], then ReLU when asked, for the g images
  * from x (rows `in` floats apart) and the outputs of block ob; w in blocks (see dense_blocked).
@@ -143,7 +152,7 @@ DG_INLINE void dense_group(float *restrict out, const float *restrict x, const f
             vf16 v = acc[j][h];
             if (relu)
                 v = (vf16)((vi16)v & (v > zero));
-            memcpy(out + (size_t)j * oc + (size_t)ob * DENSE_OB + 16 * h, &v, sizeof v);
+            STORE16(out + (size_t)j * oc + (size_t)ob * DENSE_OB + 16 * h, v);
         }
 }
 
@@ -405,7 +414,7 @@ DG_INLINE void conv_tiles(float *restrict out, const float *restrict in, int h, 
                         vf16 v = a[p][bi];
                         if (relu) /* max(v, 0): lanes where v > 0 keep their bits */
                             v = (vf16)((vi16)v & (v > zero));
-                        memcpy(o + (size_t)p * oc + bi * OB, &v, sizeof v);
+                        STORE16(o + (size_t)p * oc + bi * OB, v);
                     }
             }
         }
@@ -475,7 +484,7 @@ DG_HOT static void conv_wino(float *restrict out, const float *restrict in, int 
                 for (int i = 0; i < 6; i++) /* (B^T d) B, by rows */
                     bt_1d(&d[6 * i], 1, &e[6 * i], 1);
                 for (int xi = 0; xi < WINO_XI; xi++)
-                    memcpy(v + ((size_t)xi * nt + t) * c + c0, &d[xi], sizeof d[xi]);
+                    STORE16(v + ((size_t)xi * nt + t) * c + c0, d[xi]);
             }
         }
     for (int xi = 0; xi < WINO_XI; xi++) {
@@ -514,15 +523,14 @@ DG_HOT static void conv_wino(float *restrict out, const float *restrict in, int 
                                 const vi16 gt = *next[e] > best;
                                 select_f(&best, &gt, next[e], &best);
                             }
-                            memcpy(out + ((size_t)(2 * ty + i) * pw + 2 * tx + j) * oc + o0, &best,
-                                   sizeof best);
+                            STORE16(out + ((size_t)(2 * ty + i) * pw + 2 * tx + j) * oc + o0, best);
                         }
                     continue;
                 }
                 for (int i = 0; i < 4 && 4 * ty + i < oh; i++)
                     for (int j = 0; j < 4 && 4 * tx + j < ow; j++)
-                        memcpy(out + ((size_t)(4 * ty + i) * ow + 4 * tx + j) * oc + o0,
-                               &y[4 * i + j], sizeof y[4 * i + j]);
+                        STORE16(out + ((size_t)(4 * ty + i) * ow + 4 * tx + j) * oc + o0,
+                                y[4 * i + j]);
             }
         }
 }
@@ -621,6 +629,7 @@ const float *nn_infer_run(struct nn_infer *inf, const float *x, int n)
      * made, each having its own scratch, nor than nn_get_threads() now); one runs on the
      * caller's. */
     const int nt = inf->n_threads < nn_get_threads() ? inf->n_threads : nn_get_threads();
+    (void)nt; /* only OpenMP's */
 #pragma omp parallel for schedule(static) num_threads(nt) if (n > 1 && nt > 1)
     for (int i = 0; i < n; i++) {
         const int t = thread_id();
