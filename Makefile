@@ -73,7 +73,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world mine format format-check clean \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world mine format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -172,6 +172,7 @@ test:
 	$(MAKE) SANITIZE=thread tsan-run
 	$(MAKE) install-check
 	$(MAKE) python-test
+	$(MAKE) web-test
 	$(MAKE) SANITIZE=1 test-run
 endif
 
@@ -250,7 +251,7 @@ build/world-mine/mined-labels-idx1-ubyte: build/world-mine/truth.jsonl $(B)/digi
 $(B)/worldgen: tools/worldgen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 
-FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h include/*.h examples/*.c tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c tools/*.h)
+FORMAT_FILES := $(wildcard src/*/*.c src/*/*.h include/*.h web/*.c web/include/*.h examples/*.c tests/*.c tests/*.h fuzz/*.c bench/*.c tools/*.c tools/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
@@ -258,6 +259,36 @@ format-check:
 
 clean:
 	rm -rf build
+
+# ---- the browser: make web -> build/web/ (emscripten; scripts/install-deps --web) -----------------
+# The reader (base, nn inference, vision's pixel work, recog) as WebAssembly with SIMD128, beside
+# web/'s page, its one script and the live model: a static folder any web server can serve.
+EMCC       ?= emcc
+WEB_SRC    := src/base/dg.c src/base/json.c $(SRC_nn) src/vision/image.c src/vision/segment.c \
+              src/vision/exif.c $(SRC_recog) web/blas.c web/wasm.c
+WEB_EXPORT := _web_open,_web_reset,_web_frame,_web_read,_web_read_photo,_web_input,_web_errmsg,_malloc,_free
+WEB_FILES  := build/web/index.html build/web/digits.js build/web/digits-wasm.js build/web/fast.safetensors
+web: $(WEB_FILES)
+build/web:
+	mkdir -p $@
+build/web/digits-wasm.js: $(WEB_SRC) web/include/cblas.h $(wildcard src/*/*.h) | build/web
+	NODE_PATH=/usr/share/nodejs $(EMCC) -O3 -msimd128 -std=c11 $(WARN) -Wno-unknown-pragmas \
+	  -Iweb/include $(INC_recog) $(WEB_SRC) -sMODULARIZE=1 -sEXPORT_NAME=createDigits \
+	  -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=web,worker -sEXPORTED_FUNCTIONS=$(WEB_EXPORT) \
+	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,HEAPU8,HEAPF32 -o $@
+build/web/index.html build/web/digits.js: build/web/%: web/% | build/web
+	cp $< $@
+build/web/fast.safetensors: models/fast.safetensors | build/web
+	cp $< $@
+# the browser tests (scripts/check-web): skipped with one line without emscripten and chromium
+web-test: $(B)/digits $(B)/scenegen data
+	@if command -v emcc >/dev/null && command -v chromium >/dev/null; then $(MAKE) web; fi
+	DIGITS=$(B)/digits SCENEGEN=$(B)/scenegen PYTHON=$(PYTHON) scripts/check-web
+# serves build/web on http://localhost:8000 (a camera needs a secure context: localhost is one)
+serve: web
+	@echo "digits: open http://localhost:$(PORT)/ (Ctrl-C stops)"
+	python3 -m http.server --bind 127.0.0.1 --directory build/web $(PORT)
+PORT ?= 8000
 
 # ---- install: make install [PREFIX=/usr/local] [DESTDIR=staging]; make uninstall --------------
 # The program, libdigits (shared with its SONAME links, and static), include/digits.h, digits.pc
