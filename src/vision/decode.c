@@ -245,8 +245,32 @@ static void png_run(struct png_job *j)
     j->rc = DG_OK;
 }
 
+/* The size the IHDR chunk at the start of f claims, checked before libpng reads on (it reads
+ * every chunk up to the pixels before it says the size, so a small file claiming a huge picture
+ * would otherwise fail for its missing chunks, not for its size). Channels as decoded: a palette
+ * becomes RGB, and grey or colour may gain an alpha channel from a tRNS chunk not yet seen. f is
+ * rewound. */
+static int png_header_size(FILE *f, const char *path)
+{
+    uint8_t h[26];
+    const size_t n = fread(h, 1, sizeof h, f);
+    rewind(f);
+    if (n < sizeof h || memcmp(h + 12, "IHDR", 4))
+        return DG_OK; /* libpng says what is wrong */
+    const uint32_t w = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 | h[19];
+    const uint32_t ht =
+        (uint32_t)h[20] << 24 | (uint32_t)h[21] << 16 | (uint32_t)h[22] << 8 | h[23];
+    const int depth = h[24], type = h[25];
+    const int ch = type == 0 ? 2 : type == 4 ? 2 : type == 6 ? 4 : 4; /* 2, 3: RGB(A) */
+    return vis_image_check_size(path, w > INT32_MAX ? 0 : (int)w, ht > INT32_MAX ? 0 : (int)ht, ch,
+                                depth == 16);
+}
+
 int vis_png_decode(FILE *f, const char *path, struct vis_image *img)
 {
+    int rc = png_header_size(f, path);
+    if (rc != DG_OK)
+        return rc;
     struct png_job *j = calloc(1, sizeof *j);
     if (!j)
         return dg_fail(DG_ENOMEM, "out of memory for %s", path);
@@ -261,7 +285,7 @@ int vis_png_decode(FILE *f, const char *path, struct vis_image *img)
         j->rc = DG_ENOMEM, snprintf(j->why, sizeof j->why, "needs more memory than there is");
     png_destroy_read_struct(j->png ? &j->png : NULL, j->info ? &j->info : NULL, NULL);
     free(j->data);
-    int rc = j->rc;
+    rc = j->rc;
     if (rc == DG_OK) {
         img->w = j->w;
         img->h = j->h;
