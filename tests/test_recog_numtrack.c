@@ -109,6 +109,27 @@ static void test_blips_do_not_show(void **state)
     assert_int_equal(lock_frame, 15);
 }
 
+/* A number read every other frame (a small digit the reader finds now and then) never shows,
+ * however long it goes on; read 8 frames in a row it does. */
+static void test_intermittent_never_shows(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box b = {50, 50, 10, 14};
+    const char *seven[] = {"7"};
+    for (int f = 1; f <= 60; f++) {
+        frame(seven, &b, f % 2, 0.9f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        assert_int_equal(n_shown(&t), 0);
+    }
+    for (int f = 1; f <= 8; f++) {
+        frame(seven, &b, 1, 0.9f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        assert_int_equal(n_shown(&t), f >= 8 ? 1 : 0);
+    }
+}
+
 /* A real change: 2920 becomes 2930 (the paper was corrected) and stays: the shown text changes
  * after exactly `change` frames of the new reading, under the same id, and locks again. */
 static void test_real_change(void **state)
@@ -176,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_counts),
         cmocka_unit_test(test_blips_do_not_show),
+        cmocka_unit_test(test_intermittent_never_shows),
         cmocka_unit_test(test_real_change),
         cmocka_unit_test(test_neighbours_gaps_and_confidence),
     };

@@ -129,9 +129,9 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
 
 /* Numbers followed across frames (numtrack.c), so the numbers shown hold still: a reading joins the
  * track whose box it overlaps by at least half of the smaller box; a track is shown once seen in
- * `appear` frames, takes a new text only after it has been read in `change` frames in a row, ends
- * after `gone` frames unseen, and locks (once per text) when shown, read the same in `lock`
- * frames in a row and its confidence (a running average) is at least lock_confidence. */
+ * `appear` frames in a row, takes a new text only after it has been read in `change` frames in a
+ * row, ends after `gone` frames unseen, and locks (once per text) when shown, read the same in
+ * `lock` frames in a row and its confidence (a running average) is at least lock_confidence. */
 enum { REC_MAX_NUMTRACKS = 64, REC_NUMBER_TEXT = 64 };
 
 struct rec_numtrack {
