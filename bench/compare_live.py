@@ -17,6 +17,8 @@ appear and settle):
     reading ("digits") and among the digits drawn with a label ("shown_digits": steady two frames);
   - digits read: truth digits read with the right label, and numbers locked within 0.6 s of the
     scene's start (the time a number written in view takes to lock).
+BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune)
+instead: choose the live app's settings there, report with the default.
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
 import json
 import os
@@ -34,7 +36,8 @@ SETTLE = 15  # frames: half a second
 
 
 def scenes(kind):
-    d = os.path.join(ROOT, "build", "scenes" if kind == "flat" else "world")
+    tune = "-tune" if os.environ.get("BENCH_LIVE_SET") == "tune" else ""
+    d = os.path.join(ROOT, "build", ("scenes" if kind == "flat" else "world") + tune)
     with open(os.path.join(d, "truth.jsonl")) as f:
         t = [json.loads(line) for line in f]
     t = [x for x in t if any(not g.get("ignore") for g in x["digits"])][:N_SCENES]
