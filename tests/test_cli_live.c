@@ -35,8 +35,8 @@ static int teardown_all(void **state)
     return teardown(state);
 }
 
-/* The demo is a fair show: the pipeline reads most of its numbers exactly, with the model digits
- * live uses by default. */
+/* The demo is a fair show: the pipeline reads nine in ten of its numbers exactly (four frames of
+ * each of ten scenes), with the model digits live uses by default. */
 static void test_demo_is_readable(void **state)
 {
     (void)state;
@@ -58,8 +58,9 @@ static void test_demo_is_readable(void **state)
     struct rec_scanner *sc;
     assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
     int exact = 0, total = 0;
-    for (int scene = 0; scene < 10; scene++) {
-        media_demo_render(d, scene * 4 * 30 + 15, rgb);
+    for (int shot = 0; shot < 40; shot++) { /* four frames of each of ten scenes */
+        const int scene = shot / 4;
+        media_demo_render(d, scene * 4 * 30 + 15 + 25 * (shot % 4), rgb);
         vis_grey_from_rgb(rgb, 640 * 3, 640, 480, grey.px);
         assert_int_equal(rec_scan(sc, &grey, r), DG_OK);
         /* every number of the truth, looked up among those read */
@@ -76,8 +77,9 @@ static void test_demo_is_readable(void **state)
         }
     }
     printf("demo: %d of %d numbers read exactly\n", exact, total);
-    assert_true(total >= 30);
-    assert_true(exact >= total * 8 / 10);
+    assert_true(total >= 120);
+    /* 132 of 148 before touching pairs beside digits were cut (the 29 of 2920 read as junk) */
+    assert_true(exact * 10 >= total * 9);
     rec_scanner_free(sc);
     free(r);
     free(rgb);

@@ -171,7 +171,7 @@ static int side_by_side(const struct rec_box *a, const struct rec_box *b, float 
 }
 
 /* Whether a digit read with REC_CTX_ANCHOR confidence stands beside digits[self]. */
-static int beside_digit(const struct rec_digit *digits, int n, int self)
+int rec_beside_sure_digit(const struct rec_digit *digits, int n, int self)
 {
     for (int j = 0; j < n; j++)
         if (j != self && digits[j].digit >= 0 && digits[j].confidence >= REC_CTX_ANCHOR &&
@@ -188,7 +188,8 @@ int rec_accept_beside_digits(struct rec_digit *digits, int n)
     for (int i = 0; i < n; i++) {
         const struct rec_digit *d = &digits[i];
         again[i] = d->digit < 0 && d->junk > 0.0f && d->junk < REC_CTX_JUNK &&
-                   d->confidence >= REC_CTX_SURE * (1.0f - d->junk) && beside_digit(digits, n, i);
+                   d->confidence >= REC_CTX_SURE * (1.0f - d->junk) &&
+                   rec_beside_sure_digit(digits, n, i);
     }
     for (int i = 0; i < n; i++)
         if (again[i]) {

@@ -27,6 +27,9 @@ int rec_numbers(const struct rec_digit *digits, int n, const int *line, const st
  * same line (sharing half the shorter's height), stands within REC_CTX_GAP heights of it. Only
  * digits read before the call are anchors. Returns how many were read again. */
 int rec_accept_beside_digits(struct rec_digit *digits, int n);
+/* Whether a digit read with at least REC_CTX_ANCHOR (0.9) confidence, of similar height, on the
+ * same line and within REC_CTX_GAP heights, stands beside digits[self]. */
+int rec_beside_sure_digit(const struct rec_digit *digits, int n, int self);
 
 /* Rejects every 1 among digits[0..n) that no digit other than 1 read with at least 0.9 confidence
  * stands beside (similar height, same line, within 2.5 heights), directly or through a row of 1s:

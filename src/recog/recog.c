@@ -63,6 +63,7 @@ struct rec_scanner {
                                           first[k + 1])] */
     int n_plan, n_in;                  /* candidates read, network inputs (wholes, then cuts) */
     struct rec_plan plan[REC_MAX_CANDIDATES];
+    int plan_of[REC_MAX_CANDIDATES];           /* the plan each reading came from */
     struct rec_box in_box[REC_MAX_CANDIDATES]; /* each input's ink box in the image */
     struct rec_box acc_box[REC_MAX_CANDIDATES], marks[REC_MAX_CANDIDATES]; /* read, rejected */
 };
@@ -408,33 +409,49 @@ static int read_wholes(struct rec_scanner *sc)
  * 0.8 points for 0.9 points of digits read. */
 static const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f, CUT_JUNK = 0.9f;
 
+/* Crops plan pl's candidate and adds its cuts in two (at most REC_MAX_CUTS) as network inputs. */
+static int add_cuts(struct rec_scanner *sc, struct rec_plan *pl)
+{
+    const struct vis_component *b = &sc->box[pl->cand];
+    const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+    int rc = crop_candidate(sc, pl->cand);
+    if (rc)
+        return rc;
+    int cuts[REC_MAX_CUTS];
+    const int n_cuts = find_cuts(sc->crop, w, h, cuts, REC_MAX_CUTS);
+    for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
+        float *xl = sc->x + (size_t)sc->n_in * 784;
+        if (vis_mnist_from_ink(sc->crop, cuts[c], h, (size_t)w, xl) != DG_OK ||
+            vis_mnist_from_ink(sc->crop + cuts[c], w - cuts[c], h, (size_t)w, xl + 784) != DG_OK)
+            continue;
+        sc->in_box[sc->n_in] = part_box(sc->crop, w, h, 0, cuts[c], b->x0, b->y0);
+        sc->in_box[sc->n_in + 1] = part_box(sc->crop, w, h, cuts[c], w, b->x0, b->y0);
+        pl->left[pl->n_cuts++] = sc->n_in;
+        sc->n_in += 2;
+    }
+    return DG_OK;
+}
+
+/* Whether plan pl's candidate is as wide as two digits (split_aspect to 2.5 heights). */
+static int two_wide(const struct rec_scanner *sc, const struct rec_plan *pl, float max_aspect)
+{
+    const struct vis_component *b = &sc->box[pl->cand];
+    const float w = (float)(b->x1 - b->x0 + 1), h = (float)(b->y1 - b->y0 + 1);
+    return sc->p.split_aspect > 0.0f && w >= sc->p.split_aspect * h && w <= max_aspect * h;
+}
+
 static int read_cuts(struct rec_scanner *sc)
 {
-    const struct rec_params *p = &sc->p;
     const int n_whole = sc->n_in;
-    int rc = DG_OK;
     for (int k = 0; k < sc->n_plan; k++) {
         struct rec_plan *pl = &sc->plan[k];
-        const struct vis_component *b = &sc->box[pl->cand];
-        const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
-        if (!(p->split_aspect > 0.0f && (float)w >= p->split_aspect * (float)h) ||
-            sc->read[pl->whole].confidence >= SPLIT_SURE || sc->read[pl->whole].junk >= CUT_JUNK)
+        const struct rec_digit *whole = &sc->read[pl->whole];
+        if (!two_wide(sc, pl, INFINITY) || whole->confidence >= SPLIT_SURE ||
+            whole->junk >= CUT_JUNK)
             continue;
-        if ((rc = crop_candidate(sc, pl->cand)))
+        const int rc = add_cuts(sc, pl);
+        if (rc)
             return rc;
-        int cuts[REC_MAX_CUTS];
-        const int n_cuts = find_cuts(sc->crop, w, h, cuts, REC_MAX_CUTS);
-        for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
-            float *xl = sc->x + (size_t)sc->n_in * 784;
-            if (vis_mnist_from_ink(sc->crop, cuts[c], h, (size_t)w, xl) != DG_OK ||
-                vis_mnist_from_ink(sc->crop + cuts[c], w - cuts[c], h, (size_t)w, xl + 784) !=
-                    DG_OK)
-                continue;
-            sc->in_box[sc->n_in] = part_box(sc->crop, w, h, 0, cuts[c], b->x0, b->y0);
-            sc->in_box[sc->n_in + 1] = part_box(sc->crop, w, h, cuts[c], w, b->x0, b->y0);
-            pl->left[pl->n_cuts++] = sc->n_in;
-            sc->n_in += 2;
-        }
     }
     read_batch(sc, n_whole, sc->n_in - n_whole);
     return DG_OK;
@@ -443,7 +460,7 @@ static int read_cuts(struct rec_scanner *sc)
 /* Stage 5, whole or cut: a cut wins over a whole the network is unsure of (below SPLIT_SURE 0.9)
  * when both halves together (geometric mean) are surer than the whole by SPLIT_MARGIN 0.1. Chosen
  * on scenes of training digits (build/scenes-tune). Writes r->digits and returns how many. */
-static int choose_readings(const struct rec_scanner *sc, struct rec_result *r)
+static int choose_readings(struct rec_scanner *sc, struct rec_result *r)
 {
     int n_read = 0;
     for (int k = 0; k < sc->n_plan; k++) {
@@ -460,13 +477,64 @@ static int choose_readings(const struct rec_scanner *sc, struct rec_result *r)
             }
         }
         if (best < 0) {
+            sc->plan_of[n_read] = k;
             r->digits[n_read++] = *whole;
         } else {
+            sc->plan_of[n_read] = sc->plan_of[n_read + 1] = k;
             r->digits[n_read++] = sc->read[best];
             r->digits[n_read++] = sc->read[best + 1];
         }
     }
     return n_read;
+}
+
+/* Stage 5a, cuts beside digits: a blob two digits wide that the network was sure is not a digit
+ * (the 11-class model learned "two digits touching" as not a digit, so stage 4 never cut it) is
+ * cut after all when it stands beside a sure digit of its height on its line, and read as the
+ * two halves when the network is BESIDE_SURE of each. On build/world-tune cutting every such
+ * blob read 0.4 points more for 43% more time; beside digits only, few blobs qualify. */
+static const float BESIDE_SURE = 0.9f, BESIDE_ASPECT = 2.5f;
+
+static int cut_beside_digits(struct rec_scanner *sc, struct rec_result *r, int *n)
+{
+    const int first = sc->n_in;
+    for (int i = 0; i < *n; i++) {
+        struct rec_plan *pl = &sc->plan[sc->plan_of[i]];
+        const struct rec_digit *d = &r->digits[i];
+        if (d->digit >= 0 || d->junk < CUT_JUNK || pl->n_cuts || !two_wide(sc, pl, BESIDE_ASPECT) ||
+            !rec_beside_sure_digit(r->digits, *n, i))
+            continue;
+        const int rc = add_cuts(sc, pl);
+        if (rc)
+            return rc;
+    }
+    if (sc->n_in == first)
+        return DG_OK;
+    read_batch(sc, first, sc->n_in - first);
+    for (int i = *n - 1; i >= 0; i--) { /* from the end, so insertions move only what is read */
+        const struct rec_plan *pl = &sc->plan[sc->plan_of[i]];
+        if (r->digits[i].digit >= 0 || !pl->n_cuts || pl->left[0] < first ||
+            *n >= REC_MAX_CANDIDATES)
+            continue;
+        int best = -1;
+        float best_score = 0.0f;
+        for (int c = 0; c < pl->n_cuts; c++) {
+            const struct rec_digit *a = &sc->read[pl->left[c]], *b = &sc->read[pl->left[c] + 1];
+            const float score = sqrtf(a->confidence * b->confidence);
+            if (a->digit >= 0 && b->digit >= 0 && a->confidence >= BESIDE_SURE &&
+                b->confidence >= BESIDE_SURE && score > best_score)
+                best_score = score, best = pl->left[c];
+        }
+        if (best < 0)
+            continue;
+        memmove(&r->digits[i + 2], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
+        memmove(&sc->plan_of[i + 2], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
+        r->digits[i] = sc->read[best];
+        r->digits[i + 1] = sc->read[best + 1];
+        sc->plan_of[i + 1] = sc->plan_of[i];
+        (*n)++;
+    }
+    return DG_OK;
 }
 
 /* Stage 5b, context: rejected candidates in a row of digits are read again
@@ -609,8 +677,10 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if ((rc = find_ink(sc, grey, r)) || (rc = find_candidates(sc)) || (rc = read_wholes(sc)) ||
         (rc = read_cuts(sc)))
         return rc;
-    const int n = choose_readings(sc, r);
+    int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
+    if ((rc = cut_beside_digits(sc, r, &n)))
+        return rc;
     reject_by_context(sc, grey, r, n);
     if (!sc->p.keep_lone_ones)
         rec_reject_lone_ones(r->digits, n);
