@@ -224,6 +224,10 @@ if (typeof window === 'undefined') {
       log(JSON.stringify({ event: 'error', text: m.text }));
       return;
     }
+    if (m.type === 'frame' && st.photo) { /* a camera frame read while a photo was chosen */
+      st.busy = false;
+      return;
+    }
     const lines = m.text.split('\n').filter((x) => x);
     lines.forEach(log);
     const r = JSON.parse(lines[0]);
