@@ -261,7 +261,8 @@ clean:
 	rm -rf build
 
 # ---- the browser: make web -> build/web/ (emscripten; scripts/install-deps --web) -----------------
-# The reader (base, nn inference, vision's pixel work, recog) as WebAssembly with SIMD128, beside
+# The reader (base, nn inference, vision's pixel work, recog) as WebAssembly with SIMD128 (and
+# emscripten's SSE2 intrinsics, so vision's SSE2 paths run as SIMD128 too), beside
 # web/'s page, its one script and the live model: a static folder any web server can serve.
 EMCC       ?= emcc
 WEB_SRC    := src/base/dg.c src/base/json.c $(SRC_nn) src/vision/image.c src/vision/segment.c \
@@ -272,7 +273,7 @@ web: $(WEB_FILES)
 build/web:
 	mkdir -p $@
 build/web/digits-wasm.js: $(WEB_SRC) web/include/cblas.h $(wildcard src/*/*.h) | build/web
-	NODE_PATH=/usr/share/nodejs $(EMCC) -O3 -msimd128 -std=c11 $(WARN) -Wno-unknown-pragmas \
+	NODE_PATH=/usr/share/nodejs $(EMCC) -O3 -msimd128 -msse2 -std=c11 $(WARN) -Wno-unknown-pragmas \
 	  -Iweb/include $(INC_recog) $(WEB_SRC) -sMODULARIZE=1 -sEXPORT_NAME=createDigits \
 	  -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=web,worker -sEXPORTED_FUNCTIONS=$(WEB_EXPORT) \
 	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,HEAPU8,HEAPF32 -o $@
