@@ -15,7 +15,7 @@ const root = path.resolve(__dirname, '..');
 const puppeteer = require(path.join(root, 'build/npm/node_modules/puppeteer-core'));
 
 function usage(msg) {
-  console.error(`web-read: ${msg}\nusage: web-read.js Y4M OUT.jsonl [--frames N] [--photo IMAGE OUT.json] [--deny] [--screenshot OUT.png] [--timeout S]`);
+  console.error(`web-read: ${msg}\nusage: web-read.js Y4M OUT.jsonl [--frames N] [--photo IMAGE OUT.json] [--deny] [--screenshot OUT.png] [--timeout S] [--pixels DIR]`);
   process.exit(2);
 }
 
@@ -34,6 +34,8 @@ for (let i = 2; i < args.length; i++) {
   else usage(`unknown option '${args[i]}'`);
 }
 if (!(opt.frames > 0)) usage('--frames wants a whole number of at least 1');
+if (!fs.existsSync(y4m)) usage(`${y4m} does not exist`);
+if (opt.photo && !fs.existsSync(opt.photo)) usage(`${opt.photo} does not exist`);
 
 const webDir = path.join(root, 'build/web');
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
@@ -49,6 +51,12 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': types[path.extname(file)] || 'application/octet-stream' });
   fs.createReadStream(file).pipe(res);
 });
+
+// Writes text to file under a temporary name, then renames it: never half a file.
+function writeAtomic(file, text) {
+  fs.writeFileSync(file + '.tmp', text);
+  fs.renameSync(file + '.tmp', file);
+}
 
 function chromium() {
   for (const p of [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'])
@@ -118,9 +126,8 @@ function chromium() {
     const message = await page.$eval('#message', (e) => (e.hidden ? '' : e.textContent));
     if (outside.length) fail(`requests outside build/web: ${outside.slice(0, 3).join(', ')}`);
     if (failed) throw new Error(failed);
-    fs.writeFileSync(outPath + '.tmp', lines.join('\n') + (lines.length ? '\n' : ''));
-    fs.renameSync(outPath + '.tmp', outPath);
-    if (opt.photo) fs.writeFileSync(opt.photoOut, photoLine + '\n');
+    writeAtomic(outPath, lines.join('\n') + (lines.length ? '\n' : ''));
+    if (opt.photo) writeAtomic(opt.photoOut, photoLine + '\n');
     const ms = lines.map((l) => JSON.parse(l)).filter((j) => 'ms' in j).map((j) => j.ms).sort((a, b) => a - b);
     const med = ms.length ? ms[Math.floor(ms.length / 2)] : 0;
     console.log(JSON.stringify({ frames, median_ms: med, camera_error: cameraError, message }));

@@ -157,9 +157,7 @@ int rec_numbers(const struct rec_digit *digits, int n, const int *line, const st
 static const float REC_CTX_SURE = 0.9f, REC_CTX_JUNK = 0.9f, REC_CTX_ANCHOR = 0.9f,
                    REC_CTX_GAP = 1.0f;
 
-/* Whether boxes a and b are of similar height (within 0.6x), on one line (sharing half the
- * shorter's height) and at most gap times the taller's height apart. */
-static int side_by_side(const struct rec_box *a, const struct rec_box *b, float gap)
+int rec_side_by_side(const struct rec_box *a, const struct rec_box *b, float gap)
 {
     const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
     const int ov =
@@ -175,7 +173,7 @@ int rec_beside_sure_digit(const struct rec_digit *digits, int n, int self)
 {
     for (int j = 0; j < n; j++)
         if (j != self && digits[j].digit >= 0 && digits[j].confidence >= REC_CTX_ANCHOR &&
-            side_by_side(&digits[self].box, &digits[j].box, REC_CTX_GAP))
+            rec_side_by_side(&digits[self].box, &digits[j].box, REC_CTX_GAP))
             return 1;
     return 0;
 }
@@ -221,7 +219,7 @@ int rec_reject_lone_ones(struct rec_digit *digits, int n)
             if (anchored[i] || digits[i].digit != 1)
                 continue;
             for (int j = 0; j < n && !anchored[i]; j++)
-                if (anchored[j] && side_by_side(&digits[i].box, &digits[j].box, REC_ONE_GAP))
+                if (anchored[j] && rec_side_by_side(&digits[i].box, &digits[j].box, REC_ONE_GAP))
                     anchored[i] = 1, grew = 1;
         }
     }

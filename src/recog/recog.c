@@ -495,6 +495,22 @@ static int choose_readings(struct rec_scanner *sc, struct rec_result *r)
  * blob read 0.4 points more for 43% more time; beside digits only, few blobs qualify. */
 static const float BESIDE_SURE = 0.9f, BESIDE_ASPECT = 2.5f;
 
+/* The first input of plan pl's cut whose halves are both read as digits, BESIDE_SURE or surer
+ * (the surest such cut, by geometric mean), or -1. */
+static int sure_cut(const struct rec_scanner *sc, const struct rec_plan *pl)
+{
+    int best = -1;
+    float best_score = 0.0f;
+    for (int c = 0; c < pl->n_cuts; c++) {
+        const struct rec_digit *a = &sc->read[pl->left[c]], *b = &sc->read[pl->left[c] + 1];
+        const float score = sqrtf(a->confidence * b->confidence);
+        if (a->digit >= 0 && b->digit >= 0 && a->confidence >= BESIDE_SURE &&
+            b->confidence >= BESIDE_SURE && score > best_score)
+            best_score = score, best = pl->left[c];
+    }
+    return best;
+}
+
 static int cut_beside_digits(struct rec_scanner *sc, struct rec_result *r, int *n)
 {
     const int first = sc->n_in;
@@ -516,15 +532,7 @@ static int cut_beside_digits(struct rec_scanner *sc, struct rec_result *r, int *
         if (r->digits[i].digit >= 0 || !pl->n_cuts || pl->left[0] < first ||
             *n >= REC_MAX_CANDIDATES)
             continue;
-        int best = -1;
-        float best_score = 0.0f;
-        for (int c = 0; c < pl->n_cuts; c++) {
-            const struct rec_digit *a = &sc->read[pl->left[c]], *b = &sc->read[pl->left[c] + 1];
-            const float score = sqrtf(a->confidence * b->confidence);
-            if (a->digit >= 0 && b->digit >= 0 && a->confidence >= BESIDE_SURE &&
-                b->confidence >= BESIDE_SURE && score > best_score)
-                best_score = score, best = pl->left[c];
-        }
+        const int best = sure_cut(sc, pl);
         if (best < 0)
             continue;
         memmove(&r->digits[i + 2], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
@@ -605,16 +613,8 @@ static int beside_letters(const struct rec_digit *d, const struct rec_result *r,
     const struct rec_box *a = &d->box;
     for (int j = 0; j < n; j++) {
         const struct rec_digit *e = &r->digits[j];
-        if (e == d || e->digit >= 0 || e->junk < WORD_JUNK)
-            continue;
-        const struct rec_box *b = &e->box;
-        const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
-        const int ov =
-            (a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h) - (a->y > b->y ? a->y : b->y);
-        const int gap = a->x > b->x + b->w   ? a->x - (b->x + b->w)
-                        : b->x > a->x + a->w ? b->x - (a->x + a->w)
-                                             : 0;
-        if (hmin * 10 >= hmax * 6 && ov * 2 >= hmin && (float)gap <= WORD_GAP * hmax)
+        if (e != d && e->digit < 0 && e->junk >= WORD_JUNK &&
+            rec_side_by_side(a, &e->box, WORD_GAP))
             return 1;
     }
     return 0;

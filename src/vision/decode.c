@@ -88,6 +88,19 @@ static void jpeg_on_progress(j_common_ptr ci)
     }
 }
 
+/* A decoder's end: on DG_OK the w x h picture px becomes *img; otherwise px is freed and, when
+ * the decoder said why (else vis_image_check_size has), the reason is given with path. */
+static int hand_over(int rc, const char *path, const char *why, int w, int h, uint8_t *px,
+                     struct vis_image *img)
+{
+    if (rc == DG_OK) {
+        *img = (struct vis_image){w, h, px};
+        return DG_OK;
+    }
+    free(px);
+    return why[0] ? dg_fail(rc, "%s %s", path, why) : rc;
+}
+
 static void jpeg_run(struct jpeg_job *j)
 {
     if (setjmp(j->jump))
@@ -143,16 +156,8 @@ int vis_jpeg_decode(FILE *f, const char *path, struct vis_image *img)
     if (j->created)
         jpeg_destroy_decompress(&j->ci);
     free(j->row);
-    int rc = j->rc;
-    if (rc == DG_OK) {
-        img->w = (int)j->ci.image_width;
-        img->h = (int)j->ci.image_height;
-        img->px = j->px;
-    } else {
-        free(j->px);
-        if (j->why[0]) /* else vis_image_check_size has said why */
-            rc = dg_fail(rc, "%s %s", path, j->why);
-    }
+    const int rc =
+        hand_over(j->rc, path, j->why, (int)j->ci.image_width, (int)j->ci.image_height, j->px, img);
     free(j);
     return rc;
 }
@@ -192,6 +197,40 @@ static void png_on_read(png_structp png, png_bytep data, size_t n)
     }
 }
 
+/* libpng's transforms to whole bytes per channel: palettes to RGB, grey under 8 bits to 8,
+ * transparency to alpha, 16 bits in host order. */
+static void png_expand(const struct png_job *j, int depth, int type)
+{
+    if (type == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(j->png);
+    if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(j->png);
+    if (png_get_valid(j->png, j->info, PNG_INFO_tRNS))
+        png_set_tRNS_to_alpha(j->png);
+    const uint16_t one = 1;
+    if (depth == 16 && *(const uint8_t *)&one) /* PNG is big-endian; read 16 bits natively */
+        png_set_swap(j->png);
+}
+
+/* The decoded rows into j->px as grey: an interlaced picture arrives in passes over all rows, so
+ * it is held whole in j->data (within the decoded-bytes budget checked); any other one row at a
+ * time. */
+static void png_read_grey(struct png_job *j, int passes, size_t row_bytes, int ch, int is16)
+{
+    const size_t w = (size_t)j->w;
+    if (passes > 1) {
+        for (int p = 0; p < passes; p++)
+            for (int y = 0; y < j->h; y++)
+                png_read_row(j->png, j->data + y * row_bytes, NULL);
+        vis_grey_from_decoded(j->data, w * j->h, ch, is16, j->px);
+        return;
+    }
+    for (int y = 0; y < j->h; y++) {
+        png_read_row(j->png, j->data, NULL);
+        vis_grey_from_decoded(j->data, w, ch, is16, j->px + y * w);
+    }
+}
+
 static void png_run(struct png_job *j)
 {
     if (setjmp(j->jump))
@@ -202,15 +241,7 @@ static void png_run(struct png_job *j)
     png_uint_32 w, h;
     int depth, type, interlace;
     png_get_IHDR(j->png, j->info, &w, &h, &depth, &type, &interlace, NULL, NULL);
-    if (type == PNG_COLOR_TYPE_PALETTE)
-        png_set_palette_to_rgb(j->png);
-    if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
-        png_set_expand_gray_1_2_4_to_8(j->png);
-    if (png_get_valid(j->png, j->info, PNG_INFO_tRNS))
-        png_set_tRNS_to_alpha(j->png);
-    const uint16_t one = 1;
-    if (depth == 16 && *(const uint8_t *)&one) /* PNG is big-endian; read 16 bits natively */
-        png_set_swap(j->png);
+    png_expand(j, depth, type);
     const int passes = png_set_interlace_handling(j->png);
     png_read_update_info(j->png, j->info);
     const int ch = png_get_channels(j->png, j->info), is16 = depth == 16;
@@ -221,8 +252,6 @@ static void png_run(struct png_job *j)
     }
     j->w = (int)w, j->h = (int)h;
     const size_t row_bytes = png_get_rowbytes(j->png, j->info);
-    /* an interlaced picture arrives in passes over all rows: it is held whole (within the
-     * decoded-bytes budget just checked); any other one row at a time */
     j->data = malloc(row_bytes * (passes > 1 ? h : 1));
     j->px = malloc((size_t)w * h);
     if (!j->data || !j->px) {
@@ -231,17 +260,7 @@ static void png_run(struct png_job *j)
         longjmp(j->jump, 1);
     }
     j->rc = DG_EFORMAT; /* what a longjmp from here on means */
-    if (passes > 1) {
-        for (int p = 0; p < passes; p++)
-            for (png_uint_32 y = 0; y < h; y++)
-                png_read_row(j->png, j->data + y * row_bytes, NULL);
-        vis_grey_from_decoded(j->data, (size_t)w * h, ch, is16, j->px);
-    } else {
-        for (png_uint_32 y = 0; y < h; y++) {
-            png_read_row(j->png, j->data, NULL);
-            vis_grey_from_decoded(j->data, w, ch, is16, j->px + (size_t)y * w);
-        }
-    }
+    png_read_grey(j, passes, row_bytes, ch, is16);
     j->rc = DG_OK;
 }
 
@@ -261,7 +280,8 @@ static int png_header_size(FILE *f, const char *path)
     const uint32_t ht =
         (uint32_t)h[20] << 24 | (uint32_t)h[21] << 16 | (uint32_t)h[22] << 8 | h[23];
     const int depth = h[24], type = h[25];
-    const int ch = type == 0 ? 2 : type == 4 ? 2 : type == 6 ? 4 : 4; /* 2, 3: RGB(A) */
+    /* grey (0) and grey + alpha (4) at most 2; palette (3), RGB (2), RGBA (6) at most 4 */
+    const int ch = type == 0 || type == 4 ? 2 : 4;
     return vis_image_check_size(path, w > INT32_MAX ? 0 : (int)w, ht > INT32_MAX ? 0 : (int)ht, ch,
                                 depth == 16);
 }
@@ -285,16 +305,7 @@ int vis_png_decode(FILE *f, const char *path, struct vis_image *img)
         j->rc = DG_ENOMEM, snprintf(j->why, sizeof j->why, "needs more memory than there is");
     png_destroy_read_struct(j->png ? &j->png : NULL, j->info ? &j->info : NULL, NULL);
     free(j->data);
-    rc = j->rc;
-    if (rc == DG_OK) {
-        img->w = j->w;
-        img->h = j->h;
-        img->px = j->px;
-    } else {
-        free(j->px);
-        if (j->why[0])
-            rc = dg_fail(rc, "%s %s", path, j->why);
-    }
+    rc = hand_over(j->rc, path, j->why, j->w, j->h, j->px, img);
     free(j);
     return rc;
 }
