@@ -583,21 +583,46 @@ static void choose_look(enum sheet_kind kind, struct dg_rng *r, float paper[3], 
 
 /* Writes the sheet's content: rows of numbers (1-6 digits), symbols and printed words between
  * them, or for an empty scene words and symbols only. Truth digits are numbered from 1 in ids. */
+/* Rows never cross: bottom[x] is the lowest the ink of the rows written so far reaches in sheet
+ * column x, and a row (height hgt, slope, from x_start) starts `space` below it everywhere along
+ * its length. A writer's lines drift and tilt, but no one writes a number through another. */
+static float row_top(const float *bottom, int w, float x_start, float slope, float space)
+{
+    float y = 0.0f;
+    for (int x = (int)x_start; x < w; x++)
+        y = fmaxf(y, bottom[x] - slope * ((float)x - x_start));
+    return y + space;
+}
+
+static void row_done(float *bottom, int w, float x_start, float x_end, float y, float slope,
+                     float hgt)
+{
+    for (int x = (int)x_start; x < w && (float)x <= x_end; x++)
+        bottom[x] = fmaxf(bottom[x], y + slope * ((float)x - x_start) + hgt * 1.25f);
+}
+
 static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, struct truth *t,
                         const struct pen *pen0, int empty, float max_h, struct dg_rng *r)
 {
     const float margin = fmaxf(8.0f, s->w * 0.04f);
-    float y = margin + urand(r, 0, s->h * 0.1f);
+    float *bottom = malloc((size_t)s->w * sizeof *bottom);
+    if (!bottom)
+        return;
+    const float top = margin + urand(r, 0, s->h * 0.1f);
+    for (int x = 0; x < s->w; x++)
+        bottom[x] = top;
     const float print_col[3] = {urand(r, 10, 60), urand(r, 10, 60), urand(r, 10, 60)};
-    while (t->n_n < MAX_NUMBERS) {
+    for (int row = 0; t->n_n < MAX_NUMBERS; row++) {
         /* a digit height: log-uniform from 12 px to max_h */
         const float lo = 12.0f, hi = fmaxf(lo + 1, max_h);
         float hgt = expf(urand(r, logf(lo), logf(hi)));
-        if (y + hgt * 1.3f > s->h - margin)
-            break;
         const float slope = urand(r, -0.08f, 0.08f) * (chance(r, 0.3f) ? 2.0f : 1.0f);
         float x = margin + urand(r, 0, s->w * 0.15f);
         const float x_start = x;
+        const float y =
+            row_top(bottom, s->w, x_start, slope, row ? hgt * urand(r, 0.45f, 1.4f) : 0);
+        if (y + hgt * 1.3f > s->h - margin)
+            break;
         const int printed_row = empty || chance(r, 0.2f);
         struct pen pen = *pen0;
         if (!pen.skeleton ||
@@ -660,8 +685,9 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
             if (t->n_n == MAX_NUMBERS)
                 break;
         }
-        y += hgt * urand(r, 1.45f, 2.4f) + fabsf(slope) * s->w * 0.5f;
+        row_done(bottom, s->w, x_start, x, y, slope, hgt);
     }
+    free(bottom);
 }
 
 /* Ruled or squared lines, a sticky note's or board's edge, into the sheet. */

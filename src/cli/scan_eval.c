@@ -80,6 +80,7 @@ struct tally {
     /* missed digits: read as another digit, rejected, inside a larger candidate, in pieces, in
      * none; digits under SMALL_PX tall, and of them read */
     long wrong, rejected, merged, broken, unfound;
+    long merged_digits; /* of merged: the larger candidate holds another digit's centre */
     long small, small_read;
     int images;
 };
@@ -106,6 +107,7 @@ static void tally_add(struct tally *to, const struct tally *from)
     to->empty_false += from->empty_false, to->images += from->images;
     to->wrong += from->wrong, to->rejected += from->rejected, to->unfound += from->unfound;
     to->merged += from->merged, to->broken += from->broken;
+    to->merged_digits += from->merged_digits;
     to->small += from->small, to->small_read += from->small_read;
 }
 
@@ -203,12 +205,14 @@ static int read_items(const struct dg_json *doc, const struct dg_json_node *arr,
 }
 
 /* Tallies why truth digit d has no candidate of its own in r: it lies mostly inside a larger
- * candidate at most MERGED_MAX times its area (merged with a neighbour, a line or a stroke),
+ * candidate at most MERGED_MAX times its area (merged with a neighbour, counted apart when
+ * another of the n_all truth digits has its centre in that candidate, or with a line or stroke),
  * candidates cover parts of it (broken), or none does (not in the ink mask, dropped as a speck
  * or line, or within a large region such as a shadow or the sheet's outline). */
 enum { MERGED_MAX = 16 };
 
-static void miss_kind(const struct truth_item *d, const struct rec_result *r, struct tally *t)
+static void miss_kind(const struct truth_item *d, const struct truth_item *all, int n_all,
+                      const struct rec_result *r, struct tally *t)
 {
     const double area = (double)d->box[2] * d->box[3];
     double covered = 0.0;
@@ -219,6 +223,15 @@ static void miss_kind(const struct truth_item *d, const struct rec_result *r, st
             continue;
         if (inter * 2 >= area && b_area > area) {
             t->merged++;
+            for (int k = 0; k < n_all; k++) {
+                const int cx = all[k].box[0] + all[k].box[2] / 2;
+                const int cy = all[k].box[1] + all[k].box[3] / 2;
+                if (&all[k] != d && cx >= b->x && cx < b->x + b->w && cy >= b->y &&
+                    cy < b->y + b->h) {
+                    t->merged_digits++;
+                    break;
+                }
+            }
             return;
         }
         covered += inter;
@@ -270,7 +283,7 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
                 on = i, on_iou = v;
         }
         if (on < 0)
-            miss_kind(&digits[k], r, t);
+            miss_kind(&digits[k], digits, n_d, r, t);
         else if (on < r->n_digits)
             t->wrong++;
         else
@@ -340,11 +353,12 @@ static void report(const struct tally *kinds, int n_kinds, double *ms, int n_img
     const long missed = all.digits - all.read;
     if (missed > 0)
         printf("  missed %ld: %.1f%% read as another digit, %.1f%% rejected, %.1f%% merged into "
-               "a larger candidate, %.1f%% broken into pieces, %.1f%% in none; digits "
+               "a larger candidate (%.1f%% with another digit), %.1f%% broken into pieces, %.1f%% "
+               "in none; digits "
                "under %d px: %.2f%% read (%ld of %ld)\n",
                missed, pct(all.wrong, missed), pct(all.rejected, missed), pct(all.merged, missed),
-               pct(all.broken, missed), pct(all.unfound, missed), SMALL_PX,
-               pct(all.small_read, all.small), all.small_read, all.small);
+               pct(all.merged_digits, missed), pct(all.broken, missed), pct(all.unfound, missed),
+               SMALL_PX, pct(all.small_read, all.small), all.small_read, all.small);
     for (int i = 0; n_kinds > 1 && i < n_kinds; i++) {
         char label[64];
         snprintf(label, sizeof label, "  %.23s: ", kinds[i].kind);
