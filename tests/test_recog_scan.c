@@ -358,6 +358,83 @@ static void test_touching_pairs_split(void **state)
     data_set_free(&s);
 }
 
+/* Stage 4a, deeper ink: two digits joined by a faint smudge as tall as they are (a lens's blur
+ * between digits written close), and a 0 whose loop a faint wash fills. The mask takes both as
+ * single blobs (the smudge is darker than the threshold's margin), and a cut through the smudge's
+ * full columns is no cut at all; read again from their darker half, the pair is two digits and
+ * the 0 a 0. Each is shown to need the stage: with deep_share 0 neither is read. */
+static void smudge(struct vis_image *page, int x0, int y0, int x1, int y1, uint8_t v)
+{
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            uint8_t *p = &page->px[(size_t)y * page->w + x];
+            *p = *p < v ? *p : v;
+        }
+}
+
+static void test_deeper_ink(void **state)
+{
+    (void)state;
+    struct data_set s;
+    int first[10];
+    load_test_digits(&s, first);
+    struct reader on, off;
+    reader_open(&on, "models/fast.safetensors");
+    reader_open(&off, "models/fast.safetensors");
+    /* dark ink given: on blank paper the grey smudge can tip the automatic polarity test */
+    struct rec_params p;
+    rec_default_params(&p);
+    p.threshold.polarity = VIS_POLARITY_DARK_ON_LIGHT;
+    rec_scanner_set_params(on.sc, &p);
+    p.deep_share = 0.0f;
+    rec_scanner_set_params(off.sc, &p);
+    int pairs_on = 0, pairs_off = 0, zero_on = 0, zero_off = 0, tried = 0;
+    for (int a = 2; a < 10; a++) {
+        const int b = a == 9 ? 2 : a + 1;
+        struct vis_image page;
+        assert_int_equal(vis_image_init(&page, 640, 480), DG_OK);
+        memset(page.px, 225, 640 * 480);
+        struct placed pa, pb;
+        const int wa = put_digit(&page, &s, first[a], a, 200, 200, 2.0, &pa);
+        put_digit(&page, &s, first[b], b, 200 + wa + 8, 200, 2.0, &pb);
+        /* 60 levels below the paper: ink to the threshold (its margin is at most 48), but well
+         * above half the digits' depth (180) */
+        smudge(&page, pa.x + pa.w - 3, pa.y, pb.x + 3, pa.y + pa.h - 1, 165);
+        for (int k = 0; k < 2; k++) {
+            struct reader *rd = k ? &off : &on;
+            assert_int_equal(rec_scan(rd->sc, &page, rd->r), DG_OK);
+            const int ok = rd->r->n_digits == 2 && rd->r->digits[0].digit == a &&
+                           rd->r->digits[1].digit == b && rd->r->n_numbers == 1;
+            *(k ? &pairs_off : &pairs_on) += ok;
+        }
+        vis_image_destroy(&page);
+        tried++;
+    }
+    {
+        struct vis_image page;
+        assert_int_equal(vis_image_init(&page, 640, 480), DG_OK);
+        memset(page.px, 225, 640 * 480);
+        struct placed pz;
+        put_digit(&page, &s, first[0], 0, 300, 200, 2.5, &pz);
+        /* the wash over the loop: the middle half of the box */
+        smudge(&page, pz.x + pz.w / 4, pz.y + pz.h / 4, pz.x + 3 * pz.w / 4, pz.y + 3 * pz.h / 4,
+               150);
+        assert_int_equal(rec_scan(on.sc, &page, on.r), DG_OK);
+        zero_on = on.r->n_digits == 1 && on.r->digits[0].digit == 0;
+        assert_int_equal(rec_scan(off.sc, &page, off.r), DG_OK);
+        zero_off = off.r->n_digits == 1 && off.r->digits[0].digit == 0;
+        vis_image_destroy(&page);
+    }
+    printf("smudged pairs read: %d of %d with deeper ink, %d without; filled 0: %d, %d\n", pairs_on,
+           tried, pairs_off, zero_on, zero_off);
+    assert_true(pairs_on * 10 >= tried * 7);
+    assert_true(pairs_off * 10 <= tried * 2);
+    assert_true(zero_on && !zero_off);
+    reader_close(&on);
+    reader_close(&off);
+    data_set_free(&s);
+}
+
 /* Block letters drawn with bars (E F H L T U), the strokes of printed words, beside three MNIST
  * digits: a model with the "not a digit" class (the shipped fast one) reads the digits and
  * rejects the letters; the 10-class reference model reads letters as digits, so the check is one
@@ -579,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_grouping_gaps),
         cmocka_unit_test(test_fragment_joining),
         cmocka_unit_test(test_touching_pairs_split),
+        cmocka_unit_test(test_deeper_ink),
         cmocka_unit_test(test_rejects_drawn_letters),
         cmocka_unit_test(test_context_rejects_edges_and_letters),
         cmocka_unit_test(test_twelve_megapixel_page),

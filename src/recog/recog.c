@@ -21,6 +21,7 @@ void rec_default_params(struct rec_params *p)
     p->min_area = 20;
     p->max_aspect = 2.5f;
     p->split_aspect = 1.1f;
+    p->deep_share = 0.5f;
     p->min_fill = 0.08f;
     p->min_confidence = 0.5f;
     p->number_gap = 0.5f;
@@ -35,6 +36,7 @@ enum { REC_MAX_CUTS = 4 };
  * follows each). */
 struct rec_plan {
     int cand, whole, n_cuts, left[REC_MAX_CUTS];
+    int deep, n_deep; /* the pieces of its deeper ink (read_deeper): inputs deep .. + n_deep */
 };
 
 struct rec_scanner {
@@ -46,6 +48,10 @@ struct rec_scanner {
     struct vis_image mask;
     uint8_t *crop;
     size_t crop_cap;
+    int32_t *label; /* read_deeper's piece of each crop pixel, and its flood fill's stack */
+    size_t label_cap;
+    uint8_t *piece;
+    size_t piece_cap;
     int *per_comp; /* rec_scan's per-component scratch */
     size_t per_comp_cap;
     int *run_order;             /* rec_scan's runs, grouped by candidate */
@@ -100,6 +106,8 @@ void rec_scanner_free(struct rec_scanner *sc)
     free(sc->x);
     vis_image_destroy(&sc->mask);
     free(sc->crop);
+    free(sc->label);
+    free(sc->piece);
     free(sc->per_comp);
     free(sc->run_order);
     free(sc->gbox);
@@ -395,7 +403,7 @@ static int read_wholes(struct rec_scanner *sc)
         struct rec_plan *pl = &sc->plan[sc->n_plan++];
         pl->cand = k;
         pl->whole = sc->n_in++;
-        pl->n_cuts = 0;
+        pl->n_cuts = pl->n_deep = 0;
     }
     read_batch(sc, 0, sc->n_in);
     return DG_OK;
@@ -457,9 +465,208 @@ static int read_cuts(struct rec_scanner *sc)
     return DG_OK;
 }
 
-/* Stage 5, whole or cut: a cut wins over a whole the network is unsure of (below SPLIT_SURE 0.9)
- * when both halves together (geometric mean) are surer than the whole by SPLIT_MARGIN 0.1. Chosen
- * on scenes of training digits (build/scenes-tune). Writes r->digits and returns how many. */
+/* Stage 4a, deeper ink: digits written close together and blurred by the lens run into one blob
+ * in the ink mask (the valley between two digits is lighter than their strokes but still darker
+ * than the paper by the threshold's margin), and a small digit's loops fill in. A candidate the
+ * network is not sure of is labelled again from its darker part only: its own ink pixels at
+ * least p.deep_share (0.5) of the way from the paper around it (the median of the box's non-ink
+ * pixels) to its darkest ink. The pieces that leaves at least DEEP_MIN_H of the candidate's height
+ * (fragments of one digit joined by same_digit, specks left out; one piece, or two to
+ * DEEP_MAX_PIECES) are read, and choose_readings takes them when every one is a sure digit.
+ * On the camera-view tuning world (training digits, 2026-12-03, shipped fast model): digits read
+ * 70.25 -> 70.86%, precision 91.49 -> 91.54%; flat tuning scenes 97.22 -> 97.38%, precision
+ * 98.80 -> 98.90%. */
+static const float DEEP_MIN_H = 0.5f;
+enum { DEEP_MAX_PARTS = 64, DEEP_MAX_PIECES = 6, DEEP_MIN_AREA = 4 };
+
+/* The level (ink dark, 0..255) below which a share `frac` of hist's n counts lie. */
+static int hist_level(const int hist[256], long n, float frac)
+{
+    long acc = 0;
+    for (int v = 0; v < 256; v++)
+        if ((acc += hist[v]) > (long)(frac * (float)n))
+            return v;
+    return 255;
+}
+
+/* Labels the 8-connected components of the w x h map m (non-zero: ink) into lab (-1: paper) using
+ * stack (w * h entries); their boxes and areas go to part[0 ..). Returns how many, or -1 when
+ * there are more than DEEP_MAX_PARTS. */
+static int label_parts(const uint8_t *m, int w, int h, int32_t *lab, int32_t *stack,
+                       struct vis_component *part)
+{
+    const int n_px = w * h;
+    for (int i = 0; i < n_px; i++)
+        lab[i] = -1;
+    int n = 0;
+    for (int i = 0; i < n_px; i++) {
+        if (!m[i] || lab[i] >= 0)
+            continue;
+        if (n == DEEP_MAX_PARTS)
+            return -1;
+        struct vis_component *c = &part[n];
+        *c = (struct vis_component){.x0 = w, .y0 = h, .x1 = -1, .y1 = -1};
+        int top = 0;
+        stack[top++] = i;
+        lab[i] = n;
+        while (top) {
+            const int j = stack[--top], x = j % w, y = j / w;
+            c->x0 = x < c->x0 ? x : c->x0, c->x1 = x > c->x1 ? x : c->x1;
+            c->y0 = y < c->y0 ? y : c->y0, c->y1 = y > c->y1 ? y : c->y1;
+            c->area++;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const int xx = x + dx, yy = y + dy, k = yy * w + xx;
+                    if (xx >= 0 && xx < w && yy >= 0 && yy < h && m[k] && lab[k] < 0) {
+                        lab[k] = n;
+                        stack[top++] = k;
+                    }
+                }
+        }
+        n++;
+    }
+    return n;
+}
+
+/* sc->crop (plan pl's candidate, w x h at (bx, by)) keeps only its ink deep_share of the way down
+ * from the paper to the darkest ink. Returns 0 when the box has too little paper to judge. */
+static int keep_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip, int bx,
+                       int by, int w, int h)
+{
+    int paper_hist[256] = {0}, ink_hist[256] = {0};
+    long n_paper = 0, n_ink = 0;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
+        const uint8_t *mk = sc->mask.px + (size_t)(by + y) * sc->mask.w + bx;
+        const uint8_t *c = sc->crop + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            if (c[x])
+                ink_hist[g[x] ^ flip]++, n_ink++;
+            else if (!mk[x])
+                paper_hist[g[x] ^ flip]++, n_paper++;
+        }
+    }
+    if (n_paper * 4 < (long)w * h || !n_ink)
+        return 0;
+    const int paper = hist_level(paper_hist, n_paper, 0.5f);
+    const int dark = hist_level(ink_hist, n_ink, 0.05f);
+    const int limit = paper - (int)(sc->p.deep_share * (float)(paper - dark));
+    for (int y = 0; y < h; y++) {
+        const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
+        uint8_t *c = sc->crop + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            c[x] = c[x] && (g[x] ^ flip) <= limit ? 255 : 0;
+    }
+    return 1;
+}
+
+/* Adds plan pl's deeper pieces as network inputs: pl->deep, pl->n_deep (0 when there are none or
+ * more than DEEP_MAX_PIECES). */
+static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                      struct rec_plan *pl)
+{
+    const struct vis_component *b = &sc->box[pl->cand];
+    const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+    int rc = crop_candidate(sc, pl->cand);
+    if (rc == DG_OK)
+        rc = dg_grow((void **)&sc->label, &sc->label_cap, 2 * (size_t)w * h, sizeof(int32_t));
+    if (rc == DG_OK)
+        rc = dg_grow((void **)&sc->piece, &sc->piece_cap, (size_t)w * h, 1);
+    if (rc != DG_OK || !keep_deeper(sc, grey, flip, b->x0, b->y0, w, h))
+        return rc;
+    struct vis_component part[DEEP_MAX_PARTS];
+    int group[DEEP_MAX_PARTS];
+    const int n_parts = label_parts(sc->crop, w, h, sc->label, sc->label + (size_t)w * h, part);
+    if (n_parts < 1)
+        return DG_OK;
+    for (int i = 0; i < n_parts; i++)
+        group[i] = part[i].area >= DEEP_MIN_AREA ? i : -1;
+    for (int i = 0; i < n_parts; i++)
+        for (int j = i + 1; group[i] >= 0 && j < n_parts; j++)
+            if (group[j] >= 0 && same_digit(&part[i], &part[j], sc->min_h)) {
+                const int a = group_find(group, i), c = group_find(group, j);
+                if (a != c)
+                    group[a > c ? a : c] = a < c ? a : c;
+            }
+    struct vis_component piece[DEEP_MAX_PIECES];
+    int root[DEEP_MAX_PIECES], n_pieces = 0;
+    for (int g = 0; g < n_parts; g++) { /* each group's box, at its root */
+        if (group[g] != g)
+            continue;
+        struct vis_component u = part[g];
+        for (int i = g + 1; i < n_parts; i++)
+            if (group[i] >= 0 && group_find(group, i) == g) {
+                u.x0 = part[i].x0 < u.x0 ? part[i].x0 : u.x0;
+                u.y0 = part[i].y0 < u.y0 ? part[i].y0 : u.y0;
+                u.x1 = part[i].x1 > u.x1 ? part[i].x1 : u.x1;
+                u.y1 = part[i].y1 > u.y1 ? part[i].y1 : u.y1;
+            }
+        if ((float)(u.y1 - u.y0 + 1) < DEEP_MIN_H * (float)h)
+            continue;
+        if (n_pieces == DEEP_MAX_PIECES)
+            return DG_OK;
+        root[n_pieces] = g;
+        piece[n_pieces++] = u;
+    }
+    if (n_pieces < 1 || sc->n_in + n_pieces > REC_MAX_CANDIDATES)
+        return DG_OK;
+    pl->deep = sc->n_in;
+    for (int k = 0; k < n_pieces; k++) {
+        const struct vis_component *u = &piece[k];
+        const int pw = u->x1 - u->x0 + 1, ph = u->y1 - u->y0 + 1;
+        for (int y = 0; y < ph; y++)
+            for (int x = 0; x < pw; x++) {
+                const int l = sc->label[(size_t)(u->y0 + y) * w + u->x0 + x];
+                sc->piece[(size_t)y * pw + x] =
+                    l >= 0 && group[l] >= 0 && group_find(group, l) == root[k] ? 255 : 0;
+            }
+        if (vis_mnist_from_ink(sc->piece, pw, ph, (size_t)pw, sc->x + (size_t)sc->n_in * 784) !=
+            DG_OK)
+            continue;
+        /* the darker ink is thinner than the digit's: its box one pixel wider each way */
+        const int x0 = u->x0 > 0 ? u->x0 - 1 : 0, y0 = u->y0 > 0 ? u->y0 - 1 : 0;
+        const int x1 = u->x1 < w - 1 ? u->x1 + 1 : w - 1, y1 = u->y1 < h - 1 ? u->y1 + 1 : h - 1;
+        sc->in_box[sc->n_in++] = (struct rec_box){b->x0 + x0, b->y0 + y0, x1 - x0 + 1, y1 - y0 + 1};
+    }
+    pl->n_deep = sc->n_in - pl->deep;
+    return DG_OK;
+}
+
+static int read_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip)
+{
+    const int first = sc->n_in;
+    for (int k = 0; k < sc->n_plan && sc->p.deep_share > 0.0f; k++) {
+        struct rec_plan *pl = &sc->plan[k];
+        if (sc->read[pl->whole].confidence >= SPLIT_SURE)
+            continue;
+        const int rc = add_deeper(sc, grey, flip, pl);
+        if (rc)
+            return rc;
+    }
+    read_batch(sc, first, sc->n_in - first);
+    return DG_OK;
+}
+
+/* Stage 5, whole, cut or deeper pieces: a cut wins over a whole the network is unsure of (below
+ * SPLIT_SURE 0.9) when both halves together (geometric mean) are surer than the whole by
+ * SPLIT_MARGIN 0.1. Chosen on scenes of training digits (build/scenes-tune). The deeper pieces
+ * win over both when every piece is read as a digit, DEEP_SURE or surer, and together they are
+ * surer still. Writes r->digits and returns how many. */
+static const float DEEP_SURE = 0.9f;
+
+/* The geometric mean of the confidences of the n readings from read[first], or 0 when one of them
+ * is not a digit or below DEEP_SURE. */
+static float deep_score(const struct rec_scanner *sc, int first, int n)
+{
+    double log_sum = 0.0;
+    for (int i = first; i < first + n; i++) {
+        if (sc->read[i].digit < 0 || sc->read[i].confidence < DEEP_SURE)
+            return 0.0f;
+        log_sum += log(sc->read[i].confidence);
+    }
+    return (float)exp(log_sum / n);
+}
+
 static int choose_readings(struct rec_scanner *sc, struct rec_result *r)
 {
     int n_read = 0;
@@ -476,7 +683,12 @@ static int choose_readings(struct rec_scanner *sc, struct rec_result *r)
                 best = l;
             }
         }
-        if (best < 0) {
+        if (pl->n_deep && deep_score(sc, pl->deep, pl->n_deep) > best_score) {
+            for (int i = pl->deep; i < pl->deep + pl->n_deep; i++) {
+                sc->plan_of[n_read] = k;
+                r->digits[n_read++] = sc->read[i];
+            }
+        } else if (best < 0) {
             sc->plan_of[n_read] = k;
             r->digits[n_read++] = *whole;
         } else {
@@ -675,7 +887,8 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     sc->max_h = (int)(sc->p.max_height_frac * short_side);
     int rc;
     if ((rc = find_ink(sc, grey, r)) || (rc = find_candidates(sc)) || (rc = read_wholes(sc)) ||
-        (rc = read_cuts(sc)))
+        (rc = read_cuts(sc)) ||
+        (rc = read_deeper(sc, grey, r->polarity == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0)))
         return rc;
     int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
