@@ -14,7 +14,7 @@
 #                   build/world-tune (tuning); make mine: examples for the "not a digit" class
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
-# base <- nn; base <- vision; base <- data; nn + vision <- recog; base + FFmpeg <- media;
+# base <- nn; base <- vision; base <- data; nn + data <- train; nn + vision <- recog; base + FFmpeg <- media;
 # recog + media + SDL2 <- app; recog <- lib (the public API); all <- cli.
 
 CC       ?= cc
@@ -54,14 +54,16 @@ INC_data   := -Isrc/base -Isrc/data
 INC_recog  := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog
 INC_media  := -Isrc/base -Isrc/media
 INC_app    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog -Isrc/media -Isrc/app
-INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/recog -Isrc/media -Isrc/app -Isrc/cli -I$(B)/gen
+INC_train  := -Isrc/base -Isrc/nn -Isrc/data
+INC_cli    := -Isrc/base -Isrc/nn -Isrc/vision -Isrc/data -Isrc/train -Isrc/recog -Isrc/media -Isrc/app -Isrc/cli -I$(B)/gen
 INC_lib    := -Iinclude -Isrc/base -Isrc/nn -Isrc/vision -Isrc/recog -I$(B)/gen
-MODULES    := base nn vision data recog media app lib
+MODULES    := base nn vision data train recog media app lib
 
 SRC_base   := $(wildcard src/base/*.c)
 SRC_nn     := $(wildcard src/nn/*.c)
 SRC_vision := $(wildcard src/vision/*.c)
 SRC_data   := $(wildcard src/data/*.c)
+SRC_train  := $(wildcard src/train/*.c)
 SRC_recog  := $(wildcard src/recog/*.c)
 SRC_media  := $(wildcard src/media/*.c)
 SRC_app    := $(wildcard src/app/*.c)
@@ -71,7 +73,7 @@ SRC_lib    := $(wildcard src/lib/*.c)
 obj = $(patsubst src/%.c,$(B)/obj/%.o,$(SRC_$(1)))
 LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
-LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
+LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
 .PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world mine format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
@@ -123,7 +125,7 @@ $(B)/gen/digits_config.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 $(call obj,lib) $(call obj,cli): $(B)/gen/digits_config.h
 
-$(B)/digits: $(call obj,cli) $(call LIB,app) $(call LIB,media) $(call LIB,data) $(B)/libdigits.a
+$(B)/digits: $(call obj,cli) $(call LIB,app) $(call LIB,media) $(call LIB,train) $(call LIB,data) $(B)/libdigits.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(LDLIBS_LIVE) -o $@
 
 -include $(wildcard $(B)/obj/*/*.d $(B)/pic/*/*.d $(B)/tests/*.d)
@@ -133,6 +135,7 @@ TEST_LIBS_base   := $(call LIB,base)
 TEST_LIBS_nn     := $(call LIB,nn) $(call LIB,base)
 TEST_LIBS_vision := $(call LIB,vision) $(call LIB,base)
 TEST_LIBS_data   := $(call LIB,data) $(call LIB,base)
+TEST_LIBS_train  := $(call LIB,train) $(call LIB,data) $(call LIB,nn) $(call LIB,base)
 TEST_LIBS_recog  := $(call LIB,recog) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 TEST_LIBS_media  := $(call LIB,media) $(call LIB,data) $(call LIB,vision) $(call LIB,base)
 TEST_LIBS_cli    := $(LIBS_ALL)
@@ -141,6 +144,7 @@ TEST_INC_base    := $(INC_base)
 TEST_INC_nn      := $(INC_nn)
 TEST_INC_vision  := $(INC_vision)
 TEST_INC_data    := $(INC_data)
+TEST_INC_train   := $(INC_train) -Isrc/train
 TEST_INC_recog   := $(INC_recog) -Isrc/data
 TEST_INC_media   := $(INC_media) -Isrc/data -Isrc/vision $(CFLAGS_media)
 TEST_INC_cli     := $(INC_cli)

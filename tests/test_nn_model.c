@@ -434,7 +434,7 @@ static void test_adam_step_by_hand(void **state)
     float p[2] = {1.0f, -2.0f};
     opt->grads[0] = 0.5f;
     opt->grads[1] = -4.0f;
-    nn_optim_apply(opt, p);
+    nn_optim_apply(opt, p, 0, NULL, NULL);
     /* First Adam step moves each parameter by lr * g / (|g| + eps') ~ lr * sign(g). */
     assert_true(fabsf(p[0] - (1.0f - 1e-3f)) < 1e-6f);
     assert_true(fabsf(p[1] - (-2.0f + 1e-3f)) < 1e-6f);
@@ -443,9 +443,23 @@ static void test_adam_step_by_hand(void **state)
     float q = 1.0f;
     opt->lr = 0.1f;
     opt->grads[0] = 1.0f;
-    nn_optim_apply(opt, &q); /* v = 1, q = 0.9 */
-    nn_optim_apply(opt, &q); /* v = 1.9, q = 0.71 */
+    nn_optim_apply(opt, &q, 0, NULL, NULL); /* v = 1, q = 0.9 */
+    nn_optim_apply(opt, &q, 0, NULL, NULL); /* v = 1.9, q = 0.71 */
     assert_true(fabsf(q - 0.71f) < 1e-6f);
+    nn_optim_free(opt);
+    /* Decay in the same step, on the ranges given only: SGD from zero velocity moves a weight
+     * of 1 with gradient 0 to 1 - lr wd, and leaves the parameter outside the range alone. */
+    assert_int_equal(nn_optim_new(NN_SGD, 4, &opt), DG_OK);
+    float r[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+    opt->lr = 0.1f;
+    opt->weight_decay = 0.5f;
+    const size_t off[2] = {0, 2}, len[2] = {1, 2};
+    nn_optim_apply(opt, r, 2, off, len);
+    assert_true(fabsf(r[0] - 0.95f) < 1e-7f && r[1] == 1.0f);
+    assert_true(fabsf(r[2] - 0.95f) < 1e-7f && fabsf(r[3] - 0.95f) < 1e-7f);
+    opt->grads[1] = 1.0f; /* and the gradient step beside it: 1 - 0.1 */
+    nn_optim_apply(opt, r, 2, off, len);
+    assert_true(fabsf(r[1] - 0.9f) < 1e-7f && fabsf(r[0] - 0.9025f) < 1e-6f);
     nn_optim_free(opt);
 }
 

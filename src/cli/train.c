@@ -1,8 +1,8 @@
-/* train.c - `digits train`: mini-batch training on MNIST with a progress bar, test accuracy after
- * every epoch, a checkpoint after every epoch (and on Ctrl-C) that --resume continues from.
- * Reproducible: epoch e's shuffle comes from (seed, e) and dropout from one saved RNG stream, so a
- * resumed run retraces an uninterrupted one for the same thread count. */
+/* train.c - `digits train`: the command line over a training run (src/train): MNIST and any mined
+ * examples assembled, a progress bar, test (or validation) accuracy after every epoch, a
+ * checkpoint after every epoch and on Ctrl-C that --resume continues from, and the model file. */
 #define _POSIX_C_SOURCE 200809L
+#include "train.h"
 #include "cli.h"
 
 #include <getopt.h>
@@ -70,34 +70,57 @@ struct train_opts {
     int have_lr, have_epochs, have_wd, have_sched, have_aug;
 };
 
-/* The robust and fast presets' recipe, where the command line does not say otherwise. */
-static void apply_recipe(struct train_opts *o)
+/* A new run's recipe: the preset's (train_recipe_default), then what the command line says. */
+static void new_recipe(const struct train_opts *o, struct train_recipe *rc)
 {
-    if (strcmp(o->arch, "robust") != 0 && strcmp(o->arch, "fast") != 0)
-        return;
-    if (!o->have_epochs)
-        o->epochs = 30;
-    if (!o->have_lr)
-        o->lr = 0.002;
-    if (!o->have_wd)
-        o->wd = 0.01;
-    if (!o->have_sched)
-        o->cosine = 1;
-    if (!o->have_aug)
-        o->augment = 1;
-    o->have_lr = 1;
+    train_recipe_default(rc, o->arch);
+    rc->batch = o->batch;
+    rc->seed = o->seed;
+    rc->smooth = o->smooth;
+    rc->limit = o->limit;
+    rc->val = o->val;
+    rc->mnist_repeat = o->mnist_repeat;
+    if (o->have_epochs)
+        rc->epochs = o->epochs;
+    if (o->have_lr)
+        rc->lr = o->lr;
+    if (o->have_wd)
+        rc->wd = o->wd;
+    if (o->have_sched)
+        rc->cosine = o->cosine;
+    if (o->have_aug)
+        rc->augment = o->augment;
+    snprintf(rc->extra, sizeof rc->extra, "%s", o->extra ? o->extra : "");
+    if (o->out)
+        snprintf(rc->out, sizeof rc->out, "%s", o->out);
+    else
+        snprintf(rc->out, sizeof rc->out, "%s.safetensors", nn_preset(o->arch) ? o->arch : "model");
 }
 
-/* The learning rate for step (0-based) of total: linear warm-up over warm steps, then cosine
- * decay to 0. */
-static float scheduled_lr(const struct train_opts *o, long step, long total, long warm)
+/* A resumed run keeps the recipe it was saved with (its batch size, seed and MNIST repeat always)
+ * except where the command line says otherwise. */
+static void resumed_recipe(const struct train_opts *o, struct train_recipe *rc)
 {
-    if (!o->cosine)
-        return (float)o->lr;
-    if (step < warm)
-        return (float)(o->lr * (double)(step + 1) / (double)warm);
-    const double t = (double)(step - warm) / (double)(total - warm > 0 ? total - warm : 1);
-    return (float)(o->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
+    if (o->have_epochs)
+        rc->epochs = o->epochs;
+    if (o->have_lr)
+        rc->lr = o->lr;
+    if (o->have_wd)
+        rc->wd = o->wd;
+    if (o->have_sched)
+        rc->cosine = o->cosine;
+    if (o->have_aug)
+        rc->augment = o->augment;
+    if (o->smooth)
+        rc->smooth = o->smooth;
+    if (o->limit)
+        rc->limit = o->limit;
+    if (o->val)
+        rc->val = o->val;
+    if (o->extra)
+        snprintf(rc->extra, sizeof rc->extra, "%s", o->extra);
+    if (o->out)
+        snprintf(rc->out, sizeof rc->out, "%s", o->out);
 }
 
 static void ckpt_path(const char *out, char *buf, size_t n)
@@ -111,55 +134,44 @@ static void ckpt_path(const char *out, char *buf, size_t n)
         snprintf(buf, n, "%s.ckpt", out);
 }
 
-static void progress(int tty, int epoch, int epochs, int b, int n_batches, double loss, double acc,
-                     double ips, double eta)
+/* The progress bar on a terminal (every 5 batches), ten plain lines an epoch otherwise. */
+struct bar {
+    int tty, next_report, first_batch;
+    long epochs;
+};
+
+static void show_progress(void *ctx, const struct train_progress *p)
 {
-    if (tty) {
-        char bar[31];
-        int fill = (int)(30.0 * b / n_batches);
+    struct bar *bar = ctx;
+    const int b = p->batch - 1;
+    if (!(p->batch == p->n_batches ||
+          (bar->tty ? b % 5 == 0 : b * 10 / p->n_batches >= bar->next_report)))
+        return;
+    if (!bar->tty)
+        bar->next_report = b * 10 / p->n_batches + 1;
+    const double dt = p->seconds, ips = (double)p->seen / (dt > 1e-9 ? dt : 1e-9);
+    const int done_b = p->batch - bar->first_batch;
+    const double eta = (double)(p->n_batches - p->batch) / done_b * dt +
+                       (double)(bar->epochs - p->epoch) * p->n_batches / done_b * dt;
+    const double acc = (double)p->correct / (double)p->seen;
+    if (bar->tty) {
+        char fill[31];
+        const int k = (int)(30.0 * p->batch / p->n_batches);
         for (int i = 0; i < 30; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[30] = '\0';
-        printf("\repoch %d/%d [%s] %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs  ", epoch,
-               epochs, bar, b, n_batches, loss, 100.0 * acc, ips, eta);
+            fill[i] = i < k ? '#' : '.';
+        fill[30] = '\0';
+        printf("\repoch %d/%ld [%s] %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs  ", p->epoch,
+               bar->epochs, fill, p->batch, p->n_batches, p->loss, 100.0 * acc, ips, eta);
     } else {
-        printf("epoch %d/%d batch %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs\n", epoch, epochs,
-               b, n_batches, loss, 100.0 * acc, ips, eta);
+        printf("epoch %d/%ld batch %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %.0fs\n", p->epoch,
+               bar->epochs, p->batch, p->n_batches, p->loss, 100.0 * acc, ips, eta);
     }
     fflush(stdout);
 }
 
-/* Everything --resume needs besides weights and optimizer state: where the run stands (the next
- * epoch and batch), the dropout stream, and the recipe. */
-static void ckpt_meta(struct nn_meta *meta, const struct train_opts *o, const struct nn_optim *opt,
-                      const struct dg_rng *drop_rng, int epoch, int batch, double seconds)
+static int save_ckpt(const char *cmd, const struct train_run *run, const char *path)
 {
-    char hex[65];
-    dg_rng_to_hex(drop_rng, hex);
-    nn_meta_set(meta, "epoch", "%d", epoch);
-    nn_meta_set(meta, "batch_index", "%d", batch);
-    nn_meta_set(meta, "rng", "%s", hex);
-    nn_meta_set(meta, "seed", "%ld", o->seed);
-    nn_meta_set(meta, "batch", "%ld", o->batch);
-    nn_meta_set(meta, "epochs", "%ld", o->epochs);
-    nn_meta_set(meta, "lr", "%.9g", o->have_lr ? o->lr : (double)opt->lr);
-    nn_meta_set(meta, "limit", "%ld", o->limit);
-    nn_meta_set(meta, "val", "%ld", o->val);
-    nn_meta_set(meta, "wd", "%.9g", o->wd);
-    nn_meta_set(meta, "smooth", "%.9g", o->smooth);
-    nn_meta_set(meta, "schedule", "%s", o->cosine ? "cosine" : "const");
-    nn_meta_set(meta, "augment", "%s", o->augment ? "on" : "off");
-    if (o->extra)
-        nn_meta_set(meta, "extra", "%s", o->extra);
-    nn_meta_set(meta, "mnist_repeat", "%ld", o->mnist_repeat);
-    nn_meta_set(meta, "out", "%s", o->out);
-    nn_meta_set(meta, "train_seconds", "%.1f", seconds);
-}
-
-static int save(const char *cmd, const struct nn_model *m, const struct nn_optim *opt,
-                struct nn_meta *meta, const char *path)
-{
-    if (nn_model_save(m, opt, meta, path) != DG_OK)
+    if (train_run_save(run, path) != DG_OK)
         return cli_fail(cmd, "cannot save %s: %s", path, dg_errmsg());
     return 0;
 }
@@ -269,31 +281,31 @@ static int parse(int argc, char **argv, struct train_opts *o)
     return 0;
 }
 
-/* *fit becomes MNIST's training images (train) o->mnist_repeat times, then the examples of
- * --extra (mined ones after MNIST's: the shuffle mixes them), in arrays of its own. Returns 0, or
+/* *fit becomes MNIST's training images (train) rc->mnist_repeat times, then the examples of
+ * rc->extra (mined ones after MNIST's: the shuffle mixes them), in arrays of its own. Returns 0, or
  * prints why not and returns the exit status (*fit untouched). */
-static int with_extra(const char *cmd, const struct train_opts *o, int n_classes,
+static int with_extra(const char *cmd, const struct train_recipe *rc, int n_classes,
                       const struct data_set *train, struct data_set *fit)
 {
     char ip[4300], lp[4300];
-    snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", o->extra);
-    snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", o->extra);
+    snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", rc->extra);
+    snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", rc->extra);
     struct data_set extra = {0};
     if (data_load_examples(ip, lp, &extra) != DG_OK)
         return cli_fail(cmd, "--extra: %s", dg_errmsg());
     int n_junk = 0;
     for (int i = 0; i < extra.n; i++)
         n_junk += extra.labels[i] == DATA_NOT_DIGIT;
-    const size_t n_mnist = (size_t)train->n * (size_t)o->mnist_repeat;
+    const size_t n_mnist = (size_t)train->n * (size_t)rc->mnist_repeat;
     const size_t n_all = n_mnist + (size_t)extra.n;
     int status = 0;
     if (extra.rows != 28 || extra.cols != 28)
-        status = cli_usage(cmd, "--extra %s: the examples are not 28x28", o->extra);
+        status = cli_usage(cmd, "--extra %s: the examples are not 28x28", rc->extra);
     else if (n_junk > 0 && n_classes < 11)
         status = cli_usage(cmd,
                            "--extra %s: it has 'not a digit' examples (10): use an --arch ending "
                            "in f11j (or f11)",
-                           o->extra);
+                           rc->extra);
     else if (n_all > 10000000)
         status = cli_usage(cmd, "--extra and --mnist-repeat make over 10,000,000 examples");
     struct data_set all = {(int)n_all, 28, 28, NULL, NULL};
@@ -309,15 +321,81 @@ static int with_extra(const char *cmd, const struct train_opts *o, int n_classes
         data_set_free(&extra);
         return status;
     }
-    for (long k = 0; k < o->mnist_repeat; k++) {
+    for (long k = 0; k < rc->mnist_repeat; k++) {
         memcpy(all.images + (size_t)k * train->n * 784, train->images, (size_t)train->n * 784);
         memcpy(all.labels + (size_t)k * train->n, train->labels, (size_t)train->n);
     }
     memcpy(all.images + n_mnist * 784, extra.images, (size_t)extra.n * 784);
     memcpy(all.labels + n_mnist, extra.labels, (size_t)extra.n);
-    printf("with %d extra examples from %s (%d not digits)\n", extra.n, o->extra, n_junk);
+    printf("with %d extra examples from %s (%d not digits)\n", extra.n, rc->extra, n_junk);
     data_set_free(&extra);
     *fit = all;
+    return 0;
+}
+
+/* The run to train: resumed from o->resume, or new. Returns 0 or the exit status. */
+static int open_run(const char *cmd, const struct train_opts *o, struct train_run *run)
+{
+    if ((o->out && strlen(o->out) >= TRAIN_PATH) || (o->extra && strlen(o->extra) >= TRAIN_PATH))
+        return cli_usage(cmd, "--out and --extra take paths of at most %d bytes", TRAIN_PATH - 1);
+    if (o->resume) {
+        if (train_run_load(o->resume, run) != DG_OK)
+            return cli_fail(cmd, "cannot resume: %s", dg_errmsg());
+        resumed_recipe(o, &run->rc);
+        printf("resuming %s at epoch %d, batch %d\n", o->resume, run->epoch + 1, run->batch_index);
+        return 0;
+    }
+    struct train_recipe rc;
+    new_recipe(o, &rc);
+    if (train_run_new(o->arch, &rc, o->optim, run) != DG_OK)
+        return cli_usage(cmd, "--arch: %s", dg_errmsg());
+    if (run->model->n_classes != 10 && run->model->n_classes != 11) {
+        const int n = run->model->n_classes;
+        train_run_free(run);
+        return cli_usage(cmd,
+                         "--arch must end with f10 (ten digits) or f11 (and 'not a digit'), not "
+                         "f%d",
+                         n);
+    }
+    return 0;
+}
+
+/* The model file: weights and what produced them, no optimizer state; with a validation set, the
+ * test set is looked at once, now, to report. */
+static int save_model(const char *cmd, const struct train_run *run, const struct data_set *fit,
+                      const struct data_set *val, const struct data_set *test, double acc,
+                      const char *ckpt)
+{
+    const struct train_recipe *rc = &run->rc;
+    struct nn_meta fm = {0};
+    nn_meta_set(&fm, "normalisation",
+                "pixels/255; MNIST-style digit: white on black, 20x20 box centred by mass in "
+                "28x28");
+    nn_meta_set(&fm, "epochs", "%ld", rc->epochs);
+    nn_meta_set(&fm, "seed", "%ld", rc->seed);
+    nn_meta_set(&fm, "batch", "%ld", rc->batch);
+    nn_meta_set(&fm, "optimizer", "%s lr %g %s, weight decay %g, label smoothing %g",
+                run->opt->kind == NN_ADAM ? "adam" : "sgd", rc->lr,
+                rc->cosine ? "cosine" : "constant", rc->wd, rc->smooth);
+    nn_meta_set(&fm, "augment", "%s", rc->augment ? "on" : "off");
+    if (val->n) {
+        nn_meta_set(&fm, "val_images", "%d", val->n);
+        nn_meta_set(&fm, "val_accuracy", "%.4f", acc);
+        const int correct = cli_classify(run->model, test, NULL, NULL);
+        if (correct < 0)
+            return cli_fail(cmd, "%s", dg_errmsg());
+        printf("validation accuracy %.2f%%; test accuracy %.2f%%\n", 100.0 * acc,
+               100.0 * correct / test->n);
+        acc = (double)correct / test->n;
+    }
+    nn_meta_set(&fm, "test_accuracy", "%.4f", acc);
+    nn_meta_set(&fm, "train_images", "%d", fit->n);
+    nn_meta_set(&fm, "train_seconds", "%.1f", run->seconds);
+    nn_meta_set(&fm, "threads", "%d", nn_get_threads());
+    if (nn_model_save(run->model, NULL, &fm, rc->out) != DG_OK)
+        return cli_fail(cmd, "cannot save %s: %s", rc->out, dg_errmsg());
+    printf("saved %s (test accuracy %.2f%%, %.1f s of training); checkpoint %s\n", rc->out,
+           100.0 * acc, run->seconds, ckpt);
     return 0;
 }
 
@@ -336,116 +414,17 @@ int cmd_train(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     nn_set_threads((int)o.threads);
 
-    struct nn_model *m = NULL;
-    struct nn_optim *opt = NULL;
-    struct nn_work *wk = NULL;
-    struct nn_meta meta = {0};
-    struct data_set train = {0}, test = {0};
-    float *x = NULL;
-    uint8_t *y = NULL;
-    uint32_t *perm = NULL;
-    struct dg_rng drop_rng;
-    int start_epoch = 0, start_batch = 0;
-    double spent = 0.0; /* training seconds before this run (from a checkpoint) */
-    char out_buf[4200], extra_buf[4200];
+    struct train_run run = {0};
+    struct data_set train = {0}, test = {0}, val = {0};
     struct data_set fit = {0}; /* what is trained on; its arrays are its own when fit_owned */
     int fit_owned = 0;
-    int status = 1;
-
-    if (o.resume) {
-        if (nn_model_load(o.resume, &m, &opt, &meta) != DG_OK)
-            return cli_fail(cmd, "cannot resume: %s", dg_errmsg());
-        const char *ep = nn_meta_get(&meta, "epoch"), *bt = nn_meta_get(&meta, "batch_index");
-        const char *rs = nn_meta_get(&meta, "rng"), *sd = nn_meta_get(&meta, "seed");
-        const char *bs = nn_meta_get(&meta, "batch"), *tot = nn_meta_get(&meta, "epochs");
-        const char *lim = nn_meta_get(&meta, "limit"), *sp = nn_meta_get(&meta, "train_seconds");
-        const char *va = nn_meta_get(&meta, "val"), *wd = nn_meta_get(&meta, "wd");
-        const char *sm = nn_meta_get(&meta, "smooth"), *sc = nn_meta_get(&meta, "schedule");
-        const char *au = nn_meta_get(&meta, "augment"), *ex = nn_meta_get(&meta, "extra");
-        const char *mr = nn_meta_get(&meta, "mnist_repeat");
-        if (mr && cli_parse_long(mr, 1, 8, &o.mnist_repeat))
-            o.mnist_repeat = 1;
-        long v;
-        if (!opt || !ep || !bt || !rs || !sd || !bs || !tot || cli_parse_long(ep, 0, 100000, &v) ||
-            (start_epoch = (int)v, 0) || cli_parse_long(bt, 0, 100000000, &v) ||
-            (start_batch = (int)v, 0) || cli_parse_long(sd, 0, 2147483647L, &o.seed) ||
-            cli_parse_long(bs, 1, 8192, &o.batch) || dg_rng_from_hex(&drop_rng, rs) != DG_OK) {
-            status = cli_fail(cmd,
-                              "%s is a model, not a training checkpoint (or is damaged); "
-                              "resume from the .ckpt.safetensors file train writes",
-                              o.resume);
-            goto done;
-        }
-        if (!o.have_epochs && cli_parse_long(tot, 1, 100000, &o.epochs)) {
-            status = cli_fail(cmd, "%s has a bad epoch count", o.resume);
-            goto done;
-        }
-        if (lim && !o.limit && cli_parse_long(lim, 0, 10000000, &o.limit))
-            o.limit = 0;
-        if (sp)
-            spent = atof(sp);
-        if (!o.have_lr && nn_meta_get(&meta, "lr"))
-            o.lr = atof(nn_meta_get(&meta, "lr"));
-        else if (!o.have_lr)
-            o.lr = opt->lr;
-        o.have_lr = 1;
-        opt->lr = (float)o.lr;
-        /* the recipe continues as it was saved */
-        if (va && !o.val && cli_parse_long(va, 0, 10000000, &o.val))
-            o.val = 0;
-        if (wd && !o.have_wd)
-            o.wd = atof(wd);
-        if (sm && !o.smooth)
-            o.smooth = atof(sm);
-        if (sc && !o.have_sched)
-            o.cosine = !strcmp(sc, "cosine");
-        if (au && !o.have_aug)
-            o.augment = !strcmp(au, "on");
-        if (ex && !o.extra) {
-            snprintf(extra_buf, sizeof extra_buf, "%s", ex);
-            o.extra = extra_buf;
-        }
-        o.arch = m->spec;
-        if (!o.out) {
-            /* Continue writing to the file the checkpoint belongs to. */
-            const char *mo = nn_meta_get(&meta, "out");
-            snprintf(out_buf, sizeof out_buf, "%s", mo ? mo : "model.safetensors");
-            o.out = out_buf;
-        }
-        printf("resuming %s at epoch %d, batch %d\n", o.resume, start_epoch + 1, start_batch);
-    } else {
-        apply_recipe(&o);
-        if (nn_model_new(o.arch, 1, 28, 28, &m) != DG_OK) {
-            status = cli_usage(cmd, "--arch: %s", dg_errmsg());
-            goto done;
-        }
-        if (m->n_classes != 10 && m->n_classes != 11) {
-            status = cli_usage(cmd,
-                               "--arch must end with f10 (ten digits) or f11 (and 'not a digit'), "
-                               "not f%d",
-                               m->n_classes);
-            goto done;
-        }
-        struct dg_rng init_rng;
-        dg_rng_seed(&init_rng, (uint64_t)o.seed);
-        nn_model_init(m, &init_rng);
-        dg_rng_seed(&drop_rng, (uint64_t)o.seed ^ 0xd5a61266f0c9392cULL);
-        if (nn_optim_new(o.optim, m->n_params, &opt) != DG_OK) {
-            status = cli_fail(cmd, "%s", dg_errmsg());
-            goto done;
-        }
-        if (o.have_lr)
-            opt->lr = (float)o.lr;
-        o.lr = opt->lr;
-        o.have_lr = 1;
-        if (!o.out) {
-            snprintf(out_buf, sizeof out_buf, "%s.safetensors",
-                     nn_preset(o.arch) ? o.arch : "model");
-            o.out = out_buf;
-        }
-    }
+    int status = open_run(cmd, &o, &run);
+    if (status)
+        return status;
+    status = 1;
+    struct train_recipe *r = &run.rc;
     char ckpt[4300];
-    ckpt_path(o.out, ckpt, sizeof ckpt);
+    ckpt_path(r->out, ckpt, sizeof ckpt);
 
     if (cli_load_mnist(cmd, o.data, "train", &train) || cli_load_mnist(cmd, o.data, "t10k", &test))
         goto done;
@@ -454,52 +433,37 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     /* The validation images are the last of the training file; they are never trained on. */
-    struct data_set val = {0};
-    if (o.val) {
-        if (o.val >= train.n) {
-            status = cli_usage(cmd, "--val %ld leaves no training images (the set has %d)", o.val,
+    if (r->val) {
+        if (r->val >= train.n) {
+            status = cli_usage(cmd, "--val %ld leaves no training images (the set has %d)", r->val,
                                train.n);
             goto done;
         }
         val = train;
-        val.n = (int)o.val;
+        val.n = (int)r->val;
         val.images = train.images + (size_t)(train.n - val.n) * 784;
         val.labels = train.labels + (train.n - val.n);
         train.n -= val.n;
     }
-    if (o.limit && o.limit < train.n)
-        train.n = (int)o.limit;
+    if (r->limit && r->limit < train.n)
+        train.n = (int)r->limit;
     /* what is trained on: MNIST's training images, then any extra examples */
     fit = train;
-    if (o.extra) {
-        if ((status = with_extra(cmd, &o, m->n_classes, &train, &fit)) != 0)
+    if (r->extra[0]) {
+        if ((status = with_extra(cmd, r, run.model->n_classes, &train, &fit)) != 0)
             goto done;
         fit_owned = 1;
         status = 1;
     }
-    opt->weight_decay = (float)o.wd;
-    opt->label_smoothing = (float)o.smooth;
-    struct data_augment aug;
-    data_augment_default(&aug);
-    const int n_batches = (fit.n + (int)o.batch - 1) / (int)o.batch;
-    if (start_batch >= n_batches)
-        start_batch = 0;
-    x = malloc((size_t)o.batch * 784 * sizeof *x);
-    y = malloc((size_t)o.batch);
-    perm = malloc((size_t)fit.n * sizeof *perm);
-    if (!x || !y || !perm || nn_work_new(m, (int)o.batch, 1, &wk) != DG_OK) {
-        status = cli_fail(cmd, "out of memory");
-        goto done;
-    }
 
     char desc[2048];
-    nn_model_describe(m, desc, sizeof desc);
-    printf("model %s: %zu parameters\n%s", m->spec, m->n_params, desc);
+    nn_model_describe(run.model, desc, sizeof desc);
+    printf("model %s: %zu parameters\n%s", run.model->spec, run.model->n_params, desc);
     printf("training on %d images, %s %d; batch %ld, %s lr %g (%s), weight decay %g, label "
            "smoothing %g, augmentation %s, seed %ld, %d threads\n",
-           fit.n, o.val ? "validating on" : "testing on", o.val ? val.n : test.n, o.batch,
-           opt->kind == NN_ADAM ? "adam" : "sgd", o.lr, o.cosine ? "cosine" : "constant", o.wd,
-           o.smooth, o.augment ? "on" : "off", o.seed, nn_get_threads());
+           fit.n, r->val ? "validating on" : "testing on", r->val ? val.n : test.n, r->batch,
+           run.opt->kind == NN_ADAM ? "adam" : "sgd", r->lr, r->cosine ? "cosine" : "constant",
+           r->wd, r->smooth, r->augment ? "on" : "off", r->seed, nn_get_threads());
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -508,126 +472,50 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    const int tty = isatty(STDOUT_FILENO);
+    struct bar bar = {.tty = isatty(STDOUT_FILENO), .epochs = r->epochs};
+    const struct train_hooks hooks = {show_progress, &bar, &interrupted};
     double acc = 0.0;
-    int interrupted_epoch = 0, interrupted_batch = 0;
-    const double t_run = dg_now();
-    for (int epoch = start_epoch; epoch < o.epochs; epoch++) {
-        struct dg_rng shuf;
-        dg_rng_seed(&shuf, (uint64_t)o.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch);
-        for (int i = 0; i < fit.n; i++)
-            perm[i] = (uint32_t)i;
-        data_shuffle(perm, fit.n, &shuf);
-        double loss_sum = 0.0;
-        long seen = 0, hits = 0;
-        const double t0 = dg_now();
-        int next_report = 0;
-        for (int b = start_batch; b < n_batches; b++) {
-            if (interrupted) {
-                interrupted_epoch = epoch;
-                interrupted_batch = b;
-                goto interrupt;
+    while (run.epoch < r->epochs) {
+        bar.next_report = 0;
+        bar.first_batch = run.batch_index;
+        struct train_progress p;
+        const int err = train_epoch(&run, &fit, &hooks, &p);
+        if (err == TRAIN_STOPPED) {
+            if (save_ckpt(cmd, &run, ckpt) == 0) {
+                fprintf(stderr,
+                        "%sdigits train: interrupted; checkpoint saved to %s (continue with "
+                        "digits train --resume %s)\n",
+                        bar.tty ? "\n" : "", ckpt, ckpt);
+                status = EXIT_INTERRUPTED;
             }
-            int n = fit.n - b * (int)o.batch < o.batch ? fit.n - b * (int)o.batch : (int)o.batch;
-            data_batch(&fit, perm + (size_t)b * o.batch, n, x, y);
-            if (o.augment)
-                data_augment_batch(x, n, 28, 28, &aug, (uint64_t)o.seed, (uint64_t)epoch,
-                                   perm + (size_t)b * o.batch);
-            opt->lr = scheduled_lr(&o, (long)epoch * n_batches + b, o.epochs * (long)n_batches,
-                                   n_batches);
-            int correct;
-            float loss = nn_train_step(m, wk, opt, x, y, n, &drop_rng, &correct);
-            loss_sum += (double)loss * n;
-            seen += n;
-            hits += correct;
-            int done_b = b + 1 - start_batch;
-            if (b + 1 == n_batches || (tty ? (b % 5 == 0) : (b * 10 / n_batches >= next_report))) {
-                if (!tty)
-                    next_report = b * 10 / n_batches + 1;
-                double dt = dg_now() - t0;
-                double ips = seen / (dt > 1e-9 ? dt : 1e-9);
-                double eta = (double)(n_batches - b - 1) / done_b * dt +
-                             (o.epochs - epoch - 1) * (double)n_batches / done_b * dt;
-                progress(tty, epoch + 1, (int)o.epochs, b + 1, n_batches, loss_sum / seen,
-                         (double)hits / seen, ips, eta);
-            }
+            goto done;
         }
-        start_batch = 0;
-        const double epoch_s = dg_now() - t0;
-        const struct data_set *judge = o.val ? &val : &test;
-        int correct = cli_classify(m, judge, NULL, NULL);
+        if (err != DG_OK) {
+            status = cli_fail(cmd, "%s", dg_errmsg());
+            goto done;
+        }
+        const struct data_set *judge = r->val ? &val : &test;
+        const int correct = cli_classify(run.model, judge, NULL, NULL);
         if (correct < 0) {
             status = cli_fail(cmd, "%s", dg_errmsg());
             goto done;
         }
         acc = (double)correct / judge->n;
-        printf("%sepoch %d/%d: loss %.4f, train acc %.2f%%, %s acc %.2f%%, %.1f s (%.0f img/s)\n",
-               tty ? "\n" : "", epoch + 1, (int)o.epochs, loss_sum / (seen ? seen : 1),
-               100.0 * hits / (seen ? seen : 1), o.val ? "validation" : "test", 100.0 * acc,
-               epoch_s, seen / epoch_s);
-        nn_meta_set(&meta, o.val ? "val_accuracy" : "test_accuracy", "%.4f", acc);
-        ckpt_meta(&meta, &o, opt, &drop_rng, epoch + 1, 0, spent + dg_now() - t_run);
-        if (save(cmd, m, opt, &meta, ckpt))
+        const double seen = (double)(p.seen ? p.seen : 1);
+        printf("%sepoch %d/%ld: loss %.4f, train acc %.2f%%, %s acc %.2f%%, %.1f s (%.0f img/s)\n",
+               bar.tty ? "\n" : "", p.epoch, r->epochs, p.loss, 100.0 * (double)p.correct / seen,
+               r->val ? "validation" : "test", 100.0 * acc, p.seconds, seen / p.seconds);
+        nn_meta_set(&run.meta, r->val ? "val_accuracy" : "test_accuracy", "%.4f", acc);
+        if (save_ckpt(cmd, &run, ckpt))
             goto done;
     }
-    {
-        /* The model file: weights and what produced them, no optimizer state. */
-        struct nn_meta fm = {0};
-        nn_meta_set(
-            &fm, "normalisation",
-            "pixels/255; MNIST-style digit: white on black, 20x20 box centred by mass in 28x28");
-        nn_meta_set(&fm, "epochs", "%ld", o.epochs);
-        nn_meta_set(&fm, "seed", "%ld", o.seed);
-        nn_meta_set(&fm, "batch", "%ld", o.batch);
-        nn_meta_set(&fm, "optimizer", "%s lr %g %s, weight decay %g, label smoothing %g",
-                    opt->kind == NN_ADAM ? "adam" : "sgd", o.lr, o.cosine ? "cosine" : "constant",
-                    o.wd, o.smooth);
-        nn_meta_set(&fm, "augment", "%s", o.augment ? "on" : "off");
-        if (o.val) {
-            /* the test set is looked at once, now, to report */
-            nn_meta_set(&fm, "val_images", "%d", val.n);
-            nn_meta_set(&fm, "val_accuracy", "%.4f", acc);
-            int correct = cli_classify(m, &test, NULL, NULL);
-            if (correct < 0) {
-                status = cli_fail(cmd, "%s", dg_errmsg());
-                goto done;
-            }
-            printf("validation accuracy %.2f%%; test accuracy %.2f%%\n", 100.0 * acc,
-                   100.0 * correct / test.n);
-            acc = (double)correct / test.n;
-        }
-        nn_meta_set(&fm, "test_accuracy", "%.4f", acc);
-        nn_meta_set(&fm, "train_images", "%d", fit.n);
-        nn_meta_set(&fm, "train_seconds", "%.1f", spent + dg_now() - t_run);
-        nn_meta_set(&fm, "threads", "%d", nn_get_threads());
-        if (save(cmd, m, NULL, &fm, o.out))
-            goto done;
-        printf("saved %s (test accuracy %.2f%%, %.1f s of training); checkpoint %s\n", o.out,
-               100.0 * acc, spent + dg_now() - t_run, ckpt);
+    if (save_model(cmd, &run, &fit, &val, &test, acc, ckpt) == 0)
         status = 0;
-        goto done;
-    }
-interrupt : {
-    ckpt_meta(&meta, &o, opt, &drop_rng, interrupted_epoch, interrupted_batch,
-              spent + dg_now() - t_run);
-    if (save(cmd, m, opt, &meta, ckpt) == 0) {
-        fprintf(stderr,
-                "%sdigits train: interrupted; checkpoint saved to %s (continue with "
-                "digits train --resume %s)\n",
-                tty ? "\n" : "", ckpt, ckpt);
-        status = EXIT_INTERRUPTED;
-    }
-}
 done:
     data_set_free(&train);
     data_set_free(&test);
     if (fit_owned)
         data_set_free(&fit);
-    nn_work_free(wk);
-    nn_optim_free(opt);
-    nn_model_free(m);
-    free(x);
-    free(y);
-    free(perm);
+    train_run_free(&run);
     return status;
 }

@@ -841,19 +841,15 @@ float nn_train_step(struct nn_model *m, struct nn_work *wk, struct nn_optim *opt
         *n_correct = hits;
     }
     float loss = nn_backward(m, wk, opt->grads, labels, n, opt->label_smoothing);
-    nn_optim_apply(opt, m->params);
-    if (opt->weight_decay > 0.0f) {
-        /* decoupled: a fixed fraction of each conv and dense weight, at the learning rate */
-        const float keep = 1.0f - opt->lr * opt->weight_decay;
-        for (int i = 0; i < m->n_layers; i++) {
-            const struct nn_layer *l = &m->layer[i];
-            if (l->op != NN_CONV && l->op != NN_DENSE)
-                continue;
-            float *w = m->params + l->w_off;
-            for (size_t j = 0; j < l->n_w; j++)
-                w[j] *= keep;
+    /* decoupled weight decay on conv and dense weights, not biases or batch norm */
+    size_t off[NN_MAX_LAYERS], len[NN_MAX_LAYERS];
+    int n_decay = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layer[i].op == NN_CONV || m->layer[i].op == NN_DENSE) {
+            off[n_decay] = m->layer[i].w_off;
+            len[n_decay++] = m->layer[i].n_w;
         }
-    }
+    nn_optim_apply(opt, m->params, n_decay, off, len);
     nn_update_bn_stats(m, wk, n);
     return loss;
 }

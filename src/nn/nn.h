@@ -133,8 +133,11 @@ struct nn_optim {
 };
 int nn_optim_new(enum nn_optim_kind kind, size_t n_params, struct nn_optim **out);
 void nn_optim_free(struct nn_optim *opt);
-/* One update of params from opt->grads. */
-void nn_optim_apply(struct nn_optim *opt, float *params);
+/* One update of params from opt->grads, with opt->weight_decay on the n_decay ranges
+ * [decay_off[k], decay_off[k] + decay_n[k]) of params (ascending, apart; n_decay 0: none), each
+ * weight decayed in the same pass that moves it: w <- w (1 - lr wd) - update. */
+void nn_optim_apply(struct nn_optim *opt, float *params, int n_decay, const size_t *decay_off,
+                    const size_t *decay_n);
 
 /* One training step on a batch: forward with dropout (masks drawn from rng) and batch statistics,
  * softmax cross-entropy (smoothed by opt->label_smoothing), backward, optimizer update with weight

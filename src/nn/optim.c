@@ -40,28 +40,47 @@ void nn_optim_free(struct nn_optim *opt)
     free(opt);
 }
 
-void nn_optim_apply(struct nn_optim *opt, float *params)
+/* Parameters [a, b) moved by their gradients, each first scaled by keep (decay). */
+static void apply_range(struct nn_optim *opt, float *params, long a, long b, float keep, float lr_t)
 {
     const float *g = opt->grads;
     float *m = opt->m, *v = opt->v;
-    const long n = (long)opt->n;
-    opt->step++;
     if (opt->kind == NN_SGD) {
         const float lr = opt->lr, mu = opt->momentum;
 #pragma omp parallel for simd schedule(static)
-        for (long i = 0; i < n; i++) {
+        for (long i = a; i < b; i++) {
             m[i] = mu * m[i] + g[i];
-            params[i] -= lr * m[i];
+            params[i] = params[i] * keep - lr * m[i];
         }
         return;
     }
     const float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
-    const double t = (double)opt->step;
-    const float lr_t = (float)(opt->lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
 #pragma omp parallel for simd schedule(static)
-    for (long i = 0; i < n; i++) {
+    for (long i = a; i < b; i++) {
         m[i] = b1 * m[i] + (1.0f - b1) * g[i];
         v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        params[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+        params[i] = params[i] * keep - lr_t * m[i] / (sqrtf(v[i]) + eps);
     }
+}
+
+void nn_optim_apply(struct nn_optim *opt, float *params, int n_decay, const size_t *decay_off,
+                    const size_t *decay_n)
+{
+    opt->step++;
+    const double t = (double)opt->step;
+    const float lr_t =
+        opt->kind == NN_ADAM
+            ? (float)(opt->lr * sqrt(1.0 - pow(opt->beta2, t)) / (1.0 - pow(opt->beta1, t)))
+            : opt->lr;
+    const float keep = 1.0f - opt->lr * opt->weight_decay;
+    long at = 0;
+    for (int k = 0; k < n_decay && opt->weight_decay > 0.0f; k++) {
+        const long a = (long)decay_off[k], b = (long)(decay_off[k] + decay_n[k]);
+        if (a < at || b > (long)opt->n)
+            break; /* not ascending or out of range: the rest is not decayed */
+        apply_range(opt, params, at, a, 1.0f, lr_t);
+        apply_range(opt, params, a, b, keep, lr_t);
+        at = b;
+    }
+    apply_range(opt, params, at, (long)opt->n, 1.0f, lr_t);
 }

@@ -1,0 +1,256 @@
+/* train.c - a training run and its checkpoint (train.h). */
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void train_recipe_default(struct train_recipe *rc, const char *arch)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->epochs = 10;
+    rc->batch = 128;
+    rc->seed = 1;
+    rc->mnist_repeat = 1;
+    if (arch && (!strcmp(arch, "robust") || !strcmp(arch, "fast"))) {
+        rc->epochs = 30;
+        rc->lr = 0.002;
+        rc->wd = 0.01;
+        rc->cosine = 1;
+        rc->augment = 1;
+    }
+}
+
+static const uint64_t DROPOUT_STREAM = 0xd5a61266f0c9392cULL;
+
+int train_run_new(const char *arch, const struct train_recipe *rc, enum nn_optim_kind optim,
+                  struct train_run *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rc = *rc;
+    int err = nn_model_new(arch, 1, 28, 28, &out->model);
+    if (err == DG_OK)
+        err = nn_optim_new(optim, out->model->n_params, &out->opt);
+    if (err != DG_OK) {
+        train_run_free(out);
+        return err;
+    }
+    struct dg_rng init;
+    dg_rng_seed(&init, (uint64_t)rc->seed);
+    nn_model_init(out->model, &init);
+    dg_rng_seed(&out->drop_rng, (uint64_t)rc->seed ^ DROPOUT_STREAM);
+    if (rc->lr > 0.0)
+        out->opt->lr = (float)rc->lr;
+    out->rc.lr = out->opt->lr;
+    return DG_OK;
+}
+
+void train_run_free(struct train_run *run)
+{
+    nn_optim_free(run->opt);
+    nn_model_free(run->model);
+    run->opt = NULL;
+    run->model = NULL;
+}
+
+/* ---- the checkpoint: the recipe and position as metadata beside weights and optimizer state -- */
+
+int train_run_save(const struct train_run *run, const char *path)
+{
+    const struct train_recipe *rc = &run->rc;
+    struct nn_meta meta = run->meta;
+    char hex[65];
+    dg_rng_to_hex(&run->drop_rng, hex);
+    int err = DG_OK;
+    err |= nn_meta_set(&meta, "epoch", "%d", run->epoch);
+    err |= nn_meta_set(&meta, "batch_index", "%d", run->batch_index);
+    err |= nn_meta_set(&meta, "rng", "%s", hex);
+    err |= nn_meta_set(&meta, "seed", "%ld", rc->seed);
+    err |= nn_meta_set(&meta, "batch", "%ld", rc->batch);
+    err |= nn_meta_set(&meta, "epochs", "%ld", rc->epochs);
+    err |= nn_meta_set(&meta, "lr", "%.17g", rc->lr);
+    err |= nn_meta_set(&meta, "limit", "%ld", rc->limit);
+    err |= nn_meta_set(&meta, "val", "%ld", rc->val);
+    err |= nn_meta_set(&meta, "wd", "%.17g", rc->wd);
+    err |= nn_meta_set(&meta, "smooth", "%.17g", rc->smooth);
+    err |= nn_meta_set(&meta, "schedule", "%s", rc->cosine ? "cosine" : "const");
+    err |= nn_meta_set(&meta, "augment", "%s", rc->augment ? "on" : "off");
+    if (rc->extra[0])
+        err |= nn_meta_set(&meta, "extra", "%s", rc->extra);
+    err |= nn_meta_set(&meta, "mnist_repeat", "%ld", rc->mnist_repeat);
+    err |= nn_meta_set(&meta, "out", "%s", rc->out);
+    err |= nn_meta_set(&meta, "train_seconds", "%.1f", run->seconds);
+    if (err != DG_OK)
+        return dg_fail(DG_EARG, "the checkpoint's metadata does not fit (a path is too long?)");
+    return nn_model_save(run->model, run->opt, &meta, path);
+}
+
+/* meta[key] as a whole number in [lo, hi] into *out; `need`: missing is an error, else *out
+ * keeps its value. */
+static int meta_long(const struct nn_meta *meta, const char *key, long lo, long hi, int need,
+                     long *out)
+{
+    const char *s = nn_meta_get(meta, key);
+    if (!s)
+        return need ? DG_EFORMAT : DG_OK;
+    char *end;
+    errno = 0;
+    const long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return DG_EFORMAT;
+    *out = v;
+    return DG_OK;
+}
+
+static int meta_double(const struct nn_meta *meta, const char *key, double *out)
+{
+    const char *s = nn_meta_get(meta, key);
+    if (!s)
+        return DG_OK;
+    char *end;
+    const double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v) || v < 0.0)
+        return DG_EFORMAT;
+    *out = v;
+    return DG_OK;
+}
+
+static void meta_string(const struct nn_meta *meta, const char *key, char *out)
+{
+    const char *s = nn_meta_get(meta, key);
+    if (s)
+        snprintf(out, TRAIN_PATH, "%s", s);
+}
+
+int train_run_load(const char *path, struct train_run *out)
+{
+    memset(out, 0, sizeof *out);
+    struct nn_meta meta = {0};
+    int err = nn_model_load(path, &out->model, &out->opt, &meta);
+    if (err != DG_OK)
+        return err;
+    struct train_recipe *rc = &out->rc;
+    train_recipe_default(rc, NULL);
+    long epoch = 0, batch_index = 0;
+    const char *rng = nn_meta_get(&meta, "rng"), *sched = nn_meta_get(&meta, "schedule");
+    const char *aug = nn_meta_get(&meta, "augment");
+    /* a model file has weights only; a checkpoint has the optimizer, its place and its stream */
+    if (!out->opt || !rng || dg_rng_from_hex(&out->drop_rng, rng) != DG_OK ||
+        meta_long(&meta, "epoch", 0, 100000, 1, &epoch) ||
+        meta_long(&meta, "batch_index", 0, 100000000, 1, &batch_index) ||
+        meta_long(&meta, "seed", 0, 2147483647L, 1, &rc->seed) ||
+        meta_long(&meta, "batch", 1, 8192, 1, &rc->batch) ||
+        meta_long(&meta, "epochs", 1, 100000, 1, &rc->epochs) ||
+        meta_long(&meta, "limit", 0, 10000000, 0, &rc->limit) ||
+        meta_long(&meta, "val", 0, 10000000, 0, &rc->val) ||
+        meta_long(&meta, "mnist_repeat", 1, 8, 0, &rc->mnist_repeat) ||
+        meta_double(&meta, "wd", &rc->wd) || meta_double(&meta, "smooth", &rc->smooth)) {
+        train_run_free(out);
+        return dg_fail(DG_EFORMAT,
+                       "%s is a model, not a training checkpoint (or is damaged); resume from the "
+                       ".ckpt.safetensors file train writes",
+                       path);
+    }
+    rc->lr = out->opt->lr;
+    if (meta_double(&meta, "lr", &rc->lr) != DG_OK || !(rc->lr > 0.0)) /* the peak, not the last */
+        rc->lr = out->opt->lr;
+    double seconds = 0.0;
+    if (meta_double(&meta, "train_seconds", &seconds) == DG_OK)
+        out->seconds = seconds;
+    rc->cosine = sched && !strcmp(sched, "cosine");
+    rc->augment = aug && !strcmp(aug, "on");
+    meta_string(&meta, "extra", rc->extra);
+    snprintf(rc->out, sizeof rc->out, "model.safetensors");
+    meta_string(&meta, "out", rc->out);
+    out->epoch = (int)epoch;
+    out->batch_index = (int)batch_index;
+    /* the accuracies recorded so far travel on with the run */
+    static const char *const kept[] = {"test_accuracy", "val_accuracy"};
+    for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
+        if (nn_meta_get(&meta, kept[k]))
+            nn_meta_set(&out->meta, kept[k], "%s", nn_meta_get(&meta, kept[k]));
+    return DG_OK;
+}
+
+/* ---- the epoch loop ------------------------------------------------------------------------- */
+
+float train_lr(const struct train_recipe *rc, long step, long total, long warm)
+{
+    if (!rc->cosine)
+        return (float)rc->lr;
+    if (step < warm)
+        return (float)(rc->lr * (double)(step + 1) / (double)warm);
+    const double t = (double)(step - warm) / (double)(total - warm > 0 ? total - warm : 1);
+    return (float)(rc->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
+}
+
+int train_epoch(struct train_run *run, const struct data_set *examples,
+                const struct train_hooks *hooks, struct train_progress *last)
+{
+    const struct train_recipe *rc = &run->rc;
+    const int n_batches = (int)((examples->n + rc->batch - 1) / rc->batch);
+    if (examples->n < 1 || examples->rows != 28 || examples->cols != 28)
+        return dg_fail(DG_EARG, "training needs 28x28 examples");
+    if (run->batch_index >= n_batches)
+        run->batch_index = 0;
+    float *x = malloc((size_t)rc->batch * 784 * sizeof *x);
+    uint8_t *y = malloc((size_t)rc->batch);
+    uint32_t *perm = malloc((size_t)examples->n * sizeof *perm);
+    struct nn_work *wk = NULL;
+    int err = x && y && perm ? nn_work_new(run->model, (int)rc->batch, 1, &wk) : DG_ENOMEM;
+    if (err != DG_OK) {
+        free(x), free(y), free(perm);
+        return err == DG_ENOMEM ? dg_fail(DG_ENOMEM, "out of memory for training") : err;
+    }
+    struct dg_rng shuffle;
+    dg_rng_seed(&shuffle, (uint64_t)rc->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)run->epoch);
+    for (int i = 0; i < examples->n; i++)
+        perm[i] = (uint32_t)i;
+    data_shuffle(perm, examples->n, &shuffle);
+    struct data_augment aug;
+    data_augment_default(&aug);
+    run->opt->weight_decay = (float)rc->wd;
+    run->opt->label_smoothing = (float)rc->smooth;
+    struct train_progress p = {.epoch = run->epoch + 1, .n_batches = n_batches};
+    double loss_sum = 0.0;
+    const double t0 = dg_now();
+    int status = DG_OK;
+    for (int b = run->batch_index; b < n_batches; b++) {
+        if (hooks && hooks->stop && *hooks->stop) {
+            status = TRAIN_STOPPED;
+            break;
+        }
+        const uint32_t *idx = perm + (size_t)b * rc->batch;
+        const int n = (int)(examples->n - b * rc->batch < rc->batch ? examples->n - b * rc->batch
+                                                                    : rc->batch);
+        data_batch(examples, idx, n, x, y);
+        if (rc->augment)
+            data_augment_batch(x, n, 28, 28, &aug, (uint64_t)rc->seed, (uint64_t)run->epoch, idx);
+        run->opt->lr =
+            train_lr(rc, (long)run->epoch * n_batches + b, rc->epochs * (long)n_batches, n_batches);
+        int correct;
+        const float loss =
+            nn_train_step(run->model, wk, run->opt, x, y, n, &run->drop_rng, &correct);
+        loss_sum += (double)loss * n;
+        p.seen += n;
+        p.correct += correct;
+        p.batch = b + 1;
+        p.loss = loss_sum / (double)p.seen;
+        p.seconds = dg_now() - t0;
+        run->batch_index = b + 1;
+        if (hooks && hooks->batch_done)
+            hooks->batch_done(hooks->ctx, &p);
+    }
+    run->seconds += dg_now() - t0;
+    if (status == DG_OK) {
+        run->epoch++;
+        run->batch_index = 0;
+    }
+    if (last)
+        *last = p;
+    nn_work_free(wk);
+    free(x), free(y), free(perm);
+    return status;
+}

@@ -1,0 +1,146 @@
+/* test_train_run.c - a training run (src/train): the presets' recipe, the checkpoint's save/load
+ * pair (everything a resumed run needs comes back: weights, optimizer state, recipe, position,
+ * dropout stream), an epoch stopped part-way and finished from its checkpoint giving the same
+ * weights as one uninterrupted, a model file refused as a checkpoint, and the schedule. Synthetic
+ * examples: no MNIST needed. */
+#define _DEFAULT_SOURCE
+#include "testutil.h"
+#include "train.h"
+
+#include <unistd.h>
+
+enum { N_EX = 96 };
+
+/* N_EX examples of three classes: a bar at a class-dependent row on noise. */
+static void make_examples(struct data_set *s)
+{
+    s->n = N_EX;
+    s->rows = s->cols = 28;
+    s->images = malloc((size_t)N_EX * 784);
+    s->labels = malloc(N_EX);
+    assert_true(s->images && s->labels);
+    struct dg_rng r;
+    dg_rng_seed(&r, 7);
+    for (int i = 0; i < N_EX; i++) {
+        s->labels[i] = (uint8_t)(i % 3);
+        for (int p = 0; p < 784; p++)
+            s->images[(size_t)i * 784 + p] = (uint8_t)dg_rng_below(&r, 40);
+        for (int x = 4; x < 24; x++)
+            s->images[(size_t)i * 784 + (size_t)(6 + 8 * (i % 3)) * 28 + x] = 255;
+    }
+}
+
+static void new_run(struct train_run *run, const char *out)
+{
+    struct train_recipe rc;
+    train_recipe_default(&rc, NULL);
+    rc.epochs = 3;
+    rc.batch = 16;
+    rc.seed = 5;
+    rc.wd = 0.01;
+    rc.cosine = 1;
+    rc.augment = 1;
+    snprintf(rc.out, sizeof rc.out, "%s", out);
+    assert_int_equal(train_run_new("c4k5-p2-f16b-d0.2-f10", &rc, NN_ADAM, run), DG_OK);
+}
+
+static void test_recipe_presets(void **state)
+{
+    (void)state;
+    struct train_recipe rc;
+    train_recipe_default(&rc, "fast");
+    assert_int_equal(rc.epochs, 30);
+    assert_true(rc.cosine && rc.augment && rc.wd == 0.01 && rc.lr == 0.002);
+    train_recipe_default(&rc, "reference");
+    assert_int_equal(rc.epochs, 10);
+    assert_true(!rc.cosine && !rc.augment && rc.wd == 0.0 && rc.lr == 0.0);
+    /* the cosine schedule: warm-up to the peak, then down to 0 */
+    rc.lr = 1.0;
+    rc.cosine = 1;
+    assert_true(fabsf(train_lr(&rc, 0, 100, 10) - 0.1f) < 1e-6f);
+    assert_true(fabsf(train_lr(&rc, 10, 100, 10) - 1.0f) < 1e-6f);
+    assert_true(train_lr(&rc, 99, 100, 10) < 0.01f);
+    rc.cosine = 0;
+    assert_true(train_lr(&rc, 99, 100, 10) == 1.0f);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+/* Stops the epoch after `stop_after` batches. */
+static void stop_after_batches(void *ctx, const struct train_progress *p)
+{
+    if (p->batch >= *(const int *)ctx)
+        stop_flag = 1;
+}
+
+static void test_checkpoint_resume(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/digits-train-XXXXXX", ckpt[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ckpt, sizeof ckpt, "%s/run.ckpt.safetensors", dir);
+    struct data_set ex;
+    make_examples(&ex);
+
+    /* uninterrupted */
+    struct train_run a;
+    new_run(&a, "a.safetensors");
+    struct train_progress p;
+    while (a.epoch < a.rc.epochs)
+        assert_int_equal(train_epoch(&a, &ex, NULL, &p), DG_OK);
+    assert_int_equal(a.batch_index, 0);
+    assert_true(p.seen == N_EX && p.n_batches == N_EX / 16);
+
+    /* stopped after 2 batches of the second epoch, saved, loaded, finished */
+    struct train_run b;
+    new_run(&b, "a.safetensors");
+    assert_int_equal(train_epoch(&b, &ex, NULL, NULL), DG_OK);
+    int after = 2;
+    stop_flag = 0;
+    const struct train_hooks hooks = {stop_after_batches, &after, &stop_flag};
+    assert_int_equal(train_epoch(&b, &ex, &hooks, &p), TRAIN_STOPPED);
+    assert_int_equal(b.epoch, 1);
+    assert_int_equal(b.batch_index, 2);
+    nn_meta_set(&b.meta, "test_accuracy", "0.5000");
+    assert_int_equal(train_run_save(&b, ckpt), DG_OK);
+    struct train_run c;
+    assert_int_equal(train_run_load(ckpt, &c), DG_OK);
+    assert_int_equal(c.epoch, 1);
+    assert_int_equal(c.batch_index, 2);
+    assert_true(c.rc.epochs == 3 && c.rc.batch == 16 && c.rc.seed == 5 && c.rc.cosine &&
+                c.rc.augment && c.rc.wd == 0.01 && c.rc.lr == b.rc.lr);
+    assert_string_equal(c.rc.out, "a.safetensors");
+    assert_string_equal(nn_meta_get(&c.meta, "test_accuracy"), "0.5000");
+    assert_int_equal(c.opt->step, b.opt->step);
+    assert_memory_equal(&c.drop_rng, &b.drop_rng, sizeof c.drop_rng);
+    assert_memory_equal(c.model->params, b.model->params, b.model->n_params * sizeof(float));
+    while (c.epoch < c.rc.epochs)
+        assert_int_equal(train_epoch(&c, &ex, NULL, NULL), DG_OK);
+    assert_memory_equal(c.model->params, a.model->params, a.model->n_params * sizeof(float));
+
+    /* a model file (no optimizer state) is not a checkpoint */
+    char model[128];
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    assert_int_equal(nn_model_save(a.model, NULL, NULL, model), DG_OK);
+    struct train_run d;
+    assert_int_equal(train_run_load(model, &d), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "not a training checkpoint"));
+    assert_null(d.model);
+
+    train_run_free(&a);
+    train_run_free(&b);
+    train_run_free(&c);
+    data_set_free(&ex);
+    unlink(ckpt);
+    unlink(model);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recipe_presets),
+        cmocka_unit_test(test_checkpoint_resume),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
