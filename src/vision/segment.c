@@ -276,7 +276,9 @@ DG_HOT static void ratio_row(const uint8_t *restrict grey, const float *restrict
  * (radius r, so a light gradient cancels out), dark ink falls to about half while the paper beside
  * it rises only a little above 1; light chalk rises to several times a dark board. The 1% and 99%
  * points of that ratio over the half-resolution picture in wk->half (every other pixel of it) tell
- * which. */
+ * which, unless one kind of extreme is missing (NONE, below). */
+static const double NONE = 0.001;
+
 static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_polarity *out)
 {
     enum { BINS = 400 }; /* ratios 0 .. 4 */
@@ -305,6 +307,22 @@ static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_po
             hi = i;
     }
     *out = 100 - lo >= hi - 100 ? VIS_POLARITY_DARK_ON_LIGHT : VIS_POLARITY_LIGHT_ON_DARK;
+    /* Ink on a nearly blank page or board covers well under 1% of it: the 1% and 99% points are
+     * then the paper's, and the paper just around dark strokes, brighter than its window's mean
+     * (which the strokes pull down), decided: a page with one small number was read as light ink.
+     * Dark ink is somewhere under half its window's mean, light ink somewhere over twice it: when
+     * one of the two is (nearly: under NONE of the samples) absent and the other is not, that
+     * decides. */
+    size_t n_dark = 0, n_light = 0;
+    for (int i = 0; i < BINS; i++) {
+        n_dark += i < 50 ? hist[i] : 0;
+        n_light += i >= 200 ? hist[i] : 0;
+    }
+    const double none = NONE * (double)n;
+    if ((double)n_light < none && n_dark > n_light)
+        *out = VIS_POLARITY_DARK_ON_LIGHT;
+    else if ((double)n_dark < none && n_light > n_dark)
+        *out = VIS_POLARITY_LIGHT_ON_DARK;
     return DG_OK;
 }
 
