@@ -3,7 +3,8 @@
  * photograph, turned up to 25 degrees, in perspective, sometimes partly out of frame, with a
  * shadow, a hand and pen over it, objects beside it, printed words and handwritten symbols near
  * the digits, fine-pen, ballpoint and marker strokes, digits from 12 px to a third of the frame on
- * drifting baselines with gaps of every width and touching pairs; and frames with no digit at all.
+ * drifting baselines with gaps of every width and touching pairs, rows that never cross; sheets
+ * with just one or two numbers (kind "sparse" in the truth); and frames with no digit at all.
  * Then lighting, defocus, sensor noise and JPEG.
  *
  * Digits come from MNIST's SPLIT (train for tuning and training, t10k only for report sets);
@@ -602,19 +603,22 @@ static void row_done(float *bottom, int w, float x_start, float x_end, float y, 
 }
 
 static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, struct truth *t,
-                        const struct pen *pen0, int empty, float max_h, struct dg_rng *r)
+                        const struct pen *pen0, int empty, int max_numbers, float max_h,
+                        struct dg_rng *r)
 {
     const float margin = fmaxf(8.0f, s->w * 0.04f);
+    const int sparse = max_numbers < MAX_NUMBERS;
     float *bottom = malloc((size_t)s->w * sizeof *bottom);
     if (!bottom)
         return;
-    const float top = margin + urand(r, 0, s->h * 0.1f);
+    const float top = margin + urand(r, 0, s->h * (sparse ? 0.6f : 0.1f));
     for (int x = 0; x < s->w; x++)
         bottom[x] = top;
     const float print_col[3] = {urand(r, 10, 60), urand(r, 10, 60), urand(r, 10, 60)};
-    for (int row = 0; t->n_n < MAX_NUMBERS; row++) {
-        /* a digit height: log-uniform from 12 px to max_h */
-        const float lo = 12.0f, hi = fmaxf(lo + 1, max_h);
+    for (int row = 0; t->n_n < max_numbers; row++) {
+        /* a digit height: log-uniform from 12 px (20 px for the one or two numbers a sheet held
+         * up to the camera carries) to max_h */
+        const float lo = sparse ? 20.0f : 12.0f, hi = fmaxf(lo + 1, max_h);
         float hgt = expf(urand(r, logf(lo), logf(hi)));
         const float slope = urand(r, -0.08f, 0.08f) * (chance(r, 0.3f) ? 2.0f : 1.0f);
         float x = margin + urand(r, 0, s->w * 0.15f);
@@ -623,7 +627,7 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
             row_top(bottom, s->w, x_start, slope, row ? hgt * urand(r, 0.45f, 1.4f) : 0);
         if (y + hgt * 1.3f > s->h - margin)
             break;
-        const int printed_row = empty || chance(r, 0.2f);
+        const int printed_row = empty || (!sparse && chance(r, 0.2f));
         struct pen pen = *pen0;
         if (!pen.skeleton ||
             pen.radius > hgt * 0.08f) /* small digits are written with finer pens: a marker
@@ -682,7 +686,7 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
                 t->n_n++;
             }
             x += hgt * urand(r, 1.1f, 3.0f);
-            if (t->n_n == MAX_NUMBERS)
+            if (t->n_n == max_numbers)
                 break;
         }
         row_done(bottom, s->w, x_start, x, y, slope, hgt);
@@ -964,7 +968,7 @@ static void mark_covered_digits(struct truth *t, const uint8_t *occ)
 /* One scene into frame (W x H RGB) and t: background and objects, a sheet with its writing laid
  * over them, perhaps a hand. */
 static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, struct truth *t,
-                   enum sheet_kind *kind_out, int *empty_out, struct dg_rng *r)
+                   enum sheet_kind *kind_out, int *empty_out, int *sparse_out, struct dg_rng *r)
 {
     memset(t, 0, sizeof *t);
     memset(occ, 0, (size_t)W * H);
@@ -973,8 +977,11 @@ static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, s
         draw_objects(frame, r);
     const enum sheet_kind kind = choose_kind(r);
     const int empty = chance(r, 0.12f);
+    /* a sheet with just one or two numbers on it, the way one is held up to a camera */
+    const int sparse = !empty && chance(r, 0.2f);
     *kind_out = kind;
     *empty_out = empty;
+    *sparse_out = sparse;
     struct placement pl;
     struct canvas sheet = {0};
     int16_t *ids = NULL;
@@ -989,8 +996,9 @@ static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, s
     paint_paper(&sheet, kind, paper, r);
     rule_sheet(&sheet, kind, r);
     /* digits up to a third of the frame, but not taller than a third of the sheet */
-    const float max_h = fminf(H / 3.0f, pl.h / 3.0f) * (chance(r, 0.6f) ? 0.5f : 1.0f);
-    write_sheet(wd, &sheet, ids, t, &pen, empty, max_h, r);
+    const float max_h = fminf(H / 3.0f, pl.h / 3.0f) * (!sparse && chance(r, 0.6f) ? 0.5f : 1.0f);
+    write_sheet(wd, &sheet, ids, t, &pen, empty, sparse ? 1 + (int)dg_rng_below(r, 2) : MAX_NUMBERS,
+                max_h, r);
     lay_sheet(frame, &sheet, ids, &pl, kind, t, r);
     mark_cut_digits(t, &sheet, ids, &pl);
     free(ids);
@@ -1002,13 +1010,13 @@ static void render(const struct world *wd, struct canvas *frame, uint8_t *occ, s
 
 /* One line of truth.jsonl for the scene in image name: its digits (boxes x, y, w, h) and its
  * numbers (the union of their digits' boxes; ignored when any of their digits is). */
-static void write_truth(FILE *f, const char *name, enum sheet_kind kind, int empty,
+static void write_truth(FILE *f, const char *name, enum sheet_kind kind, int empty, int sparse,
                         const struct truth *t)
 {
     fprintf(f,
             "{\"image\": \"%s\", \"width\": %d, \"height\": %d, \"kind\": \"%s\", \"empty\": "
             "%s, \"digits\": [",
-            name, W, H, KIND_NAMES[kind], empty ? "true" : "false");
+            name, W, H, sparse ? "sparse" : KIND_NAMES[kind], empty ? "true" : "false");
     for (int i = 0; i < t->n_d; i++) {
         const int *b = t->box[i];
         fprintf(f, "%s{\"digit\": %d, \"box\": [%d, %d, %d, %d]%s}", i ? ", " : "", t->label[i],
@@ -1111,8 +1119,8 @@ int main(int argc, char **argv)
     dg_rng_seed(&rng, seed * 0x9e3779b97f4a7c15ULL + (report ? 7 : 3));
     for (int sc = 0; sc < n_scenes; sc++) {
         enum sheet_kind kind = WHITE;
-        int empty = 0;
-        render(&wd, &frame, occ, t, &kind, &empty, &rng);
+        int empty = 0, sparse = 0;
+        render(&wd, &frame, occ, t, &kind, &empty, &sparse, &rng);
         camera(&frame, px, &rng);
         const int jpeg = chance(&rng, 0.75f);
         char name[64];
@@ -1126,7 +1134,7 @@ int main(int argc, char **argv)
             return 1;
         }
         fclose(f);
-        write_truth(truth, name, kind, empty, t);
+        write_truth(truth, name, kind, empty, sparse, t);
     }
     if (fclose(truth) != 0 || rename(tmp_path, truth_path) != 0) {
         fprintf(stderr, "worldgen: cannot write %s\n", truth_path);
