@@ -69,6 +69,16 @@ static void test_gaps_against_height(void **state)
     put(5, 6, 40, 200, 10, 16);
     read_text(6, NULL, 0, text, sizeof text);
     assert_string_equal(text, "3719 5 6");
+    /* narrow digits are spaced by their pitch: 11 px of ink gap on each side of a 7 8 px wide and
+     * a 1 3 px wide (digits 20 tall) is one number, as it would not be between two wide digits */
+    put(0, 3, 10, 10, 14, 20);
+    put(1, 7, 35, 10, 8, 20);
+    put(2, 1, 54, 10, 3, 20);
+    put(3, 9, 61, 10, 14, 20);
+    put(4, 3, 10, 100, 14, 20);
+    put(5, 8, 35, 100, 14, 20);
+    read_text(6, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "3719 3 8");
 }
 
 static void test_marks_split_numbers(void **state)
