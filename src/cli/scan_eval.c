@@ -156,9 +156,38 @@ static int mine_add(struct mine *mn, const float *input, int label)
 
 /* Whether a candidate on a truth digit still shows it: ink (> 0.5) filling more than MINE_MAX_FILL
  * of its bounding box is a blob (a small digit written with a marker, its loops filled in, or
- * blurred), which MNIST's writers never produce outside a 1. Taught as an 8 or a 9, such blobs
- * make the network read fat 1s as 8s. */
+ * blurred), which MNIST's writers never produce outside a 1; and a 0, 6, 8 or 9 whose ink
+ * encloses no paper at all (MINE_MIN_HOLE pixels) has lost its loop to the blur. Taught as an 8
+ * or a 9, such blobs make the network read other writers' bold 1s as 8s. */
 static const float MINE_MAX_FILL = 0.65f;
+enum { MINE_MIN_HOLE = 2 };
+
+/* Pixels of paper (input <= 0.5) the ink encloses: not reached from the border through paper. */
+static int enclosed(const float *input)
+{
+    uint8_t seen[784] = {0};
+    int stack[784], top = 0, reached = 0, paper = 0;
+    for (int i = 0; i < 784; i++) {
+        paper += input[i] <= 0.5f;
+        const int x = i % 28, y = i / 28;
+        if ((x == 0 || y == 0 || x == 27 || y == 27) && input[i] <= 0.5f) {
+            seen[i] = 1;
+            stack[top++] = i;
+        }
+    }
+    while (top) {
+        const int i = stack[--top], x = i % 28, y = i / 28;
+        reached++;
+        const int next[4] = {x > 0 ? i - 1 : -1, x < 27 ? i + 1 : -1, y > 0 ? i - 28 : -1,
+                             y < 27 ? i + 28 : -1};
+        for (int k = 0; k < 4; k++)
+            if (next[k] >= 0 && !seen[next[k]] && input[next[k]] <= 0.5f) {
+                seen[next[k]] = 1;
+                stack[top++] = next[k];
+            }
+    }
+    return paper - reached;
+}
 
 static int legible(const float *input, int label)
 {
@@ -174,7 +203,11 @@ static int legible(const float *input, int label)
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++)
             ink += input[y * 28 + x] > 0.5f;
-    return label == 1 || (float)ink <= MINE_MAX_FILL * (float)((x1 - x0 + 1) * (y1 - y0 + 1));
+    if (label == 1)
+        return 1;
+    if ((label == 0 || label == 6 || label == 8 || label == 9) && enclosed(input) < MINE_MIN_HOLE)
+        return 0;
+    return (float)ink <= MINE_MAX_FILL * (float)((x1 - x0 + 1) * (y1 - y0 + 1));
 }
 
 /* A truth file's digit or number. */
