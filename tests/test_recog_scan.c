@@ -359,10 +359,9 @@ static void test_touching_pairs_split(void **state)
 }
 
 /* Stage 4a, deeper ink: two digits joined by a faint smudge as tall as they are (a lens's blur
- * between digits written close), and a 0 whose loop a faint wash fills. The mask takes both as
- * single blobs (the smudge is darker than the threshold's margin), and a cut through the smudge's
- * full columns is no cut at all; read again from their darker half, the pair is two digits and
- * the 0 a 0. Each is shown to need the stage: with deep_share 0 neither is read. */
+ * between digits written close). The mask takes them as one blob (the smudge is darker than the
+ * threshold's margin), and a cut through the smudge's full columns is no cut at all; read again
+ * from their darker half, the pair is two digits. With deep_share 0 they are not read. */
 static void smudge(struct vis_image *page, int x0, int y0, int x1, int y1, uint8_t v)
 {
     for (int y = y0; y <= y1; y++)
@@ -388,7 +387,7 @@ static void test_deeper_ink(void **state)
     rec_scanner_set_params(on.sc, &p);
     p.deep_share = 0.0f;
     rec_scanner_set_params(off.sc, &p);
-    int pairs_on = 0, pairs_off = 0, zero_on = 0, zero_off = 0, tried = 0;
+    int pairs_on = 0, pairs_off = 0, tried = 0;
     for (int a = 2; a < 10; a++) {
         const int b = a == 9 ? 2 : a + 1;
         struct vis_image page;
@@ -410,26 +409,10 @@ static void test_deeper_ink(void **state)
         vis_image_destroy(&page);
         tried++;
     }
-    {
-        struct vis_image page;
-        assert_int_equal(vis_image_init(&page, 640, 480), DG_OK);
-        memset(page.px, 225, 640 * 480);
-        struct placed pz;
-        put_digit(&page, &s, first[0], 0, 300, 200, 2.5, &pz);
-        /* the wash over the loop: the middle half of the box */
-        smudge(&page, pz.x + pz.w / 4, pz.y + pz.h / 4, pz.x + 3 * pz.w / 4, pz.y + 3 * pz.h / 4,
-               150);
-        assert_int_equal(rec_scan(on.sc, &page, on.r), DG_OK);
-        zero_on = on.r->n_digits == 1 && on.r->digits[0].digit == 0;
-        assert_int_equal(rec_scan(off.sc, &page, off.r), DG_OK);
-        zero_off = off.r->n_digits == 1 && off.r->digits[0].digit == 0;
-        vis_image_destroy(&page);
-    }
-    printf("smudged pairs read: %d of %d with deeper ink, %d without; filled 0: %d, %d\n", pairs_on,
-           tried, pairs_off, zero_on, zero_off);
+    printf("smudged pairs read: %d of %d with deeper ink, %d without\n", pairs_on, tried,
+           pairs_off);
     assert_true(pairs_on * 10 >= tried * 7);
     assert_true(pairs_off * 10 <= tried * 2);
-    assert_true(zero_on && !zero_off);
     reader_close(&on);
     reader_close(&off);
     data_set_free(&s);

@@ -467,16 +467,17 @@ static int read_cuts(struct rec_scanner *sc)
 
 /* Stage 4a, deeper ink: digits written close together and blurred by the lens run into one blob
  * in the ink mask (the valley between two digits is lighter than their strokes but still darker
- * than the paper by the threshold's margin), and a small digit's loops fill in. A candidate the
- * network is not sure of, and not CUT_JUNK sure is not a digit, is labelled again from its darker
+ * than the paper by the threshold's margin). A candidate the network is not sure of (and not
+ * CUT_JUNK sure is not a digit, unless it is two digits wide) is labelled again from its darker
  * part only: its own ink pixels at least p.deep_share (0.5) of the way from the paper around it
- * (the median of the box's non-ink pixels) to its darkest ink. The pieces that leaves at least
- * DEEP_MIN_H of the candidate's height (fragments of one digit joined by same_digit, specks left
- * out; one piece, or two to DEEP_MAX_PIECES) are read, and choose_readings takes them when every
- * one is a sure digit. On the camera-view tuning world (training digits, 2026-12-03, shipped fast
- * model): digits read 70.25 -> 70.86%, precision 91.49 -> 91.54%; flat tuning scenes 97.22
- * -> 97.38%, precision 98.80 -> 98.90%. Tried on the sure-junk candidates too, it read 0.15 points
- * more on the regenerated tuning world for about half as much time again per frame. */
+ * (the median of the box's non-ink pixels) to its darkest ink. When that leaves two to
+ * DEEP_MAX_PIECES pieces at least DEEP_MIN_H of the candidate's height (fragments of one digit
+ * joined by same_digit, specks left out), each is read, and choose_readings takes them when every
+ * one is a sure digit. Chosen on build/world-tune and build/scenes-tune (training digits, shipped
+ * fast model, 2026-12-03): digits read 70.54 -> 70.90% on the world, flat scenes unchanged, for
+ * 16% more time per frame. Reading a single darker piece in place of an unsure whole too read
+ * 71.34% for 33% more time; trying sure-junk blobs of any width, 0.15 points more again for half
+ * as much time again. */
 static const float DEEP_MIN_H = 0.5f;
 enum { DEEP_MAX_PARTS = 64, DEEP_MAX_PIECES = 6, DEEP_MIN_AREA = 4 };
 
@@ -561,8 +562,8 @@ static int keep_deeper(struct rec_scanner *sc, const struct vis_image *grey, uin
     return 1;
 }
 
-/* Adds plan pl's deeper pieces as network inputs: pl->deep, pl->n_deep (0 when there are none or
- * more than DEEP_MAX_PIECES). */
+/* Adds plan pl's deeper pieces as network inputs: pl->deep, pl->n_deep (0 unless there are two to
+ * DEEP_MAX_PIECES). */
 static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
                       struct rec_plan *pl)
 {
@@ -578,7 +579,7 @@ static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint
     struct vis_component part[DEEP_MAX_PARTS];
     int group[DEEP_MAX_PARTS];
     const int n_parts = label_parts(sc->crop, w, h, sc->label, sc->label + (size_t)w * h, part);
-    if (n_parts < 1)
+    if (n_parts < 2)
         return DG_OK;
     for (int i = 0; i < n_parts; i++)
         group[i] = part[i].area >= DEEP_MIN_AREA ? i : -1;
@@ -609,7 +610,7 @@ static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint
         root[n_pieces] = g;
         piece[n_pieces++] = u;
     }
-    if (n_pieces < 1 || sc->n_in + n_pieces > REC_MAX_CANDIDATES)
+    if (n_pieces < 2 || sc->n_in + n_pieces > REC_MAX_CANDIDATES)
         return DG_OK;
     pl->deep = sc->n_in;
     for (int k = 0; k < n_pieces; k++) {
@@ -639,7 +640,8 @@ static int read_deeper(struct rec_scanner *sc, const struct vis_image *grey, uin
     for (int k = 0; k < sc->n_plan && sc->p.deep_share > 0.0f; k++) {
         struct rec_plan *pl = &sc->plan[k];
         const struct rec_digit *whole = &sc->read[pl->whole];
-        if (whole->confidence >= SPLIT_SURE || whole->junk >= CUT_JUNK)
+        if (whole->confidence >= SPLIT_SURE ||
+            (whole->junk >= CUT_JUNK && !two_wide(sc, pl, INFINITY)))
             continue;
         const int rc = add_deeper(sc, grey, flip, pl);
         if (rc)
