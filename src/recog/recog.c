@@ -492,8 +492,8 @@ static int hist_level(const int hist[256], long n, float frac)
 }
 
 /* Labels the 8-connected components of the w x h map m (non-zero: ink) into lab (-1: paper) using
- * stack (w * h entries); their boxes and areas go to part[0 ..). Returns how many, or -1 when
- * there are more than DEEP_MAX_PARTS. */
+ * stack (2 * w * h entries: x, y pairs); their boxes and areas go to part[0 ..). Returns how many,
+ * or -1 when there are more than DEEP_MAX_PARTS. */
 static int label_parts(const uint8_t *m, int w, int h, int32_t *lab, int32_t *stack,
                        struct vis_component *part)
 {
@@ -501,32 +501,36 @@ static int label_parts(const uint8_t *m, int w, int h, int32_t *lab, int32_t *st
     for (int i = 0; i < n_px; i++)
         lab[i] = -1;
     int n = 0;
-    for (int i = 0; i < n_px; i++) {
-        if (!m[i] || lab[i] >= 0)
-            continue;
-        if (n == DEEP_MAX_PARTS)
-            return -1;
-        struct vis_component *c = &part[n];
-        *c = (struct vis_component){.x0 = w, .y0 = h, .x1 = -1, .y1 = -1};
-        int top = 0;
-        stack[top++] = i;
-        lab[i] = n;
-        while (top) {
-            const int j = stack[--top], x = j % w, y = j / w;
-            c->x0 = x < c->x0 ? x : c->x0, c->x1 = x > c->x1 ? x : c->x1;
-            c->y0 = y < c->y0 ? y : c->y0, c->y1 = y > c->y1 ? y : c->y1;
-            c->area++;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    const int xx = x + dx, yy = y + dy, k = yy * w + xx;
-                    if (xx >= 0 && xx < w && yy >= 0 && yy < h && m[k] && lab[k] < 0) {
-                        lab[k] = n;
-                        stack[top++] = k;
+    for (int y0 = 0; y0 < h; y0++)
+        for (int x0 = 0; x0 < w; x0++) {
+            const int i = y0 * w + x0;
+            if (!m[i] || lab[i] >= 0)
+                continue;
+            if (n == DEEP_MAX_PARTS)
+                return -1;
+            struct vis_component *c = &part[n];
+            *c = (struct vis_component){.x0 = x0, .y0 = y0, .x1 = x0, .y1 = y0};
+            int top = 0;
+            stack[top++] = x0, stack[top++] = y0;
+            lab[i] = n;
+            while (top) {
+                const int y = stack[--top], x = stack[--top];
+                c->x0 = x < c->x0 ? x : c->x0, c->x1 = x > c->x1 ? x : c->x1;
+                c->y0 = y < c->y0 ? y : c->y0, c->y1 = y > c->y1 ? y : c->y1;
+                c->area++;
+                const int ya = y > 0 ? y - 1 : 0, yb = y < h - 1 ? y + 1 : h - 1;
+                const int xa = x > 0 ? x - 1 : 0, xb = x < w - 1 ? x + 1 : w - 1;
+                for (int yy = ya; yy <= yb; yy++)
+                    for (int xx = xa; xx <= xb; xx++) {
+                        const int k = yy * w + xx;
+                        if (m[k] && lab[k] < 0) {
+                            lab[k] = n;
+                            stack[top++] = xx, stack[top++] = yy;
+                        }
                     }
-                }
+            }
+            n++;
         }
-        n++;
-    }
     return n;
 }
 
@@ -571,7 +575,7 @@ static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint
     const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
     int rc = crop_candidate(sc, pl->cand);
     if (rc == DG_OK)
-        rc = dg_grow((void **)&sc->label, &sc->label_cap, 2 * (size_t)w * h, sizeof(int32_t));
+        rc = dg_grow((void **)&sc->label, &sc->label_cap, 3 * (size_t)w * h, sizeof(int32_t));
     if (rc == DG_OK)
         rc = dg_grow((void **)&sc->piece, &sc->piece_cap, (size_t)w * h, 1);
     if (rc != DG_OK || !keep_deeper(sc, grey, flip, b->x0, b->y0, w, h))
