@@ -372,7 +372,9 @@ static void test_touching_pairs_split(void **state)
 /* Stage 4a, deeper ink: two digits joined by a faint smudge as tall as they are (a lens's blur
  * between digits written close). The mask takes them as one blob (the smudge is darker than the
  * threshold's margin), and a cut through the smudge's full columns is no cut at all; read again
- * from their darker half, the pair is two digits. With deep_share 0 they are not read. */
+ * from their darker half, the pair is two digits. With deep_share 0 they are not read. Read by
+ * the ten-class reference model: the shipped ones are sure such a blob is not a digit, and the
+ * stage leaves those alone (for time). */
 static void smudge(struct vis_image *page, int x0, int y0, int x1, int y1, uint8_t v)
 {
     for (int y = y0; y <= y1; y++)
@@ -389,12 +391,13 @@ static void test_deeper_ink(void **state)
     int first[10];
     load_test_digits(&s, first);
     struct reader on, off;
-    reader_open(&on, "models/fast.safetensors");
-    reader_open(&off, "models/fast.safetensors");
+    reader_open(&on, "models/reference.safetensors");
+    reader_open(&off, "models/reference.safetensors");
     /* dark ink given: on blank paper the grey smudge can tip the automatic polarity test */
     struct rec_params p;
     rec_default_params(&p);
     p.threshold.polarity = VIS_POLARITY_DARK_ON_LIGHT;
+    p.split_aspect = 0.0f; /* no cuts: the stage alone */
     rec_scanner_set_params(on.sc, &p);
     p.deep_share = 0.0f;
     rec_scanner_set_params(off.sc, &p);

@@ -467,17 +467,18 @@ static int read_cuts(struct rec_scanner *sc)
 
 /* Stage 4a, deeper ink: digits written close together and blurred by the lens run into one blob
  * in the ink mask (the valley between two digits is lighter than their strokes but still darker
- * than the paper by the threshold's margin). A candidate the network is not sure of (and not
- * CUT_JUNK sure is not a digit, unless it is two digits wide) is labelled again from its darker
+ * than the paper by the threshold's margin). A candidate the network is not sure of, and not
+ * CUT_JUNK sure is not a digit, is labelled again from its darker
  * part only: its own ink pixels at least p.deep_share (0.5) of the way from the paper around it
  * (the median of the box's non-ink pixels) to its darkest ink. When that leaves two to
  * DEEP_MAX_PIECES pieces at least DEEP_MIN_H of the candidate's height (fragments of one digit
  * joined by same_digit, specks left out), each is read, and choose_readings takes them when every
  * one is a sure digit. Chosen on build/world-tune and build/scenes-tune (training digits, shipped
- * fast model, 2026-12-03): digits read 70.54 -> 70.90% on the world, flat scenes unchanged, for
- * 16% more time per frame. Reading a single darker piece in place of an unsure whole too read
- * 71.34% for 33% more time; trying sure-junk blobs of any width, 0.15 points more again for half
- * as much time again. */
+ * fast model, 2026-12-03): digits read 70.54 -> 70.85% on the world, flat scenes unchanged, for
+ * about 8% more time per frame. Also trying sure-junk blobs two digits wide read 3 more digits
+ * there (6 on the report world) but made 72% of the stage's network inputs (16% more time per
+ * frame in all, over the speed goal); reading a single darker piece in place of an unsure whole
+ * too read 71.34% for 33% more time. */
 static const float DEEP_MIN_H = 0.5f;
 enum { DEEP_MAX_PARTS = 64, DEEP_MAX_PIECES = 6, DEEP_MIN_AREA = 4 };
 
@@ -644,8 +645,7 @@ static int read_deeper(struct rec_scanner *sc, const struct vis_image *grey, uin
     for (int k = 0; k < sc->n_plan && sc->p.deep_share > 0.0f; k++) {
         struct rec_plan *pl = &sc->plan[k];
         const struct rec_digit *whole = &sc->read[pl->whole];
-        if (whole->confidence >= SPLIT_SURE ||
-            (whole->junk >= CUT_JUNK && !two_wide(sc, pl, INFINITY)))
+        if (whole->confidence >= SPLIT_SURE || whole->junk >= CUT_JUNK)
             continue;
         const int rc = add_deeper(sc, grey, flip, pl);
         if (rc)
