@@ -188,6 +188,23 @@ static void test_predict_png(void **state)
         if (!strstr(out, want))
             fail_msg("expected %s in: %s", want, out);
     }
+    /* the default (robust) model has "not a digit": near 0 for these digits, near 1 for a page
+     * of noise */
+    assert_non_null(strstr(out, "\"not_digit\": 0.0"));
+    {
+        uint8_t noise[84 * 84];
+        struct dg_rng r;
+        dg_rng_seed(&r, 5);
+        for (int i = 0; i < 84 * 84; i++)
+            noise[i] = (uint8_t)dg_rng_below(&r, 256);
+        char p[256];
+        snprintf(p, sizeof p, "%s/noise.png", tmpdir);
+        assert_int_equal(vis_png_write(p, noise, 84, 84, 1), DG_OK);
+        assert_int_equal(run("predict %s", p), 0);
+        const char *nd = strstr(output(), "; not a digit ");
+        assert_non_null(nd);
+        assert_true(atof(nd + strlen("; not a digit ")) >= 90.0);
+    }
     /* One bad file among good ones: reported, the rest still read, exit 1. */
     char bad[256];
     snprintf(bad, sizeof bad, "%s/notimage.png", tmpdir);

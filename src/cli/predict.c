@@ -15,7 +15,8 @@ static const char *const HELP =
     "usage: digits predict [options] IMAGE...\n"
     "Read the digit in each image (PNG, JPEG, PGM, BMP; any size, either polarity).\n"
     "  --model FILE          model (default <root>/models/robust.safetensors)\n"
-    "  --json                one JSON line per image: image, digit, confidence, top3\n"
+    "  --json                one JSON line per image: image, digit, confidence, top3, and\n"
+    "                        not_digit (the probability it is no digit) for a model that has it\n"
     "  --polarity auto|dark|light   ink darker or lighter than the paper (default auto)\n"
     "  --save-input FILE.png write the 28x28 input the network saw (one image only)\n";
 
@@ -88,6 +89,8 @@ int cmd_predict(int argc, char **argv)
             }
         }
         const float *p = nn_infer_run(inf, x, 1);
+        /* a model with an 11th output says how likely the image is not a digit at all */
+        const int junk = m->n_classes > 10;
         int top[3] = {-1, -1, -1};
         for (int k = 0; k < 3; k++)
             for (int d = 0; d < 10; d++) {
@@ -115,13 +118,20 @@ int cmd_predict(int argc, char **argv)
                 dg_jw_end(&w);
             }
             dg_jw_end(&w);
+            if (junk) {
+                dg_jw_key(&w, "not_digit");
+                dg_jw_num(&w, p[10], 4);
+            }
             dg_jw_end(&w);
             cli_put_json(&w);
             dg_jw_free(&w);
         } else {
-            printf("%s: %d (%.1f%%)   top 3: %d %.1f%%, %d %.1f%%, %d %.1f%%\n", path, top[0],
+            printf("%s: %d (%.1f%%)   top 3: %d %.1f%%, %d %.1f%%, %d %.1f%%", path, top[0],
                    100.0 * p[top[0]], top[0], 100.0 * p[top[0]], top[1], 100.0 * p[top[1]], top[2],
                    100.0 * p[top[2]]);
+            if (junk)
+                printf("; not a digit %.1f%%", 100.0 * p[10]);
+            putchar('\n');
         }
     }
     nn_infer_free(inf);
