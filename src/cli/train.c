@@ -70,36 +70,9 @@ struct train_opts {
     int have_lr, have_epochs, have_wd, have_sched, have_aug;
 };
 
-/* A new run's recipe: the preset's (train_recipe_default), then what the command line says. */
-static void new_recipe(const struct train_opts *o, struct train_recipe *rc)
-{
-    train_recipe_default(rc, o->arch);
-    rc->batch = o->batch;
-    rc->seed = o->seed;
-    rc->smooth = o->smooth;
-    rc->limit = o->limit;
-    rc->val = o->val;
-    rc->mnist_repeat = o->mnist_repeat;
-    if (o->have_epochs)
-        rc->epochs = o->epochs;
-    if (o->have_lr)
-        rc->lr = o->lr;
-    if (o->have_wd)
-        rc->wd = o->wd;
-    if (o->have_sched)
-        rc->cosine = o->cosine;
-    if (o->have_aug)
-        rc->augment = o->augment;
-    snprintf(rc->extra, sizeof rc->extra, "%s", o->extra ? o->extra : "");
-    if (o->out)
-        snprintf(rc->out, sizeof rc->out, "%s", o->out);
-    else
-        snprintf(rc->out, sizeof rc->out, "%s.safetensors", nn_preset(o->arch) ? o->arch : "model");
-}
-
-/* A resumed run keeps the recipe it was saved with (its batch size, seed and MNIST repeat always)
- * except where the command line says otherwise. */
-static void resumed_recipe(const struct train_opts *o, struct train_recipe *rc)
+/* What the command line says over a recipe: the options given (or, for smoothing, limit and
+ * validation, given non-zero; for --extra and --out, given at all). */
+static void command_line_over(const struct train_opts *o, struct train_recipe *rc)
 {
     if (o->have_epochs)
         rc->epochs = o->epochs;
@@ -121,6 +94,20 @@ static void resumed_recipe(const struct train_opts *o, struct train_recipe *rc)
         snprintf(rc->extra, sizeof rc->extra, "%s", o->extra);
     if (o->out)
         snprintf(rc->out, sizeof rc->out, "%s", o->out);
+}
+
+/* A new run's recipe: the preset's (train_recipe_default), its batch, seed and MNIST repeat from
+ * the command line, then the rest of the command line over it; the model file by default
+ * <preset>.safetensors, or model.safetensors. A resumed run keeps the recipe it was saved with
+ * (its batch size, seed and MNIST repeat always) and takes only command_line_over. */
+static void new_recipe(const struct train_opts *o, struct train_recipe *rc)
+{
+    train_recipe_default(rc, o->arch);
+    rc->batch = o->batch;
+    rc->seed = o->seed;
+    rc->mnist_repeat = o->mnist_repeat;
+    snprintf(rc->out, sizeof rc->out, "%s.safetensors", nn_preset(o->arch) ? o->arch : "model");
+    command_line_over(o, rc);
 }
 
 static void ckpt_path(const char *out, char *buf, size_t n)
@@ -341,7 +328,7 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
     if (o->resume) {
         if (train_run_load(o->resume, run) != DG_OK)
             return cli_fail(cmd, "cannot resume: %s", dg_errmsg());
-        resumed_recipe(o, &run->rc);
+        command_line_over(o, &run->rc);
         printf("resuming %s at epoch %d, batch %d\n", o->resume, run->epoch + 1, run->batch_index);
         return 0;
     }
@@ -399,6 +386,103 @@ static int save_model(const char *cmd, const struct train_run *run, const struct
     return 0;
 }
 
+/* MNIST's training and test images, the validation images held out of the first (a view into its
+ * arrays), and what is trained on (fit: the training images, with any extra examples in arrays of
+ * its own when fit_owned). */
+struct examples {
+    struct data_set train, test, val, fit;
+    int fit_owned;
+};
+
+static void examples_free(struct examples *ex)
+{
+    data_set_free(&ex->train);
+    data_set_free(&ex->test);
+    if (ex->fit_owned)
+        data_set_free(&ex->fit);
+}
+
+/* Loads ex for run's recipe from o->data. Returns 0, or prints why not and returns the exit
+ * status. */
+static int load_examples(const char *cmd, const struct train_opts *o, const struct train_run *run,
+                         struct examples *ex)
+{
+    const struct train_recipe *r = &run->rc;
+    struct data_set *train = &ex->train, *test = &ex->test;
+    if (cli_load_mnist(cmd, o->data, "train", train) || cli_load_mnist(cmd, o->data, "t10k", test))
+        return 1;
+    if (train->rows != 28 || train->cols != 28 || test->rows != 28 || test->cols != 28)
+        return cli_fail(cmd, "the data in %s is not 28x28", o->data);
+    /* The validation images are the last of the training file; they are never trained on. */
+    if (r->val) {
+        if (r->val >= train->n)
+            return cli_usage(cmd, "--val %ld leaves no training images (the set has %d)", r->val,
+                             train->n);
+        ex->val = *train;
+        ex->val.n = (int)r->val;
+        ex->val.images = train->images + (size_t)(train->n - ex->val.n) * 784;
+        ex->val.labels = train->labels + (train->n - ex->val.n);
+        train->n -= ex->val.n;
+    }
+    if (r->limit && r->limit < train->n)
+        train->n = (int)r->limit;
+    /* what is trained on: MNIST's training images, then any extra examples */
+    ex->fit = *train;
+    if (!r->extra[0])
+        return 0;
+    const int status = with_extra(cmd, r, run->model->n_classes, train, &ex->fit);
+    ex->fit_owned = status == 0;
+    return status;
+}
+
+/* The epochs left of run, each judged on the validation or test images and checkpointed to ckpt;
+ * *acc gets the last judgement. Returns 0, EXIT_INTERRUPTED after saving the checkpoint on
+ * Ctrl-C, or 1 after printing why. */
+static int run_epochs(const char *cmd, struct train_run *run, const struct examples *ex,
+                      const char *ckpt, double *acc)
+{
+    const struct train_recipe *r = &run->rc;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct bar bar = {.tty = isatty(STDOUT_FILENO), .epochs = r->epochs};
+    const struct train_hooks hooks = {show_progress, &bar, &interrupted};
+    while (run->epoch < r->epochs) {
+        bar.next_report = 0;
+        bar.first_batch = run->batch_index;
+        struct train_progress p;
+        const int err = train_epoch(run, &ex->fit, &hooks, &p);
+        if (err == TRAIN_STOPPED) {
+            if (save_ckpt(cmd, run, ckpt))
+                return 1;
+            fprintf(stderr,
+                    "%sdigits train: interrupted; checkpoint saved to %s (continue with digits "
+                    "train --resume %s)\n",
+                    bar.tty ? "\n" : "", ckpt, ckpt);
+            return EXIT_INTERRUPTED;
+        }
+        if (err != DG_OK)
+            return cli_fail(cmd, "%s", dg_errmsg());
+        const struct data_set *judge = r->val ? &ex->val : &ex->test;
+        const int correct = cli_classify(run->model, judge, NULL, NULL);
+        if (correct < 0)
+            return cli_fail(cmd, "%s", dg_errmsg());
+        *acc = (double)correct / judge->n;
+        const double seen = (double)(p.seen ? p.seen : 1);
+        printf("%sepoch %d/%ld: loss %.4f, train acc %.2f%%, %s acc %.2f%%, %.1f s (%.0f img/s)\n",
+               bar.tty ? "\n" : "", p.epoch, r->epochs, p.loss, 100.0 * (double)p.correct / seen,
+               r->val ? "validation" : "test", 100.0 * *acc, p.seconds, seen / p.seconds);
+        nn_meta_set(&run->meta, r->val ? "val_accuracy" : "test_accuracy", "%.4f", *acc);
+        if (save_ckpt(cmd, run, ckpt))
+            return 1;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *cmd = "train";
@@ -409,113 +493,34 @@ int cmd_train(int argc, char **argv)
                            .seed = 1,
                            .mnist_repeat = 1,
                            .optim = NN_ADAM};
-    int rc = parse(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    int status = parse(argc, argv, &o);
+    if (status)
+        return status < 0 ? 0 : status;
     nn_set_threads((int)o.threads);
 
     struct train_run run = {0};
-    struct data_set train = {0}, test = {0}, val = {0};
-    struct data_set fit = {0}; /* what is trained on; its arrays are its own when fit_owned */
-    int fit_owned = 0;
-    int status = open_run(cmd, &o, &run);
-    if (status)
+    if ((status = open_run(cmd, &o, &run)) != 0)
         return status;
-    status = 1;
-    struct train_recipe *r = &run.rc;
+    const struct train_recipe *r = &run.rc;
     char ckpt[4300];
     ckpt_path(r->out, ckpt, sizeof ckpt);
-
-    if (cli_load_mnist(cmd, o.data, "train", &train) || cli_load_mnist(cmd, o.data, "t10k", &test))
-        goto done;
-    if (train.rows != 28 || train.cols != 28 || test.rows != 28 || test.cols != 28) {
-        status = cli_fail(cmd, "the data in %s is not 28x28", o.data);
-        goto done;
-    }
-    /* The validation images are the last of the training file; they are never trained on. */
-    if (r->val) {
-        if (r->val >= train.n) {
-            status = cli_usage(cmd, "--val %ld leaves no training images (the set has %d)", r->val,
-                               train.n);
-            goto done;
-        }
-        val = train;
-        val.n = (int)r->val;
-        val.images = train.images + (size_t)(train.n - val.n) * 784;
-        val.labels = train.labels + (train.n - val.n);
-        train.n -= val.n;
-    }
-    if (r->limit && r->limit < train.n)
-        train.n = (int)r->limit;
-    /* what is trained on: MNIST's training images, then any extra examples */
-    fit = train;
-    if (r->extra[0]) {
-        if ((status = with_extra(cmd, r, run.model->n_classes, &train, &fit)) != 0)
-            goto done;
-        fit_owned = 1;
-        status = 1;
-    }
-
-    char desc[2048];
-    nn_model_describe(run.model, desc, sizeof desc);
-    printf("model %s: %zu parameters\n%s", run.model->spec, run.model->n_params, desc);
-    printf("training on %d images, %s %d; batch %ld, %s lr %g (%s), weight decay %g, label "
-           "smoothing %g, augmentation %s, seed %ld, %d threads\n",
-           fit.n, r->val ? "validating on" : "testing on", r->val ? val.n : test.n, r->batch,
-           run.opt->kind == NN_ADAM ? "adam" : "sgd", r->lr, r->cosine ? "cosine" : "constant",
-           r->wd, r->smooth, r->augment ? "on" : "off", r->seed, nn_get_threads());
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    struct bar bar = {.tty = isatty(STDOUT_FILENO), .epochs = r->epochs};
-    const struct train_hooks hooks = {show_progress, &bar, &interrupted};
+    struct examples ex = {0};
     double acc = 0.0;
-    while (run.epoch < r->epochs) {
-        bar.next_report = 0;
-        bar.first_batch = run.batch_index;
-        struct train_progress p;
-        const int err = train_epoch(&run, &fit, &hooks, &p);
-        if (err == TRAIN_STOPPED) {
-            if (save_ckpt(cmd, &run, ckpt) == 0) {
-                fprintf(stderr,
-                        "%sdigits train: interrupted; checkpoint saved to %s (continue with "
-                        "digits train --resume %s)\n",
-                        bar.tty ? "\n" : "", ckpt, ckpt);
-                status = EXIT_INTERRUPTED;
-            }
-            goto done;
-        }
-        if (err != DG_OK) {
-            status = cli_fail(cmd, "%s", dg_errmsg());
-            goto done;
-        }
-        const struct data_set *judge = r->val ? &val : &test;
-        const int correct = cli_classify(run.model, judge, NULL, NULL);
-        if (correct < 0) {
-            status = cli_fail(cmd, "%s", dg_errmsg());
-            goto done;
-        }
-        acc = (double)correct / judge->n;
-        const double seen = (double)(p.seen ? p.seen : 1);
-        printf("%sepoch %d/%ld: loss %.4f, train acc %.2f%%, %s acc %.2f%%, %.1f s (%.0f img/s)\n",
-               bar.tty ? "\n" : "", p.epoch, r->epochs, p.loss, 100.0 * (double)p.correct / seen,
-               r->val ? "validation" : "test", 100.0 * acc, p.seconds, seen / p.seconds);
-        nn_meta_set(&run.meta, r->val ? "val_accuracy" : "test_accuracy", "%.4f", acc);
-        if (save_ckpt(cmd, &run, ckpt))
-            goto done;
+    if ((status = load_examples(cmd, &o, &run, &ex)) == 0) {
+        char desc[2048];
+        nn_model_describe(run.model, desc, sizeof desc);
+        printf("model %s: %zu parameters\n%s", run.model->spec, run.model->n_params, desc);
+        printf("training on %d images, %s %d; batch %ld, %s lr %g (%s), weight decay %g, label "
+               "smoothing %g, augmentation %s, seed %ld, %d threads\n",
+               ex.fit.n, r->val ? "validating on" : "testing on", r->val ? ex.val.n : ex.test.n,
+               r->batch, run.opt->kind == NN_ADAM ? "adam" : "sgd", r->lr,
+               r->cosine ? "cosine" : "constant", r->wd, r->smooth, r->augment ? "on" : "off",
+               r->seed, nn_get_threads());
+        status = run_epochs(cmd, &run, &ex, ckpt, &acc);
     }
-    if (save_model(cmd, &run, &fit, &val, &test, acc, ckpt) == 0)
-        status = 0;
-done:
-    data_set_free(&train);
-    data_set_free(&test);
-    if (fit_owned)
-        data_set_free(&fit);
+    if (status == 0)
+        status = save_model(cmd, &run, &ex.fit, &ex.val, &ex.test, acc, ckpt);
+    examples_free(&ex);
     train_run_free(&run);
     return status;
 }

@@ -126,6 +126,24 @@ static int group_find(int *g, int a)
     return a;
 }
 
+/* Puts a and b in one group (its root the smaller index). */
+static void group_union(int *g, int a, int b)
+{
+    a = group_find(g, a), b = group_find(g, b);
+    if (a != b)
+        g[a > b ? a : b] = a < b ? a : b;
+}
+
+/* b grows to hold c too (box and area). */
+static void box_union(struct vis_component *b, const struct vis_component *c)
+{
+    b->x0 = c->x0 < b->x0 ? c->x0 : b->x0;
+    b->y0 = c->y0 < b->y0 ? c->y0 : b->y0;
+    b->x1 = c->x1 > b->x1 ? c->x1 : b->x1;
+    b->y1 = c->y1 > b->y1 ? c->y1 : b->y1;
+    b->area += c->area;
+}
+
 /* Two boxes belong to one digit when they overlap horizontally by at least half the narrower
  * width and the vertical gap between them is small against the taller: the detached top bar of
  * a 5, the pieces of a broken 4 or 7. Not when one lies wholly inside the other's box and that
@@ -153,6 +171,19 @@ static int same_digit(const struct vis_component *a, const struct vis_component 
     const int whole = hs >= min_h && hs * 10 >= ws * 7 && (float)hs < JOIN_SCALE * (float)ht &&
                       (cy < (float)t->y0 || cy > (float)t->y1);
     return !whole;
+}
+
+/* group[0 .. n) becomes each component's group (union-find roots): the ones that keep, joined
+ * when same_digit says they are pieces of one digit. */
+static void join_same_digit(const struct vis_component *c, int n, const int *keep, int min_h,
+                            int *group)
+{
+    for (int i = 0; i < n; i++)
+        group[i] = i;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; keep[i] && j < n; j++)
+            if (keep[j] && same_digit(&c[i], &c[j], min_h))
+                group_union(group, i, j);
 }
 
 /* The ink box of columns [c0, c1) of a w x h crop whose top-left is (x, y) in the image. */
@@ -279,20 +310,13 @@ static void join_fragments(const struct rec_scanner *sc, const struct vis_compon
     for (int i = 0; i < n_comp; i++) {
         const struct vis_component *c = &comp[i];
         const int w = c->x1 - c->x0 + 1, h = c->y1 - c->y0 + 1;
-        group[i] = i;
         keep[i] = c->area >= p->min_area && (float)w <= p->max_aspect * h * 2.0f &&
                   h <= sc->max_h && w <= sc->max_h * 2 &&
                   (float)c->area >=
                       (h >= FINE_PEN_FROM || w >= FINE_PEN_FROM ? FINE_PEN_FILL : p->min_fill) *
                           (float)w * h;
     }
-    for (int i = 0; i < n_comp; i++)
-        for (int j = i + 1; keep[i] && j < n_comp; j++)
-            if (keep[j] && same_digit(&comp[i], &comp[j], sc->min_h)) {
-                int a = group_find(group, i), b = group_find(group, j);
-                if (a != b)
-                    group[a > b ? a : b] = a < b ? a : b;
-            }
+    join_same_digit(comp, n_comp, keep, sc->min_h, group);
 }
 
 /* Each group's union box (at its root, the group's first component), then the candidates: the
@@ -315,11 +339,7 @@ static int choose_candidates(struct rec_scanner *sc, const struct vis_component 
             *b = comp[i];
             continue;
         }
-        b->x0 = comp[i].x0 < b->x0 ? comp[i].x0 : b->x0;
-        b->y0 = comp[i].y0 < b->y0 ? comp[i].y0 : b->y0;
-        b->x1 = comp[i].x1 > b->x1 ? comp[i].x1 : b->x1;
-        b->y1 = comp[i].y1 > b->y1 ? comp[i].y1 : b->y1;
-        b->area += comp[i].area;
+        box_union(b, &comp[i]);
     }
     int n_cand = 0;
     for (int g = 0; g < n_comp && n_cand < REC_MAX_CANDIDATES; g++) {
@@ -567,6 +587,41 @@ static int keep_deeper(struct rec_scanner *sc, const struct vis_image *grey, uin
     return 1;
 }
 
+/* The pieces among the deeper crop's n_parts parts (2 to DEEP_MAX_PARTS): fragments of one digit
+ * joined (specks under DEEP_MIN_AREA left out), the groups at least DEEP_MIN_H of the candidate's
+ * height h, in order, into piece[]; piece_of[part] gets its piece or -1. Returns how many, or 0
+ * when there are more than DEEP_MAX_PIECES. */
+static int deeper_pieces(const struct rec_scanner *sc, const struct vis_component *part,
+                         int n_parts, int h, struct vis_component *piece, int *piece_of)
+{
+    int keep[DEEP_MAX_PARTS], group[DEEP_MAX_PARTS], index[DEEP_MAX_PARTS], n = 0;
+    struct vis_component box[DEEP_MAX_PARTS];
+    for (int i = 0; i < n_parts; i++)
+        keep[i] = part[i].area >= DEEP_MIN_AREA;
+    join_same_digit(part, n_parts, keep, sc->min_h, group);
+    for (int i = 0; i < n_parts; i++) { /* each group's box, at its root (its first part) */
+        const int g = group_find(group, i);
+        if (!keep[i])
+            continue;
+        if (g == i)
+            box[g] = part[i];
+        else
+            box_union(&box[g], &part[i]);
+    }
+    for (int g = 0; g < n_parts; g++) {
+        index[g] = -1;
+        if (!keep[g] || group[g] != g || (float)(box[g].y1 - box[g].y0 + 1) < DEEP_MIN_H * (float)h)
+            continue;
+        if (n == DEEP_MAX_PIECES)
+            return 0;
+        index[g] = n;
+        piece[n++] = box[g];
+    }
+    for (int i = 0; i < n_parts; i++)
+        piece_of[i] = keep[i] ? index[group_find(group, i)] : -1;
+    return n;
+}
+
 /* Adds plan pl's deeper pieces as network inputs: pl->deep, pl->n_deep (0 unless there are two to
  * DEEP_MAX_PIECES). */
 static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
@@ -581,40 +636,10 @@ static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint
         rc = dg_grow((void **)&sc->piece, &sc->piece_cap, (size_t)w * h, 1);
     if (rc != DG_OK || !keep_deeper(sc, grey, flip, b->x0, b->y0, w, h))
         return rc;
-    struct vis_component part[DEEP_MAX_PARTS];
-    int group[DEEP_MAX_PARTS];
+    struct vis_component part[DEEP_MAX_PARTS], piece[DEEP_MAX_PIECES];
+    int piece_of[DEEP_MAX_PARTS];
     const int n_parts = label_parts(sc->crop, w, h, sc->label, sc->label + (size_t)w * h, part);
-    if (n_parts < 2)
-        return DG_OK;
-    for (int i = 0; i < n_parts; i++)
-        group[i] = part[i].area >= DEEP_MIN_AREA ? i : -1;
-    for (int i = 0; i < n_parts; i++)
-        for (int j = i + 1; group[i] >= 0 && j < n_parts; j++)
-            if (group[j] >= 0 && same_digit(&part[i], &part[j], sc->min_h)) {
-                const int a = group_find(group, i), c = group_find(group, j);
-                if (a != c)
-                    group[a > c ? a : c] = a < c ? a : c;
-            }
-    struct vis_component piece[DEEP_MAX_PIECES];
-    int root[DEEP_MAX_PIECES], n_pieces = 0;
-    for (int g = 0; g < n_parts; g++) { /* each group's box, at its root */
-        if (group[g] != g)
-            continue;
-        struct vis_component u = part[g];
-        for (int i = g + 1; i < n_parts; i++)
-            if (group[i] >= 0 && group_find(group, i) == g) {
-                u.x0 = part[i].x0 < u.x0 ? part[i].x0 : u.x0;
-                u.y0 = part[i].y0 < u.y0 ? part[i].y0 : u.y0;
-                u.x1 = part[i].x1 > u.x1 ? part[i].x1 : u.x1;
-                u.y1 = part[i].y1 > u.y1 ? part[i].y1 : u.y1;
-            }
-        if ((float)(u.y1 - u.y0 + 1) < DEEP_MIN_H * (float)h)
-            continue;
-        if (n_pieces == DEEP_MAX_PIECES)
-            return DG_OK;
-        root[n_pieces] = g;
-        piece[n_pieces++] = u;
-    }
+    const int n_pieces = n_parts < 2 ? 0 : deeper_pieces(sc, part, n_parts, h, piece, piece_of);
     if (n_pieces < 2 || sc->n_in + n_pieces > REC_MAX_CANDIDATES)
         return DG_OK;
     pl->deep = sc->n_in;
@@ -624,8 +649,7 @@ static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint
         for (int y = 0; y < ph; y++)
             for (int x = 0; x < pw; x++) {
                 const int l = sc->label[(size_t)(u->y0 + y) * w + u->x0 + x];
-                sc->piece[(size_t)y * pw + x] =
-                    l >= 0 && group[l] >= 0 && group_find(group, l) == root[k] ? 255 : 0;
+                sc->piece[(size_t)y * pw + x] = l >= 0 && piece_of[l] == k ? 255 : 0;
             }
         if (vis_mnist_from_ink(sc->piece, pw, ph, (size_t)pw, sc->x + (size_t)sc->n_in * 784) !=
             DG_OK)
