@@ -77,11 +77,14 @@ static int cmp_double(const void *a, const void *b)
 struct tally {
     char kind[24];
     long digits, read, readings, right, numbers, numbers_read, empty_frames, empty_false;
-    /* missed digits: read as another digit, rejected, inside a larger candidate, in pieces, in
-     * none; digits under SMALL_PX tall, and of them read */
-    long wrong, rejected, merged, broken, unfound;
-    long merged_digits; /* of merged: the larger candidate holds another digit's centre */
+    /* digits under SMALL_PX tall, and of them read */
     long small, small_read;
+    /* missed digits, [0] all and [1] under SMALL_PX: read as another digit, rejected, inside a
+     * larger candidate, in pieces, in none */
+    struct misses {
+        long wrong, rejected, merged, broken, unfound;
+        long merged_digits; /* of merged: the larger candidate holds another digit's centre */
+    } miss[2];
     int images;
 };
 
@@ -99,15 +102,20 @@ static struct tally *tally_for(struct tally *t, int *n, const char *kind)
     return &t[(*n)++];
 }
 
+static void misses_add(struct misses *a, const struct misses *b)
+{
+    a->wrong += b->wrong, a->rejected += b->rejected, a->unfound += b->unfound;
+    a->merged += b->merged, a->broken += b->broken, a->merged_digits += b->merged_digits;
+}
+
 static void tally_add(struct tally *to, const struct tally *from)
 {
     to->digits += from->digits, to->read += from->read, to->readings += from->readings;
     to->right += from->right, to->numbers += from->numbers;
     to->numbers_read += from->numbers_read, to->empty_frames += from->empty_frames;
     to->empty_false += from->empty_false, to->images += from->images;
-    to->wrong += from->wrong, to->rejected += from->rejected, to->unfound += from->unfound;
-    to->merged += from->merged, to->broken += from->broken;
-    to->merged_digits += from->merged_digits;
+    misses_add(&to->miss[0], &from->miss[0]);
+    misses_add(&to->miss[1], &from->miss[1]);
     to->small += from->small, to->small_read += from->small_read;
 }
 
@@ -245,7 +253,7 @@ static int read_items(const struct dg_json *doc, const struct dg_json_node *arr,
 enum { MERGED_MAX = 16 };
 
 static void miss_kind(const struct truth_item *d, const struct truth_item *all, int n_all,
-                      const struct rec_result *r, struct tally *t)
+                      const struct rec_result *r, struct misses *t)
 {
     const double area = (double)d->box[2] * d->box[3];
     double covered = 0.0;
@@ -315,12 +323,16 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
             if (v >= on_iou)
                 on = i, on_iou = v;
         }
+        struct misses m = {0};
         if (on < 0)
-            miss_kind(&digits[k], digits, n_d, r, t);
+            miss_kind(&digits[k], digits, n_d, r, &m);
         else if (on < r->n_digits)
-            t->wrong++;
+            m.wrong++;
         else
-            t->rejected++;
+            m.rejected++;
+        misses_add(&t->miss[0], &m);
+        if (small)
+            misses_add(&t->miss[1], &m);
     }
     long readings = 0;
     for (int i = 0; i < r->n_digits; i++)
@@ -372,6 +384,16 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
     return DG_OK;
 }
 
+/* "LABEL missed N: why" over n missed digits. */
+static void misses_print(const char *label, long n, const struct misses *m)
+{
+    printf("%s missed %ld: %.1f%% read as another digit, %.1f%% rejected, %.1f%% merged into a "
+           "larger candidate (%.1f%% with another digit), %.1f%% broken into pieces, %.1f%% in "
+           "none\n",
+           label, n, pct(m->wrong, n), pct(m->rejected, n), pct(m->merged, n),
+           pct(m->merged_digits, n), pct(m->broken, n), pct(m->unfound, n));
+}
+
 /* The summary line over every kind (with the time per image: ms[0..n_img), sorted here), then a
  * line per kind when there are several. */
 static void report(const struct tally *kinds, int n_kinds, double *ms, int n_img)
@@ -383,15 +405,17 @@ static void report(const struct tally *kinds, int n_kinds, double *ms, int n_img
     tally_print("", &all);
     printf("; %.1f ms median, %.1f ms p99 per image\n", ms[n_img / 2],
            ms[(int)(0.99 * (n_img - 1))]);
-    const long missed = all.digits - all.read;
+    const long missed = all.digits - all.read, small_missed = all.small - all.small_read;
     if (missed > 0)
-        printf("  missed %ld: %.1f%% read as another digit, %.1f%% rejected, %.1f%% merged into "
-               "a larger candidate (%.1f%% with another digit), %.1f%% broken into pieces, %.1f%% "
-               "in none; digits "
-               "under %d px: %.2f%% read (%ld of %ld)\n",
-               missed, pct(all.wrong, missed), pct(all.rejected, missed), pct(all.merged, missed),
-               pct(all.merged_digits, missed), pct(all.broken, missed), pct(all.unfound, missed),
-               SMALL_PX, pct(all.small_read, all.small), all.small_read, all.small);
+        misses_print(" ", missed, &all.miss[0]);
+    if (all.small > 0) {
+        printf("  digits under %d px: %.2f%% read (%ld of %ld)", SMALL_PX,
+               pct(all.small_read, all.small), all.small_read, all.small);
+        if (small_missed > 0)
+            misses_print(";", small_missed, &all.miss[1]);
+        else
+            putchar('\n');
+    }
     for (int i = 0; n_kinds > 1 && i < n_kinds; i++) {
         char label[64];
         snprintf(label, sizeof label, "  %.23s: ", kinds[i].kind);
