@@ -397,7 +397,8 @@ static void test_deeper_ink(void **state)
     struct rec_params p;
     rec_default_params(&p);
     p.threshold.polarity = VIS_POLARITY_DARK_ON_LIGHT;
-    p.split_aspect = 0.0f; /* no cuts: the stage alone */
+    p.split_aspect = 0.0f; /* no cuts and wholes from the mask: the stage alone */
+    p.grey_ink = 0;
     rec_scanner_set_params(on.sc, &p);
     p.deep_share = 0.0f;
     rec_scanner_set_params(off.sc, &p);
@@ -429,6 +430,65 @@ static void test_deeper_ink(void **state)
     assert_true(pairs_off * 10 <= tried * 2);
     reader_close(&on);
     reader_close(&off);
+    data_set_free(&s);
+}
+
+/* Stage 3's grey levels: 40 small digits (MNIST test digits 12 px tall, blurred as a webcam's
+ * lens does) far apart on a page. In the ink mask such a digit is a blocky blob; read from its
+ * grey levels it keeps its shape, and more are read (with the shipped fast model). */
+static int small_digits_read(struct reader *rd, const struct vis_image *page,
+                             const struct placed *pl, int n)
+{
+    assert_int_equal(rec_scan(rd->sc, page, rd->r), DG_OK);
+    int read = 0;
+    for (int i = 0; i < rd->r->n_digits; i++) {
+        const struct rec_digit *d = &rd->r->digits[i];
+        const int cx = d->box.x + d->box.w / 2, cy = d->box.y + d->box.h / 2;
+        for (int k = 0; k < n; k++)
+            read += d->digit == pl[k].label && cx >= pl[k].x && cx < pl[k].x + pl[k].w &&
+                    cy >= pl[k].y && cy < pl[k].y + pl[k].h;
+    }
+    return read;
+}
+
+static void test_grey_ink(void **state)
+{
+    (void)state;
+    struct data_set s;
+    int first[10];
+    load_test_digits(&s, first);
+    struct reader rd;
+    reader_open(&rd, "models/fast.safetensors");
+    struct rec_params p;
+    rec_default_params(&p);
+    p.keep_lone_ones = 1; /* each digit stands alone */
+    rec_scanner_set_params(rd.sc, &p);
+    struct vis_image page, blurred;
+    assert_int_equal(vis_image_init(&page, 640, 480), DG_OK);
+    assert_int_equal(vis_image_init(&blurred, 640, 480), DG_OK);
+    memset(page.px, 215, 640 * 480);
+    struct placed pl[40];
+    for (int k = 0; k < 40; k++)
+        put_digit(&page, &s, 100 + k, s.labels[100 + k], 40 + (k % 10) * 60, 60 + (k / 10) * 100,
+                  0.6, &pl[k]);
+    for (int y = 0; y < 480; y++) /* a 3x3 box blur */
+        for (int x = 0; x < 640; x++) {
+            int sum = 0, n = 0;
+            for (int yy = y > 0 ? y - 1 : 0; yy <= y + 1 && yy < 480; yy++)
+                for (int xx = x > 0 ? x - 1 : 0; xx <= x + 1 && xx < 640; xx++)
+                    sum += page.px[(size_t)yy * 640 + xx], n++;
+            blurred.px[(size_t)y * 640 + x] = (uint8_t)(sum / n);
+        }
+    const int on = small_digits_read(&rd, &blurred, pl, 40);
+    p.grey_ink = 0;
+    rec_scanner_set_params(rd.sc, &p);
+    const int off = small_digits_read(&rd, &blurred, pl, 40);
+    print_message("small digits read: %d of 40 in grey levels, %d from the mask\n", on, off);
+    assert_true(on >= 28);
+    assert_true(on >= off + 6);
+    vis_image_destroy(&page);
+    vis_image_destroy(&blurred);
+    reader_close(&rd);
     data_set_free(&s);
 }
 
@@ -656,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_fragment_joining),
         cmocka_unit_test(test_touching_pairs_split),
         cmocka_unit_test(test_deeper_ink),
+        cmocka_unit_test(test_grey_ink),
         cmocka_unit_test(test_rejects_drawn_letters),
         cmocka_unit_test(test_context_rejects_edges_and_letters),
         cmocka_unit_test(test_twelve_megapixel_page),

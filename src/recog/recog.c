@@ -1,10 +1,10 @@
 /* recog.c - from a grey image to digits and numbers. rec_scan runs seven stages, each a function
  * of its own that leaves its results in the scanner: find_ink (threshold and line removal,
  * vision), find_candidates (components, specks and lines dropped, fragments of one digit joined),
- * read_wholes (each candidate's own ink MNIST-normalised, one batched forward pass, confidence and
- * top-3), read_cuts (blobs the network is unsure of cut in two, a second batch), choose_readings
- * (whole or cut), reject_by_context (edges of objects, letters of words) and group_numbers (lines
- * and numbers, numbers.c). */
+ * read_wholes (each candidate's own ink in grey levels MNIST-normalised, one batched forward pass,
+ * confidence and top-3), read_cuts (blobs the network is unsure of cut in two, a second batch),
+ * choose_readings (whole or cut), reject_by_context (edges of objects, letters of words) and
+ * group_numbers (lines and numbers, numbers.c). */
 #include "recog.h"
 
 #include "numbers.h"
@@ -22,6 +22,7 @@ void rec_default_params(struct rec_params *p)
     p->max_aspect = 2.5f;
     p->split_aspect = 1.1f;
     p->deep_share = 0.5f;
+    p->grey_ink = 1;
     p->min_fill = 0.08f;
     p->min_confidence = 0.5f;
     p->number_gap = 0.5f;
@@ -52,6 +53,8 @@ struct rec_scanner {
     size_t label_cap;
     uint8_t *piece;
     size_t piece_cap;
+    uint8_t *soft; /* soften_crop's scratch */
+    size_t soft_cap;
     int *per_comp; /* rec_scan's per-component scratch */
     size_t per_comp_cap;
     int *run_order;             /* rec_scan's runs, grouped by candidate */
@@ -108,6 +111,7 @@ void rec_scanner_free(struct rec_scanner *sc)
     free(sc->crop);
     free(sc->label);
     free(sc->piece);
+    free(sc->soft);
     free(sc->per_comp);
     free(sc->run_order);
     free(sc->gbox);
@@ -211,7 +215,7 @@ static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
     for (int x = 0; x < w; x++) {
         ink[x] = 0;
         for (int y = 0; y < h; y++)
-            ink[x] += crop[(size_t)y * w + x] != 0;
+            ink[x] += crop[(size_t)y * w + x] >= 128;
     }
     int n = 0;
     for (int k = 0; k < n_max; k++) {
@@ -403,9 +407,91 @@ static int find_candidates(struct rec_scanner *sc)
     return DG_OK;
 }
 
-/* Stage 3, wholes: every candidate of a digit's size and shape cropped to its own ink,
- * MNIST-normalised and read in one batch; sc->plan gets one entry per candidate read. */
-static int read_wholes(struct rec_scanner *sc)
+/* The level (ink dark, 0..255) below which a share `frac` of hist's n counts lie. */
+static int hist_level(const int hist[256], long n, float frac)
+{
+    long acc = 0;
+    for (int v = 0; v < 256; v++)
+        if ((acc += hist[v]) > (long)(frac * (float)n))
+            return v;
+    return 255;
+}
+
+/* The paper's level (the median of the non-ink pixels of sc->crop's box, w x h at (bx, by) in
+ * grey, ink dark after flip) and the ink's (its darkest 5%, sc->crop's non-zero pixels). Returns
+ * 0 when under a quarter of the box is paper or there is no ink, so neither can be judged. */
+static int paper_and_ink(const struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                         int bx, int by, int w, int h, int *paper, int *dark)
+{
+    int paper_hist[256] = {0}, ink_hist[256] = {0};
+    long n_paper = 0, n_ink = 0;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
+        const uint8_t *mk = sc->mask.px + (size_t)(by + y) * sc->mask.w + bx;
+        const uint8_t *c = sc->crop + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            if (c[x])
+                ink_hist[g[x] ^ flip]++, n_ink++;
+            else if (!mk[x])
+                paper_hist[g[x] ^ flip]++, n_paper++;
+        }
+    }
+    if (n_paper * 4 < (long)w * h || !n_ink)
+        return 0;
+    *paper = hist_level(paper_hist, n_paper, 0.5f);
+    *dark = hist_level(ink_hist, n_ink, 0.05f);
+    return 1;
+}
+
+/* Below this contrast between paper and ink (grey levels) a crop stays as the mask has it. */
+enum { SOFT_MIN_CONTRAST = 8 };
+
+/* sc->crop (a candidate's own ink in the mask, w x h at (bx, by)) becomes an ink map in grey
+ * levels, as MNIST's digits are: each of its pixels, and each neighbour that is not another
+ * candidate's ink, gets the share of the way from the paper to the darkest ink (paper_and_ink)
+ * that its grey covers. A binary mask keeps little of a small digit's shape (a 12 px digit is
+ * a blocky blob at 20 px); on build/world-tune with the shipped fast model (2026-12-03) digits
+ * read went 70.85 -> 73.81%, precision 91.12 -> 93.15%, digits under 16 px 47.3 -> 54.6%. */
+static int soften_crop(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip, int bx,
+                       int by, int w, int h)
+{
+    int paper, dark;
+    if (!sc->p.grey_ink || !paper_and_ink(sc, grey, flip, bx, by, w, h, &paper, &dark) ||
+        paper - dark < SOFT_MIN_CONTRAST)
+        return DG_OK;
+    int rc = dg_grow((void **)&sc->soft, &sc->soft_cap, (size_t)w * h * 2, 1);
+    if (rc)
+        return rc;
+    uint8_t *soft = sc->soft, *wide = sc->soft + (size_t)w * h;
+    for (int y = 0; y < h; y++) { /* the ink widened by a pixel each side, then up and down */
+        const uint8_t *c = sc->crop + (size_t)y * w;
+        uint8_t *o = wide + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            o[x] = c[x] | (x > 0 ? c[x - 1] : 0) | (x + 1 < w ? c[x + 1] : 0);
+    }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
+        const uint8_t *mk = sc->mask.px + (size_t)(by + y) * sc->mask.w + bx;
+        const uint8_t *c = sc->crop + (size_t)y * w, *o = wide + (size_t)y * w;
+        const uint8_t *up = y > 0 ? o - w : o, *dn = y + 1 < h ? o + w : o;
+        uint8_t *out = soft + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            int v = 0;
+            if (c[x] || ((o[x] | up[x] | dn[x]) && !mk[x])) {
+                v = (paper - (g[x] ^ flip)) * 255 / (paper - dark);
+                v = v < 0 ? 0 : v > 255 ? 255 : v;
+            }
+            out[x] = (uint8_t)v;
+        }
+    }
+    memcpy(sc->crop, soft, (size_t)w * h);
+    return DG_OK;
+}
+
+/* Stage 3, wholes: every candidate of a digit's size and shape cropped to its own ink in grey
+ * levels (soften_crop), MNIST-normalised and read in one batch; sc->plan gets one entry per
+ * candidate read. */
+static int read_wholes(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip)
 {
     const struct rec_params *p = &sc->p;
     int rc = DG_OK;
@@ -416,6 +502,8 @@ static int read_wholes(struct rec_scanner *sc)
         if (h < sc->min_h || (float)w > p->max_aspect * h)
             continue;
         if ((rc = crop_candidate(sc, k)))
+            return rc;
+        if ((rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h)))
             return rc;
         if (vis_mnist_from_ink(sc->crop, w, h, (size_t)w, sc->x + (size_t)sc->n_in * 784) != DG_OK)
             continue;
@@ -438,12 +526,13 @@ static int read_wholes(struct rec_scanner *sc)
 static const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f, CUT_JUNK = 0.9f;
 
 /* Crops plan pl's candidate and adds its cuts in two (at most REC_MAX_CUTS) as network inputs. */
-static int add_cuts(struct rec_scanner *sc, struct rec_plan *pl)
+static int add_cuts(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                    struct rec_plan *pl)
 {
     const struct vis_component *b = &sc->box[pl->cand];
     const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
     int rc = crop_candidate(sc, pl->cand);
-    if (rc)
+    if (rc || (rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h)))
         return rc;
     int cuts[REC_MAX_CUTS];
     const int n_cuts = find_cuts(sc->crop, w, h, cuts, REC_MAX_CUTS);
@@ -468,7 +557,7 @@ static int two_wide(const struct rec_scanner *sc, const struct rec_plan *pl, flo
     return sc->p.split_aspect > 0.0f && w >= sc->p.split_aspect * h && w <= max_aspect * h;
 }
 
-static int read_cuts(struct rec_scanner *sc)
+static int read_cuts(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip)
 {
     const int n_whole = sc->n_in;
     for (int k = 0; k < sc->n_plan; k++) {
@@ -477,7 +566,7 @@ static int read_cuts(struct rec_scanner *sc)
         if (!two_wide(sc, pl, INFINITY) || whole->confidence >= SPLIT_SURE ||
             whole->junk >= CUT_JUNK)
             continue;
-        const int rc = add_cuts(sc, pl);
+        const int rc = add_cuts(sc, grey, flip, pl);
         if (rc)
             return rc;
     }
@@ -501,16 +590,6 @@ static int read_cuts(struct rec_scanner *sc)
  * too read 71.34% for 33% more time. */
 static const float DEEP_MIN_H = 0.5f;
 enum { DEEP_MAX_PARTS = 64, DEEP_MAX_PIECES = 6, DEEP_MIN_AREA = 4 };
-
-/* The level (ink dark, 0..255) below which a share `frac` of hist's n counts lie. */
-static int hist_level(const int hist[256], long n, float frac)
-{
-    long acc = 0;
-    for (int v = 0; v < 256; v++)
-        if ((acc += hist[v]) > (long)(frac * (float)n))
-            return v;
-    return 255;
-}
 
 /* Labels the 8-connected components of the w x h map m (non-zero: ink) into lab (-1: paper) using
  * stack (2 * w * h entries: x, y pairs); their boxes and areas go to part[0 ..). Returns how many,
@@ -560,23 +639,9 @@ static int label_parts(const uint8_t *m, int w, int h, int32_t *lab, int32_t *st
 static int keep_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip, int bx,
                        int by, int w, int h)
 {
-    int paper_hist[256] = {0}, ink_hist[256] = {0};
-    long n_paper = 0, n_ink = 0;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
-        const uint8_t *mk = sc->mask.px + (size_t)(by + y) * sc->mask.w + bx;
-        const uint8_t *c = sc->crop + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            if (c[x])
-                ink_hist[g[x] ^ flip]++, n_ink++;
-            else if (!mk[x])
-                paper_hist[g[x] ^ flip]++, n_paper++;
-        }
-    }
-    if (n_paper * 4 < (long)w * h || !n_ink)
+    int paper, dark;
+    if (!paper_and_ink(sc, grey, flip, bx, by, w, h, &paper, &dark))
         return 0;
-    const int paper = hist_level(paper_hist, n_paper, 0.5f);
-    const int dark = hist_level(ink_hist, n_ink, 0.05f);
     const int limit = paper - (int)(sc->p.deep_share * (float)(paper - dark));
     for (int y = 0; y < h; y++) {
         const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
@@ -755,7 +820,8 @@ static int sure_cut(const struct rec_scanner *sc, const struct rec_plan *pl)
     return best;
 }
 
-static int cut_beside_digits(struct rec_scanner *sc, struct rec_result *r, int *n)
+static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                             struct rec_result *r, int *n)
 {
     const int first = sc->n_in;
     for (int i = 0; i < *n; i++) {
@@ -764,7 +830,7 @@ static int cut_beside_digits(struct rec_scanner *sc, struct rec_result *r, int *
         if (d->digit >= 0 || d->junk < CUT_JUNK || pl->n_cuts || !two_wide(sc, pl, BESIDE_ASPECT) ||
             !rec_beside_sure_digit(r->digits, *n, i))
             continue;
-        const int rc = add_cuts(sc, pl);
+        const int rc = add_cuts(sc, grey, flip, pl);
         if (rc)
             return rc;
     }
@@ -918,13 +984,15 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     sc->min_h = (int)fminf(sc->p.min_height_frac * (float)short_side, REC_LEGIBLE_PX);
     sc->max_h = (int)(sc->p.max_height_frac * short_side);
     int rc;
-    if ((rc = find_ink(sc, grey, r)) || (rc = find_candidates(sc)) || (rc = read_wholes(sc)) ||
-        (rc = read_cuts(sc)) ||
-        (rc = read_deeper(sc, grey, r->polarity == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0)))
+    if ((rc = find_ink(sc, grey, r)))
+        return rc;
+    const uint8_t flip = r->polarity == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0;
+    if ((rc = find_candidates(sc)) || (rc = read_wholes(sc, grey, flip)) ||
+        (rc = read_cuts(sc, grey, flip)) || (rc = read_deeper(sc, grey, flip)))
         return rc;
     int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
-    if ((rc = cut_beside_digits(sc, r, &n)))
+    if ((rc = cut_beside_digits(sc, grey, flip, r, &n)))
         return rc;
     reject_by_context(sc, grey, r, n);
     if (!sc->p.keep_lone_ones)

@@ -36,6 +36,8 @@ struct rec_params {
     float split_aspect; /* width/height from which a blob is also tried as two digits (0: never) */
     float deep_share;   /* an unsure candidate is also read from its ink this share of the way
                            from the paper to its darkest (0: never) */
+    int grey_ink;       /* 1: the network reads a candidate's ink in grey levels (as MNIST's
+                           digits are); 0: as the ink mask has it, all or nothing */
     float min_fill;     /* ink pixels / box area below this (a ruled line's frame) rejected */
     float min_confidence; /* below this a candidate is reported as rejected */
     float number_gap;     /* a horizontal gap wider than this times the digit height splits */
