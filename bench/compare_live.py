@@ -16,7 +16,8 @@ appear and settle):
   - false digits per frame: readings on no truth digit (goal: at most 0.1), in the frame's
     reading ("digits") and among the digits drawn with a label ("shown_digits": steady two frames);
   - digits read: truth digits read with the right label, and numbers locked within 0.6 s of the
-    scene's start (the time a number written in view takes to lock).
+    scene's start (the time a number written in view takes to lock);
+  - locks of a reading that is no number of the scene on screen when it locked.
 BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune)
 instead: choose the live app's settings there, report with the default.
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
@@ -97,7 +98,7 @@ def iou(a, b):
 def score(lines, per_frame):
     frames = {x["frame"]: x for x in lines if "frame" in x}
     pairs = changed = matched = flips = false = false_drawn = counted = read = expected = 0
-    lock_ok = lock_total = 0
+    lock_ok = lock_total = locks = wrong_locks = 0
     first_lock = {}
     for i, (si, moved, numbers) in enumerate(per_frame):
         f = frames.get(i)
@@ -131,6 +132,11 @@ def score(lines, per_frame):
             if best is not None and iou(best["box"], d["box"]) >= 0.5:
                 matched += 1
                 flips += best["digit"] != d["digit"]
+    for x in lines:  # each lock as it happens, by its time
+        i = int(round(x["t"] * FPS)) if x.get("event") == "lock" else -1
+        if 0 <= i < len(per_frame):
+            locks += 1
+            wrong_locks += x["text"] not in per_frame[i][2]
     for si in sorted({p[0] for p in per_frame}):
         numbers = next(p[2] for p in per_frame if p[0] == si)
         for text in numbers:
@@ -139,7 +145,8 @@ def score(lines, per_frame):
             lock_ok += k is not None and k / FPS <= 0.6
     return {"pairs": pairs, "changed": changed, "matched": matched, "flips": flips,
             "false": false, "false_drawn": false_drawn, "frames": counted, "read": read, "expected": expected,
-            "lock_ok": lock_ok, "lock_total": lock_total}
+            "lock_ok": lock_ok, "lock_total": lock_total, "locks": locks,
+            "wrong_locks": wrong_locks}
 
 
 def main():
@@ -174,7 +181,8 @@ def main():
               f"{'met' if fa <= 0.1 else 'MISSED'}); {fd:.2f} drawn with a label (steady for two "
               f"frames)  ({'met' if fd <= 0.1 else 'MISSED'})")
         print(f"  digits read {rd:.2%}; numbers locked within 0.6 s: {lk:.2%} "
-              f"({s['lock_ok']} of {s['lock_total']})")
+              f"({s['lock_ok']} of {s['lock_total']}); locks of a reading that is no number of "
+              f"the scene: {s['wrong_locks']} of {s['locks']}")
 
 
 if __name__ == "__main__":
