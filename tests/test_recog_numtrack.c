@@ -159,6 +159,37 @@ static void test_real_change(void **state)
     assert_int_equal(locks, 2);
 }
 
+/* The view moves on: where a long number was shown, a single digit is read inside its box. It is
+ * another number (a track of its own, shown once it has been read t.appear frames), not the old
+ * one's new text; the old one goes after t.gone frames unseen. */
+static void test_small_number_in_old_place(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box box = {50, 60, 110, 30}, small = {110, 61, 27, 29};
+    const char *old[] = {"2402"}, *one[] = {"7"};
+    for (int f = 1; f <= 20; f++) {
+        frame(old, &box, 1, 0.95f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    const int id = t.tracks[0].id;
+    for (int f = 1; f <= t.gone + 2; f++) {
+        frame(one, &small, 1, 0.95f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        const struct rec_numtrack *tr = shown(&t, id);
+        if (f <= t.gone) {
+            assert_non_null(tr);
+            assert_string_equal(tr->text, "2402");
+        } else {
+            assert_null(tr);
+        }
+    }
+    assert_int_equal(n_shown(&t), 1);
+    assert_string_equal(t.tracks[0].text, "7");
+    assert_int_not_equal(t.tracks[0].id, id);
+}
+
 /* A number with an unread candidate of its height just beside it (two digits the reader could
  * not part, a blurred one) may be missing a digit: it is shown but does not lock until the
  * candidate is read or gone. */
@@ -227,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_blips_do_not_show),
         cmocka_unit_test(test_intermittent_never_shows),
         cmocka_unit_test(test_real_change),
+        cmocka_unit_test(test_small_number_in_old_place),
         cmocka_unit_test(test_partial_number_waits),
         cmocka_unit_test(test_neighbours_gaps_and_confidence),
     };

@@ -36,6 +36,17 @@ static float overlap(struct rec_box a, struct rec_box b)
     return (float)(rec_box_inter(a, b) / (sa < sb ? sa : sb));
 }
 
+/* How well a reading at box b continues a track at box a: their overlap, or 0 when one is over
+ * 2.5 times as wide as the other. A number that lost or gained a digit still matches; a small
+ * number where a long one was (the view moved on) is another. On the hand-held tuning videos,
+ * where a cut brings the next sheet every second: shown-number changes 2 + 2 -> 0 + 3 (flat +
+ * desk; twice as wide: the same), locks within 0.6 s as many. */
+static float continues(struct rec_box a, struct rec_box b)
+{
+    const int wmin = a.w < b.w ? a.w : b.w, wmax = a.w + b.w - wmin;
+    return wmin * 5 < wmax * 2 ? 0.0f : overlap(a, b);
+}
+
 /* One frame's reading nb of track tr. */
 static void observe(const struct rec_numtracker *t, struct rec_numtrack *tr,
                     const struct rec_number *nb)
@@ -93,14 +104,14 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
 {
     unsigned char taken[REC_MAX_CANDIDATES] = {0}, matched[REC_MAX_NUMTRACKS] = {0};
     unsigned char partial[REC_MAX_NUMTRACKS] = {0};
-    /* tracks in order of age, each to the reading overlapping it most (at least half of the
-     * smaller box) */
+    /* tracks in order of age, each to the reading that continues it best (overlapping at least
+     * half of the smaller box) */
     for (int k = 0; k < t->n; k++) {
         struct rec_numtrack *tr = &t->tracks[k];
         int best = -1;
         float best_ov = 0.5f;
         for (int i = 0; i < r->n_numbers; i++) {
-            const float v = taken[i] ? 0.0f : overlap(tr->box, r->numbers[i].box);
+            const float v = taken[i] ? 0.0f : continues(tr->box, r->numbers[i].box);
             if (v > best_ov)
                 best_ov = v, best = i;
         }
