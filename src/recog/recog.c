@@ -417,26 +417,32 @@ static int hist_level(const int hist[256], long n, float frac)
     return 255;
 }
 
+enum { PAPER_SAMPLES = 1024 };
+
 /* The paper's level (the median of the non-ink pixels of sc->crop's box, w x h at (bx, by) in
  * grey, ink dark after flip) and the ink's (its darkest 5%, sc->crop's non-zero pixels). Returns
  * 0 when under a quarter of the box is paper or there is no ink, so neither can be judged. */
 static int paper_and_ink(const struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
                          int bx, int by, int w, int h, int *paper, int *dark)
 {
+    /* a big box is sampled on a grid of about PAPER_SAMPLES points: its levels are as clear */
+    int step = 1;
+    while ((long)(w / step) * (h / step) > PAPER_SAMPLES)
+        step++;
     int paper_hist[256] = {0}, ink_hist[256] = {0};
-    long n_paper = 0, n_ink = 0;
-    for (int y = 0; y < h; y++) {
+    long n_paper = 0, n_ink = 0, n = 0;
+    for (int y = 0; y < h; y += step) {
         const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
         const uint8_t *mk = sc->mask.px + (size_t)(by + y) * sc->mask.w + bx;
         const uint8_t *c = sc->crop + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
+        for (int x = 0; x < w; x += step, n++) {
             if (c[x])
                 ink_hist[g[x] ^ flip]++, n_ink++;
             else if (!mk[x])
                 paper_hist[g[x] ^ flip]++, n_paper++;
         }
     }
-    if (n_paper * 4 < (long)w * h || !n_ink)
+    if (n_paper * 4 < n || !n_ink)
         return 0;
     *paper = hist_level(paper_hist, n_paper, 0.5f);
     *dark = hist_level(ink_hist, n_ink, 0.05f);
@@ -445,6 +451,33 @@ static int paper_and_ink(const struct rec_scanner *sc, const struct vis_image *g
 
 /* Below this contrast between paper and ink (grey levels) a crop stays as the mask has it. */
 enum { SOFT_MIN_CONTRAST = 8 };
+
+/* o: row c (w > 0 bytes) with each byte or-ed with its neighbours'. */
+DG_HOT static void widen_row(const uint8_t *restrict c, int w, uint8_t *restrict o)
+{
+    o[0] = c[0] | (w > 1 ? c[1] : 0);
+    for (int x = 1; x < w - 1; x++)
+        o[x] = c[x - 1] | c[x] | c[x + 1];
+    if (w > 1)
+        o[w - 1] = c[w - 2] | c[w - 1];
+}
+
+/* One row of soften_crop: out[x] is the share of the way from the paper to the darkest ink of
+ * grey g[x] (scale: 255 * 65536 / their difference) where the ink c[x] is, or where its widened
+ * rows o, up and dn reach and the mask mk holds no other ink; 0 elsewhere. Without branches or
+ * division, so it vectorises. */
+DG_HOT static void soft_row(const uint8_t *restrict g, const uint8_t *restrict mk,
+                            const uint8_t *restrict c, const uint8_t *restrict o,
+                            const uint8_t *restrict up, const uint8_t *restrict dn, int w,
+                            uint8_t flip, int paper, int scale, uint8_t *restrict out)
+{
+    for (int x = 0; x < w; x++) {
+        const int keep = (c[x] != 0) | (((o[x] | up[x] | dn[x]) != 0) & (mk[x] == 0));
+        int v = ((paper - (g[x] ^ flip)) * scale) >> 16;
+        v = v < 0 ? 0 : v > 255 ? 255 : v;
+        out[x] = (uint8_t)(keep ? v : 0);
+    }
+}
 
 /* sc->crop (a candidate's own ink in the mask, w x h at (bx, by)) becomes an ink map in grey
  * levels, as MNIST's digits are: each of its pixels, and each neighbour that is not another
@@ -463,26 +496,15 @@ static int soften_crop(struct rec_scanner *sc, const struct vis_image *grey, uin
     if (rc)
         return rc;
     uint8_t *soft = sc->soft, *wide = sc->soft + (size_t)w * h;
-    for (int y = 0; y < h; y++) { /* the ink widened by a pixel each side, then up and down */
-        const uint8_t *c = sc->crop + (size_t)y * w;
-        uint8_t *o = wide + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            o[x] = c[x] | (x > 0 ? c[x - 1] : 0) | (x + 1 < w ? c[x + 1] : 0);
-    }
+    const int scale = (255 << 16) / (paper - dark); /* (paper - grey) * 255 / (paper - dark) */
+    for (int y = 0; y < h; y++) /* the ink widened by a pixel each side, then up and down */
+        widen_row(sc->crop + (size_t)y * w, w, wide + (size_t)y * w);
     for (int y = 0; y < h; y++) {
         const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
         const uint8_t *mk = sc->mask.px + (size_t)(by + y) * sc->mask.w + bx;
         const uint8_t *c = sc->crop + (size_t)y * w, *o = wide + (size_t)y * w;
         const uint8_t *up = y > 0 ? o - w : o, *dn = y + 1 < h ? o + w : o;
-        uint8_t *out = soft + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            int v = 0;
-            if (c[x] || ((o[x] | up[x] | dn[x]) && !mk[x])) {
-                v = (paper - (g[x] ^ flip)) * 255 / (paper - dark);
-                v = v < 0 ? 0 : v > 255 ? 255 : v;
-            }
-            out[x] = (uint8_t)v;
-        }
+        soft_row(g, mk, c, o, up, dn, w, flip, paper, scale, soft + (size_t)y * w);
     }
     memcpy(sc->crop, soft, (size_t)w * h);
     return DG_OK;
