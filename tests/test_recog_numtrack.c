@@ -19,6 +19,14 @@ static void frame(const char *const *texts, const struct rec_box *boxes, int n, 
     }
 }
 
+/* The frame also holds one rejected candidate (read by no number) at box b. */
+static void with_rejected(struct rec_box b)
+{
+    res->n_rejected = 1;
+    res->digits[0].digit = -1;
+    res->digits[0].box = b;
+}
+
 /* The shown track with the given id, or NULL. */
 static const struct rec_numtrack *shown(const struct rec_numtracker *t, int id)
 {
@@ -203,17 +211,13 @@ static void test_partial_number_waits(void **state)
     int locks = 0;
     for (int f = 1; f <= 2 * t.lock; f++) {
         frame(text, &box, 1, 0.99f);
-        res->n_rejected = 1; /* a blob 10 px left of the number, as tall */
-        res->digits[0].digit = -1;
-        res->digits[0].box = (struct rec_box){40, 62, 50, 28};
+        with_rejected((struct rec_box){40, 62, 50, 28}); /* 10 px left of the number, as tall */
         locks += rec_numtracker_update(&t, res, NULL, 0);
     }
     assert_int_equal(locks, 0);
     assert_non_null(shown(&t, t.tracks[0].id));
-    frame(text, &box, 1, 0.99f); /* the blob far off (three heights): no longer beside */
-    res->n_rejected = 1;
-    res->digits[0].digit = -1;
-    res->digits[0].box = (struct rec_box){0, 62, 10, 28};
+    frame(text, &box, 1, 0.99f);
+    with_rejected((struct rec_box){0, 62, 10, 28}); /* far off (three heights): not beside */
     assert_int_equal(rec_numtracker_update(&t, res, NULL, 0), 1);
 }
 

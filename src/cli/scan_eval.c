@@ -283,13 +283,35 @@ static void miss_kind(const struct truth_item *d, const struct truth_item *all, 
         t->unfound++;
 }
 
-/* Scores one image's readings r against its truth into t; with mn, mines its candidates. */
-static int score(const struct rec_result *r, const struct truth_item *digits, int n_d,
-                 const struct truth_item *numbers, int n_n, int empty, struct tally *t,
-                 struct mine *mn, long *img_read)
+/* Why truth digit d, which no reading matched, was missed: the best candidate on it (IoU >= 0.5)
+ * read as another digit or rejected, else miss_kind. */
+static struct misses why_missed(const struct truth_item *d, const struct truth_item *all, int n_all,
+                                const struct rec_result *r)
 {
-    uint8_t used[REC_MAX_CANDIDATES] = {0}, excused[REC_MAX_CANDIDATES] = {0};
-    long read = 0, expected = 0;
+    struct misses m = {0};
+    int on = -1;
+    double on_iou = 0.5;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+        const double v = iou(d->box, &r->digits[i].box);
+        if (v >= on_iou)
+            on = i, on_iou = v;
+    }
+    if (on < 0)
+        miss_kind(d, all, n_all, r, &m);
+    else if (on < r->n_digits)
+        m.wrong++;
+    else
+        m.rejected++;
+    return m;
+}
+
+/* Matches r's readings to the truth digits (used: readings that matched one; excused: readings
+ * on an ignored digit) and tallies digits expected, small ones and why each miss was missed into
+ * t. Returns how many were read. */
+static long match_digits(const struct rec_result *r, const struct truth_item *digits, int n_d,
+                         struct tally *t, uint8_t *used, uint8_t *excused)
+{
+    long read = 0;
     for (int k = 0; k < n_d; k++) {
         if (digits[k].ignore) {
             /* readings on a digit the frame cuts or a hand covers are excused */
@@ -297,7 +319,7 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
                 excused[i] |= iou(digits[k].box, &r->digits[i].box) >= 0.2;
             continue;
         }
-        expected++;
+        t->digits++;
         int best = -1;
         double best_iou = 0.5;
         for (int i = 0; i < r->n_digits; i++) {
@@ -315,37 +337,18 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
             t->small_read += small;
             continue;
         }
-        /* why it was missed: the best candidate on it (IoU >= 0.5), read or rejected */
-        int on = -1;
-        double on_iou = 0.5;
-        for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
-            const double v = iou(digits[k].box, &r->digits[i].box);
-            if (v >= on_iou)
-                on = i, on_iou = v;
-        }
-        struct misses m = {0};
-        if (on < 0)
-            miss_kind(&digits[k], digits, n_d, r, &m);
-        else if (on < r->n_digits)
-            m.wrong++;
-        else
-            m.rejected++;
+        const struct misses m = why_missed(&digits[k], digits, n_d, r);
         misses_add(&t->miss[0], &m);
         if (small)
             misses_add(&t->miss[1], &m);
     }
-    long readings = 0;
-    for (int i = 0; i < r->n_digits; i++)
-        readings += used[i] || !excused[i];
-    t->digits += expected;
-    t->read += read;
-    t->readings += readings;
-    t->right += read;
-    *img_read = read;
-    if (empty || n_d == 0) {
-        t->empty_frames++;
-        t->empty_false += readings;
-    }
+    return read;
+}
+
+/* Tallies the truth numbers of an image and those r read exactly (text and box) into t. */
+static void match_numbers(const struct rec_result *r, const struct truth_item *numbers, int n_n,
+                          struct tally *t)
+{
     uint8_t nused[REC_MAX_CANDIDATES] = {0};
     for (int k = 0; k < n_n; k++) {
         if (numbers[k].ignore)
@@ -359,8 +362,13 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
                 break;
             }
     }
-    if (!mn)
-        return DG_OK;
+}
+
+/* Each candidate of r as a training example into mn: on a truth digit (MINE_DIGIT_IOU, legible)
+ * with its label, on nothing (and no ignored digit) as not a digit. */
+static int mine_candidates(const struct rec_result *r, const struct truth_item *digits, int n_d,
+                           struct mine *mn)
+{
     for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
         double best = 0.0;
         int label = -1, on_ignored = 0;
@@ -382,6 +390,28 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
             return dg_fail(rc, "out of memory for mined examples");
     }
     return DG_OK;
+}
+
+/* Scores one image's readings r against its truth into t; with mn, mines its candidates. */
+static int score(const struct rec_result *r, const struct truth_item *digits, int n_d,
+                 const struct truth_item *numbers, int n_n, int empty, struct tally *t,
+                 struct mine *mn, long *img_read)
+{
+    uint8_t used[REC_MAX_CANDIDATES] = {0}, excused[REC_MAX_CANDIDATES] = {0};
+    const long read = match_digits(r, digits, n_d, t, used, excused);
+    long readings = 0;
+    for (int i = 0; i < r->n_digits; i++)
+        readings += used[i] || !excused[i];
+    t->read += read;
+    t->readings += readings;
+    t->right += read;
+    *img_read = read;
+    if (empty || n_d == 0) {
+        t->empty_frames++;
+        t->empty_false += readings;
+    }
+    match_numbers(r, numbers, n_n, t);
+    return mn ? mine_candidates(r, digits, n_d, mn) : DG_OK;
 }
 
 /* "LABEL missed N: why" over n missed digits. */

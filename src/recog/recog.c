@@ -38,6 +38,7 @@ enum { REC_MAX_CUTS = 4 };
 struct rec_plan {
     int cand, whole, n_cuts, left[REC_MAX_CUTS];
     int deep, n_deep; /* the pieces of its deeper ink (read_deeper): inputs deep .. + n_deep */
+    int paper, dark;  /* its paper's and ink's grey levels (paper_and_ink); paper -1: unknown */
 };
 
 struct rec_scanner {
@@ -481,16 +482,15 @@ DG_HOT static void soft_row(const uint8_t *restrict g, const uint8_t *restrict m
 
 /* sc->crop (a candidate's own ink in the mask, w x h at (bx, by)) becomes an ink map in grey
  * levels, as MNIST's digits are: each of its pixels, and each neighbour that is not another
- * candidate's ink, gets the share of the way from the paper to the darkest ink (paper_and_ink)
- * that its grey covers. A binary mask keeps little of a small digit's shape (a 12 px digit is
- * a blocky blob at 20 px); on build/world-tune with the shipped fast model (2026-12-03) digits
- * read went 70.85 -> 73.81%, precision 91.12 -> 93.15%, digits under 16 px 47.3 -> 54.6%. */
+ * candidate's ink, gets the share of the way from the paper to the darkest ink (paper_and_ink's
+ * levels; paper -1 when they could not be judged: left as it is) that its grey covers. A binary
+ * mask keeps little of a small digit's shape (a 12 px digit is a blocky blob at 20 px); on
+ * build/world-tune with the shipped fast model (2026-12-03) digits read went 70.85 -> 73.77%,
+ * precision 91.12 -> 93.15%, digits under 16 px 47.3 -> 54.6%. */
 static int soften_crop(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip, int bx,
-                       int by, int w, int h)
+                       int by, int w, int h, int paper, int dark)
 {
-    int paper, dark;
-    if (!sc->p.grey_ink || !paper_and_ink(sc, grey, flip, bx, by, w, h, &paper, &dark) ||
-        paper - dark < SOFT_MIN_CONTRAST)
+    if (!sc->p.grey_ink || paper < 0 || paper - dark < SOFT_MIN_CONTRAST)
         return DG_OK;
     int rc = dg_grow((void **)&sc->soft, &sc->soft_cap, (size_t)w * h * 2, 1);
     if (rc)
@@ -525,7 +525,10 @@ static int read_wholes(struct rec_scanner *sc, const struct vis_image *grey, uin
             continue;
         if ((rc = crop_candidate(sc, k)))
             return rc;
-        if ((rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h)))
+        int paper, dark;
+        if (!paper_and_ink(sc, grey, flip, b->x0, b->y0, w, h, &paper, &dark))
+            paper = -1, dark = 0;
+        if ((rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h, paper, dark)))
             return rc;
         if (vis_mnist_from_ink(sc->crop, w, h, (size_t)w, sc->x + (size_t)sc->n_in * 784) != DG_OK)
             continue;
@@ -534,6 +537,7 @@ static int read_wholes(struct rec_scanner *sc, const struct vis_image *grey, uin
         pl->cand = k;
         pl->whole = sc->n_in++;
         pl->n_cuts = pl->n_deep = 0;
+        pl->paper = paper, pl->dark = dark;
     }
     read_batch(sc, 0, sc->n_in);
     return DG_OK;
@@ -554,7 +558,7 @@ static int add_cuts(struct rec_scanner *sc, const struct vis_image *grey, uint8_
     const struct vis_component *b = &sc->box[pl->cand];
     const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
     int rc = crop_candidate(sc, pl->cand);
-    if (rc || (rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h)))
+    if (rc || (rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h, pl->paper, pl->dark)))
         return rc;
     int cuts[REC_MAX_CUTS];
     const int n_cuts = find_cuts(sc->crop, w, h, cuts, REC_MAX_CUTS);
@@ -657,14 +661,13 @@ static int label_parts(const uint8_t *m, int w, int h, int32_t *lab, int32_t *st
 }
 
 /* sc->crop (plan pl's candidate, w x h at (bx, by)) keeps only its ink deep_share of the way down
- * from the paper to the darkest ink. Returns 0 when the box has too little paper to judge. */
-static int keep_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip, int bx,
-                       int by, int w, int h)
+ * from the paper to the darkest ink. Returns 0 when the box had too little paper to judge. */
+static int keep_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                       const struct rec_plan *pl, int bx, int by, int w, int h)
 {
-    int paper, dark;
-    if (!paper_and_ink(sc, grey, flip, bx, by, w, h, &paper, &dark))
+    if (pl->paper < 0)
         return 0;
-    const int limit = paper - (int)(sc->p.deep_share * (float)(paper - dark));
+    const int limit = pl->paper - (int)(sc->p.deep_share * (float)(pl->paper - pl->dark));
     for (int y = 0; y < h; y++) {
         const uint8_t *g = grey->px + (size_t)(by + y) * grey->w + bx;
         uint8_t *c = sc->crop + (size_t)y * w;
@@ -721,7 +724,7 @@ static int add_deeper(struct rec_scanner *sc, const struct vis_image *grey, uint
         rc = dg_grow((void **)&sc->label, &sc->label_cap, 3 * (size_t)w * h, sizeof(int32_t));
     if (rc == DG_OK)
         rc = dg_grow((void **)&sc->piece, &sc->piece_cap, (size_t)w * h, 1);
-    if (rc != DG_OK || !keep_deeper(sc, grey, flip, b->x0, b->y0, w, h))
+    if (rc != DG_OK || !keep_deeper(sc, grey, flip, pl, b->x0, b->y0, w, h))
         return rc;
     struct vis_component part[DEEP_MAX_PARTS], piece[DEEP_MAX_PIECES];
     int piece_of[DEEP_MAX_PARTS];
