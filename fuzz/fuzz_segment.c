@@ -1,9 +1,10 @@
 /* fuzz_segment.c - libFuzzer target for the segmentation stages on arbitrary small images: the
- * threshold (any polarity, window, weight, contrast and share), line removal (any lengths and
- * thickness), components and MNIST normalisation of the mask. One scratch (struct vis_work) serves
- * every input, as it serves a stream of frames, so its growing from size to size is exercised too.
- * Checks: the mask holds only 0 and 255; the components' areas add up to the mask's ink and
- * every ink pixel lies in its component's box; the 28x28 input stays within [0, 1]. */
+ * polarity's guess, the threshold (any polarity, window, contrast and share), line removal (any
+ * lengths and thickness), components and MNIST normalisation of the mask. One scratch (struct
+ * vis_work) serves every input, as it serves a stream of frames, so its growing from size to size
+ * is exercised too. Checks: the guess is dark or light ink, sure or not; the mask holds only 0 and
+ * 255; the components' areas add up to the mask's ink and every ink pixel lies in its component's
+ * box; the 28x28 input stays within [0, 1]. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct vis_threshold_params p;
     vis_threshold_default_params(&p);
     p.window = data[2] % 48;
-    p.k = 0.05f + 0.9f * (float)data[3] / 255.0f;
     p.polarity = (enum vis_polarity)(data[4] % 3);
     p.contrast = 1 + data[6] % 255;
     p.share = (float)data[7] / 255.0f;
@@ -33,6 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < (size_t)w * h; i++)
         img.px[i] = size ? data[i % size] : 128;
     const int32_t *labels = NULL;
+    enum vis_polarity guess = VIS_POLARITY_AUTO;
+    int sure = -1;
+    if (vis_guess_polarity(&img, wk, &guess, &sure) != DG_OK)
+        goto done;
+    if ((guess != VIS_POLARITY_DARK_ON_LIGHT && guess != VIS_POLARITY_LIGHT_ON_DARK) ||
+        (sure != 0 && sure != 1) || (guess == VIS_POLARITY_DARK_ON_LIGHT && !sure))
+        abort();
     if (vis_threshold(&img, &p, wk, &mask, NULL) != DG_OK)
         goto done;
     for (size_t i = 0; i < (size_t)w * h; i++)

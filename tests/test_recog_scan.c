@@ -679,6 +679,70 @@ static void test_big_fine_pen_digit(void **state)
     reader_close(&rd);
 }
 
+/* How many of n truth digits (label, box) r read, as that digit in a box overlapping the truth's by
+ * half. */
+static int truth_read(const struct rec_result *r, const int (*truth)[5], int n)
+{
+    int n_read = 0;
+    for (int t = 0; t < n; t++) {
+        const struct rec_box b = {truth[t][1], truth[t][2], truth[t][3], truth[t][4]};
+        int found = 0;
+        for (int i = 0; i < r->n_digits; i++)
+            found |= r->digits[i].digit == truth[t][0] && rec_box_iou(r->digits[i].box, b) >= 0.5;
+        n_read += found;
+    }
+    return n_read;
+}
+
+/* Frames of the camera-view world (tools/worldgen.c; boxes from its truth): a white sheet on a dark
+ * desk (MNIST test digits, labels looked at), and a ruled sheet on a dark desk with a bright object
+ * beside it (build/world-tune's world_0120, training digits). Each frame's polarity says light ink,
+ * unsurely, and the frame is read both ways: the dark reading is kept. The test this replaced (the
+ * less solid of two local thresholds' masks) got the first right and read nothing on the second.
+ * The first frame inverted (a dark board with chalk on a bright desk) is light ink, and read so. */
+static void test_unsure_polarity(void **state)
+{
+    (void)state;
+    static const int sheet[11][5] = {
+        {9, 265, 19, 41, 34},  {0, 308, 26, 37, 40},  {5, 354, 39, 61, 33},  {6, 237, 113, 46, 43},
+        {2, 286, 121, 42, 45}, {3, 344, 130, 20, 45}, {5, 372, 139, 41, 35}, {0, 225, 181, 39, 39},
+        {5, 319, 194, 35, 47}, {2, 363, 195, 32, 40}, {6, 398, 200, 31, 48},
+    };
+    static const int ruled[13][5] = {
+        {4, 284, 177, 12, 15}, {2, 294, 179, 10, 15}, {4, 309, 183, 12, 15}, {6, 323, 189, 10, 14},
+        {4, 329, 190, 13, 15}, {6, 342, 194, 11, 14}, {7, 417, 214, 17, 19}, {6, 466, 227, 7, 14},
+        {0, 475, 231, 16, 16}, {6, 233, 240, 49, 41}, {2, 276, 244, 46, 53}, {7, 324, 258, 34, 47},
+        {1, 345, 269, 54, 40},
+    };
+    struct reader rd;
+    reader_open(&rd, "models/fast.safetensors");
+    char path[4096];
+    struct vis_image img;
+    repo_path(path, sizeof path, "tests/fixtures/ruled-sheet-on-desk.jpg");
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+    const int on_ruled = truth_read(rd.r, ruled, 13);
+    assert_int_equal(rd.r->polarity, VIS_POLARITY_DARK_ON_LIGHT);
+    vis_image_destroy(&img);
+    repo_path(path, sizeof path, "tests/fixtures/sheet-on-desk.jpg");
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+    const int on_sheet = truth_read(rd.r, sheet, 11);
+    assert_int_equal(rd.r->polarity, VIS_POLARITY_DARK_ON_LIGHT);
+    for (size_t i = 0; i < (size_t)img.w * img.h; i++)
+        img.px[i] = (uint8_t)(255 - img.px[i]);
+    assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+    const int on_board = truth_read(rd.r, sheet, 11);
+    assert_int_equal(rd.r->polarity, VIS_POLARITY_LIGHT_ON_DARK);
+    print_message("sheets on a desk: %d of 11 and %d of 13 digits read; inverted: %d of 11\n",
+                  on_sheet, on_ruled, on_board);
+    assert_true(on_sheet >= 9);
+    assert_true(on_ruled >= 9);
+    assert_true(on_board >= 9);
+    vis_image_destroy(&img);
+    reader_close(&rd);
+}
+
 /* Files fuzz_scan found (tests/fixtures/fuzz, also in its corpus): ruled-line fits that went
  * infinite (the joined fit divided by almost nothing, then -inf was converted to int in the line
  * removal: seen in the clang fuzz build, whose arithmetic differs; this gcc build computes a finite
@@ -722,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_twelve_megapixel_page),
         cmocka_unit_test(test_big_fine_pen_digit),
         cmocka_unit_test(test_fuzz_findings),
+        cmocka_unit_test(test_unsure_polarity),
     };
     return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);
 }

@@ -29,7 +29,6 @@ static const char *const HELP =
     "  --contrast N          ink is at least N grey levels darker than the paper behind it "
     "(default 16)\n"
     "  --share X             ... and X of the strongest stroke nearby (default 0.4)\n"
-    "  --k X                 weight of the bright-sheet-on-dark-desk polarity check (default 0.6)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
     "  --verbose             one line per image\n"
     "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
@@ -484,17 +483,11 @@ int cmd_scan_eval(int argc, char **argv)
     struct rec_params params;
     rec_default_params(&params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},
-        {"min-confidence", 1, 0, 'c'},
-        {"verbose", 0, 0, 'v'},
-        {"window", 1, 0, 'w'},
-        {"k", 1, 0, 'k'},
-        {"help", 0, 0, 'h'},
-        {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},
-        {"contrast", 1, 0, 'C'},
-        {"share", 1, 0, 's'},
-        {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},    {"min-confidence", 1, 0, 'c'},
+        {"verbose", 0, 0, 'v'},  {"window", 1, 0, 'w'},
+        {"help", 0, 0, 'h'},     {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'}, {"contrast", 1, 0, 'C'},
+        {"share", 1, 0, 's'},    {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -513,13 +506,6 @@ int cmd_scan_eval(int argc, char **argv)
                 return cli_usage(cmd, "--window wants a whole number from 0 to 4096, not '%s'",
                                  optarg);
             params.threshold.window = (int)v;
-            break;
-        }
-        case 'k': {
-            double v;
-            if (cli_parse_double(optarg, 0.01, 0.99, &v))
-                return cli_usage(cmd, "--k wants a number from 0.01 to 0.99, not '%s'", optarg);
-            params.threshold.k = (float)v;
             break;
         }
         case 'C': {

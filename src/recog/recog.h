@@ -5,7 +5,7 @@
  *
  *     struct rec_params p; rec_default_params(&p);
  *     struct rec_scanner *sc; rec_scanner_new(model, &p, &sc);
- *     struct rec_result *r = malloc(sizeof *r);   // about 1 MB: keep it off the stack
+ *     struct rec_result *r = malloc(sizeof *r);   // about 4 MB: keep it off the stack
  *     rec_scan(sc, &grey, r);                      // r->digits, r->numbers, boxes in pixels
  *     free(r); rec_scanner_free(sc);
  *

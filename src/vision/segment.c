@@ -16,13 +16,10 @@
 
 struct vis_work {
     uint8_t *half;  /* grey averaged over 2x2 blocks: hw x hh */
-    float *mean;    /* per half pixel: the window's mean grey ... */
-    float *sd;      /* ... and its standard deviation */
-    uint8_t *thr;   /* one full-width row of thresholds: ink where (grey, made dark-ink) < thr */
+    float *mean;    /* per half pixel: the window's mean grey */
+    float *ratio;   /* one half row of grey to mean ratios (half_polarity) */
     void *box;      /* sliding column sums and prefix sums over one half row */
     uint64_t *bits; /* bit planes (see struct plane): the mask, line removal's marks */
-    float *tiles;   /* the local normalisation's per-tile values, then two half rows of them */
-    size_t tiles_cap;
     uint8_t *morph; /* keep_strokes: the half picture with ink dark, its closing, a pass between */
     size_t morph_cap;
     size_t n_half, n_box, n_bits;
@@ -54,9 +51,8 @@ void vis_work_free(struct vis_work *wk)
 {
     if (!wk)
         return;
-    free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr), free(wk->box);
-    free(wk->bits), free(wk->tiles), free(wk->morph), free(wk->runs), free(wk->parent),
-        free(wk->comp);
+    free(wk->half), free(wk->mean), free(wk->ratio), free(wk->box);
+    free(wk->bits), free(wk->morph), free(wk->runs), free(wk->parent), free(wk->comp);
     free(wk->sums), free(wk->tag), free(wk->labels), free(wk->labelled);
     free(wk);
 }
@@ -66,12 +62,11 @@ void vis_work_free(struct vis_work *wk)
 static int grow_half(struct vis_work *wk, size_t n_half)
 {
     if (n_half > wk->n_half) {
-        free(wk->half), free(wk->mean), free(wk->sd), free(wk->thr);
+        free(wk->half), free(wk->mean), free(wk->ratio);
         wk->half = malloc(n_half);
         wk->mean = malloc(n_half * sizeof *wk->mean);
-        wk->sd = malloc(n_half * sizeof *wk->sd);
-        wk->thr = malloc(2 * n_half + 2); /* 2 * hw <= 2 * n_half */
-        wk->n_half = wk->half && wk->mean && wk->sd && wk->thr ? n_half : 0;
+        wk->ratio = malloc(n_half * sizeof *wk->ratio); /* hw <= n_half */
+        wk->n_half = wk->half && wk->mean && wk->ratio ? n_half : 0;
         if (!wk->n_half)
             return dg_fail(DG_ENOMEM, "out of memory for a %zu-pixel half image", n_half);
     }
@@ -83,7 +78,6 @@ void vis_threshold_default_params(struct vis_threshold_params *p)
     /* Chosen on scenes of MNIST training digits (build/scenes-tune, build/world-tune), never the
      * report sets; see stroke_mask. */
     p->window = 0;
-    p->k = 0.6f;
     p->contrast = 16;
     p->share = 0.4f;
     p->polarity = VIS_POLARITY_AUTO;
@@ -95,142 +89,92 @@ void vis_threshold_default_params(struct vis_threshold_params *p)
  * below 2^31 (which vectorises), else from uint64. The same value either way. */
 #define TO_FLOAT(sum) (small ? (float)(int32_t)(sum) : (float)(sum))
 
-/* Window means and deviations of one row, x in [xa, xb), where every window is 2r+1 columns wide
- * (inv = 1 / its pixel count), from the row's prefix sums p1 (grey) and p2 (grey^2). sd may be
- * NULL. */
-DG_INLINE void stats_span(const uint64_t *restrict p1, const uint64_t *restrict p2, int xa, int xb,
-                          int r, float inv, float *restrict mrow, float *restrict srow, int small)
+/* Window means of one row, x in [xa, xb), where every window is 2r+1 columns wide (inv = 1 / its
+ * pixel count), from the row's prefix sums p. */
+DG_INLINE void means_span(const uint64_t *restrict p, int xa, int xb, int r, float inv,
+                          float *restrict mrow, int small)
 {
-    if (!srow) {
-        for (int x = xa; x < xb; x++)
-            mrow[x] = TO_FLOAT(p1[x + r + 1] - p1[x - r]) * inv;
-        return;
-    }
-    for (int x = xa; x < xb; x++) {
-        const float m = TO_FLOAT(p1[x + r + 1] - p1[x - r]) * inv;
-        const float var = TO_FLOAT(p2[x + r + 1] - p2[x - r]) * inv - m * m;
-        mrow[x] = m;
-        srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
-    }
+    for (int x = xa; x < xb; x++)
+        mrow[x] = TO_FLOAT(p[x + r + 1] - p[x - r]) * inv;
 }
 
 /* The same at the side borders, where windows are clipped: x in [0, xa) and [xb, w), with
  * inv_cols[c] = 1 / (rows * c) for a window c columns wide. Only when w >= 2r + 1 (xa = r,
  * xb = w - r - 1): every window then reaches from the edge to x + r + 1 or from x - r to the other
  * edge, and the loops vectorise. */
-DG_INLINE void stats_borders(const uint64_t *restrict p1, const uint64_t *restrict p2, int w, int r,
-                             const float *restrict inv_cols, float *restrict mrow,
-                             float *restrict srow, int small)
+DG_INLINE void means_borders(const uint64_t *restrict p, int w, int r,
+                             const float *restrict inv_cols, float *restrict mrow, int small)
 {
-    for (int x = 0; x < r; x++) { /* windows [0, x + r + 1) */
-        const float inv = inv_cols[x + r + 1];
-        const float m = TO_FLOAT(p1[x + r + 1]) * inv;
-        mrow[x] = m;
-        if (srow) {
-            const float var = TO_FLOAT(p2[x + r + 1]) * inv - m * m;
-            srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
-        }
-    }
-    for (int x = w - r - 1; x < w; x++) { /* windows [x - r, w) */
-        const float inv = inv_cols[w - x + r];
-        const float m = TO_FLOAT(p1[w] - p1[x - r]) * inv;
-        mrow[x] = m;
-        if (srow) {
-            const float var = TO_FLOAT(p2[w] - p2[x - r]) * inv - m * m;
-            srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
-        }
-    }
+    for (int x = 0; x < r; x++) /* windows [0, x + r + 1) */
+        mrow[x] = TO_FLOAT(p[x + r + 1]) * inv_cols[x + r + 1];
+    for (int x = w - r - 1; x < w; x++) /* windows [x - r, w) */
+        mrow[x] = TO_FLOAT(p[w] - p[x - r]) * inv_cols[w - x + r];
 }
 
 /* The same for any width, one column at a time (narrow images). */
-static void stats_narrow(const uint64_t *p1, const uint64_t *p2, int w, int r,
-                         const float *inv_cols, float *mrow, float *srow)
+static void means_narrow(const uint64_t *p, int w, int r, const float *inv_cols, float *mrow)
 {
     for (int x = 0; x < w; x++) {
         const int x0 = x - r > 0 ? x - r : 0, x1 = x + r + 1 < w ? x + r + 1 : w;
-        const float inv = inv_cols[x1 - x0];
-        const float m = (float)(p1[x1] - p1[x0]) * inv;
-        mrow[x] = m;
-        if (srow) {
-            const float var = (float)(p2[x1] - p2[x0]) * inv - m * m;
-            srow[x] = sqrtf(var > 0.0f ? var : 0.0f);
-        }
+        mrow[x] = (float)(p[x1] - p[x0]) * inv_cols[x1 - x0];
     }
 }
 
-/* Mean and standard deviation of grey over the (2r+1)^2 window around every pixel of g, clipped at
- * the borders, into mean[] and (when sd is not NULL) sd[], both w x h, on every step-th row (the
- * others are left as they were). Column sums over the
- * window's rows are updated by one row in and one row out; their prefix along the row gives any
- * window's sum: O(1) per pixel for any r. */
-DG_HOT static int box_stats(struct vis_work *wk, const uint8_t *g, int w, int h, int r, int step,
-                            float *mean, float *sd)
+/* Mean grey over the (2r+1)^2 window around every pixel of g, clipped at the borders, into mean[]
+ * (w x h) on every step-th row (the others are left as they were). Column sums over the window's
+ * rows are updated by one row in and one row out; their prefix along the row gives any window's
+ * sum: O(1) per pixel for any r. */
+DG_HOT static int box_means(struct vis_work *wk, const uint8_t *g, int w, int h, int r, int step,
+                            float *mean)
 {
-    /* c1, c2: per column sums of grey and grey^2 over the window's rows (grey^2 * rows < 2^32
-     * while rows < 66000); p1, p2: their prefix sums along the row, w + 1 entries; inv_cols: 1 /
-     * the pixel count of a window c columns wide, for the current number of rows. */
+    /* c: per column sums of grey over the window's rows; p: their prefix sums along the row, w + 1
+     * entries; inv_cols: 1 / the pixel count of a window c columns wide, for the current number of
+     * rows. */
     r = r < h ? r : h;
-    const size_t need = 2 * ((size_t)w + 1) * sizeof(uint64_t) + 2 * (size_t)w * sizeof(uint32_t) +
+    const size_t need = ((size_t)w + 1) * sizeof(uint64_t) + (size_t)w * sizeof(uint32_t) +
                         (2 * (size_t)r + 2) * sizeof(float);
     if (dg_grow(&wk->box, &wk->n_box, need, 1) != DG_OK)
         return DG_ENOMEM;
-    uint64_t *restrict p1 = wk->box, *restrict p2 = p1 + w + 1;
-    uint32_t *restrict c1 = (uint32_t *)(p2 + w + 1), *restrict c2 = c1 + w;
-    float *restrict inv_cols = (float *)(c2 + w);
+    uint64_t *restrict p = wk->box;
+    uint32_t *restrict c = (uint32_t *)(p + w + 1);
+    float *restrict inv_cols = (float *)(c + w);
     int inv_rows = 0; /* the row count inv_cols is for */
-    /* a full window's sum of grey^2 below 2^31 */
-    const int small = (double)(2 * r + 1) * (2 * r + 1) * 255.0 * 255.0 < 2147483647.0;
-    memset(c1, 0, 2 * (size_t)w * sizeof *c1);
+    /* a full window's sum below 2^31 */
+    const int small = (double)(2 * r + 1) * (2 * r + 1) * 255.0 < 2147483647.0;
+    memset(c, 0, (size_t)w * sizeof *c);
     for (int y = -r; y < h; y++) {
         if (y + r < h) { /* row y + r enters the window */
             const uint8_t *row = g + (size_t)(y + r) * w;
-            if (sd)
-                for (int x = 0; x < w; x++)
-                    c1[x] += row[x], c2[x] += (uint32_t)row[x] * row[x];
-            else
-                for (int x = 0; x < w; x++)
-                    c1[x] += row[x];
+            for (int x = 0; x < w; x++)
+                c[x] += row[x];
         }
         if (y - r - 1 >= 0) { /* row y - r - 1 leaves it */
             const uint8_t *row = g + (size_t)(y - r - 1) * w;
-            if (sd)
-                for (int x = 0; x < w; x++)
-                    c1[x] -= row[x], c2[x] -= (uint32_t)row[x] * row[x];
-            else
-                for (int x = 0; x < w; x++)
-                    c1[x] -= row[x];
+            for (int x = 0; x < w; x++)
+                c[x] -= row[x];
         }
         if (y < 0 || y % step)
             continue;
-        /* running sums in registers: read back from p1, p2, each step would wait on the
-         * store before it (store-to-load forwarding, several cycles a pixel) */
-        uint64_t s1 = 0, s2 = 0;
-        p1[0] = p2[0] = 0;
-        if (sd) {
-            for (int x = 0; x < w; x++) {
-                p1[x + 1] = s1 += c1[x];
-                p2[x + 1] = s2 += c2[x];
-            }
-        } else {
-            for (int x = 0; x < w; x++)
-                p1[x + 1] = s1 += c1[x];
-        }
+        /* the running sum in a register: read back from p each step would wait on the store
+         * before it (store-to-load forwarding, several cycles a pixel) */
+        uint64_t s = 0;
+        p[0] = 0;
+        for (int x = 0; x < w; x++)
+            p[x + 1] = s += c[x];
         const int rows = (y + r + 1 < h ? y + r + 1 : h) - (y - r > 0 ? y - r : 0);
         if (rows != inv_rows) {
-            for (int c = 1; c <= 2 * r + 1; c++)
-                inv_cols[c] = 1.0f / (float)(rows * c);
+            for (int k = 1; k <= 2 * r + 1; k++)
+                inv_cols[k] = 1.0f / (float)(rows * k);
             inv_rows = rows;
         }
-        float *mrow = mean + (size_t)y * w, *srow = sd ? sd + (size_t)y * w : NULL;
+        float *mrow = mean + (size_t)y * w;
         const float inv = inv_cols[2 * r + 1];
         if (w < 2 * r + 1)
-            stats_narrow(p1, p2, w, r, inv_cols, mrow, srow);
+            means_narrow(p, w, r, inv_cols, mrow);
         else if (small)
-            stats_span(p1, p2, r, w - r - 1, r, inv, mrow, srow, 1),
-                stats_borders(p1, p2, w, r, inv_cols, mrow, srow, 1);
+            means_span(p, r, w - r - 1, r, inv, mrow, 1), means_borders(p, w, r, inv_cols, mrow, 1);
         else
-            stats_span(p1, p2, r, w - r - 1, r, inv, mrow, srow, 0),
-                stats_borders(p1, p2, w, r, inv_cols, mrow, srow, 0);
+            means_span(p, r, w - r - 1, r, inv, mrow, 0), means_borders(p, w, r, inv_cols, mrow, 0);
     }
     return DG_OK;
 }
@@ -276,23 +220,27 @@ DG_HOT static void ratio_row(const uint8_t *restrict grey, const float *restrict
  * (radius r, so a light gradient cancels out), dark ink falls to about half while the paper beside
  * it rises only a little above 1; light chalk rises to several times a dark board. The 1% and 99%
  * points of that ratio over the half-resolution picture in wk->half (every other pixel of it) tell
- * which, unless one kind of extreme is missing (NONE, below). */
+ * which, unless one kind of extreme is missing (NONE, below). *sure = 0 when they say light ink
+ * while dark extremes are there too: a bright sheet lying on a dark desk, whose ink is dark, looks
+ * like that (its whole outline departs upwards from the desk's windows), as chalk on a board beside
+ * dark things does. sure may be NULL. */
 static const double NONE = 0.001;
 
-static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_polarity *out)
+static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_polarity *out,
+                         int *sure)
 {
     enum { BINS = 400 }; /* ratios 0 .. 4 */
     size_t hist[BINS] = {0};
-    if (box_stats(wk, wk->half, hw, hh, r, 2, wk->mean, NULL) != DG_OK)
+    if (box_means(wk, wk->half, hw, hh, r, 2, wk->mean) != DG_OK)
         return DG_ENOMEM;
     /* every other pixel of every other row: plenty for two percentiles; a row's ratios are
-     * computed for all its pixels into wk->sd (unused here), which vectorises the divisions */
+     * computed for all its pixels, which vectorises the divisions */
     size_t n = 0;
     for (int y = 0; y < hh; y += 2) {
         const size_t o = (size_t)y * hw;
-        ratio_row(wk->half + o, wk->mean + o, hw, wk->sd);
+        ratio_row(wk->half + o, wk->mean + o, hw, wk->ratio);
         for (int x = 0; x < hw; x += 2) {
-            const int k = (int)wk->sd[x];
+            const int k = (int)wk->ratio[x];
             hist[k < BINS ? k : BINS - 1]++;
         }
         n += (size_t)(hw + 1) / 2;
@@ -319,10 +267,15 @@ static int half_polarity(struct vis_work *wk, int hw, int hh, int r, enum vis_po
         n_light += i >= 200 ? hist[i] : 0;
     }
     const double none = NONE * (double)n;
+    int by_ratio = 0;
     if ((double)n_light < none && n_dark > n_light)
         *out = VIS_POLARITY_DARK_ON_LIGHT;
     else if ((double)n_dark < none && n_light > n_dark)
         *out = VIS_POLARITY_LIGHT_ON_DARK;
+    else
+        by_ratio = 1;
+    if (sure)
+        *sure = !by_ratio || *out == VIS_POLARITY_DARK_ON_LIGHT;
     return DG_OK;
 }
 
@@ -342,144 +295,20 @@ static int polarity_radius(int hw, int hh)
     return r < 6 ? 6 : r; /* small pictures: still several strokes wide */
 }
 
-enum vis_polarity vis_detect_polarity(const struct vis_image *grey)
+int vis_guess_polarity(const struct vis_image *grey, struct vis_work *wk, enum vis_polarity *pol,
+                       int *sure)
 {
-    enum vis_polarity pol = VIS_POLARITY_DARK_ON_LIGHT; /* the common case, when memory is short */
     const int hw = (grey->w + 1) / 2, hh = (grey->h + 1) / 2;
-    struct vis_work *wk = NULL;
-    if (vis_work_new(&wk) != DG_OK)
-        return pol;
-    if (grow_half(wk, (size_t)hw * hh) == DG_OK) {
-        halve(wk, grey, hw, hh);
-        half_polarity(wk, hw, hh, polarity_radius(hw, hh), &pol);
-    }
-    vis_work_free(wk);
-    return pol;
+    if (grey->w < 1 || grey->h < 1)
+        return dg_fail(DG_EARG, "polarity: empty image");
+    const int rc = grow_half(wk, (size_t)hw * hh);
+    if (rc != DG_OK)
+        return rc;
+    halve(wk, grey, hw, hh);
+    if (half_polarity(wk, hw, hh, polarity_radius(hw, hh), pol, sure) != DG_OK)
+        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", grey->w, grey->h);
+    return DG_OK;
 }
-
-/* For the polarity's second look (light_or_dark): Wolf and Jolion's M and R, local to the paper
- * around each pixel rather than set by the whole
- * frame (a dark desk or a sheet's edge in view made M and R so extreme that faint pencil on the
- * sheet fell below the threshold): the half picture in tiles of ts x ts; per tile the darkest
- * (made-dark) value, the largest window deviation and the mean; M and R of a tile are the darkest
- * and largest over the tiles within NEAR of it (its 3x3 block: a window about a quarter of the
- * frame's shorter side), but M at least FLOOR_CONTRAST below the tile's mean and R at least
- * FLOOR_R, so flat paper with sensor noise stays paper. NEAR and the floors were chosen on
- * build/world-tune and build/scenes-tune (training digits): a 5x5 block lost 3 points of digits
- * read on the world, floors of 40 and 24 lost 1.4 points on the flat scenes. Writes per tile M to
- * tm[0 .. nx*ny) and 1/R to ti. */
-enum { NEAR = 1 };
-
-static const float FLOOR_CONTRAST = 25.0f, FLOOR_R = 16.0f;
-
-static void local_norm(const struct vis_work *wk, int hw, int hh, int ts, uint8_t flip, float *tm,
-                       float *ti, float *scratch)
-{
-    const int nx = (hw + ts - 1) / ts, ny = (hh + ts - 1) / ts, n = nx * ny;
-    float *dark = scratch, *dev = scratch + n, *mean = scratch + 2 * n;
-    for (int i = 0; i < n; i++)
-        dark[i] = 255.0f, dev[i] = 0.0f, mean[i] = 0.0f;
-    for (int y = 0; y < hh; y++) {
-        const uint8_t *row = wk->half + (size_t)y * hw;
-        const float *sr = wk->sd + (size_t)y * hw;
-        float *d = dark + (size_t)(y / ts) * nx, *v = dev + (size_t)(y / ts) * nx,
-              *m = mean + (size_t)(y / ts) * nx;
-        for (int tx = 0; tx < nx; tx++) {
-            const int x0 = tx * ts, x1 = x0 + ts < hw ? x0 + ts : hw;
-            uint8_t lo = 255;
-            float hi = 0.0f;
-            unsigned sum = 0;
-            for (int x = x0; x < x1; x++) {
-                const uint8_t g = row[x] ^ flip;
-                lo = g < lo ? g : lo;
-                hi = sr[x] > hi ? sr[x] : hi;
-                sum += g;
-            }
-            d[tx] = (float)lo < d[tx] ? (float)lo : d[tx];
-            v[tx] = hi > v[tx] ? hi : v[tx];
-            m[tx] += (float)sum;
-        }
-    }
-    for (int ty = 0; ty < ny; ty++)
-        for (int tx = 0; tx < nx; tx++) {
-            const int th = (ty + 1) * ts < hh ? ts : hh - ty * ts;
-            const int tw = (tx + 1) * ts < hw ? ts : hw - tx * ts;
-            float lo = 255.0f, hi = 0.0f;
-            for (int y = ty - NEAR; y <= ty + NEAR; y++)
-                for (int x = tx - NEAR; x <= tx + NEAR; x++)
-                    if (y >= 0 && y < ny && x >= 0 && x < nx) {
-                        lo = dark[y * nx + x] < lo ? dark[y * nx + x] : lo;
-                        hi = dev[y * nx + x] > hi ? dev[y * nx + x] : hi;
-                    }
-            const float m = mean[ty * nx + tx] / (float)(th * tw) - FLOOR_CONTRAST;
-            tm[ty * nx + tx] = lo < m ? lo : (m > 0.0f ? m : 0.0f);
-            ti[ty * nx + tx] = 1.0f / (hi > FLOOR_R ? hi : FLOOR_R);
-        }
-}
-
-/* mask = 255 where grey (flipped by flip, so ink is dark) is below Wolf and Jolion's threshold
- * from the half-resolution window statistics in wk (see vis_threshold) and the per-tile M and 1/R
- * of local_norm (tiles ts wide, nx a row), else 0; one row of thresholds at full width (wk->thr)
- * serves two image rows. */
-DG_HOT static void apply_threshold(struct vis_work *wk, const struct vis_image *grey,
-                                   struct vis_image *mask, int hw, int hh, float k, const float *tm,
-                                   const float *ti, int ts, int nx, float *row_m, float *row_i,
-                                   uint8_t flip)
-{
-    const int w = grey->w, h = grey->h;
-    const float m_sign = flip ? -1.0f : 1.0f, m_off = flip ? 255.0f : 0.0f;
-    uint8_t *restrict trow = wk->thr;
-    for (int hy = 0; hy < hh; hy++) {
-        const float *restrict mr = wk->mean + (size_t)hy * hw, *restrict sr =
-                                                                   wk->sd + (size_t)hy * hw;
-        if (hy % ts == 0) /* a new row of tiles: spread its values over the half row */
-            for (int x = 0; x < hw; x++) {
-                row_m[x] = tm[(hy / ts) * nx + x / ts];
-                row_i[x] = ti[(hy / ts) * nx + x / ts];
-            }
-        for (int x = 0; x < hw; x++) {
-            const float m = m_off + m_sign * mr[x], big_m = row_m[x];
-            const float t = (1.0f - k) * m + k * big_m + k * (sr[x] * row_i[x]) * (m - big_m);
-            /* integer grey g < t exactly when g < ceil(t); t >= 0, so truncation is floor */
-            int c = (int)t;
-            c += (float)c < t;
-            const uint8_t tb = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c);
-            trow[2 * x] = tb;
-            trow[2 * x + 1] = tb;
-        }
-        for (int y = 2 * hy; y < 2 * hy + 2 && y < h; y++) {
-            const uint8_t *restrict row = grey->px + (size_t)y * w;
-            uint8_t *restrict o = mask->px + (size_t)y * w;
-            for (int x = 0; x < w; x++)
-                o[x] = (uint8_t)(row[x] ^ flip) < trow[x] ? 255 : 0;
-        }
-    }
-}
-
-/* The share of the frame that is solid ink, from every fourth row: ink pixels whose neighbours
- * SOLID pixels away on all four sides are ink too. Strokes of chalk, even a marker's, have paper
- * within a few pixels; a bright sheet taken for light ink is solid over its whole area. */
-enum { SOLID = 5 };
-static float solid_share(const struct vis_image *mask)
-{
-    const int w = mask->w, h = mask->h;
-    size_t solid = 0, n = 0;
-    for (int y = SOLID; y < h - SOLID; y += 4) {
-        const uint8_t *row = mask->px + (size_t)y * w;
-        const uint8_t *up = row - (size_t)SOLID * w, *down = row + (size_t)SOLID * w;
-        for (int x = SOLID; x < w - SOLID; x++)
-            solid += row[x] && row[x - SOLID] && row[x + SOLID] && up[x] && down[x];
-        n += (size_t)w;
-    }
-    return n ? (float)solid / (float)n : 0.0f;
-}
-
-/* Auto polarity's second look, when it found light ink: over this share of solid "ink" in the
- * frame, the dark reading is tried too and the less solid of the two kept. Chosen on
- * build/world-tune: digits read 55.9 -> 59.0%, its chalkboards unchanged (a plain share of light
- * ink over 0.2 as the test instead gave 57.9%; over 0.12, 59.1% but 7 points less on
- * chalkboards). */
-static const float LIGHT_MAX_SOLID = 0.01f;
 
 /* ---- strokes, not steps ------------------------------------------------------------------- */
 
@@ -652,44 +481,12 @@ DG_HOT static int stroke_mask(struct vis_work *wk, const struct vis_image *grey,
     return DG_OK;
 }
 
-/* Auto polarity's second look, when the ratio test found light ink: light "ink" that solid may be
- * a bright sheet on a dark desk, not chalk on a board; the ink is then the dark writing on it, and
- * dark ink is the less solid of the two (on a chalkboard lying on a bright desk, it is the board
- * that is solid dark). Both readings by Wolf and Jolion's normalisation of Sauvola, on the picture
- * with ink dark:
- *   T = (1 - k) m + k M + k (s / R) (m - M)
- * with m, s the window's mean and deviation (radius r, half resolution), M the darkest level and
- * R the largest window deviation around it (local_norm). Its masks, written into mask, only
- * decide the polarity; the ink itself is stroke_mask's. Returns the polarity, or -1 when memory is
- * short. */
-static int light_or_dark(struct vis_work *wk, const struct vis_image *grey,
-                         const struct vis_threshold_params *p, struct vis_image *mask, int hw,
-                         int hh, int r)
-{
-    const int ts = 2 * r + 1, nx = (hw + ts - 1) / ts, ny = (hh + ts - 1) / ts;
-    const size_t n_tiles = (size_t)nx * ny;
-    if (box_stats(wk, wk->half, hw, hh, r, 1, wk->mean, wk->sd) != DG_OK ||
-        dg_grow((void **)&wk->tiles, &wk->tiles_cap, 5 * n_tiles + 2 * (size_t)hw, sizeof(float)) !=
-            DG_OK)
-        return -1;
-    float *tm = wk->tiles, *ti = tm + n_tiles, *rows = ti + n_tiles;
-    local_norm(wk, hw, hh, ts, 255, tm, ti, rows);
-    apply_threshold(wk, grey, mask, hw, hh, p->k, tm, ti, ts, nx, rows, rows + hw, 255);
-    const float solid_light = solid_share(mask);
-    if (solid_light <= LIGHT_MAX_SOLID)
-        return VIS_POLARITY_LIGHT_ON_DARK;
-    local_norm(wk, hw, hh, ts, 0, tm, ti, rows);
-    apply_threshold(wk, grey, mask, hw, hh, p->k, tm, ti, ts, nx, rows, rows + hw, 0);
-    return solid_share(mask) < solid_light ? VIS_POLARITY_DARK_ON_LIGHT
-                                           : VIS_POLARITY_LIGHT_ON_DARK;
-}
-
 int vis_threshold(const struct vis_image *grey, const struct vis_threshold_params *p,
                   struct vis_work *wk, struct vis_image *mask, enum vis_polarity *found)
 {
     const int w = grey->w, h = grey->h;
-    if (w < 1 || h < 1 || !(p->k > 0.0f && p->k < 1.0f) || p->window < 0 || p->contrast < 1 ||
-        p->contrast > 255 || !(p->share >= 0.0f && p->share <= 1.0f))
+    if (w < 1 || h < 1 || p->window < 0 || p->contrast < 1 || p->contrast > 255 ||
+        !(p->share >= 0.0f && p->share <= 1.0f))
         return dg_fail(DG_EARG, "threshold: bad image or parameters");
     const int hw = (w + 1) / 2, hh = (h + 1) / 2;
     int rc = grow_half(wk, (size_t)hw * hh);
@@ -705,15 +502,9 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
     halve(wk, grey, hw, hh);
     enum vis_polarity pol = p->polarity;
     if (pol == VIS_POLARITY_AUTO &&
-        half_polarity(wk, hw, hh, polarity_radius(hw, hh), &pol) != DG_OK)
-        return DG_ENOMEM;
+        half_polarity(wk, hw, hh, polarity_radius(hw, hh), &pol, NULL) != DG_OK)
+        return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
     const int r = (default_radius(grey, p->window) + 1) / 2;
-    if (p->polarity == VIS_POLARITY_AUTO && pol == VIS_POLARITY_LIGHT_ON_DARK) {
-        const int second = light_or_dark(wk, grey, p, mask, hw, hh, r);
-        if (second < 0)
-            return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", w, h);
-        pol = (enum vis_polarity)second;
-    }
     /* everything below sees the picture with ink dark: flip = 255 turns light chalk dark */
     rc = stroke_mask(wk, grey, p, mask, hw, hh, 2 * r + 1,
                      pol == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0);

@@ -64,18 +64,13 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
 /* Ink/paper separation. window: side of the local neighbourhood in pixels (0: a twelfth of the
  * shorter image side); contrast: how much darker than the paper behind it a pixel must be to be
  * ink, in grey levels (16), and share: at least this share of the strongest stroke nearby (0.4);
- * polarity: which of ink and paper is darker (AUTO: decided from the image); k: the weight of
- * Wolf-Jolion's normalisation in AUTO's check for a bright sheet on a dark desk (0.6). */
+ * polarity: which of ink and paper is darker (AUTO: vis_guess_polarity's guess). */
 struct vis_threshold_params {
     int window, contrast;
-    float share, k;
+    float share;
     enum vis_polarity polarity;
 };
 void vis_threshold_default_params(struct vis_threshold_params *p);
-
-/* Dark ink on light paper, or light chalk on a dark board: whichever way pixels depart further
- * from their local mean (ink is the rare, strong departure; a light gradient is not). */
-enum vis_polarity vis_detect_polarity(const struct vis_image *grey);
 
 /* Scratch memory for the segmentation stages below (threshold, line removal, components). It
  * only grows, to the largest image seen: a stream of same-sized frames allocates nothing after the
@@ -83,6 +78,14 @@ enum vis_polarity vis_detect_polarity(const struct vis_image *grey);
 struct vis_work;
 int vis_work_new(struct vis_work **out);
 void vis_work_free(struct vis_work *wk); /* accepts NULL */
+
+/* Dark ink on light paper, or light chalk on a dark board: whichever way pixels depart further
+ * from their local mean (ink is the rare, strong departure; a light gradient is not). *sure
+ * (nullable) = 0 when the guess is light ink but dark departures are there too: a bright sheet on
+ * a dark desk, whose writing is dark, looks like that, and only reading it both ways tells (the
+ * scanner does: rec_scan). DG_EARG for an empty image, DG_ENOMEM. */
+int vis_guess_polarity(const struct vis_image *grey, struct vis_work *wk, enum vis_polarity *pol,
+                       int *sure);
 
 /* Strokes against the paper behind them: the paper is the grey closing of a 2x2-averaged copy by a
  * square a sixteenth of the shorter side wide (the strokes closed over), and a pixel is ink when it
