@@ -1,16 +1,17 @@
 /* test_recog_numtrack.c - numbers followed across frames (numtrack.c) on scripted sequences at
  * 30 frames a second (appear 8 frames, change 8, gone 10, lock 15): a digit missing for a frame,
  * a one-frame false number, a real change of one digit, two numbers side by side, a short gap
- * and a number that leaves, and when each locks. */
+ * and a number that leaves, and when each locks (not beside an unread candidate nor the edge). */
 #include "recog.h"
 #include "testutil.h"
 
 static struct rec_result *res;
 
-/* One frame holding the numbers texts[0..n) at boxes[0..n), confidence conf each. */
+/* One 640x480 frame holding the numbers texts[0..n) at boxes[0..n), confidence conf each. */
 static void frame(const char *const *texts, const struct rec_box *boxes, int n, float conf)
 {
     memset(res, 0, sizeof *res);
+    res->width = 640, res->height = 480;
     res->n_numbers = n;
     for (int i = 0; i < n; i++) {
         snprintf(res->numbers[i].text, sizeof res->numbers[i].text, "%s", texts[i]);
@@ -199,8 +200,8 @@ static void test_small_number_in_old_place(void **state)
 }
 
 /* A number with an unread candidate of its height just beside it (two digits the reader could
- * not part, a blurred one) may be missing a digit: it is shown but does not lock until the
- * candidate is read or gone. */
+ * not part, a blurred one) may be missing a digit: it is shown but locks only once the candidate
+ * has been read or gone for lock's frames. */
 static void test_partial_number_waits(void **state)
 {
     (void)state;
@@ -216,9 +217,37 @@ static void test_partial_number_waits(void **state)
     }
     assert_int_equal(locks, 0);
     assert_non_null(shown(&t, t.tracks[0].id));
-    frame(text, &box, 1, 0.99f);
-    with_rejected((struct rec_box){0, 62, 10, 28}); /* far off (three heights): not beside */
-    assert_int_equal(rec_numtracker_update(&t, res, NULL, 0), 1);
+    for (int f = 1; f <= t.lock; f++) {
+        frame(text, &box, 1, 0.99f);
+        with_rejected((struct rec_box){0, 62, 10, 28}); /* far off (three heights): not beside */
+        assert_int_equal(rec_numtracker_update(&t, res, NULL, 0), f == t.lock);
+    }
+}
+
+/* A number reaching the frame's edge may go on beyond it: shown, never locked there; moved into
+ * the frame, it locks after lock's frames, on each side. */
+static void test_number_at_edge_waits(void **state)
+{
+    (void)state;
+    const struct rec_box at_edge[] = {
+        {0, 200, 60, 30}, {580, 200, 60, 30}, {300, 0, 60, 30}, {300, 450, 60, 30}};
+    const char *text[] = {"2718"};
+    for (int e = 0; e < 4; e++) {
+        struct rec_numtracker t;
+        rec_numtracker_init(&t, 30.0);
+        for (int f = 1; f <= 3 * t.lock; f++) {
+            frame(text, &at_edge[e], 1, 0.99f);
+            assert_int_equal(rec_numtracker_update(&t, res, NULL, 0), 0);
+        }
+        assert_non_null(shown(&t, t.tracks[0].id));
+        struct rec_box inside = at_edge[e];
+        inside.x += e == 0 ? 6 : e == 1 ? -6 : 0;
+        inside.y += e == 2 ? 6 : e == 3 ? -6 : 0;
+        for (int f = 1; f <= t.lock; f++) {
+            frame(text, &inside, 1, 0.99f);
+            assert_int_equal(rec_numtracker_update(&t, res, NULL, 0), f == t.lock);
+        }
+    }
 }
 
 /* Two numbers side by side keep their own tracks; an unsure one (confidence 0.6) is shown but
@@ -264,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_real_change),
         cmocka_unit_test(test_small_number_in_old_place),
         cmocka_unit_test(test_partial_number_waits),
+        cmocka_unit_test(test_number_at_edge_waits),
         cmocka_unit_test(test_neighbours_gaps_and_confidence),
     };
     return cmocka_run_group_tests_name("recog_numtrack", tests, setup, teardown);

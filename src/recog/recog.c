@@ -1015,6 +1015,7 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
 {
     memset(r, 0, offsetof(struct rec_result, digits));
     r->n_numbers = 0;
+    r->width = grey->w, r->height = grey->h;
     int rc;
     if ((rc = find_ink(sc, grey, pol, r)))
         return rc;
@@ -1061,6 +1062,7 @@ static void copy_result(struct rec_result *to, const struct rec_result *from)
     to->n_numbers = from->n_numbers;
     memcpy(to->numbers, from->numbers, (size_t)from->n_numbers * sizeof from->numbers[0]);
     to->polarity = from->polarity;
+    to->width = from->width, to->height = from->height;
 }
 
 /* The polarity is guessed from the whole frame (vis_guess_polarity). When the guess is light ink

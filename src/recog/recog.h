@@ -79,6 +79,7 @@ struct rec_result {
     int n_numbers;
     struct rec_number numbers[REC_MAX_CANDIDATES];
     enum vis_polarity polarity;
+    int width, height; /* the image's */
 };
 
 struct rec_scanner;
@@ -149,6 +150,7 @@ struct rec_numtrack {
     char pending[REC_NUMBER_TEXT]; /* a different reading ... */
     int pending_frames;            /* ... read in this many frames in a row */
     int age, steady, missed;       /* frames read; read as text in a row; unseen in a row */
+    int whole; /* frames read in a row not short of a digit as far as can be seen (numtrack.c) */
     int shown, locked;
 };
 
