@@ -297,6 +297,19 @@ static void test_fragment_joining(void **state)
     ink_frame(&page, 170, 120, 210, 180, 6);
     assert_int_equal(rec_scan(sc, &page, r), DG_OK);
     assert_int_equal(r->n_digits + r->n_rejected, 2);
+    /* a long diagonal line (a shadow's edge across the sheet, 360 x 160) and two digit-shaped
+     * outlines sticking out above its box, their centres within its rows: the first joins the
+     * line, and the second, inside the grown group's box, stays a candidate of its own (it had
+     * joined the line as well: one candidate) */
+    memset(page.px, 220, (size_t)page.w * page.h);
+    for (int x = 20; x < 380; x++) {
+        const int y = 120 + (x - 20) * 160 / 360;
+        ink_box(&page, x, y, x + 2, y + 4);
+    }
+    ink_frame(&page, 100, 110, 121, 141, 4);
+    ink_frame(&page, 200, 110, 221, 141, 4);
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    assert_int_equal(r->n_digits + r->n_rejected, 2);
     /* two halves of one stroke pattern, 70 and 60 tall, 6 apart: one digit */
     memset(page.px, 220, (size_t)page.w * page.h);
     ink_frame(&page, 150, 40, 200, 110, 6);
