@@ -97,7 +97,7 @@ static void observe(const struct rec_numtracker *t, struct rec_numtrack *tr,
  * video that touch its edge no longer locked within 0.6 s. */
 enum { EDGE_PX = 2 };
 
-static int beside_unread(const struct rec_result *r, const struct rec_box *b)
+static int short_of_digit(const struct rec_result *r, const struct rec_box *b)
 {
     if (b->x <= EDGE_PX || b->y <= EDGE_PX || b->x + b->w >= r->width - EDGE_PX ||
         b->y + b->h >= r->height - EDGE_PX)
@@ -112,7 +112,6 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
                           int max_locked)
 {
     unsigned char taken[REC_MAX_CANDIDATES] = {0}, matched[REC_MAX_NUMTRACKS] = {0};
-    unsigned char partial[REC_MAX_NUMTRACKS] = {0};
     /* tracks in order of age, each to the reading that continues it best (overlapping at least
      * half of the smaller box) */
     for (int k = 0; k < t->n; k++) {
@@ -126,7 +125,7 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
         }
         if (best >= 0) {
             taken[best] = matched[k] = 1;
-            partial[k] = beside_unread(r, &r->numbers[best].box);
+            tr->whole = short_of_digit(r, &r->numbers[best].box) ? 0 : tr->whole + 1;
             observe(t, tr, &r->numbers[best]);
         }
     }
@@ -136,7 +135,7 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
         struct rec_numtrack *tr = &t->tracks[t->n];
         memset(tr, 0, sizeof *tr);
         tr->id = t->next_id++;
-        partial[t->n] = beside_unread(r, &r->numbers[i].box);
+        tr->whole = !short_of_digit(r, &r->numbers[i].box);
         matched[t->n++] = 1;
         observe(t, tr, &r->numbers[i]);
     }
@@ -153,8 +152,6 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
          * fast as before */
         if (!matched[k] && !tr->shown)
             tr->age = 0;
-        if (matched[k])
-            tr->whole = partial[k] ? 0 : tr->whole + 1;
         if (matched[k] && tr->shown && !tr->locked && tr->steady >= t->lock &&
             tr->whole >= t->lock && tr->confidence >= t->lock_confidence) {
             tr->locked = 1;

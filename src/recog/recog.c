@@ -195,8 +195,8 @@ static int same_digit(const struct vis_component *a, const struct vis_component 
  * of a long diagonal line's box (a shadow's edge across the sheet) joins it, and the group's box
  * grew to take in the next digits too (a clear 2 lost inside a 340 x 180 box); now those stay
  * apart. The first still joins: this depends on the order. On build/world-tune 9 more digits read,
- * on the report world 8, on the flat tuning scenes 2. gb: n entries of scratch, the groups' boxes
- * at their roots. */
+ * on the report world 8, on the flat tuning scenes 2. gb[root] gets each group's union box and
+ * summed area (n entries; the others' are left as scratch). */
 static void join_same_digit(const struct vis_component *c, int n, const int *keep, int min_h,
                             int *group, struct vis_component *gb)
 {
@@ -353,25 +353,15 @@ static void join_fragments(struct rec_scanner *sc, const struct vis_component *c
     join_same_digit(comp, n_comp, keep, sc->min_h, group, sc->gbox);
 }
 
-/* Each group's union box (at its root, the group's first component), then the candidates: the
- * groups of a digit's height and shape, in order, at most REC_MAX_CANDIDATES, so specks and
- * smudges do not take the places of digits further down a busy page. sc->box[0 .. n_cand) and
- * cand_of[root] (-1 elsewhere). Returns n_cand, or a negative error. */
-static int choose_candidates(struct rec_scanner *sc, const struct vis_component *comp, int n_comp,
-                             int *group, const int *keep, int *cand_of)
+/* The candidates: the groups (their union boxes at their roots in sc->gbox, from
+ * join_same_digit) of a digit's height and shape, in order, at most REC_MAX_CANDIDATES, so specks
+ * and smudges do not take the places of digits further down a busy page. sc->box[0 .. n_cand) and
+ * cand_of[root] (-1 elsewhere). Returns n_cand. */
+static int choose_candidates(struct rec_scanner *sc, int n_comp, const int *group, const int *keep,
+                             int *cand_of)
 {
-    for (int i = 0; i < n_comp; i++) {
+    for (int i = 0; i < n_comp; i++)
         cand_of[i] = -1;
-        if (!keep[i])
-            continue;
-        const int g = group_find(group, i);
-        struct vis_component *b = &sc->gbox[g];
-        if (g == i) {
-            *b = comp[i];
-            continue;
-        }
-        box_union(b, &comp[i]);
-    }
     int n_cand = 0;
     for (int g = 0; g < n_comp && n_cand < REC_MAX_CANDIDATES; g++) {
         if (!keep[g] || group[g] != g)
@@ -424,9 +414,7 @@ static int find_candidates(struct rec_scanner *sc)
     int *group = sc->per_comp, *cand_of = group + n_comp, *keep = cand_of + n_comp;
     int *comp_cand = keep + n_comp;
     join_fragments(sc, comp, n_comp, group, keep);
-    const int n_cand = choose_candidates(sc, comp, n_comp, group, keep, cand_of);
-    if (n_cand < 0)
-        return n_cand;
+    const int n_cand = choose_candidates(sc, n_comp, group, keep, cand_of);
     for (int i = 0; i < n_comp; i++)
         comp_cand[i] = keep[i] ? cand_of[group_find(group, i)] : -1;
     if ((rc = group_runs(sc, comp_cand, n_cand)))
@@ -715,16 +703,7 @@ static int deeper_pieces(const struct rec_scanner *sc, const struct vis_componen
     struct vis_component box[DEEP_MAX_PARTS];
     for (int i = 0; i < n_parts; i++)
         keep[i] = part[i].area >= DEEP_MIN_AREA;
-    join_same_digit(part, n_parts, keep, sc->min_h, group, box);
-    for (int i = 0; i < n_parts; i++) { /* each group's box, at its root (its first part) */
-        const int g = group_find(group, i);
-        if (!keep[i])
-            continue;
-        if (g == i)
-            box[g] = part[i];
-        else
-            box_union(&box[g], &part[i]);
-    }
+    join_same_digit(part, n_parts, keep, sc->min_h, group, box); /* box[root]: its group's */
     for (int g = 0; g < n_parts; g++) {
         index[g] = -1;
         if (!keep[g] || group[g] != g || (float)(box[g].y1 - box[g].y0 + 1) < DEEP_MIN_H * (float)h)
@@ -1101,9 +1080,12 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
         return rc;
     if (!sure)
         pol = VIS_POLARITY_DARK_ON_LIGHT;
-    float sum_dark, sum_light;
-    if ((rc = read_as(sc, grey, pol, r)) || sure || sure_digits(r, &sum_dark) >= ENOUGH_SURE)
+    if ((rc = read_as(sc, grey, pol, r)) || sure)
         return rc;
+    float sum_dark, sum_light;
+    const int n_dark = sure_digits(r, &sum_dark);
+    if (n_dark >= ENOUGH_SURE)
+        return DG_OK;
     if (!sc->other && !(sc->other = malloc(sizeof *sc->other)))
         return dg_fail(DG_ENOMEM, "out of memory");
     struct vis_image dark_mask = sc->mask;
@@ -1111,7 +1093,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     sc->other_mask = dark_mask;
     if ((rc = read_as(sc, grey, VIS_POLARITY_LIGHT_ON_DARK, sc->other)))
         return rc;
-    const int n_dark = sure_digits(r, &sum_dark), n_light = sure_digits(sc->other, &sum_light);
+    const int n_light = sure_digits(sc->other, &sum_light);
     if (n_light > n_dark || (n_light == n_dark && sum_light > sum_dark)) {
         copy_result(r, sc->other);
         return DG_OK;

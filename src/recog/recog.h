@@ -138,8 +138,9 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
  * `appear` frames in a row, takes a new text only after it has been read in `change` frames in a
  * row, ends after `gone` frames unseen, and locks (once per text) when shown, read the same in
  * `lock` frames in a row (counting the frames a new text waited to replace the old) and its
- * confidence (a running average) is at least lock_confidence, unless an unread candidate of its
- * height stands just beside it (a digit of it may be missing). */
+ * confidence (a running average) is at least lock_confidence, and for `lock` frames in a row it
+ * had no unread candidate of its height just beside it and kept clear of the frame's edge (else a
+ * digit of it may be missing). */
 enum { REC_MAX_NUMTRACKS = 64, REC_NUMBER_TEXT = 64 };
 
 struct rec_numtrack {
