@@ -176,12 +176,12 @@ static void test_load_raw_and_gz(void **state)
     free(img);
 }
 
-/* Mined examples: written atomically, read back exactly, label 10 ("not a digit") accepted there
- * and only there. */
+/* Mined examples: written atomically, read back exactly, labels 10 ("not a digit") and 11 ("two
+ * digits") accepted there and only there. */
 static void test_examples_round_trip(void **state)
 {
     (void)state;
-    uint8_t images[3 * 784], labels[3] = {7, DATA_NOT_DIGIT, 0};
+    uint8_t images[3 * 784], labels[3] = {7, DATA_NOT_DIGIT, DATA_TWO_DIGITS};
     for (int i = 0; i < 3 * 784; i++)
         images[i] = (uint8_t)(i * 31 % 256);
     char ip[160], lp[160];
@@ -197,9 +197,10 @@ static void test_examples_round_trip(void **state)
     /* MNIST itself has digits only */
     assert_int_equal(data_mnist_load(dir, "t10k", &s), DG_EFORMAT);
     assert_non_null(strstr(dg_errmsg(), "not a digit 0..9"));
-    labels[2] = 11;
+    labels[2] = 12;
     assert_int_equal(data_idx_write(ip, lp, images, labels, 3, 28, 28), DG_OK);
     assert_int_equal(data_load_examples(ip, lp, &s), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "11 (two digits)"));
     assert_int_equal(data_idx_write(ip, lp, images, labels, 0, 28, 28), DG_EARG);
 }
 

@@ -136,11 +136,63 @@ static void test_checkpoint_resume(void **state)
     rmdir(dir);
 }
 
+/* A run started from a trained model (fine-tuning, train --init): every layer's weights and the
+ * batch norm's running statistics come over; a last layer with one output more keeps the old
+ * outputs' rows and its new row's initialisation, and trains on a fourth class; other layers must
+ * match. */
+static void test_start_from(void **state)
+{
+    (void)state;
+    struct data_set ex;
+    make_examples(&ex);
+    struct train_run a;
+    new_run(&a, "a.safetensors");
+    assert_int_equal(train_epoch(&a, &ex, NULL, NULL), DG_OK);
+
+    struct train_recipe rc = a.rc;
+    struct train_run b;
+    assert_int_equal(train_run_new("c4k5-p2-f16b-d0.2-f11", &rc, NN_ADAM, &b), DG_OK);
+    const struct nn_layer *la = &a.model->layer[a.model->n_layers - 1];
+    const struct nn_layer *lb = &b.model->layer[b.model->n_layers - 1];
+    float new_row[16];
+    memcpy(new_row, b.model->params + lb->w_off + 10 * 16, sizeof new_row);
+    assert_int_equal(train_run_start_from(&b, a.model), DG_OK);
+    /* everything before the last layer is the same block of parameters */
+    assert_memory_equal(b.model->params, a.model->params, la->w_off * sizeof(float));
+    assert_memory_equal(b.model->params + lb->w_off, a.model->params + la->w_off,
+                        la->n_w * sizeof(float));
+    assert_memory_equal(b.model->params + lb->b_off, a.model->params + la->b_off,
+                        la->n_b * sizeof(float));
+    assert_memory_equal(b.model->params + lb->w_off + 10 * 16, new_row, sizeof new_row);
+    assert_true(b.model->bn_steps == a.model->bn_steps && b.model->bn_steps > 0);
+    /* the new class trains */
+    for (int i = 0; i < ex.n; i += 4)
+        ex.labels[i] = 10;
+    assert_int_equal(train_epoch(&b, &ex, NULL, NULL), DG_OK);
+    assert_memory_not_equal(b.model->params + lb->w_off + 10 * 16, new_row, sizeof new_row);
+
+    /* fewer outputs, or another shape, cannot start from it */
+    struct train_run c;
+    assert_int_equal(train_run_new("c4k5-p2-f16b-d0.2-f11", &rc, NN_ADAM, &c), DG_OK);
+    assert_int_equal(train_run_start_from(&a, c.model), DG_EARG);
+    train_run_free(&c);
+    assert_int_equal(train_run_new("c6k5-p2-f16b-d0.2-f10", &rc, NN_ADAM, &c), DG_OK);
+    const float before = c.model->params[0];
+    assert_int_equal(train_run_start_from(&c, a.model), DG_EARG);
+    assert_non_null(strstr(dg_errmsg(), "layer 0"));
+    assert_true(c.model->params[0] == before);
+    train_run_free(&c);
+    train_run_free(&a);
+    train_run_free(&b);
+    data_set_free(&ex);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recipe_presets),
         cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_start_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,9 +34,8 @@ static const char *const HELP =
     "  --verbose             one line per image\n"
     "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
     "                        PREFIX-labels-idx1-ubyte: candidates on a truth digit (IoU >= 0.65)\n"
-    "                        with its label unless a blob, candidates on no digit (IoU < 0.2) as "
-    "10, not a "
-    "digit\n";
+    "                        with its label unless a blob, candidates on no digit (IoU < 0.2) as\n"
+    "                        10, not a digit, candidates on two digits side by side as 11\n";
 
 /* A mined candidate takes its digit's label only when it covers the digit well: a candidate on
  * half a digit (the top of an 8) would teach the network that the half is the whole. */
@@ -363,8 +363,40 @@ static void match_numbers(const struct rec_result *r, const struct truth_item *n
     }
 }
 
+/* Whether candidate box b holds two truth digits side by side and little else: two digits (not
+ * ignored) with at least MINE_PAIR_IN of their boxes inside b, beside each other (centres apart by
+ * a third of their height or more across, under half of it up and down), no other digit with over
+ * a fifth of its box inside, and b at most MINE_PAIR_AREA times the pair's box. */
+static const double MINE_PAIR_IN = 0.7, MINE_PAIR_AREA = 1.6;
+
+static int two_digits(const struct rec_box *b, const struct truth_item *digits, int n_d)
+{
+    int pair[2], n_in = 0;
+    for (int k = 0; k < n_d; k++) {
+        const struct rec_box t = as_box(digits[k].box);
+        const double share = rec_box_inter(t, *b) / ((double)t.w * t.h);
+        if (share <= 0.2)
+            continue;
+        if (share < MINE_PAIR_IN || digits[k].ignore || n_in == 2)
+            return 0;
+        pair[n_in++] = k;
+    }
+    if (n_in != 2)
+        return 0;
+    const int *p = digits[pair[0]].box, *q = digits[pair[1]].box;
+    const double h = p[3] > q[3] ? p[3] : q[3];
+    const double dx = fabs((p[0] + p[2] * 0.5) - (q[0] + q[2] * 0.5));
+    const double dy = fabs((p[1] + p[3] * 0.5) - (q[1] + q[3] * 0.5));
+    const int x0 = p[0] < q[0] ? p[0] : q[0], y0 = p[1] < q[1] ? p[1] : q[1];
+    const int x1 = p[0] + p[2] > q[0] + q[2] ? p[0] + p[2] : q[0] + q[2];
+    const int y1 = p[1] + p[3] > q[1] + q[3] ? p[1] + p[3] : q[1] + q[3];
+    return dx >= h / 3 && dy < h / 2 &&
+           (double)b->w * b->h <= MINE_PAIR_AREA * (double)(x1 - x0) * (y1 - y0);
+}
+
 /* Each candidate of r as a training example into mn: on a truth digit (MINE_DIGIT_IOU, legible)
- * with its label, on nothing (and no ignored digit) as not a digit. */
+ * with its label, on two digits side by side as two digits, on nothing (and no ignored digit) as
+ * not a digit. */
 static int mine_candidates(const struct rec_result *r, const struct truth_item *digits, int n_d,
                            struct mine *mn)
 {
@@ -385,6 +417,8 @@ static int mine_candidates(const struct rec_result *r, const struct truth_item *
             rc = mine_add(mn, r->digits[i].input, label);
         else if (best < 0.2 && !on_ignored)
             rc = mine_add(mn, r->digits[i].input, DATA_NOT_DIGIT);
+        else if (two_digits(&r->digits[i].box, digits, n_d))
+            rc = mine_add(mn, r->digits[i].input, DATA_TWO_DIGITS);
         if (rc != DG_OK)
             return dg_fail(rc, "out of memory for mined examples");
     }
@@ -466,12 +500,13 @@ static int write_mined(const char *cmd, const struct mine *mn, const char *prefi
     char ip[4200], lp[4200];
     snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", prefix);
     snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", prefix);
-    long n_neg = 0;
+    long n_neg = 0, n_two = 0;
     for (size_t i = 0; i < mn->n; i++)
-        n_neg += mn->labels[i] == DATA_NOT_DIGIT;
+        n_neg += mn->labels[i] == DATA_NOT_DIGIT, n_two += mn->labels[i] == DATA_TWO_DIGITS;
     if (data_idx_write(ip, lp, mn->images, mn->labels, (int)mn->n, 28, 28) != DG_OK)
         return cli_fail(cmd, "cannot write the mined examples: %s", dg_errmsg());
-    printf("mined %zu examples (%ld not digits) into %s and %s\n", mn->n, n_neg, ip, lp);
+    printf("mined %zu examples (%ld not digits, %ld two digits) into %s and %s\n", mn->n, n_neg,
+           n_two, ip, lp);
     return 0;
 }
 

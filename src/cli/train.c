@@ -53,16 +53,20 @@ static const char *const HELP =
     "  --limit N              train on the first N training images only\n"
     "  --extra PREFIX         also train on PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte\n"
     "                         (digits scan-eval --mine); their label 10 is 'not a digit', which\n"
-    "                         needs an architecture ending in f11 or f11j\n"
+    "                         needs an architecture ending in f11 or f11j, and 11 is 'two\n"
+    "                         digits' touching, which needs one ending in f12\n"
     "  --mnist-repeat N       with --extra: each MNIST image N times an epoch (default 1), so\n"
     "                         the mined examples do not outweigh MNIST\n"
     "  --out FILE             model file to write (default <arch>.safetensors, or "
     "model.safetensors)\n"
     "  --resume FILE          continue from a checkpoint written by an earlier run\n"
+    "  --init MODEL           start from MODEL's weights instead of random ones (fine-tuning):\n"
+    "                         its layers must be --arch's, the last may have fewer outputs\n"
+    "                         (the new ones start random: a class added, e.g. f11 -> f12)\n"
     "A checkpoint OUT-stem.ckpt.safetensors is written after every epoch and on Ctrl-C.\n";
 
 struct train_opts {
-    const char *arch, *data, *out, *resume, *extra;
+    const char *arch, *data, *out, *resume, *extra, *init;
     long epochs, batch, seed, threads, limit, val, mnist_repeat;
     double lr, wd, smooth;
     enum nn_optim_kind optim;
@@ -166,13 +170,13 @@ static int save_ckpt(const char *cmd, const struct train_run *run, const char *p
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},         {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'},
-        {"lr", 1, 0, 'l'},           {"seed", 1, 0, 's'},   {"threads", 1, 0, 't'},
-        {"data", 1, 0, 'd'},         {"out", 1, 0, 'o'},    {"resume", 1, 0, 'r'},
-        {"optim", 1, 0, 'O'},        {"limit", 1, 0, 'L'},  {"help", 0, 0, 'h'},
-        {"schedule", 1, 0, 'S'},     {"wd", 1, 0, 'W'},     {"smooth", 1, 0, 'M'},
-        {"augment", 1, 0, 'A'},      {"val", 1, 0, 'V'},    {"extra", 1, 0, 'X'},
-        {"mnist-repeat", 1, 0, 'R'}, {0, 0, 0, 0},
+        {"arch", 1, 0, 'a'},     {"epochs", 1, 0, 'e'},       {"batch", 1, 0, 'b'},
+        {"lr", 1, 0, 'l'},       {"seed", 1, 0, 's'},         {"threads", 1, 0, 't'},
+        {"data", 1, 0, 'd'},     {"out", 1, 0, 'o'},          {"resume", 1, 0, 'r'},
+        {"optim", 1, 0, 'O'},    {"limit", 1, 0, 'L'},        {"help", 0, 0, 'h'},
+        {"schedule", 1, 0, 'S'}, {"wd", 1, 0, 'W'},           {"smooth", 1, 0, 'M'},
+        {"augment", 1, 0, 'A'},  {"val", 1, 0, 'V'},          {"extra", 1, 0, 'X'},
+        {"init", 1, 0, 'I'},     {"mnist-repeat", 1, 0, 'R'}, {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -183,6 +187,7 @@ static int parse(int argc, char **argv, struct train_opts *o)
         case 'o': o->out = optarg; break;
         case 'r': o->resume = optarg; break;
         case 'X': o->extra = optarg; break;
+        case 'I': o->init = optarg; break;
         case 'R':
             if (cli_parse_long(optarg, 1, 8, &o->mnist_repeat))
                 return cli_usage(
@@ -265,6 +270,8 @@ static int parse(int argc, char **argv, struct train_opts *o)
     if (optind < argc)
         return cli_usage("train", "unexpected argument '%s' (see digits train --help)",
                          argv[optind]);
+    if (o->init && o->resume)
+        return cli_usage("train", "--init starts a new run, --resume continues one: give one");
     return 0;
 }
 
@@ -280,9 +287,9 @@ static int with_extra(const char *cmd, const struct train_recipe *rc, int n_clas
     struct data_set extra = {0};
     if (data_load_examples(ip, lp, &extra) != DG_OK)
         return cli_fail(cmd, "--extra: %s", dg_errmsg());
-    int n_junk = 0;
+    int n_junk = 0, n_two = 0;
     for (int i = 0; i < extra.n; i++)
-        n_junk += extra.labels[i] == DATA_NOT_DIGIT;
+        n_junk += extra.labels[i] == DATA_NOT_DIGIT, n_two += extra.labels[i] == DATA_TWO_DIGITS;
     const size_t n_mnist = (size_t)train->n * (size_t)rc->mnist_repeat;
     const size_t n_all = n_mnist + (size_t)extra.n;
     int status = 0;
@@ -292,6 +299,11 @@ static int with_extra(const char *cmd, const struct train_recipe *rc, int n_clas
         status = cli_usage(cmd,
                            "--extra %s: it has 'not a digit' examples (10): use an --arch ending "
                            "in f11j (or f11)",
+                           rc->extra);
+    else if (n_two > 0 && n_classes < 12)
+        status = cli_usage(cmd,
+                           "--extra %s: it has 'two digits' examples (11): use an --arch ending "
+                           "in f12",
                            rc->extra);
     else if (n_all > 10000000)
         status = cli_usage(cmd, "--extra and --mnist-repeat make over 10,000,000 examples");
@@ -314,9 +326,30 @@ static int with_extra(const char *cmd, const struct train_recipe *rc, int n_clas
     }
     memcpy(all.images + n_mnist * 784, extra.images, (size_t)extra.n * 784);
     memcpy(all.labels + n_mnist, extra.labels, (size_t)extra.n);
-    printf("with %d extra examples from %s (%d not digits)\n", extra.n, rc->extra, n_junk);
+    printf("with %d extra examples from %s (%d not digits, %d two digits)\n", extra.n, rc->extra,
+           n_junk, n_two);
     data_set_free(&extra);
     *fit = all;
+    return 0;
+}
+
+/* Starts the new run from the model file at path (--init), recorded in the run's metadata.
+ * Returns 0 or the exit status (run freed). */
+static int start_from(const char *cmd, const char *path, struct train_run *run)
+{
+    struct nn_model *from;
+    int rc = nn_model_load(path, &from, NULL, NULL);
+    if (rc == DG_OK) {
+        rc = train_run_start_from(run, from);
+        nn_model_free(from);
+    }
+    if (rc == DG_OK && nn_meta_set(&run->meta, "init", "%s", path) != DG_OK)
+        rc = dg_fail(DG_EARG, "the path is too long to record");
+    if (rc != DG_OK) {
+        train_run_free(run);
+        return cli_fail(cmd, "--init %s: %s", path, dg_errmsg());
+    }
+    printf("starting from the weights of %s\n", path);
     return 0;
 }
 
@@ -336,15 +369,16 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
     new_recipe(o, &rc);
     if (train_run_new(o->arch, &rc, o->optim, run) != DG_OK)
         return cli_usage(cmd, "--arch: %s", dg_errmsg());
-    if (run->model->n_classes != 10 && run->model->n_classes != 11) {
-        const int n = run->model->n_classes;
+    if (run->model->n_classes < 10 || run->model->n_classes > 12 ||
+        (run->model->junk_head && run->model->n_classes != 11)) {
+        const int n = run->model->n_classes, junk = run->model->junk_head;
         train_run_free(run);
         return cli_usage(cmd,
-                         "--arch must end with f10 (ten digits) or f11 (and 'not a digit'), not "
-                         "f%d",
-                         n);
+                         "--arch must end with f10 (ten digits), f11 or f11j (and 'not a digit') "
+                         "or f12 (and 'two digits'), not f%d%s",
+                         n, junk ? "j" : "");
     }
-    return 0;
+    return o->init ? start_from(cmd, o->init, run) : 0;
 }
 
 /* The model file: weights and what produced them, no optimizer state; with a validation set, the
@@ -365,6 +399,11 @@ static int save_model(const char *cmd, const struct train_run *run, const struct
                 run->opt->kind == NN_ADAM ? "adam" : "sgd", rc->lr,
                 rc->cosine ? "cosine" : "constant", rc->wd, rc->smooth);
     nn_meta_set(&fm, "augment", "%s", rc->augment ? "on" : "off");
+    const char *init = nn_meta_get(&run->meta, "init");
+    if (init)
+        nn_meta_set(&fm, "init", "%s", init);
+    if (rc->extra[0])
+        nn_meta_set(&fm, "extra", "%s", rc->extra);
     if (val->n) {
         nn_meta_set(&fm, "val_images", "%d", val->n);
         nn_meta_set(&fm, "val_accuracy", "%.4f", acc);

@@ -34,10 +34,13 @@ int data_load_pair(const char *images_path, const char *labels_path, struct data
 void data_set_free(struct data_set *s);
 
 /* Label of an example that is not a digit (a piece of background, a letter, half a digit): the
- * eleventh class of a model with 11 outputs. */
+ * eleventh class of a model with 11 or 12 outputs. */
 enum { DATA_NOT_DIGIT = 10 };
+/* Label of two digits touching in one blob (to be cut apart, not read as one): the twelfth class
+ * of a model with 12 outputs. */
+enum { DATA_TWO_DIGITS = 11 };
 /* Loads an image/label pair of extra training examples, whose labels may also be DATA_NOT_DIGIT
- * (written by digits scan-eval --mine). */
+ * or DATA_TWO_DIGITS (written by digits scan-eval --mine). */
 int data_load_examples(const char *images_path, const char *labels_path, struct data_set *out);
 
 /* Writes n images of rows x cols and their labels as IDX files (uncompressed), each to a

@@ -76,9 +76,9 @@ static int parse_labels(const unsigned char *buf, size_t n_bytes, int max_label,
                        n_bytes - 8, (unsigned)cnt);
     for (uint32_t i = 0; i < cnt; i++)
         if (buf[8 + i] > max_label)
-            return dg_fail(DG_EFORMAT, "IDX label file: label %u is %u, not %s", (unsigned)i,
-                           buf[8 + i],
-                           max_label == 9 ? "a digit 0..9" : "0..9 or 10 (not a digit)");
+            return dg_fail(
+                DG_EFORMAT, "IDX label file: label %u is %u, not %s", (unsigned)i, buf[8 + i],
+                max_label == 9 ? "a digit 0..9" : "0..9, 10 (not a digit) or 11 (two digits)");
     uint8_t *lb = malloc(cnt);
     if (!lb)
         return dg_fail(DG_ENOMEM, "out of memory for labels");
@@ -200,7 +200,7 @@ int data_load_pair(const char *images_path, const char *labels_path, struct data
 
 int data_load_examples(const char *images_path, const char *labels_path, struct data_set *out)
 {
-    return load_pair(images_path, labels_path, DATA_NOT_DIGIT, out);
+    return load_pair(images_path, labels_path, DATA_TWO_DIGITS, out);
 }
 
 int data_mnist_load(const char *dir, const char *split, struct data_set *out)

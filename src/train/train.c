@@ -57,6 +57,49 @@ void train_run_free(struct train_run *run)
 
 /* ---- the checkpoint: the recipe and position as metadata beside weights and optimizer state -- */
 
+/* Whether layers a (the run's) and b (the model it starts from) hold the same parameters; the last
+ * layer (last = 1) may have more outputs in a. */
+static int same_layer(const struct nn_layer *a, const struct nn_layer *b, int last)
+{
+    if (a->op != b->op || a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w ||
+        a->k != b->k || a->pad != b->pad || (a->n_b == 0) != (b->n_b == 0))
+        return 0;
+    if (last)
+        return a->op == NN_DENSE && a->out_c >= b->out_c;
+    return a->out_c == b->out_c && a->out_h == b->out_h && a->out_w == b->out_w &&
+           a->n_w == b->n_w && a->n_b == b->n_b;
+}
+
+int train_run_start_from(struct train_run *run, const struct nn_model *from)
+{
+    struct nn_model *m = run->model;
+    if (m->n_layers != from->n_layers || m->in_c != from->in_c || m->in_h != from->in_h ||
+        m->in_w != from->in_w)
+        return dg_fail(DG_EARG,
+                       "the model to start from has %d layers for %dx%dx%d, not %d for "
+                       "%dx%dx%d",
+                       from->n_layers, from->in_c, from->in_h, from->in_w, m->n_layers, m->in_c,
+                       m->in_h, m->in_w);
+    for (int i = 0; i < m->n_layers; i++)
+        if (!same_layer(&m->layer[i], &from->layer[i], i == m->n_layers - 1))
+            return dg_fail(DG_EARG, "layer %d of the model to start from differs (%s)", i,
+                           from->spec);
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct nn_layer *a = &m->layer[i], *b = &from->layer[i];
+        /* PyTorch's layout: a dense layer's weights are [out][in], so the first outputs' rows
+         * come first; batch norm keeps its running mean and variance after its scale and shift */
+        if (b->n_w)
+            memcpy(m->params + a->w_off, from->params + b->w_off, b->n_w * sizeof(float));
+        if (b->n_b)
+            memcpy(m->params + a->b_off, from->params + b->b_off, b->n_b * sizeof(float));
+        if (a->op == NN_BATCHNORM)
+            memcpy(m->params + a->s_off, from->params + b->s_off,
+                   2 * (size_t)b->out_c * sizeof(float));
+    }
+    m->bn_steps = from->bn_steps;
+    return DG_OK;
+}
+
 int train_run_save(const struct train_run *run, const char *path)
 {
     const struct train_recipe *rc = &run->rc;

@@ -57,6 +57,11 @@ struct train_run {
  * (rc->lr <= 0: the optimizer's default, written back into run->rc.lr). */
 int train_run_new(const char *arch, const struct train_recipe *rc, enum nn_optim_kind optim,
                   struct train_run *out);
+/* Starts run (new, not yet trained) from the weights of model `from` (fine-tuning): every layer
+ * must match run's in kind and shape, except that the last (dense) layer may have more outputs
+ * than from's, whose weights keep their initialisation (a class added to a trained model). Batch
+ * norms' running statistics are copied too. DG_EARG, run untouched, when the layers differ. */
+int train_run_start_from(struct train_run *run, const struct nn_model *from);
 /* The run as a checkpoint (weights, optimizer state, recipe, position, dropout stream), written to
  * a temporary name and renamed. */
 int train_run_save(const struct train_run *run, const char *path);
