@@ -30,8 +30,8 @@
  * Models are safetensors files written by `digits train` (PyTorch state_dict names, F32). NULL
  * names the installed default: $DIGITS_ROOT/models/fast.safetensors when DIGITS_ROOT is set (a
  * build tree), else fast.safetensors in the models directory chosen at build time
- * (PREFIX/share/digits/models). A model must take 1x28x28 inputs and give 10 digit classes, or 11
- * with "not a digit".
+ * (PREFIX/share/digits/models). A model must take 1x28x28 inputs and give 10 digit classes, 11
+ * with "not a digit", or 12 with "two digits" touching as well (the shipped fast model).
  *
  * Errors: every function that can fail returns a DIGITS_* status (0 for success, negative for an
  * error) and leaves a one-line reason, in English, in digits_errmsg() of the calling thread. The
@@ -154,7 +154,8 @@ void digits_result_free(digits_result *res);
 /* Classifies n ready inputs: images[i * 784 .. i * 784 + 784) is a 28x28 MNIST-style digit, white
  * (255) ink on black (0), its ink fitted into the middle 20x20 and centred by mass, as MNIST's
  * files hold them. labels[i] gets the likeliest digit, 0..9; probs (may be NULL) gets 11
- * probabilities per input: digits 0..9, then "not a digit" (0 for a 10-class model).
+ * probabilities per input: digits 0..9, then "not a digit" (0 for a 10-class model; a 12-class
+ * model's "two digits" is not among them).
  * DIGITS_EARG for NULL arrays or n < 0. */
 int digits_classify(digits_reader *rd, const uint8_t *images, int n, int *labels, float *probs);
 

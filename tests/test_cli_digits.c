@@ -478,6 +478,69 @@ static void test_scan_many(void **state)
     data_set_free(&s);
 }
 
+/* Fine-tuning with a class added (train --init, a model with 12 outputs learning "two digits"
+ * from mined examples labelled 11): an architecture without room for the label is refused with the
+ * way out, as are a junk head of 12 and --init beside --resume; the new model starts from the old
+ * one's weights (recorded in its file) and predict reports the new output. */
+static void test_fine_tune_two_digits(void **state)
+{
+    (void)state;
+    char prefix[256], ip[300], lp[300], a[256], b[256], png[256];
+    snprintf(prefix, sizeof prefix, "%s/mined", tmpdir);
+    snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", prefix);
+    snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", prefix);
+    snprintf(a, sizeof a, "%s/ten.safetensors", tmpdir);
+    snprintf(b, sizeof b, "%s/twelve.safetensors", tmpdir);
+    snprintf(png, sizeof png, "%s/pair.png", tmpdir);
+    enum { N = 64 };
+    uint8_t *images = calloc((size_t)N * 784, 1), labels[N];
+    assert_non_null(images);
+    for (int i = 0; i < N; i++) {
+        labels[i] = i % 2 ? DATA_TWO_DIGITS : DATA_NOT_DIGIT;
+        for (int y = 8; y < 20; y++) /* two bars, or one blob */
+            for (int x = 2; x < 26; x++)
+                images[(size_t)i * 784 + y * 28 + x] = i % 2 ? (x < 12 || x > 15) * 255 : 120;
+    }
+    assert_int_equal(data_idx_write(ip, lp, images, labels, N, 28, 28), DG_OK);
+    assert_int_equal(vis_png_write(png, images + 784, 28, 28, 1), DG_OK);
+    free(images);
+    const char *arch = "c4k5-p2-f16";
+    assert_int_equal(run("train --arch %s-f11 --extra %s --limit 2000 --epochs 1 --data %s", arch,
+                         prefix, mnist_dir()),
+                     2);
+    assert_non_null(strstr(output(), "f12"));
+    assert_int_equal(
+        run("train --arch %s-f12j --limit 2000 --epochs 1 --data %s", arch, mnist_dir()), 2);
+    assert_int_equal(run("train --arch %s-f11 --limit 2000 --epochs 1 --data %s --out %s --init "
+                         "%s --resume %s",
+                         arch, mnist_dir(), b, a, a),
+                     2);
+    assert_int_equal(
+        run("train --arch %s-f10 --limit 2000 --epochs 1 --data %s --out %s", arch, mnist_dir(), a),
+        0);
+    /* a wider first layer is not the model it was */
+    assert_int_equal(run("train --arch c6k5-p2-f16-f12 --init %s --limit 2000 --epochs 1 --data "
+                         "%s --out %s",
+                         a, mnist_dir(), b),
+                     1);
+    assert_non_null(strstr(output(), "--init"));
+    assert_int_equal(run("train --arch %s-f12 --init %s --extra %s --limit 2000 --epochs 1 --data "
+                         "%s --out %s",
+                         arch, a, prefix, mnist_dir(), b),
+                     0);
+    assert_non_null(strstr(output(), "starting from the weights"));
+    assert_non_null(strstr(output(), "32 two digits"));
+    struct nn_model *m;
+    struct nn_meta meta = {0};
+    assert_int_equal(nn_model_load(b, &m, NULL, &meta), DG_OK);
+    assert_int_equal(m->n_classes, 12);
+    assert_string_equal(nn_meta_get(&meta, "init"), a);
+    nn_model_free(m);
+    assert_int_equal(run("predict --json --model %s %s", b, png), 0);
+    assert_non_null(strstr(output(), "\"two_digits\""));
+    unlink(ip), unlink(lp), unlink(a), unlink(b), unlink(png);
+}
+
 /* The camera-view world's generator (tools/worldgen.c, built by make test and named by
  * $WORLDGEN, with $WORLD_PHOTOS) writes frames and a truth file scan-eval can read: every line
  * names an existing image, every expected digit's box lies in the frame, and scan-eval scores
@@ -532,6 +595,16 @@ static void test_world_generator(void **state)
     assert_true(digits_seen > 16);
     assert_int_equal(run("scan-eval %s", path), 0);
     assert_non_null(strstr(output(), "16 images: digits read"));
+    /* its candidates as training examples, two digits touching counted apart */
+    assert_int_equal(run("scan-eval --mine %s/world/mined %s", tmpdir, path), 0);
+    assert_non_null(strstr(output(), " two digits) into "));
+    struct data_set mined;
+    char ip[600], lp[600];
+    snprintf(ip, sizeof ip, "%s/world/mined-images-idx3-ubyte", tmpdir);
+    snprintf(lp, sizeof lp, "%s/world/mined-labels-idx1-ubyte", tmpdir);
+    assert_int_equal(data_load_examples(ip, lp, &mined), DG_OK);
+    assert_true(mined.n > 16);
+    data_set_free(&mined);
 }
 
 int main(void)
@@ -547,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_short_training),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_ctrl_c_saves_checkpoint),
+        cmocka_unit_test(test_fine_tune_two_digits),
         cmocka_unit_test(test_world_generator),
     };
     return cmocka_run_group_tests_name("cli_digits", tests, setup, teardown);

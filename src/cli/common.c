@@ -211,15 +211,14 @@ int cli_load_model(const char *cmd, const char *path, struct nn_model **out, str
     struct nn_model *m;
     if (nn_model_load(path, &m, NULL, meta) != DG_OK)
         return cli_fail(cmd, "cannot load the model: %s", dg_errmsg());
-    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 ||
-        (m->n_classes != 10 && m->n_classes != 11)) {
+    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 || m->n_classes < 10 || m->n_classes > 12) {
         char what[160];
         snprintf(what, sizeof what, "it takes %dx%dx%d and gives %d classes", m->in_c, m->in_h,
                  m->in_w, m->n_classes);
         nn_model_free(m);
         return cli_fail(cmd,
-                        "%s is not a digit model (%s; expected 1x28x28 and 10, or 11 with "
-                        "'not a digit')",
+                        "%s is not a digit model (%s; expected 1x28x28 and 10, 11 with "
+                        "'not a digit' or 12 with 'two digits' too)",
                         path, what);
     }
     *out = m;

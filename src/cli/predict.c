@@ -16,7 +16,8 @@ static const char *const HELP =
     "Read the digit in each image (PNG, JPEG, PGM, BMP; any size, either polarity).\n"
     "  --model FILE          model (default <root>/models/robust.safetensors)\n"
     "  --json                one JSON line per image: image, digit, confidence, top3, and\n"
-    "                        not_digit (the probability it is no digit) for a model that has it\n"
+    "                        not_digit (the probability it is no digit) and two_digits (that it\n"
+    "                        is two digits touching) for a model that has them\n"
     "  --polarity auto|dark|light   ink darker or lighter than the paper (default auto)\n"
     "  --save-input FILE.png write the 28x28 input the network saw (one image only)\n";
 
@@ -89,8 +90,9 @@ int cmd_predict(int argc, char **argv)
             }
         }
         const float *p = nn_infer_run(inf, x, 1);
-        /* a model with an 11th output says how likely the image is not a digit at all */
-        const int junk = m->n_classes > 10;
+        /* a model with an 11th output says how likely the image is not a digit at all, one
+         * with a 12th how likely it is two digits touching */
+        const int junk = m->n_classes > 10, two = m->n_classes > 11;
         int top[3] = {-1, -1, -1};
         for (int k = 0; k < 3; k++)
             for (int d = 0; d < 10; d++) {
@@ -122,6 +124,10 @@ int cmd_predict(int argc, char **argv)
                 dg_jw_key(&w, "not_digit");
                 dg_jw_num(&w, p[10], 4);
             }
+            if (two) {
+                dg_jw_key(&w, "two_digits");
+                dg_jw_num(&w, p[11], 4);
+            }
             dg_jw_end(&w);
             cli_put_json(&w);
             dg_jw_free(&w);
@@ -131,6 +137,8 @@ int cmd_predict(int argc, char **argv)
                    100.0 * p[top[2]]);
             if (junk)
                 printf("; not a digit %.1f%%", 100.0 * p[10]);
+            if (two)
+                printf("; two digits %.1f%%", 100.0 * p[11]);
             putchar('\n');
         }
     }

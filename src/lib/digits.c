@@ -86,8 +86,8 @@ int digits_reader_open(const char *model_path, int threads, digits_reader **out)
     if (rc != DG_OK)
         goto fail;
     const struct nn_model *m = rd->model;
-    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 ||
-        (m->n_classes != 10 && m->n_classes != REC_CLASSES_WITH_JUNK)) {
+    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 || m->n_classes < 10 ||
+        m->n_classes > REC_CLASSES_WITH_TWO) {
         rc = dg_fail(DG_EFORMAT,
                      "%s is not a digit model (it takes %dx%dx%d and gives %d classes; expected "
                      "1x28x28 and 10, or 11 with 'not a digit')",

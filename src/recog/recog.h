@@ -23,8 +23,9 @@ enum { REC_MAX_CANDIDATES = 1024, REC_BATCH = 256 };
 /* Digits this tall (pixels) are legible in any image, however large. */
 enum { REC_LEGIBLE_PX = 16 };
 /* A model with 11 outputs reads the 11th as "not a digit" (a piece of background, a letter, half
- * a digit): a candidate is read only when its best digit is likelier than that. */
-enum { REC_CLASSES_WITH_JUNK = 11 };
+ * a digit): a candidate is read only when its best digit is likelier than that. One with 12 also
+ * reads the 12th as "two digits" touching (cut in two, see rec_scan's stage 4). */
+enum { REC_CLASSES_WITH_JUNK = 11, REC_CLASSES_WITH_TWO = 12 };
 
 struct rec_params {
     struct vis_threshold_params threshold;
@@ -60,6 +61,7 @@ struct rec_digit {
     int digit;          /* 0..9, or -1 when rejected */
     float confidence;   /* probability of the best digit */
     float junk;         /* probability that it is not a digit (0 for a 10-class model) */
+    float two;          /* probability that it is two digits touching (0 below 12 classes) */
     int top3[3];        /* classes, most likely first */
     float top3_p[3];    /* their probabilities */
     struct rec_box box; /* the ink, in image pixels */
