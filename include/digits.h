@@ -154,8 +154,8 @@ void digits_result_free(digits_result *res);
 /* Classifies n ready inputs: images[i * 784 .. i * 784 + 784) is a 28x28 MNIST-style digit, white
  * (255) ink on black (0), its ink fitted into the middle 20x20 and centred by mass, as MNIST's
  * files hold them. labels[i] gets the likeliest digit, 0..9; probs (may be NULL) gets 11
- * probabilities per input: digits 0..9, then "not a digit" (0 for a 10-class model; a 12-class
- * model's "two digits" is not among them).
+ * probabilities per input: digits 0..9, then "not a digit" (0 for a 10-class model; with a
+ * 12-class model, "not a digit" or "two digits": not one digit). They sum to 1.
  * DIGITS_EARG for NULL arrays or n < 0. */
 int digits_classify(digits_reader *rd, const uint8_t *images, int n, int *labels, float *probs);
 

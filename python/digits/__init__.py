@@ -211,7 +211,8 @@ class Reader:
     def classify(self, batch):
         """Classifies ready MNIST-style inputs: uint8 (N, 28, 28), white ink on black, fitted into
         the middle 20x20 and centred by mass. Returns (labels, probs): labels (N,) int, the
-        likeliest digit; probs (N, 11) float32, digits 0..9 then "not a digit"."""
+        likeliest digit; probs (N, 11) float32, digits 0..9 then "not a digit" (or,
+        with a 12-class model such as the shipped fast one, two digits: not one digit)."""
         a = np.ascontiguousarray(batch, dtype=np.uint8)
         if a.ndim == 2 and a.shape == (28, 28):
             a = a[None]

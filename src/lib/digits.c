@@ -276,9 +276,10 @@ int digits_classify(digits_reader *rd, const uint8_t *images, int n, int *labels
             for (int c = 1; c < 10; c++)
                 best = pi[c] > pi[best] ? c : best;
             labels[i0 + i] = best;
-            if (probs)
+            if (probs) /* a 12-class model's "two digits" counts as not one digit */
                 for (int c = 0; c < 11; c++)
-                    probs[(size_t)(i0 + i) * 11 + c] = c < nc ? pi[c] : 0.0f;
+                    probs[(size_t)(i0 + i) * 11 + c] =
+                        c >= nc ? 0.0f : c == 10 && nc > 11 ? pi[10] + pi[11] : pi[c];
         }
     }
     free(x);
