@@ -276,10 +276,13 @@ int digits_classify(digits_reader *rd, const uint8_t *images, int n, int *labels
             for (int c = 1; c < 10; c++)
                 best = pi[c] > pi[best] ? c : best;
             labels[i0 + i] = best;
-            if (probs) /* a 12-class model's "two digits" counts as not one digit */
+            if (probs) {
+                float *q = probs + (size_t)(i0 + i) * 11;
                 for (int c = 0; c < 11; c++)
-                    probs[(size_t)(i0 + i) * 11 + c] =
-                        c >= nc ? 0.0f : c == 10 && nc > 11 ? pi[10] + pi[11] : pi[c];
+                    q[c] = c < nc ? pi[c] : 0.0f;
+                if (nc > 11) /* a 12-class model's "two digits" counts as not one digit */
+                    q[10] += pi[11];
+            }
         }
     }
     free(x);
