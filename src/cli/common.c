@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "digits_config.h" /* DIGITS_DATADIR, DIGITS_BINDIR: where make install puts things */
 #include "json.h"
+#include "recog.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -211,7 +212,7 @@ int cli_load_model(const char *cmd, const char *path, struct nn_model **out, str
     struct nn_model *m;
     if (nn_model_load(path, &m, NULL, meta) != DG_OK)
         return cli_fail(cmd, "cannot load the model: %s", dg_errmsg());
-    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 || m->n_classes < 10 || m->n_classes > 12) {
+    if (!rec_is_digit_model(m)) {
         char what[160];
         snprintf(what, sizeof what, "it takes %dx%dx%d and gives %d classes", m->in_c, m->in_h,
                  m->in_w, m->n_classes);

@@ -86,11 +86,10 @@ int digits_reader_open(const char *model_path, int threads, digits_reader **out)
     if (rc != DG_OK)
         goto fail;
     const struct nn_model *m = rd->model;
-    if (m->in_c != 1 || m->in_h != 28 || m->in_w != 28 || m->n_classes < 10 ||
-        m->n_classes > REC_CLASSES_WITH_TWO) {
+    if (!rec_is_digit_model(m)) {
         rc = dg_fail(DG_EFORMAT,
                      "%s is not a digit model (it takes %dx%dx%d and gives %d classes; expected "
-                     "1x28x28 and 10, or 11 with 'not a digit')",
+                     "1x28x28 and 10, 11 with 'not a digit' or 12 with 'two digits' too)",
                      model_path, m->in_c, m->in_h, m->in_w, m->n_classes);
         goto fail;
     }

@@ -81,11 +81,16 @@ struct rec_scanner {
     struct rec_box acc_box[REC_MAX_CANDIDATES], marks[REC_MAX_CANDIDATES]; /* read, rejected */
 };
 
+int rec_is_digit_model(const struct nn_model *model)
+{
+    return model->in_c == 1 && model->in_h == 28 && model->in_w == 28 && model->n_classes >= 10 &&
+           model->n_classes <= REC_CLASSES_WITH_TWO;
+}
+
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out)
 {
-    if (model->in_c != 1 || model->in_h != 28 || model->in_w != 28 || model->n_classes < 10 ||
-        model->n_classes > REC_CLASSES_WITH_TWO)
+    if (!rec_is_digit_model(model))
         return dg_fail(DG_EARG, "the model is not a 28x28 digit model");
     struct rec_scanner *sc = calloc(1, sizeof *sc);
     if (!sc)

@@ -84,6 +84,10 @@ struct rec_result {
     int width, height; /* the image's */
 };
 
+/* Whether model reads digits as the scanner needs: 1x28x28 inputs and 10 digit classes, 11 with
+ * "not a digit" or 12 with "two digits" too. */
+int rec_is_digit_model(const struct nn_model *model);
+
 struct rec_scanner;
 /* The scanner keeps a reference to model (which must outlive it), a packed copy of its weights for
  * fast inference (nn_infer: make a new scanner after the weights change) and its own workspace. */

@@ -55,7 +55,7 @@ void train_run_free(struct train_run *run)
     run->model = NULL;
 }
 
-/* ---- the checkpoint: the recipe and position as metadata beside weights and optimizer state -- */
+/* ---- fine-tuning: a new run from a trained model's weights ---------------------------------- */
 
 /* Whether layers a (the run's) and b (the model it starts from) hold the same parameters; the last
  * layer (last = 1) may have more outputs in a. */
@@ -99,6 +99,8 @@ int train_run_start_from(struct train_run *run, const struct nn_model *from)
     m->bn_steps = from->bn_steps;
     return DG_OK;
 }
+
+/* ---- the checkpoint: the recipe and position as metadata beside weights and optimizer state -- */
 
 int train_run_save(const struct train_run *run, const char *path)
 {
