@@ -114,7 +114,7 @@ typedef struct digits_result {
     const digits_digit *digits;
     int n_numbers;
     const digits_number *numbers;
-    double ms; /* time spent reading, milliseconds */
+    double ms; /* time digits_read took, milliseconds (the result's copy included) */
 } digits_result;
 
 /* An opaque reader: a model, its inference engine and the scanner's working memory. */
