@@ -143,6 +143,44 @@ static double naive_cell(const uint8_t *ink, int bw, int bh, int ow, int oh, int
 /* Both ways the normaliser averages (columns first up to 2048 px wide, rows first beyond) against
  * the definition, on ink with no paper inside (so the crop is the whole image and every output of
  * the scaled box is non-zero), at ratios that are not whole numbers. */
+/* Grey from packed pixels in each layout (RGB, BGR, RGBA, BGRA; padded rows, an odd width) equals
+ * Rec. 601 written out per pixel, in the order of operations the file loader uses; every red and
+ * green level meets several blues. The layouts have loops of their own (vectorised). */
+static void test_grey_from_pixels_every_layout(void **state)
+{
+    (void)state;
+    enum { W = 255, H = 256 };
+    const size_t pad = 7;
+    static const int layouts[4][3] = {{3, 0, 2}, {3, 2, 0}, {4, 0, 2}, {4, 2, 0}}; /* bpp r b */
+    for (int k = 0; k < 4; k++) {
+        const int bpp = layouts[k][0], r_at = layouts[k][1], b_at = layouts[k][2];
+        const size_t stride = (size_t)W * bpp + pad;
+        uint8_t *px = malloc(stride * H), *grey = malloc((size_t)W * H);
+        assert_non_null(px);
+        assert_non_null(grey);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                uint8_t *p = px + (size_t)y * stride + (size_t)x * bpp;
+                p[r_at] = (uint8_t)x, p[1] = (uint8_t)y, p[b_at] = (uint8_t)(x * 7 + y * 13);
+                if (bpp == 4)
+                    p[3] = (uint8_t)(x ^ y);
+            }
+        vis_grey_from_pixels(px, stride, W, H, bpp, r_at, b_at, grey);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                const float v = 0.299f * (float)x + 0.587f * (float)y +
+                                0.114f * (float)(uint8_t)(x * 7 + y * 13);
+                const float g = v * 255.0f / 255.0f + 0.5f;
+                const uint8_t want = (uint8_t)(g > 255.0f ? 255.0f : g);
+                if (grey[(size_t)y * W + x] != want)
+                    fail_msg("layout %d: pixel (%d, %d) is %d, not %d", k, x, y,
+                             grey[(size_t)y * W + x], want);
+            }
+        free(px);
+        free(grey);
+    }
+}
+
 static void test_area_average_equals_definition(void **state)
 {
     (void)state;
@@ -404,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_from_ink_aspect_and_mass),
         cmocka_unit_test(test_area_average_preserves_mass),
         cmocka_unit_test(test_area_average_equals_definition),
+        cmocka_unit_test(test_grey_from_pixels_every_layout),
         cmocka_unit_test_setup_teardown(test_load_and_normalize_both_polarities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blank_and_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_files_refused, setup, teardown),
