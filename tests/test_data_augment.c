@@ -64,6 +64,33 @@ static void test_identity_when_off(void **state)
     assert_memory_equal(out, in, sizeof in);
 }
 
+/* The wide pen alone: a bar 2 px wide and 20 tall (a MNIST 1) comes out wider, fitted again into
+ * the 20-pixel box and centred by mass. */
+static void test_wide_pen(void **state)
+{
+    (void)state;
+    struct data_augment pen = {.scale_min = 1, .scale_max = 1, .contrast_min = 1, .p_pen = 1};
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 3);
+    float in[PX], out[PX];
+    draw_rect(in, 13, 4, 14, 23, 1.0f);
+    assert_int_equal(data_augment_image(out, in, W, H, &pen, &rng), DG_OK);
+    int x0 = W, x1 = -1, y0 = H, y1 = -1;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            if (out[y * W + x] > 0.05f) {
+                x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
+                y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+            }
+    assert_int_equal(y1 - y0 + 1, 20); /* fitted again: the longer side is 20 */
+    assert_true(x1 - x0 + 1 >= 3);     /* wider than the 2 px it was drawn with */
+    assert_true(x1 - x0 + 1 <= 5);
+    double cx, cy, angle;
+    moments(out, &cx, &cy, &angle);
+    assert_true(fabs(cx + 0.5 - 14.0) <= 1.0 && fabs(cy + 0.5 - 14.0) <= 1.0);
+    assert_true(ink(out) > ink(in) * 1.2); /* 4 x 22 px grown, 20/22 of it kept */
+}
+
 static void test_reproducible_and_in_range(void **state)
 {
     (void)state;
@@ -171,6 +198,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_when_off),
+        cmocka_unit_test(test_wide_pen),
         cmocka_unit_test(test_reproducible_and_in_range),
         cmocka_unit_test(test_corruptions_measured),
     };

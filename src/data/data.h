@@ -82,6 +82,7 @@ enum { DATA_AUG_MAX_SIDE = 64 };
 struct data_augment {
     float rotate_deg, scale_min, scale_max, shift_px, shear, elastic_px;
     float p_thickness, p_blur, noise, contrast_min, p_paper, paper_max;
+    float p_pen; /* a wide pen: dilated 1-3 times and fitted into the box again (0 by default) */
 };
 /* The settings of the "robust" model's recipe. */
 void data_augment_default(struct data_augment *a);

@@ -122,6 +122,7 @@ int train_run_save(const struct train_run *run, const char *path)
     err |= nn_meta_set(&meta, "smooth", "%.17g", rc->smooth);
     err |= nn_meta_set(&meta, "schedule", "%s", rc->cosine ? "cosine" : "const");
     err |= nn_meta_set(&meta, "augment", "%s", rc->augment ? "on" : "off");
+    err |= nn_meta_set(&meta, "pen", "%.17g", rc->pen);
     if (rc->extra[0])
         err |= nn_meta_set(&meta, "extra", "%s", rc->extra);
     err |= nn_meta_set(&meta, "mnist_repeat", "%ld", rc->mnist_repeat);
@@ -191,7 +192,8 @@ int train_run_load(const char *path, struct train_run *out)
         meta_long(&meta, "limit", 0, 10000000, 0, &rc->limit) ||
         meta_long(&meta, "val", 0, 10000000, 0, &rc->val) ||
         meta_long(&meta, "mnist_repeat", 1, 8, 0, &rc->mnist_repeat) ||
-        meta_double(&meta, "wd", &rc->wd) || meta_double(&meta, "smooth", &rc->smooth)) {
+        meta_double(&meta, "wd", &rc->wd) || meta_double(&meta, "smooth", &rc->smooth) ||
+        meta_double(&meta, "pen", &rc->pen) || rc->pen > 1.0) { /* no pen before: 0 */
         train_run_free(out);
         return dg_fail(DG_EFORMAT,
                        "%s is a model, not a training checkpoint (or is damaged); resume from the "
@@ -256,6 +258,7 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
     data_shuffle(perm, examples->n, &shuffle);
     struct data_augment aug;
     data_augment_default(&aug);
+    aug.p_pen = (float)rc->pen;
     run->opt->weight_decay = (float)rc->wd;
     run->opt->label_smoothing = (float)rc->smooth;
     struct train_progress p = {.epoch = run->epoch + 1, .n_batches = n_batches};
