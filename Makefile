@@ -11,7 +11,8 @@
 #   make fuzz       build the libFuzzer targets and run each briefly (clang)
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
 #   make world      the camera-view scenes (tools/worldgen.c): build/world (report) and
-#                   build/world-tune (tuning); make mine: examples for the "not a digit" class
+#                   build/world-tune (tuning); make mine: examples for the "not a digit" class;
+#                   make world-cross: report scenes over backgrounds nothing was tuned on
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
 # base <- nn; base <- vision; base <- data; nn + data <- train; nn + vision <- recog; base + FFmpeg <- media;
@@ -75,7 +76,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world mine format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross mine format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -244,6 +245,15 @@ build/world/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world $(WORLD) 1 data/mnist t10k $(PHOTOS)
 build/world-tune/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world-tune $(WORLD) 2 data/mnist train $(PHOTOS)
+# build/world-cross: report scenes (test digits) over another package's backgrounds (Debian's
+# ukui-wallpapers: graphic wallpapers, not photographs; `apt-get install ukui-wallpapers`), none of
+# which the tuning, the mining or the report world saw: does the reading hold up off our own photos?
+# Each is given four times, so worldgen's every-fourth report split keeps them all.
+CROSS_PHOTOS := $(sort $(wildcard /usr/share/backgrounds/*.jpg /usr/share/backgrounds/*.png))
+world-cross: build/world-cross/truth.jsonl
+build/world-cross/truth.jsonl: $(B)/worldgen data
+	@test -n "$(CROSS_PHOTOS)" || { echo "make world-cross: no backgrounds in /usr/share/backgrounds; apt-get install ukui-wallpapers" >&2; exit 1; }
+	$(B)/worldgen build/world-cross $(WORLD) 5 data/mnist t10k $(foreach p,$(CROSS_PHOTOS),$(p) $(p) $(p) $(p))
 # build/world-mine: more training-digit scenes, whose candidates become training examples for the
 # "not a digit" class (make mine: digits scan-eval --mine).
 MINE ?= 2000
