@@ -87,24 +87,45 @@ static void observe(const struct rec_numtracker *t, struct rec_numtrack *tr,
         tr->shown = 1;
 }
 
-/* Whether number box b may be short of a digit: a rejected candidate of a digit's height stands
- * within half a height of it on its line (two digits run together, a blurred one), or it reaches
- * to within EDGE_PX of the frame's edge (the number may go on beyond it). Such a number is not
- * locked. On the hand-held desk tuning video, 36 of 65 locks were of readings that were no number
- * of the scene, most of them numbers short of a digit or two (69 for 7269); with the rejected
- * candidates 31 of 59, one right lock fewer; with the edge too (and lock's frames in a row of
- * neither, below) 19 of 48, one more right lock fewer there and 4 of 103 numbers on the flat
- * video that touch its edge no longer locked within 0.6 s. */
+/* Whether number nb may be short of a digit: another candidate, read or not, of at least half a
+ * digit's height and overlapping a quarter of it up and down, stands within NEAR_GAP heights of
+ * one of its digits (two digits run together, a blurred one, a digit below a drifting baseline
+ * grouped as a number of its own), or the number reaches to within EDGE_PX of the frame's edge
+ * (it may go on beyond it). Such a number is not locked. On the hand-held desk tuning video, 36 of
+ * 65 locks were of readings that were no number of the scene, most of them numbers short of a
+ * digit or two (69 for 7269); with rejected candidates beside the number's box (half a height) and
+ * the edge, 19 of 46; with every candidate beside any of its digits (2026-12-03), 9 of 35 and as
+ * many right locks within 0.6 s (24 of 78), the flat video's wrong locks 4 -> 1 for one right lock
+ * of 103 (0.4 heights: 11 of 37; 0.9: 9 of 34 with one right lock fewer). */
 enum { EDGE_PX = 2 };
+static const float NEAR_GAP = 0.7f;
 
-static int short_of_digit(const struct rec_result *r, const struct rec_box *b)
+/* Whether box c stands beside box a on its line, loosely: heights within a factor of two, a quarter
+ * of the smaller overlapping, at most gap times the taller apart. */
+static int near_beside(const struct rec_box *a, const struct rec_box *c, float gap)
 {
+    const int hmax = a->h > c->h ? a->h : c->h, hmin = a->h < c->h ? a->h : c->h;
+    const int ov =
+        (a->y + a->h < c->y + c->h ? a->y + a->h : c->y + c->h) - (a->y > c->y ? a->y : c->y);
+    const int dx = a->x > c->x + c->w   ? a->x - (c->x + c->w)
+                   : c->x > a->x + a->w ? c->x - (a->x + a->w)
+                                        : 0;
+    return hmin * 2 >= hmax && ov * 4 >= hmin && (float)dx <= gap * (float)hmax;
+}
+
+static int short_of_digit(const struct rec_result *r, const struct rec_number *nb)
+{
+    const struct rec_box *b = &nb->box;
     if (b->x <= EDGE_PX || b->y <= EDGE_PX || b->x + b->w >= r->width - EDGE_PX ||
         b->y + b->h >= r->height - EDGE_PX)
         return 1;
-    for (int i = r->n_digits; i < r->n_digits + r->n_rejected; i++)
-        if (rec_side_by_side(b, &r->digits[i].box, 0.5f))
-            return 1;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+        if (i >= nb->first && i < nb->first + nb->count)
+            continue;
+        for (int k = nb->first; k < nb->first + nb->count; k++)
+            if (near_beside(&r->digits[k].box, &r->digits[i].box, NEAR_GAP))
+                return 1;
+    }
     return 0;
 }
 
@@ -125,7 +146,7 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
         }
         if (best >= 0) {
             taken[best] = matched[k] = 1;
-            tr->whole = short_of_digit(r, &r->numbers[best].box) ? 0 : tr->whole + 1;
+            tr->whole = short_of_digit(r, &r->numbers[best]) ? 0 : tr->whole + 1;
             observe(t, tr, &r->numbers[best]);
         }
     }
@@ -135,7 +156,7 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
         struct rec_numtrack *tr = &t->tracks[t->n];
         memset(tr, 0, sizeof *tr);
         tr->id = t->next_id++;
-        tr->whole = !short_of_digit(r, &r->numbers[i].box);
+        tr->whole = !short_of_digit(r, &r->numbers[i]);
         matched[t->n++] = 1;
         observe(t, tr, &r->numbers[i]);
     }
