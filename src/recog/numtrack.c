@@ -2,8 +2,8 @@
  * holds still: a number keeps its identity by the overlap of its box, shows up only after it has
  * been seen for a few frames in a row, changes its text only after a new reading has held for a few
  * frames, stays through a short gap and locks when it has read the same with high confidence for
- * about half a second with no unread candidate beside it nor the frame's edge. Plain data: no
- * allocation. */
+ * about half a second with no other candidate beside its digits nor the frame's edge. Plain data:
+ * no allocation. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

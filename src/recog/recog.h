@@ -145,8 +145,8 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
  * row, ends after `gone` frames unseen, and locks (once per text) when shown, read the same in
  * `lock` frames in a row (counting the frames a new text waited to replace the old) and its
  * confidence (a running average) is at least lock_confidence, and for `lock` frames in a row it
- * had no unread candidate of its height just beside it and kept clear of the frame's edge (else a
- * digit of it may be missing). */
+ * had no other candidate, read or not, just beside one of its digits and kept clear of the frame's
+ * edge (else a digit of it may be missing). */
 enum { REC_MAX_NUMTRACKS = 64, REC_NUMBER_TEXT = 64 };
 
 struct rec_numtrack {
