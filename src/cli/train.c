@@ -175,14 +175,17 @@ static int save_ckpt(const char *cmd, const struct train_run *run, const char *p
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},     {"epochs", 1, 0, 'e'},       {"batch", 1, 0, 'b'},
-        {"lr", 1, 0, 'l'},       {"seed", 1, 0, 's'},         {"threads", 1, 0, 't'},
-        {"data", 1, 0, 'd'},     {"out", 1, 0, 'o'},          {"resume", 1, 0, 'r'},
-        {"optim", 1, 0, 'O'},    {"limit", 1, 0, 'L'},        {"help", 0, 0, 'h'},
-        {"schedule", 1, 0, 'S'}, {"wd", 1, 0, 'W'},           {"smooth", 1, 0, 'M'},
-        {"augment", 1, 0, 'A'},  {"val", 1, 0, 'V'},          {"extra", 1, 0, 'X'},
-        {"init", 1, 0, 'I'},     {"mnist-repeat", 1, 0, 'R'}, {"pen", 1, 0, 'P'},
-        {0, 0, 0, 0},
+        {"arch", 1, 0, 'a'},     {"epochs", 1, 0, 'e'},
+        {"batch", 1, 0, 'b'},    {"lr", 1, 0, 'l'},
+        {"seed", 1, 0, 's'},     {"threads", 1, 0, 't'},
+        {"data", 1, 0, 'd'},     {"out", 1, 0, 'o'},
+        {"resume", 1, 0, 'r'},   {"optim", 1, 0, 'O'},
+        {"limit", 1, 0, 'L'},    {"help", 0, 0, 'h'},
+        {"schedule", 1, 0, 'S'}, {"wd", 1, 0, 'W'},
+        {"smooth", 1, 0, 'M'},   {"augment", 1, 0, 'A'},
+        {"val", 1, 0, 'V'},      {"extra", 1, 0, 'X'},
+        {"init", 1, 0, 'I'},     {"mnist-repeat", 1, 0, 'R'},
+        {"pen", 1, 0, 'P'},      {0, 0, 0, 0},
     };
     opterr = 0;
     int c;

@@ -34,8 +34,8 @@ void vis_image_destroy(struct vis_image *img)
  * order of operations, so every path gives the same bytes. Inlined with constant bpp, r_at and
  * b_at, the loop vectorises: 0.54 -> 0.12 ms per 640x480 RGB frame here, the same bytes for all
  * 16.7M colours. */
-DG_INLINE void grey_row(const uint8_t *restrict s, uint8_t *restrict d, int w, int bpp,
-                      int r_at, int b_at)
+DG_INLINE void grey_row(const uint8_t *restrict s, uint8_t *restrict d, int w, int bpp, int r_at,
+                        int b_at)
 {
     for (int x = 0; x < w; x++) {
         const uint8_t *p = s + (size_t)x * bpp;
