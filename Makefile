@@ -24,7 +24,7 @@ CC       ?= cc
 # that fights ours for the two cores.
 export PKG_CONFIG_PATH := /usr/lib/x86_64-linux-gnu/openblas-openmp/pkgconfig:$(PKG_CONFIG_PATH)
 BLAS_LIBDIR := $(shell pkg-config --variable=libdir openblas)
-PKGS     := openblas stb zlib libpng libjpeg
+PKGS     := openblas stb zlib libpng libjpeg libdeflate
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
 B        := build/asan
@@ -190,7 +190,7 @@ data/mnist/.verified: | $(B)/digits
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=c11 -g -O1 -Wno-pass-failed -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INC_cli) $(shell pkg-config --cflags $(PKGS))
 FUZZ_SRC   := $(SRC_base) $(SRC_nn) $(SRC_data) $(SRC_vision) $(SRC_recog)
-FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec fuzz_segment fuzz_exif fuzz_scan
+FUZZERS    := fuzz_idx fuzz_safetensors fuzz_spec fuzz_segment fuzz_exif fuzz_scan fuzz_png
 FUZZ_SECONDS ?= 20
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	@for f in $(FUZZERS); do \

@@ -4,12 +4,14 @@
  * load as the grey picture they hold, and cut, damaged and over-large ones are refused with the
  * reason. */
 #define _DEFAULT_SOURCE
+#include "decode.h"
 #include "testutil.h"
 #include "vis.h"
 
 #include <jpeglib.h>
 #include <png.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char path[64];
 
@@ -257,6 +259,111 @@ static void test_png_layouts_load(void **state)
     assert_null(img.px);
 }
 
+/* Writes a w x h PNG of noisy pixels (seeded) in colour type `type`, every row with one filter
+ * (PNG_FILTER_NONE ... PNG_FILTER_PAETH, or PNG_ALL_FILTERS for libpng's choice), its data in
+ * IDAT chunks of at most `chunk` bytes, into buf; returns the length. */
+static size_t png_noisy(uint8_t *buf, size_t cap, int w, int h, int type, int filter, int chunk,
+                        const unsigned seed)
+{
+    FILE *f = fmemopen(buf, cap, "wb");
+    assert_non_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_false(setjmp(png_jmpbuf(png)));
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, type, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_filter(png, 0, filter);
+    png_set_compression_buffer_size(png, (size_t)chunk);
+    png_write_info(png, info);
+    const int ch = png_get_channels(png, info);
+    static uint8_t rows[64 * 64 * 4];
+    unsigned r = seed;
+    for (int i = 0; i < w * h * ch; i++) { /* smooth ramps plus noise: every filter has work */
+        r = r * 1103515245u + 12345u;
+        rows[i] = (uint8_t)((i % (w * ch)) * 3 + (i / (w * ch)) * 5 + (r >> 27));
+    }
+    for (int y = 0; y < h; y++)
+        png_write_row(png, rows + (size_t)y * w * ch);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    const long n = ftell(f);
+    fclose(f);
+    return (size_t)n;
+}
+
+/* The fast path (libdeflate, our own unfiltering) gives libpng's grey bytes for every colour type
+ * it takes, every filter, odd widths and the data split over many IDAT chunks; it leaves every
+ * other layout and every damaged file to libpng (returns 0), whose answer stays the reference. */
+static void test_png_fast_path_equals_libpng(void **state)
+{
+    (void)state;
+    static uint8_t buf[1 << 16];
+    const int types[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                         PNG_COLOR_TYPE_RGBA};
+    const int filters[] = {PNG_FILTER_NONE, PNG_FILTER_SUB,   PNG_FILTER_UP,
+                           PNG_FILTER_AVG,  PNG_FILTER_PAETH, PNG_ALL_FILTERS};
+    for (int t = 0; t < 4; t++)
+        for (int k = 0; k < 6; k++) {
+            const size_t n = png_noisy(buf, sizeof buf, 37, 23, types[t], filters[k],
+                                       k == 5 ? 64 : 8192, (unsigned)(t * 6 + k));
+            struct vis_image fast = {0}, ref = {0};
+            if (vis_png_fast(buf, n, &fast) != 1)
+                fail_msg("type %d filter %d: not taken by the fast path", types[t], filters[k]);
+            assert_int_equal(vis_image_load_mem(buf, n, "ref.png", &ref), DG_OK); /* libpng */
+            assert_int_equal(fast.w, 37);
+            assert_int_equal(fast.h, 23);
+            assert_int_equal(ref.w, 37);
+            assert_memory_equal(fast.px, ref.px, 37 * 23);
+            vis_image_destroy(&fast);
+            vis_image_destroy(&ref);
+        }
+    /* left to libpng: palette, 16 bits, interlaced, transparency, a changed byte (CRC), a zlib
+     * stream with its CRC made right again, the file cut short */
+    struct vis_image img = {0};
+    png_make(40, 24, PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, 0);
+    unsigned char *data;
+    size_t n;
+    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
+    assert_int_equal(vis_png_fast(data, n, &img), 0);
+    free(data);
+    png_make(40, 24, PNG_COLOR_TYPE_GRAY, 16, PNG_INTERLACE_NONE, 0);
+    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
+    assert_int_equal(vis_png_fast(data, n, &img), 0);
+    free(data);
+    png_make(40, 24, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_ADAM7, 0);
+    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
+    assert_int_equal(vis_png_fast(data, n, &img), 0);
+    free(data);
+    png_make(40, 24, PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, 1);
+    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
+    assert_int_equal(vis_png_fast(data, n, &img), 0);
+    free(data);
+    n = png_noisy(buf, sizeof buf, 37, 23, PNG_COLOR_TYPE_RGB, PNG_ALL_FILTERS, 8192, 7);
+    size_t idat = 8;
+    while (memcmp(buf + idat + 4, "IDAT", 4))
+        idat += 12 + ((size_t)buf[idat] << 24 | (size_t)buf[idat + 1] << 16 |
+                      (size_t)buf[idat + 2] << 8 | buf[idat + 3]);
+    const size_t len = (size_t)buf[idat] << 24 | (size_t)buf[idat + 1] << 16 |
+                       (size_t)buf[idat + 2] << 8 | buf[idat + 3];
+    buf[idat + 8 + len / 2] ^= 0x55;
+    assert_int_equal(vis_png_fast(buf, n, &img), 0); /* its CRC is wrong now */
+    put_file(buf, n);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_null(img.px);
+    const uLong crc = crc32(0, buf + idat + 4, (uInt)len + 4);
+    for (int b = 0; b < 4; b++)
+        buf[idat + 8 + len + b] = (uint8_t)(crc >> (24 - 8 * b));
+    assert_int_equal(vis_png_fast(buf, n, &img), 0); /* inflates wrong: adler32 or the data */
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    n = png_noisy(buf, sizeof buf, 37, 23, PNG_COLOR_TYPE_RGB, PNG_ALL_FILTERS, 8192, 7);
+    assert_int_equal(vis_png_fast(buf, n - 20, &img), 0); /* no IEND */
+    put_file(buf, n * 2 / 3);
+    assert_int_equal(vis_image_load(path, &img), DG_EFORMAT);
+    assert_non_null(strstr(dg_errmsg(), "cut short"));
+    assert_null(img.px);
+}
+
 /* TGA (read by stb_image): a grey 4x3 file loads; a 20-byte file whose header claims 2613x13881
  * RLE pixels (a fuzzer's find: stb decoded 36 megapixels from nothing, 0.8 s and 188 MB, before
  * the end of the file was noticed) is refused for its size at once, from a file and from memory. */
@@ -290,6 +397,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jpeg_layouts_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jpeg_cut_damaged_and_huge_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_png_layouts_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_png_fast_path_equals_libpng, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tga_claims_checked, setup, teardown),
     };
     return cmocka_run_group_tests_name("vision_decode", tests, NULL, NULL);

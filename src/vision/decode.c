@@ -1,14 +1,20 @@
 /* decode.c - JPEG (libjpeg-turbo) and PNG (libpng) to 8-bit grey, row by row, refusing cut and
  * damaged files and sizes over the budget before the pixels are allocated. Both libraries report
  * errors by longjmp from a callback; each decoder keeps all its state in a job struct owned by
- * its caller, so nothing the jump skips over is a local of the function that called setjmp. */
+ * its caller, so nothing the jump skips over is a local of the function that called setjmp.
+ * The commonest PNGs (8 bits, not interlaced, no palette or transparency chunk, every chunk's
+ * CRC right) are inflated by libdeflate instead (vis_png_fast): zlib's inflation was a third of
+ * `scan`'s time over a batch of frames. */
+#define _POSIX_C_SOURCE 200809L /* fileno */
 #include "decode.h"
 
+#include <libdeflate.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* jpeglib.h needs size_t and FILE declared first */
 #include <jerror.h>
@@ -286,8 +292,172 @@ static int png_header_size(FILE *f, const char *path)
                                 depth == 16);
 }
 
+/* ---- the PNG fast path ------------------------------------------------------------------------
+ */
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Undoes PNG filter f (1 sub, 2 up, 3 average, 4 Paeth; 0 none) of the n bytes of row, bpp bytes a
+ * pixel, over the previous row's bytes prev (NULL for the first row). 0 for an unknown filter.
+ * Inlined with bpp a constant (png_unfilter), the average and Paeth loops keep each channel's
+ * left neighbour in a register: they ran at a byte per ~1.3 ns with bpp a variable. */
+DG_INLINE int unfilter_row(uint8_t *restrict row, const uint8_t *restrict prev, size_t n,
+                           const int bpp, int f)
+{
+    switch (f) {
+    case 0: return 1;
+    case 1:
+        for (size_t i = (size_t)bpp; i < n; i++)
+            row[i] = (uint8_t)(row[i] + row[i - bpp]);
+        return 1;
+    case 2:
+        if (prev)
+            for (size_t i = 0; i < n; i++)
+                row[i] = (uint8_t)(row[i] + prev[i]);
+        return 1;
+    case 3:
+        for (size_t i = 0; i < n; i++) {
+            const int l = i >= (size_t)bpp ? row[i - bpp] : 0, u = prev ? prev[i] : 0;
+            row[i] = (uint8_t)(row[i] + ((l + u) >> 1));
+        }
+        return 1;
+    case 4:
+        for (size_t i = 0; i < n; i++) {
+            const int l = i >= (size_t)bpp ? row[i - bpp] : 0, u = prev ? prev[i] : 0;
+            const int c = prev && i >= (size_t)bpp ? prev[i - bpp] : 0;
+            const int p = l + u - c, pa = abs(p - l), pb = abs(p - u), pc = abs(p - c);
+            row[i] = (uint8_t)(row[i] + (pa <= pb && pa <= pc ? l : pb <= pc ? u : c));
+        }
+        return 1;
+    default: return 0;
+    }
+}
+
+static int png_unfilter(uint8_t *row, const uint8_t *prev, size_t n, int bpp, int f)
+{
+    switch (bpp) {
+    case 1: return unfilter_row(row, prev, n, 1, f);
+    case 2: return unfilter_row(row, prev, n, 2, f);
+    case 3: return unfilter_row(row, prev, n, 3, f);
+    default: return unfilter_row(row, prev, n, 4, f);
+    }
+}
+
+/* The chunks of the PNG d[0 .. n) as the fast path takes them: IHDR first (8 bits, grey, grey +
+ * alpha, RGB or RGBA, not interlaced), IDATs in one run, IEND; no tRNS, no critical chunk it does
+ * not know, every CRC right. Sets the size, channels and the IDAT run's first chunk and total
+ * bytes; 0 when the file is anything else. */
+static int png_fast_chunks(const uint8_t *d, size_t n, uint32_t *w, uint32_t *h, int *ch,
+                           size_t *idat_at, size_t *idat_bytes, int *n_idat)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n < 8 || memcmp(d, sig, 8))
+        return 0;
+    int run = 0; /* IDATs: 0 none yet, 1 in their run, 2 after it */
+    *n_idat = 0, *idat_bytes = 0, *ch = 0;
+    for (size_t pos = 8; pos + 12 <= n;) {
+        const uint32_t len = be32(d + pos);
+        if (len > n - pos - 12)
+            return 0;
+        const uint8_t *type = d + pos + 4, *body = d + pos + 8;
+        if (be32(body + len) != (uint32_t)libdeflate_crc32(0, type, (size_t)len + 4))
+            return 0;
+        if (!*ch) {
+            if (memcmp(type, "IHDR", 4) || len != 13 || body[8] != 8 || body[10] || body[11] ||
+                body[12])
+                return 0;
+            *w = be32(body), *h = be32(body + 4);
+            *ch = body[9] == 0 ? 1 : body[9] == 2 ? 3 : body[9] == 4 ? 2 : body[9] == 6 ? 4 : 0;
+            if (!*ch || !*w || !*h || *w > INT32_MAX || *h > INT32_MAX)
+                return 0;
+        } else if (!memcmp(type, "IDAT", 4)) {
+            if (run == 2)
+                return 0;
+            if (!run)
+                *idat_at = pos, run = 1;
+            ++*n_idat, *idat_bytes += len;
+        } else {
+            run = run ? 2 : 0;
+            if (!memcmp(type, "IEND", 4))
+                return *n_idat > 0;
+            if (!memcmp(type, "tRNS", 4) || !(type[0] & 0x20)) /* PLTE: a palette picture */
+                return 0;
+        }
+        pos += (size_t)len + 12;
+    }
+    return 0;
+}
+
+/* Past this many bytes of filtered rows libpng's row-at-a-time reading is left to do it. */
+enum { PNG_FAST_MAX_RAW = 64 << 20 };
+
+int vis_png_fast(const uint8_t *d, size_t n, struct vis_image *img)
+{
+    uint32_t w = 0, h = 0;
+    int ch = 0, n_idat = 0;
+    size_t idat_at = 0, zn = 0;
+    if (!png_fast_chunks(d, n, &w, &h, &ch, &idat_at, &zn, &n_idat) ||
+        (uint64_t)w * h > VIS_MAX_PIXELS)
+        return 0;
+    const size_t row_n = (size_t)w * ch + 1, raw_n = row_n * h;
+    if ((uint64_t)row_n * h > PNG_FAST_MAX_RAW)
+        return 0;
+    uint8_t *joined = NULL; /* the IDAT run's data in one piece, when it is in several chunks */
+    const uint8_t *z = d + idat_at + 8;
+    if (n_idat > 1) {
+        if (!(joined = malloc(zn)))
+            return 0;
+        size_t at = idat_at, k = 0;
+        for (int i = 0; i < n_idat; i++) {
+            const uint32_t len = be32(d + at);
+            memcpy(joined + k, d + at + 8, len);
+            k += len, at += (size_t)len + 12;
+        }
+        z = joined;
+    }
+    struct libdeflate_decompressor *dc = libdeflate_alloc_decompressor();
+    uint8_t *raw = malloc(raw_n), *px = malloc((size_t)w * h);
+    size_t got = 0;
+    int ok = dc && raw && px &&
+             libdeflate_zlib_decompress(dc, z, zn, raw, raw_n, &got) == LIBDEFLATE_SUCCESS &&
+             got == raw_n;
+    for (uint32_t y = 0; ok && y < h; y++) {
+        uint8_t *row = raw + (size_t)y * row_n;
+        ok = png_unfilter(row + 1, y ? row + 1 - row_n : NULL, row_n - 1, ch, row[0]);
+        if (ok)
+            vis_grey_from_decoded(row + 1, w, ch, 0, px + (size_t)y * w);
+    }
+    libdeflate_free_decompressor(dc);
+    free(joined);
+    free(raw);
+    if (!ok) {
+        free(px);
+        return 0;
+    }
+    *img = (struct vis_image){(int)w, (int)h, px};
+    return 1;
+}
+
+/* A regular file of up to this many bytes is read whole and tried on the fast path first. */
+enum { PNG_FAST_MAX_FILE = 64 << 20 };
+
 int vis_png_decode(FILE *f, const char *path, struct vis_image *img)
 {
+    struct stat st;
+    const int fd = fileno(f);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        st.st_size <= PNG_FAST_MAX_FILE) {
+        const size_t size = (size_t)st.st_size;
+        uint8_t *d = malloc(size);
+        const int done = d && fread(d, 1, size, f) == size && vis_png_fast(d, size, img);
+        free(d);
+        if (done)
+            return DG_OK;
+        rewind(f);
+    }
     int rc = png_header_size(f, path);
     if (rc != DG_OK)
         return rc;
