@@ -321,25 +321,22 @@ static void test_png_fast_path_equals_libpng(void **state)
     /* left to libpng: palette, 16 bits, interlaced, transparency, a changed byte (CRC), a zlib
      * stream with its CRC made right again, the file cut short */
     struct vis_image img = {0};
-    png_make(40, 24, PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, 0);
-    unsigned char *data;
-    size_t n;
-    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
-    assert_int_equal(vis_png_fast(data, n, &img), 0);
-    free(data);
-    png_make(40, 24, PNG_COLOR_TYPE_GRAY, 16, PNG_INTERLACE_NONE, 0);
-    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
-    assert_int_equal(vis_png_fast(data, n, &img), 0);
-    free(data);
-    png_make(40, 24, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_ADAM7, 0);
-    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
-    assert_int_equal(vis_png_fast(data, n, &img), 0);
-    free(data);
-    png_make(40, 24, PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, 1);
-    assert_int_equal(dg_read_file(path, 1 << 20, &data, &n), DG_OK);
-    assert_int_equal(vis_png_fast(data, n, &img), 0);
-    free(data);
-    n = png_noisy(buf, sizeof buf, 37, 23, PNG_COLOR_TYPE_RGB, PNG_ALL_FILTERS, 8192, 7);
+    const struct {
+        int type, depth, interlace, trns;
+    } others[] = {{PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, 0},
+                  {PNG_COLOR_TYPE_GRAY, 16, PNG_INTERLACE_NONE, 0},
+                  {PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_ADAM7, 0},
+                  {PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, 1}};
+    for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
+        png_make(40, 24, others[k].type, others[k].depth, others[k].interlace, others[k].trns);
+        unsigned char *data;
+        size_t len;
+        assert_int_equal(dg_read_file(path, 1 << 20, &data, &len), DG_OK);
+        if (vis_png_fast(data, len, &img) != 0)
+            fail_msg("layout %zu taken by the fast path", k);
+        free(data);
+    }
+    size_t n = png_noisy(buf, sizeof buf, 37, 23, PNG_COLOR_TYPE_RGB, PNG_ALL_FILTERS, 8192, 7);
     size_t idat = 8;
     while (memcmp(buf + idat + 4, "IDAT", 4))
         idat += 12 + ((size_t)buf[idat] << 24 | (size_t)buf[idat + 1] << 16 |

@@ -171,7 +171,8 @@ int rec_numbers(const struct rec_digit *digits, int n, const int *line, const st
 static const float REC_CTX_SURE = 0.9f, REC_CTX_JUNK = 0.9f, REC_CTX_ANCHOR = 0.9f,
                    REC_CTX_GAP = 1.0f;
 
-int rec_side_by_side(const struct rec_box *a, const struct rec_box *b, float gap)
+int rec_beside(const struct rec_box *a, const struct rec_box *b, float gap, int min_h_pct,
+               int min_shared_pct)
 {
     const int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
     const int ov =
@@ -179,7 +180,13 @@ int rec_side_by_side(const struct rec_box *a, const struct rec_box *b, float gap
     const int dx = a->x > b->x + b->w   ? a->x - (b->x + b->w)
                    : b->x > a->x + a->w ? b->x - (a->x + a->w)
                                         : 0;
-    return hmin * 10 >= hmax * 6 && ov * 2 >= hmin && (float)dx <= gap * hmax;
+    return hmin * 100 >= hmax * min_h_pct && ov * 100 >= hmin * min_shared_pct &&
+           (float)dx <= gap * hmax;
+}
+
+int rec_side_by_side(const struct rec_box *a, const struct rec_box *b, float gap)
+{
+    return rec_beside(a, b, gap, 60, 50);
 }
 
 /* Whether a digit read with REC_CTX_ANCHOR confidence stands beside digits[self]. */

@@ -27,8 +27,12 @@ int rec_numbers(const struct rec_digit *digits, int n, const int *line, const st
  * same line (sharing half the shorter's height), stands within REC_CTX_GAP heights of it. Only
  * digits read before the call are anchors. Returns how many were read again. */
 int rec_accept_beside_digits(struct rec_digit *digits, int n);
-/* Whether boxes a and b are of similar height (within 0.6x), on one line (sharing half the
- * shorter's height) and at most gap times the taller's height apart. */
+/* Whether boxes a and b stand beside each other: the shorter at least min_h_pct percent of the
+ * taller's height, sharing at least min_shared_pct percent of the shorter's height up and down,
+ * at most gap times the taller's height apart across. */
+int rec_beside(const struct rec_box *a, const struct rec_box *b, float gap, int min_h_pct,
+               int min_shared_pct);
+/* rec_beside on one line in the strict sense: heights within 0.6x, half the shorter shared. */
 int rec_side_by_side(const struct rec_box *a, const struct rec_box *b, float gap);
 /* Whether a digit read with at least REC_CTX_ANCHOR (0.9) confidence, of similar height, on the
  * same line and within REC_CTX_GAP heights, stands beside digits[self]. */

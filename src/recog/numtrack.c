@@ -100,19 +100,6 @@ static void observe(const struct rec_numtracker *t, struct rec_numtrack *tr,
 enum { EDGE_PX = 2 };
 static const float NEAR_GAP = 0.7f;
 
-/* Whether box c stands beside box a on its line, loosely: heights within a factor of two, a quarter
- * of the smaller overlapping, at most gap times the taller apart. */
-static int near_beside(const struct rec_box *a, const struct rec_box *c, float gap)
-{
-    const int hmax = a->h > c->h ? a->h : c->h, hmin = a->h < c->h ? a->h : c->h;
-    const int ov =
-        (a->y + a->h < c->y + c->h ? a->y + a->h : c->y + c->h) - (a->y > c->y ? a->y : c->y);
-    const int dx = a->x > c->x + c->w   ? a->x - (c->x + c->w)
-                   : c->x > a->x + a->w ? c->x - (a->x + a->w)
-                                        : 0;
-    return hmin * 2 >= hmax && ov * 4 >= hmin && (float)dx <= gap * (float)hmax;
-}
-
 static int short_of_digit(const struct rec_result *r, const struct rec_number *nb)
 {
     const struct rec_box *b = &nb->box;
@@ -123,7 +110,7 @@ static int short_of_digit(const struct rec_result *r, const struct rec_number *n
         if (i >= nb->first && i < nb->first + nb->count)
             continue;
         for (int k = nb->first; k < nb->first + nb->count; k++)
-            if (near_beside(&r->digits[k].box, &r->digits[i].box, NEAR_GAP))
+            if (rec_beside(&r->digits[k].box, &r->digits[i].box, NEAR_GAP, 50, 25))
                 return 1;
     }
     return 0;

@@ -45,49 +45,29 @@ DG_INLINE void grey_row(const uint8_t *restrict s, uint8_t *restrict d, int w, i
     }
 }
 
-DG_HOT static void grey_rows_rgb(const uint8_t *px, size_t stride, int w, int h, uint8_t *grey)
-{
-    for (int y = 0; y < h; y++)
-        grey_row(px + (size_t)y * stride, grey + (size_t)y * w, w, 3, 0, 2);
-}
-
-DG_HOT static void grey_rows_bgr(const uint8_t *px, size_t stride, int w, int h, uint8_t *grey)
-{
-    for (int y = 0; y < h; y++)
-        grey_row(px + (size_t)y * stride, grey + (size_t)y * w, w, 3, 2, 0);
-}
-
-DG_HOT static void grey_rows_rgba(const uint8_t *px, size_t stride, int w, int h, uint8_t *grey)
-{
-    for (int y = 0; y < h; y++)
-        grey_row(px + (size_t)y * stride, grey + (size_t)y * w, w, 4, 0, 2);
-}
-
-DG_HOT static void grey_rows_bgra(const uint8_t *px, size_t stride, int w, int h, uint8_t *grey)
-{
-    for (int y = 0; y < h; y++)
-        grey_row(px + (size_t)y * stride, grey + (size_t)y * w, w, 4, 2, 0);
-}
-
 /* Camera or decoded pixels (bpp bytes each, red at r_at and blue at b_at, green between) as 8-bit
- * grey, Rec. 601; alpha is not looked at. */
-void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bpp, int r_at,
-                          int b_at, uint8_t *grey)
+ * grey, Rec. 601; alpha is not looked at. Each of the four packed layouts has its own constant
+ * call of grey_row, so each loop vectorises; any other layout runs the general loop. */
+DG_HOT void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bpp, int r_at,
+                                 int b_at, uint8_t *grey)
 {
-    if (bpp == 1) { /* v * 255 / 255 + 0.5 truncates to v: the bytes as they are */
-        for (int y = 0; y < h; y++)
-            memcpy(grey + (size_t)y * w, px + (size_t)y * stride, (size_t)w);
-    } else if (bpp == 3 && r_at == 0 && b_at == 2) {
-        grey_rows_rgb(px, stride, w, h, grey);
-    } else if (bpp == 3 && r_at == 2 && b_at == 0) {
-        grey_rows_bgr(px, stride, w, h, grey);
-    } else if (bpp == 4 && r_at == 0 && b_at == 2) {
-        grey_rows_rgba(px, stride, w, h, grey);
-    } else if (bpp == 4 && r_at == 2 && b_at == 0) {
-        grey_rows_bgra(px, stride, w, h, grey);
-    } else {
-        for (int y = 0; y < h; y++)
-            grey_row(px + (size_t)y * stride, grey + (size_t)y * w, w, bpp, r_at, b_at);
+    /* 0 RGB, 1 BGR, 2 RGBA, 3 BGRA, -1 another */
+    const int rgb = r_at == 0 && b_at == 2, bgr = r_at == 2 && b_at == 0;
+    const int layout = (bpp == 3 || bpp == 4) && (rgb || bgr) ? (bpp - 3) * 2 + bgr : -1;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = px + (size_t)y * stride;
+        uint8_t *d = grey + (size_t)y * w;
+        if (bpp == 1) { /* v * 255 / 255 + 0.5 truncates to v: the bytes as they are */
+            memcpy(d, s, (size_t)w);
+            continue;
+        }
+        switch (layout) {
+        case 0: grey_row(s, d, w, 3, 0, 2); break; /* RGB */
+        case 1: grey_row(s, d, w, 3, 2, 0); break; /* BGR */
+        case 2: grey_row(s, d, w, 4, 0, 2); break; /* RGBA */
+        case 3: grey_row(s, d, w, 4, 2, 0); break; /* BGRA */
+        default: grey_row(s, d, w, bpp, r_at, b_at);
+        }
     }
 }
 
