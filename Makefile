@@ -278,6 +278,8 @@ clean:
 # The reader (base, nn inference, vision's pixel work, recog) as WebAssembly with SIMD128 (and
 # emscripten's SSE2 intrinsics, so vision's SSE2 paths run as SIMD128 too), beside
 # web/'s page, its one script and the live model: a static folder any web server can serve.
+# -fno-inline-functions: V8 compiles the network's kernels better as the separate functions they
+# are written as than inlined into one large one (9-10% less time a frame in Node 20, 2026-12-03).
 EMCC       ?= emcc
 WEB_SRC    := src/base/dg.c src/base/json.c $(SRC_nn) src/vision/image.c src/vision/segment.c \
               src/vision/exif.c $(SRC_recog) web/blas.c web/wasm.c
@@ -287,7 +289,7 @@ web: $(WEB_FILES)
 build/web:
 	mkdir -p $@
 build/web/digits-wasm.js: $(WEB_SRC) web/include/cblas.h $(wildcard src/*/*.h) | build/web
-	NODE_PATH=/usr/share/nodejs $(EMCC) -O3 -msimd128 -msse2 -std=c11 $(WARN) -Wno-unknown-pragmas \
+	NODE_PATH=/usr/share/nodejs $(EMCC) -O3 -fno-inline-functions -msimd128 -msse2 -std=c11 $(WARN) -Wno-unknown-pragmas \
 	  -Iweb/include $(INC_recog) $(WEB_SRC) -sMODULARIZE=1 -sEXPORT_NAME=createDigits \
 	  -sALLOW_MEMORY_GROWTH=1 -sENVIRONMENT=web,worker -sEXPORTED_FUNCTIONS=$(WEB_EXPORT) \
 	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,HEAPU8,HEAPF32 -o $@

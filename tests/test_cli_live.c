@@ -61,7 +61,7 @@ static void test_demo_is_readable(void **state)
     for (int shot = 0; shot < 40; shot++) { /* four frames of each of ten scenes */
         const int scene = shot / 4;
         media_demo_render(d, scene * 4 * 30 + 15 + 25 * (shot % 4), rgb);
-        vis_grey_from_rgb(rgb, 640 * 3, 640, 480, grey.px);
+        vis_grey_from_rgb(rgb, 640 * 3, 640, 480, 3, grey.px);
         assert_int_equal(rec_scan(sc, &grey, r), DG_OK);
         /* every number of the truth, looked up among those read */
         char truth[256];

@@ -181,6 +181,38 @@ static void test_grey_from_pixels_every_layout(void **state)
     }
 }
 
+/* The video frames' grey (the live window's RGB, the browser's RGBA): the integer weights
+ * (77, 150, 29)/256 rounded, alpha ignored, on every pixel of a padded frame. */
+static void test_grey_from_video_rgb_and_rgba(void **state)
+{
+    (void)state;
+    enum { W = 257, H = 256 };
+    for (int bpp = 3; bpp <= 4; bpp++) {
+        const size_t stride = (size_t)W * bpp + 5;
+        uint8_t *px = malloc(stride * H), *grey = malloc((size_t)W * H);
+        assert_non_null(px);
+        assert_non_null(grey);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                uint8_t *p = px + (size_t)y * stride + (size_t)x * bpp;
+                p[0] = (uint8_t)x, p[1] = (uint8_t)(255 - y), p[2] = (uint8_t)(x * 5 + y * 11);
+                if (bpp == 4)
+                    p[3] = (uint8_t)(x * y);
+            }
+        vis_grey_from_rgb(px, stride, W, H, bpp, grey);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                const int want =
+                    (77 * (x & 255) + 150 * (255 - y) + 29 * (uint8_t)(x * 5 + y * 11) + 128) >> 8;
+                if (grey[(size_t)y * W + x] != want)
+                    fail_msg("bpp %d: pixel (%d, %d) is %d, not %d", bpp, x, y,
+                             grey[(size_t)y * W + x], want);
+            }
+        free(px);
+        free(grey);
+    }
+}
+
 static void test_area_average_equals_definition(void **state)
 {
     (void)state;
@@ -443,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_area_average_preserves_mass),
         cmocka_unit_test(test_area_average_equals_definition),
         cmocka_unit_test(test_grey_from_pixels_every_layout),
+        cmocka_unit_test(test_grey_from_video_rgb_and_rgba),
         cmocka_unit_test_setup_teardown(test_load_and_normalize_both_polarities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blank_and_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_files_refused, setup, teardown),

@@ -34,7 +34,7 @@ static struct {
     struct rec_numtracker ntk;
     int track_of[REC_MAX_CANDIDATES];
     double fps;
-    uint8_t *rgba, *rgb, *grey; /* the frame handed in, one RGB row, its grey */
+    uint8_t *rgba, *grey; /* the frame handed in, its grey */
     int cap_w, cap_h;
     struct dg_jw jw;
 } g;
@@ -82,12 +82,11 @@ EMSCRIPTEN_KEEPALIVE uint8_t *web_frame(int w, int h)
         return NULL;
     }
     if (w > g.cap_w || h > g.cap_h) {
-        free(g.rgba), free(g.rgb), free(g.grey);
+        free(g.rgba), free(g.grey);
         g.rgba = malloc((size_t)w * h * 4);
-        g.rgb = malloc((size_t)w * 3);
         g.grey = malloc((size_t)w * h);
         g.cap_w = g.cap_h = 0;
-        if (!g.rgba || !g.rgb || !g.grey) {
+        if (!g.rgba || !g.grey) {
             dg_fail(DG_ENOMEM, "out of memory for a %dx%d frame", w, h);
             return NULL;
         }
@@ -97,18 +96,12 @@ EMSCRIPTEN_KEEPALIVE uint8_t *web_frame(int w, int h)
 }
 
 /* Reads the w x h frame in web_frame's buffer: grey as the live window makes it from a camera's
- * RGB (vis_grey_from_rgb, row by row), then the scan. */
+ * RGB (vis_grey_from_rgb, alpha ignored), then the scan. */
 static int scan(int w, int h, double *ms)
 {
     if (!g.sc || !g.rgba || w > g.cap_w || h > g.cap_h)
         return dg_fail(DG_EARG, "web_read before web_open and web_frame");
-    for (int y = 0; y < h; y++) {
-        const uint8_t *restrict s = g.rgba + (size_t)y * w * 4;
-        uint8_t *restrict d = g.rgb;
-        for (int x = 0; x < w; x++)
-            d[3 * x] = s[4 * x], d[3 * x + 1] = s[4 * x + 1], d[3 * x + 2] = s[4 * x + 2];
-        vis_grey_from_rgb(g.rgb, (size_t)w * 3, w, 1, g.grey + (size_t)y * w);
-    }
+    vis_grey_from_rgb(g.rgba, (size_t)w * 4, w, h, 4, g.grey);
     const struct vis_image grey = {w, h, g.grey};
     const double t0 = dg_now();
     const int rc = rec_scan(g.sc, &grey, g.res);

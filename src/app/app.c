@@ -203,7 +203,8 @@ static int scan_frame(struct live *l, const struct media_frame *f, int roi, doub
 {
     int rx, ry, rw, rh;
     roi_box(f->w, f->h, roi, &rx, &ry, &rw, &rh);
-    vis_grey_from_rgb(f->rgb + ((size_t)ry * f->w + rx) * 3, (size_t)f->w * 3, rw, rh, l->grey_px);
+    vis_grey_from_rgb(f->rgb + ((size_t)ry * f->w + rx) * 3, (size_t)f->w * 3, rw, rh, 3,
+                      l->grey_px);
     const struct vis_image grey = {rw, rh, l->grey_px};
     const double t0 = dg_now();
     const int rc = rec_scan(l->sc, &grey, l->res_work);

@@ -398,12 +398,22 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
     return DG_OK;
 }
 
-void vis_grey_from_rgb(const uint8_t *rgb, size_t rgb_stride, int w, int h, uint8_t *grey)
+/* One row of vis_grey_from_rgb; bpp a constant at each call, so the loop vectorises. */
+DG_INLINE void grey_video_row(const uint8_t *restrict s, int w, const int bpp, uint8_t *restrict d)
+{
+    for (int x = 0; x < w; x++, s += bpp)
+        d[x] = (uint8_t)((77 * s[0] + 150 * s[1] + 29 * s[2] + 128) >> 8);
+}
+
+DG_HOT void vis_grey_from_rgb(const uint8_t *rgb, size_t rgb_stride, int w, int h, int bpp,
+                              uint8_t *grey)
 {
     for (int y = 0; y < h; y++) {
         const uint8_t *s = rgb + (size_t)y * rgb_stride;
         uint8_t *d = grey + (size_t)y * w;
-        for (int x = 0; x < w; x++, s += 3)
-            d[x] = (uint8_t)((77 * s[0] + 150 * s[1] + 29 * s[2] + 128) >> 8);
+        if (bpp == 4)
+            grey_video_row(s, w, 4, d);
+        else
+            grey_video_row(s, w, 3, d);
     }
 }

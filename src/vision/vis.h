@@ -43,9 +43,10 @@ void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bp
 int vis_exif_orientation(const uint8_t *buf, size_t n);
 /* Turns img upright by an EXIF orientation 1..8 (5..8 swap width and height). */
 int vis_image_orient(struct vis_image *img, int orientation);
-/* 8-bit RGB to grey with the loader's Rec. 601 weights in integer form (77, 150, 29)/256: w x h
- * pixels read with rgb_stride bytes per row, written with w bytes per row. For video frames. */
-void vis_grey_from_rgb(const uint8_t *rgb, size_t rgb_stride, int w, int h, uint8_t *grey);
+/* 8-bit RGB (bpp 3) or RGBA (bpp 4, alpha ignored) to grey with the loader's Rec. 601 weights in
+ * integer form (77, 150, 29)/256: w x h pixels read with rgb_stride bytes per row, written with w
+ * bytes per row. For video frames (the live window's RGB, the browser's RGBA). */
+void vis_grey_from_rgb(const uint8_t *rgb, size_t rgb_stride, int w, int h, int bpp, uint8_t *grey);
 /* Writes 8-bit grey (channels 1) or RGB (channels 3) pixels as PNG, atomically. */
 int vis_png_write(const char *path, const uint8_t *px, int w, int h, int channels);
 
