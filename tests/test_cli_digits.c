@@ -141,8 +141,8 @@ static void test_shipped_model_accuracy(void **state)
     snprintf(want, sizeof want, "\"accuracy\": %.6f", robust);
     assert_non_null(strstr(output(), want));
     assert_non_null(strstr(output(), "\"confusion\": [["));
-    /* the robust shape with an 11th output, "not a digit" */
-    assert_non_null(strstr(output(), "c32k5b-p2-c64k3b-c64k3b-p2-f256b-d0.4-f11"));
+    /* the robust shape with an 11th output, "not a digit", and a 12th, "two digits" */
+    assert_non_null(strstr(output(), "c32k5b-p2-c64k3b-c64k3b-p2-f256b-d0.4-f12"));
 }
 
 /* The robustness table: both models on the same shifted digits, as JSON. */

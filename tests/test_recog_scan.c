@@ -370,8 +370,9 @@ static void test_touching_pairs_split(void **state)
     printf("touching pairs: %d of %d split in two, %d of them read right\n", two, pairs, read);
     /* Splitting works; choosing the cut is the weak part (the network is sure of some wrong
      * halves, a 3 with a piece of a 6 read as 8), hence the low bar on labels. The shipped robust
-     * model splits 3 of the 6 (every half BESIDE_SURE), all read right; robust without "not a
-     * digit" split 5 and read 4. Without splitting none is. */
+     * model (with "two digits") splits 6 of the 6 and reads 4 right; with "not a digit" alone it
+     * split 3 and read them right, without either 5 and 4. Without splitting (split_aspect 0,
+     * which also turns off the "two digits" cut) none is. */
     assert_true(pairs >= 5);
     assert_true(two * 10 >= pairs * 5);
     assert_true(read * 10 >= pairs * 4);

@@ -215,7 +215,7 @@ class Reader:
         """Classifies ready MNIST-style inputs: uint8 (N, 28, 28), white ink on black, fitted into
         the middle 20x20 and centred by mass. Returns (labels, probs): labels (N,) int, the
         likeliest digit; probs (N, 11) float32, digits 0..9 then "not a digit" (or,
-        with a 12-class model such as the shipped fast one, two digits: not one digit)."""
+        with a 12-class model such as the shipped ones, two digits: not one digit)."""
         a = np.ascontiguousarray(batch, dtype=np.uint8)
         if a.ndim == 2 and a.shape == (28, 28):
             a = a[None]

@@ -620,8 +620,8 @@ static int read_cuts(struct rec_scanner *sc, const struct vis_image *grey, uint8
     for (int k = 0; k < sc->n_plan; k++) {
         struct rec_plan *pl = &sc->plan[k];
         const struct rec_digit *whole = &sc->read[pl->whole];
-        const int says_two = whole->two > whole->confidence && whole->two > whole->junk &&
-                             wide_as(sc, pl, TWO_ASPECT);
+        const int says_two = sc->p.split_aspect > 0.0f && whole->two > whole->confidence &&
+                             whole->two > whole->junk && wide_as(sc, pl, TWO_ASPECT);
         if (!says_two && (!two_wide(sc, pl, INFINITY) || whole->confidence >= SPLIT_SURE ||
                           whole->junk >= CUT_JUNK))
             continue;
