@@ -346,6 +346,42 @@ static void test_threshold_blank_and_bad_params(void **state)
     vis_work_free(wk);
 }
 
+/* vis_grey_extreme (the paper's closing) equals its definition, the extreme over the clipped
+ * square, on random images from 1x1 up, windows wider than the image included, both ways. */
+static void test_grey_extreme_equals_definition(void **state)
+{
+    (void)state;
+    unsigned seed = 7;
+    for (int it = 0; it < 3000; it++) {
+        seed = seed * 1103515245u + 12345u;
+        const int w = 1 + (int)(seed >> 8) % 37, h = 1 + (int)(seed >> 16) % 29;
+        const int r = 1 + (int)(seed >> 4) % 13, want_max = (int)(seed >> 24) & 1;
+        uint8_t *in = malloc((size_t)w * h), *out = malloc((size_t)w * h);
+        uint8_t *scratch = malloc(VIS_EXTREME_SCRATCH(w, h));
+        assert_non_null(in);
+        assert_non_null(out);
+        assert_non_null(scratch);
+        for (int i = 0; i < w * h; i++) {
+            seed = seed * 1103515245u + 12345u;
+            in[i] = (uint8_t)(seed >> 16);
+        }
+        vis_grey_extreme(in, out, w, h, r, want_max, scratch);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int e = in[y * w + x];
+                for (int yy = y - r; yy <= y + r; yy++)
+                    for (int xx = x - r; xx <= x + r; xx++)
+                        if (yy >= 0 && yy < h && xx >= 0 && xx < w)
+                            e = want_max ? (in[yy * w + xx] > e ? in[yy * w + xx] : e)
+                                         : (in[yy * w + xx] < e ? in[yy * w + xx] : e);
+                if (out[y * w + x] != e)
+                    fail_msg("%dx%d, r %d, %s: pixel (%d, %d) is %d, not %d", w, h, r,
+                             want_max ? "max" : "min", x, y, out[y * w + x], e);
+            }
+        free(in), free(out), free(scratch);
+    }
+}
+
 static void test_components(void **state)
 {
     (void)state;
@@ -599,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_threshold_strokes_not_steps),
         cmocka_unit_test(test_threshold_dim_frame),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
+        cmocka_unit_test(test_grey_extreme_equals_definition),
         cmocka_unit_test(test_components),
         cmocka_unit_test(test_components_match_flood_fill),
         cmocka_unit_test(test_remove_lines),

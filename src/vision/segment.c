@@ -312,49 +312,101 @@ int vis_guess_polarity(const struct vis_image *grey, struct vis_work *wk, enum v
 
 /* ---- strokes, not steps ------------------------------------------------------------------- */
 
-/* out = the largest (want_max) or smallest value of in over the (2r+1)-wide window around each
- * pixel of each row, clipped at the row's ends; one shift at a time over whole rows, which
- * vectorises. */
-DG_HOT static void rows_extreme(const uint8_t *restrict in, uint8_t *restrict out, int w, int h,
-                                int r, int want_max)
+/* The largest (want_max) or smallest of two bytes. */
+DG_INLINE uint8_t extreme(uint8_t a, uint8_t b, int want_max)
 {
+    return want_max ? (a > b ? a : b) : (a < b ? a : b);
+}
+
+/* d[i] = extreme(d[i], s[i]) for n bytes. */
+DG_INLINE void extreme_into(uint8_t *restrict d, const uint8_t *restrict s, int n, int want_max)
+{
+    if (want_max)
+        for (int i = 0; i < n; i++)
+            d[i] = s[i] > d[i] ? s[i] : d[i];
+    else
+        for (int i = 0; i < n; i++)
+            d[i] = s[i] < d[i] ? s[i] : d[i];
+}
+
+/* The window extremes below are built by doubling: the extreme over [i, i + 2s) is that of the
+ * windows of s at i and i + s, so p = 2^k < 2(r + 1) cells take k passes; two windows of L = r + 1
+ * cells, at lo and hi - r, cover [lo, hi] = [i - r, i + r] clipped at the ends exactly (hi - lo
+ * lies between r and 2r), and a window of L from two of p (p <= L < 2p) likewise. A max or min
+ * of the same cells in any grouping is the same byte, so these equal the one-shift-at-a-time
+ * definition bit for bit, in about log2(r) + 3 passes instead of 2r + 1. */
+
+/* out = the extreme of in over the (2r+1)-wide window around each pixel of each row, clipped at
+ * the row's ends; t is scratch of 2w bytes. */
+DG_HOT static void rows_extreme(const uint8_t *restrict in, uint8_t *restrict out, int w, int h,
+                                int r, int want_max, uint8_t *restrict t)
+{
+    const int L = r + 1;
+    int p = 1;
+    while (2 * p <= L)
+        p *= 2;
+    uint8_t *restrict m = t, *restrict n = t + w;
     for (int y = 0; y < h; y++) {
         const uint8_t *restrict a = in + (size_t)y * w;
         uint8_t *restrict o = out + (size_t)y * w;
-        memcpy(o, a, (size_t)w);
-        for (int k = 1; k <= r && k < w; k++) {
-            if (want_max) {
-                for (int x = 0; x < w - k; x++) /* the pixel k to the right */
-                    o[x] = a[x + k] > o[x] ? a[x + k] : o[x];
-                for (int x = k; x < w; x++) /* and k to the left */
-                    o[x] = a[x - k] > o[x] ? a[x - k] : o[x];
-            } else {
-                for (int x = 0; x < w - k; x++)
-                    o[x] = a[x + k] < o[x] ? a[x + k] : o[x];
-                for (int x = k; x < w; x++)
-                    o[x] = a[x - k] < o[x] ? a[x - k] : o[x];
-            }
+        if (w <= r) { /* every window is the whole row */
+            uint8_t e = a[0];
+            for (int x = 1; x < w; x++)
+                e = extreme(e, a[x], want_max);
+            memset(o, e, (size_t)w);
+            continue;
         }
+        /* m[x]: the extreme over [x, x + p) clipped, then over [x, x + L) */
+        memcpy(m, a, (size_t)w);
+        for (int s = 1; s < p; s *= 2) {
+            memcpy(n, m, (size_t)w);
+            extreme_into(m, n + s, w - s, want_max);
+        }
+        if (L > p) {
+            memcpy(n, m, (size_t)w);
+            extreme_into(m, n + (L - p), w - (L - p), want_max);
+        }
+        /* o[x]: windows of L at max(x - r, 0) and min(x + r, w - 1) - r */
+        for (int x = 0; x < r; x++)
+            o[x] = extreme(m[0], m[x], want_max);
+        for (int x = r; x < w - r; x++)
+            o[x] = extreme(m[x - r], m[x], want_max);
+        for (int x = w - r > r ? w - r : r; x < w; x++)
+            o[x] = extreme(m[x - r], m[w - 1 - r], want_max);
     }
 }
 
-/* The same down the columns: each output row from the 2r+1 input rows around it. */
+/* The same down the columns, whole rows at a time; t is scratch of w * h bytes. */
 DG_HOT static void cols_extreme(const uint8_t *restrict in, uint8_t *restrict out, int w, int h,
-                                int r, int want_max)
+                                int r, int want_max, uint8_t *restrict t)
 {
+    const size_t row = (size_t)w;
+    if (h <= r) { /* every window is the whole column */
+        memcpy(out, in, row);
+        for (int y = 1; y < h; y++)
+            extreme_into(out, in + y * row, w, want_max);
+        for (int y = 1; y < h; y++)
+            memcpy(out + y * row, out, row);
+        return;
+    }
+    const int L = r + 1;
+    int p = 1;
+    while (2 * p <= L)
+        p *= 2;
+    /* row y of t: the extreme over rows [y, y + p) clipped, then over [y, y + L); in place, top
+     * down, each row reading rows below it not yet updated */
+    memcpy(t, in, row * h);
+    for (int s = 1; s < p; s *= 2)
+        for (int y = 0; y + s < h; y++)
+            extreme_into(t + y * row, t + (y + s) * row, w, want_max);
+    if (L > p)
+        for (int y = 0; y + (L - p) < h; y++)
+            extreme_into(t + y * row, t + (y + L - p) * row, w, want_max);
     for (int y = 0; y < h; y++) {
-        uint8_t *restrict o = out + (size_t)y * w;
-        memcpy(o, in + (size_t)y * w, (size_t)w);
-        const int y0 = y - r > 0 ? y - r : 0, y1 = y + r < h - 1 ? y + r : h - 1;
-        for (int yy = y0; yy <= y1; yy++) {
-            const uint8_t *restrict a = in + (size_t)yy * w;
-            if (want_max)
-                for (int x = 0; x < w; x++)
-                    o[x] = a[x] > o[x] ? a[x] : o[x];
-            else
-                for (int x = 0; x < w; x++)
-                    o[x] = a[x] < o[x] ? a[x] : o[x];
-        }
+        const int lo = y - r > 0 ? y - r : 0, hi = (y + r < h - 1 ? y + r : h - 1) - r;
+        uint8_t *restrict o = out + y * row;
+        memcpy(o, t + lo * row, row);
+        extreme_into(o, t + hi * row, w, want_max);
     }
 }
 
@@ -392,14 +444,21 @@ DG_INLINE void widen_pairs(const uint8_t *restrict in, uint8_t *restrict out, in
  * 92.8% on the flat scenes (their dim frames). */
 enum { STROKE_CAP = 48 };
 
-/* paper = the grey closing of f (hw x hh, ink dark) by a square 2r+1 wide, eroded by one more
- * pixel; a is scratch of the same size. */
-static void paper_behind(const uint8_t *f, uint8_t *a, uint8_t *paper, int hw, int hh, int r)
+void vis_grey_extreme(const uint8_t *in, uint8_t *out, int w, int h, int r, int want_max,
+                      uint8_t *scratch)
 {
-    rows_extreme(f, a, hw, hh, r, 1);
-    cols_extreme(a, paper, hw, hh, r, 1);
-    rows_extreme(paper, a, hw, hh, r + 1, 0);
-    cols_extreme(a, paper, hw, hh, r + 1, 0);
+    uint8_t *rows = scratch, *t = scratch + (size_t)w * h;
+    rows_extreme(in, rows, w, h, r, want_max, t);
+    cols_extreme(rows, out, w, h, r, want_max, t);
+}
+
+/* paper = the grey closing of f (hw x hh, ink dark) by a square 2r+1 wide, eroded by one more
+ * pixel; a is scratch of the same size, t of VIS_EXTREME_SCRATCH(hw, hh) bytes. */
+static void paper_behind(const uint8_t *f, uint8_t *a, uint8_t *paper, int hw, int hh, int r,
+                         uint8_t *t)
+{
+    vis_grey_extreme(f, a, hw, hh, r, 1, t);
+    vis_grey_extreme(a, paper, hw, hh, r + 1, 0, t);
 }
 
 /* tile_t[ty * nx + tx] = the ink threshold of each ts x ts tile from depth (how far each half
@@ -445,17 +504,17 @@ DG_HOT static int stroke_mask(struct vis_work *wk, const struct vis_image *grey,
     const size_t n = (size_t)hw * hh;
     const int nx = (hw + ts - 1) / ts, ny = (hh + ts - 1) / ts;
     const size_t n_tiles = (size_t)nx * ny;
-    if (dg_grow((void **)&wk->morph, &wk->morph_cap, 3 * n + 2 * n_tiles + (size_t)grey->w, 1) !=
-        DG_OK)
+    if (dg_grow((void **)&wk->morph, &wk->morph_cap,
+                3 * n + 2 * n_tiles + (size_t)grey->w + VIS_EXTREME_SCRATCH(hw, hh), 1) != DG_OK)
         return dg_fail(DG_ENOMEM, "out of memory for a %dx%d image", grey->w, grey->h);
     uint8_t *restrict f = wk->morph, *restrict a = f + n, *restrict paper = a + n;
     uint8_t *restrict strongest = paper + n, *restrict tile_t = strongest + n_tiles;
-    uint8_t *restrict lim = tile_t + n_tiles;
+    uint8_t *restrict lim = tile_t + n_tiles, *restrict closing = lim + grey->w;
     const uint8_t *restrict half = wk->half;
     for (size_t i = 0; i < n; i++)
         f[i] = half[i] ^ flip;
     const int r = (hw < hh ? hw : hh) / 32 > 2 ? (hw < hh ? hw : hh) / 32 : 2;
-    paper_behind(f, a, paper, hw, hh, r);
+    paper_behind(f, a, paper, hw, hh, r, closing);
     for (size_t i = 0; i < n; i++) /* a: how far each half pixel lies below the paper */
         a[i] = (uint8_t)(paper[i] > f[i] ? paper[i] - f[i] : 0);
     tile_thresholds(a, hw, hh, ts, p, strongest, lim, tile_t);

@@ -43,6 +43,13 @@ void vis_grey_from_pixels(const uint8_t *px, size_t stride, int w, int h, int bp
 int vis_exif_orientation(const uint8_t *buf, size_t n);
 /* Turns img upright by an EXIF orientation 1..8 (5..8 swap width and height). */
 int vis_image_orient(struct vis_image *img, int orientation);
+/* out = the largest (want_max) or smallest grey level of in (w x h) over the (2r+1)-wide square
+ * around each pixel, clipped at the edges: a grey dilation or erosion, in about log2(r) + 3
+ * passes a direction. in and out must not overlap; scratch holds VIS_EXTREME_SCRATCH(w, h)
+ * bytes. */
+#define VIS_EXTREME_SCRATCH(w, h) ((size_t)(w) * (h)*2 + 2 * (size_t)(w))
+void vis_grey_extreme(const uint8_t *in, uint8_t *out, int w, int h, int r, int want_max,
+                      uint8_t *scratch);
 /* 8-bit RGB (bpp 3) or RGBA (bpp 4, alpha ignored) to grey with the loader's Rec. 601 weights in
  * integer form (77, 150, 29)/256: w x h pixels read with rgb_stride bytes per row, written with w
  * bytes per row. For video frames (the live window's RGB, the browser's RGBA). */
