@@ -58,7 +58,7 @@ static void test_identity_when_off(void **state)
     dg_rng_seed(&rng, 1);
     float in[PX], out[PX];
     fill_uniform(in, PX, 0, 1, &rng);
-    assert_int_equal(data_augment_image(out, in, W, H, &off, &rng), DG_OK);
+    assert_int_equal(data_augment_image(out, in, W, H, -1, &off, &rng), DG_OK);
     assert_close(out, in, PX, 1e-5, 0);
     assert_int_equal(data_corrupt_image(out, in, W, H, DATA_CLEAN, &rng), DG_OK);
     assert_memory_equal(out, in, sizeof in);
@@ -74,7 +74,7 @@ static void test_wide_pen(void **state)
     dg_rng_seed(&rng, 3);
     float in[PX], out[PX];
     draw_rect(in, 13, 4, 14, 23, 1.0f);
-    assert_int_equal(data_augment_image(out, in, W, H, &pen, &rng), DG_OK);
+    assert_int_equal(data_augment_image(out, in, W, H, 1, &pen, &rng), DG_OK);
     int x0 = W, x1 = -1, y0 = H, y1 = -1;
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
@@ -89,6 +89,86 @@ static void test_wide_pen(void **state)
     moments(out, &cx, &cy, &angle);
     assert_true(fabs(cx + 0.5 - 14.0) <= 1.0 && fabs(cy + 0.5 - 14.0) <= 1.0);
     assert_true(ink(out) > ink(in) * 1.2); /* 4 x 22 px grown, 20/22 of it kept */
+}
+
+/* Ink above 0.3 in the rectangle [x0, x1] x [y0, y1]. */
+static int ink_in(const float *img, int x0, int y0, int x1, int y1)
+{
+    int n = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++)
+            n += img[y * W + x] > 0.3f;
+    return n;
+}
+
+/* Writer styles on a drawn 1 (a bar 2 px wide): a continental 1's up-stroke leaves ink down to
+ * the left of the stem's top, where the bar had none, and the digit still fits the 20-pixel box;
+ * on a drawn 7 the bar across the stem leaves ink on both sides of the stem at mid height, on a
+ * drawn 9 the curled tail ink left of the stem's foot. Other labels, and unknown ones, are left
+ * alone; so is every 1 at p_style 0. */
+static void test_writer_styles(void **state)
+{
+    (void)state;
+    struct data_augment st = {.scale_min = 1, .scale_max = 1, .contrast_min = 1, .p_style = 1};
+    struct dg_rng rng;
+    float in[PX], out[PX];
+    int flagged = 0;
+    for (int seed = 0; seed < 20; seed++) {
+        dg_rng_seed(&rng, (uint64_t)seed);
+        draw_rect(in, 13, 4, 14, 23, 1.0f);
+        assert_int_equal(data_augment_image(out, in, W, H, 1, &st, &rng), DG_OK);
+        int x0 = W, x1 = -1, y0 = H, y1 = -1;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                if (out[y * W + x] > 0.05f) {
+                    x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
+                    y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+                }
+        assert_true(y1 - y0 + 1 <= 20 && x1 - x0 + 1 <= 20);
+        assert_true(x1 - x0 + 1 >= 4); /* the up-stroke widens the 2 px bar */
+        /* the stem is the rightmost ink, the stroke's end to its left in the upper half */
+        int stem = -1, best = 0;
+        for (int x = 0; x < W; x++) {
+            const int n = ink_in(out, x, 0, x, H - 1);
+            if (n > best)
+                best = n, stem = x;
+        }
+        assert_true(ink_in(out, 0, y0, stem - 2, y0 + (y1 - y0) / 2) > 0);
+        flagged++;
+    }
+    assert_int_equal(flagged, 20);
+    /* a 7: a top bar and a stem; ink left and right of the stem at mid height after */
+    draw_rect(in, 8, 5, 20, 6, 1.0f);
+    for (int y = 7; y <= 24; y++)
+        in[y * W + 19] = in[y * W + 20] = 1.0f;
+    dg_rng_seed(&rng, 5);
+    assert_int_equal(data_augment_image(out, in, W, H, 7, &st, &rng), DG_OK);
+    assert_true(ink_in(out, 0, 10, 17, 20) > 0 && ink_in(out, 22, 10, W - 1, 20) > 0);
+    assert_int_equal(ink_in(in, 0, 10, 17, 20), 0);
+    /* a 9: a loop and a stem; its tail curls back, leaving ink left of the stem low down */
+    draw_rect(in, 9, 4, 18, 12, 1.0f);
+    for (int y = 6; y <= 10; y++)
+        for (int x = 11; x <= 16; x++)
+            in[y * W + x] = 0.0f;
+    for (int y = 13; y <= 23; y++)
+        in[y * W + 17] = in[y * W + 18] = 1.0f;
+    assert_int_equal(ink_in(in, 0, 16, 15, H - 1), 0);
+    dg_rng_seed(&rng, 6);
+    assert_int_equal(data_augment_image(out, in, W, H, 9, &st, &rng), DG_OK);
+    assert_true(ink_in(out, 0, 16, 14, H - 1) > 0);
+    /* a 4, an unknown label and p_style 0 leave the image as drawn */
+    float bar[PX];
+    draw_rect(bar, 13, 4, 14, 23, 1.0f);
+    const int labels[2] = {4, -1};
+    for (int k = 0; k < 2; k++) {
+        dg_rng_seed(&rng, 9);
+        assert_int_equal(data_augment_image(out, bar, W, H, labels[k], &st, &rng), DG_OK);
+        assert_memory_equal(out, bar, sizeof bar);
+    }
+    st.p_style = 0;
+    dg_rng_seed(&rng, 9);
+    assert_int_equal(data_augment_image(out, bar, W, H, 1, &st, &rng), DG_OK);
+    assert_memory_equal(out, bar, sizeof bar);
 }
 
 static void test_reproducible_and_in_range(void **state)
@@ -109,14 +189,14 @@ static void test_reproducible_and_in_range(void **state)
 #ifdef _OPENMP
     omp_set_num_threads(1);
 #endif
-    assert_int_equal(data_augment_batch(x1, N, W, H, &a, 7, 3, idx), DG_OK);
+    assert_int_equal(data_augment_batch(x1, NULL, N, W, H, &a, 7, 3, idx), DG_OK);
     /* the same images in reverse order, on two threads: each image gets the same distortion */
     for (int i = 0; i < N; i++)
         memcpy(x2 + i * PX, orig + (N - 1 - i) * PX, PX * sizeof *x2);
 #ifdef _OPENMP
     omp_set_num_threads(2);
 #endif
-    assert_int_equal(data_augment_batch(x2, N, W, H, &a, 7, 3, rev), DG_OK);
+    assert_int_equal(data_augment_batch(x2, NULL, N, W, H, &a, 7, 3, rev), DG_OK);
     int changed = 0;
     for (int i = 0; i < N; i++) {
         assert_memory_equal(x1 + i * PX, x2 + (N - 1 - i) * PX, PX * sizeof *x1);
@@ -127,14 +207,14 @@ static void test_reproducible_and_in_range(void **state)
     assert_int_equal(changed, N);
     /* another epoch draws other distortions */
     memcpy(x2, orig, N * PX * sizeof *x2);
-    assert_int_equal(data_augment_batch(x2, N, W, H, &a, 7, 4, idx), DG_OK);
+    assert_int_equal(data_augment_batch(x2, NULL, N, W, H, &a, 7, 4, idx), DG_OK);
     assert_true(memcmp(x1, x2, N * PX * sizeof *x1) != 0);
     /* bad sizes are refused */
-    assert_int_equal(data_augment_batch(x1, 1, 65, 28, &a, 7, 3, idx), DG_EARG);
+    assert_int_equal(data_augment_batch(x1, NULL, 1, 65, 28, &a, 7, 3, idx), DG_EARG);
     float out[PX];
     struct dg_rng rng;
     dg_rng_seed(&rng, 2);
-    assert_int_equal(data_augment_image(out, orig, 1, 28, &a, &rng), DG_EARG);
+    assert_int_equal(data_augment_image(out, orig, 1, 28, 1, &a, &rng), DG_EARG);
     assert_int_equal(data_corrupt_image(out, orig, W, H, DATA_N_CORRUPTIONS, &rng), DG_EARG);
     free(x1), free(x2), free(orig);
 }
@@ -199,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_when_off),
         cmocka_unit_test(test_wide_pen),
+        cmocka_unit_test(test_writer_styles),
         cmocka_unit_test(test_reproducible_and_in_range),
         cmocka_unit_test(test_corruptions_measured),
     };

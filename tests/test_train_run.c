@@ -40,6 +40,8 @@ static void new_run(struct train_run *run, const char *out)
     rc.wd = 0.01;
     rc.cosine = 1;
     rc.augment = 1;
+    rc.pen = 0.25;
+    rc.style = 0.5;
     snprintf(rc.out, sizeof rc.out, "%s", out);
     assert_int_equal(train_run_new("c4k5-p2-f16b-d0.2-f10", &rc, NN_ADAM, run), DG_OK);
 }
@@ -108,7 +110,8 @@ static void test_checkpoint_resume(void **state)
     assert_int_equal(c.epoch, 1);
     assert_int_equal(c.batch_index, 2);
     assert_true(c.rc.epochs == 3 && c.rc.batch == 16 && c.rc.seed == 5 && c.rc.cosine &&
-                c.rc.augment && c.rc.wd == 0.01 && c.rc.lr == b.rc.lr);
+                c.rc.augment && c.rc.wd == 0.01 && c.rc.lr == b.rc.lr && c.rc.pen == 0.25 &&
+                c.rc.style == 0.5);
     assert_string_equal(c.rc.out, "a.safetensors");
     assert_string_equal(nn_meta_get(&c.meta, "test_accuracy"), "0.5000");
     assert_int_equal(c.opt->step, b.opt->step);

@@ -25,6 +25,7 @@ void data_augment_default(struct data_augment *a)
     a->p_paper = 0.3f;
     a->paper_max = 0.2f;
     a->p_pen = 0.0f;
+    a->p_style = 0.0f;
 }
 
 static float uniform(struct dg_rng *rng, float lo, float hi)
@@ -128,14 +129,10 @@ static void thickness(float *img, float *tmp, int w, int h, int thicken, float a
         }
 }
 
-/* A wide pen, as other writers' digits and small blurred ones on a camera's page look once fitted
- * into MNIST's box: the ink dilated `passes` times (4-neighbourhood), then fitted again so its
- * longer side is 20/28 of the image and centred by mass, as MNIST's digits were made. A 1 comes
- * out as a wide bar, a loop's hole closes up. */
-static void wide_pen(float *img, float *tmp, int w, int h, int passes)
+/* Fits the ink (above 0.05) into MNIST's box again: its longer side scaled to 20/28 of the image
+ * when it is longer, then centred by mass, as MNIST's digits were made. */
+static void fit_box(float *img, int w, int h)
 {
-    for (int p = 0; p < passes; p++)
-        thickness(img, tmp, w, h, 1, 1.0f);
     int x0 = w, y0 = h, x1 = -1, y1 = -1;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
@@ -172,6 +169,124 @@ static void wide_pen(float *img, float *tmp, int w, int h, int passes)
         memcpy(img + (size_t)(oy + y) * w + ox, patch + (size_t)y * nw, (size_t)nw * sizeof *img);
 }
 
+/* A wide pen, as other writers' digits and small blurred ones on a camera's page look once fitted
+ * into MNIST's box: the ink dilated `passes` times (4-neighbourhood), then fitted again. A 1 comes
+ * out as a wide bar, a loop's hole closes up. */
+static void wide_pen(float *img, float *tmp, int w, int h, int passes)
+{
+    for (int p = 0; p < passes; p++)
+        thickness(img, tmp, w, h, 1, 1.0f);
+    fit_box(img, w, h);
+}
+
+/* A pen stroke from (ax, ay) to (bx, by) of radius r and ink level v, antialiased over a pixel,
+ * laid over the image (the brighter of the two wins, as ink over ink). */
+static void stroke(float *img, int w, int h, float ax, float ay, float bx, float by, float r,
+                   float v)
+{
+    const float dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float t = len2 > 0.0f ? (((float)x - ax) * dx + ((float)y - ay) * dy) / len2 : 0.0f;
+            t = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+            const float ex = (float)x - (ax + t * dx), ey = (float)y - (ay + t * dy);
+            float c = r + 0.5f - sqrtf(ex * ex + ey * ey);
+            c = (c < 0.0f ? 0.0f : c > 1.0f ? 1.0f : c) * v;
+            if (c > img[y * w + x])
+                img[y * w + x] = c;
+        }
+}
+
+/* The ink's first and last row above 0.3 (-1 without ink); returns the brightest value. */
+static float ink_rows(const float *img, int w, int h, int *top, int *bottom)
+{
+    float peak = 0.0f;
+    *top = -1, *bottom = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const float v = img[y * w + x];
+            peak = v > peak ? v : peak;
+            if (v > 0.3f) {
+                *top = *top < 0 ? y : *top;
+                *bottom = y;
+            }
+        }
+    return peak;
+}
+
+/* The mass-weighted mean column of the rows [ya, yb] (-1 when they hold no ink), their mass. */
+static float mean_column(const float *img, int w, int ya, int yb, float *mass)
+{
+    double m = 0.0, mx = 0.0;
+    for (int y = ya; y <= yb; y++)
+        for (int x = 0; x < w; x++)
+            m += img[y * w + x], mx += img[y * w + x] * x;
+    *mass = (float)m;
+    return m > 0.0 ? (float)(mx / m) : -1.0f;
+}
+
+/* Other writers' forms of a digit MNIST's writers rarely use, drawn onto the digit before the
+ * warp: a 1 gets the long up-stroke of a continental 1 (from its top, down to the left at 40-60
+ * degrees from the horizontal, a fifth to a third of its height long: flatter or longer, it
+ * would be a 7's bar; a quarter of them a foot too), a 7 the bar across its stem, a 9 its tail
+ * curled back to the left (10-40 degrees up, 0.18-0.35 of its height). Only an upright 1 (its
+ * stem within 14 degrees of the vertical) gets the stroke: on a slanted one it would make a 7.
+ * The strokes are as wide as the digit's lower half (its ink per row); the digit is fitted into
+ * the box again. u[0..4] are the caller's uniform draws. */
+static void writer_style(float *img, int w, int h, int label, const float u[5])
+{
+    int top, bottom;
+    const float peak = ink_rows(img, w, h, &top, &bottom);
+    const int tall = bottom - top + 1;
+    if (top < 0 || tall < 8 || peak <= 0.0f)
+        return;
+    /* the pen's radius from the lower half, a single stroke in a 1, 7 or 9: its ink per row */
+    const int lo = top + tall / 2;
+    float m_low, m_top;
+    const float x_low = mean_column(img, w, lo, bottom, &m_low);
+    const float x_top = mean_column(img, w, top, top + 1, &m_top);
+    float r = 0.5f * m_low / ((float)(bottom - lo + 1) * peak);
+    r = r < 0.8f ? 0.8f : r > 2.5f ? 2.5f : r;
+    if (label == 1) {
+        /* only an upright stem: on a slanted one the stroke would make it a 7 */
+        const float dx = x_low - x_top, dy = 0.5f * (float)(bottom + lo) - (float)top;
+        if (x_top < 0.0f || x_low < 0.0f || fabsf(dx) > 0.25f * dy)
+            return;
+        const float t = (float)((40.0 + 20.0 * u[0]) * PI / 180.0);
+        const float len = (float)tall * (0.2f + 0.15f * u[1]);
+        stroke(img, w, h, x_top, (float)top + r, x_top - len * cosf(t),
+               (float)top + r + len * sinf(t), r, peak);
+        if (u[2] < 0.25f) {
+            float mb;
+            const float xb = mean_column(img, w, bottom - 1, bottom, &mb);
+            const float half = (float)tall * (0.12f + 0.12f * u[3]);
+            stroke(img, w, h, xb - half, (float)bottom - r, xb + half, (float)bottom - r, r, peak);
+        }
+    } else if (label == 7) {
+        const int yc = top + (int)((float)tall * (0.45f + 0.15f * u[0]));
+        float m;
+        const float xc = mean_column(img, w, yc, yc, &m);
+        if (xc < 0.0f)
+            return;
+        const float half = (float)tall * (0.15f + 0.12f * u[1]);
+        const float tilt = (u[2] - 0.5f) * 0.35f * half;
+        stroke(img, w, h, xc - half, (float)yc + tilt, xc + half, (float)yc - tilt, r, peak);
+    } else if (label == 9) {
+        /* the tail's end curled back to the left, as many write a 9 */
+        float mb;
+        const float xb = mean_column(img, w, bottom - 1, bottom, &mb);
+        if (xb < 0.0f)
+            return;
+        const float t = (float)((10.0 + 30.0 * u[0]) * PI / 180.0);
+        const float len = (float)tall * (0.18f + 0.17f * u[1]);
+        stroke(img, w, h, xb, (float)bottom - r, xb - len * cosf(t),
+               (float)bottom - r - len * sinf(t), r, peak);
+    } else {
+        return;
+    }
+    fit_box(img, w, h);
+}
+
 /* Separable [1 2 1]/4 blur passes, blended with the original by a. */
 static void blur(float *img, float *tmp, int w, int h, int passes, float a)
 {
@@ -201,12 +316,23 @@ static void clamp01(float *img, int n)
         img[i] = img[i] < 0.0f ? 0.0f : img[i] > 1.0f ? 1.0f : img[i];
 }
 
-int data_augment_image(float *out, const float *in, int w, int h, const struct data_augment *a,
-                       struct dg_rng *rng)
+int data_augment_image(float *out, const float *in, int w, int h, int label,
+                       const struct data_augment *a, struct dg_rng *rng)
 {
     if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
         return dg_fail(DG_EARG, "augment: image %dx%d is outside 2..%d", w, h, DATA_AUG_MAX_SIDE);
-    float tmp[MAX_PIXELS];
+    float tmp[MAX_PIXELS], styled[MAX_PIXELS];
+    /* drawn only by recipes that use it, so the others' streams are as they were */
+    if (a->p_style > 0.0f && (label == 1 || label == 7 || label == 9)) {
+        float u[5];
+        for (int i = 0; i < 5; i++)
+            u[i] = dg_rng_uniform(rng);
+        if (u[4] < a->p_style) {
+            memcpy(styled, in, (size_t)w * h * sizeof *in);
+            writer_style(styled, w, h, label, u);
+            in = styled;
+        }
+    }
     struct warp wp;
     const float scale = uniform(rng, a->scale_min, a->scale_max);
     warp_affine(&wp, w, h, uniform(rng, -a->rotate_deg, a->rotate_deg), scale,
@@ -253,8 +379,9 @@ uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index)
     return z ^ (z >> 31);
 }
 
-int data_augment_batch(float *x, int n, int w, int h, const struct data_augment *a, uint64_t seed,
-                       uint64_t epoch, const uint32_t *idx)
+int data_augment_batch(float *x, const uint8_t *y, int n, int w, int h,
+                       const struct data_augment *a, uint64_t seed, uint64_t epoch,
+                       const uint32_t *idx)
 {
     if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
         return dg_fail(DG_EARG, "augment: image %dx%d is outside 2..%d", w, h, DATA_AUG_MAX_SIDE);
@@ -265,7 +392,7 @@ int data_augment_batch(float *x, int n, int w, int h, const struct data_augment 
         struct dg_rng rng;
         dg_rng_seed(&rng, data_augment_seed(seed, epoch, idx[i]));
         memcpy(src, img, (size_t)w * h * sizeof *img);
-        data_augment_image(img, src, w, h, a, &rng);
+        data_augment_image(img, src, w, h, y ? y[i] : -1, a, &rng);
     }
     return DG_OK;
 }

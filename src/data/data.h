@@ -82,20 +82,25 @@ enum { DATA_AUG_MAX_SIDE = 64 };
 struct data_augment {
     float rotate_deg, scale_min, scale_max, shift_px, shear, elastic_px;
     float p_thickness, p_blur, noise, contrast_min, p_paper, paper_max;
-    float p_pen; /* a wide pen: dilated 1-3 times and fitted into the box again (0 by default) */
+    float p_pen;   /* a wide pen: dilated 1-3 times and fitted into the box again (0 by default) */
+    float p_style; /* of the 1s, 7s and 9s, the share in other writers' forms: a continental
+                    * 1's long up-stroke (a foot on a quarter of them), a 7's bar across its
+                    * stem, a 9's tail curled back (0 by default) */
 };
 /* The settings of the "robust" model's recipe. */
 void data_augment_default(struct data_augment *a);
 
 /* out = a random distortion of in (w x h floats, ink high, 2..DATA_AUG_MAX_SIDE a side; out and
- * in distinct), drawn from rng. DG_EARG on a bad size. */
-int data_augment_image(float *out, const float *in, int w, int h, const struct data_augment *a,
-                       struct dg_rng *rng);
-/* Distorts the n images of x in place; image i uses a stream seeded from (seed, epoch, idx[i]),
- * so the result does not depend on the batch order or the thread count. Runs on the OpenMP
- * threads. */
-int data_augment_batch(float *x, int n, int w, int h, const struct data_augment *a, uint64_t seed,
-                       uint64_t epoch, const uint32_t *idx);
+ * in distinct), drawn from rng; label is in's class (-1 unknown: no writer style). DG_EARG on a
+ * bad size. */
+int data_augment_image(float *out, const float *in, int w, int h, int label,
+                       const struct data_augment *a, struct dg_rng *rng);
+/* Distorts the n images of x in place (their labels y, nullable); image i uses a stream seeded
+ * from (seed, epoch, idx[i]), so the result does not depend on the batch order or the thread
+ * count. Runs on the OpenMP threads. */
+int data_augment_batch(float *x, const uint8_t *y, int n, int w, int h,
+                       const struct data_augment *a, uint64_t seed, uint64_t epoch,
+                       const uint32_t *idx);
 /* The per-image seed data_augment_batch uses. */
 uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index);
 

@@ -123,6 +123,7 @@ int train_run_save(const struct train_run *run, const char *path)
     err |= nn_meta_set(&meta, "schedule", "%s", rc->cosine ? "cosine" : "const");
     err |= nn_meta_set(&meta, "augment", "%s", rc->augment ? "on" : "off");
     err |= nn_meta_set(&meta, "pen", "%.17g", rc->pen);
+    err |= nn_meta_set(&meta, "style", "%.17g", rc->style);
     if (rc->extra[0])
         err |= nn_meta_set(&meta, "extra", "%s", rc->extra);
     err |= nn_meta_set(&meta, "mnist_repeat", "%ld", rc->mnist_repeat);
@@ -193,7 +194,8 @@ int train_run_load(const char *path, struct train_run *out)
         meta_long(&meta, "val", 0, 10000000, 0, &rc->val) ||
         meta_long(&meta, "mnist_repeat", 1, 8, 0, &rc->mnist_repeat) ||
         meta_double(&meta, "wd", &rc->wd) || meta_double(&meta, "smooth", &rc->smooth) ||
-        meta_double(&meta, "pen", &rc->pen) || rc->pen > 1.0) { /* no pen before: 0 */
+        meta_double(&meta, "pen", &rc->pen) || rc->pen > 1.0 || /* no pen before: 0 */
+        meta_double(&meta, "style", &rc->style) || rc->style > 1.0) {
         train_run_free(out);
         return dg_fail(DG_EFORMAT,
                        "%s is a model, not a training checkpoint (or is damaged); resume from the "
@@ -259,6 +261,7 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
     struct data_augment aug;
     data_augment_default(&aug);
     aug.p_pen = (float)rc->pen;
+    aug.p_style = (float)rc->style;
     run->opt->weight_decay = (float)rc->wd;
     run->opt->label_smoothing = (float)rc->smooth;
     struct train_progress p = {.epoch = run->epoch + 1, .n_batches = n_batches};
@@ -275,7 +278,8 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
                                                                     : rc->batch);
         data_batch(examples, idx, n, x, y);
         if (rc->augment)
-            data_augment_batch(x, n, 28, 28, &aug, (uint64_t)rc->seed, (uint64_t)run->epoch, idx);
+            data_augment_batch(x, y, n, 28, 28, &aug, (uint64_t)rc->seed, (uint64_t)run->epoch,
+                               idx);
         run->opt->lr =
             train_lr(rc, (long)run->epoch * n_batches + b, rc->epochs * (long)n_batches, n_batches);
         int correct;

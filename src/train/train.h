@@ -32,6 +32,7 @@ struct train_recipe {
     int cosine;             /* one warm-up epoch, then a cosine decay to 0 (else constant) */
     int augment;            /* data_augment_batch on every training batch */
     double pen;             /* with augment: the share drawn with a wide pen (data_augment) */
+    double style;           /* with augment: the share of 1s, 7s, 9s in other writers' forms */
     long limit;             /* the first `limit` MNIST training images only (0: all) */
     long val;               /* the last `val` MNIST training images held out for validation */
     long mnist_repeat;      /* MNIST's images this many times an epoch beside `extra` */
