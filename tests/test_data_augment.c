@@ -29,6 +29,18 @@ static double ink(const float *img)
     return s;
 }
 
+/* The box of the pixels above 0.05 (x1 = y1 = -1 without any). */
+static void ink_box(const float *img, int *x0, int *y0, int *x1, int *y1)
+{
+    *x0 = W, *y0 = H, *x1 = -1, *y1 = -1;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            if (img[y * W + x] > 0.05f) {
+                *x0 = x < *x0 ? x : *x0, *x1 = x > *x1 ? x : *x1;
+                *y0 = y < *y0 ? y : *y0, *y1 = y > *y1 ? y : *y1;
+            }
+}
+
 static void moments(const float *img, double *cx, double *cy, double *angle_deg)
 {
     double m = ink(img), sx = 0, sy = 0;
@@ -75,13 +87,8 @@ static void test_wide_pen(void **state)
     float in[PX], out[PX];
     draw_rect(in, 13, 4, 14, 23, 1.0f);
     assert_int_equal(data_augment_image(out, in, W, H, 1, &pen, &rng), DG_OK);
-    int x0 = W, x1 = -1, y0 = H, y1 = -1;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            if (out[y * W + x] > 0.05f) {
-                x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
-                y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
-            }
+    int x0, y0, x1, y1;
+    ink_box(out, &x0, &y0, &x1, &y1);
     assert_int_equal(y1 - y0 + 1, 20); /* fitted again: the longer side is 20 */
     assert_true(x1 - x0 + 1 >= 3);     /* wider than the 2 px it was drawn with */
     assert_true(x1 - x0 + 1 <= 5);
@@ -112,21 +119,16 @@ static void test_writer_styles(void **state)
     struct data_augment st = {.scale_min = 1, .scale_max = 1, .contrast_min = 1, .p_style = 1};
     struct dg_rng rng;
     float in[PX], out[PX];
-    int flagged = 0;
     for (int seed = 0; seed < 20; seed++) {
         dg_rng_seed(&rng, (uint64_t)seed);
         draw_rect(in, 13, 4, 14, 23, 1.0f);
         assert_int_equal(data_augment_image(out, in, W, H, 1, &st, &rng), DG_OK);
-        int x0 = W, x1 = -1, y0 = H, y1 = -1;
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++)
-                if (out[y * W + x] > 0.05f) {
-                    x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
-                    y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
-                }
+        int x0, y0, x1, y1;
+        ink_box(out, &x0, &y0, &x1, &y1);
         assert_true(y1 - y0 + 1 <= 20 && x1 - x0 + 1 <= 20);
         assert_true(x1 - x0 + 1 >= 4); /* the up-stroke widens the 2 px bar */
-        /* the stem is the rightmost ink, the stroke's end to its left in the upper half */
+        /* the stem is the column with the most ink, the stroke's end to its left in the upper
+         * half */
         int stem = -1, best = 0;
         for (int x = 0; x < W; x++) {
             const int n = ink_in(out, x, 0, x, H - 1);
@@ -134,9 +136,7 @@ static void test_writer_styles(void **state)
                 best = n, stem = x;
         }
         assert_true(ink_in(out, 0, y0, stem - 2, y0 + (y1 - y0) / 2) > 0);
-        flagged++;
     }
-    assert_int_equal(flagged, 20);
     /* a 7: a top bar and a stem; ink left and right of the stem at mid height after */
     draw_rect(in, 8, 5, 20, 6, 1.0f);
     for (int y = 7; y <= 24; y++)

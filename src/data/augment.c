@@ -214,77 +214,97 @@ static float ink_rows(const float *img, int w, int h, int *top, int *bottom)
     return peak;
 }
 
-/* The mass-weighted mean column of the rows [ya, yb] (-1 when they hold no ink), their mass. */
+/* The mass-weighted mean column of the rows [ya, yb] (-1 when they hold no ink); their mass
+ * into *mass (nullable). */
 static float mean_column(const float *img, int w, int ya, int yb, float *mass)
 {
     double m = 0.0, mx = 0.0;
     for (int y = ya; y <= yb; y++)
         for (int x = 0; x < w; x++)
             m += img[y * w + x], mx += img[y * w + x] * x;
-    *mass = (float)m;
+    if (mass)
+        *mass = (float)m;
     return m > 0.0 ? (float)(mx / m) : -1.0f;
 }
 
-/* Other writers' forms of a digit MNIST's writers rarely use, drawn onto the digit before the
- * warp: a 1 gets the long up-stroke of a continental 1 (from its top, down to the left at 40-60
- * degrees from the horizontal, a fifth to a third of its height long: flatter or longer, it
- * would be a 7's bar; a quarter of them a foot too), a 7 the bar across its stem, a 9 its tail
- * curled back to the left (10-40 degrees up, 0.18-0.35 of its height). Only an upright 1 (its
- * stem within 14 degrees of the vertical) gets the stroke: on a slanted one it would make a 7.
- * The strokes are as wide as the digit's lower half (its ink per row); the digit is fitted into
- * the box again. u[0..4] are the caller's uniform draws. */
-static void writer_style(float *img, int w, int h, int label, const float u[5])
+/* The digit as writer_style's forms see it: its first and last ink row, its height, the brightest
+ * ink, and the pen's radius from its lower half (a single stroke in a 1, 7 or 9: its ink per
+ * row, within 0.8-2.5 px). */
+struct ink_shape {
+    int top, bottom, tall;
+    float peak, r;
+};
+
+/* A continental 1: an upright stem (within 14 degrees of the vertical; on a slanted one the
+ * stroke would make a 7) gets an up-stroke from its top, down to the left at 40-60 degrees from
+ * the horizontal and a fifth to a third of its height long (flatter or longer, it would be a 7's
+ * bar); a quarter of them a foot too. Returns 0 when the 1 is left as it was. */
+static int continental_one(float *img, int w, int h, const struct ink_shape *d, const float u[4])
 {
-    int top, bottom;
-    const float peak = ink_rows(img, w, h, &top, &bottom);
-    const int tall = bottom - top + 1;
-    if (top < 0 || tall < 8 || peak <= 0.0f)
-        return;
-    /* the pen's radius from the lower half, a single stroke in a 1, 7 or 9: its ink per row */
-    const int lo = top + tall / 2;
-    float m_low, m_top;
-    const float x_low = mean_column(img, w, lo, bottom, &m_low);
-    const float x_top = mean_column(img, w, top, top + 1, &m_top);
-    float r = 0.5f * m_low / ((float)(bottom - lo + 1) * peak);
-    r = r < 0.8f ? 0.8f : r > 2.5f ? 2.5f : r;
-    if (label == 1) {
-        /* only an upright stem: on a slanted one the stroke would make it a 7 */
-        const float dx = x_low - x_top, dy = 0.5f * (float)(bottom + lo) - (float)top;
-        if (x_top < 0.0f || x_low < 0.0f || fabsf(dx) > 0.25f * dy)
-            return;
-        const float t = (float)((40.0 + 20.0 * u[0]) * PI / 180.0);
-        const float len = (float)tall * (0.2f + 0.15f * u[1]);
-        stroke(img, w, h, x_top, (float)top + r, x_top - len * cosf(t),
-               (float)top + r + len * sinf(t), r, peak);
-        if (u[2] < 0.25f) {
-            float mb;
-            const float xb = mean_column(img, w, bottom - 1, bottom, &mb);
-            const float half = (float)tall * (0.12f + 0.12f * u[3]);
-            stroke(img, w, h, xb - half, (float)bottom - r, xb + half, (float)bottom - r, r, peak);
-        }
-    } else if (label == 7) {
-        const int yc = top + (int)((float)tall * (0.45f + 0.15f * u[0]));
-        float m;
-        const float xc = mean_column(img, w, yc, yc, &m);
-        if (xc < 0.0f)
-            return;
-        const float half = (float)tall * (0.15f + 0.12f * u[1]);
-        const float tilt = (u[2] - 0.5f) * 0.35f * half;
-        stroke(img, w, h, xc - half, (float)yc + tilt, xc + half, (float)yc - tilt, r, peak);
-    } else if (label == 9) {
-        /* the tail's end curled back to the left, as many write a 9 */
-        float mb;
-        const float xb = mean_column(img, w, bottom - 1, bottom, &mb);
-        if (xb < 0.0f)
-            return;
-        const float t = (float)((10.0 + 30.0 * u[0]) * PI / 180.0);
-        const float len = (float)tall * (0.18f + 0.17f * u[1]);
-        stroke(img, w, h, xb, (float)bottom - r, xb - len * cosf(t),
-               (float)bottom - r - len * sinf(t), r, peak);
-    } else {
-        return;
+    const int lo = d->top + d->tall / 2;
+    const float x_low = mean_column(img, w, lo, d->bottom, NULL);
+    const float x_top = mean_column(img, w, d->top, d->top + 1, NULL);
+    const float dx = x_low - x_top, dy = 0.5f * (float)(d->bottom + lo) - (float)d->top;
+    if (x_top < 0.0f || x_low < 0.0f || fabsf(dx) > 0.25f * dy)
+        return 0;
+    const float t = (float)((40.0 + 20.0 * u[0]) * PI / 180.0);
+    const float len = (float)d->tall * (0.2f + 0.15f * u[1]), y0 = (float)d->top + d->r;
+    stroke(img, w, h, x_top, y0, x_top - len * cosf(t), y0 + len * sinf(t), d->r, d->peak);
+    if (u[2] < 0.25f) {
+        const float xb = mean_column(img, w, d->bottom - 1, d->bottom, NULL);
+        const float half = (float)d->tall * (0.12f + 0.12f * u[3]), yb = (float)d->bottom - d->r;
+        stroke(img, w, h, xb - half, yb, xb + half, yb, d->r, d->peak);
     }
-    fit_box(img, w, h);
+    return 1;
+}
+
+/* A 7 with a bar across its stem, 45-60% of the way down, slightly tilted. */
+static int crossed_seven(float *img, int w, int h, const struct ink_shape *d, const float u[4])
+{
+    const int yc = d->top + (int)((float)d->tall * (0.45f + 0.15f * u[0]));
+    const float xc = mean_column(img, w, yc, yc, NULL);
+    if (xc < 0.0f)
+        return 0;
+    const float half = (float)d->tall * (0.15f + 0.12f * u[1]);
+    const float tilt = (u[2] - 0.5f) * 0.35f * half;
+    stroke(img, w, h, xc - half, (float)yc + tilt, xc + half, (float)yc - tilt, d->r, d->peak);
+    return 1;
+}
+
+/* A 9 whose tail's end curls back to the left (10-40 degrees up, 0.18-0.35 of its height), as
+ * many write it. */
+static int curled_nine(float *img, int w, int h, const struct ink_shape *d, const float u[4])
+{
+    const float xb = mean_column(img, w, d->bottom - 1, d->bottom, NULL);
+    if (xb < 0.0f)
+        return 0;
+    const float t = (float)((10.0 + 30.0 * u[0]) * PI / 180.0);
+    const float len = (float)d->tall * (0.18f + 0.17f * u[1]), yb = (float)d->bottom - d->r;
+    stroke(img, w, h, xb, yb, xb - len * cosf(t), yb - len * sinf(t), d->r, d->peak);
+    return 1;
+}
+
+/* Other writers' forms of a digit MNIST's writers rarely use, drawn onto the digit before the
+ * warp (continental_one, crossed_seven, curled_nine), the strokes as wide as the digit's own pen;
+ * the digit is then fitted into the box again. u[0..3] are the caller's uniform draws. */
+static void writer_style(float *img, int w, int h, int label, const float u[4])
+{
+    struct ink_shape d;
+    d.peak = ink_rows(img, w, h, &d.top, &d.bottom);
+    d.tall = d.bottom - d.top + 1;
+    if (d.top < 0 || d.tall < 8 || d.peak <= 0.0f)
+        return;
+    const int lo = d.top + d.tall / 2;
+    float m_low;
+    mean_column(img, w, lo, d.bottom, &m_low);
+    d.r = 0.5f * m_low / ((float)(d.bottom - lo + 1) * d.peak);
+    d.r = d.r < 0.8f ? 0.8f : d.r > 2.5f ? 2.5f : d.r;
+    const int drawn = label == 1   ? continental_one(img, w, h, &d, u)
+                      : label == 7 ? crossed_seven(img, w, h, &d, u)
+                      : label == 9 ? curled_nine(img, w, h, &d, u)
+                                   : 0;
+    if (drawn)
+        fit_box(img, w, h);
 }
 
 /* Separable [1 2 1]/4 blur passes, blended with the original by a. */
