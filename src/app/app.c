@@ -726,22 +726,24 @@ static void on_key(struct live *l, SDL_Keycode k)
 
 /* ---- set-up and the loop -------------------------------------------------------------------- */
 
-/* At a video's end: an error when frames could not be decoded or the file held fewer than nine
- * tenths of the frames it says it has (cut short), so a damaged file is not read in silence. */
+/* At a video's end: an error when the file held fewer than nine tenths of the frames it says it
+ * has (cut short; its last frame, cut in the middle, may not decode either) or frames could not
+ * be decoded, so a damaged file is not read in silence. */
 static int check_video_end(struct live *l)
 {
     if (l->cfg->source.kind != MEDIA_SOURCE_VIDEO)
         return DG_OK;
     struct media_stats st;
     media_capture_stats(l->cap, &st);
+    const long long held = (long long)(st.delivered + st.undecodable);
+    if (st.expected > 0 && held * 10 < (long long)st.expected * 9)
+        return dg_fail(DG_EIO,
+                       "%s ended after %lld of the %lld frames it says it has: it is cut short",
+                       l->source_name, held, (long long)st.expected);
     if (st.undecodable > 0)
         return dg_fail(DG_EIO,
                        "%s: %lld frames could not be decoded (%lld read); the file is damaged",
                        l->source_name, (long long)st.undecodable, (long long)st.delivered);
-    if (st.expected > 0 && st.delivered * 10 < st.expected * 9)
-        return dg_fail(DG_EIO,
-                       "%s ended after %lld of the %lld frames it says it has: it is cut short",
-                       l->source_name, (long long)st.delivered, (long long)st.expected);
     return DG_OK;
 }
 
