@@ -11,8 +11,8 @@
 #   make fuzz       build the libFuzzer targets and run each briefly (clang)
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
 #   make world      the camera-view scenes (tools/worldgen.c): build/world (report) and
-#                   build/world-tune (tuning); make mine: examples for the "not a digit" class;
-#                   make world-cross: report scenes over backgrounds nothing was tuned on
+#                   build/world-tune (tuning); make mine: training examples mined from two more
+#                   worlds; make world-cross: report scenes over backgrounds nothing saw
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
 # base <- nn; base <- vision; base <- data; nn + data <- train; nn + vision <- recog; base + FFmpeg <- media;
@@ -254,14 +254,22 @@ world-cross: build/world-cross/truth.jsonl
 build/world-cross/truth.jsonl: $(B)/worldgen data
 	@test -n "$(CROSS_PHOTOS)" || { echo "make world-cross: no backgrounds in /usr/share/backgrounds; apt-get install ukui-wallpapers" >&2; exit 1; }
 	$(B)/worldgen build/world-cross $(WORLD) 5 data/mnist t10k $(foreach p,$(CROSS_PHOTOS),$(p) $(p) $(p) $(p))
-# build/world-mine: more training-digit scenes, whose candidates become training examples for the
-# "not a digit" class (make mine: digits scan-eval --mine).
+# build/world-mine and build/world-mine2: more training-digit scenes (seeds 3 and 7), whose
+# candidates become training examples (make mine: digits scan-eval --mine with the shipped fast
+# model): on a digit its label, on nothing "not a digit", on two digits "two digits"; what the
+# model read wrongly is written 4 more times and the two-digit examples 3 more times. Train on both
+# with --extra $(MINED) (README, The shipped models).
 MINE ?= 2000
-mine: build/world-mine/mined-labels-idx1-ubyte
+MINE_WEIGHTS := --hard 4 --pairs 3
+MINED := build/world-mine/mined:build/world-mine2/mined
+mine: build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte
 build/world-mine/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world-mine $(MINE) 3 data/mnist train $(PHOTOS)
-build/world-mine/mined-labels-idx1-ubyte: build/world-mine/truth.jsonl $(B)/digits
-	$(B)/digits scan-eval --mine build/world-mine/mined build/world-mine/truth.jsonl
+build/world-mine2/truth.jsonl: $(B)/worldgen data
+	$(B)/worldgen build/world-mine2 $(MINE) 7 data/mnist train $(PHOTOS)
+build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte: \
+  %/mined-labels-idx1-ubyte: %/truth.jsonl $(B)/digits
+	$(B)/digits scan-eval $(MINE_WEIGHTS) --mine $*/mined $<
 $(B)/worldgen: tools/worldgen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 

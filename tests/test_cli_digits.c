@@ -534,6 +534,24 @@ static void test_fine_tune_two_digits(void **state)
                      0);
     assert_non_null(strstr(output(), "starting from the weights"));
     assert_non_null(strstr(output(), "32 two digits"));
+    /* several sets joined by ':' are trained on together; an empty one is refused */
+    assert_int_equal(run("train --arch %s-f12 --extra %s:%s --limit 2000 --epochs 1 --data %s "
+                         "--out %s",
+                         arch, prefix, prefix, mnist_dir(), b),
+                     0);
+    const char *first = strstr(output(), "with 64 extra examples from");
+    assert_non_null(first);
+    assert_non_null(strstr(first + 1, "with 64 extra examples from"));
+    assert_non_null(strstr(output(), "training on 2128 images"));
+    assert_int_equal(run("train --arch %s-f12 --extra %s:: --limit 2000 --epochs 1 --data %s "
+                         "--out %s",
+                         arch, prefix, mnist_dir(), b),
+                     2);
+    assert_non_null(strstr(output(), "joined by ':'"));
+    assert_int_equal(run("train --arch %s-f12 --init %s --extra %s --limit 2000 --epochs 1 --data "
+                         "%s --out %s",
+                         arch, a, prefix, mnist_dir(), b),
+                     0);
     struct nn_model *m;
     struct nn_meta meta = {0};
     assert_int_equal(nn_model_load(b, &m, NULL, &meta), DG_OK);
@@ -608,6 +626,24 @@ static void test_world_generator(void **state)
     snprintf(lp, sizeof lp, "%s/world/mined-labels-idx1-ubyte", tmpdir);
     assert_int_equal(data_load_examples(ip, lp, &mined), DG_OK);
     assert_true(mined.n > 16);
+    /* --hard 3: the candidates read wrongly three more times each, the rest as before */
+    assert_int_equal(run("scan-eval --hard 3 %s", path), 2);
+    assert_non_null(strstr(output(), "give --mine PREFIX too"));
+    assert_int_equal(run("scan-eval --pairs -1 --mine %s/world/x %s", tmpdir, path), 2);
+    assert_int_equal(run("scan-eval --mine %s/world/hard --hard 3 %s", tmpdir, path), 0);
+    const char *said = strstr(output(), "each written 3 more times: ");
+    assert_non_null(said);
+    long on_none = -1, wrong = -1;
+    assert_int_equal(sscanf(said, "each written 3 more times: %ld on no digit, %ld as another",
+                            &on_none, &wrong),
+                     2);
+    assert_true(on_none + wrong > 0);
+    struct data_set hard;
+    snprintf(ip, sizeof ip, "%s/world/hard-images-idx3-ubyte", tmpdir);
+    snprintf(lp, sizeof lp, "%s/world/hard-labels-idx1-ubyte", tmpdir);
+    assert_int_equal(data_load_examples(ip, lp, &hard), DG_OK);
+    assert_int_equal(hard.n, mined.n + 3 * (on_none + wrong));
+    data_set_free(&hard);
     data_set_free(&mined);
 }
 

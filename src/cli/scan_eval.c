@@ -6,7 +6,8 @@
  * Truth marked "ignore" (cut by the frame's edge, under a hand) counts neither way: it is not
  * expected, and a reading on it is not false. Frames without a truth digit give the false digits
  * per digit-free frame. --mine writes every candidate's network input as training examples: those
- * on a truth digit with its label, those on nothing as "not a digit". */
+ * on a truth digit with its label, those on nothing as "not a digit" (--hard N: those the reader
+ * read wrongly N more times; --pairs N: those on two digits). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -35,7 +36,12 @@ static const char *const HELP =
     "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
     "                        PREFIX-labels-idx1-ubyte: candidates on a truth digit (IoU >= 0.65)\n"
     "                        with its label unless a blob, candidates on no digit (IoU < 0.2) as\n"
-    "                        10, not a digit, candidates on two digits side by side as 11\n";
+    "                        10, not a digit, candidates on two digits side by side as 11\n"
+    "  --hard N              with --mine: write the candidates the reader read wrongly (a digit\n"
+    "                        where there is none, or another digit than the truth's) N more\n"
+    "                        times, so training weighs the reader's own mistakes (default 0)\n"
+    "  --pairs N             with --mine: write the candidates on two digits N more times\n"
+    "                        (default 0)\n";
 
 /* A mined candidate takes its digit's label only when it covers the digit well: a candidate on
  * half a digit (the top of an 8) would teach the network that the half is the whole. */
@@ -139,6 +145,10 @@ static void tally_print(const char *label, const struct tally *t)
 struct mine {
     uint8_t *images, *labels;
     size_t n, cap;
+    int hard_repeat; /* extra copies of each candidate read wrongly */
+    int pair_repeat; /* extra copies of each candidate on two digits */
+    long hard_neg;   /* candidates on no digit read as a digit */
+    long hard_wrong; /* candidates on a digit read as another digit */
 };
 
 static int mine_add(struct mine *mn, const float *input, int label)
@@ -396,7 +406,8 @@ static int two_digits(const struct rec_box *b, const struct truth_item *digits, 
 
 /* Each candidate of r as a training example into mn: on a truth digit (MINE_DIGIT_IOU, legible)
  * with its label, on two digits side by side as two digits, on nothing (and no ignored digit) as
- * not a digit. */
+ * not a digit; those the reader accepted wrongly (on nothing, or as another digit) hard_repeat
+ * more times, those on two digits pair_repeat more times. */
 static int mine_candidates(const struct rec_result *r, const struct truth_item *digits, int n_d,
                            struct mine *mn)
 {
@@ -412,15 +423,24 @@ static int mine_candidates(const struct rec_result *r, const struct truth_item *
                 label = digits[k].ignore ? -1 : digits[k].label;
             }
         }
-        int rc = DG_OK;
-        if (best >= MINE_DIGIT_IOU && label >= 0 && legible(r->digits[i].input, label))
-            rc = mine_add(mn, r->digits[i].input, label);
-        else if (best < 0.2 && !on_ignored)
-            rc = mine_add(mn, r->digits[i].input, DATA_NOT_DIGIT);
-        else if (two_digits(&r->digits[i].box, digits, n_d))
-            rc = mine_add(mn, r->digits[i].input, DATA_TWO_DIGITS);
-        if (rc != DG_OK)
-            return dg_fail(rc, "out of memory for mined examples");
+        const int accepted = i < r->n_digits;
+        int mined = -1, hard = 0;
+        if (best >= MINE_DIGIT_IOU && label >= 0 && legible(r->digits[i].input, label)) {
+            mined = label;
+            hard = accepted && r->digits[i].digit != label;
+            mn->hard_wrong += hard;
+        } else if (best < 0.2 && !on_ignored) {
+            mined = DATA_NOT_DIGIT;
+            hard = accepted;
+            mn->hard_neg += hard;
+        } else if (two_digits(&r->digits[i].box, digits, n_d)) {
+            mined = DATA_TWO_DIGITS;
+        }
+        const int copies =
+            1 + (hard ? mn->hard_repeat : 0) + (mined == DATA_TWO_DIGITS ? mn->pair_repeat : 0);
+        for (int k = 0; mined >= 0 && k < copies; k++)
+            if (mine_add(mn, r->digits[i].input, mined) != DG_OK)
+                return dg_fail(DG_ENOMEM, "out of memory for mined examples");
     }
     return DG_OK;
 }
@@ -507,6 +527,10 @@ static int write_mined(const char *cmd, const struct mine *mn, const char *prefi
         return cli_fail(cmd, "cannot write the mined examples: %s", dg_errmsg());
     printf("mined %zu examples (%ld not digits, %ld two digits) into %s and %s\n", mn->n, n_neg,
            n_two, ip, lp);
+    if (mn->hard_repeat)
+        printf("  of them read wrongly, each written %d more times: %ld on no digit, %ld as "
+               "another digit\n",
+               mn->hard_repeat, mn->hard_neg, mn->hard_wrong);
     return 0;
 }
 
@@ -515,14 +539,14 @@ int cmd_scan_eval(int argc, char **argv)
     const char *cmd = "scan-eval";
     const char *model_path = cli_scan_model(), *mine_prefix = NULL;
     int verbose = 0;
+    struct mine mined = {0};
     struct rec_params params;
     rec_default_params(&params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},    {"min-confidence", 1, 0, 'c'},
-        {"verbose", 0, 0, 'v'},  {"window", 1, 0, 'w'},
-        {"help", 0, 0, 'h'},     {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'}, {"contrast", 1, 0, 'C'},
-        {"share", 1, 0, 's'},    {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},    {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
+        {"window", 1, 0, 'w'},   {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'}, {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
+        {"hard", 1, 0, 'H'},     {"pairs", 1, 0, 'P'},          {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -531,6 +555,22 @@ int cmd_scan_eval(int argc, char **argv)
         case 'm': model_path = optarg; break;
         case 'v': verbose = 1; break;
         case 'M': mine_prefix = optarg; break;
+        case 'H': {
+            long v;
+            if (cli_parse_long(optarg, 0, 100, &v))
+                return cli_usage(cmd, "--hard wants a whole number from 0 to 100, not '%s'",
+                                 optarg);
+            mined.hard_repeat = (int)v;
+            break;
+        }
+        case 'P': {
+            long v;
+            if (cli_parse_long(optarg, 0, 100, &v))
+                return cli_usage(cmd, "--pairs wants a whole number from 0 to 100, not '%s'",
+                                 optarg);
+            mined.pair_repeat = (int)v;
+            break;
+        }
         case 'p':
             if (cli_parse_polarity(optarg, &params.threshold.polarity))
                 return cli_usage(cmd, "--polarity wants auto, dark or light, not '%s'", optarg);
@@ -577,6 +617,8 @@ int cmd_scan_eval(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage(cmd, "name one truth file (see digits scan-eval --help)");
+    if ((mined.hard_repeat || mined.pair_repeat) && !mine_prefix)
+        return cli_usage(cmd, "--hard and --pairs weigh mined examples: give --mine PREFIX too");
     const char *truth_path = argv[optind];
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", truth_path);
@@ -604,7 +646,6 @@ int cmd_scan_eval(int argc, char **argv)
     }
     struct tally kinds[MAX_KINDS];
     int n_kinds = 0;
-    struct mine mined = {0};
     static struct truth_item t_digits[MAX_TRUTH], t_numbers[MAX_TRUTH];
     int n_img = 0, status = 0, lineno = 0;
     char *line = NULL;

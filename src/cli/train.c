@@ -59,7 +59,8 @@ static const char *const HELP =
     "  --data DIR             MNIST directory (default <root>/data/mnist)\n"
     "  --limit N              train on the first N training images only\n"
     "  --extra PREFIX         also train on PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte\n"
-    "                         (digits scan-eval --mine); their label 10 is 'not a digit', which\n"
+    "                         (digits scan-eval --mine; several sets as PREFIX:PREFIX..., at\n"
+    "                         most 8); their label 10 is 'not a digit', which\n"
     "                         needs an architecture ending in f11 or f11j, and 11 is 'two\n"
     "                         digits' touching, which needs one ending in f12\n"
     "  --mnist-repeat N       with --extra: each MNIST image N times an epoch (default 1), so\n"
@@ -312,37 +313,72 @@ static int parse(int argc, char **argv, struct train_opts *o)
     return 0;
 }
 
-/* *fit becomes MNIST's training images (train) rc->mnist_repeat times, then the examples of
- * rc->extra (mined ones after MNIST's: the shuffle mixes them), in arrays of its own. Returns 0, or
- * prints why not and returns the exit status (*fit untouched). */
-static int with_extra(const char *cmd, const struct train_recipe *rc, int n_classes,
-                      const struct data_set *train, struct data_set *fit)
+/* The most example sets one --extra names (PREFIX:PREFIX:...). */
+enum { MAX_EXTRA = 8 };
+
+/* Loads the example set PREFIX-images-idx3-ubyte / PREFIX-labels-idx1-ubyte into *out and checks
+ * that the model (n_classes outputs) can learn its labels. Returns 0, or prints why not and
+ * returns the exit status (*out empty). */
+static int load_extra(const char *cmd, const char *prefix, int n_classes, struct data_set *out)
 {
     char ip[4300], lp[4300];
-    snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", rc->extra);
-    snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", rc->extra);
-    struct data_set extra = {0};
-    if (data_load_examples(ip, lp, &extra) != DG_OK)
+    snprintf(ip, sizeof ip, "%s-images-idx3-ubyte", prefix);
+    snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", prefix);
+    if (data_load_examples(ip, lp, out) != DG_OK)
         return cli_fail(cmd, "--extra: %s", dg_errmsg());
     int n_junk = 0, n_two = 0;
-    for (int i = 0; i < extra.n; i++)
-        n_junk += extra.labels[i] == DATA_NOT_DIGIT, n_two += extra.labels[i] == DATA_TWO_DIGITS;
-    const size_t n_mnist = (size_t)train->n * (size_t)rc->mnist_repeat;
-    const size_t n_all = n_mnist + (size_t)extra.n;
+    for (int i = 0; i < out->n; i++)
+        n_junk += out->labels[i] == DATA_NOT_DIGIT, n_two += out->labels[i] == DATA_TWO_DIGITS;
     int status = 0;
-    if (extra.rows != 28 || extra.cols != 28)
-        status = cli_usage(cmd, "--extra %s: the examples are not 28x28", rc->extra);
+    if (out->rows != 28 || out->cols != 28)
+        status = cli_usage(cmd, "--extra %s: the examples are not 28x28", prefix);
     else if (n_junk > 0 && n_classes < 11)
         status = cli_usage(cmd,
                            "--extra %s: it has 'not a digit' examples (10): use an --arch ending "
                            "in f11j (or f11)",
-                           rc->extra);
+                           prefix);
     else if (n_two > 0 && n_classes < 12)
         status = cli_usage(cmd,
                            "--extra %s: it has 'two digits' examples (11): use an --arch ending "
                            "in f12",
-                           rc->extra);
-    else if (n_all > 10000000)
+                           prefix);
+    if (status != 0) {
+        data_set_free(out);
+        return status;
+    }
+    printf("with %d extra examples from %s (%d not digits, %d two digits)\n", out->n, prefix,
+           n_junk, n_two);
+    return 0;
+}
+
+/* *fit becomes MNIST's training images (train) rc->mnist_repeat times, then the examples of each
+ * set rc->extra names (PREFIX, or several as PREFIX:PREFIX...; mined ones after MNIST's: the
+ * shuffle mixes them), in arrays of its own. Returns 0, or prints why not and returns the exit
+ * status (*fit untouched). */
+static int with_extra(const char *cmd, const struct train_recipe *rc, int n_classes,
+                      const struct data_set *train, struct data_set *fit)
+{
+    struct data_set sets[MAX_EXTRA] = {{0}};
+    int n_sets = 0, status = 0;
+    size_t n_all = (size_t)train->n * (size_t)rc->mnist_repeat;
+    for (const char *p = rc->extra; status == 0;) {
+        const char *colon = strchr(p, ':');
+        const size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        char prefix[TRAIN_PATH];
+        if (len == 0 || n_sets == MAX_EXTRA) {
+            status = cli_usage(cmd, "--extra wants one to %d path prefixes joined by ':', not '%s'",
+                               MAX_EXTRA, rc->extra);
+            break;
+        }
+        snprintf(prefix, sizeof prefix, "%.*s", (int)len, p);
+        status = load_extra(cmd, prefix, n_classes, &sets[n_sets]);
+        if (status == 0)
+            n_all += (size_t)sets[n_sets++].n;
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    if (status == 0 && n_all > 10000000)
         status = cli_usage(cmd, "--extra and --mnist-repeat make over 10,000,000 examples");
     struct data_set all = {(int)n_all, 28, 28, NULL, NULL};
     if (status == 0) {
@@ -353,21 +389,21 @@ static int with_extra(const char *cmd, const struct train_recipe *rc, int n_clas
             status = cli_fail(cmd, "out of memory for the extra examples");
         }
     }
-    if (status != 0) {
-        data_set_free(&extra);
-        return status;
+    if (status == 0) {
+        size_t at = 0;
+        for (long k = 0; k < rc->mnist_repeat; k++, at += (size_t)train->n) {
+            memcpy(all.images + at * 784, train->images, (size_t)train->n * 784);
+            memcpy(all.labels + at, train->labels, (size_t)train->n);
+        }
+        for (int i = 0; i < n_sets; at += (size_t)sets[i++].n) {
+            memcpy(all.images + at * 784, sets[i].images, (size_t)sets[i].n * 784);
+            memcpy(all.labels + at, sets[i].labels, (size_t)sets[i].n);
+        }
+        *fit = all;
     }
-    for (long k = 0; k < rc->mnist_repeat; k++) {
-        memcpy(all.images + (size_t)k * train->n * 784, train->images, (size_t)train->n * 784);
-        memcpy(all.labels + (size_t)k * train->n, train->labels, (size_t)train->n);
-    }
-    memcpy(all.images + n_mnist * 784, extra.images, (size_t)extra.n * 784);
-    memcpy(all.labels + n_mnist, extra.labels, (size_t)extra.n);
-    printf("with %d extra examples from %s (%d not digits, %d two digits)\n", extra.n, rc->extra,
-           n_junk, n_two);
-    data_set_free(&extra);
-    *fit = all;
-    return 0;
+    for (int i = 0; i < n_sets; i++)
+        data_set_free(&sets[i]);
+    return status;
 }
 
 /* Starts the new run from the model file at path (--init), recorded in the run's metadata.
