@@ -617,6 +617,20 @@ static void test_world_generator(void **state)
     assert_true(digits_seen > 16);
     assert_int_equal(run("scan-eval %s", path), 0);
     assert_non_null(strstr(output(), "16 images: digits read"));
+    assert_non_null(strstr(output(), "by digit: 0 "));
+    /* a truth digit outside 0-9 is left out, not counted in a class that does not exist */
+    char odd[600], png0[600];
+    snprintf(odd, sizeof odd, "%s/world/odd.jsonl", tmpdir);
+    snprintf(png0, sizeof png0, "%s/world/world_0000.png", tmpdir);
+    FILE *o = fopen(odd, "w");
+    assert_non_null(o);
+    fprintf(o,
+            "{\"image\": \"world_0000.%s\", \"digits\": [{\"digit\": 12, \"box\": [1, 1, 9, "
+            "9]}, {\"digit\": -1e300, \"box\": [1, 1, 9, 9]}], \"numbers\": []}\n",
+            access(png0, R_OK) == 0 ? "png" : "jpg");
+    fclose(o);
+    assert_int_equal(run("scan-eval %s", odd), 0);
+    assert_non_null(strstr(output(), "(0 of 0)"));
     /* its candidates as training examples, two digits touching counted apart */
     assert_int_equal(run("scan-eval --mine %s/world/mined %s", tmpdir, path), 0);
     assert_non_null(strstr(output(), " two digits) into "));

@@ -84,6 +84,7 @@ struct tally {
     long digits, read, readings, right, numbers, numbers_read, empty_frames, empty_false;
     /* digits under SMALL_PX tall, and of them read */
     long small, small_read;
+    long by_digit[10], by_digit_read[10]; /* truth digits of each class, and of them read */
     /* missed digits, [0] all and [1] under SMALL_PX: read as another digit, rejected, inside a
      * larger candidate, in pieces, in none */
     struct misses {
@@ -122,6 +123,8 @@ static void tally_add(struct tally *to, const struct tally *from)
     misses_add(&to->miss[0], &from->miss[0]);
     misses_add(&to->miss[1], &from->miss[1]);
     to->small += from->small, to->small_read += from->small_read;
+    for (int c = 0; c < 10; c++)
+        to->by_digit[c] += from->by_digit[c], to->by_digit_read[c] += from->by_digit_read[c];
 }
 
 static double pct(long a, long b)
@@ -233,7 +236,8 @@ struct truth_item {
     const char *text;
 };
 
-/* Reads a truth line's "digits" or "numbers" array into items (at most MAX_TRUTH). */
+/* Reads a truth line's "digits" or "numbers" array into items (at most MAX_TRUTH); entries without
+ * a box, or with no digit 0-9 or no text, are left out. */
 static int read_items(const struct dg_json *doc, const struct dg_json_node *arr, int numbers,
                       struct truth_item *items)
 {
@@ -244,7 +248,8 @@ static int read_items(const struct dg_json *doc, const struct dg_json_node *arr,
         const struct dg_json_node *v = dg_json_get(doc, d, numbers ? "text" : "digit");
         const struct dg_json_node *ig = dg_json_get(doc, d, "ignore");
         if (read_box(doc, d, it->box) || !v ||
-            v->type != (numbers ? DG_JSON_STRING : DG_JSON_NUMBER))
+            v->type != (numbers ? DG_JSON_STRING : DG_JSON_NUMBER) ||
+            (!numbers && !(v->num >= 0.0 && v->num <= 9.0)))
             continue;
         it->label = numbers ? -1 : (int)v->num;
         it->text = numbers ? v->str : NULL;
@@ -338,12 +343,14 @@ static long match_digits(const struct rec_result *r, const struct truth_item *di
                 best_iou = v;
             }
         }
-        const int small = digits[k].box[3] < SMALL_PX;
+        const int small = digits[k].box[3] < SMALL_PX, c = digits[k].label;
         t->small += small;
+        t->by_digit[c]++;
         if (best >= 0) {
             used[best] = 1;
             read++;
             t->small_read += small;
+            t->by_digit_read[c]++;
             continue;
         }
         const struct misses m = why_missed(&digits[k], digits, n_d, r);
@@ -498,6 +505,13 @@ static void report(const struct tally *kinds, int n_kinds, double *ms, int n_img
             misses_print(";", small_missed, &all.miss[1]);
         else
             putchar('\n');
+    }
+    if (all.digits > 0) {
+        printf("  by digit:");
+        for (int c = 0; c < 10; c++)
+            if (all.by_digit[c])
+                printf(" %d %.1f%%", c, pct(all.by_digit_read[c], all.by_digit[c]));
+        putchar('\n');
     }
     for (int i = 0; n_kinds > 1 && i < n_kinds; i++) {
         char label[64];
