@@ -255,11 +255,12 @@ build/world-cross/truth.jsonl: $(B)/worldgen data
 	@test -n "$(CROSS_PHOTOS)" || { echo "make world-cross: no backgrounds in /usr/share/backgrounds; apt-get install ukui-wallpapers" >&2; exit 1; }
 	$(B)/worldgen build/world-cross $(WORLD) 5 data/mnist t10k $(foreach p,$(CROSS_PHOTOS),$(p) $(p) $(p) $(p))
 # build/world-mine and build/world-mine2: more training-digit scenes (seeds 3 and 7), whose
-# candidates become training examples (make mine: digits scan-eval --mine with the shipped fast
-# model): on a digit its label, on nothing "not a digit", on two digits "two digits"; what the
-# model read wrongly is written 4 more times and the two-digit examples 3 more times. Train on both
-# with --extra $(MINED) (README, The shipped models).
+# candidates become training examples (make mine: digits scan-eval --mine with MINE_MODEL): on a
+# digit its label, on nothing "not a digit", on two digits "two digits"; what the model read
+# wrongly is written 4 more times and the two-digit examples 3 more times. Train on both with
+# --extra $(MINED) (README, The shipped models: which model mined the shipped fast's sets).
 MINE ?= 2000
+MINE_MODEL ?= models/fast.safetensors
 MINE_WEIGHTS := --hard 4 --pairs 3
 MINED := build/world-mine/mined:build/world-mine2/mined
 mine: build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte
@@ -268,8 +269,8 @@ build/world-mine/truth.jsonl: $(B)/worldgen data
 build/world-mine2/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world-mine2 $(MINE) 7 data/mnist train $(PHOTOS)
 build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte: \
-  %/mined-labels-idx1-ubyte: %/truth.jsonl $(B)/digits
-	$(B)/digits scan-eval $(MINE_WEIGHTS) --mine $*/mined $<
+  %/mined-labels-idx1-ubyte: %/truth.jsonl $(B)/digits $(MINE_MODEL)
+	$(B)/digits scan-eval $(MINE_WEIGHTS) --model $(MINE_MODEL) --mine $*/mined $<
 $(B)/worldgen: tools/worldgen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 

@@ -658,6 +658,15 @@ static void test_world_generator(void **state)
     assert_int_equal(data_load_examples(ip, lp, &hard), DG_OK);
     assert_int_equal(hard.n, mined.n + 3 * (on_none + wrong));
     data_set_free(&hard);
+    /* --keep-closed teaches blurred 0s, 6s, 8s and 9s too: never fewer examples */
+    assert_int_equal(run("scan-eval --keep-closed %s", path), 2);
+    assert_int_equal(run("scan-eval --mine %s/world/closed --keep-closed %s", tmpdir, path), 0);
+    struct data_set closed;
+    snprintf(ip, sizeof ip, "%s/world/closed-images-idx3-ubyte", tmpdir);
+    snprintf(lp, sizeof lp, "%s/world/closed-labels-idx1-ubyte", tmpdir);
+    assert_int_equal(data_load_examples(ip, lp, &closed), DG_OK);
+    assert_true(closed.n >= mined.n);
+    data_set_free(&closed);
     data_set_free(&mined);
 }
 

@@ -41,7 +41,9 @@ static const char *const HELP =
     "                        where there is none, or another digit than the truth's) N more\n"
     "                        times, so training weighs the reader's own mistakes (default 0)\n"
     "  --pairs N             with --mine: write the candidates on two digits N more times\n"
-    "                        (default 0)\n";
+    "                        (default 0)\n"
+    "  --keep-closed         with --mine: teach 0s, 6s, 8s and 9s whose loop the blur closed\n"
+    "                        too (left out by default)\n";
 
 /* A mined candidate takes its digit's label only when it covers the digit well: a candidate on
  * half a digit (the top of an 8) would teach the network that the half is the whole. */
@@ -150,6 +152,7 @@ struct mine {
     size_t n, cap;
     int hard_repeat; /* extra copies of each candidate read wrongly */
     int pair_repeat; /* extra copies of each candidate on two digits */
+    int keep_closed; /* 1: 0s, 6s, 8s and 9s whose loop is closed are taught too (legible) */
     long hard_neg;   /* candidates on no digit read as a digit */
     long hard_wrong; /* candidates on a digit read as another digit */
 };
@@ -209,7 +212,9 @@ static int enclosed(const float *input)
     return paper - reached;
 }
 
-static int legible(const float *input, int label)
+/* With keep_closed, a 0, 6, 8 or 9 whose loop the blur closed is taught too (the fill test still
+ * applies). */
+static int legible(const float *input, int label, int keep_closed)
 {
     int x0 = 28, y0 = 28, x1 = -1, y1 = -1, ink = 0;
     for (int y = 0; y < 28; y++)
@@ -225,7 +230,8 @@ static int legible(const float *input, int label)
             ink += input[y * 28 + x] > 0.5f;
     if (label == 1)
         return 1;
-    if ((label == 0 || label == 6 || label == 8 || label == 9) && enclosed(input) < MINE_MIN_HOLE)
+    if (!keep_closed && (label == 0 || label == 6 || label == 8 || label == 9) &&
+        enclosed(input) < MINE_MIN_HOLE)
         return 0;
     return (float)ink <= MINE_MAX_FILL * (float)((x1 - x0 + 1) * (y1 - y0 + 1));
 }
@@ -432,7 +438,8 @@ static int mine_candidates(const struct rec_result *r, const struct truth_item *
         }
         const int accepted = i < r->n_digits;
         int mined = -1, hard = 0;
-        if (best >= MINE_DIGIT_IOU && label >= 0 && legible(r->digits[i].input, label)) {
+        if (best >= MINE_DIGIT_IOU && label >= 0 &&
+            legible(r->digits[i].input, label, mn->keep_closed)) {
             mined = label;
             hard = accepted && r->digits[i].digit != label;
             mn->hard_wrong += hard;
@@ -557,10 +564,19 @@ int cmd_scan_eval(int argc, char **argv)
     struct rec_params params;
     rec_default_params(&params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},    {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
-        {"window", 1, 0, 'w'},   {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'}, {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
-        {"hard", 1, 0, 'H'},     {"pairs", 1, 0, 'P'},          {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},
+        {"min-confidence", 1, 0, 'c'},
+        {"verbose", 0, 0, 'v'},
+        {"window", 1, 0, 'w'},
+        {"help", 0, 0, 'h'},
+        {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},
+        {"contrast", 1, 0, 'C'},
+        {"share", 1, 0, 's'},
+        {"hard", 1, 0, 'H'},
+        {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'},
+        {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -577,6 +593,7 @@ int cmd_scan_eval(int argc, char **argv)
             mined.hard_repeat = (int)v;
             break;
         }
+        case 'K': mined.keep_closed = 1; break;
         case 'P': {
             long v;
             if (cli_parse_long(optarg, 0, 100, &v))
@@ -631,8 +648,9 @@ int cmd_scan_eval(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage(cmd, "name one truth file (see digits scan-eval --help)");
-    if ((mined.hard_repeat || mined.pair_repeat) && !mine_prefix)
-        return cli_usage(cmd, "--hard and --pairs weigh mined examples: give --mine PREFIX too");
+    if ((mined.hard_repeat || mined.pair_repeat || mined.keep_closed) && !mine_prefix)
+        return cli_usage(cmd, "--hard, --pairs and --keep-closed shape mined examples: give --mine "
+                              "PREFIX too");
     const char *truth_path = argv[optind];
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", truth_path);
