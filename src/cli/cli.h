@@ -34,13 +34,17 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* Strict number parsing for option values: the whole string, within [lo, hi]. 0 on success. */
 /* Prints a JSON writer's text and a newline to stdout (nothing when it failed). */
 struct dg_jw;
 void cli_put_json(const struct dg_jw *w);
 
+/* Strict number parsing for option values: the whole string, within [lo, hi]. 0 on success. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
+/* Option name's value arg as a whole number in [lo, hi] into *out: 0, or the usage line
+ * "NAME wants a whole number from LO to HI, not 'ARG'" printed for cmd and its exit status. */
+int cli_whole_option(const char *cmd, const char *name, const char *arg, long lo, long hi,
+                     long *out);
 /* --polarity's values: auto, dark (ink on light paper) or light (chalk on a board). 0 on
  * success, -1 (out untouched) otherwise. */
 int cli_parse_polarity(const char *s, enum vis_polarity *out);

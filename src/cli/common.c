@@ -107,6 +107,15 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+int cli_whole_option(const char *cmd, const char *name, const char *arg, long lo, long hi,
+                     long *out)
+{
+    if (cli_parse_long(arg, lo, hi, out))
+        return cli_usage(cmd, "%s wants a whole number from %ld to %ld, not '%s'", name, lo, hi,
+                         arg);
+    return 0;
+}
+
 int cli_parse_double(const char *s, double lo, double hi, double *out)
 {
     if (!plain_number(s, 1))

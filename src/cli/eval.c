@@ -214,7 +214,7 @@ int cmd_eval(int argc, char **argv)
         {"compare", 1, 0, 'C'}, {0, 0, 0, 0},
     };
     opterr = 0;
-    int c;
+    int c, bad;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
@@ -226,9 +226,8 @@ int cmd_eval(int argc, char **argv)
         case 'c': corrupt = optarg; break;
         case 'C': compare = optarg; break;
         case 't':
-            if (cli_parse_long(optarg, 1, 256, &threads))
-                return cli_usage(cmd, "--threads wants a whole number from 1 to 256, not '%s'",
-                                 optarg);
+            if ((bad = cli_whole_option(cmd, "--threads", optarg, 1, 256, &threads)))
+                return bad;
             break;
         case 'h': fputs(HELP, stdout); return 0;
         case ':':

@@ -426,7 +426,7 @@ int cmd_scan(int argc, char **argv)
         {"save-mask", 1, 0, 's'},      {"jobs", 1, 0, 'J'},     {0, 0, 0, 0},
     };
     opterr = 0;
-    int c;
+    int c, bad;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
@@ -434,9 +434,8 @@ int cmd_scan(int argc, char **argv)
         case 'a': o.annotate_path = optarg; break;
         case 's': o.mask_path = optarg; break;
         case 'J':
-            if (cli_parse_long(optarg, 1, 256, &jobs))
-                return cli_usage(cmd, "--jobs wants a whole number from 1 to 256, not '%s'",
-                                 optarg);
+            if ((bad = cli_whole_option(cmd, "--jobs", optarg, 1, 256, &jobs)))
+                return bad;
             break;
         case 'c': {
             double v;

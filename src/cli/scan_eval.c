@@ -555,14 +555,20 @@ static int write_mined(const char *cmd, const struct mine *mn, const char *prefi
     return 0;
 }
 
-int cmd_scan_eval(int argc, char **argv)
+/* scan-eval's options. */
+struct options {
+    const char *model_path, *mine_prefix, *truth_path;
+    int verbose;
+    struct rec_params params;
+};
+
+/* Parses argv into *o and the mining settings of *mined: -1 to go on, or the exit status (help
+ * printed, or a usage error said). */
+static int parse_options(int argc, char **argv, struct options *o, struct mine *mined)
 {
     const char *cmd = "scan-eval";
-    const char *model_path = cli_scan_model(), *mine_prefix = NULL;
-    int verbose = 0;
-    struct mine mined = {0};
-    struct rec_params params;
-    rec_default_params(&params);
+    o->model_path = cli_scan_model();
+    rec_default_params(&o->params);
     static const struct option longs[] = {
         {"model", 1, 0, 'm'},
         {"min-confidence", 1, 0, 'c'},
@@ -579,54 +585,50 @@ int cmd_scan_eval(int argc, char **argv)
         {0, 0, 0, 0},
     };
     opterr = 0;
-    int c;
+    int c, bad;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'M': mine_prefix = optarg; break;
+        case 'm': o->model_path = optarg; break;
+        case 'v': o->verbose = 1; break;
+        case 'M': o->mine_prefix = optarg; break;
         case 'H': {
             long v;
-            if (cli_parse_long(optarg, 0, 100, &v))
-                return cli_usage(cmd, "--hard wants a whole number from 0 to 100, not '%s'",
-                                 optarg);
-            mined.hard_repeat = (int)v;
+            if ((bad = cli_whole_option(cmd, "--hard", optarg, 0, 100, &v)))
+                return bad;
+            mined->hard_repeat = (int)v;
             break;
         }
-        case 'K': mined.keep_closed = 1; break;
+        case 'K': mined->keep_closed = 1; break;
         case 'P': {
             long v;
-            if (cli_parse_long(optarg, 0, 100, &v))
-                return cli_usage(cmd, "--pairs wants a whole number from 0 to 100, not '%s'",
-                                 optarg);
-            mined.pair_repeat = (int)v;
+            if ((bad = cli_whole_option(cmd, "--pairs", optarg, 0, 100, &v)))
+                return bad;
+            mined->pair_repeat = (int)v;
             break;
         }
         case 'p':
-            if (cli_parse_polarity(optarg, &params.threshold.polarity))
+            if (cli_parse_polarity(optarg, &o->params.threshold.polarity))
                 return cli_usage(cmd, "--polarity wants auto, dark or light, not '%s'", optarg);
             break;
         case 'w': {
             long v;
-            if (cli_parse_long(optarg, 0, 4096, &v))
-                return cli_usage(cmd, "--window wants a whole number from 0 to 4096, not '%s'",
-                                 optarg);
-            params.threshold.window = (int)v;
+            if ((bad = cli_whole_option(cmd, "--window", optarg, 0, 4096, &v)))
+                return bad;
+            o->params.threshold.window = (int)v;
             break;
         }
         case 'C': {
             long v;
-            if (cli_parse_long(optarg, 1, 255, &v))
-                return cli_usage(cmd, "--contrast wants a whole number from 1 to 255, not '%s'",
-                                 optarg);
-            params.threshold.contrast = (int)v;
+            if ((bad = cli_whole_option(cmd, "--contrast", optarg, 1, 255, &v)))
+                return bad;
+            o->params.threshold.contrast = (int)v;
             break;
         }
         case 's': {
             double v;
             if (cli_parse_double(optarg, 0.0, 1.0, &v))
                 return cli_usage(cmd, "--share wants a number from 0 to 1, not '%s'", optarg);
-            params.threshold.share = (float)v;
+            o->params.threshold.share = (float)v;
             break;
         }
         case 'c': {
@@ -634,7 +636,7 @@ int cmd_scan_eval(int argc, char **argv)
             if (cli_parse_double(optarg, 0.0, 1.0, &v))
                 return cli_usage(cmd, "--min-confidence wants a number from 0 to 1, not '%s'",
                                  optarg);
-            params.min_confidence = (float)v;
+            o->params.min_confidence = (float)v;
             break;
         }
         case 'h': fputs(HELP, stdout); return 0;
@@ -648,10 +650,22 @@ int cmd_scan_eval(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage(cmd, "name one truth file (see digits scan-eval --help)");
-    if ((mined.hard_repeat || mined.pair_repeat || mined.keep_closed) && !mine_prefix)
+    if ((mined->hard_repeat || mined->pair_repeat || mined->keep_closed) && !o->mine_prefix)
         return cli_usage(cmd, "--hard, --pairs and --keep-closed shape mined examples: give --mine "
                               "PREFIX too");
-    const char *truth_path = argv[optind];
+    o->truth_path = argv[optind];
+    return -1;
+}
+
+int cmd_scan_eval(int argc, char **argv)
+{
+    const char *cmd = "scan-eval";
+    struct options opt = {0};
+    struct mine mined = {0};
+    const int status_opt = parse_options(argc, argv, &opt, &mined);
+    if (status_opt >= 0)
+        return status_opt;
+    const char *truth_path = opt.truth_path;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", truth_path);
     char *slash = strrchr(dir, '/');
@@ -665,14 +679,14 @@ int cmd_scan_eval(int argc, char **argv)
         return cli_fail(cmd, "cannot open %s (make one with make scenes)", truth_path);
     nn_set_threads(1);
     struct nn_model *m;
-    if (cli_load_model(cmd, model_path, &m, NULL)) {
+    if (cli_load_model(cmd, opt.model_path, &m, NULL)) {
         fclose(f);
         return 1;
     }
     struct rec_scanner *sc = NULL;
     struct rec_result *r = malloc(sizeof *r);
     double *ms = malloc(100000 * sizeof *ms);
-    if (!r || !ms || rec_scanner_new(m, &params, &sc) != DG_OK) {
+    if (!r || !ms || rec_scanner_new(m, &opt.params, &sc) != DG_OK) {
         fclose(f), free(r), free(ms), nn_model_free(m);
         return cli_fail(cmd, "%s", dg_errmsg());
     }
@@ -727,12 +741,12 @@ int cmd_scan_eval(int argc, char **argv)
         long img_read = 0;
         t->images++;
         if (score(r, t_digits, n_d, t_numbers, n_n, empty && empty->type == DG_JSON_TRUE, t,
-                  mine_prefix ? &mined : NULL, &img_read) != DG_OK) {
+                  opt.mine_prefix ? &mined : NULL, &img_read) != DG_OK) {
             dg_json_free(doc);
             status = cli_fail(cmd, "%s", dg_errmsg());
             break;
         }
-        if (verbose)
+        if (opt.verbose)
             printf("%s: digits %ld/%ld read, %d readings, numbers %ld read, %.1f ms\n", name->str,
                    img_read, t->digits - expected_before, r->n_digits,
                    t->numbers_read - numbers_before, ms[n_img - 1]);
@@ -742,8 +756,8 @@ int cmd_scan_eval(int argc, char **argv)
     fclose(f);
     if (status == 0 && n_img > 0) {
         report(kinds, n_kinds, ms, n_img);
-        if (mine_prefix)
-            status = write_mined(cmd, &mined, mine_prefix, truth_path);
+        if (opt.mine_prefix)
+            status = write_mined(cmd, &mined, opt.mine_prefix, truth_path);
     } else if (status == 0) {
         status = cli_fail(cmd, "%s names no images", truth_path);
     }

@@ -207,7 +207,7 @@ static int parse(int argc, char **argv, struct train_opts *o)
         {0, 0, 0, 0},
     };
     opterr = 0;
-    int c;
+    int c, bad;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         switch (c) {
         case 'a': o->arch = optarg; break;
@@ -217,20 +217,17 @@ static int parse(int argc, char **argv, struct train_opts *o)
         case 'X': o->extra = optarg; break;
         case 'I': o->init = optarg; break;
         case 'R':
-            if (cli_parse_long(optarg, 1, 8, &o->mnist_repeat))
-                return cli_usage(
-                    "train", "--mnist-repeat wants a whole number from 1 to 8, not '%s'", optarg);
+            if ((bad = cli_whole_option("train", "--mnist-repeat", optarg, 1, 8, &o->mnist_repeat)))
+                return bad;
             break;
         case 'e':
-            if (cli_parse_long(optarg, 1, 100000, &o->epochs))
-                return cli_usage(
-                    "train", "--epochs wants a whole number from 1 to 100000, not '%s'", optarg);
+            if ((bad = cli_whole_option("train", "--epochs", optarg, 1, 100000, &o->epochs)))
+                return bad;
             o->have_epochs = 1;
             break;
         case 'b':
-            if (cli_parse_long(optarg, 1, 8192, &o->batch))
-                return cli_usage("train", "--batch wants a whole number from 1 to 8192, not '%s'",
-                                 optarg);
+            if ((bad = cli_whole_option("train", "--batch", optarg, 1, 8192, &o->batch)))
+                return bad;
             break;
         case 'l':
             if (cli_parse_double(optarg, 1e-8, 10.0, &o->lr))
@@ -238,14 +235,12 @@ static int parse(int argc, char **argv, struct train_opts *o)
             o->have_lr = 1;
             break;
         case 's':
-            if (cli_parse_long(optarg, 0, 2147483647L, &o->seed))
-                return cli_usage(
-                    "train", "--seed wants a whole number from 0 to 2147483647, not '%s'", optarg);
+            if ((bad = cli_whole_option("train", "--seed", optarg, 0, 2147483647L, &o->seed)))
+                return bad;
             break;
         case 't':
-            if (cli_parse_long(optarg, 1, 256, &o->threads))
-                return cli_usage("train", "--threads wants a whole number from 1 to 256, not '%s'",
-                                 optarg);
+            if ((bad = cli_whole_option("train", "--threads", optarg, 1, 256, &o->threads)))
+                return bad;
             break;
         case 'L':
             if (cli_parse_long(optarg, 1, 10000000, &o->limit))
