@@ -667,6 +667,17 @@ static void test_world_generator(void **state)
     assert_int_equal(data_load_examples(ip, lp, &closed), DG_OK);
     assert_true(closed.n >= mined.n);
     data_set_free(&closed);
+    /* --sharpen 0 reads the candidates unsharpened: other network inputs than the default's */
+    assert_int_equal(run("scan-eval --sharpen 5 %s", path), 2);
+    assert_non_null(strstr(output(), "--sharpen wants a number from 0 to 4"));
+    assert_int_equal(run("scan-eval --sharpen 0 --mine %s/world/plain %s", tmpdir, path), 0);
+    struct data_set plain;
+    snprintf(ip, sizeof ip, "%s/world/plain-images-idx3-ubyte", tmpdir);
+    snprintf(lp, sizeof lp, "%s/world/plain-labels-idx1-ubyte", tmpdir);
+    assert_int_equal(data_load_examples(ip, lp, &plain), DG_OK);
+    assert_true(plain.n != mined.n ||
+                memcmp(plain.images, mined.images, (size_t)mined.n * 784 * sizeof *mined.images));
+    data_set_free(&plain);
     data_set_free(&mined);
 }
 

@@ -382,6 +382,65 @@ static void test_grey_extreme_equals_definition(void **state)
     }
 }
 
+/* vis_sharpen_box against its definition: g + amount * (g - blur), blur the 9x9 binomial filter
+ * with g's edge pixels repeated beyond it, on random images and boxes (at the edges too); pixels
+ * outside the box are left alone, and amount 0 copies the box. */
+static void test_sharpen_box_equals_definition(void **state)
+{
+    (void)state;
+    static const int taps[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+    static const float amounts[3] = {0.0f, 0.6f, 1.3f};
+    unsigned seed = 11;
+    for (int it = 0; it < 600; it++) {
+        seed = seed * 1103515245u + 12345u;
+        const int w = 1 + (int)(seed >> 8) % 37, h = 1 + (int)(seed >> 16) % 29;
+        seed = seed * 1103515245u + 12345u;
+        const int bx = (int)(seed >> 8) % w, by = (int)(seed >> 16) % h;
+        seed = seed * 1103515245u + 12345u;
+        const int bw = 1 + (int)(seed >> 8) % (w - bx), bh = 1 + (int)(seed >> 16) % (h - by);
+        const float amount = amounts[it % 3];
+        struct vis_image g = {0};
+        assert_int_equal(vis_image_init(&g, w, h), DG_OK);
+        uint8_t *out = malloc((size_t)w * h);
+        uint32_t *scratch = malloc(VIS_SHARPEN_SCRATCH(bw, bh) * sizeof *scratch);
+        assert_non_null(out);
+        assert_non_null(scratch);
+        for (int i = 0; i < w * h; i++) {
+            seed = seed * 1103515245u + 12345u;
+            g.px[i] = (uint8_t)(seed >> 16);
+        }
+        memset(out, 77, (size_t)w * h);
+        vis_sharpen_box(&g, bx, by, bw, bh, amount, out, scratch);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const int inside = x >= bx && x < bx + bw && y >= by && y < by + bh;
+                if (!inside) {
+                    if (out[y * w + x] != 77)
+                        fail_msg("%dx%d, box %d,%d %dx%d: (%d, %d) outside it was written", w, h,
+                                 bx, by, bw, bh, x, y);
+                    continue;
+                }
+                double blur = 0.0;
+                for (int i = -4; i <= 4; i++)
+                    for (int j = -4; j <= 4; j++) {
+                        const int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
+                        const int xx = x + j < 0 ? 0 : x + j >= w ? w - 1 : x + j;
+                        blur += taps[i + 4] * taps[j + 4] * g.px[yy * w + xx];
+                    }
+                blur /= 65536.0;
+                const double v = g.px[y * w + x] + amount * (g.px[y * w + x] - blur);
+                const int e = v <= 0.0 ? 0 : v >= 255.0 ? 255 : (int)(v + 0.5);
+                const int got = out[y * w + x];
+                /* the amount is applied in float: a value on a half may round either way */
+                if (amount == 0.0f ? got != g.px[y * w + x] : abs(got - e) > 1)
+                    fail_msg("%dx%d, box %d,%d %dx%d, amount %.1f: (%d, %d) is %d, not %d", w, h,
+                             bx, by, bw, bh, (double)amount, x, y, got, e);
+            }
+        vis_image_destroy(&g);
+        free(out), free(scratch);
+    }
+}
+
 static void test_components(void **state)
 {
     (void)state;
@@ -636,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_threshold_dim_frame),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
         cmocka_unit_test(test_grey_extreme_equals_definition),
+        cmocka_unit_test(test_sharpen_box_equals_definition),
         cmocka_unit_test(test_components),
         cmocka_unit_test(test_components_match_flood_fill),
         cmocka_unit_test(test_remove_lines),

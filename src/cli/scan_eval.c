@@ -31,6 +31,8 @@ static const char *const HELP =
     "  --contrast N          ink is at least N grey levels darker than the paper behind it "
     "(default 16)\n"
     "  --share X             ... and X of the strongest stroke nearby (default 0.4)\n"
+    "  --sharpen X           unsharp mask of this amount on the candidates before they are read\n"
+    "                        (default 0.6; 0 = off)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
     "  --verbose             one line per image\n"
     "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
@@ -570,19 +572,13 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     o->model_path = cli_scan_model();
     rec_default_params(&o->params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},
-        {"min-confidence", 1, 0, 'c'},
-        {"verbose", 0, 0, 'v'},
-        {"window", 1, 0, 'w'},
-        {"help", 0, 0, 'h'},
-        {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},
-        {"contrast", 1, 0, 'C'},
-        {"share", 1, 0, 's'},
-        {"hard", 1, 0, 'H'},
-        {"pairs", 1, 0, 'P'},
-        {"keep-closed", 0, 0, 'K'},
-        {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'},
+        {"verbose", 0, 0, 'v'},     {"window", 1, 0, 'w'},
+        {"help", 0, 0, 'h'},        {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},
+        {"share", 1, 0, 's'},       {"sharpen", 1, 0, 'S'},
+        {"hard", 1, 0, 'H'},        {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'}, {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -629,6 +625,13 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
             if (cli_parse_double(optarg, 0.0, 1.0, &v))
                 return cli_usage(cmd, "--share wants a number from 0 to 1, not '%s'", optarg);
             o->params.threshold.share = (float)v;
+            break;
+        }
+        case 'S': {
+            double v;
+            if (cli_parse_double(optarg, 0.0, 4.0, &v))
+                return cli_usage(cmd, "--sharpen wants a number from 0 to 4, not '%s'", optarg);
+            o->params.sharpen = (float)v;
             break;
         }
         case 'c': {

@@ -39,6 +39,8 @@ struct rec_params {
                            from the paper to its darkest (0: never) */
     int grey_ink;       /* 1: the network reads a candidate's ink in grey levels (as MNIST's
                            digits are); 0: as the ink mask has it, all or nothing */
+    float sharpen;      /* the candidates' grey levels through an unsharp mask of this amount
+                           before they are cropped (vis_sharpen_box; 0: as they are) */
     float min_fill;     /* ink pixels / box area below this (a ruled line's frame) rejected */
     float min_confidence; /* below this a candidate is reported as rejected */
     float number_gap;     /* a horizontal gap wider than this times the digit height splits */

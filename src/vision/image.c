@@ -398,6 +398,47 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
     return DG_OK;
 }
 
+/* The binomial taps of vis_sharpen_box: C(8, k), summing to 256. */
+static const uint32_t SHARP_TAPS[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+enum { SHARP_R = 4 };
+
+DG_HOT void vis_sharpen_box(const struct vis_image *g, int x, int y, int w, int h, float amount,
+                            uint8_t *out, uint32_t *scratch)
+{
+    const int gw = g->w, gh = g->h;
+    uint32_t *restrict pad = scratch + (size_t)w * (h + 2 * SHARP_R); /* one row, w + 8 */
+    /* rows y - 4 .. y + h + 3 (clamped) blurred along x: scratch row r is image row y - 4 + r */
+    for (int r = 0; r < h + 2 * SHARP_R; r++) {
+        int yy = y - SHARP_R + r;
+        yy = yy < 0 ? 0 : yy >= gh ? gh - 1 : yy;
+        const uint8_t *row = g->px + (size_t)yy * gw;
+        for (int i = 0; i < w + 2 * SHARP_R; i++) {
+            const int xx = x - SHARP_R + i;
+            pad[i] = row[xx < 0 ? 0 : xx >= gw ? gw - 1 : xx];
+        }
+        uint32_t *restrict t = scratch + (size_t)r * w;
+        for (int i = 0; i < w; i++) {
+            uint32_t a = 0;
+            for (int k = 0; k <= 2 * SHARP_R; k++)
+                a += SHARP_TAPS[k] * pad[i + k];
+            t[i] = a;
+        }
+    }
+    const float scale = amount * (1.0f / 65536.0f);
+    for (int r = 0; r < h; r++) {
+        const uint8_t *restrict src = g->px + (size_t)(y + r) * gw + x;
+        uint8_t *restrict o = out + (size_t)(y + r) * gw + x;
+        for (int i = 0; i < w; i++) {
+            uint32_t a = 0; /* the blur times 65536 */
+            for (int k = 0; k <= 2 * SHARP_R; k++)
+                a += SHARP_TAPS[k] * scratch[(size_t)(r + k) * w + i];
+            const float v =
+                (float)src[i] + scale * (float)((int32_t)((uint32_t)src[i] << 16) - (int32_t)a);
+            o[i] = (uint8_t)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+        }
+    }
+}
+
 /* One row of vis_grey_from_rgb; bpp a constant at each call, so the loop vectorises. */
 DG_INLINE void grey_video_row(const uint8_t *restrict s, int w, const int bpp, uint8_t *restrict d)
 {

@@ -50,6 +50,14 @@ int vis_image_orient(struct vis_image *img, int orientation);
 #define VIS_EXTREME_SCRATCH(w, h) ((size_t)(w) * (h)*2 + 2 * (size_t)(w))
 void vis_grey_extreme(const uint8_t *in, uint8_t *out, int w, int h, int r, int want_max,
                       uint8_t *scratch);
+/* An unsharp mask over the box (x, y, w, h) of g, which must lie inside it: out (g's size, only
+ * the box's pixels written) = g + amount * (g - blur), blur the binomial filter of 9 taps a
+ * direction (a Gaussian of sigma 1.4), reading g's pixels beyond the box and clamped at its
+ * edges; in integers but for the amount. scratch: VIS_SHARPEN_SCRATCH(w, h) uint32s. Restores
+ * the contrast a camera's blur took from thin strokes. */
+#define VIS_SHARPEN_SCRATCH(w, h) ((size_t)(w) * ((size_t)(h) + 8) + (size_t)(w) + 8)
+void vis_sharpen_box(const struct vis_image *g, int x, int y, int w, int h, float amount,
+                     uint8_t *out, uint32_t *scratch);
 /* 8-bit RGB (bpp 3) or RGBA (bpp 4, alpha ignored) to grey with the loader's Rec. 601 weights in
  * integer form (77, 150, 29)/256: w x h pixels read with rgb_stride bytes per row, written with w
  * bytes per row. For video frames (the live window's RGB, the browser's RGBA). */
