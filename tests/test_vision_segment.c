@@ -431,7 +431,7 @@ static void test_sharpen_box_equals_definition(void **state)
                 const double v = g.px[y * w + x] + amount * (g.px[y * w + x] - blur);
                 const int e = v <= 0.0 ? 0 : v >= 255.0 ? 255 : (int)(v + 0.5);
                 const int got = out[y * w + x];
-                /* the amount is applied in float: a value on a half may round either way */
+                /* in 1/256ths of a grey level and of the amount: within one of the exact value */
                 if (amount == 0.0f ? got != g.px[y * w + x] : abs(got - e) > 1)
                     fail_msg("%dx%d, box %d,%d %dx%d, amount %.1f: (%d, %d) is %d, not %d", w, h,
                              bx, by, bw, bh, (double)amount, x, y, got, e);

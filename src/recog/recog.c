@@ -1034,17 +1034,19 @@ static void group_numbers(struct rec_scanner *sc, struct rec_result *r, int n_in
 /* Every stage, for ink of polarity pol. */
 /* The grey levels the candidates are cropped from: with p.sharpen, sc->sharp, in which every
  * candidate's box of grey is sharpened (vis_sharpen_box; outside them it is stale), but for boxes
- * over SHARP_MAX pixels both ways, copied as they are (strokes that big are wide against the blur:
- * the same readings, less time). A camera's blur leaves a small digit's strokes as soft as the
- * paper's texture, and the "not a digit" class then outweighs the digit. Chosen on
+ * over SHARP_MAX pixels tall, copied as they are (strokes that big are wide against the blur, and
+ * those boxes took half the stage's time). A camera's blur leaves a small digit's strokes as soft
+ * as the paper's texture, and the "not a digit" class then outweighs the digit. Chosen on
  * build/world-tune with the shipped fast model (2026-12-04; amounts 0.4 to 1.0 tried, 0.6 best):
- * digits read 78.46 -> 79.74%, precision 93.46 -> 93.79%, numbers 59.39 -> 60.71%, false digits
- * per empty frame 0.32 -> 0.34; build/scenes-tune 97.18 / 98.94 / 93.77 -> 97.30 / 98.94 / 94.10.
- * (Found because the world's frames scaled up 1.5 times read 80.25% with cubic interpolation,
- * which sharpens, and 78.40% with linear, which does not.) Sharpening the whole frame before the
- * threshold too read 0.5-0.9 points more but with a fifth more false digits on empty frames, and
- * costs a pass over every pixel. */
-enum { SHARP_MAX = 48 };
+ * digits read 78.46 -> 79.66%, precision 93.46 -> 93.75%, numbers 59.39 -> 60.71%, false digits
+ * per empty frame 0.32 -> 0.36; build/scenes-tune 97.18 / 98.94 / 93.77 -> 97.24 / 98.94 / 93.94.
+ * Sharpening boxes up to 48 px read 0.1 point more in twice the time (0.1 ms a frame, 2 cores'
+ * AMD EPYC); a contrast curve on the crops instead of sharpening read as much but took precision
+ * down 1.1-2.1 points. (Found because the world's frames scaled up 1.5 times read 80.25% with
+ * cubic interpolation, which sharpens, and 78.40% with linear, which does not.) Sharpening the
+ * whole frame before the threshold too read 0.5-0.9 points more but with a fifth more false
+ * digits on empty frames, and costs a pass over every pixel. */
+enum { SHARP_MAX = 32 };
 static int sharpen_boxes(struct rec_scanner *sc, const struct vis_image *grey,
                          const struct vis_image **crop_grey)
 {
@@ -1060,7 +1062,7 @@ static int sharpen_boxes(struct rec_scanner *sc, const struct vis_image *grey,
     for (int k = 0; k < sc->n_cand; k++) {
         const struct vis_component *b = &sc->box[k];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
-        if (w > SHARP_MAX && h > SHARP_MAX) {
+        if (h > SHARP_MAX) {
             for (int y = b->y0; y <= b->y1; y++)
                 memcpy(sc->sharp.px + (size_t)y * grey->w + b->x0,
                        grey->px + (size_t)y * grey->w + b->x0, (size_t)w);

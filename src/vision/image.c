@@ -398,43 +398,56 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
     return DG_OK;
 }
 
-/* The binomial taps of vis_sharpen_box: C(8, k), summing to 256. */
-static const uint32_t SHARP_TAPS[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+/* vis_sharpen_box's blur: the binomial taps C(8, k) (1 8 28 56 70 56 28 8 1, summing to 256),
+ * symmetric, so each output takes four sums of pairs and the middle sample. */
 enum { SHARP_R = 4 };
+#define BINOMIAL9(p, i)                                                                            \
+    ((p)[(i)] + (p)[(i) + 8] + 8 * ((p)[(i) + 1] + (p)[(i) + 7]) +                                 \
+     28 * ((p)[(i) + 2] + (p)[(i) + 6]) + 56 * ((p)[(i) + 3] + (p)[(i) + 5]) + 70 * (p)[(i) + 4])
 
 DG_HOT void vis_sharpen_box(const struct vis_image *g, int x, int y, int w, int h, float amount,
                             uint8_t *out, uint32_t *scratch)
 {
     const int gw = g->w, gh = g->h;
-    uint32_t *restrict pad = scratch + (size_t)w * (h + 2 * SHARP_R); /* one row, w + 8 */
-    /* rows y - 4 .. y + h + 3 (clamped) blurred along x: scratch row r is image row y - 4 + r */
+    /* rows y - 4 .. y + h + 3 (clamped) blurred along x into 16 bits (at most 255 * 256): row r of
+     * rows is image row y - 4 + r; pad is one image row's stretch with its edge pixels repeated */
+    uint16_t *restrict rows = (uint16_t *)(void *)scratch;
+    uint16_t *restrict pad = rows + (size_t)w * (h + 2 * SHARP_R);
     for (int r = 0; r < h + 2 * SHARP_R; r++) {
         int yy = y - SHARP_R + r;
         yy = yy < 0 ? 0 : yy >= gh ? gh - 1 : yy;
         const uint8_t *row = g->px + (size_t)yy * gw;
+        uint16_t *restrict t = rows + (size_t)r * w;
+        if (x >= SHARP_R && x + w + SHARP_R <= gw) { /* the stretch lies inside the row */
+            const uint8_t *restrict p = row + x - SHARP_R;
+            for (int i = 0; i < w; i++)
+                t[i] = (uint16_t)BINOMIAL9(p, i);
+            continue;
+        }
         for (int i = 0; i < w + 2 * SHARP_R; i++) {
             const int xx = x - SHARP_R + i;
             pad[i] = row[xx < 0 ? 0 : xx >= gw ? gw - 1 : xx];
         }
-        uint32_t *restrict t = scratch + (size_t)r * w;
-        for (int i = 0; i < w; i++) {
-            uint32_t a = 0;
-            for (int k = 0; k <= 2 * SHARP_R; k++)
-                a += SHARP_TAPS[k] * pad[i + k];
-            t[i] = a;
-        }
+        for (int i = 0; i < w; i++)
+            t[i] = (uint16_t)BINOMIAL9(pad, i);
     }
-    const float scale = amount * (1.0f / 65536.0f);
+    /* then down the columns (the blur times 65536, kept as its top 16 bits and a rounding), and
+     * g + amount * (g - blur) in 1/256ths of the amount */
+    const int32_t amt = (int32_t)lroundf(amount * 256.0f);
+    uint32_t *restrict col = scratch + (size_t)w * (h + 2 * SHARP_R) / 2 + (size_t)w + 8;
     for (int r = 0; r < h; r++) {
         const uint8_t *restrict src = g->px + (size_t)(y + r) * gw + x;
         uint8_t *restrict o = out + (size_t)(y + r) * gw + x;
+        const uint16_t *restrict r0 = rows + (size_t)r * w;
+        for (int i = 0; i < w; i++) /* BINOMIAL9 down the column, row by row so it vectorises */
+            col[i] = (uint32_t)r0[i] + r0[i + 8 * w] + 8u * ((uint32_t)r0[i + w] + r0[i + 7 * w]) +
+                     28u * ((uint32_t)r0[i + 2 * w] + r0[i + 6 * w]) +
+                     56u * ((uint32_t)r0[i + 3 * w] + r0[i + 5 * w]) + 70u * r0[i + 4 * w];
         for (int i = 0; i < w; i++) {
-            uint32_t a = 0; /* the blur times 65536 */
-            for (int k = 0; k <= 2 * SHARP_R; k++)
-                a += SHARP_TAPS[k] * scratch[(size_t)(r + k) * w + i];
-            const float v =
-                (float)src[i] + scale * (float)((int32_t)((uint32_t)src[i] << 16) - (int32_t)a);
-            o[i] = (uint8_t)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+            /* (g - blur) in 1/256ths of a grey level, then times the amount in 1/256ths */
+            const int32_t d = ((int32_t)src[i] << 8) - (int32_t)((col[i] + 128) >> 8);
+            int32_t v = (int32_t)src[i] + ((d * amt + (1 << 15)) >> 16);
+            o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }
 }

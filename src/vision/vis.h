@@ -53,8 +53,8 @@ void vis_grey_extreme(const uint8_t *in, uint8_t *out, int w, int h, int r, int 
 /* An unsharp mask over the box (x, y, w, h) of g, which must lie inside it: out (g's size, only
  * the box's pixels written) = g + amount * (g - blur), blur the binomial filter of 9 taps a
  * direction (a Gaussian of sigma 1.4), reading g's pixels beyond the box and clamped at its
- * edges; in integers but for the amount. scratch: VIS_SHARPEN_SCRATCH(w, h) uint32s. Restores
- * the contrast a camera's blur took from thin strokes. */
+ * edges; in integers, the amount rounded to 1/256ths. scratch: VIS_SHARPEN_SCRATCH(w, h)
+ * uint32s. Restores the contrast a camera's blur took from thin strokes. */
 #define VIS_SHARPEN_SCRATCH(w, h) ((size_t)(w) * ((size_t)(h) + 8) + (size_t)(w) + 8)
 void vis_sharpen_box(const struct vis_image *g, int x, int y, int w, int h, float amount,
                      uint8_t *out, uint32_t *scratch);
