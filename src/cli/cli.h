@@ -45,6 +45,9 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
  * "NAME wants a whole number from LO to HI, not 'ARG'" printed for cmd and its exit status. */
 int cli_whole_option(const char *cmd, const char *name, const char *arg, long lo, long hi,
                      long *out);
+/* The same for any number: "NAME wants a number from LO to HI, not 'ARG'" (LO and HI as %g). */
+int cli_number_option(const char *cmd, const char *name, const char *arg, double lo, double hi,
+                      double *out);
 /* --polarity's values: auto, dark (ink on light paper) or light (chalk on a board). 0 on
  * success, -1 (out untouched) otherwise. */
 int cli_parse_polarity(const char *s, enum vis_polarity *out);

@@ -129,6 +129,14 @@ int cli_parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
+int cli_number_option(const char *cmd, const char *name, const char *arg, double lo, double hi,
+                      double *out)
+{
+    if (cli_parse_double(arg, lo, hi, out))
+        return cli_usage(cmd, "%s wants a number from %g to %g, not '%s'", name, lo, hi, arg);
+    return 0;
+}
+
 int cli_parse_polarity(const char *s, enum vis_polarity *out)
 {
     if (!strcmp(s, "auto"))

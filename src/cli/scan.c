@@ -439,9 +439,8 @@ int cmd_scan(int argc, char **argv)
             break;
         case 'c': {
             double v;
-            if (cli_parse_double(optarg, 0.0, 1.0, &v))
-                return cli_usage(cmd, "--min-confidence wants a number from 0 to 1, not '%s'",
-                                 optarg);
+            if ((bad = cli_number_option(cmd, "--min-confidence", optarg, 0.0, 1.0, &v)))
+                return bad;
             params.min_confidence = (float)v;
             break;
         }

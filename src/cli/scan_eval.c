@@ -622,23 +622,22 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
         }
         case 's': {
             double v;
-            if (cli_parse_double(optarg, 0.0, 1.0, &v))
-                return cli_usage(cmd, "--share wants a number from 0 to 1, not '%s'", optarg);
+            if ((bad = cli_number_option(cmd, "--share", optarg, 0.0, 1.0, &v)))
+                return bad;
             o->params.threshold.share = (float)v;
             break;
         }
         case 'S': {
             double v;
-            if (cli_parse_double(optarg, 0.0, 4.0, &v))
-                return cli_usage(cmd, "--sharpen wants a number from 0 to 4, not '%s'", optarg);
+            if ((bad = cli_number_option(cmd, "--sharpen", optarg, 0.0, 4.0, &v)))
+                return bad;
             o->params.sharpen = (float)v;
             break;
         }
         case 'c': {
             double v;
-            if (cli_parse_double(optarg, 0.0, 1.0, &v))
-                return cli_usage(cmd, "--min-confidence wants a number from 0 to 1, not '%s'",
-                                 optarg);
+            if ((bad = cli_number_option(cmd, "--min-confidence", optarg, 0.0, 1.0, &v)))
+                return bad;
             o->params.min_confidence = (float)v;
             break;
         }

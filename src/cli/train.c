@@ -278,14 +278,13 @@ static int parse(int argc, char **argv, struct train_opts *o)
             o->have_style = 1;
             break;
         case 'W':
-            if (cli_parse_double(optarg, 0.0, 1.0, &o->wd))
-                return cli_usage("train", "--wd wants a number from 0 to 1, not '%s'", optarg);
+            if ((bad = cli_number_option("train", "--wd", optarg, 0.0, 1.0, &o->wd)))
+                return bad;
             o->have_wd = 1;
             break;
         case 'M':
-            if (cli_parse_double(optarg, 0.0, 0.499, &o->smooth))
-                return cli_usage("train", "--smooth wants a number from 0 to 0.499, not '%s'",
-                                 optarg);
+            if ((bad = cli_number_option("train", "--smooth", optarg, 0.0, 0.499, &o->smooth)))
+                return bad;
             break;
         case 'V':
             if (cli_parse_long(optarg, 1, 10000000, &o->val))

@@ -1031,7 +1031,6 @@ static void group_numbers(struct rec_scanner *sc, struct rec_result *r, int n_in
         rec_numbers(r->digits, n_acc, line_of, marks, n_marks, sc->p.number_gap, r->numbers);
 }
 
-/* Every stage, for ink of polarity pol. */
 /* The grey levels the candidates are cropped from: with p.sharpen, sc->sharp, in which every
  * candidate's box of grey is sharpened (vis_sharpen_box; outside them it is stale), but for boxes
  * over SHARP_MAX pixels tall, copied as they are (strokes that big are wide against the blur, and
@@ -1040,12 +1039,12 @@ static void group_numbers(struct rec_scanner *sc, struct rec_result *r, int n_in
  * build/world-tune with the shipped fast model (2026-12-04; amounts 0.4 to 1.0 tried, 0.6 best):
  * digits read 78.46 -> 79.66%, precision 93.46 -> 93.75%, numbers 59.39 -> 60.71%, false digits
  * per empty frame 0.32 -> 0.36; build/scenes-tune 97.18 / 98.94 / 93.77 -> 97.24 / 98.94 / 93.94.
- * Sharpening boxes up to 48 px read 0.1 point more in twice the time (0.1 ms a frame, 2 cores'
- * AMD EPYC); a contrast curve on the crops instead of sharpening read as much but took precision
- * down 1.1-2.1 points. (Found because the world's frames scaled up 1.5 times read 80.25% with
- * cubic interpolation, which sharpens, and 78.40% with linear, which does not.) Sharpening the
- * whole frame before the threshold too read 0.5-0.9 points more but with a fifth more false
- * digits on empty frames, and costs a pass over every pixel. */
+ * Sharpening boxes up to 48 px both ways read 0.1 point more (the boxes over 32 px tall are
+ * about 45% of the area sharpened that way); a contrast curve on the crops instead of sharpening
+ * read as much but took precision down 1.1-2.1 points. (Found because the world's frames scaled
+ * up 1.5 times read 80.25% with cubic interpolation, which sharpens, and 78.40% with linear, which
+ * does not.) Sharpening the whole frame before the threshold too read 0.5-0.9 points more but with
+ * a fifth more false digits on empty frames, and costs a pass over every pixel. */
 enum { SHARP_MAX = 32 };
 static int sharpen_boxes(struct rec_scanner *sc, const struct vis_image *grey,
                          const struct vis_image **crop_grey)
@@ -1077,6 +1076,7 @@ static int sharpen_boxes(struct rec_scanner *sc, const struct vis_image *grey,
     return DG_OK;
 }
 
+/* Every stage, for ink of polarity pol. */
 static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vis_polarity pol,
                    struct rec_result *r)
 {

@@ -400,7 +400,7 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
 
 /* vis_sharpen_box's blur: the binomial taps C(8, k) (1 8 28 56 70 56 28 8 1, summing to 256),
  * symmetric, so each output takes four sums of pairs and the middle sample. */
-enum { SHARP_R = 4 };
+enum { SHARP_R = 4 }; /* VIS_SHARPEN_COL_AT's 8 rows and columns of margin */
 #define BINOMIAL9(p, i)                                                                            \
     ((p)[(i)] + (p)[(i) + 8] + 8 * ((p)[(i) + 1] + (p)[(i) + 7]) +                                 \
      28 * ((p)[(i) + 2] + (p)[(i) + 6]) + 56 * ((p)[(i) + 3] + (p)[(i) + 5]) + 70 * (p)[(i) + 4])
@@ -434,7 +434,7 @@ DG_HOT void vis_sharpen_box(const struct vis_image *g, int x, int y, int w, int 
     /* then down the columns (the blur times 65536, kept as its top 16 bits and a rounding), and
      * g + amount * (g - blur) in 1/256ths of the amount */
     const int32_t amt = (int32_t)lroundf(amount * 256.0f);
-    uint32_t *restrict col = scratch + (size_t)w * (h + 2 * SHARP_R) / 2 + (size_t)w + 8;
+    uint32_t *restrict col = scratch + VIS_SHARPEN_COL_AT(w, h);
     for (int r = 0; r < h; r++) {
         const uint8_t *restrict src = g->px + (size_t)(y + r) * gw + x;
         uint8_t *restrict o = out + (size_t)(y + r) * gw + x;

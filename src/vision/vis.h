@@ -55,7 +55,9 @@ void vis_grey_extreme(const uint8_t *in, uint8_t *out, int w, int h, int r, int 
  * direction (a Gaussian of sigma 1.4), reading g's pixels beyond the box and clamped at its
  * edges; in integers, the amount rounded to 1/256ths. scratch: VIS_SHARPEN_SCRATCH(w, h)
  * uint32s. Restores the contrast a camera's blur took from thin strokes. */
-#define VIS_SHARPEN_SCRATCH(w, h) ((size_t)(w) * ((size_t)(h) + 8) + (size_t)(w) + 8)
+#define VIS_SHARPEN_SCRATCH(w, h) (VIS_SHARPEN_COL_AT(w, h) + (size_t)(w))
+/* (where vis_sharpen_box's column sums start: after (h + 8) rows and one padded row of uint16s) */
+#define VIS_SHARPEN_COL_AT(w, h) (((size_t)(w) * ((size_t)(h) + 8) + (size_t)(w) + 8 + 1) / 2)
 void vis_sharpen_box(const struct vis_image *g, int x, int y, int w, int h, float amount,
                      uint8_t *out, uint32_t *scratch);
 /* 8-bit RGB (bpp 3) or RGBA (bpp 4, alpha ignored) to grey with the loader's Rec. 601 weights in
