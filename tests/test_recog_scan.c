@@ -786,6 +786,42 @@ static void test_unsure_polarity(void **state)
     reader_close(&rd);
 }
 
+/* Chalk on a grey board lying on a desk, a dark printed line across the board and a hand over it
+ * (tests/fixtures/chalk-among-dark.jpg, build/world-tune's world_0149, MNIST training digits). The
+ * whole frame says dark ink, surely, and read so it has not one digit; read the other way too
+ * (rec_scan: a guess with fewer than two sure digits), the chalk is read. */
+static void test_sure_guess_read_other_way(void **state)
+{
+    (void)state;
+    static const int truth[][5] = {
+        {2, 233, 241, 15, 18}, {7, 259, 237, 15, 16}, {8, 283, 233, 12, 17}, {3, 353, 177, 11, 11},
+        {5, 367, 175, 9, 13},  {0, 380, 173, 9, 10},  {5, 394, 168, 11, 13}, {0, 478, 189, 16, 13},
+        {8, 493, 185, 17, 15}, {5, 510, 178, 18, 19}, {6, 242, 319, 35, 48},
+    };
+    enum { N = sizeof truth / sizeof truth[0] };
+    struct reader rd;
+    reader_open(&rd, "models/fast.safetensors");
+    char path[4096];
+    struct vis_image img;
+    repo_path(path, sizeof path, "tests/fixtures/chalk-among-dark.jpg");
+    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    enum vis_polarity pol = VIS_POLARITY_AUTO;
+    int sure = 0;
+    assert_int_equal(vis_guess_polarity(&img, wk, &pol, &sure), DG_OK);
+    assert_int_equal(pol, VIS_POLARITY_DARK_ON_LIGHT);
+    assert_true(sure);
+    assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+    const int read = truth_read(rd.r, truth, N);
+    print_message("chalk among dark things: %d of %d digits read\n", read, N);
+    assert_int_equal(rd.r->polarity, VIS_POLARITY_LIGHT_ON_DARK);
+    assert_true(read >= 8);
+    vis_work_free(wk);
+    vis_image_destroy(&img);
+    reader_close(&rd);
+}
+
 /* Files fuzz_scan found (tests/fixtures/fuzz, also in its corpus): ruled-line fits that went
  * infinite (the joined fit divided by almost nothing, then -inf was converted to int in the line
  * removal: seen in the clang fuzz build, whose arithmetic differs; this gcc build computes a finite
@@ -831,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_big_fine_pen_digit),
         cmocka_unit_test(test_fuzz_findings),
         cmocka_unit_test(test_unsure_polarity),
+        cmocka_unit_test(test_sure_guess_read_other_way),
     };
     return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);
 }
