@@ -1169,8 +1169,8 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     struct vis_image first_mask = sc->mask;
     sc->mask = sc->other_mask;
     sc->other_mask = first_mask;
-    const enum vis_polarity other = pol == VIS_POLARITY_DARK_ON_LIGHT ? VIS_POLARITY_LIGHT_ON_DARK
-                                                                      : VIS_POLARITY_DARK_ON_LIGHT;
+    const enum vis_polarity other =
+        pol == VIS_POLARITY_DARK_ON_LIGHT ? VIS_POLARITY_LIGHT_ON_DARK : VIS_POLARITY_DARK_ON_LIGHT;
     if ((rc = read_as(sc, grey, other, sc->other)))
         return rc;
     const int n_other = sure_digits(sc->other, &sum_other);
