@@ -30,7 +30,7 @@ static const char *const HELP =
     "shorter side)\n"
     "  --contrast N          ink is at least N grey levels darker than the paper behind it "
     "(default 16)\n"
-    "  --share X             ... and X of the strongest stroke nearby (default 0.4)\n"
+    "  --share X             ... and X of the strongest stroke nearby (default 0.3)\n"
     "  --sharpen X           unsharp mask of this amount on the candidates before they are read\n"
     "                        (default 0.6; 0 = off)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
