@@ -912,7 +912,8 @@ static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *gre
 
 /* Stage 5b, context: rejected candidates in a row of digits are read again
  * (rec_accept_beside_digits, numbers.c), then readings whose surroundings say they are not digits
- * are rejected (reject_by_context here, and 1s with no other digit beside them:
+ * are rejected (reject_by_context here: edges, letters, unsure readings at the frame's edge; and
+ * 1s with no other digit beside them:
  * rec_reject_lone_ones). EDGE_RATIO: a thin candidate is an edge when the paper on its
  * darker side is within this share of the ink-to-paper contrast of its lighter side. WORD_GAP,
  * WORD_JUNK: a 1 is the l or I of a word when a candidate at least WORD_JUNK sure it is not a
@@ -922,6 +923,19 @@ static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *gre
  * for 0.24 points of digits read. Applied to every digit, the word rule cost 5 points of digits
  * read (digits beside a digit the network rejected). */
 static const float EDGE_RATIO = 0.4f, WORD_GAP = 0.3f, WORD_JUNK = 0.5f;
+
+/* A candidate whose box touches the frame's edge is something whose rest is out of view: a sheet's
+ * corner, a hand, a digit cut in part. It is read only when the network is BORDER_SURE of it. On
+ * build/world-tune (2026-12-05, shipped fast model): precision 93.83 -> 94.27%, false digits per
+ * digit-free frame 0.19 -> 0.11, digits read 80.19 -> 80.18%; build/scenes-tune, whose generator
+ * counts digits the frame cuts, 97.28 -> 97.26% (rejecting every candidate at the edge cost it
+ * 0.16 points). */
+static const float BORDER_SURE = 0.99f;
+
+static int at_border(const struct rec_box *b, const struct vis_image *grey)
+{
+    return b->x <= 0 || b->y <= 0 || b->x + b->w >= grey->w || b->y + b->h >= grey->h;
+}
 
 /* Mean brightness (ink low) of the paper in columns [x0, x1) over rows [y0, y1): mask pixels
  * left out; -1 when the strip is outside the image or all ink. */
@@ -994,7 +1008,8 @@ static void reject_by_context(const struct rec_scanner *sc, const struct vis_ima
     for (int i = 0; i < n; i++) {
         struct rec_digit *d = &r->digits[i];
         if (d->digit >= 0 &&
-            (is_edge(sc, grey, d, light) || (d->digit == 1 && beside_letters(d, r, n))))
+            (is_edge(sc, grey, d, light) || (d->digit == 1 && beside_letters(d, r, n)) ||
+             (d->confidence < BORDER_SURE && at_border(&d->box, grey))))
             d->digit = -1;
     }
 }
