@@ -30,6 +30,7 @@ void rec_default_params(struct rec_params *p)
     p->line_frac = 0.25f;
     p->line_thickness = 4;
     p->keep_lone_ones = 0;
+    p->cut_again = 1;
 }
 
 enum { REC_MAX_CUTS = 4 };
@@ -910,7 +911,84 @@ static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *gre
     return DG_OK;
 }
 
-/* Stage 5b, context: rejected candidates in a row of digits are read again
+/* Stage 5b, three in a blob: one half of a cut that the network reads as two digits touching
+ * (three digits run together: the first cut parted one from the other two) is cut again at its
+ * thinnest columns, and read as its two pieces when the network is BESIDE_SURE of each. On
+ * build/world-tune (2026-12-05, shipped fast model): digits read 80.18 -> 80.39%, numbers 62.93
+ * -> 63.21%, precision 94.27 -> 94.24%; build/scenes-tune unchanged. Cutting every unsure piece
+ * or whole at least 0.9 heights wide this way read 0.09 points more for 60% more time. */
+static int is_piece(const struct rec_scanner *sc, int i, int n)
+{
+    return (i > 0 && sc->plan_of[i - 1] == sc->plan_of[i]) ||
+           (i + 1 < n && sc->plan_of[i + 1] == sc->plan_of[i]);
+}
+
+static int cut_pieces_again(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                            struct rec_result *r, int *n)
+{
+    const int first = sc->n_in;
+    int job_first[REC_MAX_CANDIDATES], job_n[REC_MAX_CANDIDATES];
+    for (int i = 0; i < *n; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        job_n[i] = 0;
+        if (!is_piece(sc, i, *n) || !(d->two > d->confidence && d->two > d->junk) ||
+            (float)d->box.w < TWO_ASPECT * (float)d->box.h)
+            continue;
+        const struct rec_plan *pl = &sc->plan[sc->plan_of[i]];
+        const struct vis_component *b = &sc->box[pl->cand];
+        const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+        int rc = crop_candidate(sc, pl->cand);
+        if (rc || (rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h, pl->paper, pl->dark)))
+            return rc;
+        const int c0 = d->box.x - b->x0, pw = d->box.w;
+        if (c0 < 0 || c0 + pw > w)
+            continue;
+        if ((rc = dg_grow((void **)&sc->piece, &sc->piece_cap, (size_t)pw * h, 1)))
+            return rc;
+        for (int y = 0; y < h; y++)
+            memcpy(sc->piece + (size_t)y * pw, sc->crop + (size_t)y * w + c0, (size_t)pw);
+        int cuts[REC_MAX_CUTS];
+        const int n_cuts = find_cuts(sc->piece, pw, h, cuts, REC_MAX_CUTS);
+        job_first[i] = sc->n_in;
+        for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
+            float *xl = sc->x + (size_t)sc->n_in * 784;
+            if (vis_mnist_from_ink(sc->piece, cuts[c], h, (size_t)pw, xl) != DG_OK ||
+                vis_mnist_from_ink(sc->piece + cuts[c], pw - cuts[c], h, (size_t)pw, xl + 784) !=
+                    DG_OK)
+                continue;
+            sc->in_box[sc->n_in] = part_box(sc->piece, pw, h, 0, cuts[c], d->box.x, b->y0);
+            sc->in_box[sc->n_in + 1] = part_box(sc->piece, pw, h, cuts[c], pw, d->box.x, b->y0);
+            sc->n_in += 2;
+            job_n[i]++;
+        }
+    }
+    if (sc->n_in == first)
+        return DG_OK;
+    read_batch(sc, first, sc->n_in - first);
+    for (int i = *n - 1; i >= 0; i--) { /* from the end, so insertions move only what is read */
+        int best = -1;
+        float best_score = 0.0f;
+        for (int c = 0; c < job_n[i]; c++) {
+            const int l = job_first[i] + 2 * c;
+            const struct rec_digit *a = &sc->read[l], *e = &sc->read[l + 1];
+            const float score = sqrtf(a->confidence * e->confidence);
+            if (a->digit >= 0 && e->digit >= 0 && a->confidence >= BESIDE_SURE &&
+                e->confidence >= BESIDE_SURE && score > best_score)
+                best_score = score, best = l;
+        }
+        if (best < 0 || *n >= REC_MAX_CANDIDATES)
+            continue;
+        memmove(&r->digits[i + 2], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
+        memmove(&sc->plan_of[i + 2], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
+        r->digits[i] = sc->read[best];
+        r->digits[i + 1] = sc->read[best + 1];
+        sc->plan_of[i + 1] = sc->plan_of[i];
+        (*n)++;
+    }
+    return DG_OK;
+}
+
+/* Stage 5c, context: rejected candidates in a row of digits are read again
  * (rec_accept_beside_digits, numbers.c), then readings whose surroundings say they are not digits
  * are rejected (reject_by_context here: edges, letters, unsure readings at the frame's edge; and
  * 1s with no other digit beside them:
@@ -1109,7 +1187,8 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         return rc;
     int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
-    if ((rc = cut_beside_digits(sc, cg, flip, r, &n)))
+    if ((rc = cut_beside_digits(sc, cg, flip, r, &n)) ||
+        (sc->p.cut_again && (rc = cut_pieces_again(sc, cg, flip, r, &n))))
         return rc;
     reject_by_context(sc, grey, r, n);
     if (!sc->p.keep_lone_ones)

@@ -48,6 +48,8 @@ struct rec_params {
     int line_thickness;   /* ... where they are at most this thick; line_frac 0 keeps lines */
     int keep_lone_ones;   /* 1: a 1 with no other digit beside it is read (0: rejected, as a
                              stroke alone is more often a bracket, slash or edge) */
+    int cut_again;        /* 1: a half of a cut read as two digits touching is cut again (three
+                             digits run together); 0: not */
 };
 void rec_default_params(struct rec_params *p);
 
