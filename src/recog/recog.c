@@ -1169,9 +1169,9 @@ static int sharpen_boxes(struct rec_scanner *sc, const struct vis_image *grey,
     return DG_OK;
 }
 
-/* Every stage, for ink of polarity pol; with more than max_cand candidates, none is read. */
+/* Every stage, for ink of polarity pol. */
 static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vis_polarity pol,
-                   int max_cand, struct rec_result *r)
+                   struct rec_result *r)
 {
     memset(r, 0, offsetof(struct rec_result, digits));
     r->n_numbers = 0;
@@ -1181,14 +1181,9 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         return rc;
     const uint8_t flip = r->polarity == VIS_POLARITY_LIGHT_ON_DARK ? 255 : 0;
     const struct vis_image *cg;
-    if ((rc = find_candidates(sc)))
-        return rc;
-    if (sc->n_cand > max_cand) { /* read as nothing: r stays empty */
-        sc->n_cand = 0;
-        return DG_OK;
-    }
-    if ((rc = sharpen_boxes(sc, grey, &cg)) || (rc = read_wholes(sc, cg, flip)) ||
-        (rc = read_cuts(sc, cg, flip)) || (rc = read_deeper(sc, cg, flip)))
+    if ((rc = find_candidates(sc)) || (rc = sharpen_boxes(sc, grey, &cg)) ||
+        (rc = read_wholes(sc, cg, flip)) || (rc = read_cuts(sc, cg, flip)) ||
+        (rc = read_deeper(sc, cg, flip)))
         return rc;
     int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
@@ -1211,12 +1206,6 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
  * had any digit: ENOUGH_SURE dark digits stop the second reading. */
 static const float READ_SURE = 0.9f;
 enum { ENOUGH_SURE = 2 };
-/* A second reading whose mask holds more than OTHER_MAX_CAND candidates is texture (a tiled wall
- * or grass read as the other polarity) and is not read: the network's 100 inputs had made such
- * frames 11 ms instead of 4. On build/world-tune the second readings that won had 18 to 82
- * candidates; the cap changed no reading of the tuning, report or cross worlds and took
- * bench_scan's p99 from 9.9 to 6.0 ms (2026-12-05). */
-enum { OTHER_MAX_CAND = 90 };
 
 static int sure_digits(const struct rec_result *r, float *sum)
 {
@@ -1263,7 +1252,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
         return rc;
     if (!sure)
         pol = VIS_POLARITY_DARK_ON_LIGHT;
-    if ((rc = read_as(sc, grey, pol, REC_MAX_CANDIDATES, r)) || !guessed)
+    if ((rc = read_as(sc, grey, pol, r)) || !guessed)
         return rc;
     float sum_first, sum_other;
     const int n_first = sure_digits(r, &sum_first);
@@ -1276,7 +1265,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     sc->other_mask = first_mask;
     const enum vis_polarity other =
         pol == VIS_POLARITY_DARK_ON_LIGHT ? VIS_POLARITY_LIGHT_ON_DARK : VIS_POLARITY_DARK_ON_LIGHT;
-    if ((rc = read_as(sc, grey, other, OTHER_MAX_CAND, sc->other)))
+    if ((rc = read_as(sc, grey, other, sc->other)))
         return rc;
     const int n_other = sure_digits(sc->other, &sum_other);
     if (n_other >= ENOUGH_SURE &&
