@@ -99,6 +99,15 @@ static void reader_close(struct reader *rd)
     nn_model_free(rd->m);
 }
 
+/* img = tests/fixtures/NAME, loaded as the reader loads files. */
+static void load_fixture(const char *name, struct vis_image *img)
+{
+    char path[4096], rel[256];
+    snprintf(rel, sizeof rel, "tests/fixtures/%s", name);
+    repo_path(path, sizeof path, rel);
+    assert_int_equal(vis_image_load(path, img), DG_OK);
+}
+
 /* MNIST's test digits, and the index of the first of each label. */
 static void load_test_digits(struct data_set *s, int first[10])
 {
@@ -414,8 +423,7 @@ static void test_three_run_together(void **state)
     struct rec_result *r = malloc(sizeof *r);
     assert_non_null(r);
     struct vis_image img;
-    repo_path(path, sizeof path, "tests/fixtures/three-run-together.jpg");
-    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    load_fixture("three-run-together.jpg", &img);
     assert_int_equal(rec_scan(sc_off, &img, r), DG_OK);
     const int off_read = has_number(r, "646198");
     assert_int_equal(rec_scan(sc_on, &img, r), DG_OK);
@@ -774,9 +782,7 @@ static void test_small_pairs_on_desk(void **state)
     reader_open(&rd, "models/fast.safetensors");
     assert_int_equal(rd.m->n_classes, REC_CLASSES_WITH_TWO);
     struct vis_image img;
-    char path[4096];
-    repo_path(path, sizeof path, "tests/fixtures/small-pairs-on-desk.jpg");
-    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    load_fixture("small-pairs-on-desk.jpg", &img);
     assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
     const int read = truth_read(rd.r, truth, N);
     printf("small pairs on a desk: %d of %d digits read\n", read, N);
@@ -807,16 +813,13 @@ static void test_unsure_polarity(void **state)
     };
     struct reader rd;
     reader_open(&rd, "models/fast.safetensors");
-    char path[4096];
     struct vis_image img;
-    repo_path(path, sizeof path, "tests/fixtures/ruled-sheet-on-desk.jpg");
-    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    load_fixture("ruled-sheet-on-desk.jpg", &img);
     assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
     const int on_ruled = truth_read(rd.r, ruled, 13);
     assert_int_equal(rd.r->polarity, VIS_POLARITY_DARK_ON_LIGHT);
     vis_image_destroy(&img);
-    repo_path(path, sizeof path, "tests/fixtures/sheet-on-desk.jpg");
-    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    load_fixture("sheet-on-desk.jpg", &img);
     assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
     const int on_sheet = truth_read(rd.r, sheet, 11);
     assert_int_equal(rd.r->polarity, VIS_POLARITY_DARK_ON_LIGHT);
@@ -849,10 +852,8 @@ static void test_sure_guess_read_other_way(void **state)
     enum { N = sizeof truth / sizeof truth[0] };
     struct reader rd;
     reader_open(&rd, "models/fast.safetensors");
-    char path[4096];
     struct vis_image img;
-    repo_path(path, sizeof path, "tests/fixtures/chalk-among-dark.jpg");
-    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    load_fixture("chalk-among-dark.jpg", &img);
     struct vis_work *wk;
     assert_int_equal(vis_work_new(&wk), DG_OK);
     enum vis_polarity pol = VIS_POLARITY_AUTO;
@@ -879,10 +880,8 @@ static void test_unsure_at_frame_edge_rejected(void **state)
     (void)state;
     struct reader rd;
     reader_open(&rd, "models/fast.safetensors");
-    char path[4096];
     struct vis_image img;
-    repo_path(path, sizeof path, "tests/fixtures/edge-objects-no-digit.jpg");
-    assert_int_equal(vis_image_load(path, &img), DG_OK);
+    load_fixture("edge-objects-no-digit.jpg", &img);
     assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
     int at_edge_read = 0, at_edge_rejected = 0;
     for (int i = 0; i < rd.r->n_digits + rd.r->n_rejected; i++) {

@@ -582,27 +582,47 @@ static const float SPLIT_SURE = 0.9f, SPLIT_MARGIN = 0.1f, CUT_JUNK = 0.9f;
  * a digit, from TWO_ASPECT heights wide. */
 static const float TWO_ASPECT = 0.7f;
 
+/* sc->crop becomes plan pl's candidate's own ink in grey levels (crop_candidate, soften_crop). */
+static int crop_plan(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                     const struct rec_plan *pl)
+{
+    const struct vis_component *b = &sc->box[pl->cand];
+    const int rc = crop_candidate(sc, pl->cand);
+    return rc ? rc
+              : soften_crop(sc, grey, flip, b->x0, b->y0, b->x1 - b->x0 + 1, b->y1 - b->y0 + 1,
+                            pl->paper, pl->dark);
+}
+
+/* Network inputs for ink (w x h, its top left at (x, y) in the frame) cut in two at its thinnest
+ * columns (find_cuts), a pair per cut: each pair's first input goes to left[]; returns how many. */
+static int add_cut_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, int h, int x, int y,
+                          int *left)
+{
+    int cuts[REC_MAX_CUTS], n = 0;
+    const int n_cuts = find_cuts(ink, w, h, cuts, REC_MAX_CUTS);
+    for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
+        float *xl = sc->x + (size_t)sc->n_in * 784;
+        if (vis_mnist_from_ink(ink, cuts[c], h, (size_t)w, xl) != DG_OK ||
+            vis_mnist_from_ink(ink + cuts[c], w - cuts[c], h, (size_t)w, xl + 784) != DG_OK)
+            continue;
+        sc->in_box[sc->n_in] = part_box(ink, w, h, 0, cuts[c], x, y);
+        sc->in_box[sc->n_in + 1] = part_box(ink, w, h, cuts[c], w, x, y);
+        left[n++] = sc->n_in;
+        sc->n_in += 2;
+    }
+    return n;
+}
+
 /* Crops plan pl's candidate and adds its cuts in two (at most REC_MAX_CUTS) as network inputs. */
 static int add_cuts(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
                     struct rec_plan *pl)
 {
     const struct vis_component *b = &sc->box[pl->cand];
-    const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
-    int rc = crop_candidate(sc, pl->cand);
-    if (rc || (rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h, pl->paper, pl->dark)))
+    const int rc = crop_plan(sc, grey, flip, pl);
+    if (rc)
         return rc;
-    int cuts[REC_MAX_CUTS];
-    const int n_cuts = find_cuts(sc->crop, w, h, cuts, REC_MAX_CUTS);
-    for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
-        float *xl = sc->x + (size_t)sc->n_in * 784;
-        if (vis_mnist_from_ink(sc->crop, cuts[c], h, (size_t)w, xl) != DG_OK ||
-            vis_mnist_from_ink(sc->crop + cuts[c], w - cuts[c], h, (size_t)w, xl + 784) != DG_OK)
-            continue;
-        sc->in_box[sc->n_in] = part_box(sc->crop, w, h, 0, cuts[c], b->x0, b->y0);
-        sc->in_box[sc->n_in + 1] = part_box(sc->crop, w, h, cuts[c], w, b->x0, b->y0);
-        pl->left[pl->n_cuts++] = sc->n_in;
-        sc->n_in += 2;
-    }
+    pl->n_cuts += add_cut_inputs(sc, sc->crop, b->x1 - b->x0 + 1, b->y1 - b->y0 + 1, b->x0, b->y0,
+                                 pl->left + pl->n_cuts);
     return DG_OK;
 }
 
@@ -860,20 +880,31 @@ static int choose_readings(struct rec_scanner *sc, struct rec_result *r)
  * blob read 0.4 points more for 43% more time; beside digits only, few blobs qualify. */
 static const float BESIDE_SURE = 0.9f, BESIDE_ASPECT = 2.5f;
 
-/* The first input of plan pl's cut whose halves are both read as digits, BESIDE_SURE or surer
- * (the surest such cut, by geometric mean), or -1. */
-static int sure_cut(const struct rec_scanner *sc, const struct rec_plan *pl)
+/* Of the n cuts whose pairs of inputs start at left[], the first input of the one whose halves
+ * are both read as digits, BESIDE_SURE or surer (the surest such cut, by geometric mean), or -1. */
+static int surest_pair(const struct rec_scanner *sc, const int *left, int n)
 {
     int best = -1;
     float best_score = 0.0f;
-    for (int c = 0; c < pl->n_cuts; c++) {
-        const struct rec_digit *a = &sc->read[pl->left[c]], *b = &sc->read[pl->left[c] + 1];
+    for (int c = 0; c < n; c++) {
+        const struct rec_digit *a = &sc->read[left[c]], *b = &sc->read[left[c] + 1];
         const float score = sqrtf(a->confidence * b->confidence);
         if (a->digit >= 0 && b->digit >= 0 && a->confidence >= BESIDE_SURE &&
             b->confidence >= BESIDE_SURE && score > best_score)
-            best_score = score, best = pl->left[c];
+            best_score = score, best = left[c];
     }
     return best;
+}
+
+/* Reading i of r's *n becomes the two readings of inputs pair and pair + 1, of i's plan. */
+static void replace_by_pair(struct rec_scanner *sc, struct rec_result *r, int *n, int i, int pair)
+{
+    memmove(&r->digits[i + 2], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
+    memmove(&sc->plan_of[i + 2], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
+    r->digits[i] = sc->read[pair];
+    r->digits[i + 1] = sc->read[pair + 1];
+    sc->plan_of[i + 1] = sc->plan_of[i];
+    (*n)++;
 }
 
 static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
@@ -898,15 +929,9 @@ static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *gre
         if (r->digits[i].digit >= 0 || !pl->n_cuts || pl->left[0] < first ||
             *n >= REC_MAX_CANDIDATES)
             continue;
-        const int best = sure_cut(sc, pl);
-        if (best < 0)
-            continue;
-        memmove(&r->digits[i + 2], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
-        memmove(&sc->plan_of[i + 2], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
-        r->digits[i] = sc->read[best];
-        r->digits[i + 1] = sc->read[best + 1];
-        sc->plan_of[i + 1] = sc->plan_of[i];
-        (*n)++;
+        const int best = surest_pair(sc, pl->left, pl->n_cuts);
+        if (best >= 0)
+            replace_by_pair(sc, r, n, i, best);
     }
     return DG_OK;
 }
@@ -923,67 +948,49 @@ static int is_piece(const struct rec_scanner *sc, int i, int n)
            (i + 1 < n && sc->plan_of[i + 1] == sc->plan_of[i]);
 }
 
+/* Adds the cuts of reading d, a piece of plan pl's candidate, as network inputs (their pairs'
+ * first inputs to left[]); *n_left how many. */
+static int add_piece_cuts(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                          const struct rec_plan *pl, const struct rec_digit *d, int *left,
+                          int *n_left)
+{
+    const struct vis_component *b = &sc->box[pl->cand];
+    const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1, c0 = d->box.x - b->x0, pw = d->box.w;
+    int rc = crop_plan(sc, grey, flip, pl);
+    *n_left = 0;
+    if (rc || c0 < 0 || c0 + pw > w)
+        return rc;
+    if ((rc = dg_grow((void **)&sc->piece, &sc->piece_cap, (size_t)pw * h, 1)))
+        return rc;
+    for (int y = 0; y < h; y++)
+        memcpy(sc->piece + (size_t)y * pw, sc->crop + (size_t)y * w + c0, (size_t)pw);
+    *n_left = add_cut_inputs(sc, sc->piece, pw, h, d->box.x, b->y0, left);
+    return DG_OK;
+}
+
 static int cut_pieces_again(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
                             struct rec_result *r, int *n)
 {
     const int first = sc->n_in;
-    int job_first[REC_MAX_CANDIDATES], job_n[REC_MAX_CANDIDATES];
+    int left[REC_MAX_CANDIDATES][REC_MAX_CUTS], n_left[REC_MAX_CANDIDATES];
     for (int i = 0; i < *n; i++) {
         const struct rec_digit *d = &r->digits[i];
-        job_n[i] = 0;
+        n_left[i] = 0;
         if (!is_piece(sc, i, *n) || !(d->two > d->confidence && d->two > d->junk) ||
             (float)d->box.w < TWO_ASPECT * (float)d->box.h)
             continue;
-        const struct rec_plan *pl = &sc->plan[sc->plan_of[i]];
-        const struct vis_component *b = &sc->box[pl->cand];
-        const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
-        int rc = crop_candidate(sc, pl->cand);
-        if (rc || (rc = soften_crop(sc, grey, flip, b->x0, b->y0, w, h, pl->paper, pl->dark)))
+        const int rc =
+            add_piece_cuts(sc, grey, flip, &sc->plan[sc->plan_of[i]], d, left[i], &n_left[i]);
+        if (rc)
             return rc;
-        const int c0 = d->box.x - b->x0, pw = d->box.w;
-        if (c0 < 0 || c0 + pw > w)
-            continue;
-        if ((rc = dg_grow((void **)&sc->piece, &sc->piece_cap, (size_t)pw * h, 1)))
-            return rc;
-        for (int y = 0; y < h; y++)
-            memcpy(sc->piece + (size_t)y * pw, sc->crop + (size_t)y * w + c0, (size_t)pw);
-        int cuts[REC_MAX_CUTS];
-        const int n_cuts = find_cuts(sc->piece, pw, h, cuts, REC_MAX_CUTS);
-        job_first[i] = sc->n_in;
-        for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
-            float *xl = sc->x + (size_t)sc->n_in * 784;
-            if (vis_mnist_from_ink(sc->piece, cuts[c], h, (size_t)pw, xl) != DG_OK ||
-                vis_mnist_from_ink(sc->piece + cuts[c], pw - cuts[c], h, (size_t)pw, xl + 784) !=
-                    DG_OK)
-                continue;
-            sc->in_box[sc->n_in] = part_box(sc->piece, pw, h, 0, cuts[c], d->box.x, b->y0);
-            sc->in_box[sc->n_in + 1] = part_box(sc->piece, pw, h, cuts[c], pw, d->box.x, b->y0);
-            sc->n_in += 2;
-            job_n[i]++;
-        }
     }
     if (sc->n_in == first)
         return DG_OK;
     read_batch(sc, first, sc->n_in - first);
     for (int i = *n - 1; i >= 0; i--) { /* from the end, so insertions move only what is read */
-        int best = -1;
-        float best_score = 0.0f;
-        for (int c = 0; c < job_n[i]; c++) {
-            const int l = job_first[i] + 2 * c;
-            const struct rec_digit *a = &sc->read[l], *e = &sc->read[l + 1];
-            const float score = sqrtf(a->confidence * e->confidence);
-            if (a->digit >= 0 && e->digit >= 0 && a->confidence >= BESIDE_SURE &&
-                e->confidence >= BESIDE_SURE && score > best_score)
-                best_score = score, best = l;
-        }
-        if (best < 0 || *n >= REC_MAX_CANDIDATES)
-            continue;
-        memmove(&r->digits[i + 2], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
-        memmove(&sc->plan_of[i + 2], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
-        r->digits[i] = sc->read[best];
-        r->digits[i + 1] = sc->read[best + 1];
-        sc->plan_of[i + 1] = sc->plan_of[i];
-        (*n)++;
+        const int best = surest_pair(sc, left[i], n_left[i]);
+        if (best >= 0 && *n < REC_MAX_CANDIDATES)
+            replace_by_pair(sc, r, n, i, best);
     }
     return DG_OK;
 }
