@@ -1,7 +1,8 @@
 /* test_recog_numtrack.c - numbers followed across frames (numtrack.c) on scripted sequences at
  * 30 frames a second (appear 8 frames, change 8, gone 10, lock 15): a digit missing for a frame,
  * a one-frame false number, a real change of one digit, two numbers side by side, a short gap
- * and a number that leaves, and when each locks (not beside another candidate nor the edge). */
+ * and a number that leaves, a new number where an old one was, and when each locks (not beside
+ * another candidate nor the edge). */
 #include "recog.h"
 #include "testutil.h"
 
@@ -210,6 +211,44 @@ static void test_small_number_in_old_place(void **state)
     assert_int_not_equal(t.tracks[0].id, id);
 }
 
+/* The view moves on and a new number is read near where an old one was shown, first just apart
+ * from it (its own track), then overlapping the old box by half: the reading stays with the track
+ * that reads it as it is, the old number goes after t.gone frames unseen instead of taking the
+ * reading, and one track shows "40", never two. */
+static void test_new_number_keeps_its_track(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box old_box = {45, 158, 310, 72}, apart = {5, 100, 195, 122},
+                         over = {7, 122, 195, 122};
+    const char *old[] = {"33188"}, *forty[] = {"40"};
+    for (int f = 1; f <= 20; f++) {
+        frame(old, &old_box, 1, 0.95f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    const int old_id = t.tracks[0].id;
+    for (int f = 1; f <= 6; f++) {
+        frame(forty, &apart, 1, 0.95f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    assert_int_equal(t.n, 2);
+    const int new_id = t.tracks[1].id;
+    for (int f = 7; f <= 40; f++) {
+        frame(forty, &over, 1, 0.95f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        if (f > t.gone)
+            assert_null(shown(&t, old_id));
+        int forties = 0;
+        for (int i = 0; i < t.n; i++)
+            forties += t.tracks[i].shown && !strcmp(t.tracks[i].text, "40");
+        assert_true(forties <= 1);
+    }
+    assert_int_equal(n_shown(&t), 1);
+    assert_non_null(shown(&t, new_id));
+    assert_string_equal(shown(&t, new_id)->text, "40");
+}
+
 /* A number with an unread candidate of its height just beside it (two digits the reader could
  * not part, a blurred one) may be missing a digit: it is shown but locks only once the candidate
  * has been read or gone for lock's frames. */
@@ -328,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_intermittent_never_shows),
         cmocka_unit_test(test_real_change),
         cmocka_unit_test(test_small_number_in_old_place),
+        cmocka_unit_test(test_new_number_keeps_its_track),
         cmocka_unit_test(test_partial_number_waits),
         cmocka_unit_test(test_number_beside_another_waits),
         cmocka_unit_test(test_number_at_edge_waits),

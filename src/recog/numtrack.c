@@ -121,22 +121,30 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
 {
     unsigned char taken[REC_MAX_CANDIDATES] = {0}, matched[REC_MAX_NUMTRACKS] = {0};
     /* tracks in order of age, each to the reading that continues it best (overlapping at least
-     * half of the smaller box) */
-    for (int k = 0; k < t->n; k++) {
-        struct rec_numtrack *tr = &t->tracks[k];
-        int best = -1;
-        float best_ov = 0.5f;
-        for (int i = 0; i < r->n_numbers; i++) {
-            const float v = taken[i] ? 0.0f : continues(tr->box, r->numbers[i].box);
-            if (v > best_ov)
-                best_ov = v, best = i;
+     * half of the smaller box): first the readings of a track's own text, then any. An old
+     * track that lingers after the view moved on (a cut to the next sheet) would otherwise take
+     * a reading that a younger track was already reading as it is, and both would be shown.
+     * Hand-held report videos (2026-12-05): shown-number changes 4 -> 1 of 168 (flat), 3 -> 3
+     * (desk); tuning videos 1 -> 0 and 7 -> 7 */
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < t->n; k++) {
+            struct rec_numtrack *tr = &t->tracks[k];
+            int best = -1;
+            float best_ov = 0.5f;
+            for (int i = 0; i < r->n_numbers && !matched[k]; i++) {
+                if (taken[i] ||
+                    (pass == 0 && strncmp(r->numbers[i].text, tr->text, REC_NUMBER_TEXT - 1)))
+                    continue;
+                const float v = continues(tr->box, r->numbers[i].box);
+                if (v > best_ov)
+                    best_ov = v, best = i;
+            }
+            if (best >= 0) {
+                taken[best] = matched[k] = 1;
+                tr->whole = short_of_digit(r, &r->numbers[best]) ? 0 : tr->whole + 1;
+                observe(t, tr, &r->numbers[best]);
+            }
         }
-        if (best >= 0) {
-            taken[best] = matched[k] = 1;
-            tr->whole = short_of_digit(r, &r->numbers[best]) ? 0 : tr->whole + 1;
-            observe(t, tr, &r->numbers[best]);
-        }
-    }
     for (int i = 0; i < r->n_numbers && t->n < REC_MAX_NUMTRACKS; i++) {
         if (taken[i])
             continue;

@@ -144,7 +144,8 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
 
 /* Numbers followed across frames (numtrack.c), so the numbers shown hold still: a reading joins the
  * track whose box it overlaps by at least half of the smaller box, unless one is over 2.5 times as
- * wide as the other; a track is shown once seen in
+ * wide as the other (tracks reading it as their own text first, then the oldest); a track is shown
+ * once seen in
  * `appear` frames in a row, takes a new text only after it has been read in `change` frames in a
  * row, ends after `gone` frames unseen, and locks (once per text) when shown, read the same in
  * `lock` frames in a row (counting the frames a new text waited to replace the old) and its
