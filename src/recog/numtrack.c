@@ -116,6 +116,23 @@ static int short_of_digit(const struct rec_result *r, const struct rec_number *n
     return 0;
 }
 
+/* The reading not yet taken that continues track tr best, overlapping at least half of the
+ * smaller box, among those reading tr's own text when own_text; -1 when none does. */
+static int best_reading(const struct rec_numtrack *tr, const struct rec_result *r,
+                        const unsigned char *taken, int own_text)
+{
+    int best = -1;
+    float best_ov = 0.5f;
+    for (int i = 0; i < r->n_numbers; i++) {
+        if (taken[i] || (own_text && strncmp(r->numbers[i].text, tr->text, REC_NUMBER_TEXT - 1)))
+            continue;
+        const float v = continues(tr->box, r->numbers[i].box);
+        if (v > best_ov)
+            best_ov = v, best = i;
+    }
+    return best;
+}
+
 int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, int *locked_now,
                           int max_locked)
 {
@@ -126,19 +143,10 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
      * a reading that a younger track was already reading as it is, and both would be shown.
      * Hand-held report videos (2026-12-05): shown-number changes 4 -> 1 of 168 (flat), 3 -> 3
      * (desk); tuning videos 1 -> 0 and 7 -> 7 */
-    for (int pass = 0; pass < 2; pass++)
+    for (int own_text = 1; own_text >= 0; own_text--)
         for (int k = 0; k < t->n; k++) {
             struct rec_numtrack *tr = &t->tracks[k];
-            int best = -1;
-            float best_ov = 0.5f;
-            for (int i = 0; i < r->n_numbers && !matched[k]; i++) {
-                if (taken[i] ||
-                    (pass == 0 && strncmp(r->numbers[i].text, tr->text, REC_NUMBER_TEXT - 1)))
-                    continue;
-                const float v = continues(tr->box, r->numbers[i].box);
-                if (v > best_ov)
-                    best_ov = v, best = i;
-            }
+            const int best = matched[k] ? -1 : best_reading(tr, r, taken, own_text);
             if (best >= 0) {
                 taken[best] = matched[k] = 1;
                 tr->whole = short_of_digit(r, &r->numbers[best]) ? 0 : tr->whole + 1;
