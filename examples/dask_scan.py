@@ -69,7 +69,7 @@ def main():
     ap.add_argument("folder")
     ap.add_argument("--scheduler", help="a running cluster's address (default: a local one)")
     ap.add_argument("--workers", type=int, default=2, help="local worker processes (2)")
-    ap.add_argument("--model", help="a model file (default: the installed fast model)")
+    ap.add_argument("--model", help="a model file (default: the installed robust model)")
     ap.add_argument("--chunk", type=int, default=50, help="images per task (50)")
     args = ap.parse_args()
     paths = images_under(args.folder)

@@ -9,7 +9,7 @@
  *     #include <digits.h>
  *
  *     digits_reader *rd;
- *     if (digits_reader_open(NULL, 1, &rd) != DIGITS_OK) {   // NULL: the installed fast model
+ *     if (digits_reader_open(NULL, 1, &rd) != DIGITS_OK) {   // NULL: the installed robust model
  *         fprintf(stderr, "%s\n", digits_errmsg());
  *         return 1;
  *     }
@@ -28,10 +28,11 @@
  * error.
  *
  * Models are safetensors files written by `digits train` (PyTorch state_dict names, F32). NULL
- * names the installed default: $DIGITS_ROOT/models/fast.safetensors when DIGITS_ROOT is set (a
- * build tree), else fast.safetensors in the models directory chosen at build time
+ * names the installed default: $DIGITS_ROOT/models/robust.safetensors when DIGITS_ROOT is set (a
+ * build tree), else robust.safetensors in the models directory chosen at build time
  * (PREFIX/share/digits/models). A model must take 1x28x28 inputs and give 10 digit classes, 11
- * with "not a digit", or 12 with "two digits" touching as well (the shipped fast model).
+ * with "not a digit", or 12 with "two digits" touching as well (both shipped models: robust, the
+ * default for stills, and fast, which `digits live` uses).
  *
  * Errors: every function that can fail returns a DIGITS_* status (0 for success, negative for an
  * error) and leaves a one-line reason, in English, in digits_errmsg() of the calling thread. The

@@ -6,7 +6,7 @@ them: (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA. Results are plain Python obj
 fields of `digits scan --json`.
 
     import cv2, digits
-    reader = digits.Reader()                 # the installed fast model, one thread
+    reader = digits.Reader()                 # the installed robust model, one thread
     result = reader.read(cv2.imread("page.jpg"))
     for n in result["numbers"]:
         print(n["text"], n["box"])
@@ -99,11 +99,11 @@ def version():
 
 
 def default_model():
-    """The path of the model Reader() opens by default: $DIGITS_ROOT/models/fast.safetensors when
-    DIGITS_ROOT is set, else the installed one (PREFIX/share/digits/models/fast.safetensors)."""
+    """The path of the model Reader() opens by default: $DIGITS_ROOT/models/robust.safetensors when
+    DIGITS_ROOT is set, else the installed one (PREFIX/share/digits/models/robust.safetensors)."""
     root = os.environ.get("DIGITS_ROOT")
     if root:
-        return os.path.join(root, "models", "fast.safetensors")
+        return os.path.join(root, "models", "robust.safetensors")
     return _lib.digits_default_model().decode()
 
 
@@ -142,8 +142,8 @@ def _to_python(res):
 class Reader:
     """A reader: a model and the scanner's working memory. For one thread at a time.
 
-    model: a safetensors file written by `digits train` (None: the installed fast model, or
-    $DIGITS_ROOT/models/fast.safetensors). threads: OpenMP threads per image (0: all cores).
+    model: a safetensors file written by `digits train` (None: the installed robust model, or
+    $DIGITS_ROOT/models/robust.safetensors). threads: OpenMP threads per image (0: all cores).
     min_confidence: below this a candidate is not reported as a digit (0.5)."""
 
     def __init__(self, model=None, threads=1, min_confidence=None):

@@ -22,7 +22,7 @@
 static const char *const HELP =
     "usage: digits scan [options] IMAGE...\n"
     "Find and read the handwritten digits and numbers in photos or scans.\n"
-    "  --model FILE           model (default <root>/models/fast.safetensors, which also knows\n"
+    "  --model FILE           model (default <root>/models/robust.safetensors, which also knows\n"
     "                         what is not a digit)\n"
     "  --json                 one JSON line per image: image, width, height, digits, numbers, ms\n"
     "  --annotate OUT.png     write the image with boxes and readings (OUT-N.png for several)\n"

@@ -24,7 +24,7 @@
 static const char *const HELP =
     "usage: digits scan-eval [options] TRUTH.jsonl\n"
     "Score digits scan against a truth file (tools/scenegen, make scenes).\n"
-    "  --model FILE          model (default <root>/models/fast.safetensors)\n"
+    "  --model FILE          model (default <root>/models/robust.safetensors)\n"
     "  --min-confidence X    as for scan (default 0.5)\n"
     "  --window N            threshold neighbourhood in pixels (default 0: a twelfth of the "
     "shorter side)\n"

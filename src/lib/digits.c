@@ -44,15 +44,15 @@ const char *digits_errmsg(void)
     return dg_errmsg();
 }
 
-/* The default model's path into buf: $DIGITS_ROOT/models/fast.safetensors, else the installed
+/* The default model's path into buf: $DIGITS_ROOT/models/robust.safetensors, else the installed
  * one. */
 static const char *default_model(char *buf, size_t n)
 {
     const char *root = getenv("DIGITS_ROOT");
     if (root && *root)
-        snprintf(buf, n, "%s/models/fast.safetensors", root);
+        snprintf(buf, n, "%s/models/robust.safetensors", root);
     else
-        snprintf(buf, n, "%s/models/fast.safetensors", DIGITS_DATADIR);
+        snprintf(buf, n, "%s/models/robust.safetensors", DIGITS_DATADIR);
     return buf;
 }
 
