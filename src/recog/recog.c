@@ -31,6 +31,7 @@ void rec_default_params(struct rec_params *p)
     p->line_thickness = 4;
     p->keep_lone_ones = 0;
     p->cut_again = 1;
+    p->cut_threes = 1;
 }
 
 enum { REC_MAX_CUTS = 4 };
@@ -896,15 +897,17 @@ static int surest_pair(const struct rec_scanner *sc, const int *left, int n)
     return best;
 }
 
-/* Reading i of r's *n becomes the two readings of inputs pair and pair + 1, of i's plan. */
-static void replace_by_pair(struct rec_scanner *sc, struct rec_result *r, int *n, int i, int pair)
+/* Reading i of r's *n becomes the k readings of inputs first .. first + k - 1, of i's plan. */
+static void replace_by(struct rec_scanner *sc, struct rec_result *r, int *n, int i, int first,
+                       int k)
 {
-    memmove(&r->digits[i + 2], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
-    memmove(&sc->plan_of[i + 2], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
-    r->digits[i] = sc->read[pair];
-    r->digits[i + 1] = sc->read[pair + 1];
-    sc->plan_of[i + 1] = sc->plan_of[i];
-    (*n)++;
+    memmove(&r->digits[i + k], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
+    memmove(&sc->plan_of[i + k], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
+    for (int j = 0; j < k; j++) {
+        r->digits[i + j] = sc->read[first + j];
+        sc->plan_of[i + j] = sc->plan_of[i];
+    }
+    *n += k - 1;
 }
 
 static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
@@ -931,7 +934,7 @@ static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *gre
             continue;
         const int best = surest_pair(sc, pl->left, pl->n_cuts);
         if (best >= 0)
-            replace_by_pair(sc, r, n, i, best);
+            replace_by(sc, r, n, i, best, 2);
     }
     return DG_OK;
 }
@@ -990,7 +993,113 @@ static int cut_pieces_again(struct rec_scanner *sc, const struct vis_image *grey
     for (int i = *n - 1; i >= 0; i--) { /* from the end, so insertions move only what is read */
         const int best = surest_pair(sc, left[i], n_left[i]);
         if (best >= 0 && *n < REC_MAX_CANDIDATES)
-            replace_by_pair(sc, r, n, i, best);
+            replace_by(sc, r, n, i, best, 2);
+    }
+    return DG_OK;
+}
+
+/* Stage 5d, three in a blob the network turned down: three digits written close and run together
+ * by the blur make a blob the network reads as not a digit (it learned one digit and two
+ * touching), so no stage before cut it. A rejected whole THREE_MIN_ASPECT heights wide or more,
+ * beside a sure digit, is cut in three at the columns with least ink around its thirds (the
+ * THREE_CHOICES emptiest for each cut) and read as the three pieces when the network is
+ * BESIDE_SURE of each. On build/world-tune (robust, 2026-12-05): digits read 84.38 -> 84.90%,
+ * numbers 68.98 -> 69.47%, precision unchanged (96.00%), no time measurable; build/scenes-tune
+ * unchanged. Without the sure digit beside: 85.05% for twice the time per frame (textures and
+ * words of that width are common); four pieces too (from 1.2 or 1.5 heights): nothing more;
+ * pieces 0.8 or 0.7 sure: 3 and 6 more digits of 5,231. */
+enum { THREE_CHOICES = 2, THREE_WAYS = THREE_CHOICES * THREE_CHOICES };
+static const float THREE_MIN_ASPECT = 1.2f;
+
+/* The at most n columns of [lo, hi) with the least ink (column sums col[]), at least gap apart,
+ * fewest first, into out; returns how many. */
+static int least_ink(const int *col, int lo, int hi, int gap, int *out, int n)
+{
+    int k = 0;
+    for (; k < n; k++) {
+        int best = -1;
+        for (int x = lo; x < hi; x++) {
+            int near = 0;
+            for (int j = 0; j < k; j++)
+                near |= abs(x - out[j]) < gap;
+            if (!near && (best < 0 || col[x] < col[best]))
+                best = x;
+        }
+        if (best < 0)
+            break;
+        out[k] = best;
+    }
+    return k;
+}
+
+/* Network inputs for ink (w x h, grey levels, its top left at (x, y) in the frame) cut in three,
+ * three inputs a way (at most THREE_WAYS), each way's first into first[]; returns how many ways. */
+static int add_three_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, int h, int x, int y,
+                            int *first)
+{
+    int col[4096];
+    if (w > 4096)
+        return 0;
+    for (int c = 0; c < w; c++) {
+        col[c] = 0;
+        for (int r = 0; r < h; r++)
+            col[c] += ink[(size_t)r * w + c];
+    }
+    const int gap = w / 12 + 1;
+    int a[THREE_CHOICES], b[THREE_CHOICES], n = 0;
+    const int na = least_ink(col, w / 8, w / 2, gap, a, THREE_CHOICES);
+    const int nb = least_ink(col, w / 2, w - w / 8, gap, b, THREE_CHOICES);
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb && sc->n_in + 3 <= REC_MAX_CANDIDATES; j++) {
+            const int cut[4] = {0, a[i], b[j], w};
+            if (cut[2] - cut[1] < w / 8)
+                continue;
+            float *xin = sc->x + (size_t)sc->n_in * 784;
+            int ok = 1;
+            for (int p = 0; p < 3 && ok; p++)
+                ok = vis_mnist_from_ink(ink + cut[p], cut[p + 1] - cut[p], h, (size_t)w,
+                                        xin + (size_t)p * 784) == DG_OK;
+            if (!ok)
+                continue;
+            for (int p = 0; p < 3; p++)
+                sc->in_box[sc->n_in + p] = part_box(ink, w, h, cut[p], cut[p + 1], x, y);
+            first[n++] = sc->n_in;
+            sc->n_in += 3;
+        }
+    return n;
+}
+
+static int cut_threes(struct rec_scanner *sc, const struct vis_image *grey, uint8_t flip,
+                      struct rec_result *r, int *n)
+{
+    const int first_in = sc->n_in;
+    int first[REC_MAX_CANDIDATES][THREE_WAYS], n_ways[REC_MAX_CANDIDATES];
+    for (int i = 0; i < *n; i++) {
+        n_ways[i] = 0;
+        const struct rec_plan *pl = &sc->plan[sc->plan_of[i]];
+        const struct vis_component *b = &sc->box[pl->cand];
+        const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
+        if (r->digits[i].digit >= 0 || is_piece(sc, i, *n) ||
+            (float)w < THREE_MIN_ASPECT * (float)h || !rec_beside_sure_digit(r->digits, *n, i))
+            continue;
+        const int rc = crop_plan(sc, grey, flip, pl);
+        if (rc)
+            return rc;
+        n_ways[i] = add_three_inputs(sc, sc->crop, w, h, b->x0, b->y0, first[i]);
+    }
+    if (sc->n_in == first_in)
+        return DG_OK;
+    read_batch(sc, first_in, sc->n_in - first_in);
+    for (int i = *n - 1; i >= 0; i--) { /* from the end, so insertions move only what is read */
+        int best = -1;
+        float best_score = 0.0f;
+        for (int k = 0; k < n_ways[i]; k++) {
+            const float score = deep_score(sc, first[i][k], 3);
+            if (score > best_score)
+                best_score = score, best = first[i][k];
+        }
+        if (best >= 0 && *n + 2 <= REC_MAX_CANDIDATES)
+            replace_by(sc, r, n, i, best, 3);
     }
     return DG_OK;
 }
@@ -1195,7 +1304,8 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
     int n = choose_readings(sc, r);
     rec_accept_beside_digits(r->digits, n);
     if ((rc = cut_beside_digits(sc, cg, flip, r, &n)) ||
-        (sc->p.cut_again && (rc = cut_pieces_again(sc, cg, flip, r, &n))))
+        (sc->p.cut_again && (rc = cut_pieces_again(sc, cg, flip, r, &n))) ||
+        (sc->p.cut_threes && (rc = cut_threes(sc, cg, flip, r, &n))))
         return rc;
     reject_by_context(sc, grey, r, n);
     if (!sc->p.keep_lone_ones)

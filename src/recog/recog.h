@@ -50,6 +50,8 @@ struct rec_params {
                              stroke alone is more often a bracket, slash or edge) */
     int cut_again;        /* 1: a half of a cut read as two digits touching is cut again (three
                              digits run together); 0: not */
+    int cut_threes;       /* 1: a blob read as not a digit, beside a sure digit, is tried cut in
+                             three (three digits run together); 0: not */
 };
 void rec_default_params(struct rec_params *p);
 
