@@ -19,7 +19,8 @@ appear and settle):
     scene's start (the time a number written in view takes to lock);
   - locks of a reading that is no number of the scene on screen when it locked.
 BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune)
-instead: choose the live app's settings there, report with the default.
+instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
+reads with that model instead of live's default.
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
 import json
 import os
@@ -158,7 +159,8 @@ def main():
     for kind in ("flat", "desk"):
         video = os.path.join(out_dir, f"handheld-{kind}.avi")
         per_frame = make_video(kind, video, rng)
-        p = subprocess.run([digits, "live", "--video", video, "--headless", "--json"],
+        model = ["--model", os.environ["BENCH_LIVE_MODEL"]] if os.environ.get("BENCH_LIVE_MODEL") else []
+        p = subprocess.run([digits, "live", "--video", video, "--headless", "--json"] + model,
                            capture_output=True, text=True, env=dict(os.environ, DIGITS_ROOT=ROOT))
         if p.returncode != 0:
             sys.exit(f"bench: digits live failed on {video}: {p.stderr.strip()[-300:]}")

@@ -359,6 +359,29 @@ static void test_neighbours_gaps_and_confidence(void **state)
     assert_int_equal(t.n, 0);
 }
 
+/* A long number locks on its confidence per digit: five digits read at 0.97 each (0.86 for the
+ * number) lock at the 15th frame; at 0.9 each (0.59) they never do. */
+static void test_long_number_locks_per_digit(void **state)
+{
+    (void)state;
+    const struct rec_box box = {100, 100, 150, 30};
+    const char *text[] = {"40715"};
+    const float per_digit[] = {0.97f, 0.9f};
+    for (int c = 0; c < 2; c++) {
+        struct rec_numtracker t;
+        rec_numtracker_init(&t, 30.0);
+        int lock_frame = -1;
+        for (int f = 1; f <= 30; f++) {
+            frame(text, &box, 1, powf(per_digit[c], 5.0f));
+            if (rec_numtracker_update(&t, res, NULL, 0) && lock_frame < 0)
+                lock_frame = f;
+        }
+        print_message("40715 at %.2f a digit: %s\n", (double)per_digit[c],
+                      lock_frame > 0 ? "locked" : "not locked");
+        assert_int_equal(lock_frame, c == 0 ? 15 : -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_number_beside_another_waits),
         cmocka_unit_test(test_number_at_edge_waits),
         cmocka_unit_test(test_neighbours_gaps_and_confidence),
+        cmocka_unit_test(test_long_number_locks_per_digit),
     };
     return cmocka_run_group_tests_name("recog_numtrack", tests, setup, teardown);
 }

@@ -151,7 +151,8 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
  * `appear` frames in a row, takes a new text only after it has been read in `change` frames in a
  * row, ends after `gone` frames unseen, and locks (once per text) when shown, read the same in
  * `lock` frames in a row (counting the frames a new text waited to replace the old) and its
- * confidence (a running average) is at least lock_confidence, and for `lock` frames in a row it
+ * confidence (a running average) per digit (its geometric mean over the digits) is at least
+ * lock_confidence, and for `lock` frames in a row it
  * had no other candidate, read or not, just beside one of its digits and kept clear of the frame's
  * edge (else a digit of it may be missing). */
 enum { REC_MAX_NUMTRACKS = 64, REC_NUMBER_TEXT = 64 };
@@ -176,7 +177,7 @@ struct rec_numtracker {
 };
 
 /* Frame counts for a video of fps frames a second (30 when unknown): appear and change a quarter
- * of a second, gone a third, lock half a second; lock_confidence 0.9. */
+ * of a second, gone a third, lock half a second; lock_confidence 0.93 a digit. */
 void rec_numtracker_init(struct rec_numtracker *t, double fps);
 /* Feeds one frame's numbers. Returns how many tracks locked in this frame and puts the indices
  * in t->tracks of the first max_locked of them into locked_now (nullable). */
