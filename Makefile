@@ -12,7 +12,8 @@
 #   make bench      speed against the PyTorch peer in the same run (bench/compare.py)
 #   make world      the camera-view scenes (tools/worldgen.c): build/world (report) and
 #                   build/world-tune (tuning); make mine: training examples mined from two more
-#                   worlds; make world-cross: report scenes over backgrounds nothing saw
+#                   worlds; make world-cross: report scenes over backgrounds nothing saw;
+#                   make world-spacing: the world with writers from tight to wide
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
 # base <- nn; base <- vision; base <- data; nn + data <- train; nn + vision <- recog; base + FFmpeg <- media;
@@ -76,7 +77,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross mine format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing mine format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -245,6 +246,14 @@ build/world/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world $(WORLD) 1 data/mnist t10k $(PHOTOS)
 build/world-tune/truth.jsonl: $(B)/worldgen data
 	$(B)/worldgen build/world-tune $(WORLD) 2 data/mnist train $(PHOTOS)
+# build/world-spacing (report, test digits) and build/world-spacing-tune (training digits): the
+# same world with writers from tight to wide (`worldgen --spacing wide`): half the numbers spaced
+# 0.35-0.85 heights, numbers 0.6 heights apart or more, told apart by their spacing alone.
+world-spacing: build/world-spacing/truth.jsonl build/world-spacing-tune/truth.jsonl
+build/world-spacing/truth.jsonl: $(B)/worldgen data
+	$(B)/worldgen --spacing wide build/world-spacing $(WORLD) 12 data/mnist t10k $(PHOTOS)
+build/world-spacing-tune/truth.jsonl: $(B)/worldgen data
+	$(B)/worldgen --spacing wide build/world-spacing-tune $(WORLD) 11 data/mnist train $(PHOTOS)
 # build/world-cross: report scenes (test digits) over another package's backgrounds (Debian's
 # ukui-wallpapers: graphic wallpapers, not photographs; `apt-get install ukui-wallpapers`), none of
 # which the tuning, the mining or the report world saw: does the reading hold up off our own photos?

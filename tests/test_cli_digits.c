@@ -578,6 +578,17 @@ static void test_world_generator(void **state)
              getenv("MNIST_DIR") ? getenv("MNIST_DIR") : "data/mnist", photos ? photos : "",
              out_path);
     assert_int_equal(system(cmd), 0);
+    /* --spacing wide: writers from tight to wide (make world-spacing); nothing else is taken */
+    const char *mnist = getenv("MNIST_DIR") ? getenv("MNIST_DIR") : "data/mnist";
+    snprintf(cmd, sizeof cmd, "%s --spacing wide %s/world-wide 4 9 %s train %s >%s 2>&1", gen,
+             tmpdir, mnist, photos ? photos : "", out_path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("scan-eval %s/world-wide/truth.jsonl", tmpdir), 0);
+    assert_non_null(strstr(output(), "4 images: digits read"));
+    snprintf(cmd, sizeof cmd, "%s --spacing tight %s/world-x 4 9 %s train >%s 2>&1", gen, tmpdir,
+             mnist, out_path);
+    const int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     char path[512];
     snprintf(path, sizeof path, "%s/world/truth.jsonl", tmpdir);
     FILE *f = fopen(path, "r");

@@ -546,7 +546,25 @@ struct world {
     const struct font *fonts;
     int n_fonts;
     struct glyph *glyph;
+    int wide_spacing; /* --spacing wide: writers' habits from tight to wide (spacing_habit) */
 };
+
+/* With --spacing wide, a number's gap between digits, as a share of the digit height, around
+ * which its digits are spaced: half the numbers by tight writers (a slight overlap to 0.25), half
+ * by wide ones (0.35-0.85); and the gap after a number: 0.6 heights or more, but always 2.5 times
+ * the wider habit of the two numbers beside it, so a person still tells them apart by their
+ * spacing where a fixed threshold cannot. By default (the worlds of 2026-12-03 on) habits run from
+ * a slight overlap to 0.35 and numbers stand 1.1-3 heights apart. */
+static float spacing_habit(struct dg_rng *r)
+{
+    return chance(r, 0.5f) ? urand(r, -0.02f, 0.25f) : urand(r, 0.35f, 0.85f);
+}
+
+static float wide_number_gap(struct dg_rng *r, float habit, float next_habit)
+{
+    const float wider = fmaxf(fmaxf(habit, next_habit), 0.0f);
+    return fmaxf(urand(r, 0.6f, 2.5f), 2.5f * (wider + 0.08f) + 0.1f);
+}
 
 /* The sheet's paper, ink and pen for one scene. */
 static void choose_look(enum sheet_kind kind, struct dg_rng *r, float paper[3], struct pen *pen)
@@ -633,6 +651,7 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
             pen.radius > hgt * 0.08f) /* small digits are written with finer pens: a marker
                                        * that fills an 8's loops makes a blob, not a digit */
             pen.radius = fminf(pen.radius, fmaxf(0.6f, hgt * 0.08f));
+        float habit = wd->wide_spacing ? spacing_habit(r) : 0.0f; /* the next number's */
         while (x < s->w - margin - hgt) {
             const float yb = y + slope * (x - x_start);
             if (printed_row || chance(r, 0.12f)) { /* printed words */
@@ -659,7 +678,7 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
             if (x + len * hgt * 0.9f > s->w - margin || t->n_d + len > MAX_DIGITS)
                 break;
             const int first = t->n_d;
-            const float gap_mean = urand(r, -0.02f, 0.35f);
+            const float gap_mean = wd->wide_spacing ? habit : urand(r, -0.02f, 0.35f);
             const float shear = urand(r, -0.3f, 0.3f);
             for (int k = 0; k < len; k++) {
                 const int label = (int)dg_rng_below(r, 10);
@@ -675,9 +694,10 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
                 t->ignore[t->n_d] = 0;
                 t->n_d++;
                 /* touching pairs now and then; otherwise gaps around the number's own habit */
-                const float gap = chance(r, 0.08f)
+                const float gap = chance(r, 0.08f) && gap_mean < 0.35f
                                       ? -hgt * urand(r, 0.0f, 0.08f)
-                                      : hgt * clampf(gap_mean + 0.08f * gauss(r), 0.02f, 0.45f);
+                                      : hgt * clampf(gap_mean + 0.08f * gauss(r), 0.02f,
+                                                     gap_mean < 0.35f ? 0.45f : 1.0f);
                 x += wdt + gap;
             }
             if (t->n_d > first) {
@@ -685,7 +705,13 @@ static void write_sheet(const struct world *wd, struct canvas *s, int16_t *ids, 
                 t->count[t->n_n] = t->n_d - first;
                 t->n_n++;
             }
-            x += hgt * urand(r, 1.1f, 3.0f);
+            if (wd->wide_spacing) {
+                const float next_habit = spacing_habit(r);
+                x += hgt * wide_number_gap(r, habit, next_habit);
+                habit = next_habit;
+            } else {
+                x += hgt * urand(r, 1.1f, 3.0f);
+            }
             if (t->n_n == max_numbers)
                 break;
         }
@@ -1043,8 +1069,18 @@ static void write_truth(FILE *f, const char *name, enum sheet_kind kind, int emp
 
 int main(int argc, char **argv)
 {
+    int wide_spacing = 0;
+    if (argc > 2 && !strcmp(argv[1], "--spacing")) {
+        if (strcmp(argv[2], "wide")) {
+            fprintf(stderr, "worldgen: --spacing takes wide, not '%s'\n", argv[2]);
+            return 2;
+        }
+        wide_spacing = 1;
+        argv += 2, argc -= 2;
+    }
     if (argc < 6) {
-        fprintf(stderr, "usage: worldgen OUTDIR N SEED MNIST_DIR train|t10k PHOTO...\n");
+        fprintf(stderr,
+                "usage: worldgen [--spacing wide] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...\n");
         return 2;
     }
     const char *out = argv[1], *split = argv[5];
@@ -1094,8 +1130,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "worldgen: no DejaVu font (install fonts-dejavu-core)\n");
         return 1;
     }
-    struct world wd = {
-        .mnist = &s, .photos = photos, .n_photos = n_photos, .fonts = fonts, .n_fonts = n_fonts};
+    struct world wd = {.mnist = &s,
+                       .photos = photos,
+                       .n_photos = n_photos,
+                       .fonts = fonts,
+                       .n_fonts = n_fonts,
+                       .wide_spacing = wide_spacing};
     for (int d = 0; d < 10; d++) {
         wd.by_label[d] = malloc((size_t)s.n * sizeof(int));
         wd.n_label[d] = 0;
