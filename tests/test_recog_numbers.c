@@ -204,12 +204,38 @@ static void test_lone_ones_rejected(void **state)
     assert_int_equal(rec_reject_lone_ones(digits, 2), 1);
 }
 
+/* Numbers told apart by their spacing (digits 20 px tall and 14 wide): a wide writer's 3 7 1 9
+ * with gaps of 14-16 px (0.7-0.8 heights) is one number; a tight writer's 12 and 34, 2 px
+ * within and 14 px between, are two; a lone pair 14 px apart has no spacing to go by and stays
+ * two digits; gaps of 30 px (1.5 heights) split however the line is written. */
+static void test_spacing_of_the_line(void **state)
+{
+    (void)state;
+    char text[256];
+    put(0, 3, 10, 10, 14, 20);
+    put(1, 7, 38, 10, 14, 20);
+    put(2, 1, 68, 10, 14, 20);
+    put(3, 9, 96, 10, 14, 20);
+    put(4, 1, 10, 60, 14, 20);
+    put(5, 2, 26, 60, 14, 20);
+    put(6, 3, 54, 60, 14, 20);
+    put(7, 4, 70, 60, 14, 20);
+    put(8, 5, 10, 110, 14, 20);
+    put(9, 6, 38, 110, 14, 20);
+    put(10, 8, 10, 160, 14, 20);
+    put(11, 0, 54, 160, 14, 20);
+    put(12, 2, 98, 160, 14, 20);
+    read_text(13, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "3719 12 34 5 6 8 0 2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_drifting_rows),        cmocka_unit_test(test_gaps_against_height),
-        cmocka_unit_test(test_marks_split_numbers),  cmocka_unit_test(test_close_rows_and_sizes),
-        cmocka_unit_test(test_accept_beside_digits), cmocka_unit_test(test_lone_ones_rejected),
+        cmocka_unit_test(test_spacing_of_the_line),  cmocka_unit_test(test_drifting_rows),
+        cmocka_unit_test(test_gaps_against_height),  cmocka_unit_test(test_marks_split_numbers),
+        cmocka_unit_test(test_close_rows_and_sizes), cmocka_unit_test(test_accept_beside_digits),
+        cmocka_unit_test(test_lone_ones_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,9 +13,11 @@
 int rec_lines(const struct rec_box *box, int n, int *line, int *order);
 
 /* Reads digits[0..n) (in reading order, line[i] each one's line) into numbers: consecutive
- * digits of a line are one number unless the gap between them is wider than number_gap times the
- * taller's height or one of the marks (boxes of candidates that are not digits) stands between
- * them. Writes numbers (room for n) and returns how many. */
+ * digits of a line are one number unless one of the marks (boxes of candidates that are not
+ * digits) stands between them or the gap between them is wider than number_gap times the
+ * taller's height and not of the line's own wide spacing (at most 2.5 times a gap beside it,
+ * itself at most 1.2 heights, and at most 1.2 heights: numbers.c). Writes numbers (room for n)
+ * and returns how many. */
 int rec_numbers(const struct rec_digit *digits, int n, const int *line, const struct rec_box *marks,
                 int n_marks, float number_gap, struct rec_number *numbers);
 
