@@ -54,6 +54,15 @@ static void test_drifting_rows(void **state)
     put(6, 8, 38, 178, 18, 30);
     read_text(7, NULL, 0, text, sizeof text);
     assert_string_equal(text, "3432 789");
+    /* a line turned steeper as it goes (a sheet turned and a baseline drifting): from the third
+     * digit on each sits 12 px below the last, 40% of its height in common with it, and is found
+     * where the line's slope puts it */
+    put(0, 5, 10, 100, 18, 20);
+    put(1, 6, 34, 108, 18, 20);
+    put(2, 7, 58, 120, 18, 20);
+    put(3, 8, 82, 132, 18, 20);
+    read_text(4, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "5678");
 }
 
 static void test_gaps_against_height(void **state)

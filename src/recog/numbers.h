@@ -7,7 +7,8 @@
 
 /* Puts n digit boxes (n <= REC_MAX_CANDIDATES) into text lines: each box, from left to right,
  * joins the line whose last box it sits beside (sharing most of the shorter's height, of similar
- * size), so lines may tilt and drift; otherwise it starts a line. line[i] gets box i's line,
+ * size; once a line has two boxes, where its slope so far puts the next), so lines may tilt and
+ * drift; otherwise it starts a line. line[i] gets box i's line,
  * numbered from the top (by the middle of each line's first box); order gets the boxes in reading
  * order (lines top to bottom, each left to right). Returns the number of lines. */
 int rec_lines(const struct rec_box *box, int n, int *line, int *order);
