@@ -63,6 +63,16 @@ static void test_drifting_rows(void **state)
     put(3, 8, 82, 132, 18, 20);
     read_text(4, NULL, 0, text, sizeof text);
     assert_string_equal(text, "5678");
+    /* rows of one sheet run nearly parallel: a pair 12 px apart in height (40% in common) is
+     * looked for along the slope of the long row above it, a third of the way down per pixel */
+    put(0, 1, 10, 10, 18, 20);
+    put(1, 2, 34, 18, 18, 20);
+    put(2, 3, 58, 26, 18, 20);
+    put(3, 4, 82, 34, 18, 20);
+    put(4, 9, 10, 100, 18, 20);
+    put(5, 0, 36, 112, 18, 20);
+    read_text(6, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "1234 90");
 }
 
 static void test_gaps_against_height(void **state)

@@ -7,10 +7,11 @@
 
 /* Puts n digit boxes (n <= REC_MAX_CANDIDATES) into text lines: each box, from left to right,
  * joins the line whose last box it sits beside (sharing most of the shorter's height, of similar
- * size; once a line has two boxes, where its slope so far puts the next), so lines may tilt and
- * drift; otherwise it starts a line. line[i] gets box i's line,
- * numbered from the top (by the middle of each line's first box); order gets the boxes in reading
- * order (lines top to bottom, each left to right). Returns the number of lines. */
+ * size; once a line has two boxes, where its slope so far puts the next, and before that where
+ * the median slope of the other lines of three or more puts it), so lines may tilt and drift;
+ * otherwise it starts a line. line[i] gets box i's line, numbered from the top (by the middle of
+ * each line's first box); order gets the boxes in reading order (lines top to bottom, each left to
+ * right). Returns the number of lines. */
 int rec_lines(const struct rec_box *box, int n, int *line, int *order);
 
 /* Reads digits[0..n) (in reading order, line[i] each one's line) into numbers: consecutive
