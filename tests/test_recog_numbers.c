@@ -89,15 +89,17 @@ static void test_gaps_against_height(void **state)
     read_text(6, NULL, 0, text, sizeof text);
     assert_string_equal(text, "3719 5 6");
     /* narrow digits are spaced by their pitch: 11 px of ink gap on each side of a 7 8 px wide and
-     * a 1 3 px wide (digits 20 tall) is one number, as it would not be between two wide digits */
+     * a 1 3 px wide (digits 20 tall) is one number, as it would not be after wide digits written
+     * 1 px apart */
     put(0, 3, 10, 10, 14, 20);
     put(1, 7, 35, 10, 8, 20);
     put(2, 1, 54, 10, 3, 20);
     put(3, 9, 61, 10, 14, 20);
-    put(4, 3, 10, 100, 14, 20);
-    put(5, 8, 35, 100, 14, 20);
-    read_text(6, NULL, 0, text, sizeof text);
-    assert_string_equal(text, "3719 3 8");
+    put(4, 2, 10, 100, 14, 20);
+    put(5, 3, 25, 100, 14, 20);
+    put(6, 8, 50, 100, 14, 20);
+    read_text(7, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "3719 23 8");
 }
 
 static void test_marks_split_numbers(void **state)
@@ -225,8 +227,9 @@ static void test_lone_ones_rejected(void **state)
 
 /* Numbers told apart by their spacing (digits 20 px tall and 14 wide): a wide writer's 3 7 1 9
  * with gaps of 14-16 px (0.7-0.8 heights) is one number; a tight writer's 12 and 34, 2 px
- * within and 14 px between, are two; a lone pair 14 px apart has no spacing to go by and stays
- * two digits; gaps of 30 px (1.5 heights) split however the line is written. */
+ * within and 14 px between, are two; a lone pair has no spacing to go by: 12 px apart (0.6
+ * heights) it is one number, 18 px apart (0.9) two digits; gaps of 30 px (1.5 heights) split
+ * however the line is written. */
 static void test_spacing_of_the_line(void **state)
 {
     (void)state;
@@ -240,12 +243,14 @@ static void test_spacing_of_the_line(void **state)
     put(6, 3, 54, 60, 14, 20);
     put(7, 4, 70, 60, 14, 20);
     put(8, 5, 10, 110, 14, 20);
-    put(9, 6, 38, 110, 14, 20);
+    put(9, 6, 36, 110, 14, 20);
     put(10, 8, 10, 160, 14, 20);
     put(11, 0, 54, 160, 14, 20);
     put(12, 2, 98, 160, 14, 20);
-    read_text(13, NULL, 0, text, sizeof text);
-    assert_string_equal(text, "3719 12 34 5 6 8 0 2");
+    put(13, 4, 10, 210, 14, 20);
+    put(14, 7, 42, 210, 14, 20);
+    read_text(15, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "3719 12 34 56 8 0 2 4 7");
 }
 
 int main(void)
