@@ -249,8 +249,13 @@ static void test_spacing_of_the_line(void **state)
     put(12, 2, 98, 160, 14, 20);
     put(13, 4, 10, 210, 14, 20);
     put(14, 7, 42, 210, 14, 20);
-    read_text(15, NULL, 0, text, sizeof text);
-    assert_string_equal(text, "3719 12 34 56 8 0 2 4 7");
+    /* digits that touch are written tight: 13 px between two touching pairs splits them */
+    put(15, 5, 10, 260, 14, 20);
+    put(16, 6, 23, 260, 14, 20);
+    put(17, 7, 50, 260, 14, 20);
+    put(18, 8, 63, 260, 14, 20);
+    read_text(19, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "3719 12 34 56 8 0 2 4 7 56 78");
 }
 
 int main(void)
