@@ -382,6 +382,43 @@ static void test_long_number_locks_per_digit(void **state)
     }
 }
 
+/* After a cut to the next sheet, whatever is read where a shown number was, changing from frame
+ * to frame, does not keep it: 95 ends `gone` frames after it was last read as itself, as it would
+ * with nothing read there; a steady new reading takes its place and keeps it. */
+static void test_other_readings_do_not_keep_a_number(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box b = {100, 100, 60, 30};
+    const char *old[] = {"95"}, *others[] = {"1342", "134", "42", "13", "342"};
+    for (int f = 1; f <= 20; f++) {
+        frame(old, &b, 1, 0.99f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    assert_int_equal(n_shown(&t), 1);
+    int gone_at = -1;
+    for (int f = 1; f <= 20 && gone_at < 0; f++) {
+        frame(&others[f % 5], &b, 1, 0.99f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        int shows_95 = 0;
+        for (int i = 0; i < t.n; i++)
+            shows_95 |= t.tracks[i].shown && !strcmp(t.tracks[i].text, "95");
+        if (!shows_95)
+            gone_at = f;
+    }
+    print_message("95 gone %d frames after the cut (gone: %d)\n", gone_at, t.gone);
+    assert_int_equal(gone_at, t.gone + 1);
+    /* a steady new reading in its place: shown once it has held for `appear` frames, and kept */
+    const char *next[] = {"1342"};
+    for (int f = 1; f <= 20; f++) {
+        frame(next, &b, 1, 0.99f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    assert_int_equal(n_shown(&t), 1);
+    assert_string_equal(t.tracks[0].text, "1342");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_number_at_edge_waits),
         cmocka_unit_test(test_neighbours_gaps_and_confidence),
         cmocka_unit_test(test_long_number_locks_per_digit),
+        cmocka_unit_test(test_other_readings_do_not_keep_a_number),
     };
     return cmocka_run_group_tests_name("recog_numtrack", tests, setup, teardown);
 }

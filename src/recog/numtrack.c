@@ -53,7 +53,16 @@ static void observe(const struct rec_numtracker *t, struct rec_numtrack *tr,
                     const struct rec_number *nb)
 {
     tr->box = nb->box;
-    tr->missed = 0;
+    /* a reading of neither its text nor the one waiting to replace it does not count as the
+     * track seen: after a cut to the next sheet, the last sheet's number had been kept alive by
+     * whatever was read in its place, changing from frame to frame, and shown past the new
+     * sheet's first half second (hand-held desk videos, 2026-12-05: shown-number changes 7 -> 6
+     * of 168 on the tuning one, 4 -> 3 on the report one; nothing else changed) */
+    if (!strncmp(nb->text, tr->text, REC_NUMBER_TEXT - 1) ||
+        !strncmp(nb->text, tr->pending, REC_NUMBER_TEXT - 1))
+        tr->missed = 0;
+    else
+        tr->missed++;
     tr->age++;
     if (!strncmp(nb->text, tr->text, REC_NUMBER_TEXT - 1)) {
         tr->steady++;
@@ -182,7 +191,7 @@ int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, 
     int kept = 0, n_locked = 0;
     for (int k = 0; k < t->n; k++) {
         struct rec_numtrack *tr = &t->tracks[k];
-        if (!matched[k] && ++tr->missed > t->gone)
+        if ((matched[k] ? tr->missed : ++tr->missed) > t->gone)
             continue;
         /* a number not shown yet must be read `appear` frames in a row: one that comes and goes
          * (a small digit read now and then, clutter) would otherwise show up in the end. On the

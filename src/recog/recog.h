@@ -149,7 +149,8 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
  * wide as the other (tracks reading it as their own text first, then the oldest); a track is shown
  * once seen in
  * `appear` frames in a row, takes a new text only after it has been read in `change` frames in a
- * row, ends after `gone` frames unseen, and locks (once per text) when shown, read the same in
+ * row, ends after `gone` frames unseen (a reading of another text than its own or the one waiting
+ * to replace it does not count as seen), and locks (once per text) when shown, read the same in
  * `lock` frames in a row (counting the frames a new text waited to replace the old) and its
  * confidence (a running average) per digit (its geometric mean over the digits) is at least
  * lock_confidence, and for `lock` frames in a row it
