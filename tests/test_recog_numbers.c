@@ -73,6 +73,11 @@ static void test_drifting_rows(void **state)
     put(5, 0, 36, 112, 18, 20);
     read_text(6, NULL, 0, text, sizeof text);
     assert_string_equal(text, "1234 90");
+    /* a lone pair, the second digit 12 px lower (40% of the height in common): one line */
+    put(0, 3, 10, 10, 18, 20);
+    put(1, 4, 32, 22, 18, 20);
+    read_text(2, NULL, 0, text, sizeof text);
+    assert_string_equal(text, "34");
 }
 
 static void test_gaps_against_height(void **state)
