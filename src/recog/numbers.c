@@ -57,12 +57,13 @@ static int line_rise(const struct rec_box *p, const struct rec_box *e, const str
                      float prior)
 {
     const float ex = e->x + 0.5f * e->w, bx = b->x + 0.5f * b->w;
-    if (!p)
-        return (int)lroundf(prior * (bx - ex));
-    const float px = p->x + 0.5f * p->w;
-    if (ex - px < 1.0f)
-        return 0;
-    float slope = ((e->y + 0.5f * e->h) - (p->y + 0.5f * p->h)) / (ex - px);
+    float slope = prior;
+    if (p) {
+        const float px = p->x + 0.5f * p->w;
+        if (ex - px < 1.0f)
+            return 0;
+        slope = ((e->y + 0.5f * e->h) - (p->y + 0.5f * p->h)) / (ex - px);
+    }
     slope = fmaxf(-LINE_SLOPE, fminf(LINE_SLOPE, slope));
     return (int)lroundf(slope * (bx - ex));
 }
@@ -147,8 +148,7 @@ int rec_lines(const struct rec_box *box, int n, int *line, int *order)
      * build/world-tune 71.21 -> 71.49%, build/scenes-tune as before (2026-12-05) */
     const float prior = median_slope(box, line, first, last, n, n_lines);
     if (prior != 0.0f)
-        n_lines = chain_lines(box, xs, n, fmaxf(-LINE_SLOPE, fminf(LINE_SLOPE, prior)), line, first,
-                              last);
+        n_lines = chain_lines(box, xs, n, prior, line, first, last);
     /* lines top to bottom by the middle of their first digit; each from left to right */
     for (int l = 0; l < n_lines; l++)
         by_top[l] = l;
@@ -219,12 +219,11 @@ static float widening(const struct rec_box *b)
  * limit of 1.0 or 2.0 heights a little worse. */
 static const float SPACING_RATIO = 2.5f, SPACING_MAX = 1.2f, LONE_GAP = 0.7f;
 
-int rec_numbers(const struct rec_digit *digits, int n, const int *line, const struct rec_box *marks,
-                int n_marks, float number_gap, struct rec_number *numbers)
+/* gap[a]: between digits a - 1 and a in heights (cells: see widening), INFINITY where a starts a
+ * line or a mark stands between. */
+static void line_gaps(const struct rec_digit *digits, int n, const int *line,
+                      const struct rec_box *marks, int n_marks, float *gap)
 {
-    /* gap[a]: between digits a - 1 and a in heights (cells: see widening), INFINITY where a starts
-     * a line or a mark stands between */
-    float gap[REC_MAX_CANDIDATES];
     for (int a = 0; a < n; a++) {
         gap[a] = INFINITY;
         if (a == 0 || line[a] != line[a - 1])
@@ -236,22 +235,34 @@ int rec_numbers(const struct rec_digit *digits, int n, const int *line, const st
                       widening(&prev->box)) /
                      (float)hh;
     }
+}
+
+/* Whether digit a joins the one before it in a number, by gap[] (line_gaps). */
+static int joins(const float *gap, int n, int a, float number_gap)
+{
+    if (gap[a] <= number_gap)
+        return 1;
+    if (gap[a] > SPACING_MAX)
+        return 0;
+    /* the wider of the gaps beside it that may be a number's (touching digits: 0) */
+    float ref = -INFINITY;
+    if (a > 0 && gap[a - 1] <= SPACING_MAX)
+        ref = gap[a - 1];
+    if (a + 1 < n && gap[a + 1] <= SPACING_MAX && gap[a + 1] > ref)
+        ref = gap[a + 1];
+    return ref > -INFINITY ? gap[a] <= SPACING_RATIO * fmaxf(ref, 0.0f) : gap[a] <= LONE_GAP;
+}
+
+int rec_numbers(const struct rec_digit *digits, int n, const int *line, const struct rec_box *marks,
+                int n_marks, float number_gap, struct rec_number *numbers)
+{
+    float gap[REC_MAX_CANDIDATES];
+    line_gaps(digits, n, line, marks, n_marks, gap);
     int n_numbers = 0;
     for (int a = 0; a < n; a++) {
         const struct rec_digit *d = &digits[a];
         struct rec_number *num = n_numbers ? &numbers[n_numbers - 1] : NULL;
-        int join = num && gap[a] <= number_gap;
-        if (num && !join && gap[a] <= SPACING_MAX) {
-            /* the wider of the gaps beside it that may be a number's (touching digits: 0) */
-            float ref = -INFINITY;
-            if (a > 0 && gap[a - 1] <= SPACING_MAX)
-                ref = gap[a - 1];
-            if (a + 1 < n && gap[a + 1] <= SPACING_MAX && gap[a + 1] > ref)
-                ref = gap[a + 1];
-            join =
-                ref > -INFINITY ? gap[a] <= SPACING_RATIO * fmaxf(ref, 0.0f) : gap[a] <= LONE_GAP;
-        }
-        if (!join) {
+        if (!num || !joins(gap, n, a, number_gap)) {
             num = &numbers[n_numbers++];
             memset(num, 0, sizeof *num);
             num->first = a;

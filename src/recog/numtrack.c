@@ -58,13 +58,10 @@ static void observe(const struct rec_numtracker *t, struct rec_numtrack *tr,
      * whatever was read in its place, changing from frame to frame, and shown past the new
      * sheet's first half second (hand-held desk videos, 2026-12-05: shown-number changes 7 -> 6
      * of 168 on the tuning one, 4 -> 3 on the report one; nothing else changed) */
-    if (!strncmp(nb->text, tr->text, REC_NUMBER_TEXT - 1) ||
-        !strncmp(nb->text, tr->pending, REC_NUMBER_TEXT - 1))
-        tr->missed = 0;
-    else
-        tr->missed++;
+    const int own = !strncmp(nb->text, tr->text, REC_NUMBER_TEXT - 1);
+    tr->missed = own || !strncmp(nb->text, tr->pending, REC_NUMBER_TEXT - 1) ? 0 : tr->missed + 1;
     tr->age++;
-    if (!strncmp(nb->text, tr->text, REC_NUMBER_TEXT - 1)) {
+    if (own) {
         tr->steady++;
         tr->pending[0] = 0;
         tr->pending_frames = 0;

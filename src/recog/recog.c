@@ -245,6 +245,27 @@ static struct rec_box part_box(const uint8_t *crop, int w, int h, int c0, int c1
     return (struct rec_box){x + x0, y + y0, x1 - x0 + 1, y1 - y0 + 1};
 }
 
+/* The at most n columns of [lo, hi) with the least ink (column sums col[]), at least gap apart,
+ * fewest first, into out; returns how many. */
+static int least_ink(const int *col, int lo, int hi, int gap, int *out, int n)
+{
+    int k = 0;
+    for (; k < n; k++) {
+        int best = -1;
+        for (int x = lo; x < hi; x++) {
+            int near = 0;
+            for (int j = 0; j < k; j++)
+                near |= abs(x - out[j]) < gap;
+            if (!near && (best < 0 || col[x] < col[best]))
+                best = x;
+        }
+        if (best < 0)
+            break;
+        out[k] = best;
+    }
+    return k;
+}
+
 /* Up to n_max cut columns for a blob too wide for one digit: the columns with the least ink in
  * its middle half, at least w/12 apart, fewest first. Returns how many. */
 static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
@@ -257,21 +278,12 @@ static int find_cuts(const uint8_t *crop, int w, int h, int *cuts, int n_max)
         for (int y = 0; y < h; y++)
             ink[x] += crop[(size_t)y * w + x] >= 128;
     }
-    int n = 0;
-    for (int k = 0; k < n_max; k++) {
-        int best = -1;
-        for (int x = w / 4; x <= w - w / 4 && x < w; x++) {
-            int near = 0;
-            for (int j = 0; j < n; j++)
-                near |= abs(x - cuts[j]) < w / 12 + 1;
-            if (!near && (best < 0 || ink[x] < ink[best]))
-                best = x;
-        }
-        if (best <= 0)
-            break;
-        cuts[n++] = best;
-    }
-    return n;
+    const int hi = w - w / 4 + 1 < w ? w - w / 4 + 1 : w;
+    const int n = least_ink(ink, w / 4, hi, w / 12 + 1, cuts, n_max);
+    int kept = 0; /* a cut at column 0 (a blob under 4 px wide) is no cut */
+    while (kept < n && cuts[kept] > 0)
+        kept++;
+    return kept;
 }
 
 /* sc->crop becomes candidate k's own ink (255) on paper (0), its box's size; other candidates'
@@ -594,6 +606,26 @@ static int crop_plan(struct rec_scanner *sc, const struct vis_image *grey, uint8
                             pl->paper, pl->dark);
 }
 
+/* Network inputs for ink (w x h, its top left at (x, y) in the frame) cut into k pieces at columns
+ * cut[1 .. k-1] (cut[0] = 0, cut[k] = w): the pieces' inputs follow one another. Returns the first
+ * one's index, or -1 when there is no room or a piece gives no input. */
+static int add_pieces(struct rec_scanner *sc, const uint8_t *ink, int w, int h, int x, int y,
+                      const int *cut, int k)
+{
+    if (sc->n_in + k > REC_MAX_CANDIDATES)
+        return -1;
+    float *xin = sc->x + (size_t)sc->n_in * 784;
+    for (int p = 0; p < k; p++)
+        if (vis_mnist_from_ink(ink + cut[p], cut[p + 1] - cut[p], h, (size_t)w,
+                               xin + (size_t)p * 784) != DG_OK)
+            return -1;
+    for (int p = 0; p < k; p++)
+        sc->in_box[sc->n_in + p] = part_box(ink, w, h, cut[p], cut[p + 1], x, y);
+    const int first = sc->n_in;
+    sc->n_in += k;
+    return first;
+}
+
 /* Network inputs for ink (w x h, its top left at (x, y) in the frame) cut in two at its thinnest
  * columns (find_cuts), a pair per cut: each pair's first input goes to left[]; returns how many. */
 static int add_cut_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, int h, int x, int y,
@@ -602,14 +634,9 @@ static int add_cut_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, int
     int cuts[REC_MAX_CUTS], n = 0;
     const int n_cuts = find_cuts(ink, w, h, cuts, REC_MAX_CUTS);
     for (int c = 0; c < n_cuts && sc->n_in + 2 <= REC_MAX_CANDIDATES; c++) {
-        float *xl = sc->x + (size_t)sc->n_in * 784;
-        if (vis_mnist_from_ink(ink, cuts[c], h, (size_t)w, xl) != DG_OK ||
-            vis_mnist_from_ink(ink + cuts[c], w - cuts[c], h, (size_t)w, xl + 784) != DG_OK)
-            continue;
-        sc->in_box[sc->n_in] = part_box(ink, w, h, 0, cuts[c], x, y);
-        sc->in_box[sc->n_in + 1] = part_box(ink, w, h, cuts[c], w, x, y);
-        left[n++] = sc->n_in;
-        sc->n_in += 2;
+        const int first = add_pieces(sc, ink, w, h, x, y, (const int[3]){0, cuts[c], w}, 2);
+        if (first >= 0)
+            left[n++] = first;
     }
     return n;
 }
@@ -1011,27 +1038,6 @@ static int cut_pieces_again(struct rec_scanner *sc, const struct vis_image *grey
 enum { THREE_CHOICES = 2, THREE_WAYS = THREE_CHOICES * THREE_CHOICES };
 static const float THREE_MIN_ASPECT = 1.2f;
 
-/* The at most n columns of [lo, hi) with the least ink (column sums col[]), at least gap apart,
- * fewest first, into out; returns how many. */
-static int least_ink(const int *col, int lo, int hi, int gap, int *out, int n)
-{
-    int k = 0;
-    for (; k < n; k++) {
-        int best = -1;
-        for (int x = lo; x < hi; x++) {
-            int near = 0;
-            for (int j = 0; j < k; j++)
-                near |= abs(x - out[j]) < gap;
-            if (!near && (best < 0 || col[x] < col[best]))
-                best = x;
-        }
-        if (best < 0)
-            break;
-        out[k] = best;
-    }
-    return k;
-}
-
 /* Network inputs for ink (w x h, grey levels, its top left at (x, y) in the frame) cut in three,
  * three inputs a way (at most THREE_WAYS), each way's first into first[]; returns how many ways. */
 static int add_three_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, int h, int x, int y,
@@ -1051,20 +1057,11 @@ static int add_three_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, i
     const int nb = least_ink(col, w / 2, w - w / 8, gap, b, THREE_CHOICES);
     for (int i = 0; i < na; i++)
         for (int j = 0; j < nb && sc->n_in + 3 <= REC_MAX_CANDIDATES; j++) {
-            const int cut[4] = {0, a[i], b[j], w};
-            if (cut[2] - cut[1] < w / 8)
+            if (b[j] - a[i] < w / 8)
                 continue;
-            float *xin = sc->x + (size_t)sc->n_in * 784;
-            int ok = 1;
-            for (int p = 0; p < 3 && ok; p++)
-                ok = vis_mnist_from_ink(ink + cut[p], cut[p + 1] - cut[p], h, (size_t)w,
-                                        xin + (size_t)p * 784) == DG_OK;
-            if (!ok)
-                continue;
-            for (int p = 0; p < 3; p++)
-                sc->in_box[sc->n_in + p] = part_box(ink, w, h, cut[p], cut[p + 1], x, y);
-            first[n++] = sc->n_in;
-            sc->n_in += 3;
+            const int f = add_pieces(sc, ink, w, h, x, y, (const int[4]){0, a[i], b[j], w}, 3);
+            if (f >= 0)
+                first[n++] = f;
         }
     return n;
 }
