@@ -13,7 +13,8 @@
 #   make world      the camera-view scenes (tools/worldgen.c): build/world (report) and
 #                   build/world-tune (tuning); make mine: training examples mined from two more
 #                   worlds; make world-cross: report scenes over backgrounds nothing saw;
-#                   make world-spacing: the world with writers from tight to wide
+#                   make world-spacing: the world with writers from tight to wide;
+#                   make world-other: the view from a second, independent generator
 #   make format     clang-format the tree; make format-check fails on a difference
 # Each module is a static library whose include path holds only the modules it may depend on:
 # base <- nn; base <- vision; base <- data; nn + data <- train; nn + vision <- recog; base + FFmpeg <- media;
@@ -77,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing mine format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other mine format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -263,6 +264,18 @@ world-cross: build/world-cross/truth.jsonl
 build/world-cross/truth.jsonl: $(B)/worldgen data
 	@test -n "$(CROSS_PHOTOS)" || { echo "make world-cross: no backgrounds in /usr/share/backgrounds; apt-get install ukui-wallpapers" >&2; exit 1; }
 	$(B)/worldgen build/world-cross $(WORLD) 5 data/mnist t10k $(foreach p,$(CROSS_PHOTOS),$(p) $(p) $(p) $(p))
+# build/other (report, test digits, seed 22) and build/other-tune (training digits, seed 21): the
+# camera view from a second generator written apart from worldgen (tools/othergen.py, OpenCV):
+# frames of five webcam sizes, other pens, Hershey-font words, boxes round numbers, desk objects
+# drawn as shapes; a check that the reader holds up off its own generator's habits. Nothing is
+# trained or mined on it. Its photographs include mate's abstract and desktop sets.
+OTHER_PHOTOS := $(sort $(wildcard /usr/share/backgrounds/mate/*/*.jpg /usr/share/backgrounds/mate/*/*.png \
+                  /usr/share/wallpapers/*/contents/images/1920x1080.jpg))
+world-other: build/other/truth.jsonl build/other-tune/truth.jsonl
+build/other/truth.jsonl: tools/othergen.py data
+	$(PYTHON) tools/othergen.py build/other $(WORLD) 22 data/mnist t10k $(OTHER_PHOTOS)
+build/other-tune/truth.jsonl: tools/othergen.py data
+	$(PYTHON) tools/othergen.py build/other-tune $(WORLD) 21 data/mnist train $(OTHER_PHOTOS)
 # build/world-mine and build/world-mine2: more training-digit scenes (seeds 3 and 7), whose
 # candidates become training examples (make mine: digits scan-eval --mine with MINE_MODEL): on a
 # digit its label, on nothing "not a digit", on two digits "two digits"; what the model read

@@ -1,0 +1,91 @@
+"""tools/othergen.py, the second camera-view generator (make world-other): its frames and truth
+are what scan-eval reads, the same seed gives the same frames, each truth digit's box holds ink
+that stands out from what is around it, and wrong arguments stop it with a message. Run by
+`make test` (make python-test) with DIGITS_ROOT and DIGITS set."""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = os.environ["DIGITS_ROOT"]
+PROGRAM = os.environ.get("DIGITS", os.path.join(ROOT, "build", "digits"))
+GEN = os.path.join(ROOT, "tools", "othergen.py")
+MNIST = os.path.join(ROOT, "data", "mnist")
+PHOTO = os.path.join(ROOT, "tests", "fixtures", "edge-objects-no-digit.jpg")
+
+
+def generate(out, n, seed):
+    # the same photograph four times, so the t10k split (every fourth) has one too
+    subprocess.run([sys.executable, GEN, str(out), str(n), str(seed), MNIST, "t10k"] + [PHOTO] * 4,
+                   check=True, capture_output=True)
+    with open(os.path.join(out, "truth.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("other")
+    return out, generate(out, 16, 5)
+
+
+def test_frames_and_truth(world):
+    out, truth = world
+    assert len(truth) == 16
+    sizes, seen = set(), 0
+    for t in truth:
+        img = cv2.imread(os.path.join(out, t["image"]), cv2.IMREAD_GRAYSCALE)
+        assert img is not None and img.shape == (t["height"], t["width"])
+        sizes.add((t["width"], t["height"]))
+        assert t["empty"] == (t["kind"] == "empty")
+        if t["empty"]:
+            assert not t["digits"] and not t["numbers"]
+            continue
+        assert any(not d.get("ignore") for d in t["digits"])
+        for d in t["digits"]:
+            assert 0 <= d["digit"] <= 9
+            if d.get("ignore"):
+                continue
+            x, y, w, h = d["box"]
+            assert x >= 0 and y >= 0 and w > 0 and h > 0
+            assert x + w <= t["width"] and y + h <= t["height"]
+            # the digit's ink: its box's darkest (or lightest) pixels stand out from its median
+            box = img[y:y + h, x:x + w].astype(int)
+            spread = max(np.median(box) - box.min(), box.max() - np.median(box))
+            assert spread >= 20, (t["image"], d)
+            seen += 1
+        texts = "".join(n["text"] for n in t["numbers"])
+        assert texts == "".join(str(d["digit"]) for d in t["digits"])
+    assert seen > 16
+    assert len(sizes) > 1  # webcams of several sizes
+
+
+def test_same_seed_same_frames(world, tmp_path):
+    out, truth = world
+    again = generate(tmp_path, 3, 5)
+    assert again == truth[:3]
+    for t in again:
+        with open(os.path.join(out, t["image"]), "rb") as a, open(tmp_path / t["image"], "rb") as b:
+            assert a.read() == b.read()
+
+
+def test_scan_eval_reads_it(world):
+    out, _ = world
+    r = subprocess.run([PROGRAM, "scan-eval", os.path.join(out, "truth.jsonl")],
+                       capture_output=True, text=True, check=True)
+    assert "16 images: digits read" in r.stdout
+
+
+@pytest.mark.parametrize("args", [[], ["out", "0", "1", MNIST, "t10k"],
+                                  ["out", "3", "1", MNIST, "test"],
+                                  ["out", "3", "1", "/nonexistent", "t10k"]])
+def test_wrong_arguments(args, tmp_path):
+    if args:
+        args = [str(tmp_path / args[0])] + args[1:]
+    r = subprocess.run([sys.executable, GEN] + args, capture_output=True, text=True)
+    assert r.returncode != 0
+    assert r.stderr.strip().count("\n") == 0  # one line, no traceback
+    assert "othergen" in r.stderr

@@ -1,0 +1,618 @@
+#!/usr/bin/python3
+"""othergen.py - a second, independent camera-view generator (OpenCV and numpy, written apart
+from tools/worldgen.c and sharing none of its code or choices), so the reader is checked on
+scenes that were not made the way the ones it was tuned on were.
+
+What it changes against worldgen: frames of several webcam sizes (320x240 to 1280x720, not only
+640x480); a sheet anywhere from a small note to the whole view, in perspective, its edges and
+corners in view; pens of other colours (blue ballpoint, pencil, red, green marker, white on dark
+boards) and widths made by thresholding the scaled digit rather than by a drawn pen; printed
+words in OpenCV's Hershey fonts (worldgen uses DejaVu), handwritten symbols, boxes drawn around
+numbers, underlines, ticks and arrows; desk objects drawn as shapes (pens, a mug, a phone, a
+keyboard with lettered keys, coins, paper clips, a cable, a hand); cast shadows, uneven light,
+colour casts, vignetting, defocus, motion blur, low-resolution cameras, JPEG.
+
+Digits come from MNIST's SPLIT (train for tuning, t10k for reports); every fourth photograph (in
+the order given) is kept for t10k, the others for train. Writes OUTDIR/other_NNNN.{jpg,png} and
+OUTDIR/truth.jsonl in tools/worldgen.c's format (image, width, height, kind, empty, digits with
+box [x, y, w, h] of their ink (MNIST level > 64) and "ignore" when cut by the frame or covered,
+numbers with text and box). Deterministic for a given SEED and inputs.
+
+usage: othergen.py OUTDIR N SEED MNIST_DIR train|t10k PHOTO...
+"""
+import gzip
+import json
+import math
+import os
+import sys
+
+import cv2
+import numpy as np
+
+SIZES = [((640, 480), 0.45), ((1280, 720), 0.2), ((800, 600), 0.1), ((320, 240), 0.1),
+         ((1024, 768), 0.15)]
+KINDS = [("desk", 0.34), ("close", 0.16), ("note", 0.1), ("board", 0.1), ("dark", 0.08),
+         ("page", 0.07), ("empty", 0.15)]
+WORDS = ("name date total price room phone call page note sum items order box code ref qty "
+         "time week Monday Tuesday April June Ilse Otto Lola bill tax due from to and the of "
+         "Fax Tel kg cm Hz Zoe Sol Bob Lisa Oslo Gobi Ohio Iowa Lille Baz Quiz flow").split()
+SYMBOLS = "+-=x/()<>#%:"
+
+
+def pick(rng, table):
+    """One item of [(item, weight), ...]."""
+    w = np.array([p for _, p in table], float)
+    return table[rng.choice(len(table), p=w / w.sum())][0]
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_mnist(folder, split):
+    names = {"train": "train", "t10k": "t10k"}[split]
+    for suffix in ("", ".gz"):
+        img = os.path.join(folder, f"{names}-images-idx3-ubyte{suffix}")
+        lab = os.path.join(folder, f"{names}-labels-idx1-ubyte{suffix}")
+        if os.path.exists(img) and os.path.exists(lab):
+            return read_idx(img), read_idx(lab)
+    sys.exit(f"othergen: no MNIST {split} files in {folder}; run make data")
+
+
+# ---- backgrounds ----------------------------------------------------------------------------
+
+def photo_background(rng, photo, w, h):
+    """A random crop of the photograph, scaled to the frame, sometimes mirrored or dimmed."""
+    ph, pw = photo.shape[:2]
+    frac = rng.uniform(0.3, 1.0)
+    cw = int(min(pw, ph * w / h) * frac)
+    ch = int(cw * h / w)
+    x0 = rng.integers(0, max(1, pw - cw))
+    y0 = rng.integers(0, max(1, ph - ch))
+    crop = photo[y0:y0 + ch, x0:x0 + cw]
+    out = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out * rng.uniform(0.45, 1.05))
+
+
+def desk_background(rng, w, h):
+    """A plain desk: wood grain, a grey or coloured laminate, or a fabric weave."""
+    base = np.array([rng.uniform(40, 200), rng.uniform(40, 180), rng.uniform(30, 160)], np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    style = rng.integers(0, 3)
+    if style == 0:  # wood
+        ang = rng.uniform(-0.3, 0.3)
+        u = xx * math.cos(ang) + yy * math.sin(ang)
+        v = -xx * math.sin(ang) + yy * math.cos(ang)
+        grain = np.sin(v / rng.uniform(3, 9) + 3 * np.sin(u / rng.uniform(60, 200)))
+        tex = 1 + 0.12 * grain
+        base = np.array([rng.uniform(90, 190), rng.uniform(60, 130), rng.uniform(30, 80)],
+                        np.float32)
+    elif style == 1:  # laminate with low-frequency mottling
+        small = rng.normal(0, 1, (h // 40 + 2, w // 40 + 2)).astype(np.float32)
+        tex = 1 + 0.06 * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    else:  # fabric
+        p = rng.uniform(2.5, 6)
+        tex = 1 + 0.08 * np.sin(xx / p) * np.sin(yy / p)
+    return base[None, None, :] * tex[:, :, None]
+
+
+# ---- ink ------------------------------------------------------------------------------------
+
+def pen_for(rng, kind):
+    """(colour RGB, threshold, dilation radius in px per 20 px of height, texture) of a pen."""
+    if kind == "dark":
+        col = [(235, 235, 230), (240, 230, 150), (200, 230, 255)][rng.integers(0, 3)]
+        return np.array(col, np.float32), rng.uniform(0.25, 0.5), rng.uniform(0, 0.8), 0.35
+    if kind == "board":
+        col = [(20, 20, 30), (20, 40, 170), (170, 25, 25), (20, 120, 40)][rng.integers(0, 4)]
+        return np.array(col, np.float32), rng.uniform(0.15, 0.35), rng.uniform(0.3, 1.2), 0.0
+    r = rng.random()
+    if r < 0.35:  # blue ballpoint
+        col, tex = (rng.uniform(10, 50), rng.uniform(20, 70), rng.uniform(110, 190)), 0.1
+    elif r < 0.65:  # black felt tip or gel
+        col, tex = (rng.uniform(5, 45),) * 3, 0.0
+    elif r < 0.8:  # pencil
+        g = rng.uniform(70, 130)
+        col, tex = (g, g, g + 5), 0.45
+    elif r < 0.9:  # red
+        col, tex = (rng.uniform(150, 210), 20, 30), 0.05
+    else:  # green marker
+        col, tex = (20, rng.uniform(90, 140), 40), 0.0
+    return np.array(col, np.float32), rng.uniform(0.2, 0.75), rng.uniform(0.0, 1.0), tex
+
+
+def digit_alpha(rng, img, height, thresh, dil, slant):
+    """The digit's ink coverage (0..1) with its ink height `height` px: scaled with a slant,
+    then thresholded (a higher threshold is a finer pen) and dilated (a marker)."""
+    ys, xs = np.nonzero(img > 64)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    s = height / (y1 - y0)
+    src = img.astype(np.float32) / 255.0
+    pad = 4
+    out_w = int((28 + 2 * pad) * s + abs(slant) * 28 * s) + 2
+    out_h = int((28 + 2 * pad) * s) + 2
+    # shear about the digit's vertical centre, then scale
+    m = np.array([[s, -slant * s, pad * s + abs(slant) * 14 * s + slant * s * 14],
+                  [0, s, pad * s]], np.float32)
+    a = cv2.warpAffine(src, m, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    a = np.clip((a - thresh) / 0.25 + 0.5, 0, 1)
+    r = int(round(dil * height / 20.0))
+    if r > 0:
+        a = cv2.dilate(a, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return a
+
+
+def stamp(layer, alpha, x, y):
+    """Adds coverage alpha into layer at (x, y) (max); returns the clipped region's slice."""
+    h, w = alpha.shape
+    H, W = layer.shape
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
+    if x1 <= x0 or y1 <= y0:
+        return False
+    sub = alpha[y0 - y:y1 - y, x0 - x:x1 - x]
+    np.maximum(layer[y0:y1, x0:x1], sub, out=layer[y0:y1, x0:x1])
+    return True
+
+
+def hand_stroke_symbol(rng, layer, ch, x, y, h, width):
+    """A handwritten symbol drawn with lines on layer (coverage), h px tall at (x, y)."""
+    t = max(1, int(round(width)))
+    j = lambda: rng.uniform(-0.08, 0.08) * h  # noqa: E731
+    w = 0.7 * h
+    pts = []
+    if ch == "+":
+        pts = [((x, y + h / 2), (x + w, y + h / 2)), ((x + w / 2, y + 0.15 * h), (x + w / 2, y + 0.85 * h))]
+    elif ch == "-":
+        pts = [((x, y + h / 2), (x + w, y + h / 2))]
+    elif ch == "=":
+        pts = [((x, y + 0.38 * h), (x + w, y + 0.38 * h)), ((x, y + 0.62 * h), (x + w, y + 0.62 * h))]
+    elif ch == "x":
+        pts = [((x, y + 0.3 * h), (x + w * 0.8, y + h)), ((x + w * 0.8, y + 0.3 * h), (x, y + h))]
+    elif ch == "/":
+        pts = [((x + w * 0.6, y), (x, y + h))]
+    elif ch in "()":
+        cx = x + (0.5 * h if ch == "(" else -0.1 * h)
+        a0, a1 = (110, 250) if ch == "(" else (-70, 70)
+        cv2.ellipse(layer, (int(cx), int(y + h / 2)), (int(0.35 * h), int(0.55 * h)), 0, a0, a1,
+                    1.0, t, cv2.LINE_AA)
+        return
+    else:
+        cv2.putText(layer, ch, (int(x), int(y + h)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, h / 24.0, 1.0,
+                    t, cv2.LINE_AA)
+        return
+    for (ax, ay), (bx, by) in pts:
+        cv2.line(layer, (int(ax + j()), int(ay + j())), (int(bx + j()), int(by + j())), 1.0, t,
+                 cv2.LINE_AA)
+
+
+# ---- the sheet ------------------------------------------------------------------------------
+
+class Sheet:
+    """A sheet's own canvas: paper colour, ruling, an ink coverage layer per colour, and the
+    digits written on it (label, ink points in sheet pixels, number index)."""
+
+    def __init__(self, rng, w, h, kind):
+        self.w, self.h, self.kind = w, h, kind
+        if kind == "dark":
+            paper = [(30, 50, 40), (25, 25, 30), (50, 55, 60)][rng.integers(0, 3)]
+        elif kind == "board":
+            paper = (rng.uniform(215, 245),) * 3
+        elif kind == "note":
+            paper = [(250, 240, 120), (250, 190, 200), (170, 230, 250), (190, 245, 170)][rng.integers(0, 4)]
+        else:
+            t = rng.uniform(225, 252)
+            paper = (t, t - rng.uniform(0, 12), t - rng.uniform(0, 25))
+        self.rgb = np.empty((h, w, 3), np.float32)
+        self.rgb[:] = np.array(paper, np.float32)
+        small = rng.normal(0, 1, (h // 30 + 2, w // 30 + 2)).astype(np.float32)
+        self.rgb *= (1 + rng.uniform(0.0, 0.05) * cv2.resize(small, (w, h)))[:, :, None]
+        self.layers = []  # (colour, coverage, texture)
+        self.digits = []  # (label, points Nx2 float, number id)
+        self.numbers = []  # text per number id
+        self.used = []  # rectangles (x0, y0, x1, y1) taken on the sheet
+
+    def layer(self, colour, texture):
+        cov = np.zeros((self.h, self.w), np.float32)
+        self.layers.append((colour, cov, texture))
+        return cov
+
+    def free(self, x0, y0, x1, y1, margin=0):
+        if x0 < 0 or y0 < 0 or x1 > self.w or y1 > self.h:
+            return False
+        for a in self.used:
+            if x0 < a[2] + margin and a[0] - margin < x1 and y0 < a[3] + margin and a[1] - margin < y1:
+                return False
+        return True
+
+    def rule(self, rng):
+        """Ruled lines, a squared grid or a margin line on some paper sheets."""
+        r = rng.random()
+        if self.kind not in ("desk", "close", "page") or r < 0.45:
+            return
+        col = np.array((rng.uniform(120, 190), rng.uniform(150, 200), rng.uniform(200, 240)), np.float32)
+        cov = self.layer(col, 0.0)
+        step = int(rng.uniform(18, 45))
+        t = 1
+        for y in range(step, self.h, step):
+            cv2.line(cov, (0, y), (self.w, y), rng.uniform(0.4, 0.8), t, cv2.LINE_AA)
+        if r > 0.75:
+            for x in range(step, self.w, step):
+                cv2.line(cov, (x, 0), (x, self.h), rng.uniform(0.4, 0.8), t, cv2.LINE_AA)
+        elif rng.random() < 0.5:
+            red = self.layer(np.array((220, 70, 80), np.float32), 0.0)
+            x = int(self.w * rng.uniform(0.08, 0.15))
+            cv2.line(red, (x, 0), (x, self.h), 0.8, 2, cv2.LINE_AA)
+
+    def printed(self, rng, n):
+        """n lines of printed words in a Hershey font, placed where nothing is written yet."""
+        col = np.array((rng.uniform(0, 60),) * 3, np.float32)
+        cov = self.layer(col, 0.0)
+        for _ in range(n):
+            font = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+                    cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX][rng.integers(0, 6)]
+            text = " ".join(WORDS[rng.integers(0, len(WORDS))] for _ in range(rng.integers(1, 5)))
+            if rng.random() < 0.3:
+                text += " " + SYMBOLS[rng.integers(0, len(SYMBOLS))]
+            px = rng.uniform(9, max(10, min(30, self.h / 10)))
+            scale = px / 22.0
+            thick = max(1, int(round(scale * rng.uniform(1, 2.2))))
+            (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+            for _ in range(20):
+                x = int(rng.uniform(0, max(1, self.w - tw)))
+                y = int(rng.uniform(th + 2, max(th + 3, self.h - base)))
+                if self.free(x, y - th, x + tw, y + base, margin=6):
+                    cv2.putText(cov, text, (x, y), font, scale, 1.0, thick, cv2.LINE_AA)
+                    self.used.append((x, y - th, x + tw, y + base))
+                    break
+
+    def write_numbers(self, rng, mnist, labels, pool, line_h, n_lines, max_per_line):
+        """Lines of handwritten numbers: a writer's gap, drifting baselines, symbols between
+        numbers, sometimes a box around a number or a line under it."""
+        colour, thresh, dil, texture = pen_for(rng, self.kind)
+        cov = self.layer(colour, texture)
+        gap_habit = rng.uniform(-0.05, 0.35)  # between digits, in heights
+        slant = rng.uniform(-0.25, 0.25)
+        lines = 0
+        for _ in range(8 * n_lines):
+            if lines == n_lines:
+                break
+            h = line_h * rng.uniform(0.85, 1.15)
+            if 1.4 * h >= self.h:
+                break
+            y = rng.uniform(0.02 * self.h, self.h - 1.4 * h)
+            slope = rng.uniform(-0.08, 0.08)
+            x = rng.uniform(0.03, 0.45) * self.w
+            count = 0
+            for k in range(rng.integers(1, max_per_line + 1)):
+                n_dig = int(rng.choice([1, 2, 3, 4, 5, 6], p=[0.12, 0.22, 0.24, 0.22, 0.12, 0.08]))
+                placed = self.write_number(rng, cov, mnist, labels, pool, x, y + slope * x, h,
+                                           n_dig, gap_habit, slant, thresh, dil, slope)
+                if placed is None:
+                    break
+                count += 1
+                x1 = placed
+                # what follows: a symbol, a word, or just a wide gap
+                x = x1 + h * max(1.0, 3.0 * gap_habit) * rng.uniform(1.1, 2.0)
+                if rng.random() < 0.3:
+                    ch = SYMBOLS[rng.integers(0, 6)]
+                    sx = x1 + h * rng.uniform(0.35, 0.6)
+                    sy = y + slope * sx + 0.15 * h
+                    if self.free(int(sx), int(sy), int(sx + 0.7 * h), int(sy + 0.7 * h)):
+                        hand_stroke_symbol(rng, cov, ch, sx, sy, 0.7 * h, max(1.0, h / 14 * (1 + dil)))
+                        self.used.append((int(sx), int(sy), int(sx + 0.7 * h), int(sy + 0.7 * h)))
+                        x = sx + 0.7 * h + h * rng.uniform(0.35, 0.7)
+                if x > self.w * 0.92:
+                    break
+            lines += count > 0
+
+    def write_number(self, rng, cov, mnist, labels, pool, x, y, h, n_dig, gap, slant, thresh, dil,
+                     slope):
+        """One number of n_dig digits from (x, y) (its top); returns its right edge, or None."""
+        alphas = []
+        for _ in range(n_dig):
+            i = int(pool[rng.integers(0, len(pool))])
+            hh = h * rng.uniform(0.88, 1.12)
+            a = digit_alpha(rng, mnist[i], hh, thresh, dil, slant + rng.uniform(-0.06, 0.06))
+            alphas.append((int(labels[i]), a, hh))
+        # place by ink extent: each digit's ink starts gap*h after the previous one's ends
+        plan, cx = [], x
+        for lab, a, hh in alphas:
+            cols = np.nonzero(a.max(axis=0) > 0.25)[0]
+            if len(cols) == 0:
+                return None
+            left = cx - cols[0]
+            dy = rng.uniform(-0.06, 0.06) * h + (h - hh) * rng.uniform(0.3, 0.7)
+            rows = np.nonzero(a.max(axis=1) > 0.25)[0]
+            top = y + slope * (cx - x) + dy - rows[0]
+            plan.append((lab, a, int(round(left)), int(round(top))))
+            g = gap + rng.uniform(-0.08, 0.08)
+            cx = left + cols[-1] + 1 + g * h
+        x0 = min(p[2] for p in plan)
+        y0 = min(p[3] for p in plan)
+        x1 = max(p[2] + p[1].shape[1] for p in plan)
+        y1 = max(p[3] + p[1].shape[0] for p in plan)
+        if not self.free(x0, y0, x1, y1, margin=int(0.4 * h)):
+            return None
+        nid = len(self.numbers)
+        text = ""
+        for lab, a, px, py in plan:
+            stamp(cov, a, px, py)
+            ys, xs = np.nonzero(a > 0.25)
+            self.digits.append((lab, np.stack([xs + px + 0.5, ys + py + 0.5], 1).astype(np.float32), nid))
+            text += str(lab)
+        self.numbers.append(text)
+        self.used.append((x0, y0, x1, y1))
+        r = rng.random()
+        t = max(1, int(round(h / 14 * (1 + dil))))
+        if r < 0.08:  # a box drawn round it
+            m = int(0.25 * h)
+            cv2.rectangle(cov, (x0 - m, y0 - m), (x1 + m, y1 + m), 1.0, t, cv2.LINE_AA)
+        elif r < 0.16:  # underlined
+            yy = y1 + int(0.2 * h)
+            cv2.line(cov, (x0 - 2, yy), (x1 + 2, yy + int(rng.uniform(-3, 3))), 1.0, t, cv2.LINE_AA)
+        return x1
+
+    def render(self):
+        for colour, cov, texture in self.layers:
+            if texture > 0:
+                noise = np.random.default_rng(int(cov.sum()) % 100000).random(cov.shape, np.float32)
+                cov = cov * (1 - texture * noise)
+            a = cov[:, :, None]
+            self.rgb = self.rgb * (1 - a) + colour[None, None, :] * a
+        return self.rgb
+
+
+# ---- objects on the desk ----------------------------------------------------------------------
+
+def draw_objects(rng, img, occ, n, over_sheet_quad=None):
+    """n desk objects as shapes; those drawn over the sheet mark occ (covered)."""
+    h, w = img.shape[:2]
+    for _ in range(n):
+        kind = rng.integers(0, 8)
+        col = tuple(float(c) for c in rng.uniform(0, 255, 3))
+        layer = np.zeros((h, w), np.uint8)
+        cx, cy = int(rng.uniform(0, w)), int(rng.uniform(0, h))
+        if over_sheet_quad is not None:
+            q = over_sheet_quad[rng.integers(0, 4)]
+            cx, cy = int(q[0] + rng.uniform(-0.1, 0.1) * w), int(q[1] + rng.uniform(-0.1, 0.1) * h)
+        s = min(w, h)
+        if kind == 0:  # pen or pencil
+            L, T, a = rng.uniform(0.25, 0.6) * s, rng.uniform(0.015, 0.03) * s, rng.uniform(0, math.pi)
+            box = cv2.boxPoints(((cx, cy), (L, T), math.degrees(a))).astype(np.int32)
+            cv2.fillConvexPoly(layer, box, 255, cv2.LINE_AA)
+        elif kind == 1:  # mug from above
+            r = int(rng.uniform(0.08, 0.15) * s)
+            cv2.circle(layer, (cx, cy), r, 255, -1, cv2.LINE_AA)
+            cv2.ellipse(layer, (cx + r, cy), (r // 2, r // 4), 0, 0, 360, 255, max(2, r // 8))
+        elif kind == 2:  # phone
+            box = cv2.boxPoints(((cx, cy), (0.12 * s, 0.25 * s), rng.uniform(0, 180))).astype(np.int32)
+            cv2.fillConvexPoly(layer, box, 255, cv2.LINE_AA)
+            col = (rng.uniform(10, 40),) * 3
+        elif kind == 3:  # keyboard: light keys with letters
+            kx, ky, k = cx - int(0.3 * s), cy, max(8, int(rng.uniform(0.03, 0.05) * s))
+            keyimg = img.copy()
+            letters = "QWERTYUIOPASDFGHJKLZXCVBNM"
+            for row in range(3):
+                for c in range(10):
+                    x0, y0 = kx + c * (k + 3) + row * k // 2, ky + row * (k + 3)
+                    cv2.rectangle(keyimg, (x0, y0), (x0 + k, y0 + k), (60, 60, 65), -1)
+                    cv2.putText(keyimg, letters[(row * 10 + c) % 26], (x0 + k // 4, y0 + 3 * k // 4),
+                                cv2.FONT_HERSHEY_SIMPLEX, k / 40.0, (230, 230, 230), 1, cv2.LINE_AA)
+                    cv2.rectangle(layer, (x0, y0), (x0 + k, y0 + k), 255, -1)
+            img[:] = keyimg
+            occ |= layer > 0
+            continue
+        elif kind == 4:  # coins
+            for _ in range(rng.integers(1, 4)):
+                r = int(rng.uniform(0.02, 0.04) * s)
+                cv2.circle(layer, (cx + rng.integers(-40, 40), cy + rng.integers(-40, 40)), r, 255, -1, cv2.LINE_AA)
+            col = (rng.uniform(150, 200), rng.uniform(120, 160), rng.uniform(50, 90))
+        elif kind == 5:  # paper clip
+            L, r = int(rng.uniform(0.05, 0.1) * s), max(3, int(0.012 * s))
+            ang = rng.uniform(0, 180)
+            cv2.ellipse(layer, (cx, cy), (L, r), ang, 0, 360, 255, max(1, r // 3), cv2.LINE_AA)
+            cv2.ellipse(layer, (cx, cy), (int(L * 0.7), int(r * 0.6)), ang, 0, 360, 255, max(1, r // 3), cv2.LINE_AA)
+            col = (rng.uniform(150, 210),) * 3
+        elif kind == 6:  # cable
+            pts = np.array([[cx + rng.uniform(-0.4, 0.4) * w, cy + rng.uniform(-0.4, 0.4) * h] for _ in range(5)], np.int32)
+            cv2.polylines(layer, [pts], False, 255, max(2, int(0.012 * s)), cv2.LINE_AA)
+            col = (rng.uniform(10, 60),) * 3
+        else:  # a hand: palm and fingers
+            skin = [(224, 172, 140), (198, 134, 100), (141, 85, 60), (240, 200, 170)][rng.integers(0, 4)]
+            col = tuple(float(c) for c in skin)
+            r = int(rng.uniform(0.1, 0.16) * s)
+            cv2.ellipse(layer, (cx, cy), (r, int(r * 1.2)), rng.uniform(0, 180), 0, 360, 255, -1, cv2.LINE_AA)
+            base = rng.uniform(0, 2 * math.pi)
+            for f in range(4):
+                a = base + (f - 1.5) * 0.28
+                ex, ey = int(cx + 2.0 * r * math.cos(a)), int(cy + 2.0 * r * math.sin(a))
+                cv2.line(layer, (cx, cy), (ex, ey), 255, max(3, int(0.35 * r)), cv2.LINE_AA)
+        a = (layer.astype(np.float32) / 255.0)[:, :, None]
+        shade = 0.75 + 0.35 * rng.random()
+        img[:] = img * (1 - a) + np.array(col, np.float32)[None, None, :] * shade * a
+        occ |= layer > 0
+
+
+# ---- a frame ----------------------------------------------------------------------------------
+
+def sheet_quad(rng, w, h, kind):
+    """The sheet's corners in the frame (clockwise from top left) and its canvas size."""
+    if kind in ("close", "board", "dark") and rng.random() < 0.5:
+        cover = rng.uniform(0.95, 1.2)
+    elif kind == "note":
+        cover = rng.uniform(0.25, 0.45)
+    else:
+        cover = rng.uniform(0.45, 0.95)
+    aspect = rng.uniform(0.7, 1.5) if kind != "page" else 1 / math.sqrt(2)
+    sh = cover * h
+    sw = sh * aspect * (w / h if kind in ("close",) else 1)
+    ang = math.radians(rng.uniform(-25, 25))
+    cx = w / 2 + rng.uniform(-0.25, 0.25) * w
+    cy = h / 2 + rng.uniform(-0.2, 0.2) * h
+    pts = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        px, py = sx * sw / 2, sy * sh / 2
+        # perspective: the far edge (top) narrower
+        px *= 1 - (0.5 - 0.5 * sy) * rng.uniform(0, 0.25) if sy < 0 else 1
+        pts.append((cx + px * math.cos(ang) - py * math.sin(ang), cy + px * math.sin(ang) + py * math.cos(ang)))
+    quad = np.array(pts, np.float32)
+    cw, ch = int(sw * 1.0), int(sh * 1.0)
+    return quad, max(40, cw), max(40, ch)
+
+
+def make_frame(rng, mnist, labels, pool, photos):
+    """A frame and its truth; a frame meant to hold digits is drawn again until one shows."""
+    while True:
+        frame = draw_frame(rng, mnist, labels, pool, photos)
+        if frame[2] or any(not d.get("ignore") for d in frame[3]):
+            return frame
+
+
+def draw_frame(rng, mnist, labels, pool, photos):
+    (w, h) = pick(rng, SIZES)
+    kind = pick(rng, KINDS)
+    if photos and rng.random() < 0.7:
+        img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
+    else:
+        img = desk_background(rng, w, h)
+    occ = np.zeros((h, w), bool)
+    draw_objects(rng, img, np.zeros((h, w), bool), int(rng.integers(0, 4)))
+    empty = kind == "empty"
+    sheet_kind = ["desk", "close", "note", "board", "dark", "page"][rng.integers(0, 6)] if empty else kind
+    digits, numbers = [], []
+    if not (empty and rng.random() < 0.3):
+        quad, sw, sh = sheet_quad(rng, w, h, sheet_kind)
+        sheet = Sheet(rng, sw, sh, sheet_kind)
+        sheet.rule(rng)
+        if rng.random() < 0.6:
+            sheet.printed(rng, int(rng.integers(1, 4)))
+        if not empty:
+            small = min(w, h)
+            if sheet_kind == "page":
+                line_h = rng.uniform(12, 22)
+            else:
+                line_h = math.exp(rng.uniform(math.log(12), math.log(max(13, small / (4 if sheet_kind != "note" else 5)))))
+            line_h = min(line_h, sh / 3)
+            n_lines = int(rng.integers(1, 8)) if sheet_kind != "note" else int(rng.integers(1, 3))
+            sheet.write_numbers(rng, mnist, labels, pool, line_h, n_lines, 3)
+        if rng.random() < 0.3:
+            sheet.printed(rng, 1)
+        rgb = sheet.render()
+        src = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], np.float32)
+        H = cv2.getPerspectiveTransform(src, quad)
+        # shadow of the sheet on the desk, then the sheet
+        mask = cv2.warpPerspective(np.ones((sh, sw), np.float32), H, (w, h), flags=cv2.INTER_LINEAR)
+        off = np.float32([[1, 0, rng.uniform(-8, 8)], [0, 1, rng.uniform(2, 12)]])
+        shadow = cv2.GaussianBlur(cv2.warpAffine(mask, off, (w, h)), (0, 0), rng.uniform(3, 10))
+        img *= (1 - 0.45 * shadow * rng.random())[:, :, None]
+        warped = cv2.warpPerspective(rgb, H, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        img[:] = img * (1 - mask[:, :, None]) + warped
+        if rng.random() < 0.35:  # something over the sheet: a pen, a hand
+            draw_objects(rng, img, occ, 1, over_sheet_quad=quad)
+        for lab, pts, nid in sheet.digits:
+            fp = cv2.perspectiveTransform(pts[None], H)[0]
+            xs, ys = fp[:, 0], fp[:, 1]
+            inside = (xs >= 0) & (ys >= 0) & (xs < w) & (ys < h)
+            xi = np.clip(xs.astype(int), 0, w - 1)
+            yi = np.clip(ys.astype(int), 0, h - 1)
+            ignore = (not inside.all()) or bool(occ[yi, xi].any())
+            if not inside.any():
+                box = [w, h, -w, -h]
+            else:
+                x0, y0 = int(math.floor(xs[inside].min())), int(math.floor(ys[inside].min()))
+                x1, y1 = int(math.floor(xs[inside].max())), int(math.floor(ys[inside].max()))
+                box = [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
+            digits.append({"digit": lab, "box": box, "ignore": ignore, "nid": nid})
+        for nid, text in enumerate(sheet.numbers):
+            ds = [d for d in digits if d["nid"] == nid]
+            xs0 = min(d["box"][0] for d in ds)
+            ys0 = min(d["box"][1] for d in ds)
+            xs1 = max(d["box"][0] + d["box"][2] for d in ds)
+            ys1 = max(d["box"][1] + d["box"][3] for d in ds)
+            numbers.append({"text": text, "box": [xs0, ys0, xs1 - xs0, ys1 - ys0],
+                            "ignore": any(d["ignore"] for d in ds)})
+    # a cast shadow, uneven light, colour cast, vignette
+    if rng.random() < 0.35:
+        poly = np.array([[rng.uniform(-0.2, 1.2) * w, rng.uniform(-0.2, 1.2) * h] for _ in range(4)], np.int32)
+        sm = np.zeros((h, w), np.float32)
+        cv2.fillConvexPoly(sm, cv2.convexHull(poly), 1.0)
+        sm = cv2.GaussianBlur(sm, (0, 0), rng.uniform(4, 30))
+        img *= (1 - rng.uniform(0.2, 0.55) * sm)[:, :, None]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    g = 1 + rng.uniform(-0.3, 0.3) * (xx / w - 0.5) + rng.uniform(-0.3, 0.3) * (yy / h - 0.5)
+    v = 1 - rng.uniform(0, 0.45) * (((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2) * 2)
+    img *= (g * v * rng.uniform(0.6, 1.15))[:, :, None]
+    img *= rng.uniform(0.85, 1.15, 3).astype(np.float32)[None, None, :]
+    # the camera: defocus or motion, a low-resolution sensor, noise
+    r = rng.random()
+    if r < 0.5:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.4))
+    elif r < 0.6:
+        k = int(rng.integers(3, 7))
+        kern = np.zeros((k, k), np.float32)
+        kern[k // 2, :] = 1.0 / k
+        rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(0, 180), 1.0)
+        kern = cv2.warpAffine(kern, rot, (k, k))
+        img = cv2.filter2D(img, -1, kern / max(kern.sum(), 1e-6))
+    if rng.random() < 0.15 and w >= 640:
+        f = rng.uniform(0.5, 0.75)
+        img = cv2.resize(cv2.resize(img, (int(w * f), int(h * f)), interpolation=cv2.INTER_AREA), (w, h),
+                         interpolation=cv2.INTER_LINEAR)
+    img += rng.normal(0, rng.uniform(1.5, 7), img.shape).astype(np.float32)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    for d in digits:
+        del d["nid"]
+        if not d["ignore"]:
+            del d["ignore"]
+    for n in numbers:
+        if not n["ignore"]:
+            del n["ignore"]
+    return out, kind, empty, digits, numbers
+
+
+def main(argv):
+    if len(argv) < 6 or argv[5] not in ("train", "t10k"):
+        sys.exit("usage: othergen.py OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
+    out, n, seed, mnist_dir, split = argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]
+    if n < 1 or n > 100000:
+        sys.exit("othergen: N must be 1 to 100000")
+    mnist, labels = load_mnist(mnist_dir, split)
+    photos = []
+    for i, p in enumerate(argv[6:]):
+        if (i % 4 == 3) == (split == "t10k"):
+            ph = cv2.imread(p, cv2.IMREAD_COLOR)
+            if ph is None:
+                sys.exit(f"othergen: cannot read photograph {p}")
+            if max(ph.shape[:2]) > 1600:
+                f = 1600 / max(ph.shape[:2])
+                ph = cv2.resize(ph, (int(ph.shape[1] * f), int(ph.shape[0] * f)), interpolation=cv2.INTER_AREA)
+            photos.append(ph[:, :, ::-1].copy())
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    pool = np.arange(len(labels))
+    tmp = os.path.join(out, "truth.jsonl.tmp")
+    with open(tmp, "w") as tf:
+        for k in range(n):
+            img, kind, empty, digits, numbers = make_frame(rng, mnist, labels, pool, photos)
+            ext = "png" if rng.random() < 0.15 else "jpg"
+            name = f"other_{k:04d}.{ext}"
+            bgr = img[:, :, ::-1]
+            if ext == "jpg":
+                cv2.imwrite(os.path.join(out, name), bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))])
+            else:
+                cv2.imwrite(os.path.join(out, name), bgr)
+            tf.write(json.dumps({"image": name, "width": img.shape[1], "height": img.shape[0],
+                                 "kind": kind, "empty": empty, "digits": digits,
+                                 "numbers": numbers}) + "\n")
+    os.replace(tmp, os.path.join(out, "truth.jsonl"))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
