@@ -474,6 +474,50 @@ static void test_three_beside_digits(void **state)
     assert_false(off);
 }
 
+/* Context, words: a sheet (tools/othergen.py, training digits) with the numbers 618 and 61 written
+ * beside the printed word "Oslo" and another in a script font. The shipped robust model reads
+ * their o's and O's as 0s; among the letters the network is sure are not digits, they are not
+ * read, and the numbers beside them still are. */
+static void no_words(struct rec_params *p)
+{
+    p->reject_words = 0;
+}
+
+static void test_words_not_read(void **state)
+{
+    (void)state;
+    /* where the words are in the fixture: x0, y0, x1, y1 */
+    static const int words[2][4] = {{130, 60, 210, 100}, {45, 245, 110, 280}};
+    int in_words[2], numbers[2];
+    for (int k = 0; k < 2; k++) {
+        struct reader rd;
+        reader_open(&rd, "models/robust.safetensors");
+        struct rec_params p;
+        rec_default_params(&p);
+        if (k)
+            no_words(&p);
+        rec_scanner_set_params(rd.sc, &p);
+        struct vis_image img;
+        load_fixture("printed-words-beside-digits.jpg", &img);
+        assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+        in_words[k] = 0;
+        for (int i = 0; i < rd.r->n_digits; i++) {
+            const struct rec_box *b = &rd.r->digits[i].box;
+            for (int w = 0; w < 2; w++)
+                in_words[k] += b->x >= words[w][0] && b->y >= words[w][1] &&
+                               b->x + b->w <= words[w][2] && b->y + b->h <= words[w][3];
+        }
+        numbers[k] = has_number(rd.r, "618") + has_number(rd.r, "61");
+        vis_image_destroy(&img);
+        reader_close(&rd);
+    }
+    print_message("readings in the words: %d (%d without the rule); numbers read: %d of 2\n",
+                  in_words[0], in_words[1], numbers[0]);
+    assert_int_equal(in_words[0], 0);
+    assert_true(in_words[1] >= 2);
+    assert_int_equal(numbers[0], 2);
+}
+
 /* Stage 4a, deeper ink: two digits joined by a faint smudge as tall as they are (a lens's blur
  * between digits written close). The mask takes them as one blob (the smudge is darker than the
  * threshold's margin), and a cut through the smudge's full columns is no cut at all; read again
@@ -975,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_touching_pairs_split),
         cmocka_unit_test(test_three_run_together),
         cmocka_unit_test(test_three_beside_digits),
+        cmocka_unit_test(test_words_not_read),
         cmocka_unit_test(test_small_pairs_on_desk),
         cmocka_unit_test(test_deeper_ink),
         cmocka_unit_test(test_grey_ink),

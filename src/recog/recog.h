@@ -52,6 +52,8 @@ struct rec_params {
                              digits run together); 0: not */
     int cut_threes;       /* 1: a blob read as not a digit, beside a sure digit, is tried cut in
                              three (three digits run together); 0: not */
+    int reject_words;     /* 1: readings among more candidates that are not digits than digits,
+                             side by side (the o of a printed word), are rejected; 0: not */
 };
 void rec_default_params(struct rec_params *p);
 
