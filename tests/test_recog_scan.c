@@ -327,6 +327,26 @@ static void test_fragment_joining(void **state)
     ink_frame(&page, 160, 116, 190, 176, 6);
     assert_int_equal(rec_scan(sc, &page, r), DG_OK);
     assert_int_equal(r->n_digits + r->n_rejected, 1);
+    /* a number of three 40-tall outlines underlined by hand (a rule 86 long, 5 thick, rising 14
+     * px: its box is 19 tall, too short to be taken for a ruled line), 6 below them, over a second
+     * line of three, 6 below the rule and moved right (outlines in one column would be taken for
+     * a ruled line's pieces): the rule is no piece of a digit, so the six stay apart (it had
+     * joined four of them to it) */
+    memset(page.px, 220, (size_t)page.w * page.h);
+    for (int k = 0; k < 3; k++) {
+        ink_frame(&page, 100 + 30 * k, 40, 122 + 30 * k, 80, 4);
+        ink_frame(&page, 113 + 30 * k, 111, 135 + 30 * k, 151, 4);
+    }
+    for (int x = 97; x < 183; x++) {
+        const int y = 100 - (x - 97) * 14 / 86;
+        ink_box(&page, x, y, x + 1, y + 5);
+    }
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    int outlines = 0;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++)
+        outlines += r->digits[i].box.h >= 38 && r->digits[i].box.h <= 42;
+    if (outlines != 6)
+        fail_msg("underlined number: %d of 6 outlines are candidates of their own", outlines);
     vis_image_destroy(&page);
     free(r);
     rec_scanner_free(sc);
