@@ -109,10 +109,10 @@ def pen_for(rng, kind):
     """(colour RGB, threshold, dilation radius in px per 20 px of height, texture) of a pen."""
     if kind == "dark":
         col = [(235, 235, 230), (240, 230, 150), (200, 230, 255)][rng.integers(0, 3)]
-        return np.array(col, np.float32), rng.uniform(0.25, 0.5), rng.uniform(0, 0.8), 0.35
+        return np.array(col, np.float32), rng.uniform(0.25, 0.5), rng.uniform(0, 0.5), 0.35
     if kind == "board":
         col = [(20, 20, 30), (20, 40, 170), (170, 25, 25), (20, 120, 40)][rng.integers(0, 4)]
-        return np.array(col, np.float32), rng.uniform(0.15, 0.35), rng.uniform(0.3, 1.2), 0.0
+        return np.array(col, np.float32), rng.uniform(0.2, 0.4), rng.uniform(0.2, 0.7), 0.0
     r = rng.random()
     if r < 0.35:  # blue ballpoint
         col, tex = (rng.uniform(10, 50), rng.uniform(20, 70), rng.uniform(110, 190)), 0.1
@@ -125,7 +125,7 @@ def pen_for(rng, kind):
         col, tex = (rng.uniform(150, 210), 20, 30), 0.05
     else:  # green marker
         col, tex = (20, rng.uniform(90, 140), 40), 0.0
-    return np.array(col, np.float32), rng.uniform(0.2, 0.75), rng.uniform(0.0, 1.0), tex
+    return np.array(col, np.float32), rng.uniform(0.2, 0.75), rng.uniform(0.0, 0.6), tex
 
 
 def digit_alpha(rng, img, height, thresh, dil, slant):
