@@ -33,6 +33,7 @@ void rec_default_params(struct rec_params *p)
     p->cut_again = 1;
     p->cut_threes = 1;
     p->reject_words = 1;
+    p->reject_frames = 1;
 }
 
 enum { REC_MAX_CUTS = 4 };
@@ -1233,6 +1234,22 @@ static void words_of(const struct rec_result *r, int n, unsigned char *in_word)
     }
 }
 
+/* Whether a reading other than r's candidate i lies wholly inside its box: i is then a frame drawn
+ * round a number (read as a 0), not a digit. On build/other-tune (robust): precision 90.98 ->
+ * 91.69%, nothing else changed; fast 86.29 -> 87.89%, 79.19 -> 79.15% read; the other tuning sets
+ * as before. */
+static int holds_reading(const struct rec_result *r, int n, int i)
+{
+    const struct rec_box *a = &r->digits[i].box;
+    for (int j = 0; j < n; j++) {
+        const struct rec_box *b = &r->digits[j].box;
+        if (j != i && r->digits[j].digit >= 0 && b->x >= a->x && b->y >= a->y &&
+            b->x + b->w <= a->x + a->w && b->y + b->h <= a->y + a->h)
+            return 1;
+    }
+    return 0;
+}
+
 static void reject_by_context(const struct rec_scanner *sc, const struct vis_image *grey,
                               struct rec_result *r, int n)
 {
@@ -1245,6 +1262,7 @@ static void reject_by_context(const struct rec_scanner *sc, const struct vis_ima
     for (int i = 0; i < n; i++) {
         struct rec_digit *d = &r->digits[i];
         if (d->digit >= 0 && (is_edge(sc, grey, d, light) || in_word[i] ||
+                              (sc->p.reject_frames && holds_reading(r, n, i)) ||
                               (d->digit == 1 && beside_letters(d, r, n)) ||
                               (d->confidence < BORDER_SURE && at_border(&d->box, grey))))
             d->digit = -1;

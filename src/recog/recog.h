@@ -57,6 +57,8 @@ struct rec_params {
                              three (three digits run together); 0: not */
     int reject_words;     /* 1: readings among more candidates that are not digits than digits,
                              side by side (the o of a printed word), are rejected; 0: not */
+    int reject_frames;    /* 1: a reading with another reading inside its box (a frame drawn
+                             round a number) is rejected; 0: not */
 };
 void rec_default_params(struct rec_params *p);
 
