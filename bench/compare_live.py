@@ -2,8 +2,10 @@
 """Live steadiness benchmark (the live issue's figures): hand-held videos made from our own
 scenes, read by `digits live --video V --headless --json`, scored against the scenes' truth.
 
-Two videos, one per kind: the flat generator's test scenes (the sheet fills the frame) and the
-camera-view world's report frames with digits (a sheet on a desk). Each scene is held for
+Three videos, one per kind: the flat generator's test scenes (the sheet fills the frame), the
+camera-view world's report frames with digits (a sheet on a desk), and the 640x480 report frames
+with digits of the second generator (tools/othergen.py, make world-other: other pens, fonts,
+objects; nothing was tuned on it). Each scene is held for
 BENCH_LIVE_FRAMES frames (30) at 30 fps as a hand-held camera delivers it: the view drifts a few
 pixels and turns a little along a smooth random walk (zoomed 3% so no border shows), the light changes by a few percent, and
 every frame has fresh sensor noise (sigma 3) and its own JPEG-like loss (the video is MJPEG).
@@ -19,7 +21,7 @@ appear and settle):
     scene's start (the time a number written in view takes to lock);
   - locks of a reading that is no number of the scene on screen when it locked.
 BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune)
-instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
+(and build/other-tune) instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
 reads with that model instead of live's default.
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
 import json
@@ -39,10 +41,11 @@ SETTLE = 15  # frames: half a second
 
 def scenes(kind):
     tune = "-tune" if os.environ.get("BENCH_LIVE_SET") == "tune" else ""
-    d = os.path.join(ROOT, "build", ("scenes" if kind == "flat" else "world") + tune)
+    d = os.path.join(ROOT, "build", {"flat": "scenes", "desk": "world", "other": "other"}[kind] + tune)
     with open(os.path.join(d, "truth.jsonl")) as f:
         t = [json.loads(line) for line in f]
-    t = [x for x in t if any(not g.get("ignore") for g in x["digits"])][:N_SCENES]
+    t = [x for x in t if any(not g.get("ignore") for g in x["digits"]) and
+         (x["width"], x["height"]) == (640, 480)][:N_SCENES]
     return [(os.path.join(d, x["image"]), x) for x in t]
 
 
@@ -156,7 +159,7 @@ def main():
     digits, out_dir = sys.argv[1:]
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(7)
-    for kind in ("flat", "desk"):
+    for kind in ("flat", "desk", "other"):
         video = os.path.join(out_dir, f"handheld-{kind}.avi")
         per_frame = make_video(kind, video, rng)
         model = ["--model", os.environ["BENCH_LIVE_MODEL"]] if os.environ.get("BENCH_LIVE_MODEL") else []
