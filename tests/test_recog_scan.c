@@ -496,8 +496,9 @@ static void test_three_beside_digits(void **state)
 
 /* Context, words: a sheet (tools/othergen.py, training digits) with the numbers 618 and 61 written
  * beside the printed word "Oslo" and another in a script font. The shipped robust model reads
- * their o's and O's as 0s; among the letters the network is sure are not digits, they are not
- * read, and the numbers beside them still are. */
+ * their o's and O's as 0s; among the letters the network is sure are not digits, the printed
+ * word's are not read, and the numbers beside them still are. (The script word's s and l are
+ * under 0.7 sure, so its o is read either way.) */
 static void no_words(struct rec_params *p)
 {
     p->reject_words = 0;
@@ -506,8 +507,8 @@ static void no_words(struct rec_params *p)
 static void test_words_not_read(void **state)
 {
     (void)state;
-    /* where the words are in the fixture: x0, y0, x1, y1 */
-    static const int words[2][4] = {{130, 60, 210, 100}, {45, 245, 110, 280}};
+    /* where the printed word is in the fixture: x0, y0, x1, y1 */
+    static const int word[4] = {130, 60, 210, 100};
     int in_words[2], numbers[2];
     for (int k = 0; k < 2; k++) {
         struct reader rd;
@@ -523,15 +524,14 @@ static void test_words_not_read(void **state)
         in_words[k] = 0;
         for (int i = 0; i < rd.r->n_digits; i++) {
             const struct rec_box *b = &rd.r->digits[i].box;
-            for (int w = 0; w < 2; w++)
-                in_words[k] += b->x >= words[w][0] && b->y >= words[w][1] &&
-                               b->x + b->w <= words[w][2] && b->y + b->h <= words[w][3];
+            in_words[k] += b->x >= word[0] && b->y >= word[1] && b->x + b->w <= word[2] &&
+                           b->y + b->h <= word[3];
         }
         numbers[k] = has_number(rd.r, "618") + has_number(rd.r, "61");
         vis_image_destroy(&img);
         reader_close(&rd);
     }
-    print_message("readings in the words: %d (%d without the rule); numbers read: %d of 2\n",
+    print_message("readings in the word: %d (%d without the rule); numbers read: %d of 2\n",
                   in_words[0], in_words[1], numbers[0]);
     assert_int_equal(in_words[0], 0);
     assert_true(in_words[1] >= 2);
