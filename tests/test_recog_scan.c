@@ -347,6 +347,23 @@ static void test_fragment_joining(void **state)
         outlines += r->digits[i].box.h >= 38 && r->digits[i].box.h <= 42;
     if (outlines != 6)
         fail_msg("underlined number: %d of 6 outlines are candidates of their own", outlines);
+    /* the same with a steep underline (rising 40 px over 180: its box, 45 tall, is taller than
+     * the digits), the first line's box 10 above the rule's, the second's 6 below it */
+    memset(page.px, 220, (size_t)page.w * page.h);
+    for (int k = 0; k < 3; k++) {
+        ink_frame(&page, 100 + 30 * k, 40, 122 + 30 * k, 80, 4);
+        ink_frame(&page, 113 + 30 * k, 141, 135 + 30 * k, 181, 4);
+    }
+    for (int x = 95; x < 275; x++) {
+        const int y = 130 - (x - 95) * 40 / 180;
+        ink_box(&page, x, y, x + 1, y + 5);
+    }
+    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+    outlines = 0;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++)
+        outlines += r->digits[i].box.h >= 38 && r->digits[i].box.h <= 42;
+    if (outlines != 6)
+        fail_msg("steep underline: %d of 6 outlines are candidates of their own", outlines);
     vis_image_destroy(&page);
     free(r);
     rec_scanner_free(sc);
