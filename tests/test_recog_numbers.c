@@ -212,7 +212,7 @@ static void test_lone_ones_rejected(void **state)
     put(2, 1, 45, 10, 8, 30);
     put(3, 1, 45 + 8 + 80, 10, 8, 30); /* 80 px: 2.7 heights from the row */
     put(4, 1, 10, 100, 8, 30);
-    assert_int_equal(rec_reject_lone_ones(digits, 5), 2);
+    assert_int_equal(rec_reject_lone_ones(digits, 5, 2.0f), 2);
     assert_int_equal(digits[1].digit, 1);
     assert_int_equal(digits[2].digit, 1);
     assert_int_equal(digits[3].digit, -1);
@@ -222,12 +222,24 @@ static void test_lone_ones_rejected(void **state)
     put(1, 1, 30, 10, 8, 30);
     put(2, 1, 45, 10, 8, 30);
     digits[0].confidence = 0.6f;
-    assert_int_equal(rec_reject_lone_ones(digits, 3), 2);
+    assert_int_equal(rec_reject_lone_ones(digits, 3, 2.0f), 2);
     assert_int_equal(digits[0].digit, 7);
     /* a 1 that is half the 7's height is not in its row */
     put(1, 1, 30, 10, 8, 14);
     digits[0].confidence = 0.99f;
-    assert_int_equal(rec_reject_lone_ones(digits, 2), 1);
+    assert_int_equal(rec_reject_lone_ones(digits, 2, 2.0f), 1);
+    /* a lone 1 read surely (0.95, "not a digit" 0.02) stays when sure ones are kept (0.9), an
+     * unsure one (0.9, "not a digit" 0.15) does not */
+    put(0, 1, 10, 10, 8, 30);
+    digits[0].confidence = 0.95f, digits[0].junk = 0.02f;
+    put(1, 1, 10, 100, 8, 30);
+    digits[1].junk = 0.15f;
+    assert_int_equal(rec_reject_lone_ones(digits, 2, 0.9f), 1);
+    assert_int_equal(digits[0].digit, 1);
+    assert_int_equal(digits[1].digit, -1);
+    put(1, 1, 10, 100, 8, 30);
+    digits[1].junk = 0.15f;
+    assert_int_equal(rec_reject_lone_ones(digits, 2, 2.0f), 2);
 }
 
 /* Numbers told apart by their spacing (digits 20 px tall and 14 wide): a wide writer's 3 7 1 9

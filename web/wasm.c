@@ -28,7 +28,8 @@ enum { MAX_SIDE = 4096 };
 static struct {
     struct nn_model *model;
     struct rec_scanner *sc;
-    struct rec_params params;
+    struct rec_params params, photo_params; /* a camera's frames as `digits live`, a photo's as
+                                               `digits scan` */
     struct rec_result *res;
     struct rec_tracker *trk;
     struct rec_numtracker ntk;
@@ -52,7 +53,9 @@ EMSCRIPTEN_KEEPALIVE int web_open(const uint8_t *model, int n, double fps)
     int rc = nn_model_load_mem(model, (size_t)n, &g.model, NULL, NULL);
     if (rc != DG_OK)
         return rc;
-    rec_default_params(&g.params);
+    rec_default_params(&g.photo_params);
+    g.params = g.photo_params;
+    g.params.lone_one_sure = 2.0f; /* as app.c: live rejects every lone 1 */
     g.res = malloc(sizeof *g.res);
     g.trk = malloc(sizeof *g.trk);
     if (!g.res || !g.trk)
@@ -95,12 +98,13 @@ EMSCRIPTEN_KEEPALIVE uint8_t *web_frame(int w, int h)
     return g.rgba;
 }
 
-/* Reads the w x h frame in web_frame's buffer: grey as the live window makes it from a camera's
- * RGB (vis_grey_from_rgb, alpha ignored), then the scan. */
-static int scan(int w, int h, double *ms)
+/* Reads the w x h frame in web_frame's buffer with parameters p: grey as the live window makes it
+ * from a camera's RGB (vis_grey_from_rgb, alpha ignored), then the scan. */
+static int scan(int w, int h, const struct rec_params *p, double *ms)
 {
     if (!g.sc || !g.rgba || w > g.cap_w || h > g.cap_h)
         return dg_fail(DG_EARG, "web_read before web_open and web_frame");
+    rec_scanner_set_params(g.sc, p);
     vis_grey_from_rgb(g.rgba, (size_t)w * 4, w, h, 4, g.grey);
     const struct vis_image grey = {w, h, g.grey};
     const double t0 = dg_now();
@@ -113,7 +117,7 @@ static int scan(int w, int h, double *ms)
 EMSCRIPTEN_KEEPALIVE const char *web_read(int w, int h, int frame, double t)
 {
     double ms;
-    if (scan(w, h, &ms) != DG_OK)
+    if (scan(w, h, &g.params, &ms) != DG_OK)
         return NULL;
     rec_tracker_update(g.trk, g.res, g.track_of);
     int locked[REC_MAX_NUMTRACKS];
@@ -130,7 +134,7 @@ EMSCRIPTEN_KEEPALIVE const char *web_read(int w, int h, int frame, double t)
 EMSCRIPTEN_KEEPALIVE const char *web_read_photo(int w, int h)
 {
     double ms;
-    if (scan(w, h, &ms) != DG_OK)
+    if (scan(w, h, &g.photo_params, &ms) != DG_OK)
         return NULL;
     dg_jw_reset(&g.jw);
     dg_jw_object(&g.jw);

@@ -999,6 +999,9 @@ int app_live_run(const struct app_config *cfg)
     l->sens = SENS_DEFAULT;
     rec_default_params(&l->params);
     l->params.min_confidence = SENSITIVITY[l->sens];
+    /* every lone 1 rejected: read 30 times a second, the clutter's strokes that a still's reading
+     * can afford as sure lone 1s flicker in as digits (recog's numbers.c) */
+    l->params.lone_one_sure = 2.0f;
     const int want_window = !cfg->headless && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"));
     int rc = open_source(l);
     if (rc != DG_OK)

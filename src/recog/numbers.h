@@ -45,7 +45,8 @@ int rec_beside_sure_digit(const struct rec_digit *digits, int n, int self);
 /* Rejects every 1 among digits[0..n) that no digit other than 1 read with at least 0.9 confidence
  * stands beside (similar height, same line, within 2.5 heights), directly or through a row of 1s:
  * a thin dark stroke alone is far more often a bracket, a slash, a blade of grass or an edge than
- * a number 1 written alone. Returns how many were rejected. */
-int rec_reject_lone_ones(struct rec_digit *digits, int n);
+ * a number 1 written alone. A lone 1 read with at least keep_sure confidence and at most 1 -
+ * keep_sure "not a digit" stays (above 1: none does). Returns how many were rejected. */
+int rec_reject_lone_ones(struct rec_digit *digits, int n, float keep_sure);
 
 #endif

@@ -30,6 +30,7 @@ void rec_default_params(struct rec_params *p)
     p->line_frac = 0.25f;
     p->line_thickness = 4;
     p->keep_lone_ones = 0;
+    p->lone_one_sure = 0.9f;
     p->cut_again = 1;
     p->cut_threes = 1;
     p->reject_words = 1;
@@ -1383,7 +1384,7 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         return rc;
     reject_by_context(sc, grey, r, n);
     if (!sc->p.keep_lone_ones)
-        rec_reject_lone_ones(r->digits, n);
+        rec_reject_lone_ones(r->digits, n, sc->p.lone_one_sure);
     group_numbers(sc, r, n);
     return DG_OK;
 }

@@ -51,6 +51,8 @@ struct rec_params {
     int line_thickness;   /* ... where they are at most this thick; line_frac 0 keeps lines */
     int keep_lone_ones;   /* 1: a 1 with no other digit beside it is read (0: rejected, as a
                              stroke alone is more often a bracket, slash or edge) */
+    float lone_one_sure;  /* ... unless read with at least this confidence and at most 1 - this
+                             "not a digit" (0.9; above 1: every lone 1 rejected, as live does) */
     int cut_again;        /* 1: a half of a cut read as two digits touching is cut again (three
                              digits run together); 0: not */
     int cut_threes;       /* 1: a blob read as not a digit, beside a sure digit, is tried cut in
