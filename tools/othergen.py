@@ -131,9 +131,8 @@ def pen_for(rng, kind):
 def digit_alpha(rng, img, height, thresh, dil, slant):
     """The digit's ink coverage (0..1) with its ink height `height` px: scaled with a slant,
     then thresholded (a higher threshold is a finer pen) and dilated (a marker)."""
-    ys, xs = np.nonzero(img > 64)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    s = height / (y1 - y0)
+    ys = np.nonzero(img > 64)[0]
+    s = height / (ys.max() + 1 - ys.min())
     src = img.astype(np.float32) / 255.0
     pad = 4
     out_w = int((28 + 2 * pad) * s + abs(slant) * 28 * s) + 2
@@ -150,7 +149,7 @@ def digit_alpha(rng, img, height, thresh, dil, slant):
 
 
 def stamp(layer, alpha, x, y):
-    """Adds coverage alpha into layer at (x, y) (max); returns the clipped region's slice."""
+    """Adds coverage alpha into layer at (x, y) (max); returns whether any of it landed."""
     h, w = alpha.shape
     H, W = layer.shape
     x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
