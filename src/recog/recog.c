@@ -1208,8 +1208,8 @@ static int beside_letters(const struct rec_digit *d, const struct rec_result *r,
 /* Words: candidates side by side within LETTER_GAP heights, chained, are one word or number. A
  * reading in a chain with more candidates the network is WORD_LETTER sure are not digits than
  * readings, or as many and at least WORD_TIE of each, is a letter of a printed or written word
- * (the o of "Monday" or "room", read as 0): in_word[i] says so for each of r's n candidates. A
- * number with a digit the network could not read keeps its other digits. On build/other-tune
+ * (the o of "Monday" or "room", read as 0), not a digit. A number with a digit the network could
+ * not read keeps its other digits. On build/other-tune
  * (tools/othergen.py, Hershey-font words; robust, 2026-12-05): precision 87.52 -> 90.99%, false
  * digits per digit-free frame 0.60 -> 0.40, digits read 77.32 -> 77.12%; build/world-tune 84.90 ->
  * 84.71% read, 96.00 -> 96.10% precision, 0.11 -> 0.06 false per empty frame; build/scenes-tune
@@ -1225,6 +1225,8 @@ static const float WORD_LETTER = 0.7f;
  * precision 91.60 -> 92.40% (robust), 87.49 -> 87.91% (fast), world-tune 84.69 -> 84.57% read;
  * the third hand-held video's false digits drawn 0.14 -> 0.07 a frame. 0.4: 91.82%. */
 static const float LETTER_GAP = 0.5f;
+
+/* in_word[i] for each of r's n candidates: whether it is a reading among a word's letters. */
 static void words_of(const struct rec_result *r, int n, unsigned char *in_word)
 {
     int g[REC_MAX_CANDIDATES], n_read[REC_MAX_CANDIDATES] = {0}, n_junk[REC_MAX_CANDIDATES] = {0};
