@@ -212,7 +212,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_SRC)
 
 # ---- benchmarks: ours and the PyTorch peer in the same run, one line per measure with the ratio ----
 bench: $(B)/bench_nn $(B)/bench_scan $(B)/digits $(B)/scenegen lib data build/scenes/truth.jsonl \
-       build/world/truth.jsonl
+       build/world/truth.jsonl build/other/truth.jsonl
 	bench/compare.py $(B)/bench_nn data/mnist models/robust.safetensors
 	bench/compare_scan.py $(B)/bench_scan models/fast.safetensors build/scenes
 	bench/compare_scan.py $(B)/bench_scan models/robust.safetensors build/scenes
@@ -228,9 +228,9 @@ $(B)/bench_nn: bench/bench_nn.c $(LIBS_ALL)
 SCENES ?= 200
 # build/scenes: test digits, for reporting; build/scenes-tune: training digits, for tuning.
 scenes: build/scenes/truth.jsonl build/scenes-tune/truth.jsonl
-build/scenes/truth.jsonl: $(B)/scenegen data
+build/scenes/truth.jsonl: $(B)/scenegen data/mnist/.verified
 	$(B)/scenegen build/scenes $(SCENES) 1 data/mnist t10k
-build/scenes-tune/truth.jsonl: $(B)/scenegen data
+build/scenes-tune/truth.jsonl: $(B)/scenegen data/mnist/.verified
 	$(B)/scenegen build/scenes-tune $(SCENES) 2 data/mnist train
 $(B)/scenegen: tools/scenegen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
@@ -243,17 +243,17 @@ WORLD ?= 300
 PHOTOS := $(sort $(wildcard /usr/share/backgrounds/mate/nature/*.jpg \
             /usr/share/wallpapers/*/contents/images/1920x1080.jpg))
 world: build/world/truth.jsonl build/world-tune/truth.jsonl
-build/world/truth.jsonl: $(B)/worldgen data
+build/world/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen build/world $(WORLD) 1 data/mnist t10k $(PHOTOS)
-build/world-tune/truth.jsonl: $(B)/worldgen data
+build/world-tune/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen build/world-tune $(WORLD) 2 data/mnist train $(PHOTOS)
 # build/world-spacing (report, test digits) and build/world-spacing-tune (training digits): the
 # same world with writers from tight to wide (`worldgen --spacing wide`): half the numbers spaced
 # 0.35-0.85 heights, numbers 0.6 heights apart or more, told apart by their spacing alone.
 world-spacing: build/world-spacing/truth.jsonl build/world-spacing-tune/truth.jsonl
-build/world-spacing/truth.jsonl: $(B)/worldgen data
+build/world-spacing/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen --spacing wide build/world-spacing $(WORLD) 12 data/mnist t10k $(PHOTOS)
-build/world-spacing-tune/truth.jsonl: $(B)/worldgen data
+build/world-spacing-tune/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen --spacing wide build/world-spacing-tune $(WORLD) 11 data/mnist train $(PHOTOS)
 # build/world-cross: report scenes (test digits) over another package's backgrounds (Debian's
 # ukui-wallpapers: graphic wallpapers, not photographs; `apt-get install ukui-wallpapers`), none of
@@ -261,7 +261,7 @@ build/world-spacing-tune/truth.jsonl: $(B)/worldgen data
 # Each is given four times, so worldgen's every-fourth report split keeps them all.
 CROSS_PHOTOS := $(sort $(wildcard /usr/share/backgrounds/*.jpg /usr/share/backgrounds/*.png))
 world-cross: build/world-cross/truth.jsonl
-build/world-cross/truth.jsonl: $(B)/worldgen data
+build/world-cross/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	@test -n "$(CROSS_PHOTOS)" || { echo "make world-cross: no backgrounds in /usr/share/backgrounds; apt-get install ukui-wallpapers" >&2; exit 1; }
 	$(B)/worldgen build/world-cross $(WORLD) 5 data/mnist t10k $(foreach p,$(CROSS_PHOTOS),$(p) $(p) $(p) $(p))
 # build/other (report, test digits, seed 22) and build/other-tune (training digits, seed 21): the
@@ -272,9 +272,9 @@ build/world-cross/truth.jsonl: $(B)/worldgen data
 OTHER_PHOTOS := $(sort $(wildcard /usr/share/backgrounds/mate/*/*.jpg /usr/share/backgrounds/mate/*/*.png \
                   /usr/share/wallpapers/*/contents/images/1920x1080.jpg))
 world-other: build/other/truth.jsonl build/other-tune/truth.jsonl
-build/other/truth.jsonl: tools/othergen.py data
+build/other/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other $(WORLD) 22 data/mnist t10k $(OTHER_PHOTOS)
-build/other-tune/truth.jsonl: tools/othergen.py data
+build/other-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other-tune $(WORLD) 21 data/mnist train $(OTHER_PHOTOS)
 # build/world-mine and build/world-mine2: more training-digit scenes (seeds 3 and 7), whose
 # candidates become training examples (make mine: digits scan-eval --mine with MINE_MODEL): on a
@@ -286,9 +286,9 @@ MINE_MODEL ?= models/fast.safetensors
 MINE_WEIGHTS := --hard 4 --pairs 3
 MINED := build/world-mine/mined:build/world-mine2/mined
 mine: build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte
-build/world-mine/truth.jsonl: $(B)/worldgen data
+build/world-mine/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen build/world-mine $(MINE) 3 data/mnist train $(PHOTOS)
-build/world-mine2/truth.jsonl: $(B)/worldgen data
+build/world-mine2/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen build/world-mine2 $(MINE) 7 data/mnist train $(PHOTOS)
 build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte: \
   %/mined-labels-idx1-ubyte: %/truth.jsonl $(B)/digits $(MINE_MODEL)
