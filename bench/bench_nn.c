@@ -141,7 +141,7 @@ static int bench_robust(const char *path, const struct nn_model *ref, const stru
         data_batch(test, idx, 500, x, NULL);
         const float *p = nn_infer_run(inf500, x, 500);
         for (int i = 0; i < 500; i++)
-            correct += nn_argmax(p + i * 10, 10) == test->labels[b + i];
+            correct += nn_argmax(p + (size_t)i * (size_t)m->n_classes, 10) == test->labels[b + i];
     }
     const double acc = (double)correct / test->n;
     if (acc < 0.997) {
