@@ -258,6 +258,28 @@ static void ink_frame(struct vis_image *page, int x0, int y0, int x1, int y1, in
     ink_box(page, x1 - t, y0, x1, y1);
 }
 
+/* How many of six 40-tall outlines read from page stay candidates of their own: three at y 40-80
+ * over three more from y below, moved right, and between them a rule 5 thick from (x0, y0) to
+ * x1, rising `rise` px. */
+static int underlined_outlines(struct rec_scanner *sc, struct rec_result *r, struct vis_image *page,
+                               int below, int x0, int x1, int y0, int rise)
+{
+    memset(page->px, 220, (size_t)page->w * page->h);
+    for (int k = 0; k < 3; k++) {
+        ink_frame(page, 100 + 30 * k, 40, 122 + 30 * k, 80, 4);
+        ink_frame(page, 113 + 30 * k, below, 135 + 30 * k, below + 40, 4);
+    }
+    for (int x = x0; x < x1; x++) {
+        const int y = y0 - (x - x0) * rise / (x1 - x0);
+        ink_box(page, x, y, x + 1, y + 5);
+    }
+    assert_int_equal(rec_scan(sc, page, r), DG_OK);
+    int outlines = 0;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++)
+        outlines += r->digits[i].box.h >= 38 && r->digits[i].box.h <= 42;
+    return outlines;
+}
+
 static void test_fragment_joining(void **state)
 {
     (void)state;
@@ -332,38 +354,14 @@ static void test_fragment_joining(void **state)
      * line of three, 6 below the rule and moved right (outlines in one column would be taken for
      * a ruled line's pieces): the rule is no piece of a digit, so the six stay apart (it had
      * joined four of them to it) */
-    memset(page.px, 220, (size_t)page.w * page.h);
-    for (int k = 0; k < 3; k++) {
-        ink_frame(&page, 100 + 30 * k, 40, 122 + 30 * k, 80, 4);
-        ink_frame(&page, 113 + 30 * k, 111, 135 + 30 * k, 151, 4);
-    }
-    for (int x = 97; x < 183; x++) {
-        const int y = 100 - (x - 97) * 14 / 86;
-        ink_box(&page, x, y, x + 1, y + 5);
-    }
-    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
-    int outlines = 0;
-    for (int i = 0; i < r->n_digits + r->n_rejected; i++)
-        outlines += r->digits[i].box.h >= 38 && r->digits[i].box.h <= 42;
+    const int outlines = underlined_outlines(sc, r, &page, 111, 97, 183, 100, 14);
     if (outlines != 6)
         fail_msg("underlined number: %d of 6 outlines are candidates of their own", outlines);
     /* the same with a steep underline (rising 40 px over 180: its box, 45 tall, is taller than
      * the digits), the first line's box 10 above the rule's, the second's 6 below it */
-    memset(page.px, 220, (size_t)page.w * page.h);
-    for (int k = 0; k < 3; k++) {
-        ink_frame(&page, 100 + 30 * k, 40, 122 + 30 * k, 80, 4);
-        ink_frame(&page, 113 + 30 * k, 141, 135 + 30 * k, 181, 4);
-    }
-    for (int x = 95; x < 275; x++) {
-        const int y = 130 - (x - 95) * 40 / 180;
-        ink_box(&page, x, y, x + 1, y + 5);
-    }
-    assert_int_equal(rec_scan(sc, &page, r), DG_OK);
-    outlines = 0;
-    for (int i = 0; i < r->n_digits + r->n_rejected; i++)
-        outlines += r->digits[i].box.h >= 38 && r->digits[i].box.h <= 42;
-    if (outlines != 6)
-        fail_msg("steep underline: %d of 6 outlines are candidates of their own", outlines);
+    const int steep = underlined_outlines(sc, r, &page, 141, 95, 275, 130, 40);
+    if (steep != 6)
+        fail_msg("steep underline: %d of 6 outlines are candidates of their own", steep);
     vis_image_destroy(&page);
     free(r);
     rec_scanner_free(sc);

@@ -579,9 +579,13 @@ def draw_frame(rng, mnist, labels, pool, photos):
 def main(argv):
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
         sys.exit("usage: othergen.py OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
-    out, n, seed, mnist_dir, split = argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]
-    if n < 1 or n > 100000:
-        sys.exit("othergen: N must be 1 to 100000")
+    out, mnist_dir, split = argv[1], argv[4], argv[5]
+    try:
+        n, seed = int(argv[2]), int(argv[3])
+    except ValueError:
+        sys.exit(f"othergen: N and SEED must be whole numbers (got '{argv[2]}', '{argv[3]}')")
+    if n < 1 or n > 100000 or seed < 0:
+        sys.exit("othergen: N must be 1 to 100000 and SEED 0 or more")
     mnist, labels = load_mnist(mnist_dir, split)
     photos = []
     for i, p in enumerate(argv[6:]):
@@ -603,10 +607,11 @@ def main(argv):
             ext = "png" if rng.random() < 0.15 else "jpg"
             name = f"other_{k:04d}.{ext}"
             bgr = img[:, :, ::-1]
-            if ext == "jpg":
-                cv2.imwrite(os.path.join(out, name), bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))])
-            else:
-                cv2.imwrite(os.path.join(out, name), bgr)
+            part = os.path.join(out, f"other_{k:04d}.part.{ext}")  # written whole, then renamed
+            params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
+            if not cv2.imwrite(part, bgr, params):
+                sys.exit(f"othergen: cannot write {part} (disk full or no permission?)")
+            os.replace(part, os.path.join(out, name))
             tf.write(json.dumps({"image": name, "width": img.shape[1], "height": img.shape[0],
                                  "kind": kind, "empty": empty, "digits": digits,
                                  "numbers": numbers}) + "\n")

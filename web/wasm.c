@@ -54,8 +54,7 @@ EMSCRIPTEN_KEEPALIVE int web_open(const uint8_t *model, int n, double fps)
     if (rc != DG_OK)
         return rc;
     rec_default_params(&g.photo_params);
-    g.params = g.photo_params;
-    g.params.lone_one_sure = 2.0f; /* as app.c: live rejects every lone 1 */
+    rec_live_params(&g.params);
     g.res = malloc(sizeof *g.res);
     g.trk = malloc(sizeof *g.trk);
     if (!g.res || !g.trk)

@@ -997,11 +997,8 @@ int app_live_run(const struct app_config *cfg)
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     l->sens = SENS_DEFAULT;
-    rec_default_params(&l->params);
+    rec_live_params(&l->params);
     l->params.min_confidence = SENSITIVITY[l->sens];
-    /* every lone 1 rejected: read 30 times a second, the clutter's strokes that a still's reading
-     * can afford as sure lone 1s flicker in as digits (recog's numbers.c) */
-    l->params.lone_one_sure = 2.0f;
     const int want_window = !cfg->headless && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"));
     int rc = open_source(l);
     if (rc != DG_OK)

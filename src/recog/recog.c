@@ -37,6 +37,12 @@ void rec_default_params(struct rec_params *p)
     p->reject_frames = 1;
 }
 
+void rec_live_params(struct rec_params *p)
+{
+    rec_default_params(p);
+    p->lone_one_sure = 2.0f;
+}
+
 enum { REC_MAX_CUTS = 4 };
 
 /* One candidate read: its whole's input, and the left halves' inputs of its cuts (the right half

@@ -63,6 +63,10 @@ struct rec_params {
                              round a number) is rejected; 0: not */
 };
 void rec_default_params(struct rec_params *p);
+/* The defaults for a camera's frames (digits live, the browser's camera): as rec_default_params
+ * but every lone 1 rejected, since read 30 times a second the strokes of clutter that a still's
+ * reading can afford as sure lone 1s flicker in as digits (numbers.c). */
+void rec_live_params(struct rec_params *p);
 
 struct rec_box {
     int x, y, w, h;

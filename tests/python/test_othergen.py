@@ -79,7 +79,7 @@ def test_scan_eval_reads_it(world):
     assert "16 images: digits read" in r.stdout
 
 
-@pytest.mark.parametrize("args", [[], ["out", "0", "1", MNIST, "t10k"],
+@pytest.mark.parametrize("args", [[], ["out", "0", "1", MNIST, "t10k"], ["out", "abc", "1", MNIST, "t10k"],
                                   ["out", "3", "1", MNIST, "test"],
                                   ["out", "3", "1", "/nonexistent", "t10k"]])
 def test_wrong_arguments(args, tmp_path):
