@@ -78,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other mine format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real mine mine-print format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -276,6 +276,39 @@ build/other/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other $(WORLD) 22 data/mnist t10k $(OTHER_PHOTOS)
 build/other-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other-tune $(WORLD) 21 data/mnist train $(OTHER_PHOTOS)
+# build/real (report, test digits, seed 32) and build/real-tune (training digits, seed 31): the
+# second generator over real photographs (OpenCV's sample photos: rooms, desks, people, a hand
+# holding a board, buildings, printed pages; GNOME's wood and pattern backgrounds), nine frames in
+# ten over a photograph; build/real-empty and build/real-empty-tune: 300 frames each with no digit
+# at all (a sheet with printed words, or none), the measure of what the background is read as.
+# OpenCV's samples that hold digits (digits.png, sudoku.png, cards.png, a number plate) are left
+# out. Nothing is trained or mined on any of them.
+CVDATA := /usr/share/doc/opencv-doc/examples/data
+REAL_PHOTOS := $(sort $(wildcard $(addprefix $(CVDATA)/,HappyFish.jpg aero1.jpg aero3.jpg aloeL.jpg \
+                 apple.jpg baboon.jpg basketball1.png basketball2.png blox.jpg board.jpg box.png \
+                 box_in_scene.png building.jpg butterfly.jpg chicky_512.png ela_original.jpg \
+                 ellipses.jpg fruits.jpg graf1.png graf3.png home.jpg imageTextN.png imageTextR.png \
+                 left.jpg left01.jpg left04.jpg left07.jpg left11.jpg left14.jpg leuvenA.jpg \
+                 leuvenB.jpg messi5.jpg ml.png notes.png orange.jpg pca_test1.jpg pic1.png pic3.png \
+                 pic5.png right.jpg right02.jpg right06.jpg right09.jpg right13.jpg rubberwhale1.png \
+                 smarties.png squirrel_cls.jpg starry_night.jpg stuff.jpg text_defocus.jpg \
+                 text_motion.jpg Blender_Suzanne1.jpg LinuxLogo.jpg) \
+                 /usr/share/backgrounds/gnome/*.webp))
+world-real: build/real/truth.jsonl build/real-tune/truth.jsonl build/real-empty/truth.jsonl \
+            build/real-empty-tune/truth.jsonl
+REAL_CHECK = @test -n "$(REAL_PHOTOS)" || { echo "make world-real: no photographs in $(CVDATA); run scripts/install-deps --worlds" >&2; exit 1; }
+build/real/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(REAL_CHECK)
+	$(PYTHON) tools/othergen.py --photo 0.9 build/real $(WORLD) 32 data/mnist t10k $(REAL_PHOTOS)
+build/real-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(REAL_CHECK)
+	$(PYTHON) tools/othergen.py --photo 0.9 build/real-tune $(WORLD) 31 data/mnist train $(REAL_PHOTOS)
+build/real-empty/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(REAL_CHECK)
+	$(PYTHON) tools/othergen.py --empty 1 --photo 0.9 build/real-empty $(WORLD) 34 data/mnist t10k $(REAL_PHOTOS)
+build/real-empty-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(REAL_CHECK)
+	$(PYTHON) tools/othergen.py --empty 1 --photo 0.9 build/real-empty-tune $(WORLD) 33 data/mnist train $(REAL_PHOTOS)
 # build/world-mine and build/world-mine2: more training-digit scenes (seeds 3 and 7), whose
 # candidates become training examples (make mine: digits scan-eval --mine with MINE_MODEL): on a
 # digit its label, on nothing "not a digit", on two digits "two digits"; what the model read
@@ -293,6 +326,18 @@ build/world-mine2/truth.jsonl: $(B)/worldgen data/mnist/.verified
 build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte: \
   %/mined-labels-idx1-ubyte: %/truth.jsonl $(B)/digits $(MINE_MODEL)
 	$(B)/digits scan-eval $(MINE_WEIGHTS) --model $(MINE_MODEL) --mine $*/mined $<
+# build/print-mine: 1,500 frames of printed text in 57 faces and keyboards of lettered keys, no
+# digit in them (tools/printgen.py); make mine-print turns every candidate into a "not a digit"
+# training example (build/print-mine/mined), for --extra beside make mine's sets.
+PRINT_FONTS := $(sort $(filter-out %Dingbats.otf %D050000L.otf %StandardSymbolsPS.otf, \
+                 $(wildcard /usr/share/fonts/opentype/urw-base35/*.otf \
+                 /usr/share/fonts/truetype/liberation2/*.ttf /usr/share/fonts/truetype/freefont/*.ttf)))
+mine-print: build/print-mine/mined-labels-idx1-ubyte
+build/print-mine/truth.jsonl: tools/printgen.py
+	@test -n "$(PRINT_FONTS)" || { echo "make mine-print: no fonts; run scripts/install-deps --worlds" >&2; exit 1; }
+	$(PYTHON) tools/printgen.py build/print-mine 1500 41 $(PRINT_FONTS)
+build/print-mine/mined-labels-idx1-ubyte: build/print-mine/truth.jsonl $(B)/digits $(MINE_MODEL)
+	$(B)/digits scan-eval --hard 4 --model $(MINE_MODEL) --mine build/print-mine/mined $<
 $(B)/worldgen: tools/worldgen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 

@@ -18,7 +18,10 @@ OUTDIR/truth.jsonl in tools/worldgen.c's format (image, width, height, kind, emp
 box [x, y, w, h] of their ink (MNIST level > 64) and "ignore" when cut by the frame or covered,
 numbers with text and box). Deterministic for a given SEED and inputs.
 
-usage: othergen.py OUTDIR N SEED MNIST_DIR train|t10k PHOTO...
+usage: othergen.py [--empty X] [--photo X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...
+  --empty X   share of frames with no digit at all (default 0.15); 1 makes a set of digit-free
+              frames, the measure of what the background alone is read as
+  --photo X   share of frames over a photograph rather than a drawn desk (default 0.7)
 """
 import gzip
 import json
@@ -37,6 +40,7 @@ WORDS = ("name date total price room phone call page note sum items order box co
          "time week Monday Tuesday April June Ilse Otto Lola bill tax due from to and the of "
          "Fax Tel kg cm Hz Zoe Sol Bob Lisa Oslo Gobi Ohio Iowa Lille Baz Quiz flow").split()
 SYMBOLS = "+-=x/()<>#%:"
+PHOTO_SHARE = 0.7
 
 
 def pick(rng, table):
@@ -466,6 +470,17 @@ def sheet_quad(rng, w, h, kind):
     return quad, max(40, cw), max(40, ch)
 
 
+def set_shares(empty, photo):
+    """The shares of digit-free frames and of photographs (--empty, --photo)."""
+    global KINDS, PHOTO_SHARE
+    PHOTO_SHARE = photo
+    if empty == 0.15:
+        return  # the table as written, so the default sets stay byte for byte what they were
+    rest = [(k, p) for k, p in KINDS if k != "empty"]
+    total = sum(p for _, p in rest)
+    KINDS = [(k, p / total * (1 - empty)) for k, p in rest] + [("empty", empty)]
+
+
 def make_frame(rng, mnist, labels, pool, photos):
     """A frame and its truth; a frame meant to hold digits is drawn again until one shows."""
     while True:
@@ -477,7 +492,7 @@ def make_frame(rng, mnist, labels, pool, photos):
 def draw_frame(rng, mnist, labels, pool, photos):
     (w, h) = pick(rng, SIZES)
     kind = pick(rng, KINDS)
-    if photos and rng.random() < 0.7:
+    if photos and rng.random() < PHOTO_SHARE:
         img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
     else:
         img = desk_background(rng, w, h)
@@ -577,8 +592,19 @@ def draw_frame(rng, mnist, labels, pool, photos):
 
 
 def main(argv):
+    argv = list(argv)
+    shares = {"--empty": 0.15, "--photo": 0.7}
+    while len(argv) > 2 and argv[1] in shares:
+        try:
+            shares[argv[1]] = float(argv[2])
+        except ValueError:
+            sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
+        if not 0 <= shares[argv[1]] <= 1:
+            sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
+        del argv[1:3]
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
-        sys.exit("usage: othergen.py OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
+        sys.exit("usage: othergen.py [--empty X] [--photo X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
+    set_shares(shares["--empty"], shares["--photo"])
     out, mnist_dir, split = argv[1], argv[4], argv[5]
     try:
         n, seed = int(argv[2]), int(argv[3])

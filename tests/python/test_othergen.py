@@ -79,12 +79,28 @@ def test_scan_eval_reads_it(world):
     assert "16 images: digits read" in r.stdout
 
 
+def test_digit_free_frames(tmp_path):
+    # --empty 1: every frame without a digit, the measure of what the background is read as
+    subprocess.run([sys.executable, GEN, "--empty", "1", "--photo", "1", str(tmp_path), "6", "3",
+                    MNIST, "t10k"] + [PHOTO] * 4, check=True, capture_output=True)
+    with open(tmp_path / "truth.jsonl") as f:
+        truth = [json.loads(line) for line in f]
+    assert len(truth) == 6
+    assert all(t["empty"] and not t["digits"] and not t["numbers"] for t in truth)
+    r = subprocess.run([PROGRAM, "scan-eval", str(tmp_path / "truth.jsonl")],
+                       capture_output=True, text=True, check=True)
+    assert "false digits per digit-free frame" in r.stdout and "(0 of 0)" in r.stdout
+
+
 @pytest.mark.parametrize("args", [[], ["out", "0", "1", MNIST, "t10k"], ["out", "abc", "1", MNIST, "t10k"],
                                   ["out", "3", "1", MNIST, "test"],
-                                  ["out", "3", "1", "/nonexistent", "t10k"]])
+                                  ["out", "3", "1", "/nonexistent", "t10k"],
+                                  ["--empty", "2", "out", "3", "1", MNIST, "t10k"],
+                                  ["--photo", "x", "out", "3", "1", MNIST, "t10k"]])
 def test_wrong_arguments(args, tmp_path):
-    if args:
-        args = [str(tmp_path / args[0])] + args[1:]
+    if "out" in args:
+        i = args.index("out")
+        args = args[:i] + [str(tmp_path / "out")] + args[i + 1:]
     r = subprocess.run([sys.executable, GEN] + args, capture_output=True, text=True)
     assert r.returncode != 0
     assert r.stderr.strip().count("\n") == 0  # one line, no traceback
