@@ -24,13 +24,14 @@ usage: othergen.py [--empty X] [--photo X] OUTDIR N SEED MNIST_DIR train|t10k PH
   --photo X   share of frames over a photograph rather than a drawn desk (default 0.7)
 """
 import gzip
-import json
 import math
 import os
 import sys
 
 import cv2
 import numpy as np
+
+from genio import count_and_seed, write_frames
 
 SIZES = [((640, 480), 0.45), ((1280, 720), 0.2), ((800, 600), 0.1), ((320, 240), 0.1),
          ((1024, 768), 0.15)]
@@ -40,7 +41,6 @@ WORDS = ("name date total price room phone call page note sum items order box co
          "time week Monday Tuesday April June Ilse Otto Lola bill tax due from to and the of "
          "Fax Tel kg cm Hz Zoe Sol Bob Lisa Oslo Gobi Ohio Iowa Lille Baz Quiz flow").split()
 SYMBOLS = "+-=x/()<>#%:"
-PHOTO_SHARE = 0.7
 
 
 def pick(rng, table):
@@ -470,29 +470,27 @@ def sheet_quad(rng, w, h, kind):
     return quad, max(40, cw), max(40, ch)
 
 
-def set_shares(empty, photo):
-    """The shares of digit-free frames and of photographs (--empty, --photo)."""
-    global KINDS, PHOTO_SHARE
-    PHOTO_SHARE = photo
+def kinds_with(empty):
+    """KINDS with this share of digit-free frames (--empty)."""
     if empty == 0.15:
-        return  # the table as written, so the default sets stay byte for byte what they were
+        return KINDS  # the table as written, so the default sets stay byte for byte what they were
     rest = [(k, p) for k, p in KINDS if k != "empty"]
     total = sum(p for _, p in rest)
-    KINDS = [(k, p / total * (1 - empty)) for k, p in rest] + [("empty", empty)]
+    return [(k, p / total * (1 - empty)) for k, p in rest] + [("empty", empty)]
 
 
-def make_frame(rng, mnist, labels, pool, photos):
+def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
     """A frame and its truth; a frame meant to hold digits is drawn again until one shows."""
     while True:
-        frame = draw_frame(rng, mnist, labels, pool, photos)
+        frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share)
         if frame[2] or any(not d.get("ignore") for d in frame[3]):
             return frame
 
 
-def draw_frame(rng, mnist, labels, pool, photos):
+def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
     (w, h) = pick(rng, SIZES)
-    kind = pick(rng, KINDS)
-    if photos and rng.random() < PHOTO_SHARE:
+    kind = pick(rng, kinds)
+    if photos and rng.random() < photo_share:
         img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
     else:
         img = desk_background(rng, w, h)
@@ -591,30 +589,28 @@ def draw_frame(rng, mnist, labels, pool, photos):
     return out, kind, empty, digits, numbers
 
 
-def main(argv):
+def options(argv):
+    """The --empty and --photo shares and the positional arguments left."""
     argv = list(argv)
     shares = {"--empty": 0.15, "--photo": 0.7}
     while len(argv) > 2 and argv[1] in shares:
         try:
             shares[argv[1]] = float(argv[2])
         except ValueError:
-            sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
+            shares[argv[1]] = -1.0
         if not 0 <= shares[argv[1]] <= 1:
             sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
         del argv[1:3]
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
         sys.exit("usage: othergen.py [--empty X] [--photo X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
-    set_shares(shares["--empty"], shares["--photo"])
-    out, mnist_dir, split = argv[1], argv[4], argv[5]
-    try:
-        n, seed = int(argv[2]), int(argv[3])
-    except ValueError:
-        sys.exit(f"othergen: N and SEED must be whole numbers (got '{argv[2]}', '{argv[3]}')")
-    if n < 1 or n > 100000 or seed < 0:
-        sys.exit("othergen: N must be 1 to 100000 and SEED 0 or more")
-    mnist, labels = load_mnist(mnist_dir, split)
+    return shares["--empty"], shares["--photo"], argv
+
+
+def load_photos(paths, split):
+    """Every fourth photograph (in the order given) for t10k, the others for train, RGB, at most
+    1600 px on their longer side."""
     photos = []
-    for i, p in enumerate(argv[6:]):
+    for i, p in enumerate(paths):
         if (i % 4 == 3) == (split == "t10k"):
             ph = cv2.imread(p, cv2.IMREAD_COLOR)
             if ph is None:
@@ -623,25 +619,29 @@ def main(argv):
                 f = 1600 / max(ph.shape[:2])
                 ph = cv2.resize(ph, (int(ph.shape[1] * f), int(ph.shape[0] * f)), interpolation=cv2.INTER_AREA)
             photos.append(ph[:, :, ::-1].copy())
-    os.makedirs(out, exist_ok=True)
+    return photos
+
+
+def main(argv):
+    empty, photo_share, argv = options(argv)
+    out, mnist_dir, split = argv[1], argv[4], argv[5]
+    n, seed = count_and_seed("othergen", argv[2], argv[3])
+    mnist, labels = load_mnist(mnist_dir, split)
+    photos = load_photos(argv[6:], split)
+    kinds = kinds_with(empty)
     rng = np.random.default_rng(seed)
     pool = np.arange(len(labels))
-    tmp = os.path.join(out, "truth.jsonl.tmp")
-    with open(tmp, "w") as tf:
+
+    def frames():
         for k in range(n):
-            img, kind, empty, digits, numbers = make_frame(rng, mnist, labels, pool, photos)
+            img, kind, is_empty, digits, numbers = make_frame(rng, mnist, labels, pool, photos,
+                                                              kinds, photo_share)
             ext = "png" if rng.random() < 0.15 else "jpg"
-            name = f"other_{k:04d}.{ext}"
-            bgr = img[:, :, ::-1]
-            part = os.path.join(out, f"other_{k:04d}.part.{ext}")  # written whole, then renamed
             params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
-            if not cv2.imwrite(part, bgr, params):
-                sys.exit(f"othergen: cannot write {part} (disk full or no permission?)")
-            os.replace(part, os.path.join(out, name))
-            tf.write(json.dumps({"image": name, "width": img.shape[1], "height": img.shape[0],
-                                 "kind": kind, "empty": empty, "digits": digits,
-                                 "numbers": numbers}) + "\n")
-    os.replace(tmp, os.path.join(out, "truth.jsonl"))
+            yield (f"other_{k:04d}.{ext}", img[:, :, ::-1], params,
+                   {"kind": kind, "empty": is_empty, "digits": digits, "numbers": numbers})
+
+    write_frames("othergen", out, frames())
 
 
 if __name__ == "__main__":

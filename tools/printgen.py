@@ -20,13 +20,13 @@ usage: printgen.py OUTDIR N SEED FONT...
 Writes OUTDIR/print_NNNN.jpg and OUTDIR/truth.jsonl (tools/worldgen.c's format, every frame
 empty). Deterministic for a given SEED and fonts.
 """
-import json
-import os
 import sys
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from genio import count_and_seed, write_frames
 
 LETTERS = "acefhkmnprtuvwxyACEFHJKLMNPRTUVWXY"
 SIGNS = "+-=:;!?&#%*<>[]{}@$"
@@ -42,6 +42,10 @@ def rand_text(rng, n):
             w = w[0].upper() + w[1:]  # not str.capitalize: it would lower an L into an l
         words.append(w)
     return " ".join(words)
+
+
+def any_face(rng, fonts):
+    return fonts[int(rng.integers(0, len(fonts)))]
 
 
 def surface(rng, w, h, light):
@@ -60,10 +64,10 @@ def draw_lines(rng, img, fonts, light):
     d = ImageDraw.Draw(layer)
     size = float(np.exp(rng.uniform(np.log(12), np.log(max(13, h / 4)))))
     y = rng.uniform(-size * 0.3, size)
-    font = ImageFont.truetype(fonts[int(rng.integers(0, len(fonts)))], int(size))
+    font = ImageFont.truetype(any_face(rng, fonts), int(size))
     while y < h:
         if rng.random() < 0.25:
-            font = ImageFont.truetype(fonts[int(rng.integers(0, len(fonts)))], int(size))
+            font = ImageFont.truetype(any_face(rng, fonts), int(size))
         x = rng.uniform(-size, w * 0.4)
         d.text((x, y), rand_text(rng, int(rng.integers(1, 8))), font=font, fill=255)
         y += size * rng.uniform(1.1, 2.6)
@@ -86,7 +90,7 @@ def draw_keyboard(rng, img, fonts):
     frame = rng.uniform(90, 140) if dark_keys else rng.uniform(120, 170)
     layer = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(layer)
-    font = ImageFont.truetype(fonts[int(rng.integers(0, len(fonts)))], int(pitch * rng.uniform(0.3, 0.5)))
+    font = ImageFont.truetype(any_face(rng, fonts), int(pitch * rng.uniform(0.3, 0.5)))
     x0, y0 = rng.uniform(-pitch, w * 0.3), rng.uniform(-pitch, h * 0.5)
     d.rectangle([x0 - gap, y0 - gap, w, h], fill=int(frame))
     alphabet = LETTERS + SIGNS
@@ -120,35 +124,23 @@ def make_frame(rng, fonts):
 def main(argv):
     if len(argv) < 5:
         sys.exit("usage: printgen.py OUTDIR N SEED FONT...")
-    out = argv[1]
-    try:
-        n, seed = int(argv[2]), int(argv[3])
-    except ValueError:
-        sys.exit(f"printgen: N and SEED must be whole numbers (got '{argv[2]}', '{argv[3]}')")
-    if n < 1 or n > 100000 or seed < 0:
-        sys.exit("printgen: N must be 1 to 100000 and SEED 0 or more")
-    fonts = []
-    for f in argv[4:]:
+    n, seed = count_and_seed("printgen", argv[2], argv[3])
+    fonts = argv[4:]
+    for f in fonts:
         try:
             ImageFont.truetype(f, 20)
         except OSError:
             sys.exit(f"printgen: cannot open font {f}")
-        fonts.append(f)
-    os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(seed)
-    tmp = os.path.join(out, "truth.jsonl.tmp")
-    with open(tmp, "w") as tf:
+
+    def frames():
         for k in range(n):
             img = make_frame(rng, fonts)
-            name = f"print_{k:04d}.jpg"
-            part = os.path.join(out, f"print_{k:04d}.part.jpg")  # written whole, then renamed
-            if not cv2.imwrite(part, img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))]):
-                sys.exit(f"printgen: cannot write {part} (disk full or no permission?)")
-            os.replace(part, os.path.join(out, name))
-            tf.write(json.dumps({"image": name, "width": img.shape[1], "height": img.shape[0],
-                                 "kind": "print", "empty": True, "digits": [],
-                                 "numbers": []}) + "\n")
-    os.replace(tmp, os.path.join(out, "truth.jsonl"))
+            params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))]
+            yield (f"print_{k:04d}.jpg", img, params,
+                   {"kind": "print", "empty": True, "digits": [], "numbers": []})
+
+    write_frames("printgen", argv[1], frames())
 
 
 if __name__ == "__main__":

@@ -47,9 +47,12 @@ def test_same_seed_same_frames(tmp_path):
 
 
 @pytest.mark.parametrize("args", [[], ["out", "0", "1"] + FONTS, ["out", "x", "1"] + FONTS,
-                                  ["out", "2", "1", "/nonexistent.ttf"]])
+                                  ["out", "2", "1", "/nonexistent.ttf"],
+                                  ["out/sub", "2", "1"] + FONTS])
 def test_wrong_arguments(args, tmp_path):
-    args = [str(tmp_path / a) if a == "out" else a for a in args]
+    (tmp_path / "file").write_bytes(b"")  # "out/sub": a folder under a file cannot be made
+    args = [str(tmp_path / a) if a == "out" else str(tmp_path / "file" / "sub") if a == "out/sub"
+            else a for a in args]
     r = subprocess.run([sys.executable, GEN] + args, capture_output=True, text=True)
     assert r.returncode != 0
     assert r.stderr.strip().count("\n") == 0  # one line, no traceback
