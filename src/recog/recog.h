@@ -61,6 +61,8 @@ struct rec_params {
                              side by side (the o of a printed word), are rejected; 0: not */
     int reject_frames;    /* 1: a reading with another reading inside its box (a frame drawn
                              round a number) is rejected; 0: not */
+    int reject_clutter;   /* 1: a reading with texture on three or four sides of it, not paper
+                             (a desk, a photograph), is rejected; 0: not */
 };
 void rec_default_params(struct rec_params *p);
 /* The defaults for a camera's frames (digits live, the browser's camera): as rec_default_params
