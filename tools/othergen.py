@@ -16,7 +16,9 @@ Digits come from MNIST's SPLIT (train for tuning, t10k for reports); every fourt
 the order given) is kept for t10k, the others for train. Writes OUTDIR/other_NNNN.{jpg,png} and
 OUTDIR/truth.jsonl in tools/worldgen.c's format (image, width, height, kind, empty, digits with
 box [x, y, w, h] of their ink (MNIST level > 64) and "ignore" when cut by the frame or covered,
-numbers with text and box). Deterministic for a given SEED and inputs.
+numbers with text and box) and "sheet", the sheet's four corners in the frame clockwise from
+top left (null when there is none), so readings can be told apart on and off the paper.
+Deterministic for a given SEED and inputs.
 
 usage: othergen.py [--empty X] [--photo X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...
   --empty X   share of frames with no digit at all (default 0.15); 1 makes a set of digit-free
@@ -498,9 +500,10 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
     draw_objects(rng, img, np.zeros((h, w), bool), int(rng.integers(0, 4)))
     empty = kind == "empty"
     sheet_kind = ["desk", "close", "note", "board", "dark", "page"][rng.integers(0, 6)] if empty else kind
-    digits, numbers = [], []
+    digits, numbers, corners = [], [], None
     if not (empty and rng.random() < 0.3):
         quad, sw, sh = sheet_quad(rng, w, h, sheet_kind)
+        corners = [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
         sheet = Sheet(rng, sw, sh, sheet_kind)
         sheet.rule(rng)
         if rng.random() < 0.6:
@@ -586,7 +589,7 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
     for n in numbers:
         if not n["ignore"]:
             del n["ignore"]
-    return out, kind, empty, digits, numbers
+    return out, kind, empty, digits, numbers, corners
 
 
 def options(argv):
@@ -634,12 +637,13 @@ def main(argv):
 
     def frames():
         for k in range(n):
-            img, kind, is_empty, digits, numbers = make_frame(rng, mnist, labels, pool, photos,
+            img, kind, is_empty, digits, numbers, corners = make_frame(rng, mnist, labels, pool, photos,
                                                               kinds, photo_share)
             ext = "png" if rng.random() < 0.15 else "jpg"
             params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
             yield (f"other_{k:04d}.{ext}", img[:, :, ::-1], params,
-                   {"kind": kind, "empty": is_empty, "digits": digits, "numbers": numbers})
+                   {"kind": kind, "empty": is_empty, "digits": digits, "numbers": numbers,
+                    "sheet": corners})
 
     write_frames("othergen", out, frames())
 

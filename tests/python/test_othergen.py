@@ -1,6 +1,7 @@
 """tools/othergen.py, the second camera-view generator (make world-other): its frames and truth
 are what scan-eval reads, the same seed gives the same frames, each truth digit's box holds ink
-that stands out from what is around it, and wrong arguments stop it with a message. Run by
+that stands out from what is around it and lies on the sheet whose corners the truth gives, and
+wrong arguments stop it with a message. Run by
 `make test` (make python-test) with DIGITS_ROOT and DIGITS set."""
 import json
 import os
@@ -45,6 +46,13 @@ def test_frames_and_truth(world):
             assert not t["digits"] and not t["numbers"]
             continue
         assert any(not d.get("ignore") for d in t["digits"])
+        # the sheet's corners: every digit written on it lies inside them
+        sheet = np.array(t["sheet"], np.float32)
+        assert sheet.shape == (4, 2)
+        for d in t["digits"]:
+            x, y, w, h = d["box"]
+            if not d.get("ignore"):
+                assert cv2.pointPolygonTest(sheet, (x + w / 2, y + h / 2), False) >= 0, (t["image"], d)
         for d in t["digits"]:
             assert 0 <= d["digit"] <= 9
             if d.get("ignore"):
