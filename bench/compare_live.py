@@ -2,10 +2,11 @@
 """Live steadiness benchmark (the live issue's figures): hand-held videos made from our own
 scenes, read by `digits live --video V --headless --json`, scored against the scenes' truth.
 
-Three videos, one per kind: the flat generator's test scenes (the sheet fills the frame), the
-camera-view world's report frames with digits (a sheet on a desk), and the 640x480 report frames
+Four videos, one per kind: the flat generator's test scenes (the sheet fills the frame), the
+camera-view world's report frames with digits (a sheet on a desk), the 640x480 report frames
 with digits of the second generator (tools/othergen.py, make world-other: other pens, fonts,
-objects; nothing was tuned on it). Each scene is held for
+objects; nothing was tuned on it), and the same generator's over real photographs (make
+world-real: rooms, desks, people, printed pages). Each scene is held for
 BENCH_LIVE_FRAMES frames (30) at 30 fps as a hand-held camera delivers it: the view drifts a few
 pixels and turns a little along a smooth random walk (zoomed 3% so no border shows), the light changes by a few percent, and
 every frame has fresh sensor noise (sigma 3) and its own JPEG-like loss (the video is MJPEG).
@@ -20,8 +21,8 @@ appear and settle):
   - digits read: truth digits read with the right label, and numbers locked within 0.6 s of the
     scene's start (the time a number written in view takes to lock);
   - locks of a reading that is no number of the scene on screen when it locked.
-BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune)
-(and build/other-tune) instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
+BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune,
+build/other-tune, build/real-tune) instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
 reads with that model instead of live's default.
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
 import json
@@ -41,7 +42,7 @@ SETTLE = 15  # frames: half a second
 
 def scenes(kind):
     tune = "-tune" if os.environ.get("BENCH_LIVE_SET") == "tune" else ""
-    d = os.path.join(ROOT, "build", {"flat": "scenes", "desk": "world", "other": "other"}[kind] + tune)
+    d = os.path.join(ROOT, "build", {"flat": "scenes", "desk": "world", "other": "other", "real": "real"}[kind] + tune)
     with open(os.path.join(d, "truth.jsonl")) as f:
         t = [json.loads(line) for line in f]
     t = [x for x in t if any(not g.get("ignore") for g in x["digits"]) and
@@ -159,7 +160,7 @@ def main():
     digits, out_dir = sys.argv[1:]
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(7)
-    for kind in ("flat", "desk", "other"):
+    for kind in ("flat", "desk", "other", "real"):
         video = os.path.join(out_dir, f"handheld-{kind}.avi")
         per_frame = make_video(kind, video, rng)
         model = ["--model", os.environ["BENCH_LIVE_MODEL"]] if os.environ.get("BENCH_LIVE_MODEL") else []
