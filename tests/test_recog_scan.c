@@ -509,6 +509,35 @@ static void test_three_beside_digits(void **state)
     assert_false(off);
 }
 
+/* rd = the robust model's reading of tests/fixtures/FIXTURE with the default parameters, or with
+ * one rule switched off (rule_off, when not NULL). reader_close(rd) when done. */
+static void read_fixture(struct reader *rd, const char *fixture,
+                         void (*rule_off)(struct rec_params *))
+{
+    reader_open(rd, "models/robust.safetensors");
+    if (rule_off) {
+        struct rec_params p;
+        rec_default_params(&p);
+        rule_off(&p);
+        rec_scanner_set_params(rd->sc, &p);
+    }
+    struct vis_image img;
+    load_fixture(fixture, &img);
+    assert_int_equal(rec_scan(rd->sc, &img, rd->r), DG_OK);
+    vis_image_destroy(&img);
+}
+
+/* The readings of r whose box lies wholly inside area (x0, y0, x1, y1). */
+static int readings_inside(const struct rec_result *r, const int area[4])
+{
+    int n = 0;
+    for (int i = 0; i < r->n_digits; i++) {
+        const struct rec_box *b = &r->digits[i].box;
+        n += b->x >= area[0] && b->y >= area[1] && b->x + b->w <= area[2] && b->y + b->h <= area[3];
+    }
+    return n;
+}
+
 /* Context, words: a sheet (tools/othergen.py, training digits) with the numbers 618 and 61 written
  * beside the printed word "Oslo" and another in a script font. The shipped robust model reads
  * their o's and O's as 0s; among the letters the network is sure are not digits, the printed
@@ -527,23 +556,9 @@ static void test_words_not_read(void **state)
     int in_words[2], numbers[2];
     for (int k = 0; k < 2; k++) {
         struct reader rd;
-        reader_open(&rd, "models/robust.safetensors");
-        struct rec_params p;
-        rec_default_params(&p);
-        if (k)
-            no_words(&p);
-        rec_scanner_set_params(rd.sc, &p);
-        struct vis_image img;
-        load_fixture("printed-words-beside-digits.jpg", &img);
-        assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
-        in_words[k] = 0;
-        for (int i = 0; i < rd.r->n_digits; i++) {
-            const struct rec_box *b = &rd.r->digits[i].box;
-            in_words[k] += b->x >= word[0] && b->y >= word[1] && b->x + b->w <= word[2] &&
-                           b->y + b->h <= word[3];
-        }
+        read_fixture(&rd, "printed-words-beside-digits.jpg", k ? no_words : NULL);
+        in_words[k] = readings_inside(rd.r, word);
         numbers[k] = has_number(rd.r, "618") + has_number(rd.r, "61");
-        vis_image_destroy(&img);
         reader_close(&rd);
     }
     print_message("readings in the word: %d (%d without the rule); numbers read: %d of 2\n",
@@ -602,22 +617,9 @@ static void test_sure_letter_tie_not_read(void **state)
     int in_letter[2], numbers[2];
     for (int k = 0; k < 2; k++) {
         struct reader rd;
-        reader_open(&rd, "models/robust.safetensors");
-        struct rec_params p;
-        rec_default_params(&p);
-        p.reject_words = k == 0;
-        rec_scanner_set_params(rd.sc, &p);
-        struct vis_image img;
-        load_fixture("printed-hz-beside-digits.jpg", &img);
-        assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
-        in_letter[k] = 0;
-        for (int i = 0; i < rd.r->n_digits; i++) {
-            const struct rec_box *b = &rd.r->digits[i].box;
-            in_letter[k] += b->x >= letter[0] && b->y >= letter[1] && b->x + b->w <= letter[2] &&
-                            b->y + b->h <= letter[3];
-        }
+        read_fixture(&rd, "printed-hz-beside-digits.jpg", k ? no_words : NULL);
+        in_letter[k] = readings_inside(rd.r, letter);
         numbers[k] = has_number(rd.r, "1333") + has_number(rd.r, "93") + has_number(rd.r, "800");
-        vis_image_destroy(&img);
         reader_close(&rd);
     }
     print_message("readings on the H: %d (%d without the word rules); numbers read: %d of 3 (%d)\n",
@@ -639,16 +641,8 @@ static void test_keyboard_keys_not_read(void **state)
     int read[2];
     for (int k = 0; k < 2; k++) {
         struct reader rd;
-        reader_open(&rd, "models/robust.safetensors");
-        struct rec_params p;
-        rec_default_params(&p);
-        p.reject_words = k == 0;
-        rec_scanner_set_params(rd.sc, &p);
-        struct vis_image img;
-        load_fixture("keyboard-keys.jpg", &img);
-        assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+        read_fixture(&rd, "keyboard-keys.jpg", k ? no_words : NULL);
         read[k] = rd.r->n_digits;
-        vis_image_destroy(&img);
         reader_close(&rd);
     }
     print_message("keys read as digits: %d (%d without the words and rows)\n", read[0], read[1]);
@@ -661,6 +655,11 @@ static void test_keyboard_keys_not_read(void **state)
  * desk. Without the rule the shipped robust model reads a 7 in the shadow and a 9 in the
  * photograph; with it, both are rejected (texture on three or four sides, not paper) and the two
  * numbers are still read. */
+static void no_clutter(struct rec_params *p)
+{
+    p->reject_clutter = 0;
+}
+
 static void test_clutter_not_read(void **state)
 {
     (void)state;
@@ -669,22 +668,9 @@ static void test_clutter_not_read(void **state)
     int outside[2], numbers[2];
     for (int k = 0; k < 2; k++) {
         struct reader rd;
-        reader_open(&rd, "models/robust.safetensors");
-        struct rec_params p;
-        rec_default_params(&p);
-        p.reject_clutter = k == 0;
-        rec_scanner_set_params(rd.sc, &p);
-        struct vis_image img;
-        load_fixture("clutter-beside-sheet.jpg", &img);
-        assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
-        outside[k] = 0;
-        for (int i = 0; i < rd.r->n_digits; i++) {
-            const struct rec_box *b = &rd.r->digits[i].box;
-            outside[k] += !(b->x >= written[0] && b->y >= written[1] && b->x + b->w <= written[2] &&
-                            b->y + b->h <= written[3]);
-        }
+        read_fixture(&rd, "clutter-beside-sheet.jpg", k ? no_clutter : NULL);
+        outside[k] = rd.r->n_digits - readings_inside(rd.r, written);
         numbers[k] = has_number(rd.r, "85") + has_number(rd.r, "617");
-        vis_image_destroy(&img);
         reader_close(&rd);
     }
     print_message(

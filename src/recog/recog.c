@@ -1252,55 +1252,58 @@ static const float LETTER_GAP = 0.5f;
 static const float ROW_GAP = 1.5f;
 enum { ROW_SAME_H = 75, ROW_LETTERS = 4 };
 
-/* in_word[i] for each of r's n candidates: whether it is a reading among a word's letters. */
+/* A chain of candidates side by side: how many of them are read and how many the network is
+ * WORD_LETTER sure are not digits, and the surest of each. */
+struct chain {
+    int n_read, n_junk;
+    float sure_read, sure_junk;
+};
+
+/* Chains r's n candidates that stand within gap heights of each other (rec_beside with min_h_pct
+ * and min_shared_pct): root[i] is candidate i's chain, c[root[i]] its tally. */
+static void chains_of(const struct rec_result *r, int n, float gap, int min_h_pct,
+                      int min_shared_pct, int *root, struct chain *c)
+{
+    for (int i = 0; i < n; i++)
+        root[i] = i, c[i] = (struct chain){0};
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (rec_beside(&r->digits[i].box, &r->digits[j].box, gap, min_h_pct, min_shared_pct))
+                group_union(root, i, j);
+    for (int i = 0; i < n; i++)
+        root[i] = group_find(root, i);
+    for (int i = 0; i < n; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        struct chain *t = &c[root[i]];
+        if (d->digit >= 0) {
+            t->n_read++;
+            t->sure_read = fmaxf(t->sure_read, d->confidence);
+        } else {
+            t->n_junk += d->junk >= WORD_LETTER;
+            t->sure_junk = fmaxf(t->sure_junk, d->junk);
+        }
+    }
+}
+
+/* in_word[i] for each of r's n candidates: whether it is a reading among a word's letters or in
+ * a row of letters. */
 static void words_of(const struct rec_result *r, int n, unsigned char *in_word)
 {
-    int g[REC_MAX_CANDIDATES], n_read[REC_MAX_CANDIDATES] = {0}, n_junk[REC_MAX_CANDIDATES] = {0};
-    for (int i = 0; i < n; i++)
-        g[i] = i;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (rec_side_by_side(&r->digits[i].box, &r->digits[j].box, LETTER_GAP))
-                group_union(g, i, j);
+    int root[REC_MAX_CANDIDATES];
+    struct chain c[REC_MAX_CANDIDATES];
+    chains_of(r, n, LETTER_GAP, 60, 50, root, c); /* as rec_side_by_side */
     for (int i = 0; i < n; i++) {
-        const struct rec_digit *d = &r->digits[i];
-        const int root = group_find(g, i);
-        n_read[root] += d->digit >= 0;
-        n_junk[root] += d->digit < 0 && d->junk >= WORD_LETTER;
-    }
-    float sure_read[REC_MAX_CANDIDATES] = {0}, sure_junk[REC_MAX_CANDIDATES] = {0};
-    for (int i = 0; i < n; i++) {
-        const struct rec_digit *d = &r->digits[i];
-        const int root = group_find(g, i);
-        if (d->digit >= 0 && d->confidence > sure_read[root])
-            sure_read[root] = d->confidence;
-        if (d->digit < 0 && d->junk > sure_junk[root])
-            sure_junk[root] = d->junk;
-    }
-    for (int i = 0; i < n; i++) {
-        const int root = group_find(g, i);
-        const int tie = n_junk[root] == n_read[root];
+        const struct chain *w = &c[root[i]];
+        const int tie = w->n_junk == w->n_read;
         in_word[i] = r->digits[i].digit >= 0 &&
-                     (n_junk[root] > n_read[root] || (tie && n_junk[root] >= WORD_TIE) ||
-                      (tie && sure_junk[root] >= WORD_SURE && sure_read[root] < WORD_SURE));
+                     (w->n_junk > w->n_read || (tie && w->n_junk >= WORD_TIE) ||
+                      (tie && w->sure_junk >= WORD_SURE && w->sure_read < WORD_SURE));
     }
-    /* rows of letters spaced wider apart: a keyboard's keys */
-    for (int i = 0; i < n; i++)
-        g[i] = i, n_read[i] = n_junk[i] = 0;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (rec_beside(&r->digits[i].box, &r->digits[j].box, ROW_GAP, ROW_SAME_H, 60))
-                group_union(g, i, j);
+    chains_of(r, n, ROW_GAP, ROW_SAME_H, 60, root, c);
     for (int i = 0; i < n; i++) {
-        const struct rec_digit *d = &r->digits[i];
-        const int root = group_find(g, i);
-        n_read[root] += d->digit >= 0;
-        n_junk[root] += d->digit < 0 && d->junk >= WORD_LETTER;
-    }
-    for (int i = 0; i < n; i++) {
-        const int root = group_find(g, i);
-        in_word[i] |= r->digits[i].digit >= 0 && n_junk[root] >= ROW_LETTERS &&
-                      n_junk[root] >= 2 * n_read[root];
+        const struct chain *row = &c[root[i]];
+        in_word[i] |=
+            r->digits[i].digit >= 0 && row->n_junk >= ROW_LETTERS && row->n_junk >= 2 * row->n_read;
     }
 }
 
