@@ -43,8 +43,12 @@ SETTLE = 15  # frames: half a second
 def scenes(kind):
     tune = "-tune" if os.environ.get("BENCH_LIVE_SET") == "tune" else ""
     d = os.path.join(ROOT, "build", {"flat": "scenes", "desk": "world", "other": "other", "real": "real"}[kind] + tune)
-    with open(os.path.join(d, "truth.jsonl")) as f:
-        t = [json.loads(line) for line in f]
+    target = {"flat": "scenes", "desk": "world", "other": "world-other", "real": "world-real"}[kind]
+    try:
+        with open(os.path.join(d, "truth.jsonl")) as f:
+            t = [json.loads(line) for line in f]
+    except OSError as e:
+        sys.exit(f"bench: cannot read {d}/truth.jsonl ({e.strerror}); run make {target} first")
     t = [x for x in t if any(not g.get("ignore") for g in x["digits"]) and
          (x["width"], x["height"]) == (640, 480)][:N_SCENES]
     return [(os.path.join(d, x["image"]), x) for x in t]
@@ -159,8 +163,11 @@ def main():
         sys.exit(__doc__)
     digits, out_dir = sys.argv[1:]
     os.makedirs(out_dir, exist_ok=True)
+    kinds = ("flat", "desk", "other", "real")
+    for kind in kinds:  # every set present before the first video is made
+        scenes(kind)
     rng = np.random.default_rng(7)
-    for kind in ("flat", "desk", "other", "real"):
+    for kind in kinds:
         video = os.path.join(out_dir, f"handheld-{kind}.avi")
         per_frame = make_video(kind, video, rng)
         model = ["--model", os.environ["BENCH_LIVE_MODEL"]] if os.environ.get("BENCH_LIVE_MODEL") else []
