@@ -57,6 +57,9 @@ struct rec_params {
                              digits run together); 0: not */
     int cut_threes;       /* 1: a blob read as not a digit, beside a sure digit, is tried cut in
                              three (three digits run together); 0: not */
+    int cut_runs;         /* 1: a blob read as not a digit, at least 1.2 heights wide on even
+                             ground, is tried cut into three or more digits where its ink is
+                             thinnest (a number run together); 0: not */
     int reject_words;     /* 1: readings among more candidates that are not digits than digits,
                              side by side (the o of a printed word), are rejected; 0: not */
     int reject_frames;    /* 1: a reading with another reading inside its box (a frame drawn
