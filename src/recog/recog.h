@@ -36,7 +36,8 @@ struct rec_params {
                               REC_LEGIBLE_PX in large images (a page photographed at 12 MP) */
     float max_height_frac; /* ... and at most this */
     int min_area;          /* pixels; smaller components are specks */
-    float max_aspect;      /* width/height above this is a line or a smudge, not a digit */
+    float max_aspect;      /* width/height above this is a line or a smudge, not a digit nor a
+                              number run together (3.5) */
     float split_aspect; /* width/height from which a blob is also tried as two digits (0: never) */
     float deep_share;   /* an unsure candidate is also read from its ink this share of the way
                            from the paper to its darkest (0: never) */
