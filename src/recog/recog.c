@@ -960,14 +960,14 @@ static int surest_pair(const struct rec_scanner *sc, const int *left, int n)
     return best;
 }
 
-/* Reading i of r's *n becomes the k readings of inputs first .. first + k - 1, of i's plan. */
-static void replace_by(struct rec_scanner *sc, struct rec_result *r, int *n, int i, int first,
+/* Reading i of r's *n becomes the k readings of inputs in[0 .. k), of i's plan. */
+static void replace_by(struct rec_scanner *sc, struct rec_result *r, int *n, int i, const int *in,
                        int k)
 {
     memmove(&r->digits[i + k], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
     memmove(&sc->plan_of[i + k], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
     for (int j = 0; j < k; j++) {
-        r->digits[i + j] = sc->read[first + j];
+        r->digits[i + j] = sc->read[in[j]];
         sc->plan_of[i + j] = sc->plan_of[i];
     }
     *n += k - 1;
@@ -997,7 +997,7 @@ static int cut_beside_digits(struct rec_scanner *sc, const struct vis_image *gre
             continue;
         const int best = surest_pair(sc, pl->left, pl->n_cuts);
         if (best >= 0)
-            replace_by(sc, r, n, i, best, 2);
+            replace_by(sc, r, n, i, (const int[]){best, best + 1}, 2);
     }
     return DG_OK;
 }
@@ -1056,7 +1056,7 @@ static int cut_pieces_again(struct rec_scanner *sc, const struct vis_image *grey
     for (int i = *n - 1; i >= 0; i--) { /* from the end, so insertions move only what is read */
         const int best = surest_pair(sc, left[i], n_left[i]);
         if (best >= 0 && *n < REC_MAX_CANDIDATES)
-            replace_by(sc, r, n, i, best, 2);
+            replace_by(sc, r, n, i, (const int[]){best, best + 1}, 2);
     }
     return DG_OK;
 }
@@ -1074,19 +1074,30 @@ static int cut_pieces_again(struct rec_scanner *sc, const struct vis_image *grey
 enum { THREE_CHOICES = 2, THREE_WAYS = THREE_CHOICES * THREE_CHOICES };
 static const float THREE_MIN_ASPECT = 1.2f;
 
-/* Network inputs for ink (w x h, grey levels, its top left at (x, y) in the frame) cut in three,
- * three inputs a way (at most THREE_WAYS), each way's first into first[]; returns how many ways. */
-static int add_three_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, int h, int x, int y,
-                            int *first)
+/* col[c] = the sum of ink's (w x h, grey levels) column c; 0 when w is over MAX_INK_COLS (a blob
+ * that wide is no number), else 1. */
+enum { MAX_INK_COLS = 4096 };
+
+static int ink_columns(const uint8_t *ink, int w, int h, int *col)
 {
-    int col[4096];
-    if (w > 4096)
+    if (w > MAX_INK_COLS)
         return 0;
     for (int c = 0; c < w; c++) {
         col[c] = 0;
         for (int r = 0; r < h; r++)
             col[c] += ink[(size_t)r * w + c];
     }
+    return 1;
+}
+
+/* Network inputs for ink (w x h, grey levels, its top left at (x, y) in the frame) cut in three,
+ * three inputs a way (at most THREE_WAYS), each way's first into first[]; returns how many ways. */
+static int add_three_inputs(struct rec_scanner *sc, const uint8_t *ink, int w, int h, int x, int y,
+                            int *first)
+{
+    int col[MAX_INK_COLS];
+    if (!ink_columns(ink, w, h, col))
+        return 0;
     const int gap = w / 12 + 1;
     int a[THREE_CHOICES], b[THREE_CHOICES], n = 0;
     const int na = least_ink(col, w / 8, w / 2, gap, a, THREE_CHOICES);
@@ -1132,7 +1143,7 @@ static int cut_threes(struct rec_scanner *sc, const struct vis_image *grey, uint
                 best_score = score, best = first[i][k];
         }
         if (best >= 0 && *n + 2 <= REC_MAX_CANDIDATES)
-            replace_by(sc, r, n, i, best, 3);
+            replace_by(sc, r, n, i, (const int[]){best, best + 1, best + 2}, 3);
     }
     return DG_OK;
 }
@@ -1452,15 +1463,10 @@ static int cmp_int(const void *a, const void *b)
 /* rp's cuts for ink (w x h, grey levels): see above. */
 static void run_cuts(const uint8_t *ink, int w, int h, struct run_plan *rp)
 {
-    int col[4096], minima[4096], n_min = 0;
+    int col[MAX_INK_COLS], minima[MAX_INK_COLS], n_min = 0;
     rp->n_cut = rp->n_st = 0;
-    if (w > 4096)
+    if (!ink_columns(ink, w, h, col))
         return;
-    for (int c = 0; c < w; c++) {
-        col[c] = 0;
-        for (int r = 0; r < h; r++)
-            col[c] += ink[(size_t)r * w + c];
-    }
     for (int c = 1; c + 1 < w; c++)
         if (col[c] <= col[c - 1] && col[c] <= col[c + 1])
             minima[n_min++] = c;
@@ -1608,15 +1614,8 @@ static int cut_runs(struct rec_scanner *sc, const struct vis_image *grey,
     for (int i = *n - 1; i >= 0; i--) { /* from the end, so insertions move only what is read */
         int in[RUN_MAX_CUTS + 2];
         const int k = sc->blob_of[i] >= 0 ? best_run(sc, &sc->blobs[sc->blob_of[i]], in) : 0;
-        if (k < RUN_MIN_DIGITS || *n + k - 1 > REC_MAX_CANDIDATES)
-            continue;
-        memmove(&r->digits[i + k], &r->digits[i + 1], (size_t)(*n - i - 1) * sizeof r->digits[0]);
-        memmove(&sc->plan_of[i + k], &sc->plan_of[i + 1], (size_t)(*n - i - 1) * sizeof(int));
-        for (int j = 0; j < k; j++) {
-            r->digits[i + j] = sc->read[in[j]];
-            sc->plan_of[i + j] = sc->plan_of[i];
-        }
-        *n += k - 1;
+        if (k >= RUN_MIN_DIGITS && *n + k - 1 <= REC_MAX_CANDIDATES)
+            replace_by(sc, r, n, i, in, k);
     }
     return DG_OK;
 }
