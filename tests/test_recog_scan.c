@@ -540,6 +540,29 @@ static int readings_inside(const struct rec_result *r, const int area[4])
     return n;
 }
 
+/* What the robust model reads in tests/fixtures/FIXTURE with the default parameters (got[0]) and
+ * with one rule switched off (got[1]): its digits, those wholly inside area (none asked when area
+ * is NULL), and how many of the n_texts texts it reads as numbers. */
+struct fixture_reading {
+    int digits, inside, numbers;
+};
+
+static void read_both_ways(const char *fixture, void (*rule_off)(struct rec_params *),
+                           const int area[4], const char *const *texts, int n_texts,
+                           struct fixture_reading got[2])
+{
+    for (int k = 0; k < 2; k++) {
+        struct reader rd;
+        read_fixture(&rd, fixture, k ? rule_off : NULL);
+        got[k].digits = rd.r->n_digits;
+        got[k].inside = area ? readings_inside(rd.r, area) : 0;
+        got[k].numbers = 0;
+        for (int t = 0; t < n_texts; t++)
+            got[k].numbers += has_number(rd.r, texts[t]);
+        reader_close(&rd);
+    }
+}
+
 /* Context, words: a sheet (tools/othergen.py, training digits) with the numbers 618 and 61 written
  * beside the printed word "Oslo" and another in a script font. The shipped robust model reads
  * their o's and O's as 0s; among the letters the network is sure are not digits, the printed
@@ -555,19 +578,14 @@ static void test_words_not_read(void **state)
     (void)state;
     /* where the printed word is in the fixture: x0, y0, x1, y1 */
     static const int word[4] = {130, 60, 210, 100};
-    int in_words[2], numbers[2];
-    for (int k = 0; k < 2; k++) {
-        struct reader rd;
-        read_fixture(&rd, "printed-words-beside-digits.jpg", k ? no_words : NULL);
-        in_words[k] = readings_inside(rd.r, word);
-        numbers[k] = has_number(rd.r, "618") + has_number(rd.r, "61");
-        reader_close(&rd);
-    }
+    struct fixture_reading got[2];
+    read_both_ways("printed-words-beside-digits.jpg", no_words, word, (const char *[]){"618", "61"},
+                   2, got);
     print_message("readings in the word: %d (%d without the rule); numbers read: %d of 2\n",
-                  in_words[0], in_words[1], numbers[0]);
-    assert_int_equal(in_words[0], 0);
-    assert_true(in_words[1] >= 2);
-    assert_int_equal(numbers[0], 2);
+                  got[0].inside, got[1].inside, got[0].numbers);
+    assert_int_equal(got[0].inside, 0);
+    assert_true(got[1].inside >= 2);
+    assert_int_equal(got[0].numbers, 2);
 }
 
 /* Context, frames: a box drawn round a number is a loop the network reads as a 0 (a sheet of
@@ -616,20 +634,15 @@ static void test_sure_letter_tie_not_read(void **state)
     (void)state;
     /* where the printed H is: x0, y0, x1, y1 */
     static const int letter[4] = {280, 135, 325, 185};
-    int in_letter[2], numbers[2];
-    for (int k = 0; k < 2; k++) {
-        struct reader rd;
-        read_fixture(&rd, "printed-hz-beside-digits.jpg", k ? no_words : NULL);
-        in_letter[k] = readings_inside(rd.r, letter);
-        numbers[k] = has_number(rd.r, "1333") + has_number(rd.r, "93") + has_number(rd.r, "800");
-        reader_close(&rd);
-    }
+    struct fixture_reading got[2];
+    read_both_ways("printed-hz-beside-digits.jpg", no_words, letter,
+                   (const char *[]){"1333", "93", "800"}, 3, got);
     print_message("readings on the H: %d (%d without the word rules); numbers read: %d of 3 (%d)\n",
-                  in_letter[0], in_letter[1], numbers[0], numbers[1]);
-    assert_int_equal(in_letter[0], 0);
-    assert_int_equal(in_letter[1], 1);
-    assert_int_equal(numbers[0], 3);
-    assert_int_equal(numbers[1], 3);
+                  got[0].inside, got[1].inside, got[0].numbers, got[1].numbers);
+    assert_int_equal(got[0].inside, 0);
+    assert_int_equal(got[1].inside, 1);
+    assert_int_equal(got[0].numbers, 3);
+    assert_int_equal(got[1].numbers, 3);
 }
 
 /* Stage 5e, a number in one blob: a frame of tools/othergen.py (other-tune: a sticky note held
@@ -644,20 +657,14 @@ static void no_cut_runs(struct rec_params *p)
 static void test_number_in_one_blob(void **state)
 {
     (void)state;
-    int read[2], digits[2];
-    for (int k = 0; k < 2; k++) {
-        struct reader rd;
-        read_fixture(&rd, "number-in-one-blob.jpg", k ? no_cut_runs : NULL);
-        read[k] = has_number(rd.r, "980");
-        digits[k] = rd.r->n_digits;
-        reader_close(&rd);
-    }
+    struct fixture_reading got[2];
+    read_both_ways("number-in-one-blob.jpg", no_cut_runs, NULL, (const char *[]){"980"}, 1, got);
     print_message("980 %s with the stage (%d digits), %s without (%d)\n",
-                  read[0] ? "read" : "not read", digits[0], read[1] ? "read" : "not read",
-                  digits[1]);
-    assert_true(read[0]);
-    assert_false(read[1]);
-    assert_int_equal(digits[0], digits[1] + 3);
+                  got[0].numbers ? "read" : "not read", got[0].digits,
+                  got[1].numbers ? "read" : "not read", got[1].digits);
+    assert_true(got[0].numbers);
+    assert_false(got[1].numbers);
+    assert_int_equal(got[0].digits, got[1].digits + 3);
 }
 
 /* Context, rows of letters: a frame of tools/othergen.py (real-empty-tune: no digit in it) with a
@@ -668,16 +675,12 @@ static void test_number_in_one_blob(void **state)
 static void test_keyboard_keys_not_read(void **state)
 {
     (void)state;
-    int read[2];
-    for (int k = 0; k < 2; k++) {
-        struct reader rd;
-        read_fixture(&rd, "keyboard-keys.jpg", k ? no_words : NULL);
-        read[k] = rd.r->n_digits;
-        reader_close(&rd);
-    }
-    print_message("keys read as digits: %d (%d without the words and rows)\n", read[0], read[1]);
-    assert_int_equal(read[0], 0);
-    assert_true(read[1] >= 3);
+    struct fixture_reading got[2];
+    read_both_ways("keyboard-keys.jpg", no_words, NULL, NULL, 0, got);
+    print_message("keys read as digits: %d (%d without the words and rows)\n", got[0].digits,
+                  got[1].digits);
+    assert_int_equal(got[0].digits, 0);
+    assert_true(got[1].digits >= 3);
 }
 
 /* Context, clutter: a frame of tools/othergen.py (real-tune, training digits): a sheet with 85 and
@@ -695,21 +698,17 @@ static void test_clutter_not_read(void **state)
     (void)state;
     /* where the numbers are written: x0, y0, x1, y1 */
     static const int written[4] = {470, 100, 620, 155};
-    int outside[2], numbers[2];
-    for (int k = 0; k < 2; k++) {
-        struct reader rd;
-        read_fixture(&rd, "clutter-beside-sheet.jpg", k ? no_clutter : NULL);
-        outside[k] = rd.r->n_digits - readings_inside(rd.r, written);
-        numbers[k] = has_number(rd.r, "85") + has_number(rd.r, "617");
-        reader_close(&rd);
-    }
+    struct fixture_reading got[2];
+    read_both_ways("clutter-beside-sheet.jpg", no_clutter, written, (const char *[]){"85", "617"},
+                   2, got);
+    const int outside[2] = {got[0].digits - got[0].inside, got[1].digits - got[1].inside};
     print_message(
         "readings off the numbers: %d (%d without the rule); numbers read: %d of 2 (%d)\n",
-        outside[0], outside[1], numbers[0], numbers[1]);
+        outside[0], outside[1], got[0].numbers, got[1].numbers);
     assert_int_equal(outside[0], 0);
     assert_true(outside[1] >= 1);
-    assert_int_equal(numbers[0], 2);
-    assert_int_equal(numbers[1], 2);
+    assert_int_equal(got[0].numbers, 2);
+    assert_int_equal(got[1].numbers, 2);
 }
 
 /* Stage 4a, deeper ink: two digits joined by a faint smudge as tall as they are (a lens's blur
