@@ -4,6 +4,7 @@
 // page makes must stay inside build/web; anything else fails the run.
 //   node scripts/web-read.js Y4M OUT.jsonl [--frames N] [--photo IMAGE OUT.json]
 //                            [--deny] [--screenshot OUT.png] [--timeout SECONDS] [--pixels DIR]
+//                            [--fresh]
 // --pixels DIR saves the RGBA of each frame read as DIR/NNNN.png (in the order of the frame
 // lines), so the native reader can be run on exactly the pixels the page read.
 'use strict';
@@ -15,7 +16,7 @@ const root = path.resolve(__dirname, '..');
 const puppeteer = require(path.join(root, 'build/npm/node_modules/puppeteer-core'));
 
 function usage(msg) {
-  console.error(`web-read: ${msg}\nusage: web-read.js Y4M OUT.jsonl [--frames N] [--photo IMAGE OUT.json] [--deny] [--screenshot OUT.png] [--timeout S] [--pixels DIR]`);
+  console.error(`web-read: ${msg}\nusage: web-read.js Y4M OUT.jsonl [--frames N] [--photo IMAGE OUT.json] [--deny] [--screenshot OUT.png] [--timeout S] [--pixels DIR] [--fresh]`);
   process.exit(2);
 }
 
@@ -23,7 +24,7 @@ const args = process.argv.slice(2);
 if (args.length < 2) usage('a .y4m video and an output file are needed');
 const [y4m, outPath] = args;
 const opt = { frames: 60, timeout: 120, deny: false, photo: null, photoOut: null, shot: null,
-              pixels: null };
+              pixels: null, fresh: false };
 for (let i = 2; i < args.length; i++) {
   if (args[i] === '--frames') opt.frames = parseInt(args[++i], 10);
   else if (args[i] === '--timeout') opt.timeout = parseFloat(args[++i]);
@@ -31,6 +32,7 @@ for (let i = 2; i < args.length; i++) {
   else if (args[i] === '--photo') { opt.photo = path.resolve(args[++i]); opt.photoOut = args[++i]; }
   else if (args[i] === '--screenshot') opt.shot = args[++i];
   else if (args[i] === '--pixels') opt.pixels = args[++i];
+  else if (args[i] === '--fresh') opt.fresh = true;
   else usage(`unknown option '${args[i]}'`);
 }
 if (!(opt.frames > 0)) usage('--frames wants a whole number of at least 1');
@@ -113,7 +115,7 @@ function chromium() {
       else if (photoLine === null && opt.photo && 'width' in j && !('frame' in j)) photoLine = line;
       else if (frames < opt.frames || !('frame' in j)) { lines.push(line); if ('frame' in j) frames++; }
     });
-    await page.goto(base + 'index.html?test', { waitUntil: 'load' });
+    await page.goto(base + 'index.html?test' + (opt.fresh ? '&fresh' : ''), { waitUntil: 'load' });
     const want = () => (opt.deny ? cameraError !== null : frames >= opt.frames);
     // the pixels arrive just before their frame's lines: the same count when both are done
     while (!want() && !failed) await new Promise((ok) => setTimeout(ok, 50));

@@ -1203,6 +1203,92 @@ static void test_fuzz_findings(void **state)
     reader_close(&rd);
 }
 
+/* The same digits, boxes and numbers. */
+static void assert_same_reading(const struct rec_result *a, const struct rec_result *b)
+{
+    assert_int_equal(a->n_digits, b->n_digits);
+    for (int i = 0; i < a->n_digits; i++) {
+        assert_int_equal(a->digits[i].digit, b->digits[i].digit);
+        assert_memory_equal(&a->digits[i].box, &b->digits[i].box, sizeof a->digits[i].box);
+    }
+    assert_int_equal(a->n_numbers, b->n_numbers);
+    for (int i = 0; i < a->n_numbers; i++)
+        assert_string_equal(a->numbers[i].text, b->numbers[i].text);
+}
+
+/* img with sensor noise of up to +-amp grey levels (a fixed pseudo-random sequence from seed). */
+static void add_noise(struct vis_image *img, unsigned seed, int amp)
+{
+    for (size_t i = 0; i < (size_t)img->w * img->h; i++) {
+        seed = seed * 1103515245u + 12345u;
+        const int v = img->px[i] + (int)((seed >> 16) % (unsigned)(2 * amp + 1)) - amp;
+        img->px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+/* Live's reuse of the last frame's answers (rec_params.reuse): a sheet on a desk read as video
+ * frames with fresh noise by a live scanner and by one reading every frame afresh. The first frame
+ * reuses nothing; the next, the same view with other noise, takes most of its answers from the
+ * first and reads as the fresh scanner does; a different view reuses nothing that is not there
+ * and reads as the fresh one; after a still read without reuse between frames, nothing is reused. */
+static void test_reuse_between_frames(void **state)
+{
+    (void)state;
+    struct reader live, fresh;
+    reader_open(&live, "models/fast.safetensors");
+    reader_open(&fresh, "models/fast.safetensors");
+    struct rec_params p, still;
+    rec_live_params(&p);
+    assert_true(p.reuse > 0.0f);
+    rec_scanner_set_params(live.sc, &p);
+    p.reuse = 0.0f;
+    rec_scanner_set_params(fresh.sc, &p);
+    rec_default_params(&still);
+    struct vis_image sheet, other;
+    load_fixture("sheet-on-desk.jpg", &sheet);
+    load_fixture("small-pairs-on-desk.jpg", &other);
+    struct vis_image frame;
+    assert_int_equal(vis_image_init(&frame, sheet.w, sheet.h), DG_OK);
+    int inputs, reused;
+    for (int k = 0; k < 3; k++) {
+        memcpy(frame.px, sheet.px, (size_t)sheet.w * sheet.h);
+        add_noise(&frame, 17u + (unsigned)k, 3);
+        assert_int_equal(rec_scan(live.sc, &frame, live.r), DG_OK);
+        assert_int_equal(rec_scan(fresh.sc, &frame, fresh.r), DG_OK);
+        rec_scanner_counts(live.sc, &inputs, &reused);
+        print_message("sheet, frame %d: %d of %d network inputs reused, %d digits read\n", k,
+                      reused, inputs, live.r->n_digits);
+        assert_true(live.r->n_digits >= 8);
+        assert_same_reading(live.r, fresh.r);
+        if (k == 0)
+            assert_int_equal(reused, 0);
+        else
+            assert_true(reused * 2 >= inputs && reused < inputs);
+        rec_scanner_counts(fresh.sc, &inputs, &reused);
+        assert_int_equal(reused, 0);
+    }
+    assert_int_equal(rec_scan(live.sc, &other, live.r), DG_OK);
+    assert_int_equal(rec_scan(fresh.sc, &other, fresh.r), DG_OK);
+    rec_scanner_counts(live.sc, &inputs, &reused);
+    print_message("another view: %d of %d reused\n", reused, inputs);
+    assert_true(reused * 10 <= inputs);
+    assert_same_reading(live.r, fresh.r);
+    /* a still between frames: the next frame starts afresh */
+    rec_scanner_set_params(live.sc, &still);
+    assert_int_equal(rec_scan(live.sc, &other, live.r), DG_OK);
+    rec_live_params(&p);
+    rec_scanner_set_params(live.sc, &p);
+    assert_int_equal(rec_scan(live.sc, &other, live.r), DG_OK);
+    rec_scanner_counts(live.sc, &inputs, &reused);
+    assert_true(inputs > 0);
+    assert_int_equal(reused, 0);
+    vis_image_destroy(&frame);
+    vis_image_destroy(&sheet);
+    vis_image_destroy(&other);
+    reader_close(&live);
+    reader_close(&fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1229,6 +1315,7 @@ int main(void)
         cmocka_unit_test(test_unsure_polarity),
         cmocka_unit_test(test_sure_guess_read_other_way),
         cmocka_unit_test(test_unsure_at_frame_edge_rejected),
+        cmocka_unit_test(test_reuse_between_frames),
     };
     return cmocka_run_group_tests_name("recog_scan", tests, NULL, NULL);
 }

@@ -4,8 +4,9 @@
  * newest camera frame whenever the worker is free, and draws each frame with its own reading
  * (boxes never lag the picture), the 28x28 inputs, the locked numbers and the status line.
  * With ?test in the URL every line is also logged to the console as "DIGITS <line>" for
- * scripts/web-read, which may also ask for each frame's pixels (window.digitsPixels). Nothing is
- * fetched from outside this folder. */
+ * scripts/web-read, which may also ask for each frame's pixels (window.digitsPixels); with ?fresh
+ * every frame is read afresh (`digits live --fresh`). Nothing is fetched from outside this
+ * folder. */
 'use strict';
 
 if (typeof window === 'undefined') {
@@ -19,7 +20,8 @@ if (typeof window === 'undefined') {
     M = await createDigits();
     const p = M._malloc(model.length);
     M.HEAPU8.set(model, p);
-    const rc = M._web_open(p, model.length, 30);
+    const fresh = new URLSearchParams(self.location.search).has('fresh') ? 1 : 0;
+    const rc = M._web_open(p, model.length, 30, fresh);
     M._free(p);
     if (rc) throw new Error(M.UTF8ToString(M._web_errmsg()));
   })();
@@ -65,7 +67,7 @@ if (typeof window === 'undefined') {
   const video = $('video');
   const grab = document.createElement('canvas'), gctx = grab.getContext('2d', { willReadFrequently: true });
   const test = new URLSearchParams(location.search).has('test');
-  const worker = new Worker('digits.js');
+  const worker = new Worker('digits.js' + (new URLSearchParams(location.search).has('fresh') ? '?fresh' : ''));
   const st = { busy: false, paused: false, mirror: false, facing: 'environment', stream: null,
                frame: 0, t0: 0, photo: false, reads: [], ms: 0, locked: [], spare: null };
 

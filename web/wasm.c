@@ -15,7 +15,7 @@
 #include "vis.h"
 
 const char *web_errmsg(void);
-int web_open(const uint8_t *model, int n, double fps);
+int web_open(const uint8_t *model, int n, double fps, int fresh);
 void web_reset(void);
 uint8_t *web_frame(int w, int h);
 const char *web_read(int w, int h, int frame, double t);
@@ -46,8 +46,9 @@ EMSCRIPTEN_KEEPALIVE const char *web_errmsg(void)
 }
 
 /* Opens the reader on the model's n bytes (a safetensors file the page fetched); fps sets the
- * number tracks' timing as `digits live` does for a camera of that rate. 0 or a negative code. */
-EMSCRIPTEN_KEEPALIVE int web_open(const uint8_t *model, int n, double fps)
+ * number tracks' timing as `digits live` does for a camera of that rate; fresh reads every frame
+ * afresh (`digits live --fresh`). 0 or a negative code. */
+EMSCRIPTEN_KEEPALIVE int web_open(const uint8_t *model, int n, double fps, int fresh)
 {
     nn_set_threads(1);
     int rc = nn_model_load_mem(model, (size_t)n, &g.model, NULL, NULL);
@@ -55,6 +56,8 @@ EMSCRIPTEN_KEEPALIVE int web_open(const uint8_t *model, int n, double fps)
         return rc;
     rec_default_params(&g.photo_params);
     rec_live_params(&g.params);
+    if (fresh)
+        g.params.reuse = 0.0f;
     g.res = malloc(sizeof *g.res);
     g.trk = malloc(sizeof *g.trk);
     if (!g.res || !g.trk)

@@ -999,6 +999,8 @@ int app_live_run(const struct app_config *cfg)
     l->sens = SENS_DEFAULT;
     rec_live_params(&l->params);
     l->params.min_confidence = SENSITIVITY[l->sens];
+    if (cfg->fresh)
+        l->params.reuse = 0.0f;
     const int want_window = !cfg->headless && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"));
     int rc = open_source(l);
     if (rc != DG_OK)

@@ -24,6 +24,7 @@ struct app_config {
     const char *font;         /* nullable: a TTF file instead of the DejaVu font found */
     const char *snapshot_dir; /* where `s` saves (nullable: the current directory) */
     const char *log;          /* nullable: each locked number appended as a JSON line */
+    int fresh; /* every frame read afresh: no answer of the last frame reused (rec_params.reuse) */
 };
 
 /* Runs until q/Esc/closing the window/Ctrl-C, the end of a video, or cfg->frames. Returns DG_OK,

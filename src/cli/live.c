@@ -40,6 +40,8 @@ static const char *const HELP =
     "  --font FILE.ttf        the font to draw with (default: DejaVu Sans from the system)\n"
     "  --log FILE             append each locked number to FILE as a JSON line: t, text,\n"
     "                         confidence, box\n"
+    "  --fresh                read every frame's candidates afresh (by default one that looks\n"
+    "                         as it did in the last frame takes the network's sure answer of then)\n"
     "Keys: q/Esc quit, space pause, s snapshot, c copy the last locked number, l clear the\n"
     "      reading log, r centre box, i polarity, +/- sensitivity,\n"
     "      m mirror, f fullscreen, h help.\n";
@@ -86,7 +88,8 @@ int cmd_live(int argc, char **argv)
         {"record", 1, 0, 'r'},     {"frames", 1, 0, 'n'},
         {"screenshot", 1, 0, 'o'}, {"font", 1, 0, 'f'},
         {"loop", 0, 0, 'l'},       {"help", 0, 0, 'h'},
-        {"log", 1, 0, 'L'},        {0, 0, 0, 0},
+        {"log", 1, 0, 'L'},        {"fresh", 0, 0, 'R'},
+        {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -132,6 +135,7 @@ int cmd_live(int argc, char **argv)
         case 'o': cfg.screenshot = optarg; break;
         case 'f': cfg.font = optarg; break;
         case 'L': cfg.log = optarg; break;
+        case 'R': cfg.fresh = 1; break;
         case 'l': cfg.source.loop = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         case ':':

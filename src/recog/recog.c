@@ -37,15 +37,27 @@ void rec_default_params(struct rec_params *p)
     p->reject_words = 1;
     p->reject_frames = 1;
     p->reject_clutter = 1;
+    p->reuse = 0.0f;
 }
 
 void rec_live_params(struct rec_params *p)
 {
     rec_default_params(p);
     p->lone_one_sure = 2.0f;
+    p->reuse = 0.04f;
 }
 
 enum { REC_MAX_CUTS = 4 };
+
+/* A network input read in this frame or the last, with the network's answer (rec_params.reuse):
+ * the input that answer was computed for, and the box of its latest look-alike. */
+struct rec_seen {
+    struct rec_box box;
+    float ink;  /* the sum of its grey levels */
+    float sure; /* its likeliest class's probability (a digit, "not a digit" or "two digits") */
+    float prob[REC_CLASSES_WITH_TWO];
+};
+enum { REC_MAX_SEEN = REC_MAX_CANDIDATES };
 
 /* Stage 5e's cuts of one blob (cut_runs): the columns it may be cut at, the stretches between
  * two of them that were read, and the network input of each. */
@@ -110,6 +122,16 @@ struct rec_scanner {
     struct rec_box acc_box[REC_MAX_CANDIDATES], marks[REC_MAX_CANDIDATES]; /* read, rejected */
     struct run_plan blobs[RUN_MAX_BLOBS];                                  /* cut_runs' blobs ... */
     int blob_of[REC_MAX_CANDIDATES]; /* ... each reading's (-1: none) */
+    /* the network's answers (rec_params.reuse): seen[last] the last frame's, seen[!last] this
+       frame's so far (inputs in seen_x); fresh_x holds a batch of inputs not seen before, the
+       inputs fresh_of[..], and answer[i] is input i's answer, fresh or not */
+    struct rec_seen *seen[2];
+    float *seen_x[2];
+    int n_seen[2], last;
+    int n_inputs, n_reused; /* this scan's network inputs, and those that took a seen answer */
+    float *fresh_x;
+    int fresh_of[REC_BATCH];
+    float answer[REC_MAX_CANDIDATES][REC_CLASSES_WITH_TWO];
 };
 
 int rec_is_digit_model(const struct nn_model *model)
@@ -156,6 +178,11 @@ void rec_scanner_free(struct rec_scanner *sc)
     free(sc->soft);
     vis_image_destroy(&sc->sharp);
     free(sc->sharp_tmp);
+    for (int k = 0; k < 2; k++) {
+        free(sc->seen[k]);
+        free(sc->seen_x[k]);
+    }
+    free(sc->fresh_x);
     free(sc->per_comp);
     free(sc->run_order);
     free(sc->gbox);
@@ -340,19 +367,124 @@ static int crop_candidate(struct rec_scanner *sc, int k)
     return DG_OK;
 }
 
-/* Network inputs x[first .. first+n) in batches of up to REC_BATCH: sc->read[first ..] get their
- * readings. */
+/* Reusing answers (rec_params.reuse). In a video the same candidate comes again frame after frame,
+ * its input changed only by the sensor's noise and the view's drift, and the network's answer
+ * with it: an input whose box is where one of the last frame's was (position and size within an
+ * eighth of its height) and whose grey levels differ from the input the network read for it by
+ * at most p.reuse on average takes that answer, when the answer was at least REUSE_SURE sure;
+ * the answer stays tied to the input it was computed for, so a candidate that changes slowly is
+ * read again once it has drifted that far. On the live tuning videos (bench/compare_live.py,
+ * 2026-12-06, fast) 0.04 reused 33% of the desk video's inputs and 66% of the flat one's (reading
+ * a reused input afresh gave another likeliest class for 0.6% and none of them), for the same
+ * figures within the videos' noise; without the REUSE_SURE bar, 0.04 drew more false digits
+ * (0.53 -> 0.64 a frame on the real-photo video): a chance misreading of one frame held on. */
+static const float REUSE_SURE = 0.98f;
+
+static float ink_of(const float *x)
+{
+    float s = 0.0f;
+    for (int c = 0; c < 784; c++)
+        s += x[c];
+    return s;
+}
+
+/* The last frame's input that x may take the answer of (-1: none). */
+static int find_seen(const struct rec_scanner *sc, const float *x, struct rec_box b, float ink)
+{
+    const int l = sc->last, slack = 1 + b.h / 8;
+    const float tol = sc->p.reuse * 784.0f;
+    for (int j = 0; j < sc->n_seen[l]; j++) {
+        const struct rec_seen *e = &sc->seen[l][j];
+        if (e->sure < REUSE_SURE || abs(e->box.x - b.x) > slack || abs(e->box.y - b.y) > slack ||
+            abs(e->box.w - b.w) > slack || abs(e->box.h - b.h) > slack ||
+            fabsf(e->ink - ink) > tol) /* the sums' difference is at most the differences' sum */
+            continue;
+        const float *y = sc->seen_x[l] + (size_t)j * 784;
+        float d = 0.0f;
+        for (int row = 0; row < 28 && d <= tol; row++)
+            for (int c = row * 28; c < row * 28 + 28; c++)
+                d += fabsf(x[c] - y[c]);
+        if (d <= tol)
+            return j;
+    }
+    return -1;
+}
+
+/* Keeps input x of box b, answered prob, for the next frame (when there is room). */
+static void remember(struct rec_scanner *sc, const float *x, float ink, struct rec_box b,
+                     const float *prob)
+{
+    const int k = !sc->last, n_classes = sc->model->n_classes;
+    if (sc->n_seen[k] == REC_MAX_SEEN)
+        return;
+    struct rec_seen *e = &sc->seen[k][sc->n_seen[k]];
+    e->box = b;
+    e->ink = ink;
+    e->sure = 0.0f;
+    for (int c = 0; c < n_classes; c++)
+        e->sure = fmaxf(e->sure, prob[c]);
+    memcpy(e->prob, prob, (size_t)n_classes * sizeof *prob);
+    memcpy(sc->seen_x[k] + (size_t)sc->n_seen[k]++ * 784, x, 784 * sizeof *x);
+}
+
+/* The network's answers for the m inputs in fresh_x. */
+static void answer_fresh(struct rec_scanner *sc, int m)
+{
+    const int n_classes = sc->model->n_classes;
+    const float *prob = nn_infer_run(sc->inf, sc->fresh_x, m);
+    for (int k = 0; k < m; k++) {
+        const int i = sc->fresh_of[k];
+        const float *x = sc->fresh_x + (size_t)k * 784, *pr = prob + (size_t)k * n_classes;
+        memcpy(sc->answer[i], pr, (size_t)n_classes * sizeof *pr);
+        remember(sc, x, ink_of(x), sc->in_box[i], pr);
+    }
+}
+
+/* answer[first .. first+n): the last frame's for inputs seen again, the network's for the rest. */
+static void answer_reusing(struct rec_scanner *sc, int first, int n)
+{
+    const int l = sc->last;
+    int m = 0;
+    for (int i = first; i < first + n; i++) {
+        const float *x = sc->x + (size_t)i * 784;
+        const int j = find_seen(sc, x, sc->in_box[i], ink_of(x));
+        if (j >= 0) {
+            const struct rec_seen *e = &sc->seen[l][j];
+            memcpy(sc->answer[i], e->prob, sizeof e->prob);
+            remember(sc, sc->seen_x[l] + (size_t)j * 784, e->ink, sc->in_box[i], e->prob);
+            sc->n_reused++;
+            continue;
+        }
+        memcpy(sc->fresh_x + (size_t)m * 784, x, 784 * sizeof *x);
+        sc->fresh_of[m++] = i;
+        if (m == REC_BATCH) {
+            answer_fresh(sc, m);
+            m = 0;
+        }
+    }
+    if (m > 0)
+        answer_fresh(sc, m);
+}
+
+/* Network inputs x[first .. first+n): sc->read[first ..] get their readings. */
 static void read_batch(struct rec_scanner *sc, int first, int n)
 {
     const int n_classes = sc->model->n_classes;
-    const float *prob = NULL;
-    for (int i = first; i < first + n; i++) {
-        if ((i - first) % REC_BATCH == 0) {
+    sc->n_inputs += n;
+    if (sc->p.reuse > 0.0f) {
+        answer_reusing(sc, first, n);
+    } else {
+        for (int i = first; i < first + n; i += REC_BATCH) {
             const int m = first + n - i < REC_BATCH ? first + n - i : REC_BATCH;
-            prob = nn_infer_run(sc->inf, sc->x + (size_t)i * 784, m);
+            const float *prob = nn_infer_run(sc->inf, sc->x + (size_t)i * 784, m);
+            for (int k = 0; k < m; k++)
+                memcpy(sc->answer[i + k], prob + (size_t)k * n_classes,
+                       (size_t)n_classes * sizeof *prob);
         }
+    }
+    for (int i = first; i < first + n; i++) {
         struct rec_digit *d = &sc->read[i];
-        const float *pr = prob + (size_t)((i - first) % REC_BATCH) * n_classes;
+        const float *pr = sc->answer[i];
         for (int t = 0; t < 3; t++) {
             int best = -1;
             for (int c = 0; c < 10; c++)
@@ -1793,14 +1925,38 @@ static void copy_result(struct rec_result *to, const struct rec_result *from)
  * 75.2%), 77.03 -> 77.64% of build/world-cross's; the floor of ENOUGH_SURE on the second reading,
  * which the unsure frames did without before, took false digits per digit-free frame from 0.36 to
  * 0.30 and 0.24 to 0.22 (2026-12-05). */
+/* The answers of the image read so far become the last frame's (rec_params.reuse); without reuse
+ * none are kept, so a scanner that reads stills between frames starts the next frame afresh. */
+static int start_frame(struct rec_scanner *sc)
+{
+    sc->n_inputs = sc->n_reused = 0;
+    if (sc->p.reuse <= 0.0f) {
+        sc->n_seen[0] = sc->n_seen[1] = 0;
+        return DG_OK;
+    }
+    for (int k = 0; k < 2; k++)
+        if ((!sc->seen[k] && !(sc->seen[k] = malloc(REC_MAX_SEEN * sizeof *sc->seen[k]))) ||
+            (!sc->seen_x[k] &&
+             !(sc->seen_x[k] = malloc((size_t)REC_MAX_SEEN * 784 * sizeof *sc->seen_x[k]))))
+            return dg_fail(DG_ENOMEM, "out of memory");
+    if (!sc->fresh_x && !(sc->fresh_x = malloc((size_t)REC_BATCH * 784 * sizeof *sc->fresh_x)))
+        return dg_fail(DG_ENOMEM, "out of memory");
+    sc->last = !sc->last;
+    sc->n_seen[!sc->last] = 0;
+    return DG_OK;
+}
+
 int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
 {
+    int rc = start_frame(sc);
+    if (rc)
+        return rc;
     const int short_side = grey->w < grey->h ? grey->w : grey->h;
     sc->min_h = (int)fminf(sc->p.min_height_frac * (float)short_side, REC_LEGIBLE_PX);
     sc->max_h = (int)(sc->p.max_height_frac * short_side);
     enum vis_polarity pol = sc->p.threshold.polarity;
     const int guessed = pol == VIS_POLARITY_AUTO;
-    int sure = 1, rc;
+    int sure = 1;
     if (guessed && (rc = vis_guess_polarity(grey, sc->vwk, &pol, &sure)))
         return rc;
     if (!sure)
@@ -1834,6 +1990,12 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
 void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p)
 {
     sc->p = *p;
+}
+
+void rec_scanner_counts(const struct rec_scanner *sc, int *inputs, int *reused)
+{
+    *inputs = sc->n_inputs;
+    *reused = sc->n_reused;
 }
 
 void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)

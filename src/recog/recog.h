@@ -67,11 +67,15 @@ struct rec_params {
                              round a number) is rejected; 0: not */
     int reject_clutter;   /* 1: a reading with texture on three or four sides of it, not paper
                              (a desk, a photograph), is rejected; 0: not */
+    float reuse; /* video: a network input within this mean absolute difference (grey levels
+                    0..1) of one the network read in the last frame, its box in the same place,
+                    takes that answer when it was sure (0: every input read afresh, as stills) */
 };
 void rec_default_params(struct rec_params *p);
 /* The defaults for a camera's frames (digits live, the browser's camera): as rec_default_params
  * but every lone 1 rejected, since read 30 times a second the strokes of clutter that a still's
- * reading can afford as sure lone 1s flicker in as digits (numbers.c). */
+ * reading can afford as sure lone 1s flicker in as digits (numbers.c), and the last frame's sure
+ * answers reused for inputs that look the same (reuse 0.04). */
 void rec_live_params(struct rec_params *p);
 
 struct rec_box {
@@ -115,7 +119,8 @@ int rec_is_digit_model(const struct nn_model *model);
 
 struct rec_scanner;
 /* The scanner keeps a reference to model (which must outlive it), a packed copy of its weights for
- * fast inference (nn_infer: make a new scanner after the weights change) and its own workspace. */
+ * fast inference (nn_infer: make a new scanner after the weights change), its own workspace and,
+ * with p->reuse, the network's answers of the last image it read (for the next frame of a video). */
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out);
 void rec_scanner_free(struct rec_scanner *sc);
@@ -130,6 +135,10 @@ void rec_box_write_json(struct dg_jw *w, const char *key, struct rec_box b);
 
 /* The ink mask of the last rec_scan (255 ink, 0 paper, after line removal), owned by sc. */
 const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc);
+
+/* How many network inputs the last rec_scan had, and how many of them took an answer of the frame
+ * before it (rec_params.reuse). */
+void rec_scanner_counts(const struct rec_scanner *sc, int *inputs, int *reused);
 
 /* Reads grey into *r (overwritten). Fails only on allocation failure or a model that is not a
  * 1x28x28 -> 10 digit model; an image without digits gives an empty result. */
