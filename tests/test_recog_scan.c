@@ -1230,7 +1230,8 @@ static void add_noise(struct vis_image *img, unsigned seed, int amp)
  * frames with fresh noise by a live scanner and by one reading every frame afresh. The first frame
  * reuses nothing; the next, the same view with other noise, takes most of its answers from the
  * first and reads as the fresh scanner does; a different view reuses nothing that is not there
- * and reads as the fresh one; after a still read without reuse between frames, nothing is reused. */
+ * and reads as the fresh one; after a still read without reuse between frames, nothing is reused.
+ */
 static void test_reuse_between_frames(void **state)
 {
     (void)state;

@@ -41,7 +41,8 @@ static const char *const HELP =
     "  --log FILE             append each locked number to FILE as a JSON line: t, text,\n"
     "                         confidence, box\n"
     "  --fresh                read every frame's candidates afresh (by default one that looks\n"
-    "                         as it did in the last frame takes the network's sure answer of then)\n"
+    "                         as it did in the last frame takes the network's sure answer of "
+    "then)\n"
     "Keys: q/Esc quit, space pause, s snapshot, c copy the last locked number, l clear the\n"
     "      reading log, r centre box, i polarity, +/- sensitivity,\n"
     "      m mirror, f fullscreen, h help.\n";
@@ -81,14 +82,22 @@ int cmd_live(int argc, char **argv)
     cfg.source.kind = MEDIA_SOURCE_CAMERA;
     cfg.source.seed = 1;
     static const struct option longs[] = {
-        {"camera", 1, 0, 'c'},     {"video", 1, 0, 'v'},
-        {"demo", 0, 0, 'd'},       {"size", 1, 0, 'S'},
-        {"fps", 1, 0, 'F'},        {"model", 1, 0, 'm'},
-        {"headless", 0, 0, 'H'},   {"json", 0, 0, 'j'},
-        {"record", 1, 0, 'r'},     {"frames", 1, 0, 'n'},
-        {"screenshot", 1, 0, 'o'}, {"font", 1, 0, 'f'},
-        {"loop", 0, 0, 'l'},       {"help", 0, 0, 'h'},
-        {"log", 1, 0, 'L'},        {"fresh", 0, 0, 'R'},
+        {"camera", 1, 0, 'c'},
+        {"video", 1, 0, 'v'},
+        {"demo", 0, 0, 'd'},
+        {"size", 1, 0, 'S'},
+        {"fps", 1, 0, 'F'},
+        {"model", 1, 0, 'm'},
+        {"headless", 0, 0, 'H'},
+        {"json", 0, 0, 'j'},
+        {"record", 1, 0, 'r'},
+        {"frames", 1, 0, 'n'},
+        {"screenshot", 1, 0, 'o'},
+        {"font", 1, 0, 'f'},
+        {"loop", 0, 0, 'l'},
+        {"help", 0, 0, 'h'},
+        {"log", 1, 0, 'L'},
+        {"fresh", 0, 0, 'R'},
         {0, 0, 0, 0},
     };
     opterr = 0;

@@ -120,7 +120,8 @@ int rec_is_digit_model(const struct nn_model *model);
 struct rec_scanner;
 /* The scanner keeps a reference to model (which must outlive it), a packed copy of its weights for
  * fast inference (nn_infer: make a new scanner after the weights change), its own workspace and,
- * with p->reuse, the network's answers of the last image it read (for the next frame of a video). */
+ * with p->reuse, the network's answers of the last image it read (for the next frame of a video).
+ */
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out);
 void rec_scanner_free(struct rec_scanner *sc);
