@@ -450,7 +450,7 @@ static void answer_reusing(struct rec_scanner *sc, int first, int n)
         const int j = find_seen(sc, x, sc->in_box[i], ink_of(x));
         if (j >= 0) {
             const struct rec_seen *e = &sc->seen[l][j];
-            memcpy(sc->answer[i], e->prob, sizeof e->prob);
+            memcpy(sc->answer[i], e->prob, (size_t)sc->model->n_classes * sizeof e->prob[0]);
             remember(sc, sc->seen_x[l] + (size_t)j * 784, e->ink, sc->in_box[i], e->prob);
             sc->n_reused++;
             continue;
