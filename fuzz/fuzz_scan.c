@@ -5,7 +5,8 @@
  * gives a picture of at most VIS_MAX_PIXELS; every digit read is 0..9 with a confidence in [0, 1]
  * and a box inside the picture; every number is digits only and made of its digits; the JSON
  * parses. Pictures over 512x512 are decoded but not read (the fuzzer's time is better spent on
- * many small ones). */
+ * many small ones). Inputs of odd size are read as live reads video (rec_live_params: the last
+ * input's answers reused where they fit), of even size as stills. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct nn_model *model;
 static struct rec_scanner *scanner;
 static struct rec_result *result;
+static struct rec_params still, live;
 
 static void set_up(void)
 {
@@ -27,10 +29,10 @@ static void set_up(void)
     nn_set_threads(1);
     if (nn_model_load(path, &model, NULL, NULL) != DG_OK)
         abort(); /* run from the repository root, or set FUZZ_MODEL */
-    struct rec_params p;
-    rec_default_params(&p);
+    rec_default_params(&still);
+    rec_live_params(&live);
     result = malloc(sizeof *result);
-    if (!result || rec_scanner_new(model, &p, &scanner) != DG_OK)
+    if (!result || rec_scanner_new(model, &still, &scanner) != DG_OK)
         abort();
 }
 
@@ -50,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vis_image_destroy(&img);
         return 0;
     }
+    rec_scanner_set_params(scanner, size % 2 ? &live : &still);
     if (rec_scan(scanner, &img, result) != DG_OK)
         abort();
     const struct rec_result *r = result;
