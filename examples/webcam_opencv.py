@@ -12,7 +12,7 @@ source = sys.argv[1] if len(sys.argv) > 1 else 0          # a file, or the first
 capture = cv2.VideoCapture(source)
 if not capture.isOpened():
     sys.exit(f"webcam_opencv.py: cannot open {source!r} (no camera? name a video file)")
-reader = digits.Reader()
+reader = digits.Reader(video=True)                      # frames: sure answers carried over
 last = None
 while True:
     ok, frame = capture.read()

@@ -196,6 +196,69 @@ static void test_reads_a_page_in_every_format(void **state)
     digits_reader_close(rd);
 }
 
+/* The page with sensor noise of up to +-3 grey levels (a fixed pseudo-random sequence). */
+static void noisy_page(uint8_t *out, unsigned seed)
+{
+    for (size_t i = 0; i < (size_t)W * H; i++) {
+        seed = seed * 1103515245u + 12345u;
+        const int v = page[i] + (int)((seed >> 16) % 7u) - 3;
+        out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+/* How many digits of b have the same box as a's digit in the same place and the very same
+ * probability for their second likeliest digit (a tiny number that any change of the input
+ * moves): answers taken over from a, not read again. */
+static int answers_kept(const digits_result *a, const digits_result *b)
+{
+    int n = 0;
+    for (int i = 0; i < a->n_digits && i < b->n_digits; i++)
+        n += !memcmp(a->digits[i].box, b->digits[i].box, sizeof a->digits[i].box) &&
+             a->digits[i].top3_p[1] == b->digits[i].top3_p[1];
+    return n;
+}
+
+/* Frames of one video (digits_reader_set_video): the page twice with other noise. A reader in
+ * video mode reads the second frame's digits and number as one reading afresh does, keeping the
+ * first frame's answers for them; afresh, the answers change with the noise. Video mode off
+ * again: afresh. */
+static void test_video_frames(void **state)
+{
+    (void)state;
+    digits_reader *video = open_default(), *fresh = open_default();
+    static uint8_t f1[W * H], f2[W * H];
+    noisy_page(f1, 1u);
+    noisy_page(f2, 2u);
+    assert_int_equal(digits_reader_set_video(video, 1), DIGITS_OK);
+    digits_result *v1 = NULL, *v2 = NULL, *a1 = NULL, *a2 = NULL, *v3 = NULL, *v4 = NULL;
+    assert_int_equal(digits_read(video, f1, W, H, W, DIGITS_GREY, &v1), DIGITS_OK);
+    assert_int_equal(digits_read(video, f2, W, H, W, DIGITS_GREY, &v2), DIGITS_OK);
+    assert_int_equal(digits_read(fresh, f1, W, H, W, DIGITS_GREY, &a1), DIGITS_OK);
+    assert_int_equal(digits_read(fresh, f2, W, H, W, DIGITS_GREY, &a2), DIGITS_OK);
+    assert_int_equal(v2->n_numbers, 1);
+    assert_string_equal(v2->numbers[0].text, PAGE_NUMBER);
+    assert_int_equal(v2->n_digits, a2->n_digits);
+    for (int i = 0; i < v2->n_digits; i++) {
+        assert_int_equal(v2->digits[i].digit, a2->digits[i].digit);
+        assert_memory_equal(v2->digits[i].box, a2->digits[i].box, sizeof v2->digits[i].box);
+    }
+    const int kept_video = answers_kept(v1, v2), kept_fresh = answers_kept(a1, a2);
+    print_message("answers kept from the first frame: video %d of %d, afresh %d\n", kept_video,
+                  v2->n_digits, kept_fresh);
+    assert_true(kept_video >= 3);
+    assert_true(kept_fresh < kept_video);
+    assert_int_equal(digits_reader_set_video(video, 0), DIGITS_OK);
+    assert_int_equal(digits_read(video, f1, W, H, W, DIGITS_GREY, &v3), DIGITS_OK);
+    assert_int_equal(digits_read(video, f2, W, H, W, DIGITS_GREY, &v4), DIGITS_OK);
+    assert_int_equal(answers_kept(v3, v4), kept_fresh);
+    assert_int_equal(digits_reader_set_video(NULL, 1), DIGITS_EARG);
+    digits_result *all[] = {v1, v2, a1, a2, v3, v4};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        digits_result_free(all[k]);
+    digits_reader_close(video);
+    digits_reader_close(fresh);
+}
+
 static void test_bad_images_refused(void **state)
 {
     (void)state;
@@ -334,6 +397,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_open),
         cmocka_unit_test(test_reads_a_page_in_every_format),
+        cmocka_unit_test(test_video_frames),
         cmocka_unit_test(test_bad_images_refused),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_classify),

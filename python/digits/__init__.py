@@ -81,6 +81,7 @@ def _load():
     lib.digits_reader_open.argtypes = [ctypes.c_char_p, c_int, ctypes.POINTER(P)]
     lib.digits_reader_close.argtypes = [P]
     lib.digits_reader_set_min_confidence.argtypes = [P, ctypes.c_float]
+    lib.digits_reader_set_video.argtypes = [P, c_int]
     lib.digits_read.argtypes = [P, P, c_int, c_int, c_size_t, c_int,
                                 ctypes.POINTER(ctypes.POINTER(_Result))]
     lib.digits_read_file.argtypes = [P, ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(_Result))]
@@ -144,14 +145,24 @@ class Reader:
 
     model: a safetensors file written by `digits train` (None: the installed robust model, or
     $DIGITS_ROOT/models/robust.safetensors). threads: OpenMP threads per image (0: all cores).
-    min_confidence: below this a candidate is not reported as a digit (0.5)."""
+    min_confidence: below this a candidate is not reported as a digit (0.5). video: the images
+    read are frames of one video, as `digits live` reads them (see set_video)."""
 
-    def __init__(self, model=None, threads=1, min_confidence=None):
+    def __init__(self, model=None, threads=1, min_confidence=None, video=False):
         self._rd = ctypes.c_void_p()
         path = None if model is None else os.fsencode(model)
         _check(_lib.digits_reader_open(path, int(threads), ctypes.byref(self._rd)))
         if min_confidence is not None:
             _check(_lib.digits_reader_set_min_confidence(self._rd, float(min_confidence)))
+        if video:
+            self.set_video(True)
+
+    def set_video(self, on=True):
+        """With on, the images read next are frames of one video: a candidate that looks as it
+        did in the frame before takes the network's sure answer of then instead of being read
+        again (a third to two thirds less network work on hand-held video; a few readings in a
+        thousand differ). Off (the default), every image is read afresh."""
+        _check(_lib.digits_reader_set_video(self._handle(), 1 if on else 0))
 
     def close(self):
         """Frees the reader now rather than when it is collected."""

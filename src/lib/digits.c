@@ -133,6 +133,17 @@ int digits_reader_set_min_confidence(digits_reader *rd, float min_confidence)
     return DG_OK;
 }
 
+int digits_reader_set_video(digits_reader *rd, int on)
+{
+    if (!rd)
+        return dg_fail(DG_EARG, "digits_reader_set_video: reader is NULL");
+    struct rec_params live;
+    rec_live_params(&live);
+    rd->params.reuse = on ? live.reuse : 0.0f;
+    rec_scanner_set_params(rd->sc, &rd->params);
+    return DG_OK;
+}
+
 /* Bytes per pixel of a format, and where red and blue are; 0 for an unknown format. */
 static int format_bytes(enum digits_format f, int *r_at, int *b_at)
 {

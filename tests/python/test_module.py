@@ -87,6 +87,33 @@ def test_read_arrays_in_every_layout(scenes, reader):
         assert as_scan(reader.read(grey)) == as_scan(reader.read(np.ascontiguousarray(grey)))
 
 
+def test_video_mode(scenes):
+    """Reader(video=True) reads frames of one video: a scene twice with other noise reads as a
+    reader reading afresh reads it, and most digits keep the first frame's answers (the second
+    likeliest digit's probability, which any change of the input moves, stays the same)."""
+    bgr = cv2.imread([p for p in scenes if p.endswith(".png")][0], cv2.IMREAD_COLOR)
+    rng = np.random.default_rng(5)
+    frames = [np.clip(bgr.astype(np.int16) + rng.integers(-3, 4, bgr.shape), 0, 255)
+              .astype(np.uint8) for _ in range(2)]
+    with digits.Reader(video=True) as video, digits.Reader() as fresh:
+        v = [video.read(f) for f in frames]
+        a = [fresh.read(f) for f in frames]
+        assert [(d["digit"], d["box"]) for d in v[1]["digits"]] == \
+               [(d["digit"], d["box"]) for d in a[1]["digits"]]
+        assert [n["text"] for n in v[1]["numbers"]] == [n["text"] for n in a[1]["numbers"]]
+
+        def kept(r0, r1):
+            return sum(d0["box"] == d1["box"] and d0["top3"][1] == d1["top3"][1]
+                       for d0, d1 in zip(r0["digits"], r1["digits"]))
+        assert len(v[1]["digits"]) >= 5
+        assert kept(*v) * 2 >= len(v[1]["digits"])
+        assert kept(*a) < kept(*v)
+        video.set_video(False)
+        assert kept(*[video.read(f) for f in frames]) == kept(*a)
+    with pytest.raises(ValueError):
+        video.set_video(True)
+
+
 def test_errors_are_exceptions(reader, tmp_path):
     with pytest.raises(digits.DigitsError) as e:
         digits.Reader(model=str(tmp_path / "missing.safetensors"))
