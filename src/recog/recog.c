@@ -124,13 +124,15 @@ struct rec_scanner {
     int blob_of[REC_MAX_CANDIDATES]; /* ... each reading's (-1: none) */
     /* the network's answers (rec_params.reuse): seen[last] the last frame's, seen[!last] this
        frame's so far (inputs in seen_x); fresh_x holds a batch of inputs not seen before, the
-       inputs fresh_of[..], and answer[i] is input i's answer, fresh or not */
+       inputs fresh_of[..] with their sums fresh_ink[..], and answer[i] is input i's answer, fresh
+       or not */
     struct rec_seen *seen[2];
     float *seen_x[2];
     int n_seen[2], last;
     int n_inputs, n_reused; /* this scan's network inputs, and those that took a seen answer */
     float *fresh_x;
     int fresh_of[REC_BATCH];
+    float fresh_ink[REC_BATCH];
     float answer[REC_MAX_CANDIDATES][REC_CLASSES_WITH_TWO];
 };
 
@@ -436,7 +438,7 @@ static void answer_fresh(struct rec_scanner *sc, int m)
         const int i = sc->fresh_of[k];
         const float *x = sc->fresh_x + (size_t)k * 784, *pr = prob + (size_t)k * n_classes;
         memcpy(sc->answer[i], pr, (size_t)n_classes * sizeof *pr);
-        remember(sc, x, ink_of(x), sc->in_box[i], pr);
+        remember(sc, x, sc->fresh_ink[k], sc->in_box[i], pr);
     }
 }
 
@@ -447,7 +449,8 @@ static void answer_reusing(struct rec_scanner *sc, int first, int n)
     int m = 0;
     for (int i = first; i < first + n; i++) {
         const float *x = sc->x + (size_t)i * 784;
-        const int j = find_seen(sc, x, sc->in_box[i], ink_of(x));
+        const float ink = ink_of(x);
+        const int j = find_seen(sc, x, sc->in_box[i], ink);
         if (j >= 0) {
             const struct rec_seen *e = &sc->seen[l][j];
             memcpy(sc->answer[i], e->prob, (size_t)sc->model->n_classes * sizeof e->prob[0]);
@@ -456,6 +459,7 @@ static void answer_reusing(struct rec_scanner *sc, int first, int n)
             continue;
         }
         memcpy(sc->fresh_x + (size_t)m * 784, x, 784 * sizeof *x);
+        sc->fresh_ink[m] = ink;
         sc->fresh_of[m++] = i;
         if (m == REC_BATCH) {
             answer_fresh(sc, m);
