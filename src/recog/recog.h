@@ -67,6 +67,9 @@ struct rec_params {
                              round a number) is rejected; 0: not */
     int reject_clutter;   /* 1: a reading with texture on three or four sides of it, not paper
                              (a desk, a photograph), is rejected; 0: not */
+    int reject_corners;   /* 1: a reading with something as dark as its ink on two sides of its
+                             box, paper on another (the dark side of a sheet's corner), is
+                             rejected; 0: only tall thin ones with it on one side are */
     float reuse; /* video: a network input within this mean absolute difference (grey levels
                     0..1) of one the network read in the last frame, its box in the same place,
                     takes that answer when it was sure (0: every input read afresh, as stills) */
