@@ -581,8 +581,8 @@ static void test_words_not_read(void **state)
     /* where the printed word is in the fixture: x0, y0, x1, y1 */
     static const int word[4] = {130, 60, 210, 100};
     struct fixture_reading got[2];
-    read_both_ways(ROBUST, "printed-words-beside-digits.jpg", no_words, word, (const char *[]){"618", "61"},
-                   2, got);
+    read_both_ways(ROBUST, "printed-words-beside-digits.jpg", no_words, word,
+                   (const char *[]){"618", "61"}, 2, got);
     print_message("readings in the word: %d (%d without the rule); numbers read: %d of 2\n",
                   got[0].inside, got[1].inside, got[0].numbers);
     assert_int_equal(got[0].inside, 0);
@@ -683,7 +683,8 @@ static void test_number_in_one_blob(void **state)
 {
     (void)state;
     struct fixture_reading got[2];
-    read_both_ways(ROBUST, "number-in-one-blob.jpg", no_cut_runs, NULL, (const char *[]){"980"}, 1, got);
+    read_both_ways(ROBUST, "number-in-one-blob.jpg", no_cut_runs, NULL, (const char *[]){"980"}, 1,
+                   got);
     print_message("980 %s with the stage (%d digits), %s without (%d)\n",
                   got[0].numbers ? "read" : "not read", got[0].digits,
                   got[1].numbers ? "read" : "not read", got[1].digits);
@@ -724,8 +725,8 @@ static void test_clutter_not_read(void **state)
     /* where the numbers are written: x0, y0, x1, y1 */
     static const int written[4] = {470, 100, 620, 155};
     struct fixture_reading got[2];
-    read_both_ways(ROBUST, "clutter-beside-sheet.jpg", no_clutter, written, (const char *[]){"85", "617"},
-                   2, got);
+    read_both_ways(ROBUST, "clutter-beside-sheet.jpg", no_clutter, written,
+                   (const char *[]){"85", "617"}, 2, got);
     const int outside[2] = {got[0].digits - got[0].inside, got[1].digits - got[1].inside};
     print_message(
         "readings off the numbers: %d (%d without the rule); numbers read: %d of 2 (%d)\n",

@@ -1432,8 +1432,8 @@ static const float WORD_SURE = 0.95f;
  * was lost; false readings removed: real-tune 10 / 7, other-tune 5 / 7, world-tune 0 / 1,
  * real-empty-tune 11 / 8 (of 110 / 146). With every reading (no bar) 42 / 42 removed for 4 / 4
  * digits lost (a 0 beside the rest of its number in one blob the network turned down, a 0 after a
- * bracket), with a bar of 0.999 40 / 39 for 0 / 2; any digit beside a sure letter, not only 0 and 1:
- * not tried, a 5 or 2 beside a letter is as often a number's unit ("5 kg"). */
+ * bracket), with a bar of 0.999 40 / 39 for 0 / 2; any digit beside a sure letter, not only 0 and
+ * 1: not tried, a 5 or 2 beside a letter is as often a number's unit ("5 kg"). */
 static const float LETTER_DIGIT_SURE = 0.99f;
 /* Letters of a word stand within LETTER_GAP heights of each other: 0.3 (WORD_GAP) left a small
  * printed o 4 px from the n of "Monday" (13 px tall) out of its word. At 0.5: build/other-tune
@@ -1496,10 +1496,10 @@ static void words_of(const struct rec_result *r, int n, unsigned char *in_word)
         const int tie = w->n_junk == w->n_read;
         const int letters_read = w->n_letter_like == w->n_read && w->sure_junk >= WORD_SURE &&
                                  w->sure_read < LETTER_DIGIT_SURE;
-        in_word[i] = r->digits[i].digit >= 0 &&
-                     (w->n_junk > w->n_read || (tie && w->n_junk >= WORD_TIE) ||
-                      (tie && w->sure_junk >= WORD_SURE && w->sure_read < WORD_SURE) ||
-                      letters_read);
+        in_word[i] =
+            r->digits[i].digit >= 0 &&
+            (w->n_junk > w->n_read || (tie && w->n_junk >= WORD_TIE) ||
+             (tie && w->sure_junk >= WORD_SURE && w->sure_read < WORD_SURE) || letters_read);
     }
     chains_of(r, n, ROW_GAP, ROW_SAME_H, 60, root, c);
     for (int i = 0; i < n; i++) {
