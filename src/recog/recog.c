@@ -1428,15 +1428,16 @@ static const float WORD_SURE = 0.95f;
 /* A chain whose readings are all 0s and 1s (the digits every Latin font has as letters: o, O, l,
  * I) beside a letter WORD_SURE sure it is not a digit is a word when none of its readings is
  * LETTER_DIGIT_SURE sure ("flow", "Sol", "Gobi": the word rules above count its o and l as two
- * readings against one letter). A reading the network thinks likelier not a digit, read only
- * because it stands beside one (rec_accept_beside_digits: the B of "Bob" as 6 beside its o's 0),
- * counts as a 0 or 1 here: on the tuning sets 2 / 10 more false readings removed and on the report
- * sets 4 / 9, no digit lost on either. On the tuning sets (2026-12-06, robust / fast) no digit read right
+ * readings against one letter). On the tuning sets (2026-12-06, robust / fast) no digit read right
  * was lost; false readings removed: real-tune 10 / 7, other-tune 5 / 7, world-tune 0 / 1,
  * real-empty-tune 11 / 8 (of 110 / 146). With every reading (no bar) 42 / 42 removed for 4 / 4
  * digits lost (a 0 beside the rest of its number in one blob the network turned down, a 0 after a
  * bracket), with a bar of 0.999 40 / 39 for 0 / 2; any digit beside a sure letter, not only 0 and
- * 1: not tried, a 5 or 2 beside a letter is as often a number's unit ("5 kg"). */
+ * 1: not tried, a 5 or 2 beside a letter is as often a number's unit ("5 kg"). A reading the
+ * network thinks likelier not a digit, read only because it stands beside one
+ * (rec_accept_beside_digits: the B of "Bob" as 6 beside its o's 0), counts as a 0 or 1 here: 2 /
+ * 10 more false readings removed on the tuning sets and 4 / 9 on the report sets, no digit lost on
+ * either. */
 static const float LETTER_DIGIT_SURE = 0.99f;
 /* Letters of a word stand within LETTER_GAP heights of each other: 0.3 (WORD_GAP) left a small
  * printed o 4 px from the n of "Monday" (13 px tall) out of its word. At 0.5: build/other-tune
