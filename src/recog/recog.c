@@ -1347,13 +1347,10 @@ static float strip_paper(const struct vis_image *grey, const struct vis_image *m
  * points of world-tune's digits. */
 static const float EDGE_WIDE_RATIO = 0.25f;
 enum { EDGE_WIDE_SIDES = 2 };
-static int is_edge(const struct rec_scanner *sc, const struct vis_image *grey,
-                   const struct rec_digit *d, int light)
+/* The mean grey level (ink high) of the ink mask's pixels in box b; -1 when it holds none. */
+static float mask_ink(const struct rec_scanner *sc, const struct vis_image *grey,
+                      const struct rec_box *b, int light)
 {
-    const struct rec_box *b = &d->box;
-    const int thin = b->w * 2 <= b->h;
-    if (!thin && !sc->p.reject_corners)
-        return 0;
     long ink = 0, n = 0;
     for (int y = b->y; y < b->y + b->h; y++)
         for (int x = b->x; x < b->x + b->w; x++)
@@ -1362,7 +1359,15 @@ static int is_edge(const struct rec_scanner *sc, const struct vis_image *grey,
                 ink += light ? 255 - v : v;
                 n++;
             }
-    if (!n)
+    return n ? (float)ink / (float)n : -1.0f;
+}
+
+static int is_edge(const struct rec_scanner *sc, const struct vis_image *grey,
+                   const struct rec_digit *d, int light)
+{
+    const struct rec_box *b = &d->box;
+    const int thin = b->w * 2 <= b->h;
+    if (!thin && !sc->p.reject_corners)
         return 0;
     const int s = b->h / 5 > 2 ? b->h / 5 : 2, x1 = b->x + b->w, y1 = b->y + b->h;
     const int n_sides = thin ? 2 : 4; /* left, right, then above and below */
@@ -1373,13 +1378,15 @@ static int is_edge(const struct rec_scanner *sc, const struct vis_image *grey,
         side[2] = strip_paper(grey, &sc->mask, light, b->x, x1, b->y - s, b->y);
         side[3] = strip_paper(grey, &sc->mask, light, b->x, x1, y1, y1 + s);
     }
-    const float iv = (float)ink / (float)n;
-    float hi = 0.0f;
-    for (int k = 0; k < n_sides; k++) {
+    for (int k = 0; k < n_sides; k++)
         if (side[k] < 0)
             return 0;
-        hi = side[k] - iv > hi ? side[k] - iv : hi;
-    }
+    const float iv = mask_ink(sc, grey, b, light);
+    if (iv < 0)
+        return 0;
+    float hi = 0.0f;
+    for (int k = 0; k < n_sides; k++)
+        hi = fmaxf(hi, side[k] - iv);
     const float ratio = thin ? EDGE_RATIO : EDGE_WIDE_RATIO;
     int dark = 0;
     for (int k = 0; k < n_sides; k++)
