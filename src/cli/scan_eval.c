@@ -31,6 +31,8 @@ static const char *const HELP =
     "  --contrast N          ink is at least N grey levels darker than the paper behind it "
     "(default 16)\n"
     "  --share X             ... and X of the strongest stroke nearby (default 0.3)\n"
+    "  --again X[,Y]         find the ink again at these shares of the strongest stroke and keep\n"
+    "                        the sure readings the first reading lacks (default 0.5,0.15; 0: off)\n"
     "  --sharpen X           unsharp mask of this amount on the candidates before they are read\n"
     "                        (default 0.6; 0 = off)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
@@ -566,19 +568,42 @@ struct options {
 
 /* Parses argv into *o and the mining settings of *mined: -1 to go on, or the exit status (help
  * printed, or a usage error said). */
+/* --again X[,Y]: the shares of stage 7's passes into shares (those not given 0). */
+static int again_option(const char *cmd, const char *arg, float *shares)
+{
+    char buf[64];
+    if (strlen(arg) >= sizeof buf)
+        return cli_usage(cmd, "--again wants up to %d numbers from 0 to 1 joined by commas",
+                         REC_AGAIN_PASSES);
+    strcpy(buf, arg);
+    int k = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        double v;
+        if (k == REC_AGAIN_PASSES || cli_parse_double(t, 0.0, 1.0, &v))
+            return cli_usage(cmd,
+                             "--again wants up to %d numbers from 0 to 1 joined by commas, "
+                             "not '%s'",
+                             REC_AGAIN_PASSES, arg);
+        shares[k++] = (float)v;
+    }
+    if (k == 0)
+        return cli_usage(cmd, "--again wants a number from 0 to 1 (0: no second look)");
+    while (k < REC_AGAIN_PASSES)
+        shares[k++] = 0.0f;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o, struct mine *mined)
 {
     const char *cmd = "scan-eval";
     o->model_path = cli_scan_model();
     rec_default_params(&o->params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'},
-        {"verbose", 0, 0, 'v'},     {"window", 1, 0, 'w'},
-        {"help", 0, 0, 'h'},        {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},
-        {"share", 1, 0, 's'},       {"sharpen", 1, 0, 'S'},
-        {"hard", 1, 0, 'H'},        {"pairs", 1, 0, 'P'},
-        {"keep-closed", 0, 0, 'K'}, {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
+        {"window", 1, 0, 'w'},      {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
+        {"sharpen", 1, 0, 'S'},     {"hard", 1, 0, 'H'},           {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'}, {"again", 1, 0, 'A'},          {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -627,6 +652,10 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
             o->params.threshold.share = (float)v;
             break;
         }
+        case 'A':
+            if ((bad = again_option(cmd, optarg, o->params.again_shares)))
+                return bad;
+            break;
         case 'S': {
             double v;
             if ((bad = cli_number_option(cmd, "--sharpen", optarg, 0.0, 4.0, &v)))
