@@ -3,10 +3,14 @@
  * then the time per frame over every image and repeat: median and p99; then the median of each
  * segmentation stage run alone on the same frames (threshold, line removal, components), so the
  * rest of the frame's time is the candidates and the network.
- * Usage: bench_scan MODEL REPEATS IMAGE... */
+ * --live reads as digits live and the browser's camera do (rec_live_params: no stage 7, lone 1s
+ * rejected; no answers reused, since the images are not frames of one video); by default as
+ * digits scan does (rec_default_params).
+ * Usage: bench_scan [--live] MODEL REPEATS IMAGE... */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn.h"
 #include "recog.h"
@@ -63,8 +67,10 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
 
 int main(int argc, char **argv)
 {
+    const int live = argc > 1 && !strcmp(argv[1], "--live");
+    argc -= live, argv += live;
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_scan MODEL REPEATS IMAGE...\n");
+        fprintf(stderr, "usage: bench_scan [--live] MODEL REPEATS IMAGE...\n");
         return 2;
     }
     const int repeats = atoi(argv[2]), n_img = argc - 3;
@@ -79,7 +85,12 @@ int main(int argc, char **argv)
         return 1;
     }
     struct rec_params p;
-    rec_default_params(&p);
+    if (live) {
+        rec_live_params(&p);
+        p.reuse = 0.0f;
+    } else {
+        rec_default_params(&p);
+    }
     struct rec_scanner *sc;
     struct rec_result *r = malloc(sizeof *r);
     struct vis_image *img = calloc((size_t)n_img, sizeof *img);
