@@ -3,10 +3,10 @@
  * then the time per frame over every image and repeat: median and p99; then the median of each
  * segmentation stage run alone on the same frames (threshold, line removal, components), so the
  * rest of the frame's time is the candidates and the network.
- * --live reads as digits live and the browser's camera do (rec_live_params: no stage 7, lone 1s
- * rejected; no answers reused, since the images are not frames of one video); by default as
- * digits scan does (rec_default_params).
- * Usage: bench_scan [--live] MODEL REPEATS IMAGE... */
+ * --live reads as digits live does (rec_live_params: lone 1s rejected, stage 7's readings kept at
+ * 0.999; no answers reused, since the images are not frames of one video), --quick without stage
+ * 7 (`digits live --quick`, the browser); by default as digits scan does (rec_default_params).
+ * Usage: bench_scan [--live] [--quick] MODEL REPEATS IMAGE... */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +67,14 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
 
 int main(int argc, char **argv)
 {
-    const int live = argc > 1 && !strcmp(argv[1], "--live");
-    argc -= live, argv += live;
+    int live = 0, quick = 0;
+    while (argc > 1 && (!strcmp(argv[1], "--live") || !strcmp(argv[1], "--quick"))) {
+        live |= !strcmp(argv[1], "--live");
+        quick |= !strcmp(argv[1], "--quick");
+        argc--, argv++;
+    }
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_scan [--live] MODEL REPEATS IMAGE...\n");
+        fprintf(stderr, "usage: bench_scan [--live] [--quick] MODEL REPEATS IMAGE...\n");
         return 2;
     }
     const int repeats = atoi(argv[2]), n_img = argc - 3;
@@ -91,6 +95,9 @@ int main(int argc, char **argv)
     } else {
         rec_default_params(&p);
     }
+    if (quick)
+        for (int k = 0; k < REC_AGAIN_PASSES; k++)
+            p.again_shares[k] = 0.0f;
     struct rec_scanner *sc;
     struct rec_result *r = malloc(sizeof *r);
     struct vis_image *img = calloc((size_t)n_img, sizeof *img);

@@ -25,6 +25,7 @@ struct app_config {
     const char *snapshot_dir; /* where `s` saves (nullable: the current directory) */
     const char *log;          /* nullable: each locked number appended as a JSON line */
     int fresh; /* every frame read afresh: no answer of the last frame reused (rec_params.reuse) */
+    int quick; /* each frame's ink found once (no stage 7), as the browser reads */
 };
 
 /* Runs until q/Esc/closing the window/Ctrl-C, the end of a video, or cfg->frames. Returns DG_OK,

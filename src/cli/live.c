@@ -43,6 +43,9 @@ static const char *const HELP =
     "  --fresh                read every frame's candidates afresh (by default one that looks\n"
     "                         as it did in the last frame takes the network's sure answer of "
     "then)\n"
+    "  --quick                find each frame's ink once, as the browser does (by default a\n"
+    "                         frame with candidates turned down is looked at again at two more\n"
+    "                         ink thresholds: more of a desk's digits, 2-3 times the time)\n"
     "Keys: q/Esc quit, space pause, s snapshot, c copy the last locked number, l clear the\n"
     "      reading log, r centre box, i polarity, +/- sensitivity,\n"
     "      m mirror, f fullscreen, h help.\n";
@@ -82,23 +85,12 @@ int cmd_live(int argc, char **argv)
     cfg.source.kind = MEDIA_SOURCE_CAMERA;
     cfg.source.seed = 1;
     static const struct option longs[] = {
-        {"camera", 1, 0, 'c'},
-        {"video", 1, 0, 'v'},
-        {"demo", 0, 0, 'd'},
-        {"size", 1, 0, 'S'},
-        {"fps", 1, 0, 'F'},
-        {"model", 1, 0, 'm'},
-        {"headless", 0, 0, 'H'},
-        {"json", 0, 0, 'j'},
-        {"record", 1, 0, 'r'},
-        {"frames", 1, 0, 'n'},
-        {"screenshot", 1, 0, 'o'},
-        {"font", 1, 0, 'f'},
-        {"loop", 0, 0, 'l'},
-        {"help", 0, 0, 'h'},
-        {"log", 1, 0, 'L'},
-        {"fresh", 0, 0, 'R'},
-        {0, 0, 0, 0},
+        {"camera", 1, 0, 'c'},   {"video", 1, 0, 'v'},      {"demo", 0, 0, 'd'},
+        {"size", 1, 0, 'S'},     {"fps", 1, 0, 'F'},        {"model", 1, 0, 'm'},
+        {"headless", 0, 0, 'H'}, {"json", 0, 0, 'j'},       {"record", 1, 0, 'r'},
+        {"frames", 1, 0, 'n'},   {"screenshot", 1, 0, 'o'}, {"font", 1, 0, 'f'},
+        {"loop", 0, 0, 'l'},     {"help", 0, 0, 'h'},       {"log", 1, 0, 'L'},
+        {"fresh", 0, 0, 'R'},    {"quick", 0, 0, 'Q'},      {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -145,6 +137,7 @@ int cmd_live(int argc, char **argv)
         case 'f': cfg.font = optarg; break;
         case 'L': cfg.log = optarg; break;
         case 'R': cfg.fresh = 1; break;
+        case 'Q': cfg.quick = 1; break;
         case 'l': cfg.source.loop = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         case ':':

@@ -40,6 +40,7 @@ void rec_default_params(struct rec_params *p)
     p->reject_corners = 1;
     p->again_shares[0] = 0.5f;
     p->again_shares[1] = 0.15f;
+    p->again_sure = 0.99f;
     p->reuse = 0.0f;
 }
 
@@ -47,7 +48,7 @@ void rec_live_params(struct rec_params *p)
 {
     rec_default_params(p);
     p->lone_one_sure = 2.0f;
-    p->again_shares[0] = p->again_shares[1] = 0.0f;
+    p->again_sure = 0.999f;
     p->reuse = 0.04f;
 }
 
@@ -472,9 +473,9 @@ static void answer_reusing(struct rec_scanner *sc, int first, int n)
             continue;
         }
         if (sc->again && (j = find_seen(sc, !l, AGAIN_REUSE, x, sc->in_box[i], ink)) >= 0) {
+            /* this frame's own answer: not counted as reused from the last frame */
             memcpy(sc->answer[i], sc->seen[!l][j].prob,
                    (size_t)sc->model->n_classes * sizeof sc->seen[!l][j].prob[0]);
-            sc->n_reused++;
             continue;
         }
         memcpy(sc->fresh_x + (size_t)m * 784, x, 784 * sizeof *x);
@@ -1991,13 +1992,13 @@ static void copy_result(struct rec_result *to, const struct rec_result *from)
  * pencil digit beside bold print falls under the share of the strongest stroke nearby and breaks
  * up; digits written close and blurred run into one blob that a stricter share would part. So the
  * ink is found again at each of rec_params.again_shares (the same polarity), read through every
- * stage, and a reading AGAIN_SURE sure there is kept where the first reading has no digit, or only
- * digits it is unsure of (under READ_SURE: they make way, as do rejected candidates it overlaps,
- * which would otherwise split a number as marks). Candidates "overlap" when they share more than
- * AGAIN_OVERLAP of the smaller box. Chosen on the tuning sets (2026-12-06; digits read / precision,
- * one pass at 0.5 then one at 0.15 against none, robust; fast's gains were 0.9-1.6 points):
- * build/world-tune 85.11 / 96.16 -> 87.00 / 96.38%, build/real-tune 77.65 / 92.72 -> 79.98 /
- * 92.44%, build/other-tune 83.67 / 93.72 -> 85.14 / 93.78%, build/scenes-tune 97.46 / 99.38 ->
+ * stage, and a reading again_sure (0.99) there is kept where the first reading has no digit, or
+ * only digits it is unsure of (under READ_SURE: they make way, as do rejected candidates it
+ * overlaps, which would otherwise split a number as marks). Candidates "overlap" when they share
+ * more than AGAIN_OVERLAP of the smaller box. Chosen on the tuning sets (2026-12-06; digits read /
+ * precision, one pass at 0.5 then one at 0.15 against none, robust; fast's gains were 0.9-1.6
+ * points): build/world-tune 85.11 / 96.16 -> 87.00 / 96.38%, build/real-tune 77.65 / 92.72 -> 79.98
+ * / 92.44%, build/other-tune 83.67 / 93.72 -> 85.14 / 93.78%, build/scenes-tune 97.46 / 99.38 ->
  * 97.79 / 99.42%; false digits per frame on build/real-empty-tune 0.31 -> 0.34. The passes are
  * chances, not a search: one more pass at 0.4 alone read 0.7 points more of build/world-tune, a
  * 0.5 and a 0.15 pass about one each and together 1.8; other thresholds' windows (20 and 80 px)
@@ -2008,7 +2009,7 @@ static void copy_result(struct rec_result *to, const struct rec_result *from)
  * 97.67%; none without a rejected candidate), and the flat scan benchmark keeps its median
  * (robust 1.88 ms before the stage, 2.69 when every frame was read again, 1.87); in the camera's
  * view 95-98% of the frames are read again, and the tuning sets read as many digits. */
-static const float AGAIN_SURE = 0.99f, AGAIN_OVERLAP = 0.1f;
+static const float AGAIN_OVERLAP = 0.1f;
 enum { AGAIN_AFTER = 2 };
 
 static int overlaps(struct rec_box a, struct rec_box b)
@@ -2019,11 +2020,11 @@ static int overlaps(struct rec_box a, struct rec_box b)
 
 /* Adds the sure readings of o to r's n candidates (any order: stage 6 orders them) as the comment
  * above says; returns the new count. */
-static int add_sure_readings(struct rec_result *r, int n, const struct rec_result *o)
+static int add_sure_readings(struct rec_result *r, int n, const struct rec_result *o, float sure)
 {
     for (int i = 0; i < o->n_digits; i++) {
         const struct rec_digit *d = &o->digits[i];
-        if (d->confidence < AGAIN_SURE)
+        if (d->confidence < sure)
             continue;
         int blocked = 0;
         for (int k = 0; k < n && !blocked; k++)
@@ -2066,7 +2067,7 @@ static int read_again(struct rec_scanner *sc, const struct vis_image *grey, stru
         sc->p.threshold.share = p.again_shares[k];
         sc->again = 1;
         if ((rc = read_as(sc, grey, pol, sc->other)) == DG_OK)
-            n = add_sure_readings(r, n, sc->other);
+            n = add_sure_readings(r, n, sc->other, p.again_sure);
     }
     sc->p = p;
     sc->again = 0;

@@ -75,9 +75,10 @@ struct rec_params {
                              rejected; 0: only tall thin ones with it on one side are */
     float again_shares[REC_AGAIN_PASSES]; /* the ink found again at each of these shares of the
                                              strongest stroke nearby (0: no such pass), and
-                                             the sure readings found there kept where the
-                                             first reading has none or only unsure ones
+                                             the readings at least again_sure there kept where
+                                             the first reading has none or only unsure ones
                                              (stage 7 of rec_scan) */
+    float again_sure;
     float reuse; /* video: a network input within this mean absolute difference (grey levels
                     0..1) of one the network read in the last frame, its box in the same place,
                     takes that answer when it was sure (0: every input read afresh, as stills) */
@@ -86,8 +87,12 @@ void rec_default_params(struct rec_params *p);
 /* The defaults for a camera's frames (digits live, the browser's camera): as rec_default_params
  * but every lone 1 rejected, since read 30 times a second the strokes of clutter that a still's
  * reading can afford as sure lone 1s flicker in as digits (numbers.c), the last frame's sure
- * answers reused for inputs that look the same (reuse 0.04), and the ink found once (no stage 7:
- * its two passes read 2.3 points more of the live tuning desk video for 2.6 times the time). */
+ * answers reused for inputs that look the same (reuse 0.04), and stage 7's readings kept only at
+ * 0.999: on the live tuning videos (bench/compare_live.py, 2026-12-06) the desk's digits read
+ * 79.3 -> 81.3% with the false digits drawn as they were (at 0.99: 81.7%, and 0.27 -> 0.31 false
+ * digits drawn a frame on the real-photo video), for 2.7 times the time of a desk frame (4 -> 11
+ * ms natively; a frame with few candidates turned down, as on a flat sheet, is not read again).
+ * The browser reads each frame once (its page sets again_shares to 0), for phones' sake. */
 void rec_live_params(struct rec_params *p);
 
 struct rec_box {
