@@ -1,13 +1,17 @@
-/* recog.c - from a grey image to digits and numbers. rec_scan runs seven stages, each a function
- * of its own that leaves its results in the scanner: find_ink (threshold and line removal,
- * vision), find_candidates (components, specks and lines dropped, fragments of one digit joined),
- * read_wholes (each candidate's own ink in grey levels MNIST-normalised, one batched forward pass,
- * confidence and top-3), read_cuts (blobs the network is unsure of cut in two, a second batch),
- * choose_readings (whole or cut), reject_by_context (edges of objects, letters of words and
- * keyboards, readings in texture) and group_numbers (lines and numbers, numbers.c). */
+/* recog.c - from a grey image to digits and numbers. rec_scan runs its stages, each a function
+ * of its own that leaves its results in the scanner (scanner.h): find_ink (threshold and line
+ * removal, vision), find_candidates (components, specks and lines dropped, fragments of one digit
+ * joined), read_wholes (each candidate's own ink in grey levels MNIST-normalised, one batched
+ * forward pass, confidence and top-3), read_cuts and read_deeper (blobs the network is unsure of
+ * cut in two or read from their darker ink), choose_readings (whole or cut), the cuts beside
+ * digits and of numbers run together (stages 5a-5e), rec_reject_by_context (context.c: edges of
+ * objects, letters of words and keyboards, readings in texture), group_numbers (lines and numbers,
+ * numbers.c), and for a frame with candidates turned down, read_again (stage 7: the ink found
+ * again at other thresholds). */
 #include "recog.h"
 
 #include "numbers.h"
+#include "scanner.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -51,98 +55,6 @@ void rec_live_params(struct rec_params *p)
     p->again_sure = 0.999f;
     p->reuse = 0.04f;
 }
-
-enum { REC_MAX_CUTS = 4 };
-
-/* A network input read in this frame or the last, with the network's answer (rec_params.reuse):
- * the input that answer was computed for, and the box of its latest look-alike. */
-struct rec_seen {
-    struct rec_box box;
-    float ink;  /* the sum of its grey levels */
-    float sure; /* its likeliest class's probability (a digit, "not a digit" or "two digits") */
-    float prob[REC_CLASSES_WITH_TWO];
-};
-enum { REC_MAX_SEEN = REC_MAX_CANDIDATES };
-
-/* Stage 5e's cuts of one blob (cut_runs): the columns it may be cut at, the stretches between
- * two of them that were read, and the network input of each. */
-enum { RUN_MAX_CUTS = 14, RUN_MAX_STRETCHES = 64, RUN_MAX_BLOBS = 32 };
-struct run_plan {
-    int n_cut, cut[RUN_MAX_CUTS + 2];      /* columns, ascending: 0, the cuts, the blob's width */
-    int cut_ink[RUN_MAX_CUTS + 2];         /* the ink in each cut's column */
-    unsigned char first[RUN_MAX_CUTS + 2]; /* 1: the stretch from column 0 to this cut is read
-                                              in the first round */
-    int n_st, st_a[RUN_MAX_STRETCHES], st_b[RUN_MAX_STRETCHES]; /* from cut st_a to cut st_b */
-    int st_in[RUN_MAX_STRETCHES];                               /* ... read from this input */
-};
-
-/* One candidate read: its whole's input, and the left halves' inputs of its cuts (the right half
- * follows each). */
-struct rec_plan {
-    int cand, whole, n_cuts, left[REC_MAX_CUTS];
-    int deep, n_deep; /* the pieces of its deeper ink (read_deeper): inputs deep .. + n_deep */
-    int paper, dark;  /* its paper's and ink's grey levels (paper_and_ink); paper -1: unknown */
-};
-
-struct rec_scanner {
-    const struct nn_model *model;
-    struct rec_params p;
-    struct nn_infer *inf; /* the network, for the few candidates of one image */
-    struct vis_work *vwk; /* the segmentation stages' scratch */
-    float *x;             /* [REC_MAX_CANDIDATES][784] */
-    struct vis_image mask;
-    /* the reading as dark ink of a frame whose polarity was unsure (rec_scan), and its mask */
-    struct rec_result *other;
-    struct vis_image other_mask;
-    uint8_t *crop;
-    size_t crop_cap;
-    int32_t *label; /* read_deeper's piece of each crop pixel, and its flood fill's stack */
-    size_t label_cap;
-    uint8_t *piece;
-    size_t piece_cap;
-    uint8_t *soft; /* soften_crop's scratch */
-    size_t soft_cap;
-    struct vis_image sharp; /* the frame with its candidates' boxes sharpened (sharpen_boxes) */
-    uint32_t *sharp_tmp;
-    size_t sharp_tmp_cap;
-    int *per_comp; /* rec_scan's per-component scratch */
-    size_t per_comp_cap;
-    int *run_order;             /* rec_scan's runs, grouped by candidate */
-    struct vis_component *gbox; /* rec_scan's union box of each group of components */
-    size_t gbox_cap;
-    size_t run_order_cap;
-    struct rec_digit reorder[REC_MAX_CANDIDATES]; /* scratch for putting digits in reading order */
-    struct rec_digit read[REC_MAX_CANDIDATES];    /* scratch: every network input's reading */
-    /* one scan's state, filled stage by stage (rec_scan) */
-    int min_h, max_h; /* a digit's height range in this image, pixels */
-    int n_cand;       /* candidates: union boxes of joined components */
-    struct vis_component box[REC_MAX_CANDIDATES];
-    const struct vis_run *runs;        /* the ink's runs (vision's scratch) ... */
-    int first[REC_MAX_CANDIDATES + 1]; /* ... candidate k's are runs[run_order[first[k] ..
-                                          first[k + 1])] */
-    int n_plan, n_in;                  /* candidates read, network inputs (wholes, then cuts) */
-    struct rec_plan plan[REC_MAX_CANDIDATES];
-    int plan_of[REC_MAX_CANDIDATES];           /* the plan each reading came from */
-    struct rec_box in_box[REC_MAX_CANDIDATES]; /* each input's ink box in the image */
-    struct rec_box acc_box[REC_MAX_CANDIDATES], marks[REC_MAX_CANDIDATES]; /* read, rejected */
-    struct run_plan blobs[RUN_MAX_BLOBS];                                  /* cut_runs' blobs ... */
-    int blob_of[REC_MAX_CANDIDATES]; /* ... each reading's (-1: none) */
-    /* the network's answers (rec_params.reuse): seen[last] the last frame's, seen[!last] this
-       frame's so far (inputs in seen_x); fresh_x holds a batch of inputs not seen before, the
-       inputs fresh_of[..] with their sums fresh_ink[..], and answer[i] is input i's answer, fresh
-       or not */
-    struct rec_seen *seen[2];
-    float *seen_x[2];
-    int n_seen[2], last;
-    int keep;  /* this frame's answers are kept (reuse or stage 7) */
-    int video; /* the last frame was read with reuse: its answers are for this one */
-    int again; /* in stage 7: inputs may also take an answer of this frame's first reading */
-    int n_inputs, n_reused; /* this scan's network inputs, and those that took a seen answer */
-    float *fresh_x;
-    int fresh_of[REC_BATCH];
-    float fresh_ink[REC_BATCH];
-    float answer[REC_MAX_CANDIDATES][REC_CLASSES_WITH_TWO];
-};
 
 int rec_is_digit_model(const struct nn_model *model)
 {
@@ -202,21 +114,6 @@ void rec_scanner_free(struct rec_scanner *sc)
 const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc)
 {
     return &sc->mask;
-}
-
-static int group_find(int *g, int a)
-{
-    while (g[a] != a)
-        a = g[a] = g[g[a]];
-    return a;
-}
-
-/* Puts a and b in one group (its root the smaller index). */
-static void group_union(int *g, int a, int b)
-{
-    a = group_find(g, a), b = group_find(g, b);
-    if (a != b)
-        g[a > b ? a : b] = a < b ? a : b;
 }
 
 /* b grows to hold c too (box and area). */
@@ -291,12 +188,12 @@ static void join_same_digit(const struct vis_component *c, int n, const int *kee
     for (int i = 0; i < n; i++)
         for (int j = i + 1; keep[i] && j < n; j++)
             if (keep[j] && same_digit(&c[i], &c[j], min_h)) {
-                const int a = group_find(group, i), b = group_find(group, j);
+                const int a = rec_group_find(group, i), b = rec_group_find(group, j);
                 if (a == b || inside_much_taller(&gb[a], &gb[b]) ||
                     inside_much_taller(&gb[b], &gb[a]))
                     continue;
-                group_union(group, a, b);
-                const int r = group_find(group, a);
+                rec_group_union(group, a, b);
+                const int r = rec_group_find(group, a);
                 struct vis_component u = gb[a];
                 box_union(&u, &gb[b]);
                 gb[r] = u;
@@ -634,21 +531,11 @@ static int find_candidates(struct rec_scanner *sc)
     join_fragments(sc, comp, n_comp, group, keep);
     const int n_cand = choose_candidates(sc, n_comp, group, keep, cand_of);
     for (int i = 0; i < n_comp; i++)
-        comp_cand[i] = keep[i] ? cand_of[group_find(group, i)] : -1;
+        comp_cand[i] = keep[i] ? cand_of[rec_group_find(group, i)] : -1;
     if ((rc = group_runs(sc, comp_cand, n_cand)))
         return rc;
     sc->n_cand = n_cand;
     return DG_OK;
-}
-
-/* The level (ink dark, 0..255) below which a share `frac` of hist's n counts lie. */
-static int hist_level(const int hist[256], long n, float frac)
-{
-    long acc = 0;
-    for (int v = 0; v < 256; v++)
-        if ((acc += hist[v]) > (long)(frac * (float)n))
-            return v;
-    return 255;
 }
 
 enum { PAPER_SAMPLES = 1024 };
@@ -678,8 +565,8 @@ static int paper_and_ink(const struct rec_scanner *sc, const struct vis_image *g
     }
     if (n_paper * 4 < n || !n_ink)
         return 0;
-    *paper = hist_level(paper_hist, n_paper, 0.5f);
-    *dark = hist_level(ink_hist, n_ink, 0.05f);
+    *paper = rec_hist_level(paper_hist, n_paper, 0.5f);
+    *dark = rec_hist_level(ink_hist, n_ink, 0.05f);
     return 1;
 }
 
@@ -979,7 +866,7 @@ static int deeper_pieces(const struct rec_scanner *sc, const struct vis_componen
         piece[n++] = box[g];
     }
     for (int i = 0; i < n_parts; i++)
-        piece_of[i] = keep[i] ? index[group_find(group, i)] : -1;
+        piece_of[i] = keep[i] ? index[rec_group_find(group, i)] : -1;
     return n;
 }
 
@@ -1304,340 +1191,11 @@ static int cut_threes(struct rec_scanner *sc, const struct vis_image *grey, uint
     return DG_OK;
 }
 
-/* Stage 5c, context: rejected candidates in a row of digits are read again
- * (rec_accept_beside_digits, numbers.c), then readings whose surroundings say they are not digits
- * are rejected (reject_by_context here: edges, letters, unsure readings at the frame's edge,
- * readings in clutter; and
- * 1s with no other digit beside them:
- * rec_reject_lone_ones). EDGE_RATIO: a thin candidate is an edge when the paper on its
- * darker side is within this share of the ink-to-paper contrast of its lighter side. WORD_GAP,
- * WORD_JUNK: a 1 is the l or I of a word when a candidate at least WORD_JUNK sure it is not a
- * digit, of similar height and on the same line, stands within WORD_GAP heights of it. On
- * build/world-tune with the shipped fast model (2026-12-02): edges alone 86.58 -> 87.18%
- * precision, 1.67 -> 1.52 false digits per empty frame, nothing lost; with words 88.56% and 1.00,
- * for 0.24 points of digits read. Applied to every digit, the word rule cost 5 points of digits
- * read (digits beside a digit the network rejected). */
-static const float EDGE_RATIO = 0.4f, WORD_GAP = 0.3f, WORD_JUNK = 0.5f;
-enum { WORD_TIE = 2 };
-
-/* A candidate whose box touches the frame's edge is something whose rest is out of view: a sheet's
- * corner, a hand, a digit cut in part. It is read only when the network is BORDER_SURE of it. On
- * build/world-tune (2026-12-05, shipped fast model): precision 93.83 -> 94.27%, false digits per
- * digit-free frame 0.19 -> 0.11, digits read 80.19 -> 80.18%; build/scenes-tune, whose generator
- * counts digits the frame cuts, 97.28 -> 97.26% (rejecting every candidate at the edge cost it
- * 0.16 points). */
-static const float BORDER_SURE = 0.99f;
-
-static int at_border(const struct rec_box *b, const struct vis_image *grey)
-{
-    return b->x <= 0 || b->y <= 0 || b->x + b->w >= grey->w || b->y + b->h >= grey->h;
-}
-
-/* Mean brightness (ink low) of the paper in columns [x0, x1) over rows [y0, y1): mask pixels
- * left out; -1 when the strip is outside the image or all ink. */
-static float strip_paper(const struct vis_image *grey, const struct vis_image *mask, int light,
-                         int x0, int x1, int y0, int y1)
-{
-    x0 = x0 < 0 ? 0 : x0, x1 = x1 > grey->w ? grey->w : x1;
-    y0 = y0 < 0 ? 0 : y0, y1 = y1 > grey->h ? grey->h : y1;
-    long sum = 0, n = 0;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++)
-            if (!mask->px[(size_t)y * mask->w + x]) {
-                const int v = grey->px[(size_t)y * grey->w + x];
-                sum += light ? 255 - v : v;
-                n++;
-            }
-    return n * 4 >= (long)(x1 - x0) * (y1 - y0) && n > 0 ? (float)sum / (float)n : -1.0f;
-}
-
-/* Whether digit d's ink is the dark side of an edge rather than strokes on paper: a pen stroke
- * has paper on both sides, the border of a sheet, a hand or a shadow has paper on one side and
- * something as dark as the "ink" on the other. A tall thin candidate (1-like) is judged by the
- * strips left and right of it, one dark side enough (the paper in it within EDGE_RATIO of the
- * ink-to-paper contrast of the lighter side). With p.reject_corners any other is judged by the
- * four strips round its box, EDGE_WIDE_SIDES of them within EDGE_WIDE_RATIO: the band of desk the
- * threshold leaves along a sheet's corner is read as a 7 or a 4, and is as dark as the desk beyond
- * it on two sides; a digit by the sheet's edge or a shadow has ink darker than either. Chosen on
- * the tuning sets (2026-12-06, robust / fast): no digit read right lost on world-tune, real-tune,
- * other-tune or scenes-tune, false readings removed 2 / 3, 1 / 3, 1 / 2 and none, and 3 / 7 of
- * real-empty-tune's digit-free frames. 0.4 (the thin ones' ratio) removed twice as many but took 3
- * / 5 digits of world-tune by a sheet's edge or in an arm's shadow; one dark side of four, 0.2
- * points of world-tune's digits. */
-static const float EDGE_WIDE_RATIO = 0.25f;
-enum { EDGE_WIDE_SIDES = 2 };
-/* The mean grey level (ink high) of the ink mask's pixels in box b; -1 when it holds none. */
-static float mask_ink(const struct rec_scanner *sc, const struct vis_image *grey,
-                      const struct rec_box *b, int light)
-{
-    long ink = 0, n = 0;
-    for (int y = b->y; y < b->y + b->h; y++)
-        for (int x = b->x; x < b->x + b->w; x++)
-            if (sc->mask.px[(size_t)y * sc->mask.w + x]) {
-                const int v = grey->px[(size_t)y * grey->w + x];
-                ink += light ? 255 - v : v;
-                n++;
-            }
-    return n ? (float)ink / (float)n : -1.0f;
-}
-
-static int is_edge(const struct rec_scanner *sc, const struct vis_image *grey,
-                   const struct rec_digit *d, int light)
-{
-    const struct rec_box *b = &d->box;
-    const int thin = b->w * 2 <= b->h;
-    if (!thin && !sc->p.reject_corners)
-        return 0;
-    const int s = b->h / 5 > 2 ? b->h / 5 : 2, x1 = b->x + b->w, y1 = b->y + b->h;
-    const int n_sides = thin ? 2 : 4; /* left, right, then above and below */
-    float side[4];
-    side[0] = strip_paper(grey, &sc->mask, light, b->x - s, b->x, b->y, y1);
-    side[1] = strip_paper(grey, &sc->mask, light, x1, x1 + s, b->y, y1);
-    if (!thin) {
-        side[2] = strip_paper(grey, &sc->mask, light, b->x, x1, b->y - s, b->y);
-        side[3] = strip_paper(grey, &sc->mask, light, b->x, x1, y1, y1 + s);
-    }
-    for (int k = 0; k < n_sides; k++)
-        if (side[k] < 0)
-            return 0;
-    const float iv = mask_ink(sc, grey, b, light);
-    if (iv < 0)
-        return 0;
-    float hi = 0.0f;
-    for (int k = 0; k < n_sides; k++)
-        hi = fmaxf(hi, side[k] - iv);
-    const float ratio = thin ? EDGE_RATIO : EDGE_WIDE_RATIO;
-    int dark = 0;
-    for (int k = 0; k < n_sides; k++)
-        dark += side[k] - iv < ratio * hi;
-    return hi > 0 && dark >= (thin ? 1 : EDGE_WIDE_SIDES);
-}
-
-/* Whether a candidate sure it is not a digit (WORD_JUNK), of d's height and on its line, stands
- * within WORD_GAP heights of d: d is then a letter of a word (the l of "Ilse"). */
-static int beside_letters(const struct rec_digit *d, const struct rec_result *r, int n)
-{
-    const struct rec_box *a = &d->box;
-    for (int j = 0; j < n; j++) {
-        const struct rec_digit *e = &r->digits[j];
-        if (e != d && e->digit < 0 && e->junk >= WORD_JUNK &&
-            rec_side_by_side(a, &e->box, WORD_GAP))
-            return 1;
-    }
-    return 0;
-}
-
-/* Words: candidates side by side within LETTER_GAP heights, chained, are one word or number. A
- * reading in a chain with more candidates the network is WORD_LETTER sure are not digits than
- * readings, or as many and at least WORD_TIE of each, is a letter of a printed or written word
- * (the o of "Monday" or "room", read as 0), not a digit. A number with a digit the network could
- * not read keeps its other digits. On build/other-tune
- * (tools/othergen.py, Hershey-font words; robust, 2026-12-05): precision 87.52 -> 90.99%, false
- * digits per digit-free frame 0.60 -> 0.40, digits read 77.32 -> 77.12%; build/world-tune 84.90 ->
- * 84.71% read, 96.00 -> 96.10% precision, 0.11 -> 0.06 false per empty frame; build/scenes-tune
- * unchanged. Without the ties: other-tune 89.94% precision, world-tune 84.84% read; with every
- * tie ("to", a pair with one digit unread): 92.20% and 83.94%. Letters 0.5 sure (WORD_JUNK) had
- * rejected a lone 4 before four faint digits the network could not read in one frame and not the
- * next, so it showed late in the hand-held desk video (a shown-number change, 4 of 168 pairs:
- * over the live goal); at 0.7 (the regenerated other-tune, with the later rules): precision 91.69
- * -> 91.60%, that video 3 of 168 again; 0.9: 91.29%. */
-static const float WORD_LETTER = 0.7f;
-/* A tie of one letter and one reading ("of", "to": the o read as 0) is a word when the letter is
- * WORD_SURE sure it is not a digit and no reading of the chain is WORD_SURE sure it is one. On
- * build/real-tune (robust, 2026-12-05, with the clutter rule): precision 91.53 -> 92.14%, digits
- * read as before; real-empty-tune 0.40 -> 0.37 false digits a frame; other-tune 93.21 -> 93.62%
- * for one digit (82.85 -> 82.81%), world-tune one digit (84.82 -> 84.80%), scenes-tune as before;
- * fast loses 0.1-0.2 points of digits read for 0.1-0.6 of precision. 0.9 for the letter and 0.99
- * for the readings: 92.26% for 0.16 points of real-tune; every tie (fifteenth session): 0.8
- * points of world-tune. */
-static const float WORD_SURE = 0.95f;
-/* A chain whose readings are all 0s and 1s (the digits every Latin font has as letters: o, O, l,
- * I) beside a letter WORD_SURE sure it is not a digit is a word when none of its readings is
- * LETTER_DIGIT_SURE sure ("flow", "Sol", "Gobi": the word rules above count its o and l as two
- * readings against one letter). On the tuning sets (2026-12-06, robust / fast) no digit read right
- * was lost; false readings removed: real-tune 10 / 7, other-tune 5 / 7, world-tune 0 / 1,
- * real-empty-tune 11 / 8 (of 110 / 146). With every reading (no bar) 42 / 42 removed for 4 / 4
- * digits lost (a 0 beside the rest of its number in one blob the network turned down, a 0 after a
- * bracket), with a bar of 0.999 40 / 39 for 0 / 2; any digit beside a sure letter, not only 0 and
- * 1: not tried, a 5 or 2 beside a letter is as often a number's unit ("5 kg"). A reading the
- * network thinks likelier not a digit, read only because it stands beside one
- * (rec_accept_beside_digits: the B of "Bob" as 6 beside its o's 0), counts as a 0 or 1 here: 2 /
- * 10 more false readings removed on the tuning sets and 4 / 9 on the report sets, no digit lost on
- * either. */
-static const float LETTER_DIGIT_SURE = 0.99f;
-/* Letters of a word stand within LETTER_GAP heights of each other: 0.3 (WORD_GAP) left a small
- * printed o 4 px from the n of "Monday" (13 px tall) out of its word. At 0.5: build/other-tune
- * precision 91.60 -> 92.40% (robust), 87.49 -> 87.91% (fast), world-tune 84.69 -> 84.57% read;
- * the third hand-held video's false digits drawn 0.14 -> 0.07 a frame. 0.4: 91.82%. */
-static const float LETTER_GAP = 0.5f;
-/* Rows of letters: candidates of one size (heights within ROW_SAME_H percent) on one line within
- * ROW_GAP heights of each other, chained, with at least ROW_LETTERS the network is WORD_LETTER
- * sure are not digits and twice as many of those as readings: the readings are letters too (an O
- * or Q key of a keyboard read as 0, its H as 4; keys stand about a letter's height apart, too far
- * for LETTER_GAP). On build/real-empty-tune (robust, 2026-12-05) false digits per frame 0.67 ->
- * 0.59, build/real-tune precision 88.98 -> 89.14% for 0.08 points of digits read; other-tune and
- * world-tune unchanged. */
-static const float ROW_GAP = 1.5f;
-enum { ROW_SAME_H = 75, ROW_LETTERS = 4 };
-
-/* A chain of candidates side by side: how many of them are read (and of those, how many as 0 or
- * 1 or read only for the digit beside them, "not a digit" likelier) and how many the network is
- * WORD_LETTER sure are not digits, and the surest of each. */
-struct chain {
-    int n_read, n_letter_like, n_junk;
-    float sure_read, sure_junk;
-};
-
-/* Chains r's n candidates that stand within gap heights of each other (rec_beside with min_h_pct
- * and min_shared_pct): root[i] is candidate i's chain, c[root[i]] its tally. */
-static void chains_of(const struct rec_result *r, int n, float gap, int min_h_pct,
-                      int min_shared_pct, int *root, struct chain *c)
-{
-    for (int i = 0; i < n; i++)
-        root[i] = i, c[i] = (struct chain){0};
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (rec_beside(&r->digits[i].box, &r->digits[j].box, gap, min_h_pct, min_shared_pct))
-                group_union(root, i, j);
-    for (int i = 0; i < n; i++)
-        root[i] = group_find(root, i);
-    for (int i = 0; i < n; i++) {
-        const struct rec_digit *d = &r->digits[i];
-        struct chain *t = &c[root[i]];
-        if (d->digit >= 0) {
-            t->n_read++;
-            t->n_letter_like += d->digit == 0 || d->digit == 1 || d->junk > d->confidence;
-            t->sure_read = fmaxf(t->sure_read, d->confidence);
-        } else {
-            t->n_junk += d->junk >= WORD_LETTER;
-            t->sure_junk = fmaxf(t->sure_junk, d->junk);
-        }
-    }
-}
-
-/* in_word[i] for each of r's n candidates: whether it is a reading among a word's letters or in
- * a row of letters. */
-static void words_of(const struct rec_result *r, int n, unsigned char *in_word)
-{
-    int root[REC_MAX_CANDIDATES];
-    struct chain c[REC_MAX_CANDIDATES];
-    chains_of(r, n, LETTER_GAP, 60, 50, root, c); /* as rec_side_by_side */
-    for (int i = 0; i < n; i++) {
-        const struct chain *w = &c[root[i]];
-        const int tie = w->n_junk == w->n_read;
-        const int letters_read = w->n_letter_like == w->n_read && w->sure_junk >= WORD_SURE &&
-                                 w->sure_read < LETTER_DIGIT_SURE;
-        in_word[i] =
-            r->digits[i].digit >= 0 &&
-            (w->n_junk > w->n_read || (tie && w->n_junk >= WORD_TIE) ||
-             (tie && w->sure_junk >= WORD_SURE && w->sure_read < WORD_SURE) || letters_read);
-    }
-    chains_of(r, n, ROW_GAP, ROW_SAME_H, 60, root, c);
-    for (int i = 0; i < n; i++) {
-        const struct chain *row = &c[root[i]];
-        in_word[i] |=
-            r->digits[i].digit >= 0 && row->n_junk >= ROW_LETTERS && row->n_junk >= 2 * row->n_read;
-    }
-}
-
-/* Whether a reading other than r's candidate i lies wholly inside its box: i is then a frame drawn
- * round a number (read as a 0), not a digit. On build/other-tune (robust): precision 90.98 ->
- * 91.69%, nothing else changed; fast 86.29 -> 87.89%, 79.19 -> 79.15% read; the other tuning sets
- * as before. */
-static int holds_reading(const struct rec_result *r, int n, int i)
-{
-    const struct rec_box *a = &r->digits[i].box;
-    for (int j = 0; j < n; j++) {
-        const struct rec_box *b = &r->digits[j].box;
-        if (j != i && r->digits[j].digit >= 0 && b->x >= a->x && b->y >= a->y &&
-            b->x + b->w <= a->x + a->w && b->y + b->h <= a->y + a->h)
-            return 1;
-    }
-    return 0;
-}
-
-/* Clutter: a digit is written on something even (paper, a board), a false reading on a desk or
- * a photograph stands in texture. Of the four strips beside a reading's box (above, below, left,
- * right; CLUTTER_SIDE heights wide), those whose grey levels spread (median absolute deviation)
- * by at most CLUTTER_EVEN of the reading's own contrast (its box's 95th less its 3rd percentile)
- * are even, and so is a strip mostly out of the frame (what is not in view is not held against a
- * digit at the frame's edge). A reading needs CLUTTER_SIDES even strips, or one when it stands
- * beside a sure digit (rec_beside_sure_digit: a digit of a number written among other lines,
- * its neighbours' ink in every strip but one). Numbers keep paper above or below them, a digit at
- * the sheet's corner two sides. On build/real-tune (robust, 2026-12-05, after the rows rule)
- * precision 89.14 -> 91.53%, digits read as before (76.73%); false digits per digit-free frame of
- * build/real-empty-tune 0.59 -> 0.40; other-tune 92.50 -> 93.21%, world-tune 95.98 -> 96.12% and
- * its false digits per empty frame 0.085 -> 0.043, digits read as before on both; the flat
- * scenes-tune 97.63 -> 97.46% read (large blurred digits in numbers packed close). Fast:
- * real-tune 85.57 -> 87.93%, real-empty-tune 0.92 -> 0.56 (both rules). Two even strips for every
- * reading: 0.29 points of real-tune and 0.67 of scenes-tune lost; a threshold of 0.08: 92.05%
- * precision, 0.35 per empty frame, 0.81 points of scenes-tune lost; the spread of paper pixels
- * only (the ink mask's left out): half the gain; strips 0.7 or 1.5 heights wide: less rejected
- * for as much lost. Of the false readings of real-tune, 92 of 211 were off the sheet
- * (tools/othergen.py's truth has its corners); their strips' median spread was 0.24 of their
- * contrast, against 0.03 for the digits read right (90% under 0.07). */
-static const float CLUTTER_SIDE = 1.0f, CLUTTER_EVEN = 0.1f;
-enum { CLUTTER_SIDES = 2, CLUTTER_SAMPLES = 1024 };
-
-/* The histogram of grey levels in [x0, x1) x [y0, y1) (clipped to grey), on a grid of about
- * CLUTTER_SAMPLES points; returns the number of points. */
-static long box_hist(const struct vis_image *grey, int x0, int y0, int x1, int y1, int hist[256])
-{
-    x0 = x0 < 0 ? 0 : x0, y0 = y0 < 0 ? 0 : y0;
-    x1 = x1 > grey->w ? grey->w : x1, y1 = y1 > grey->h ? grey->h : y1;
-    memset(hist, 0, 256 * sizeof hist[0]);
-    if (x1 <= x0 || y1 <= y0)
-        return 0;
-    int step = 1;
-    while ((long)((x1 - x0 + step - 1) / step) * ((y1 - y0 + step - 1) / step) > CLUTTER_SAMPLES)
-        step++;
-    long n = 0;
-    for (int y = y0; y < y1; y += step)
-        for (int x = x0; x < x1; x += step)
-            hist[grey->px[(size_t)y * grey->w + x]]++, n++;
-    return n;
-}
-
-/* The median absolute deviation of grey's levels in [x0, x1) x [y0, y1); -1 when under half of
- * it (or under 4 points) is in the image: out of view, it is not held against the reading. */
-static int spread(const struct vis_image *grey, int x0, int y0, int x1, int y1)
-{
-    const int in_w = (x1 < grey->w ? x1 : grey->w) - (x0 > 0 ? x0 : 0);
-    const int in_h = (y1 < grey->h ? y1 : grey->h) - (y0 > 0 ? y0 : 0);
-    if (in_w <= 0 || in_h <= 0 || (long)in_w * in_h * 2 < (long)(x1 - x0) * (y1 - y0))
-        return -1;
-    int hist[256], dev[256] = {0};
-    const long n = box_hist(grey, x0, y0, x1, y1, hist);
-    if (n < 4)
-        return -1;
-    const int med = hist_level(hist, n, 0.5f);
-    for (int v = 0; v < 256; v++)
-        dev[v > med ? v - med : med - v] += hist[v];
-    return hist_level(dev, n, 0.5f);
-}
-
-/* Whether the reading boxed b has fewer than `need` even strips beside it. */
-static int in_clutter(const struct vis_image *grey, const struct rec_box *b, int need)
-{
-    int hist[256];
-    const long n = box_hist(grey, b->x, b->y, b->x + b->w, b->y + b->h, hist);
-    const int contrast = hist_level(hist, n, 0.95f) - hist_level(hist, n, 0.03f);
-    const float even = CLUTTER_EVEN * (float)(contrast > 1 ? contrast : 1);
-    const int m = (int)(CLUTTER_SIDE * (float)b->h) > 2 ? (int)(CLUTTER_SIDE * (float)b->h) : 2;
-    const int x1 = b->x + b->w, y1 = b->y + b->h;
-    const int sp[4] = {spread(grey, b->x, b->y - m, x1, b->y), spread(grey, b->x, y1, x1, y1 + m),
-                       spread(grey, b->x - m, b->y, b->x, y1), spread(grey, x1, b->y, x1 + m, y1)};
-    int n_even = 0;
-    for (int k = 0; k < 4; k++)
-        n_even += sp[k] < 0 || (float)sp[k] <= even;
-    return n_even < need;
-}
-
 /* Stage 5e, a number in one blob: three or more digits written close and run together by the
  * blur (or touching, as people write them) make one blob the network reads as not a digit, often
  * with no digit beside it for cut_threes to lean on, and of digits of unequal widths (a 1 among
  * 0s) that cuts at even places miss. A rejected whole at least RUN_MIN_ASPECT heights wide, not
- * in clutter (in_clutter, two even strips), is cut where its ink is thinnest: the columns whose
+ * in clutter (rec_in_clutter, two even strips), is cut where its ink is thinnest: the columns whose
  * ink is a local minimum, the least inky RUN_MAX_CUTS of them RUN_CUT_GAP heights apart, and its
  * two ends. Every stretch between two cuts RUN_MIN_W to RUN_MAX_W heights wide may be a digit;
  * the blob is read as the chain of stretches from end to end whose readings are all DEEP_SURE
@@ -1793,7 +1351,7 @@ static int add_run_round(struct rec_scanner *sc, const struct vis_image *cg, uin
     return DG_OK;
 }
 
-/* grey: the frame, for in_clutter; cg: the grey levels the candidates are read from. */
+/* grey: the frame, for rec_in_clutter; cg: the grey levels the candidates are read from. */
 static int cut_runs(struct rec_scanner *sc, const struct vis_image *grey,
                     const struct vis_image *cg, uint8_t flip, struct rec_result *r, int *n)
 {
@@ -1803,7 +1361,8 @@ static int cut_runs(struct rec_scanner *sc, const struct vis_image *grey,
         sc->blob_of[i] = -1;
         const struct rec_box *b = &r->digits[i].box;
         if (n_runs == RUN_MAX_BLOBS || r->digits[i].digit >= 0 || is_piece(sc, i, *n) ||
-            (float)b->w < RUN_MIN_ASPECT * (float)b->h || in_clutter(grey, b, CLUTTER_SIDES))
+            (float)b->w < RUN_MIN_ASPECT * (float)b->h ||
+            rec_in_clutter(grey, b, REC_CLUTTER_SIDES))
             continue;
         if ((rc = add_run_round(sc, cg, flip, i, &sc->blobs[n_runs], 1)))
             return rc;
@@ -1825,29 +1384,6 @@ static int cut_runs(struct rec_scanner *sc, const struct vis_image *grey,
             replace_by(sc, r, n, i, in, k);
     }
     return DG_OK;
-}
-
-static void reject_by_context(const struct rec_scanner *sc, const struct vis_image *grey,
-                              struct rec_result *r, int n)
-{
-    const int light = r->polarity == VIS_POLARITY_LIGHT_ON_DARK;
-    unsigned char in_word[REC_MAX_CANDIDATES] = {0};
-    if (sc->p.reject_words)
-        words_of(r, n, in_word);
-    /* one pass is enough: a 1 rejected here was read (likelier a digit than not), so it is never
-     * sure enough it is not a digit to count as another 1's letter */
-    for (int i = 0; i < n; i++) {
-        struct rec_digit *d = &r->digits[i];
-        if (d->digit >= 0 &&
-            (is_edge(sc, grey, d, light) || in_word[i] ||
-             (sc->p.reject_frames && holds_reading(r, n, i)) ||
-             (d->digit == 1 && beside_letters(d, r, n)) ||
-             (d->confidence < BORDER_SURE && at_border(&d->box, grey)) ||
-             (sc->p.reject_clutter &&
-              in_clutter(grey, &d->box,
-                         rec_beside_sure_digit(r->digits, n, i) ? 1 : CLUTTER_SIDES))))
-            d->digit = -1;
-    }
 }
 
 /* Stage 6, reading order: accepted digits in text lines (numbers.c), then the rejected candidates
@@ -1950,7 +1486,7 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         (sc->p.cut_threes && (rc = cut_threes(sc, cg, flip, r, &n))) ||
         (sc->p.cut_runs && (rc = cut_runs(sc, grey, cg, flip, r, &n))))
         return rc;
-    reject_by_context(sc, grey, r, n);
+    rec_reject_by_context(sc, grey, r, n);
     if (!sc->p.keep_lone_ones)
         rec_reject_lone_ones(r->digits, n, sc->p.lone_one_sure);
     group_numbers(sc, r, n);
