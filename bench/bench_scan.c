@@ -96,8 +96,7 @@ int main(int argc, char **argv)
         rec_default_params(&p);
     }
     if (quick)
-        for (int k = 0; k < REC_AGAIN_PASSES; k++)
-            p.again_shares[k] = 0.0f;
+        rec_params_look_once(&p);
     struct rec_scanner *sc;
     struct rec_result *r = malloc(sizeof *r);
     struct vis_image *img = calloc((size_t)n_img, sizeof *img);

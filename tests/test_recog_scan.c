@@ -500,7 +500,7 @@ static void no_cut_threes(struct rec_params *p)
 {
     p->cut_threes = 0;
     p->cut_runs = 0;
-    p->again_shares[0] = p->again_shares[1] = 0.0f;
+    rec_params_look_once(p);
 }
 
 static void test_three_beside_digits(void **state)
@@ -679,7 +679,7 @@ static void test_letter_like_digits_not_read(void **state)
 static void no_cut_runs(struct rec_params *p)
 {
     p->cut_runs = 0;
-    p->again_shares[0] = p->again_shares[1] = 0.0f;
+    rec_params_look_once(p);
 }
 
 static void test_number_in_one_blob(void **state)
@@ -701,18 +701,13 @@ static void test_number_in_one_blob(void **state)
  * threshold's share of the strongest stroke nearby its strokes break up and neither digit is
  * read; found again at the share of 0.15 they are, sure, and the number with them. Both models;
  * nothing the first reading had is lost. */
-static void no_again(struct rec_params *p)
-{
-    p->again_shares[0] = p->again_shares[1] = 0.0f;
-}
-
 static void test_faint_number_found_again(void **state)
 {
     (void)state;
     const char *const models[] = {ROBUST, FAST};
     for (int m = 0; m < 2; m++) {
         struct fixture_reading got[2];
-        read_both_ways(models[m], "faint-number-on-sticky-note.jpg", no_again, NULL,
+        read_both_ways(models[m], "faint-number-on-sticky-note.jpg", rec_params_look_once, NULL,
                        (const char *[]){"25", "22", "88", "95"}, 4, got);
         print_message("%s: %d digits and %d of 4 numbers read (%d and %d without stage 7)\n",
                       models[m], got[0].digits, got[0].numbers, got[1].digits, got[1].numbers);

@@ -58,8 +58,7 @@ EMSCRIPTEN_KEEPALIVE int web_open(const uint8_t *model, int n, double fps, int f
     rec_live_params(&g.params);
     /* the ink found once a frame (`digits live --quick`): a phone's time is better spent on the
        frame rate than on stage 7's second looks */
-    for (int k = 0; k < REC_AGAIN_PASSES; k++)
-        g.params.again_shares[k] = 0.0f;
+    rec_params_look_once(&g.params);
     if (fresh)
         g.params.reuse = 0.0f;
     g.res = malloc(sizeof *g.res);

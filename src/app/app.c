@@ -1002,8 +1002,7 @@ int app_live_run(const struct app_config *cfg)
     if (cfg->fresh)
         l->params.reuse = 0.0f;
     if (cfg->quick)
-        for (int k = 0; k < REC_AGAIN_PASSES; k++)
-            l->params.again_shares[k] = 0.0f;
+        rec_params_look_once(&l->params);
     const int want_window = !cfg->headless && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"));
     int rc = open_source(l);
     if (rc != DG_OK)

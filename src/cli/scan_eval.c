@@ -566,8 +566,6 @@ struct options {
     struct rec_params params;
 };
 
-/* Parses argv into *o and the mining settings of *mined: -1 to go on, or the exit status (help
- * printed, or a usage error said). */
 /* --again X[,Y]: the shares of stage 7's passes into shares (those not given 0). */
 static int again_option(const char *cmd, const char *arg, float *shares)
 {
@@ -593,6 +591,8 @@ static int again_option(const char *cmd, const char *arg, float *shares)
     return 0;
 }
 
+/* Parses argv into *o and the mining settings of *mined: -1 to go on, or the exit status (help
+ * printed, or a usage error said). */
 static int parse_options(int argc, char **argv, struct options *o, struct mine *mined)
 {
     const char *cmd = "scan-eval";

@@ -30,14 +30,8 @@ void rec_numtracker_init(struct rec_numtracker *t, double fps)
     t->next_id = 1;
 }
 
-/* Intersection over the smaller box: a number that lost or gained a digit still matches. */
-static float overlap(struct rec_box a, struct rec_box b)
-{
-    const double sa = (double)a.w * a.h, sb = (double)b.w * b.h;
-    return (float)(rec_box_inter(a, b) / (sa < sb ? sa : sb));
-}
-
-/* How well a reading at box b continues a track at box a: their overlap, or 0 when one is over
+/* How well a reading at box b continues a track at box a: their overlap (rec_box_overlap), or 0
+ * when one is over
  * 2.5 times as wide as the other. A number that lost or gained a digit still matches; a small
  * number where a long one was (the view moved on) is another. On the hand-held tuning videos,
  * where a cut brings the next sheet every second: shown-number changes 2 + 2 -> 0 + 3 (flat +
@@ -45,7 +39,7 @@ static float overlap(struct rec_box a, struct rec_box b)
 static float continues(struct rec_box a, struct rec_box b)
 {
     const int wmin = a.w < b.w ? a.w : b.w, wmax = a.w + b.w - wmin;
-    return wmin * 5 < wmax * 2 ? 0.0f : overlap(a, b);
+    return wmin * 5 < wmax * 2 ? 0.0f : (float)rec_box_overlap(a, b);
 }
 
 /* One frame's reading nb of track tr. */

@@ -48,6 +48,21 @@ void rec_default_params(struct rec_params *p)
     p->reuse = 0.0f;
 }
 
+void rec_params_look_once(struct rec_params *p)
+{
+    for (int k = 0; k < REC_AGAIN_PASSES; k++)
+        p->again_shares[k] = 0.0f;
+}
+
+/* Whether p has stage 7 look at the ink again. */
+static int looks_again(const struct rec_params *p)
+{
+    for (int k = 0; k < REC_AGAIN_PASSES; k++)
+        if (p->again_shares[k] > 0.0f)
+            return 1;
+    return 0;
+}
+
 void rec_live_params(struct rec_params *p)
 {
     rec_default_params(p);
@@ -1550,8 +1565,7 @@ enum { AGAIN_AFTER = 2 };
 
 static int overlaps(struct rec_box a, struct rec_box b)
 {
-    const double smaller = fmin((double)a.w * a.h, (double)b.w * b.h);
-    return smaller > 0.0 && rec_box_inter(a, b) > AGAIN_OVERLAP * smaller;
+    return rec_box_overlap(a, b) > AGAIN_OVERLAP;
 }
 
 /* Adds the sure readings of o to r's n candidates (any order: stage 6 orders them) as the comment
@@ -1582,13 +1596,10 @@ static int add_sure_readings(struct rec_result *r, int n, const struct rec_resul
 static int read_again(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
 {
     const struct rec_params p = sc->p;
-    int passes = 0;
-    for (int k = 0; k < REC_AGAIN_PASSES; k++)
-        passes += p.again_shares[k] > 0.0f;
     int turned_down = 0;
     for (int i = r->n_digits; i < r->n_digits + r->n_rejected; i++)
         turned_down += r->digits[i].box.h >= REC_LEGIBLE_PX;
-    if (!passes || turned_down < AGAIN_AFTER)
+    if (!looks_again(&p) || turned_down < AGAIN_AFTER)
         return DG_OK;
     if (!sc->other && !(sc->other = malloc(sizeof *sc->other)))
         return dg_fail(DG_ENOMEM, "out of memory");
@@ -1633,13 +1644,10 @@ static int start_frame(struct rec_scanner *sc)
 {
     sc->n_inputs = sc->n_reused = 0;
     sc->again = 0;
-    int again = 0;
-    for (int k = 0; k < REC_AGAIN_PASSES; k++)
-        again |= sc->p.again_shares[k] > 0.0f;
     if (sc->p.reuse <= 0.0f || !sc->video) /* a still between frames: the next starts afresh */
         sc->n_seen[0] = sc->n_seen[1] = 0;
     sc->video = sc->p.reuse > 0.0f;
-    sc->keep = sc->video || again;
+    sc->keep = sc->video || looks_again(&sc->p);
     if (!sc->keep)
         return DG_OK;
     for (int k = 0; k < 2; k++)

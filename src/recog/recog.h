@@ -84,6 +84,8 @@ struct rec_params {
                     takes that answer when it was sure (0: every input read afresh, as stills) */
 };
 void rec_default_params(struct rec_params *p);
+/* p reads each image's ink once: no stage 7 (`digits live --quick`, the browser's camera). */
+void rec_params_look_once(struct rec_params *p);
 /* The defaults for a camera's frames (digits live, the browser's camera): as rec_default_params
  * but every lone 1 rejected, since read 30 times a second the strokes of clutter that a still's
  * reading can afford as sure lone 1s flicker in as digits (numbers.c), the last frame's sure
@@ -99,9 +101,11 @@ struct rec_box {
     int x, y, w, h;
 };
 
-/* The area two boxes share (0 when they are apart), and their intersection over union. */
+/* The area two boxes share (0 when they are apart), their intersection over union, and their
+ * intersection over the smaller box's area (0 when either is empty). */
 double rec_box_inter(struct rec_box a, struct rec_box b);
 double rec_box_iou(struct rec_box a, struct rec_box b);
+double rec_box_overlap(struct rec_box a, struct rec_box b);
 
 struct rec_digit {
     int digit;          /* 0..9, or -1 when rejected */

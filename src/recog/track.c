@@ -26,6 +26,12 @@ double rec_box_iou(struct rec_box a, struct rec_box b)
     return inter > 0.0 ? inter / ((double)a.w * a.h + (double)b.w * b.h - inter) : 0.0;
 }
 
+double rec_box_overlap(struct rec_box a, struct rec_box b)
+{
+    const double sa = (double)a.w * a.h, sb = (double)b.w * b.h, smaller = sa < sb ? sa : sb;
+    return smaller > 0.0 ? rec_box_inter(a, b) / smaller : 0.0;
+}
+
 static void observe(struct rec_tracker *t, struct rec_track *tr, const struct rec_digit *d)
 {
     float *p = tr->hist[tr->next_hist];
