@@ -78,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real mine mine-print format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big mine mine-print format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -212,7 +212,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_SRC)
 
 # ---- benchmarks: ours and the PyTorch peer in the same run, one line per measure with the ratio ----
 bench: $(B)/bench_nn $(B)/bench_scan $(B)/digits $(B)/scenegen lib data build/scenes/truth.jsonl \
-       build/world/truth.jsonl build/other/truth.jsonl build/real/truth.jsonl
+       build/world/truth.jsonl build/other/truth.jsonl build/real/truth.jsonl build/big/truth.jsonl
 	bench/compare.py $(B)/bench_nn data/mnist models/robust.safetensors
 	bench/compare_scan.py $(B)/bench_scan models/fast.safetensors build/scenes
 	bench/compare_scan.py $(B)/bench_scan models/robust.safetensors build/scenes
@@ -276,6 +276,15 @@ build/other/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other $(WORLD) 22 data/mnist t10k $(OTHER_PHOTOS)
 build/other-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other-tune $(WORLD) 21 data/mnist train $(OTHER_PHOTOS)
+# build/big (report, test digits, seed 42) and build/big-tune (training digits, seed 41): the
+# second generator's view written large (othergen.py --big 1): a sheet held close to the camera
+# with one or two lines of digits a quarter to three quarters of the frame tall, often in fat
+# marker, and a quarter of the frames drawn on a flat digital canvas; 10% without digits.
+world-big: build/big/truth.jsonl build/big-tune/truth.jsonl
+build/big/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --big 1 --empty 0.1 build/big $(WORLD) 42 data/mnist t10k $(OTHER_PHOTOS)
+build/big-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --big 1 --empty 0.1 build/big-tune $(WORLD) 41 data/mnist train $(OTHER_PHOTOS)
 # build/real (report, test digits, seed 32) and build/real-tune (training digits, seed 31): the
 # second generator over real photographs (OpenCV's sample photos: rooms, desks, people, a hand
 # holding a board, buildings, printed pages; GNOME's wood and pattern backgrounds), nine frames in

@@ -20,10 +20,14 @@ numbers with text and box) and "sheet", the sheet's four corners in the frame cl
 top left (null when there is none), so readings can be told apart on and off the paper.
 Deterministic for a given SEED and inputs.
 
-usage: othergen.py [--empty X] [--photo X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...
+usage: othergen.py [--empty X] [--photo X] [--big X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...
   --empty X   share of frames with no digit at all (default 0.15); 1 makes a set of digit-free
               frames, the measure of what the background alone is read as
   --photo X   share of frames over a photograph rather than a drawn desk (default 0.7)
+  --big X     share of frames written large (default 0): a sheet held close to the camera, one
+              or two lines of digits a quarter to three quarters of the frame tall, often with a
+              fat marker; a quarter of them drawn on a flat digital canvas (black on white or
+              white on black, no camera), as digits drawn on a screen are
 """
 import gzip
 import math
@@ -277,10 +281,14 @@ class Sheet:
                     self.used.append((x, y - th, x + tw, y + base))
                     break
 
-    def write_numbers(self, rng, mnist, labels, pool, line_h, n_lines, max_per_line):
+    def write_numbers(self, rng, mnist, labels, pool, line_h, n_lines, max_per_line, marker=False,
+                      max_digits=6):
         """Lines of handwritten numbers: a writer's gap, drifting baselines, symbols between
-        numbers, sometimes a box around a number or a line under it."""
+        numbers, sometimes a box around a number or a line under it; a marker's strokes are
+        fatter than any pen's."""
         colour, thresh, dil, texture = pen_for(rng, self.kind)
+        if marker:
+            dil = rng.uniform(0.3, 1.2)
         cov = self.layer(colour, texture)
         gap_habit = rng.uniform(-0.05, 0.35)  # between digits, in heights
         slant = rng.uniform(-0.25, 0.25)
@@ -296,7 +304,10 @@ class Sheet:
             x = rng.uniform(0.03, 0.45) * self.w
             count = 0
             for k in range(rng.integers(1, max_per_line + 1)):
-                n_dig = int(rng.choice([1, 2, 3, 4, 5, 6], p=[0.12, 0.22, 0.24, 0.22, 0.12, 0.08]))
+                p = np.array([0.12, 0.22, 0.24, 0.22, 0.12, 0.08])
+                if max_digits < 6:
+                    p = p[:max_digits] / p[:max_digits].sum()
+                n_dig = int(rng.choice(np.arange(1, len(p) + 1), p=p))
                 placed = self.write_number(rng, cov, mnist, labels, pool, x, y + slope * x, h,
                                            n_dig, gap_habit, slant, thresh, dil, slope)
                 if placed is None:
@@ -447,9 +458,12 @@ def draw_objects(rng, img, occ, n, over_sheet_quad=None):
 
 # ---- a frame ----------------------------------------------------------------------------------
 
-def sheet_quad(rng, w, h, kind):
-    """The sheet's corners in the frame (clockwise from top left) and its canvas size."""
-    if kind in ("close", "board", "dark") and rng.random() < 0.5:
+def sheet_quad(rng, w, h, kind, big=False):
+    """The sheet's corners in the frame (clockwise from top left) and its canvas size; a sheet
+    held close (big) covers 0.7 to 1.3 of the frame's height."""
+    if big:
+        cover = rng.uniform(0.7, 1.3)
+    elif kind in ("close", "board", "dark") and rng.random() < 0.5:
         cover = rng.uniform(0.95, 1.2)
     elif kind == "note":
         cover = rng.uniform(0.25, 0.45)
@@ -481,17 +495,65 @@ def kinds_with(empty):
     return [(k, p / total * (1 - empty)) for k, p in rest] + [("empty", empty)]
 
 
-def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
-    """A frame and its truth; a frame meant to hold digits is drawn again until one shows."""
+def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0):
+    """A frame and its truth; a frame meant to hold digits is drawn again until one shows (with
+    --big, again as a frame with digits: large writing often does not fit, and digit-free frames
+    would otherwise crowd the set)."""
+    want_digits = False
     while True:
-        frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share)
+        frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big, want_digits)
         if frame[2] or any(not d.get("ignore") for d in frame[3]):
             return frame
+        want_digits = big > 0
 
 
-def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
+def canvas_frame(rng, mnist, labels, pool, w, h, empty):
+    """Digits drawn on a flat digital canvas: one colour of ink on another, no paper, no camera;
+    one number, or two lines of them, a quarter to 0.7 of the frame tall."""
+    dark = rng.random() < 0.3  # white on black, as MNIST itself
+    sheet = Sheet(rng, w, h, "desk")
+    sheet.rgb[:] = 0.0 if dark else 255.0
+    digits, numbers = [], []
+    if not empty:
+        colour = np.array((255.0,) * 3 if dark else (0.0,) * 3, np.float32)
+        cov = sheet.layer(colour, 0.0)
+        n_lines = 1 if rng.random() < 0.7 else 2
+        line_h = rng.uniform(0.25, 0.7 if n_lines == 1 else 0.4) * min(w, h)
+        thresh, dil = rng.uniform(0.2, 0.6), rng.uniform(0.0, 1.2)
+        slant = rng.uniform(-0.2, 0.2)
+        for line in range(n_lines):
+            # as many digits as fit (a digit and its gap are under 0.85 of its height wide)
+            fit = max(1, int(0.9 * w / (0.85 * line_h)))
+            n_dig = min(fit, int(rng.choice([1, 2, 3, 4], p=[0.35, 0.25, 0.2, 0.2])))
+            y = (line + 0.5) * h / n_lines - 0.55 * line_h + rng.uniform(-0.03, 0.03) * h
+            x = rng.uniform(0.03, max(0.03, 0.95 - n_dig * 0.85 * line_h / w)) * w
+            sheet.write_number(rng, cov, mnist, labels, pool, x, y, line_h, n_dig,
+                               rng.uniform(0.05, 0.35), slant, thresh, dil, 0.0)
+        sheet.render()
+        for lab, pts, nid in sheet.digits:
+            x0, y0 = int(math.floor(pts[:, 0].min())), int(math.floor(pts[:, 1].min()))
+            x1, y1 = int(math.floor(pts[:, 0].max())), int(math.floor(pts[:, 1].max()))
+            digits.append({"digit": lab, "box": [x0, y0, x1 - x0 + 1, y1 - y0 + 1]})
+        for nid, text in enumerate(sheet.numbers):
+            ds = [d["box"] for d, (_, _, n) in zip(digits, sheet.digits) if n == nid]
+            x0, y0 = min(b[0] for b in ds), min(b[1] for b in ds)
+            x1, y1 = max(b[0] + b[2] for b in ds), max(b[1] + b[3] for b in ds)
+            numbers.append({"text": text, "box": [x0, y0, x1 - x0, y1 - y0]})
+    img = np.clip(sheet.rgb, 0, 255).astype(np.uint8)
+    return img, "canvas", empty, digits, numbers, None
+
+
+def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, want_digits=False):
     (w, h) = pick(rng, SIZES)
     kind = pick(rng, kinds)
+    while want_digits and kind == "empty":
+        kind = pick(rng, kinds)
+    # drawn only for sets that ask for big writing, so the others stay as they were
+    is_big = big > 0 and rng.random() < big
+    if is_big and rng.random() < 0.25:
+        if rng.random() < 0.5:  # a square drawing pad
+            w = h = int(rng.uniform(200, 600))
+        return canvas_frame(rng, mnist, labels, pool, w, h, kind == "empty")
     if photos and rng.random() < photo_share:
         img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
     else:
@@ -501,14 +563,21 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
     empty = kind == "empty"
     sheet_kind = ["desk", "close", "note", "board", "dark", "page"][rng.integers(0, 6)] if empty else kind
     digits, numbers, corners = [], [], None
+    if is_big and not empty:
+        sheet_kind = ["desk", "close", "note", "board", "dark"][rng.integers(0, 5)]
     if not (empty and rng.random() < 0.3):
-        quad, sw, sh = sheet_quad(rng, w, h, sheet_kind)
+        quad, sw, sh = sheet_quad(rng, w, h, sheet_kind, is_big)
         corners = [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
         sheet = Sheet(rng, sw, sh, sheet_kind)
         sheet.rule(rng)
         if rng.random() < 0.6:
             sheet.printed(rng, int(rng.integers(1, 4)))
-        if not empty:
+        if not empty and is_big:
+            line_h = min(rng.uniform(0.25, 0.75) * min(w, h), sh / 1.75)
+            fit = max(1, min(4, int(0.9 * sw / (0.85 * line_h))))
+            sheet.write_numbers(rng, mnist, labels, pool, line_h, int(rng.integers(1, 3)), 2,
+                                marker=rng.random() < 0.5, max_digits=fit)
+        elif not empty:
             small = min(w, h)
             if sheet_kind == "page":
                 line_h = rng.uniform(12, 22)
@@ -595,7 +664,7 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share):
 def options(argv):
     """The --empty and --photo shares and the positional arguments left."""
     argv = list(argv)
-    shares = {"--empty": 0.15, "--photo": 0.7}
+    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0}
     while len(argv) > 2 and argv[1] in shares:
         try:
             shares[argv[1]] = float(argv[2])
@@ -605,8 +674,9 @@ def options(argv):
             sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
         del argv[1:3]
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
-        sys.exit("usage: othergen.py [--empty X] [--photo X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
-    return shares["--empty"], shares["--photo"], argv
+        sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] OUTDIR N SEED MNIST_DIR "
+                 "train|t10k PHOTO...")
+    return shares["--empty"], shares["--photo"], shares["--big"], argv
 
 
 def load_photos(paths, split):
@@ -626,7 +696,7 @@ def load_photos(paths, split):
 
 
 def main(argv):
-    empty, photo_share, argv = options(argv)
+    empty, photo_share, big, argv = options(argv)
     out, mnist_dir, split = argv[1], argv[4], argv[5]
     n, seed = count_and_seed("othergen", argv[2], argv[3])
     mnist, labels = load_mnist(mnist_dir, split)
@@ -638,7 +708,7 @@ def main(argv):
     def frames():
         for k in range(n):
             img, kind, is_empty, digits, numbers, corners = make_frame(rng, mnist, labels, pool, photos,
-                                                              kinds, photo_share)
+                                                              kinds, photo_share, big)
             ext = "png" if rng.random() < 0.15 else "jpg"
             params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
             yield (f"other_{k:04d}.{ext}", img[:, :, ::-1], params,
