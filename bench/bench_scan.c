@@ -6,7 +6,8 @@
  * --live reads as digits live does (rec_live_params: lone 1s rejected, stage 7's readings kept at
  * 0.999; no answers reused, since the images are not frames of one video), --quick without stage
  * 7 (`digits live --quick`, the browser); by default as digits scan does (rec_default_params).
- * Usage: bench_scan [--live] [--quick] MODEL REPEATS IMAGE... */
+ * --no-wide leaves stage 8 out (wide strokes), to measure what it costs.
+ * Usage: bench_scan [--live] [--quick] [--no-wide] MODEL REPEATS IMAGE... */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,14 +68,17 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
 
 int main(int argc, char **argv)
 {
-    int live = 0, quick = 0;
-    while (argc > 1 && (!strcmp(argv[1], "--live") || !strcmp(argv[1], "--quick"))) {
+    int live = 0, quick = 0, wide = 1;
+    while (argc > 1 && (!strcmp(argv[1], "--live") || !strcmp(argv[1], "--quick") ||
+                        !strcmp(argv[1], "--no-wide"))) {
         live |= !strcmp(argv[1], "--live");
         quick |= !strcmp(argv[1], "--quick");
+        wide &= !!strcmp(argv[1], "--no-wide");
         argc--, argv++;
     }
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_scan [--live] [--quick] MODEL REPEATS IMAGE...\n");
+        fprintf(stderr,
+                "usage: bench_scan [--live] [--quick] [--no-wide] MODEL REPEATS IMAGE...\n");
         return 2;
     }
     const int repeats = atoi(argv[2]), n_img = argc - 3;
@@ -97,6 +101,8 @@ int main(int argc, char **argv)
     }
     if (quick)
         rec_params_look_once(&p);
+    if (!wide)
+        p.wide_stroke = 0.0f;
     struct rec_scanner *sc;
     struct rec_result *r = malloc(sizeof *r);
     struct vis_image *img = calloc((size_t)n_img, sizeof *img);

@@ -1098,6 +1098,92 @@ static void test_big_fine_pen_digit(void **state)
     reader_close(&rd);
 }
 
+/* Test digit idx drawn with a marker on a flat canvas (ink's grey level): scaled by scale
+ * (bilinear, ink where over 0.4), its strokes grown by a disc of radius r, the top left of its
+ * 28x28 square at (x, y). */
+static void marker_digit(struct vis_image *page, const struct data_set *s, int idx, int x, int y,
+                         int scale, int r, uint8_t ink)
+{
+    const uint8_t *src = s->images + (size_t)idx * 784;
+    for (int py = 0; py < 28 * scale; py++)
+        for (int px = 0; px < 28 * scale; px++) {
+            const double sx = (px + 0.5) / scale - 0.5, sy = (py + 0.5) / scale - 0.5;
+            const int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            const double fx = sx - x0, fy = sy - y0;
+            double v = 0;
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++) {
+                    const int xx = x0 + dx, yy = y0 + dy;
+                    if (xx >= 0 && xx < 28 && yy >= 0 && yy < 28)
+                        v += (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * src[yy * 28 + xx] / 255.0;
+                }
+            if (v <= 0.4)
+                continue;
+            for (int dy = -r; dy <= r; dy++)
+                for (int dx = -r; dx <= r; dx++) {
+                    const int X = x + px + dx, Y = y + py + dy;
+                    if (dx * dx + dy * dy <= r * r && X >= 0 && Y >= 0 && X < page->w &&
+                        Y < page->h)
+                        page->px[(size_t)Y * page->w + X] = ink;
+                }
+        }
+}
+
+static void no_wide(struct rec_params *p)
+{
+    p->wide_stroke = 0.0f;
+}
+
+/* Stage 8, wide strokes: digits drawn large with a marker on a flat canvas, as digits drawn on a
+ * screen or held up to the camera are: a 3 about 280 px tall with strokes about 40 px wide (a
+ * tenth of the canvas) dark on white, and 4, 7 and 2 about 180 px tall light on black. Their
+ * strokes are wider than the paper's closing (a sixteenth of the shorter side), so without the
+ * stage not one digit is read; with it, both numbers are, by both shipped models. */
+static void test_big_marker_digits(void **state)
+{
+    (void)state;
+    struct data_set s;
+    int first[10];
+    load_test_digits(&s, first);
+    struct vis_image one, three;
+    assert_int_equal(vis_image_init(&one, 400, 400), DG_OK);
+    memset(one.px, 250, (size_t)one.w * one.h);
+    marker_digit(&one, &s, first[3], 4, -10, 14, 6, 20);
+    assert_int_equal(vis_image_init(&three, 900, 300), DG_OK);
+    memset(three.px, 0, (size_t)three.w * three.h);
+    const int digits[3] = {4, 7, 2};
+    for (int k = 0; k < 3; k++)
+        marker_digit(&three, &s, first[digits[k]], 40 + 270 * k, 10, 9, 4, 240);
+    const char *const models[] = {ROBUST, FAST};
+    for (int m = 0; m < 2; m++)
+        for (int off = 0; off < 2; off++) {
+            struct reader rd;
+            reader_open(&rd, models[m]);
+            struct rec_params p;
+            rec_default_params(&p);
+            if (off)
+                no_wide(&p);
+            rec_scanner_set_params(rd.sc, &p);
+            assert_int_equal(rec_scan(rd.sc, &one, rd.r), DG_OK);
+            const int n_one = rd.r->n_digits, read_one = has_number(rd.r, "3");
+            assert_int_equal(rec_scan(rd.sc, &three, rd.r), DG_OK);
+            const int n_three = rd.r->n_digits, read_three = has_number(rd.r, "472");
+            print_message("%s%s: the 3 %s (%d digits), 472 %s (%d digits)\n", models[m],
+                          off ? " without stage 8" : "", read_one ? "read" : "not read", n_one,
+                          read_three ? "read" : "not read", n_three);
+            if (off) {
+                assert_int_equal(n_one + n_three, 0);
+            } else {
+                assert_true(read_one && n_one == 1);
+                assert_true(read_three && n_three == 3);
+            }
+            reader_close(&rd);
+        }
+    vis_image_destroy(&one);
+    vis_image_destroy(&three);
+    data_set_free(&s);
+}
+
 /* How many of n truth digits (label, box) r read, as that digit in a box overlapping the truth's by
  * half. */
 static int truth_read(const struct rec_result *r, const int (*truth)[5], int n)
@@ -1394,6 +1480,7 @@ int main(void)
         cmocka_unit_test(test_context_rejects_edges_and_letters),
         cmocka_unit_test(test_twelve_megapixel_page),
         cmocka_unit_test(test_big_fine_pen_digit),
+        cmocka_unit_test(test_big_marker_digits),
         cmocka_unit_test(test_fuzz_findings),
         cmocka_unit_test(test_unsure_polarity),
         cmocka_unit_test(test_sure_guess_read_other_way),

@@ -276,6 +276,40 @@ static void write_stroke_png(int w, int h, int dark_ink, int with_gradient)
     free(rgb);
 }
 
+/* vis_image_shrink equals its definition, each pixel the rounded mean of its f x f block, the
+ * rows and columns past the last whole block dropped; the output is reused at the same size and
+ * reallocated at another; a factor past the image's size or under 1 is refused. */
+static void test_shrink_equals_definition(void **state)
+{
+    (void)state;
+    struct vis_image in, out = {0};
+    assert_int_equal(vis_image_init(&in, 37, 23), DG_OK);
+    for (int i = 0; i < 37 * 23; i++)
+        in.px[i] = (uint8_t)((i * 97 + (i / 37) * 31) % 256);
+    uint32_t sum[37];
+    for (int f = 1; f <= 6; f++) {
+        assert_int_equal(vis_image_shrink(&in, f, &out, sum), DG_OK);
+        assert_int_equal(out.w, 37 / f);
+        assert_int_equal(out.h, 23 / f);
+        for (int y = 0; y < out.h; y++)
+            for (int x = 0; x < out.w; x++) {
+                int t = 0;
+                for (int dy = 0; dy < f; dy++)
+                    for (int dx = 0; dx < f; dx++)
+                        t += in.px[(y * f + dy) * 37 + x * f + dx];
+                assert_int_equal(out.px[y * out.w + x], (t + f * f / 2) / (f * f));
+            }
+    }
+    const uint8_t *kept = out.px;
+    assert_int_equal(vis_image_shrink(&in, 6, &out, sum), DG_OK);
+    assert_ptr_equal(out.px, kept);
+    assert_int_equal(vis_image_shrink(&in, 24, &out, sum), DG_EARG);
+    assert_int_equal(vis_image_shrink(&in, 0, &out, sum), DG_EARG);
+    assert_int_equal(out.w, 6); /* untouched by the refusals */
+    vis_image_destroy(&in);
+    vis_image_destroy(&out);
+}
+
 static void test_load_and_normalize_both_polarities(void **state)
 {
     (void)state;
@@ -474,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_from_ink_aspect_and_mass),
         cmocka_unit_test(test_area_average_preserves_mass),
         cmocka_unit_test(test_area_average_equals_definition),
+        cmocka_unit_test(test_shrink_equals_definition),
         cmocka_unit_test(test_grey_from_pixels_every_layout),
         cmocka_unit_test(test_grey_from_video_rgb_and_rgba),
         cmocka_unit_test_setup_teardown(test_load_and_normalize_both_polarities, setup, teardown),

@@ -341,6 +341,45 @@ static void test_threshold_blank_and_bad_params(void **state)
     vis_threshold_default_params(&p);
     p.share = 1.5f;
     assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_EARG);
+    vis_threshold_default_params(&p);
+    p.max_stroke = 0.0f;
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_EARG);
+    p.max_stroke = 1.5f;
+    assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_EARG);
+    vis_image_destroy(&img);
+    vis_image_destroy(&mask);
+    vis_work_free(wk);
+}
+
+/* A stroke wider than the paper's closing is taken for paper: a bar 20 px wide on a 200x200 page (a
+ * tenth of the side) is less than half ink at the default max_stroke (a sixteenth; none of it
+ * here), and ink through and through at 0.15, as stage 8 of the scanner reads a marker's digit. */
+static void test_threshold_wide_strokes(void **state)
+{
+    (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    struct vis_image img, mask = {0};
+    assert_int_equal(vis_image_init(&img, 200, 200), DG_OK);
+    memset(img.px, 230, 200 * 200);
+    for (int y = 40; y < 160; y++)
+        for (int x = 90; x < 110; x++)
+            img.px[y * 200 + x] = 30;
+    struct vis_threshold_params p;
+    vis_threshold_default_params(&p);
+    int inked[2];
+    for (int k = 0; k < 2; k++) {
+        p.max_stroke = k ? 0.15f : 1.0f / 16.0f;
+        assert_int_equal(vis_threshold(&img, &p, wk, &mask, NULL), DG_OK);
+        inked[k] = 0;
+        for (int y = 40; y < 160; y++)
+            for (int x = 90; x < 110; x++)
+                inked[k] += mask.px[y * 200 + x] != 0;
+    }
+    print_message("bar 20 px wide: %d of 2400 pixels inked, %d with strokes up to 0.15\n", inked[0],
+                  inked[1]);
+    assert_true(inked[0] < 2400 / 2);
+    assert_int_equal(inked[1], 2400);
     vis_image_destroy(&img);
     vis_image_destroy(&mask);
     vis_work_free(wk);
@@ -694,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_threshold_strokes_not_steps),
         cmocka_unit_test(test_threshold_dim_frame),
         cmocka_unit_test(test_threshold_blank_and_bad_params),
+        cmocka_unit_test(test_threshold_wide_strokes),
         cmocka_unit_test(test_grey_extreme_equals_definition),
         cmocka_unit_test(test_sharpen_box_equals_definition),
         cmocka_unit_test(test_components),

@@ -33,6 +33,8 @@ static const char *const HELP =
     "  --share X             ... and X of the strongest stroke nearby (default 0.3)\n"
     "  --again X[,Y]         find the ink again at these shares of the strongest stroke and keep\n"
     "                        the sure readings the first reading lacks (default 0.5,0.15; 0: off)\n"
+    "  --wide X              read the frame shrunk again with strokes up to X of its shorter\n"
+    "                        side, for digits drawn large with a thick pen (default 0.25; 0: off)\n"
     "  --sharpen X           unsharp mask of this amount on the candidates before they are read\n"
     "                        (default 0.6; 0 = off)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
@@ -599,11 +601,14 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     o->model_path = cli_scan_model();
     rec_default_params(&o->params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
-        {"window", 1, 0, 'w'},      {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
-        {"sharpen", 1, 0, 'S'},     {"hard", 1, 0, 'H'},           {"pairs", 1, 0, 'P'},
-        {"keep-closed", 0, 0, 'K'}, {"again", 1, 0, 'A'},          {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'},
+        {"verbose", 0, 0, 'v'},     {"window", 1, 0, 'w'},
+        {"help", 0, 0, 'h'},        {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},
+        {"share", 1, 0, 's'},       {"sharpen", 1, 0, 'S'},
+        {"hard", 1, 0, 'H'},        {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'}, {"again", 1, 0, 'A'},
+        {"wide", 1, 0, 'W'},        {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -656,6 +661,13 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
             if ((bad = again_option(cmd, optarg, o->params.again_shares)))
                 return bad;
             break;
+        case 'W': {
+            double v;
+            if ((bad = cli_number_option(cmd, "--wide", optarg, 0.0, 1.0, &v)))
+                return bad;
+            o->params.wide_stroke = (float)v;
+            break;
+        }
         case 'S': {
             double v;
             if ((bad = cli_number_option(cmd, "--sharpen", optarg, 0.0, 4.0, &v)))

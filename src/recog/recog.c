@@ -6,8 +6,9 @@
  * cut in two or read from their darker ink), choose_readings (whole or cut), the cuts beside
  * digits and of numbers run together (stages 5a-5e), rec_reject_by_context (context.c: edges of
  * objects, letters of words and keyboards, readings in texture), group_numbers (lines and numbers,
- * numbers.c), and for a frame with candidates turned down, read_again (stage 7: the ink found
- * again at other thresholds). */
+ * numbers.c), for a frame with candidates turned down read_again (stage 7: the ink found again at
+ * other thresholds), and read_wide (stage 8: the frame shrunk and its ink found again with strokes
+ * as wide as a marker's on a digit that fills it). */
 #include "recog.h"
 
 #include "numbers.h"
@@ -45,6 +46,8 @@ void rec_default_params(struct rec_params *p)
     p->again_shares[0] = 0.5f;
     p->again_shares[1] = 0.15f;
     p->again_sure = 0.99f;
+    p->wide_stroke = 0.2f;
+    p->wide_sure = 0.9f;
     p->reuse = 0.0f;
 }
 
@@ -68,6 +71,7 @@ void rec_live_params(struct rec_params *p)
     rec_default_params(p);
     p->lone_one_sure = 2.0f;
     p->again_sure = 0.999f;
+    p->wide_sure = 0.99f;
     p->reuse = 0.04f;
 }
 
@@ -109,6 +113,12 @@ void rec_scanner_free(struct rec_scanner *sc)
     vis_image_destroy(&sc->mask);
     vis_image_destroy(&sc->other_mask);
     free(sc->other);
+    free(sc->wide);
+    vis_image_destroy(&sc->wide_grey);
+    vis_image_destroy(&sc->wide_mask);
+    vis_image_destroy(&sc->wide_other_mask);
+    vis_image_destroy(&sc->wide_sharp);
+    free(sc->wide_sum);
     free(sc->crop);
     free(sc->label);
     free(sc->piece);
@@ -1569,18 +1579,25 @@ static int overlaps(struct rec_box a, struct rec_box b)
 }
 
 /* Adds the sure readings of o to r's n candidates (any order: stage 6 orders them) as the comment
- * above says; returns the new count. */
-static int add_sure_readings(struct rec_result *r, int n, const struct rec_result *o, float sure)
+ * above says; returns the new count. A sure digit of r whose box is under `block` times the
+ * reading's in area does not keep it out but makes way too (stage 8: a piece of a big digit),
+ * unless there are two or more (digits of a number the reading took together). */
+static int add_sure_readings(struct rec_result *r, int n, const struct rec_result *o, float sure,
+                             float block)
 {
     for (int i = 0; i < o->n_digits; i++) {
         const struct rec_digit *d = &o->digits[i];
         if (d->confidence < sure)
             continue;
-        int blocked = 0;
-        for (int k = 0; k < n && !blocked; k++)
-            blocked = r->digits[k].digit >= 0 && r->digits[k].confidence >= READ_SURE &&
-                      overlaps(r->digits[k].box, d->box);
-        if (blocked)
+        int blocked = 0, sure_under = 0;
+        for (int k = 0; k < n && !blocked; k++) {
+            const struct rec_digit *e = &r->digits[k];
+            if (e->digit < 0 || e->confidence < READ_SURE || !overlaps(e->box, d->box))
+                continue;
+            sure_under++;
+            blocked = (double)e->box.w * e->box.h >= block * (double)d->box.w * d->box.h;
+        }
+        if (blocked || sure_under >= 2)
             continue;
         for (int k = 0; k < n;)
             if (overlaps(r->digits[k].box, d->box))
@@ -1614,7 +1631,7 @@ static int read_again(struct rec_scanner *sc, const struct vis_image *grey, stru
         sc->p.threshold.share = p.again_shares[k];
         sc->again = 1;
         if ((rc = read_as(sc, grey, pol, sc->other)) == DG_OK)
-            n = add_sure_readings(r, n, sc->other, p.again_sure);
+            n = add_sure_readings(r, n, sc->other, p.again_sure, 0.0f);
     }
     sc->p = p;
     sc->again = 0;
@@ -1625,18 +1642,6 @@ static int read_again(struct rec_scanner *sc, const struct vis_image *grey, stru
     return rc;
 }
 
-/* The polarity is guessed from the whole frame (vis_guess_polarity); an unsure guess (light ink,
- * but dark departures there too: a bright sheet on a dark desk looks like chalk) is read as dark
- * ink. When the guess finds fewer than ENOUGH_SURE sure digits, the frame is read the other way
- * too, and that reading is kept when it has at least ENOUGH_SURE sure digits and more than the
- * first (as many: a larger sum of confidences). Reading unsure frames both ways read 3.1 points
- * more of build/world-tune's digits than the test it replaced (2026-12-03). A sure guess is wrong
- * too where a board or card of the other polarity lies among things that decide the frame (chalk
- * on a grey board under a dark printed line and a dark desk: not one digit found): reading those
- * the other way as well read 79.66 -> 79.97% of build/world-tune's digits (its chalkboards 71.9 ->
- * 75.2%), 77.03 -> 77.64% of build/world-cross's; the floor of ENOUGH_SURE on the second reading,
- * which the unsure frames did without before, took false digits per digit-free frame from 0.36 to
- * 0.30 and 0.24 to 0.22 (2026-12-05). */
 /* The answers of the image read so far become the last frame's (rec_params.reuse); without reuse
  * none are kept for the next image (stage 7 keeps a still's own for its passes), so a scanner that
  * reads stills between frames starts the next frame afresh. */
@@ -1662,17 +1667,27 @@ static int start_frame(struct rec_scanner *sc)
     return DG_OK;
 }
 
-int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+/* The polarity is guessed from the whole frame (vis_guess_polarity); an unsure guess (light ink,
+ * but dark departures there too: a bright sheet on a dark desk looks like chalk) is read as dark
+ * ink. When the guess finds fewer than `enough` (ENOUGH_SURE) sure digits, the frame is read the
+ * other way too, and that reading is kept when it has at least `enough` sure digits and more than
+ * the first (as many: a larger sum of confidences). Reading unsure frames both ways read 3.1 points
+ * more of build/world-tune's digits than the test it replaced (2026-12-03). A sure guess is wrong
+ * too where a board or card of the other polarity lies among things that decide the frame (chalk
+ * on a grey board under a dark printed line and a dark desk: not one digit found): reading those
+ * the other way as well read 79.66 -> 79.97% of build/world-tune's digits (its chalkboards 71.9 ->
+ * 75.2%), 77.03 -> 77.64% of build/world-cross's; the floor of ENOUGH_SURE on the second reading,
+ * which the unsure frames did without before, took false digits per digit-free frame from 0.36 to
+ * 0.30 and 0.24 to 0.22 (2026-12-05). Stage 8 asks for one sure digit: a digit drawn large is
+ * often alone in its picture.
+ * read_frame reads grey so into r (not sc->other, which holds the other polarity's reading),
+ * through stages 1 to 6. */
+static int read_frame(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r,
+                      int enough)
 {
-    int rc = start_frame(sc);
-    if (rc)
-        return rc;
-    const int short_side = grey->w < grey->h ? grey->w : grey->h;
-    sc->min_h = (int)fminf(sc->p.min_height_frac * (float)short_side, REC_LEGIBLE_PX);
-    sc->max_h = (int)(sc->p.max_height_frac * short_side);
     enum vis_polarity pol = sc->p.threshold.polarity;
     const int guessed = pol == VIS_POLARITY_AUTO;
-    int sure = 1;
+    int sure = 1, rc;
     if (guessed && (rc = vis_guess_polarity(grey, sc->vwk, &pol, &sure)))
         return rc;
     if (!sure)
@@ -1680,11 +1695,11 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if ((rc = read_as(sc, grey, pol, r)))
         return rc;
     if (!guessed)
-        return read_again(sc, grey, r);
+        return DG_OK;
     float sum_first, sum_other;
     const int n_first = sure_digits(r, &sum_first);
-    if (n_first >= ENOUGH_SURE)
-        return read_again(sc, grey, r);
+    if (n_first >= enough)
+        return DG_OK;
     if (!sc->other && !(sc->other = malloc(sizeof *sc->other)))
         return dg_fail(DG_ENOMEM, "out of memory");
     struct vis_image first_mask = sc->mask;
@@ -1695,14 +1710,109 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if ((rc = read_as(sc, grey, other, sc->other)))
         return rc;
     const int n_other = sure_digits(sc->other, &sum_other);
-    if (n_other >= ENOUGH_SURE &&
-        (n_other > n_first || (n_other == n_first && sum_other > sum_first))) {
+    if (n_other >= enough && (n_other > n_first || (n_other == n_first && sum_other > sum_first))) {
         copy_result(r, sc->other);
-        return read_again(sc, grey, r);
+        return DG_OK;
     }
     sc->other_mask = sc->mask; /* the first reading's mask stays the scanner's */
     sc->mask = first_mask;
-    return read_again(sc, grey, r);
+    return DG_OK;
+}
+
+/* The scan's height range for a digit in an image of this shorter side. */
+static void set_heights(struct rec_scanner *sc, int short_side)
+{
+    sc->min_h = (int)fminf(sc->p.min_height_frac * (float)short_side, REC_LEGIBLE_PX);
+    sc->max_h = (int)(sc->p.max_height_frac * short_side);
+}
+
+/* Stage 8, wide strokes: the paper behind the ink is closed over strokes up to a sixteenth of the
+ * shorter side wide, so a digit drawn large with a thick pen (a number on a sheet held up to the
+ * camera, a marker's digit filling a photo, a digit drawn on a screen) is paper inside its strokes
+ * and only specks of its outline are ink: nothing is read, or a piece of it. So the frame is
+ * shrunk by a whole factor to about WIDE_SIDE pixels on its shorter side and read again, every
+ * stage, with strokes up to rec_params.wide_stroke of the side closed over and digits WIDE_MIN_H
+ * to WIDE_MAX_H of it tall, the other polarity too when the first has no sure digit (a lone digit
+ * is common here); its readings at least wide_sure are kept as stage 7 keeps its own, except that
+ * a sure digit of the first reading under WIDE_BLOCK of the reading's area makes way (a piece of
+ * the big digit) unless two or more do (the digits of a number, read as one). Chosen on
+ * build/big-tune (tools/othergen.py --big 1, training digits: 300 close-ups, a quarter drawn on a
+ * flat canvas; 2026-12-06, digits read / precision, robust). On a first version of the set
+ * (digits up to 0.7 of the frame, brushes up to 1.2 px a side per 20 px of height): without the
+ * stage 40.58 / 71.76%; strokes up to 0.25 of a 160 px side, readings at 0.99: 74.87 / 86.67%; at
+ * 0.9: 79.58 / 87.61%; pieces making way: 81.41 / 89.63%; strokes up to 0.15 (0.1: 75.9%,
+ * 0.125-0.2: 83.5-85.3%, 0.3: 79.8%) on a 120 px side (100: 84.6%, 160: 84.0%, 200: 83.5%): 86.13
+ * / 90.88%; two sure digits keeping their place (fast read other-tune 0.7 points less without
+ * that): 85.86 / 90.36%. The set made wider (digits up to 0.8 of the frame, brushes up to 2 px,
+ * markers up to 1.5; a check on test digits drawn as on a screen read 77% of them at 0.15 and
+ * 92% at 0.2): without the stage 33.25 / 65.33%; strokes up to 0.15: 78.52 / 86.48%, 0.2: 79.28
+ * / 86.11%, 0.25: 78.26%, 0.3: 78.01%. The tuning sets of the camera's view read as before
+ * (build/world-tune 87.00 / 96.38% both, real-tune 79.98 / 92.44 -> 80.02 / 92.23%, other-tune
+ * 85.14 -> 85.22%, scenes-tune 97.67 -> 97.73%; false digits per digit-free frame on
+ * real-empty-tune 0.340 -> 0.347); a 640x480 frame of the camera view costs 0.4 ms more (fast, one
+ * thread: 3.2 -> 3.6 ms median looking once). */
+enum { WIDE_SIDE = 120 };
+static const float WIDE_MIN_H = 0.2f, WIDE_MAX_H = 0.95f, WIDE_BLOCK = 0.5f;
+
+static void swap_images(struct vis_image *a, struct vis_image *b)
+{
+    const struct vis_image t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int read_wide(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+{
+    const struct rec_params p = sc->p;
+    const int short_side = grey->w < grey->h ? grey->w : grey->h;
+    if (!(p.wide_stroke > 0.0f) || short_side < 28)
+        return DG_OK;
+    const int f = short_side / WIDE_SIDE > 1 ? short_side / WIDE_SIDE : 1;
+    if (!sc->wide && !(sc->wide = malloc(sizeof *sc->wide)))
+        return dg_fail(DG_ENOMEM, "out of memory");
+    int rc;
+    const struct vis_image *small = grey;
+    if (f > 1) {
+        if ((rc = dg_grow((void **)&sc->wide_sum, &sc->wide_sum_cap, (size_t)grey->w,
+                          sizeof *sc->wide_sum)) ||
+            (rc = vis_image_shrink(grey, f, &sc->wide_grey, sc->wide_sum)))
+            return rc;
+        small = &sc->wide_grey;
+    }
+    swap_images(&sc->mask, &sc->wide_mask);
+    swap_images(&sc->other_mask, &sc->wide_other_mask);
+    swap_images(&sc->sharp, &sc->wide_sharp);
+    sc->p.threshold.max_stroke = p.wide_stroke;
+    const int small_side = small->w < small->h ? small->w : small->h;
+    sc->min_h = (int)(WIDE_MIN_H * (float)small_side);
+    sc->max_h = (int)(WIDE_MAX_H * (float)small_side);
+    rc = read_frame(sc, small, sc->wide, 1);
+    sc->p = p;
+    set_heights(sc, short_side);
+    swap_images(&sc->mask, &sc->wide_mask);
+    swap_images(&sc->other_mask, &sc->wide_other_mask);
+    swap_images(&sc->sharp, &sc->wide_sharp);
+    if (rc != DG_OK)
+        return rc;
+    const struct rec_result *o = sc->wide;
+    for (int i = 0; i < o->n_digits; i++) {
+        struct rec_box *b = &sc->wide->digits[i].box;
+        b->x *= f, b->y *= f, b->w *= f, b->h *= f;
+    }
+    const int n = add_sure_readings(r, r->n_digits + r->n_rejected, o, p.wide_sure, WIDE_BLOCK);
+    group_numbers(sc, r, n);
+    return DG_OK;
+}
+
+int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+{
+    int rc = start_frame(sc);
+    if (rc)
+        return rc;
+    set_heights(sc, grey->w < grey->h ? grey->w : grey->h);
+    if ((rc = read_frame(sc, grey, r, ENOUGH_SURE)) || (rc = read_again(sc, grey, r)))
+        return rc;
+    return read_wide(sc, grey, r);
 }
 
 void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p)

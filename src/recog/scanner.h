@@ -47,6 +47,12 @@ struct rec_scanner {
     /* the reading as dark ink of a frame whose polarity was unsure (rec_scan), and its mask */
     struct rec_result *other;
     struct vis_image other_mask;
+    /* stage 8's reading of the frame shrunk (read_wide) and its picture; its masks and sharpened
+       picture, swapped with mask, other_mask and sharp while it reads */
+    struct rec_result *wide;
+    struct vis_image wide_grey, wide_mask, wide_other_mask, wide_sharp;
+    uint32_t *wide_sum; /* vis_image_shrink's scratch */
+    size_t wide_sum_cap;
     uint8_t *crop;
     size_t crop_cap;
     int32_t *label; /* read_deeper's piece of each crop pixel, and its flood fill's stack */

@@ -84,6 +84,7 @@ void vis_threshold_default_params(struct vis_threshold_params *p)
     p->window = 0;
     p->contrast = 16;
     p->share = 0.3f;
+    p->max_stroke = 1.0f / 16.0f;
     p->polarity = VIS_POLARITY_AUTO;
 }
 
@@ -435,17 +436,18 @@ DG_INLINE void widen_pairs(const uint8_t *restrict in, uint8_t *restrict out, in
  * runs along the sheet's whole outline, joining the digits near it into one region; a faint
  * pencil digit beside bold print fell below a threshold normalised by the print's contrast.
  * So ink is measured against the paper behind it: the grey closing of the half picture (ink made
- * dark) by a square 2r+1 half pixels wide, r a 32nd of the shorter half side (a stroke up to a
- * sixteenth of the shorter side wide, a marker's on the largest digits, is closed over; a step or a
- * wide dark object is not), eroded by one more half pixel so that a full pixel on the dark side of
- * a step is not compared with the blurred edge between the two. A full-resolution pixel is ink
- * when it is darker than that paper by p->contrast, and by p->share of the strongest stroke
- * within the 3x3 tiles around it (ts half pixels a tile), at most STROKE_CAP: a dim, low-contrast
- * frame keeps its faint strokes, a noisy bright one does not take its grain for ink, and bold print
- * does not hide faint pencil beside it. Chosen on build/world-tune and build/scenes-tune (training
- * digits, 2026-12-02): against Wolf-Jolion's threshold, digits read 60.3 -> 67.5% on the world and
- * 96.86 -> 96.86% on the flat scenes; an absolute contrast of 32 alone read 65.0% on the world but
- * 92.8% on the flat scenes (their dim frames). */
+ * dark) by a square 2r+1 half pixels wide, r half p->max_stroke of the shorter half side (a
+ * stroke up to a sixteenth of the shorter side wide by default, a marker's on digits a third of the
+ * side tall, is closed over; a step or a wide dark object is not), eroded by one more half pixel so
+ * that a full pixel on the dark side of a step is not compared with the blurred edge between the
+ * two. A full-resolution pixel is ink when it is darker than that paper by p->contrast, and by
+ * p->share of the strongest stroke within the 3x3 tiles around it (ts half pixels a tile), at most
+ * STROKE_CAP: a dim, low-contrast frame keeps its faint strokes, a noisy bright one does not take
+ * its grain for ink, and bold print does not hide faint pencil beside it. Chosen on
+ * build/world-tune and build/scenes-tune (training digits, 2026-12-02): against Wolf-Jolion's
+ * threshold, digits read 60.3 -> 67.5% on the world and 96.86 -> 96.86% on the flat scenes; an
+ * absolute contrast of 32 alone read 65.0% on the world but 92.8% on the flat scenes (their dim
+ * frames). */
 enum { STROKE_CAP = 48 };
 
 void vis_grey_extreme(const uint8_t *in, uint8_t *out, int w, int h, int r, int want_max,
@@ -517,7 +519,8 @@ DG_HOT static int stroke_mask(struct vis_work *wk, const struct vis_image *grey,
     const uint8_t *restrict half = wk->half;
     for (size_t i = 0; i < n; i++)
         f[i] = half[i] ^ flip;
-    const int r = (hw < hh ? hw : hh) / 32 > 2 ? (hw < hh ? hw : hh) / 32 : 2;
+    const int r_stroke = (int)((float)(hw < hh ? hw : hh) * p->max_stroke * 0.5f);
+    const int r = r_stroke > 2 ? r_stroke : 2;
     paper_behind(f, a, paper, hw, hh, r, closing);
     for (size_t i = 0; i < n; i++) /* a: how far each half pixel lies below the paper */
         a[i] = (uint8_t)(paper[i] > f[i] ? paper[i] - f[i] : 0);
@@ -549,7 +552,7 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
 {
     const int w = grey->w, h = grey->h;
     if (w < 1 || h < 1 || p->window < 0 || p->contrast < 1 || p->contrast > 255 ||
-        !(p->share >= 0.0f && p->share <= 1.0f))
+        !(p->share >= 0.0f && p->share <= 1.0f) || !(p->max_stroke > 0.0f && p->max_stroke <= 1.0f))
         return dg_fail(DG_EARG, "threshold: bad image or parameters");
     const int hw = (w + 1) / 2, hh = (h + 1) / 2;
     int rc = grow_half(wk, (size_t)hw * hh);

@@ -24,6 +24,11 @@ struct vis_image {
 /* Allocates a w x h image filled with 0. */
 int vis_image_init(struct vis_image *img, int w, int h);
 void vis_image_destroy(struct vis_image *img);
+/* out = in shrunk by the whole factor f >= 1, each pixel the mean of an f x f block (the columns
+ * and rows past the last whole block dropped); out's pixels are reused when it already has the
+ * size, else freed and reallocated; sum is scratch of in->w entries. DG_EARG when in is smaller
+ * than one block. */
+int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, uint32_t *sum);
 
 /* Loads PNG, JPEG, BMP, PGM/PPM, GIF, TGA (8 or 16 bits, grey/RGB/RGBA) into grey with the
  * Rec. 601 luma weights; alpha composites onto white; a JPEG is turned upright by its EXIF
@@ -86,6 +91,7 @@ int vis_mnist_from_ink(const uint8_t *ink, int w, int h, size_t stride, float ou
 struct vis_threshold_params {
     int window, contrast;
     float share;
+    float max_stroke; /* the widest stroke, as a fraction of the shorter side (1/16) */
     enum vis_polarity polarity;
 };
 void vis_threshold_default_params(struct vis_threshold_params *p);
@@ -106,8 +112,8 @@ int vis_guess_polarity(const struct vis_image *grey, struct vis_work *wk, enum v
                        int *sure);
 
 /* Strokes against the paper behind them: the paper is the grey closing of a 2x2-averaged copy by a
- * square a sixteenth of the shorter side wide (the strokes closed over), and a pixel is ink when it
- * is darker than that paper by p->contrast and by p->share of the strongest stroke in the
+ * square p->max_stroke of the shorter side wide (the strokes closed over), and a pixel is ink when
+ * it is darker than that paper by p->contrast and by p->share of the strongest stroke in the
  * neighbourhood around it (p->window, about a quarter of the shorter side). The edge of a sheet,
  * a desk or a dark object is a step, not a stroke, and stays paper.
  * mask becomes a w x h image with 255 for ink and 0 for paper (its pixels are reused when it
