@@ -288,7 +288,7 @@ class Sheet:
         fatter than any pen's."""
         colour, thresh, dil, texture = pen_for(rng, self.kind)
         if marker:
-            dil = rng.uniform(0.3, 1.2)
+            dil = rng.uniform(0.3, 1.5)
         cov = self.layer(colour, texture)
         gap_habit = rng.uniform(-0.05, 0.35)  # between digits, in heights
         slant = rng.uniform(-0.25, 0.25)
@@ -509,7 +509,7 @@ def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0):
 
 def canvas_frame(rng, mnist, labels, pool, w, h, empty):
     """Digits drawn on a flat digital canvas: one colour of ink on another, no paper, no camera;
-    one number, or two lines of them, a quarter to 0.7 of the frame tall."""
+    one number, or two lines of them, a quarter to 0.8 of the frame tall, brushes from fine to fat."""
     dark = rng.random() < 0.3  # white on black, as MNIST itself
     sheet = Sheet(rng, w, h, "desk")
     sheet.rgb[:] = 0.0 if dark else 255.0
@@ -518,8 +518,8 @@ def canvas_frame(rng, mnist, labels, pool, w, h, empty):
         colour = np.array((255.0,) * 3 if dark else (0.0,) * 3, np.float32)
         cov = sheet.layer(colour, 0.0)
         n_lines = 1 if rng.random() < 0.7 else 2
-        line_h = rng.uniform(0.25, 0.7 if n_lines == 1 else 0.4) * min(w, h)
-        thresh, dil = rng.uniform(0.2, 0.6), rng.uniform(0.0, 1.2)
+        line_h = rng.uniform(0.25, 0.8 if n_lines == 1 else 0.4) * min(w, h)
+        thresh, dil = rng.uniform(0.2, 0.6), rng.uniform(0.0, 2.0)
         slant = rng.uniform(-0.2, 0.2)
         for line in range(n_lines):
             # as many digits as fit (a digit and its gap are under 0.85 of its height wide)
