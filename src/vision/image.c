@@ -34,7 +34,7 @@ int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, u
 {
     if (f < 1 || in->w < f || in->h < f)
         return dg_fail(DG_EARG, "cannot shrink a %dx%d image by %d", in->w, in->h, f);
-    const int w = in->w / f, h = in->h / f;
+    const int w = in->w / f, h = in->h / f, iw = in->w;
     if (!out->px || out->w != w || out->h != h) {
         struct vis_image fresh = {0};
         const int rc = vis_image_init(&fresh, w, h);
@@ -44,19 +44,22 @@ int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, u
         *out = fresh;
     }
     /* the column sums of a band of f rows over the whole width (vectorises), then f at a time */
+    uint32_t *restrict col = sum;
     const uint32_t area = (uint32_t)(f * f), half = area / 2;
     for (int y = 0; y < h; y++) {
-        memset(sum, 0, (size_t)in->w * sizeof *sum);
-        for (int yy = y * f; yy < (y + 1) * f; yy++) {
-            const uint8_t *restrict row = in->px + (size_t)yy * in->w;
-            for (int x = 0; x < in->w; x++)
-                sum[x] += row[x];
+        const uint8_t *restrict row = in->px + (size_t)y * f * iw;
+        for (int x = 0; x < iw; x++)
+            col[x] = row[x];
+        for (int k = 1; k < f; k++) {
+            row += iw;
+            for (int x = 0; x < iw; x++)
+                col[x] += row[x];
         }
         uint8_t *restrict o = out->px + (size_t)y * w;
         for (int x = 0; x < w; x++) {
             uint32_t t = half;
             for (int k = 0; k < f; k++)
-                t += sum[x * f + k];
+                t += col[x * f + k];
             o[x] = (uint8_t)(t / area);
         }
     }
