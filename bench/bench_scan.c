@@ -73,7 +73,8 @@ int main(int argc, char **argv)
                         !strcmp(argv[1], "--no-wide"))) {
         live |= !strcmp(argv[1], "--live");
         quick |= !strcmp(argv[1], "--quick");
-        wide &= !!strcmp(argv[1], "--no-wide");
+        if (!strcmp(argv[1], "--no-wide"))
+            wide = 0;
         argc--, argv++;
     }
     if (argc < 4) {

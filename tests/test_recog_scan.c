@@ -2,6 +2,7 @@
  * ink on paper lit unevenly, written as numbers on two lines, with specks and a ruled line. The
  * numbers must be read exactly and each digit's box must cover its ink. Needs MNIST (make data)
  * and the shipped reference model. */
+#include "../tools/toolutil.h"
 #include "data.h"
 #include "recog.h"
 #include "testutil.h"
@@ -1099,25 +1100,15 @@ static void test_big_fine_pen_digit(void **state)
 }
 
 /* Test digit idx drawn with a marker on a flat canvas (ink's grey level): scaled by scale
- * (bilinear, ink where over 0.4), its strokes grown by a disc of radius r, the top left of its
- * 28x28 square at (x, y). */
+ * (bilinear, tools/toolutil.h's sample_digit, ink where over 0.4), its strokes grown by a disc of
+ * radius r, the top left of its 28x28 square at (x, y). */
 static void marker_digit(struct vis_image *page, const struct data_set *s, int idx, int x, int y,
                          int scale, int r, uint8_t ink)
 {
     const uint8_t *src = s->images + (size_t)idx * 784;
     for (int py = 0; py < 28 * scale; py++)
         for (int px = 0; px < 28 * scale; px++) {
-            const double sx = (px + 0.5) / scale - 0.5, sy = (py + 0.5) / scale - 0.5;
-            const int x0 = (int)floor(sx), y0 = (int)floor(sy);
-            const double fx = sx - x0, fy = sy - y0;
-            double v = 0;
-            for (int dy = 0; dy < 2; dy++)
-                for (int dx = 0; dx < 2; dx++) {
-                    const int xx = x0 + dx, yy = y0 + dy;
-                    if (xx >= 0 && xx < 28 && yy >= 0 && yy < 28)
-                        v += (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * src[yy * 28 + xx] / 255.0;
-                }
-            if (v <= 0.4)
+            if (sample_digit(src, (px + 0.5f) / scale - 0.5f, (py + 0.5f) / scale - 0.5f) <= 0.4f)
                 continue;
             for (int dy = -r; dy <= r; dy++)
                 for (int dx = -r; dx <= r; dx++) {

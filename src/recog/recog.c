@@ -1761,6 +1761,15 @@ static void swap_images(struct vis_image *a, struct vis_image *b)
     *b = t;
 }
 
+/* The images sized for the frame (the masks and the sharpened picture) out, stage 8's in, or back.
+ */
+static void swap_wide_images(struct rec_scanner *sc)
+{
+    swap_images(&sc->mask, &sc->wide_mask);
+    swap_images(&sc->other_mask, &sc->wide_other_mask);
+    swap_images(&sc->sharp, &sc->wide_sharp);
+}
+
 static int read_wide(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
 {
     const struct rec_params p = sc->p;
@@ -1779,9 +1788,7 @@ static int read_wide(struct rec_scanner *sc, const struct vis_image *grey, struc
             return rc;
         small = &sc->wide_grey;
     }
-    swap_images(&sc->mask, &sc->wide_mask);
-    swap_images(&sc->other_mask, &sc->wide_other_mask);
-    swap_images(&sc->sharp, &sc->wide_sharp);
+    swap_wide_images(sc);
     sc->p.threshold.max_stroke = p.wide_stroke;
     const int small_side = small->w < small->h ? small->w : small->h;
     sc->min_h = (int)(WIDE_MIN_H * (float)small_side);
@@ -1789,14 +1796,12 @@ static int read_wide(struct rec_scanner *sc, const struct vis_image *grey, struc
     rc = read_frame(sc, small, sc->wide, 1);
     sc->p = p;
     set_heights(sc, short_side);
-    swap_images(&sc->mask, &sc->wide_mask);
-    swap_images(&sc->other_mask, &sc->wide_other_mask);
-    swap_images(&sc->sharp, &sc->wide_sharp);
+    swap_wide_images(sc);
     if (rc != DG_OK)
         return rc;
-    const struct rec_result *o = sc->wide;
+    struct rec_result *o = sc->wide;
     for (int i = 0; i < o->n_digits; i++) {
-        struct rec_box *b = &sc->wide->digits[i].box;
+        struct rec_box *b = &o->digits[i].box;
         b->x *= f, b->y *= f, b->w *= f, b->h *= f;
     }
     const int n = add_sure_readings(r, r->n_digits + r->n_rejected, o, p.wide_sure, WIDE_BLOCK);
