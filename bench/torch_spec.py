@@ -49,8 +49,9 @@ def build(spec, in_shape=(1, 28, 28)):
     return nn.Sequential(*layers)
 
 
-def load(path):
-    """The model of a digits safetensors file, in eval mode (strict state_dict load)."""
+def load(path, part=""):
+    """The model of a digits safetensors file, in eval mode (strict state_dict load); part="aux."
+    gives the second network the file may carry (the reader's context network, "aux.arch")."""
     raw = open(path, "rb").read()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
@@ -58,13 +59,13 @@ def load(path):
     meta = header.pop("__metadata__", {})
     state = {}
     for name, info in header.items():
-        if name.startswith("optimizer."):
+        if name.startswith("optimizer.") or (name.startswith("aux.") != (part == "aux.")):
             continue
         a, b = info["data_offsets"]
         dtype = "<i8" if info["dtype"] == "I64" else "<f4"
-        state[name] = torch.from_numpy(
+        state[name[len(part):]] = torch.from_numpy(
             np.frombuffer(body[a:b], dtype=dtype).reshape(info["shape"]).copy())
-    shape = tuple(int(v) for v in meta.get("input", "1x28x28").split("x"))
-    m = build(meta["arch"], shape)
+    shape = tuple(int(v) for v in meta.get(part + "input", "1x28x28").split("x"))
+    m = build(meta[part + "arch"], shape)
     m.load_state_dict(state, strict=True)
     return m.eval()

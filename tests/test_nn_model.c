@@ -325,6 +325,74 @@ static unsigned char *make_file(const char *header, size_t data_bytes, size_t *n
     return buf;
 }
 
+/* The first place needle (len bytes) occurs in hay (n bytes), or NULL. */
+static char *find_bytes(unsigned char *hay, size_t n, const char *needle, size_t len)
+{
+    for (size_t i = 0; i + len <= n; i++)
+        if (!memcmp(hay + i, needle, len))
+            return (char *)hay + i;
+    return NULL;
+}
+
+/* A model carrying a second network (nn_model.aux: the reader's context network) saves and loads
+ * both bit for bit, keeps its metadata; a file whose second network lost a tensor, or has no
+ * "aux.input", is refused; a model without one loads with aux NULL. */
+static void test_second_network_round_trip(void **state)
+{
+    (void)state;
+    struct nn_model *m, *back;
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 5);
+    assert_int_equal(nn_model_new("c4k3b-p2-f16-f10", 1, 28, 28, &m), DG_OK);
+    assert_int_equal(nn_model_new("c2k3b-p2-f8b-f2", 1, 28, 28, &m->aux), DG_OK);
+    nn_model_init(m, &rng);
+    nn_model_init(m->aux, &rng);
+    for (size_t i = 0; i < m->aux->n_params; i++)
+        m->aux->params[i] += 1e-3f * (float)i;
+    m->aux->bn_steps = 77;
+    struct nn_meta meta = {0}, got;
+    assert_int_equal(nn_meta_set(&meta, "context", "%s", m->aux->spec), DG_OK);
+    assert_int_equal(nn_model_save(m, NULL, &meta, tmp_path), DG_OK);
+    assert_int_equal(nn_model_load(tmp_path, &back, NULL, &got), DG_OK);
+    assert_non_null(back->aux);
+    assert_string_equal(back->aux->spec, m->aux->spec);
+    assert_int_equal(back->aux->n_classes, 2);
+    assert_int_equal(back->aux->bn_steps, 77);
+    assert_memory_equal(back->params, m->params, m->n_params * sizeof(float));
+    assert_memory_equal(back->aux->params, m->aux->params, m->aux->n_params * sizeof(float));
+    assert_string_equal(nn_meta_get(&got, "context"), m->aux->spec);
+    assert_string_equal(nn_meta_get(&got, "aux.arch"), m->aux->spec);
+    /* saved again with the loaded metadata: aux.arch is written once, from the model */
+    assert_int_equal(nn_model_save(back, NULL, &got, tmp_path), DG_OK);
+    nn_model_free(back);
+    assert_int_equal(nn_model_load(tmp_path, &back, NULL, NULL), DG_OK);
+    assert_memory_equal(back->aux->params, m->aux->params, m->aux->n_params * sizeof(float));
+    nn_model_free(back);
+
+    /* damaged: a tensor of the second network renamed, or its input shape gone */
+    unsigned char *data;
+    size_t n;
+    assert_int_equal(dg_read_file(tmp_path, 1 << 24, &data, &n), DG_OK);
+    char *hit = find_bytes(data, n, "\"aux.0.weight\"", 14);
+    assert_non_null(hit);
+    hit[1] = 'b';
+    expect_bad(data, n, "tensor 'aux.0.weight' is missing");
+    hit[1] = 'a';
+    hit = find_bytes(data, n, "\"aux.input\"", 11);
+    assert_non_null(hit);
+    hit[1] = 'b';
+    expect_bad(data, n, "aux.input");
+    free(data);
+
+    nn_model_free(m->aux);
+    m->aux = NULL;
+    assert_int_equal(nn_model_save(m, NULL, NULL, tmp_path), DG_OK);
+    assert_int_equal(nn_model_load(tmp_path, &back, NULL, NULL), DG_OK);
+    assert_null(back->aux);
+    nn_model_free(back);
+    nn_model_free(m);
+}
+
 static void test_corrupt_files(void **state)
 {
     (void)state;
@@ -670,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_infer_matches_predict),
         cmocka_unit_test_setup_teardown(test_save_load_bit_exact, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_checkpoint_round_trip, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_second_network_round_trip, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup_tmp, teardown_tmp),
         cmocka_unit_test(test_adam_step_by_hand),
         cmocka_unit_test(test_training_deterministic),

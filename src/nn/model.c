@@ -262,6 +262,7 @@ void nn_model_free(struct nn_model *m)
 {
     if (!m)
         return;
+    nn_model_free(m->aux);
     free(m->params);
     free(m);
 }

@@ -69,6 +69,10 @@ struct nn_model {
     size_t n_params; /* including batch norm's running statistics */
     float *params;   /* one block; layer views at w_off/b_off/s_off */
     long bn_steps;   /* training batches that updated the running statistics */
+    /* A second network carried in the same file (nullable, owned): its tensors are named
+     * "aux.<layer>.<name>" and its spec and input are the metadata entries "aux.arch" and
+     * "aux.input". The digit reader keeps its context check there (recog.h). */
+    struct nn_model *aux;
 };
 
 /* The spec of a named preset, or NULL if there is no such preset:

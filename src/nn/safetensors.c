@@ -56,12 +56,12 @@ struct tensor_ref {
     long *count; /* the one I64 scalar, num_batches_tracked (data is NULL) */
 };
 
-enum { MAX_TENSORS = 5 * NN_MAX_LAYERS + 2 };
+enum { MAX_TENSORS = 2 * 5 * NN_MAX_LAYERS + 2 }; /* a model, its second network, an optimizer */
 
-static int add_ref(struct tensor_ref *t, int k, int layer, const char *what, int n_dims, int s0,
-                   int s1, int s23, const float *data, size_t n)
+static int add_ref(struct tensor_ref *t, int k, const char *prefix, int layer, const char *what,
+                   int n_dims, int s0, int s1, int s23, const float *data, size_t n)
 {
-    snprintf(t[k].name, sizeof t[k].name, "%d.%s", layer, what);
+    snprintf(t[k].name, sizeof t[k].name, "%s%d.%s", prefix, layer, what);
     t[k].n_dims = n_dims;
     t[k].shape[0] = s0;
     t[k].shape[1] = s1;
@@ -72,9 +72,10 @@ static int add_ref(struct tensor_ref *t, int k, int layer, const char *what, int
     return k + 1;
 }
 
-/* The tensors of a model (and optimizer) in file order. Returns the count. */
-static int list_tensors(struct nn_model *m, const struct nn_optim *opt, struct tensor_ref *t,
-                        int max)
+/* The tensors of a model in file order, their names prefixed by prefix ("" for the model,
+ * AUX_PREFIX for its second network). Returns the count. */
+static const char AUX_PREFIX[] = "aux.";
+static int list_tensors(struct nn_model *m, const char *prefix, struct tensor_ref *t, int max)
 {
     int k = 0;
     for (int i = 0; i < m->n_layers && k + 5 <= max; i++) {
@@ -83,32 +84,38 @@ static int list_tensors(struct nn_model *m, const struct nn_optim *opt, struct t
         if (l->n_w == 0)
             continue;
         if (l->op == NN_BATCHNORM) {
-            k = add_ref(t, k, i, "weight", 1, l->out_c, 0, 0, p + l->w_off, l->n_w);
-            k = add_ref(t, k, i, "bias", 1, l->out_c, 0, 0, p + l->b_off, l->n_b);
-            k = add_ref(t, k, i, "running_mean", 1, l->out_c, 0, 0, p + l->s_off, l->n_w);
-            k = add_ref(t, k, i, "running_var", 1, l->out_c, 0, 0, p + l->s_off + l->out_c, l->n_w);
-            k = add_ref(t, k, i, "num_batches_tracked", 0, 0, 0, 0, NULL, 0);
+            k = add_ref(t, k, prefix, i, "weight", 1, l->out_c, 0, 0, p + l->w_off, l->n_w);
+            k = add_ref(t, k, prefix, i, "bias", 1, l->out_c, 0, 0, p + l->b_off, l->n_b);
+            k = add_ref(t, k, prefix, i, "running_mean", 1, l->out_c, 0, 0, p + l->s_off, l->n_w);
+            k = add_ref(t, k, prefix, i, "running_var", 1, l->out_c, 0, 0, p + l->s_off + l->out_c,
+                        l->n_w);
+            k = add_ref(t, k, prefix, i, "num_batches_tracked", 0, 0, 0, 0, NULL, 0);
             t[k - 1].count = &m->bn_steps;
             continue;
         }
         if (l->op == NN_CONV)
-            k = add_ref(t, k, i, "weight", 4, l->out_c, l->in_c, l->k, p + l->w_off, l->n_w);
+            k = add_ref(t, k, prefix, i, "weight", 4, l->out_c, l->in_c, l->k, p + l->w_off,
+                        l->n_w);
         else
-            k = add_ref(t, k, i, "weight", 2, l->out_c, l->in_c, 0, p + l->w_off, l->n_w);
+            k = add_ref(t, k, prefix, i, "weight", 2, l->out_c, l->in_c, 0, p + l->w_off, l->n_w);
         if (l->n_b)
-            k = add_ref(t, k, i, "bias", 1, l->out_c, 0, 0, p + l->b_off, l->n_b);
+            k = add_ref(t, k, prefix, i, "bias", 1, l->out_c, 0, 0, p + l->b_off, l->n_b);
     }
-    if (opt && k + 2 <= max) {
-        const float *state[2] = {opt->m, opt->v};
-        const char *names[2] = {"optimizer.m", "optimizer.v"};
-        for (int j = 0; j < 2; j++, k++) {
-            snprintf(t[k].name, sizeof t[k].name, "%s", names[j]);
-            t[k].n_dims = 1;
-            t[k].shape[0] = (int)opt->n;
-            t[k].data = state[j];
-            t[k].n = opt->n;
-            t[k].count = NULL;
-        }
+    return k;
+}
+
+/* The optimizer's two state tensors at t[k], t[k + 1]. Returns k + 2. */
+static int list_optim(const struct nn_optim *opt, struct tensor_ref *t, int k)
+{
+    const float *state[2] = {opt->m, opt->v};
+    const char *names[2] = {"optimizer.m", "optimizer.v"};
+    for (int j = 0; j < 2; j++, k++) {
+        snprintf(t[k].name, sizeof t[k].name, "%s", names[j]);
+        t[k].n_dims = 1;
+        t[k].shape[0] = (int)opt->n;
+        t[k].data = state[j];
+        t[k].n = opt->n;
+        t[k].count = NULL;
     }
     return k;
 }
@@ -170,6 +177,13 @@ static void write_header(struct dg_jw *w, const struct nn_model *m, const struct
     snprintf(v, sizeof v, "%dx%dx%d", m->in_c, m->in_h, m->in_w);
     dg_jw_key(w, "input");
     dg_jw_str(w, v);
+    if (m->aux) {
+        dg_jw_key(w, "aux.arch");
+        dg_jw_str(w, m->aux->spec);
+        snprintf(v, sizeof v, "%dx%dx%d", m->aux->in_c, m->aux->in_h, m->aux->in_w);
+        dg_jw_key(w, "aux.input");
+        dg_jw_str(w, v);
+    }
     if (opt) {
         dg_jw_key(w, "optimizer");
         dg_jw_str(w, opt->kind == NN_ADAM ? "adam" : "sgd");
@@ -180,7 +194,8 @@ static void write_header(struct dg_jw *w, const struct nn_model *m, const struct
     for (int i = 0; meta && i < meta->n; i++) {
         const char *k = meta->key[i];
         if (!strcmp(k, "format") || !strcmp(k, "arch") || !strcmp(k, "input") ||
-            !strcmp(k, "optimizer") || !strcmp(k, "optimizer.step"))
+            !strcmp(k, "optimizer") || !strcmp(k, "optimizer.step") || !strcmp(k, "aux.arch") ||
+            !strcmp(k, "aux.input"))
             continue;
         dg_jw_key(w, k);
         dg_jw_str(w, meta->val[i]);
@@ -213,7 +228,11 @@ int nn_model_save(const struct nn_model *m, const struct nn_optim *opt, const st
 {
     struct tensor_ref t[MAX_TENSORS];
     /* list_tensors takes a mutable model for the loader; nothing is written through it here */
-    int n_t = list_tensors((struct nn_model *)m, opt, t, MAX_TENSORS);
+    int n_t = list_tensors((struct nn_model *)m, "", t, MAX_TENSORS - 2);
+    if (m->aux)
+        n_t += list_tensors(m->aux, AUX_PREFIX, t + n_t, MAX_TENSORS - 2 - n_t);
+    if (opt)
+        n_t = list_optim(opt, t, n_t);
     struct dg_jw w;
     dg_jw_init(&w, 1); /* compact, as safetensors files are written */
     write_header(&w, m, opt, meta, t, n_t);
@@ -319,6 +338,46 @@ static int check_values(const struct tensor_ref *t)
     return DG_OK;
 }
 
+/* Reads model m's tensors (named with prefix) from the file into it; *n_read gets their count. */
+static int read_model_tensors(const struct dg_json *doc, const struct dg_json_node *root,
+                              struct nn_model *m, const char *prefix, const unsigned char *tdata,
+                              size_t tlen, int *n_read)
+{
+    struct tensor_ref t[MAX_TENSORS];
+    const int n_t = list_tensors(m, prefix, t, MAX_TENSORS);
+    for (int i = 0; i < n_t; i++) {
+        int rc = read_tensor(doc, root, t[i].name, t[i].shape, t[i].n_dims, tdata, tlen,
+                             (float *)t[i].data, t[i].count);
+        if (rc == DG_OK)
+            rc = check_values(&t[i]);
+        if (rc != DG_OK)
+            return rc;
+    }
+    *n_read = n_t;
+    return DG_OK;
+}
+
+/* The file's second network (aux.arch, aux.input; none without aux.arch) into m->aux; *n_read
+ * gets its tensors' count. */
+static int read_aux(const struct dg_json *doc, const struct dg_json_node *root,
+                    const struct dg_json_node *md, struct nn_model *m, const unsigned char *tdata,
+                    size_t tlen, int *n_read)
+{
+    *n_read = 0;
+    const struct dg_json_node *arch = dg_json_get(doc, md, "aux.arch");
+    const struct dg_json_node *input = dg_json_get(doc, md, "aux.input");
+    if (!arch)
+        return DG_OK;
+    int c = 1, h = 28, w = 28;
+    if (arch->type != DG_JSON_STRING || !input || input->type != DG_JSON_STRING ||
+        parse_input(input->str, &c, &h, &w))
+        return dg_fail(DG_EFORMAT, "model file's second network has a malformed \"aux.arch\" or "
+                                   "\"aux.input\"");
+    if (nn_model_new(arch->str, c, h, w, &m->aux) != DG_OK)
+        return dg_fail(DG_EFORMAT, "model file's second network: %s", dg_errmsg());
+    return read_model_tensors(doc, root, m->aux, AUX_PREFIX, tdata, tlen, n_read);
+}
+
 int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model **out,
                       struct nn_optim **opt_out, struct nn_meta *meta_out)
 {
@@ -360,17 +419,11 @@ int nn_model_load_mem(const unsigned char *data, size_t n_bytes, struct nn_model
         rc = dg_fail(DG_EFORMAT, "model file's architecture: %s", dg_errmsg());
         goto fail;
     }
-    struct tensor_ref t[MAX_TENSORS];
-    int n_t = list_tensors(m, NULL, t, MAX_TENSORS);
-    for (int i = 0; i < n_t; i++) {
-        rc = read_tensor(doc, root, t[i].name, t[i].shape, t[i].n_dims, tdata, tlen,
-                         (float *)t[i].data, t[i].count);
-        if (rc != DG_OK)
-            goto fail;
-        if ((rc = check_values(&t[i])) != DG_OK)
-            goto fail;
-    }
-    int n_expected = n_t + 1; /* + __metadata__ */
+    int n_t, n_aux;
+    if ((rc = read_model_tensors(doc, root, m, "", tdata, tlen, &n_t)) != DG_OK ||
+        (rc = read_aux(doc, root, md, m, tdata, tlen, &n_aux)) != DG_OK)
+        goto fail;
+    int n_expected = n_t + n_aux + 1; /* + __metadata__ */
     if (dg_json_get(doc, root, "optimizer.m") && opt_out) {
         const struct dg_json_node *kind = dg_json_get(doc, md, "optimizer");
         const struct dg_json_node *step = dg_json_get(doc, md, "optimizer.step");
