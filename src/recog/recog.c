@@ -48,6 +48,7 @@ void rec_default_params(struct rec_params *p)
     p->again_sure = 0.99f;
     p->wide_stroke = 0.2f;
     p->wide_sure = 0.9f;
+    p->context_min = 0.2f;
     p->reuse = 0.0f;
 }
 
@@ -81,6 +82,13 @@ int rec_is_digit_model(const struct nn_model *model)
            model->n_classes <= REC_CLASSES_WITH_TWO;
 }
 
+int rec_has_context_model(const struct nn_model *model)
+{
+    const struct nn_model *a = model->aux;
+    return a && a->in_c == 1 && a->in_h == 28 && a->in_w == 28 && a->n_classes == 2 &&
+           !a->junk_head;
+}
+
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
                     struct rec_scanner **out)
 {
@@ -95,6 +103,12 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
     int rc = sc->x ? nn_infer_new(model, REC_BATCH, &sc->inf) : DG_ENOMEM;
     if (rc == DG_OK)
         rc = vis_work_new(&sc->vwk);
+    if (rc == DG_OK && rec_has_context_model(model)) {
+        sc->ctx_x = malloc((size_t)REC_CONTEXT_BATCH * 784 * sizeof *sc->ctx_x);
+        sc->ctx_p = malloc(REC_MAX_CANDIDATES * sizeof *sc->ctx_p);
+        rc = sc->ctx_x && sc->ctx_p ? nn_infer_new(model->aux, REC_CONTEXT_BATCH, &sc->ctx_inf)
+                                    : DG_ENOMEM;
+    }
     if (rc != DG_OK) {
         rec_scanner_free(sc);
         return rc == DG_ENOMEM ? dg_fail(DG_ENOMEM, "out of memory") : rc;
@@ -108,6 +122,9 @@ void rec_scanner_free(struct rec_scanner *sc)
     if (!sc)
         return;
     nn_infer_free(sc->inf);
+    nn_infer_free(sc->ctx_inf);
+    free(sc->ctx_x);
+    free(sc->ctx_p);
     vis_work_free(sc->vwk);
     free(sc->x);
     vis_image_destroy(&sc->mask);
@@ -1512,6 +1529,8 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         (sc->p.cut_runs && (rc = cut_runs(sc, grey, cg, flip, r, &n))))
         return rc;
     rec_reject_by_context(sc, grey, r, n);
+    if (!sc->wide_pass)
+        rec_check_context(sc, grey, r, n);
     if (!sc->p.keep_lone_ones)
         rec_reject_lone_ones(r->digits, n, sc->p.lone_one_sure);
     group_numbers(sc, r, n);
@@ -1587,7 +1606,7 @@ static int add_sure_readings(struct rec_result *r, int n, const struct rec_resul
 {
     for (int i = 0; i < o->n_digits; i++) {
         const struct rec_digit *d = &o->digits[i];
-        if (d->confidence < sure)
+        if (d->digit < 0 || d->confidence < sure)
             continue;
         int blocked = 0, sure_under = 0;
         for (int k = 0; k < n && !blocked; k++) {
@@ -1793,7 +1812,9 @@ static int read_wide(struct rec_scanner *sc, const struct vis_image *grey, struc
     const int small_side = small->w < small->h ? small->w : small->h;
     sc->min_h = (int)(WIDE_MIN_H * (float)small_side);
     sc->max_h = (int)(WIDE_MAX_H * (float)small_side);
+    sc->wide_pass = 1;
     rc = read_frame(sc, small, sc->wide, 1);
+    sc->wide_pass = 0;
     sc->p = p;
     set_heights(sc, short_side);
     swap_wide_images(sc);

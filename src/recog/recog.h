@@ -84,9 +84,13 @@ struct rec_params {
                           pen), the readings at least wide_sure there kept as stage 7's are (0:
                           no stage 8) */
     float wide_sure;
-    float reuse; /* video: a network input within this mean absolute difference (grey levels
-                    0..1) of one the network read in the last frame, its box in the same place,
-                    takes that answer when it was sure (0: every input read afresh, as stills) */
+    float context_min; /* stage 5d: a reading whose surroundings (3 times its box, grey) the
+                          model's context network (nn_model.aux, when the file has one) gives a
+                          chance under this of being a digit is rejected, unless a reading
+                          beside it on its line (2.5 heights) has 0.5 (0.2; 0: no check) */
+    float reuse;       /* video: a network input within this mean absolute difference (grey levels
+                          0..1) of one the network read in the last frame, its box in the same place,
+                          takes that answer when it was sure (0: every input read afresh, as stills) */
 };
 void rec_default_params(struct rec_params *p);
 /* p reads each image's ink once: no stage 7 (`digits live --quick`, the browser's camera). Stage
@@ -146,6 +150,9 @@ struct rec_result {
 /* Whether model reads digits as the scanner needs: 1x28x28 inputs and 10 digit classes, 11 with
  * "not a digit" or 12 with "two digits" too. */
 int rec_is_digit_model(const struct nn_model *model);
+/* Whether model's second network (model->aux) is a context network the scanner uses (stage 5d):
+ * 1x28x28 inputs (vis_context_patch) and two classes, 1 "a digit" and 0 "nothing". */
+int rec_has_context_model(const struct nn_model *model);
 
 struct rec_scanner;
 /* The scanner keeps a reference to model (which must outlive it), a packed copy of its weights for

@@ -40,9 +40,12 @@ struct rec_plan {
 struct rec_scanner {
     const struct nn_model *model;
     struct rec_params p;
-    struct nn_infer *inf; /* the network, for the few candidates of one image */
-    struct vis_work *vwk; /* the segmentation stages' scratch */
-    float *x;             /* [REC_MAX_CANDIDATES][784] */
+    struct nn_infer *inf;     /* the network, for the few candidates of one image */
+    struct nn_infer *ctx_inf; /* the context network (stage 5d), NULL without one */
+    float *ctx_x;             /* [REC_CONTEXT_BATCH][784]: its inputs */
+    float *ctx_p;             /* [REC_MAX_CANDIDATES]: its answer for each reading */
+    struct vis_work *vwk;     /* the segmentation stages' scratch */
+    float *x;                 /* [REC_MAX_CANDIDATES][784] */
     struct vis_image mask;
     /* the reading as dark ink of a frame whose polarity was unsure (rec_scan), and its mask */
     struct rec_result *other;
@@ -93,9 +96,10 @@ struct rec_scanner {
     struct rec_seen *seen[2];
     float *seen_x[2];
     int n_seen[2], last;
-    int keep;  /* this frame's answers are kept (reuse or stage 7) */
-    int video; /* the last frame was read with reuse: its answers are for this one */
-    int again; /* in stage 7: inputs may also take an answer of this frame's first reading */
+    int keep;      /* this frame's answers are kept (reuse or stage 7) */
+    int video;     /* the last frame was read with reuse: its answers are for this one */
+    int again;     /* in stage 7: inputs may also take an answer of this frame's first reading */
+    int wide_pass; /* in stage 8: the frame shrunk (no context check: stage 5d) */
     int n_inputs, n_reused; /* this scan's network inputs, and those that took a seen answer */
     float *fresh_x;
     int fresh_of[REC_BATCH];
@@ -128,6 +132,13 @@ static inline int rec_hist_level(const int hist[256], long n, float frac)
             return v;
     return 255;
 }
+
+/* Stage 5d (context.c): readings the context network gives a chance under p.context_min of being
+ * a digit, with no reading it is surer of beside them on their line, get digit -1. Not in stage
+ * 8's shrunk frame (its readings are big and 0.9 sure; checked, close-ups read 3 points less). */
+enum { REC_CONTEXT_BATCH = 64 };
+void rec_check_context(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r,
+                       int n);
 
 /* The context rules of rec_scan's stage 5c (context.c): readings whose surroundings say they are
  * not digits get digit -1 (edges, letters of words and keyboards, frames round numbers, readings

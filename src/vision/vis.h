@@ -30,6 +30,17 @@ void vis_image_destroy(struct vis_image *img);
  * than one block. */
 int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, uint32_t *sum);
 
+/* The surroundings of a box (x, y, w, h) of grey as 28x28 bytes, for a network that judges a
+ * candidate by what is around it (a word's letters, a texture, an object's edge, paper): a square
+ * VIS_CONTEXT_SCALE times the box's longer side, centred on the box, each cell the mean of grey
+ * over its part of the square (at most about 4x4 pixels sampled a cell); the levels measured from
+ * the square's median cell (the paper, or whatever surrounds the box) with the box's ink side
+ * up: the side, darker or lighter than that median, that departs further in the middle third,
+ * scaled by that departure (at least 8 levels), as 128 + 127 * departure clamped to 0..255;
+ * cells outside the image 0. */
+enum { VIS_CONTEXT_SCALE = 3 };
+void vis_context_patch(const struct vis_image *grey, int x, int y, int w, int h, uint8_t out[784]);
+
 /* Loads PNG, JPEG, BMP, PGM/PPM, GIF, TGA (8 or 16 bits, grey/RGB/RGBA) into grey with the
  * Rec. 601 luma weights; alpha composites onto white; a JPEG is turned upright by its EXIF
  * orientation. Fails with a one-line reason for missing,
