@@ -70,7 +70,6 @@ static int looks_again(const struct rec_params *p)
 void rec_live_params(struct rec_params *p)
 {
     rec_default_params(p);
-    p->lone_one_sure = 2.0f;
     p->again_sure = 0.999f;
     p->wide_sure = 0.99f;
     p->reuse = 0.04f;
@@ -106,8 +105,11 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
     if (rc == DG_OK && rec_has_context_model(model)) {
         sc->ctx_x = malloc((size_t)REC_CONTEXT_BATCH * 784 * sizeof *sc->ctx_x);
         sc->ctx_p = malloc(REC_MAX_CANDIDATES * sizeof *sc->ctx_p);
-        rc = sc->ctx_x && sc->ctx_p ? nn_infer_new(model->aux, REC_CONTEXT_BATCH, &sc->ctx_inf)
-                                    : DG_ENOMEM;
+        sc->ctx_state = malloc(REC_MAX_CANDIDATES * sizeof *sc->ctx_state);
+        sc->ctx_ask = malloc(REC_MAX_CANDIDATES * sizeof *sc->ctx_ask);
+        rc = sc->ctx_x && sc->ctx_p && sc->ctx_state && sc->ctx_ask
+                 ? nn_infer_new(model->aux, REC_CONTEXT_BATCH, &sc->ctx_inf)
+                 : DG_ENOMEM;
     }
     if (rc != DG_OK) {
         rec_scanner_free(sc);
@@ -125,6 +127,8 @@ void rec_scanner_free(struct rec_scanner *sc)
     nn_infer_free(sc->ctx_inf);
     free(sc->ctx_x);
     free(sc->ctx_p);
+    free(sc->ctx_state);
+    free(sc->ctx_ask);
     vis_work_free(sc->vwk);
     free(sc->x);
     vis_image_destroy(&sc->mask);

@@ -56,7 +56,7 @@ struct rec_params {
     int keep_lone_ones;   /* 1: a 1 with no other digit beside it is read (0: rejected, as a
                              stroke alone is more often a bracket, slash or edge) */
     float lone_one_sure;  /* ... unless read with at least this confidence and at most 1 - this
-                             "not a digit" (0.9; above 1: every lone 1 rejected, as live does) */
+                             "not a digit" (0.9; above 1: every lone 1 rejected) */
     int cut_again;        /* 1: a half of a cut read as two digits touching is cut again (three
                              digits run together); 0: not */
     int cut_threes;       /* 1: a blob read as not a digit, beside a sure digit, is tried cut in
@@ -97,17 +97,21 @@ void rec_default_params(struct rec_params *p);
  * 8 stays (the frame shrunk for strokes as wide as a marker's: 0.4 ms a 640x480 frame). */
 void rec_params_look_once(struct rec_params *p);
 /* The defaults for a camera's frames (digits live, the browser's camera): as rec_default_params
- * but every lone 1 rejected, since read 30 times a second the strokes of clutter that a still's
- * reading can afford as sure lone 1s flicker in as digits (numbers.c), the last frame's sure
- * answers reused for inputs that look the same (reuse 0.04), and stage 7's readings kept only at
- * 0.999: on the live tuning videos (bench/compare_live.py, 2026-12-06) the desk's digits read
- * 79.3 -> 81.3% with the false digits drawn as they were (at 0.99: 81.7%, and 0.27 -> 0.31 false
- * digits drawn a frame on the real-photo video), for 2.7 times the time of a desk frame (4 -> 11
- * ms natively; a frame with few candidates turned down, as on a flat sheet, is not read again).
- * Stage 8's readings are kept at 0.99: on the live tuning videos the close-ups' digits read 25.3
+ * but the last frame's sure answers reused for inputs that look the same (reuse 0.04), and stage
+ * 7's readings kept only at 0.999: on the live tuning videos (bench/compare_live.py, 2026-12-06)
+ * the desk's digits read 79.3 -> 81.3% with the false digits drawn as they were (at 0.99: 81.7%,
+ * and 0.27 -> 0.31 false digits drawn a frame on the real-photo video), for 2.7 times the time of a
+ * desk frame (4 -> 11 ms natively; a frame with few candidates turned down, as on a flat sheet, is
+ * not read again). Stage 8's readings are kept at 0.99: on the live tuning videos the close-ups'
+ * digits read 25.3
  * -> 72.4% (0.999: 59.1%; 0.9: 72.4% and one more change of the desk video's shown numbers), the
  * flat sheets' false digits drawn 0.11 -> 0.04 a frame, the other videos as they were.
- * The browser reads each frame once (its page sets again_shares to 0), for phones' sake. */
+ * The browser reads each frame once (its page sets again_shares to 0), for phones' sake. Lone 1s
+ * are read as in stills (0.9 sure) since stage 5d checks their surroundings; before it every lone
+ * 1 was rejected here, since read 30 times a second the strokes of clutter flickered in as 1s. On
+ * the live report videos (2026-12-06, with stage 5d) reading them changed no false-digit figure
+ * and read the desk 66.77 -> 66.75%, the second generator's view 67.51 -> 67.73%, the real
+ * photographs' 78.43 -> 78.55%, the desk's shown numbers changing 5 -> 4 times in 168 pairs. */
 void rec_live_params(struct rec_params *p);
 
 struct rec_box {

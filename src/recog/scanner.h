@@ -44,6 +44,8 @@ struct rec_scanner {
     struct nn_infer *ctx_inf; /* the context network (stage 5d), NULL without one */
     float *ctx_x;             /* [REC_CONTEXT_BATCH][784]: its inputs */
     float *ctx_p;             /* [REC_MAX_CANDIDATES]: its answer for each reading */
+    uint8_t *ctx_state;       /* [REC_MAX_CANDIDATES]: how far each reading is settled */
+    int *ctx_ask;             /* [REC_MAX_CANDIDATES]: the readings asked about in one round */
     struct vis_work *vwk;     /* the segmentation stages' scratch */
     float *x;                 /* [REC_MAX_CANDIDATES][784] */
     struct vis_image mask;
