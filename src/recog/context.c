@@ -365,7 +365,8 @@ void rec_reject_by_context(const struct rec_scanner *sc, const struct vis_image 
 /* Stage 5d. The context network (a second network in the model file, trained by `make context`
  * on the surroundings of candidates mined from generated views: 1 on a digit, 0 on nothing) sees
  * what the digit network cannot: the letters of a word beside an o or an l, a photograph's
- * texture, an icon's frame, the room beyond a sheet's corner, a keyboard's keys. A reading it
+ * texture, the room beyond a sheet's corner, a keyboard's keys (not yet the icons of a dark
+ * wallpaper, which no training view had: it gives them 0.92-0.99). A reading it
  * gives a chance under p.context_min of being a digit is rejected, unless a reading beside it on
  * its line, at most CONTEXT_GAP heights away (as the lone 1s rule counts neighbours), has at least
  * CONTEXT_BESIDE: a digit of a number or a row is seen with its neighbours, which a stroke among
@@ -401,6 +402,52 @@ static void context_chances(struct rec_scanner *sc, const struct vis_image *grey
     }
 }
 
+/* How far stage 5d has settled each reading. */
+enum { CTX_OPEN, CTX_ASKED, CTX_SETTLED /* kept beside a sure one, unasked */, CTX_NONE };
+
+/* Whether readings i and j stand beside each other on a line, near enough to vouch for each
+ * other. */
+static int near(const struct rec_result *r, int i, int j)
+{
+    return i != j && rec_side_by_side(&r->digits[i].box, &r->digits[j].box, CONTEXT_GAP);
+}
+
+/* The readings the network is asked about in round 0 (open ones no reading chosen before stands
+ * beside), 1 (every one still open) or 2 (settled ones beside a reading it doubts) into ask;
+ * returns how many. */
+static int choose_round(const struct rec_scanner *sc, const struct rec_result *r, int n, int round,
+                        int *ask)
+{
+    const float *chance = sc->ctx_p;
+    const uint8_t *state = sc->ctx_state;
+    int n_ask = 0;
+    for (int i = 0; i < n; i++) {
+        int want = 0;
+        if (round == 0 && state[i] == CTX_OPEN) {
+            want = 1;
+            for (int k = 0; k < n_ask && want; k++)
+                want = !near(r, i, ask[k]);
+        } else if (round == 1) {
+            want = state[i] == CTX_OPEN;
+        } else if (round == 2 && state[i] == CTX_SETTLED) {
+            for (int j = 0; j < n && !want; j++)
+                want = state[j] == CTX_ASKED && chance[j] < sc->p.context_min && near(r, i, j);
+        }
+        if (want)
+            ask[n_ask++] = i;
+    }
+    return n_ask;
+}
+
+/* Whether reading i has a neighbour the network is CONTEXT_BESIDE sure of. */
+static int beside_sure(const struct rec_scanner *sc, const struct rec_result *r, int n, int i)
+{
+    for (int j = 0; j < n; j++)
+        if (sc->ctx_p[j] >= CONTEXT_BESIDE && near(r, i, j))
+            return 1;
+    return 0;
+}
+
 /* A reading is kept when its chance is at least p.context_min or a neighbour's (rec_side_by_side
  * within CONTEXT_GAP) is at least CONTEXT_BESIDE, so a reading beside one the network is that sure
  * of needs no asking: the network is asked first about readings no asked reading stands beside,
@@ -413,50 +460,21 @@ void rec_check_context(struct rec_scanner *sc, const struct vis_image *grey, str
     if (!sc->ctx_inf || !(sc->p.context_min > 0.0f))
         return;
     float *chance = sc->ctx_p; /* of each reading: a digit's (-1: not asked) */
-    uint8_t *state =
-        sc->ctx_state; /* 0 unsettled, 1 asked, 2 kept beside a sure one, 3 no reading */
-    int *ask = sc->ctx_ask, n_ask = 0;
+    uint8_t *state = sc->ctx_state;
     for (int i = 0; i < n; i++) {
         chance[i] = -1.0f;
-        state[i] = r->digits[i].digit < 0 ? 3 : 0;
+        state[i] = r->digits[i].digit < 0 ? CTX_NONE : CTX_OPEN;
     }
     for (int round = 0; round < 3; round++) {
-        n_ask = 0;
-        for (int i = 0; i < n; i++) {
-            int want = 0;
-            if (round == 0 && state[i] == 0) { /* no reading to be asked stands beside it */
-                want = 1;
-                for (int k = 0; k < n_ask && want; k++)
-                    want =
-                        !rec_side_by_side(&r->digits[i].box, &r->digits[ask[k]].box, CONTEXT_GAP);
-            } else if (round == 1) {
-                want = state[i] == 0;
-            } else if (round == 2 && state[i] == 2) { /* beside a doubted reading */
-                for (int j = 0; j < n && !want; j++)
-                    want = state[j] == 1 && chance[j] < sc->p.context_min &&
-                           rec_side_by_side(&r->digits[i].box, &r->digits[j].box, CONTEXT_GAP);
-            }
-            if (want)
-                ask[n_ask++] = i;
-        }
-        context_chances(sc, grey, r, ask, n_ask, chance);
+        const int n_ask = choose_round(sc, r, n, round, sc->ctx_ask);
+        context_chances(sc, grey, r, sc->ctx_ask, n_ask, chance);
         for (int k = 0; k < n_ask; k++)
-            state[ask[k]] = 1;
-        for (int k = 0; k < n_ask; k++) /* a sure reading settles its neighbours */
-            if (chance[ask[k]] >= CONTEXT_BESIDE)
-                for (int j = 0; j < n; j++)
-                    if (state[j] == 0 &&
-                        rec_side_by_side(&r->digits[j].box, &r->digits[ask[k]].box, CONTEXT_GAP))
-                        state[j] = 2;
+            state[sc->ctx_ask[k]] = CTX_ASKED;
+        for (int j = 0; j < n; j++) /* a sure answer settles its open neighbours */
+            if (state[j] == CTX_OPEN && beside_sure(sc, r, n, j))
+                state[j] = CTX_SETTLED;
     }
-    for (int i = 0; i < n; i++) {
-        if (state[i] != 1 || chance[i] >= sc->p.context_min)
-            continue;
-        int beside = 0;
-        for (int j = 0; j < n && !beside; j++)
-            beside = j != i && chance[j] >= CONTEXT_BESIDE &&
-                     rec_side_by_side(&r->digits[i].box, &r->digits[j].box, CONTEXT_GAP);
-        if (!beside)
+    for (int i = 0; i < n; i++)
+        if (state[i] == CTX_ASKED && chance[i] < sc->p.context_min && !beside_sure(sc, r, n, i))
             r->digits[i].digit = -1;
-    }
 }

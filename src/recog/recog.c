@@ -84,8 +84,7 @@ int rec_is_digit_model(const struct nn_model *model)
 int rec_has_context_model(const struct nn_model *model)
 {
     const struct nn_model *a = model->aux;
-    return a && a->in_c == 1 && a->in_h == 28 && a->in_w == 28 && a->n_classes == 2 &&
-           !a->junk_head;
+    return a && a->in_c == 1 && a->in_h == 28 && a->in_w == 28 && a->n_classes == 2;
 }
 
 int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
