@@ -78,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big context mine mine-print format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big world-screen context mine mine-print format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -276,6 +276,16 @@ build/other/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other $(WORLD) 22 data/mnist t10k $(OTHER_PHOTOS)
 build/other-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py build/other-tune $(WORLD) 21 data/mnist train $(OTHER_PHOTOS)
+# build/screen (report, test digits, seed 57) and build/screen-tune (training digits, seed 56): the
+# second generator's view with a screen in it (othergen.py --screen 1): a desktop or a phone's
+# home screen filling the frame, or a monitor or phone over a photograph or a desk, drawn
+# wallpapers with icons, labels and windows, the sheet in front of it; 30% of the frames without
+# digits. The context network trains on another seed of it (build/ctx-screen).
+world-screen: build/screen/truth.jsonl build/screen-tune/truth.jsonl
+build/screen/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --screen 1 --empty 0.3 build/screen $(WORLD) 57 data/mnist t10k $(OTHER_PHOTOS)
+build/screen-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --screen 1 --empty 0.3 build/screen-tune $(WORLD) 56 data/mnist train $(OTHER_PHOTOS)
 # build/big (report, test digits, seed 42) and build/big-tune (training digits, seed 41): the
 # second generator's view written large (othergen.py --big 1): a sheet held close to the camera
 # with one or two lines of digits a quarter to three quarters of the frame tall, often in fat
@@ -337,14 +347,16 @@ build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-uby
 	$(B)/digits scan-eval $(MINE_WEIGHTS) --model $(MINE_MODEL) --mine $*/mined $<
 # The context network (rec_params.context_min, stage 5d; docs/camera-view.md, twenty-second
 # session): the surroundings of every candidate of five more generated views with training digits
-# (worldgen seed 51; othergen seeds 52, 53 digit-free and 54 close-ups; scenegen seed 61), as read
+# (worldgen seed 51; othergen seeds 52, 53 digit-free, 54 close-ups and 55 with screens in view:
+# desktops and phones, icons and windows; scenegen seed 61), as read
 # by both shipped models with no context check (scan-eval --mine-context: 1 on a digit, 0 on
 # nothing, readings on nothing 4 more times), trained as a two-class network and put into copies
 # of both models: build/context/robust.safetensors and fast.safetensors (copy them into models/
 # to ship). Its test figure is on the same examples mined from the tuning sets.
 CONTEXT_N     ?= 1500
 CONTEXT_ARCH  ?= c16k3b-p2-c16k3b-p2-f32b-d0.2-f2
-CONTEXT_TRAIN := build/ctx-world build/ctx-other build/ctx-empty build/ctx-big build/ctx-flat
+CONTEXT_TRAIN := build/ctx-world build/ctx-other build/ctx-empty build/ctx-big build/ctx-flat \
+                 build/ctx-screen
 CONTEXT_TEST  := build/world-tune build/other-tune build/real-tune
 CONTEXT_MINE   = $(B)/digits scan-eval --context 0 --hard 4 --mine-context
 context: build/context/robust.safetensors build/context/fast.safetensors
@@ -358,6 +370,8 @@ build/ctx-big/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --big 1 --empty 0.1 build/ctx-big 400 54 data/mnist train $(OTHER_PHOTOS)
 build/ctx-flat/truth.jsonl: $(B)/scenegen data/mnist/.verified
 	$(B)/scenegen build/ctx-flat 600 61 data/mnist train
+build/ctx-screen/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --screen 0.8 --empty 0.5 build/ctx-screen 600 55 data/mnist train $(OTHER_PHOTOS)
 # each set read by each model: build/context/SET-MODEL-*
 build/context/%-robust-labels-idx1-ubyte build/context/%-fast-labels-idx1-ubyte: build/%/truth.jsonl $(B)/digits
 	@mkdir -p build/context

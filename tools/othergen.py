@@ -20,7 +20,8 @@ numbers with text and box) and "sheet", the sheet's four corners in the frame cl
 top left (null when there is none), so readings can be told apart on and off the paper.
 Deterministic for a given SEED and inputs.
 
-usage: othergen.py [--empty X] [--photo X] [--big X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...
+usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] OUTDIR N SEED MNIST_DIR
+                   train|t10k PHOTO...
   --empty X   share of frames with no digit at all (default 0.15); 1 makes a set of digit-free
               frames, the measure of what the background alone is read as
   --photo X   share of frames over a photograph rather than a drawn desk (default 0.7)
@@ -28,6 +29,9 @@ usage: othergen.py [--empty X] [--photo X] [--big X] OUTDIR N SEED MNIST_DIR tra
               or two lines of digits a quarter to three quarters of the frame tall, often with a
               fat marker; a quarter of them drawn on a flat digital canvas (black on white or
               white on black, no camera), as digits drawn on a screen are
+  --screen X  share of frames with a screen in view (default 0): a desktop or a phone's home
+              screen (drawn wallpapers, icons, labels, windows) filling the frame, or a monitor or
+              phone in perspective over the photograph or desk, the sheet (if any) in front of it
 """
 import gzip
 import math
@@ -111,6 +115,207 @@ def desk_background(rng, w, h):
         p = rng.uniform(2.5, 6)
         tex = 1 + 0.08 * np.sin(xx / p) * np.sin(yy / p)
     return base[None, None, :] * tex[:, :, None]
+
+
+# A screen in view (--screen): a computer's desktop or a phone's home screen, as a webcam sees one
+# behind the sheet. Icons are drawn from a few shapes, the kinds the reader took for digits on
+# packaged wallpapers it never trained on: rings and rounded frames (0), clock faces and gears (0,
+# 8), handsets and hooks (2, 7), ticks and arrows (1, 4, 7). Labels are words, never digits.
+ICON_SHAPES = ("ring", "frame", "clock", "gear", "phone", "mail", "folder", "search", "tick",
+               "arrow", "bubble", "bell", "play", "plus", "grid", "house", "wifi", "battery")
+
+
+def draw_glyph(layer, shape, cx, cy, r, col, t, rng):
+    """One icon glyph centred at (cx, cy), about r in radius, lines t wide, into layer."""
+    aa = cv2.LINE_AA
+    ip = lambda x, y: (int(round(x)), int(round(y)))  # noqa: E731
+    if shape == "ring":
+        cv2.circle(layer, ip(cx, cy), int(r), col, t, aa)
+        if rng.random() < 0.5:
+            cv2.circle(layer, ip(cx, cy), int(r * 0.45), col, -1 if rng.random() < 0.5 else t, aa)
+    elif shape == "frame":
+        k = r * rng.uniform(0.55, 0.85)
+        cv2.rectangle(layer, ip(cx - r, cy - k), ip(cx + r, cy + k), col, t, aa)
+        if rng.random() < 0.6:  # a picture's mountain or a screen's stand
+            cv2.polylines(layer, [np.array([ip(cx - r, cy + k), ip(cx - r / 3, cy), ip(cx, cy + k / 2),
+                                            ip(cx + r / 2, cy - k / 3), ip(cx + r, cy + k)], np.int32)],
+                          False, col, t, aa)
+    elif shape == "clock":
+        cv2.circle(layer, ip(cx, cy), int(r), col, t, aa)
+        a = rng.uniform(0, 2 * math.pi)
+        cv2.line(layer, ip(cx, cy), ip(cx + 0.7 * r * math.cos(a), cy + 0.7 * r * math.sin(a)), col, t, aa)
+        cv2.line(layer, ip(cx, cy), ip(cx, cy - 0.5 * r), col, t, aa)
+    elif shape == "gear":
+        n = int(rng.integers(6, 10))
+        pts = [ip(cx + (r if i % 2 else 0.75 * r) * math.cos(i * math.pi / n),
+                  cy + (r if i % 2 else 0.75 * r) * math.sin(i * math.pi / n)) for i in range(2 * n)]
+        cv2.polylines(layer, [np.array(pts, np.int32)], True, col, t, aa)
+        cv2.circle(layer, ip(cx, cy), int(0.3 * r), col, t, aa)
+    elif shape == "phone":  # a handset: a thick hook
+        cv2.ellipse(layer, ip(cx, cy), (int(r * 0.8), int(r * 0.8)), 0, 100, 260, col, max(t, int(r / 3)), aa)
+        cv2.line(layer, ip(cx - 0.2 * r, cy - 0.8 * r), ip(cx + 0.4 * r, cy - 0.8 * r), col, max(t, int(r / 4)), aa)
+        cv2.line(layer, ip(cx - 0.2 * r, cy + 0.8 * r), ip(cx + 0.4 * r, cy + 0.8 * r), col, max(t, int(r / 4)), aa)
+    elif shape == "mail":
+        cv2.rectangle(layer, ip(cx - r, cy - 0.65 * r), ip(cx + r, cy + 0.65 * r), col, t, aa)
+        cv2.polylines(layer, [np.array([ip(cx - r, cy - 0.65 * r), ip(cx, cy + 0.1 * r),
+                                        ip(cx + r, cy - 0.65 * r)], np.int32)], False, col, t, aa)
+    elif shape == "folder":
+        pts = [ip(cx - r, cy - 0.6 * r), ip(cx - 0.3 * r, cy - 0.6 * r), ip(cx - 0.1 * r, cy - 0.4 * r),
+               ip(cx + r, cy - 0.4 * r), ip(cx + r, cy + 0.7 * r), ip(cx - r, cy + 0.7 * r)]
+        cv2.polylines(layer, [np.array(pts, np.int32)], True, col, t, aa)
+    elif shape == "search":
+        cv2.circle(layer, ip(cx - 0.2 * r, cy - 0.2 * r), int(0.6 * r), col, t, aa)
+        cv2.line(layer, ip(cx + 0.25 * r, cy + 0.25 * r), ip(cx + r, cy + r), col, max(t, int(r / 5)), aa)
+    elif shape == "tick":
+        cv2.polylines(layer, [np.array([ip(cx - r, cy), ip(cx - 0.3 * r, cy + 0.7 * r), ip(cx + r, cy - 0.8 * r)],
+                                       np.int32)], False, col, t, aa)
+    elif shape == "arrow":
+        a = rng.integers(0, 4) * math.pi / 2
+        c, s_ = math.cos(a), math.sin(a)
+        rot = lambda x, y: ip(cx + x * c - y * s_, cy + x * s_ + y * c)  # noqa: E731
+        cv2.line(layer, rot(-r, 0), rot(r, 0), col, t, aa)
+        cv2.polylines(layer, [np.array([rot(0.3 * r, -0.6 * r), rot(r, 0), rot(0.3 * r, 0.6 * r)], np.int32)],
+                      False, col, t, aa)
+    elif shape == "bubble":
+        cv2.ellipse(layer, ip(cx, cy - 0.1 * r), (int(r), int(0.7 * r)), 0, 0, 360, col, t, aa)
+        cv2.line(layer, ip(cx - 0.5 * r, cy + 0.45 * r), ip(cx - 0.8 * r, cy + r), col, t, aa)
+    elif shape == "bell":
+        cv2.ellipse(layer, ip(cx, cy), (int(0.6 * r), int(0.8 * r)), 0, 180, 360, col, t, aa)
+        cv2.line(layer, ip(cx - 0.6 * r, cy), ip(cx - 0.8 * r, cy + 0.5 * r), col, t, aa)
+        cv2.line(layer, ip(cx + 0.6 * r, cy), ip(cx + 0.8 * r, cy + 0.5 * r), col, t, aa)
+        cv2.line(layer, ip(cx - 0.8 * r, cy + 0.5 * r), ip(cx + 0.8 * r, cy + 0.5 * r), col, t, aa)
+        cv2.circle(layer, ip(cx, cy + 0.75 * r), max(1, int(0.15 * r)), col, -1, aa)
+    elif shape == "play":
+        pts = [ip(cx - 0.5 * r, cy - 0.7 * r), ip(cx + 0.7 * r, cy), ip(cx - 0.5 * r, cy + 0.7 * r)]
+        cv2.polylines(layer, [np.array(pts, np.int32)], True, col, t, aa)
+    elif shape == "plus":
+        cv2.line(layer, ip(cx - r, cy), ip(cx + r, cy), col, t, aa)
+        cv2.line(layer, ip(cx, cy - r), ip(cx, cy + r), col, t, aa)
+    elif shape == "grid":
+        for i in range(3):
+            for j in range(3):
+                cv2.circle(layer, ip(cx + (i - 1) * 0.7 * r, cy + (j - 1) * 0.7 * r), max(1, int(0.15 * r)), col, -1, aa)
+    elif shape == "house":
+        pts = [ip(cx - 0.8 * r, cy - 0.1 * r), ip(cx, cy - 0.9 * r), ip(cx + 0.8 * r, cy - 0.1 * r),
+               ip(cx + 0.6 * r, cy - 0.1 * r), ip(cx + 0.6 * r, cy + 0.8 * r), ip(cx - 0.6 * r, cy + 0.8 * r),
+               ip(cx - 0.6 * r, cy - 0.1 * r)]
+        cv2.polylines(layer, [np.array(pts, np.int32)], True, col, t, aa)
+    elif shape == "wifi":
+        for k in (0.35, 0.65, 0.95):
+            cv2.ellipse(layer, ip(cx, cy + 0.5 * r), (int(k * r), int(k * r)), 0, 225, 315, col, t, aa)
+        cv2.circle(layer, ip(cx, cy + 0.5 * r), max(1, int(0.12 * r)), col, -1, aa)
+    else:  # battery
+        cv2.rectangle(layer, ip(cx - r, cy - 0.45 * r), ip(cx + 0.8 * r, cy + 0.45 * r), col, t, aa)
+        cv2.rectangle(layer, ip(cx + 0.8 * r, cy - 0.15 * r), ip(cx + r, cy + 0.15 * r), col, -1, aa)
+
+
+def word(rng):
+    """A label or a line of a window's text: one to three words, never a digit."""
+    return " ".join(WORDS[rng.integers(0, len(WORDS))] for _ in range(int(rng.integers(1, 4))))
+
+
+def screen_image(rng, sw, sh):
+    """A screen's picture, sw x sh RGB float: a wallpaper (flat, gradient or blotches, dark or
+    light), icons in a grid or a dock (symbolic line icons in one light or dark colour, or app
+    tiles: a coloured rounded square with a white glyph), labels under them, sometimes a window
+    with a title bar and lines of text."""
+    dark = rng.random() < 0.6
+    base = rng.uniform(15, 80, 3) if dark else rng.uniform(170, 245, 3)
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    img = np.empty((sh, sw, 3), np.float32)
+    img[:] = base
+    style = rng.integers(0, 3)
+    if style == 1:  # gradient
+        other = base + rng.uniform(-60, 60, 3)
+        t = (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1)) / max(sw, sh)
+        t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
+        img = img * (1 - t[:, :, None]) + other[None, None, :] * t[:, :, None]
+    elif style == 2:  # soft blotches
+        small = rng.normal(0, 1, (6, 8, 3)).astype(np.float32)
+        img += 25 * cv2.resize(small, (sw, sh), interpolation=cv2.INTER_CUBIC)
+    s = min(sw, sh)
+    phone = sh > sw
+    size = rng.uniform(0.05, 0.13) * s if not phone else rng.uniform(0.09, 0.16) * sw
+    step = size * rng.uniform(1.5, 2.4)
+    symbolic = rng.random() < 0.55
+    line_col = tuple(float(c) for c in (rng.uniform(190, 255, 3) if dark else rng.uniform(20, 80, 3)))
+    labels = rng.random() < 0.6
+    x0, y0 = rng.uniform(0.3, 1.0) * step, rng.uniform(0.3, 1.0) * step
+    ncol = max(1, int((sw - x0) / step))
+    nrow = max(1, int((sh - y0) / step))
+    for row in range(nrow):
+        for c in range(ncol):
+            if rng.random() < 0.35:
+                continue
+            cx, cy = x0 + c * step + size / 2, y0 + row * step + size / 2
+            shape = ICON_SHAPES[rng.integers(0, len(ICON_SHAPES))]
+            t = max(1, int(round(size * rng.uniform(0.04, 0.1))))
+            if symbolic:
+                draw_glyph(img, shape, cx, cy, size * 0.42, line_col, t, rng)
+            else:
+                tile = tuple(float(v) for v in rng.uniform(30, 230, 3))
+                rr = int(size * rng.uniform(0.15, 0.3))
+                x_a, y_a, x_b, y_b = int(cx - size / 2), int(cy - size / 2), int(cx + size / 2), int(cy + size / 2)
+                cv2.rectangle(img, (x_a + rr, y_a), (x_b - rr, y_b), tile, -1)
+                cv2.rectangle(img, (x_a, y_a + rr), (x_b, y_b - rr), tile, -1)
+                for (px, py) in ((x_a + rr, y_a + rr), (x_b - rr, y_a + rr), (x_a + rr, y_b - rr), (x_b - rr, y_b - rr)):
+                    cv2.circle(img, (px, py), rr, tile, -1, cv2.LINE_AA)
+                glyph = (255.0, 255.0, 255.0) if rng.random() < 0.8 else (30.0, 30.0, 30.0)
+                draw_glyph(img, shape, cx, cy, size * 0.3, glyph, t, rng)
+            if labels:
+                fs = size / 90.0
+                cv2.putText(img, word(rng)[:10], (int(cx - size / 2), int(cy + size / 2 + 14 * fs + 4)),
+                            cv2.FONT_HERSHEY_SIMPLEX, fs, line_col, 1, cv2.LINE_AA)
+    if rng.random() < 0.4:  # a window
+        wx0, wy0 = int(rng.uniform(0, 0.5) * sw), int(rng.uniform(0, 0.5) * sh)
+        wx1, wy1 = int(wx0 + rng.uniform(0.3, 0.6) * sw), int(wy0 + rng.uniform(0.3, 0.6) * sh)
+        paper = rng.uniform(200, 250) if rng.random() < 0.6 else rng.uniform(30, 60)
+        ink = 40.0 if paper > 128 else 220.0
+        cv2.rectangle(img, (wx0, wy0), (wx1, wy1), (paper,) * 3, -1)
+        bar = max(8, int(0.04 * s))
+        cv2.rectangle(img, (wx0, wy0), (wx1, wy0 + bar), tuple(float(v) for v in rng.uniform(40, 200, 3)), -1)
+        for k, shape in enumerate(("plus", "frame", "ring")):
+            draw_glyph(img, shape if k else "plus", wx1 - (k + 0.6) * bar, wy0 + bar / 2, bar * 0.3,
+                       (ink,) * 3, 1, rng)
+        fs = rng.uniform(0.35, 0.7)
+        y = wy0 + bar + int(24 * fs) + 4
+        while y < wy1 - 4:
+            cv2.putText(img, word(rng), (wx0 + 6, y), cv2.FONT_HERSHEY_SIMPLEX, fs, (ink,) * 3, 1, cv2.LINE_AA)
+            y += int(rng.uniform(26, 40) * fs)
+    return img
+
+
+def screen_background(rng, photos, photo_share, w, h):
+    """A frame with a screen in it: filling the view, or a monitor or a phone (a dark bezel round
+    the screen's picture, in perspective) over a photograph or a desk."""
+    if rng.random() < 0.4:
+        return screen_image(rng, w, h) * rng.uniform(0.6, 1.1)
+    if photos and rng.random() < photo_share:
+        img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
+    else:
+        img = desk_background(rng, w, h)
+    phone = rng.random() < 0.3
+    ah = rng.uniform(0.5, 1.1) * h
+    aw = ah * (rng.uniform(0.45, 0.55) if phone else rng.uniform(1.3, 1.8))
+    sw, sh = max(40, int(aw)), max(40, int(ah))
+    pic = screen_image(rng, sw, sh)
+    bez = int(rng.uniform(0.03, 0.08) * min(sw, sh))
+    full = np.empty((sh + 2 * bez, sw + 2 * bez, 3), np.float32)
+    full[:] = rng.uniform(5, 40)
+    full[bez:bez + sh, bez:bez + sw] = pic * rng.uniform(0.7, 1.2)
+    fh, fw = full.shape[:2]
+    ang = math.radians(rng.uniform(-15, 15))
+    cx, cy = w / 2 + rng.uniform(-0.35, 0.35) * w, h / 2 + rng.uniform(-0.3, 0.3) * h
+    pts = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        px, py = sx * fw / 2, sy * fh / 2
+        px *= 1 - rng.uniform(0, 0.15) if sy < 0 else 1
+        pts.append((cx + px * math.cos(ang) - py * math.sin(ang), cy + px * math.sin(ang) + py * math.cos(ang)))
+    H = cv2.getPerspectiveTransform(np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], np.float32),
+                                    np.array(pts, np.float32))
+    mask = cv2.warpPerspective(np.ones((fh, fw), np.float32), H, (w, h), flags=cv2.INTER_LINEAR)
+    warped = cv2.warpPerspective(full, H, (w, h), flags=cv2.INTER_LINEAR)
+    return img * (1 - mask[:, :, None]) + warped
 
 
 # ---- ink ------------------------------------------------------------------------------------
@@ -495,13 +700,14 @@ def kinds_with(empty):
     return [(k, p / total * (1 - empty)) for k, p in rest] + [("empty", empty)]
 
 
-def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0):
+def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, screen=0.0):
     """A frame and its truth; a frame meant to hold digits is drawn again until one shows (with
     --big, again as a frame with digits: large writing often does not fit, and digit-free frames
     would otherwise crowd the set)."""
     want_digits = False
     while True:
-        frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big, want_digits)
+        frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big, want_digits,
+                           screen)
         if frame[2] or any(not d.get("ignore") for d in frame[3]):
             return frame
         want_digits = big > 0
@@ -543,7 +749,8 @@ def canvas_frame(rng, mnist, labels, pool, w, h, empty):
     return img, "canvas", empty, digits, numbers, None
 
 
-def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, want_digits=False):
+def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, want_digits=False,
+               screen=0.0):
     (w, h) = pick(rng, SIZES)
     kind = pick(rng, kinds)
     while want_digits and kind == "empty":
@@ -554,7 +761,10 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
         if rng.random() < 0.5:  # a square drawing pad
             w = h = int(rng.uniform(200, 600))
         return canvas_frame(rng, mnist, labels, pool, w, h, kind == "empty")
-    if photos and rng.random() < photo_share:
+    # drawn only for sets that ask for screens, so the others stay as they were
+    if screen > 0 and rng.random() < screen:
+        img = screen_background(rng, photos, photo_share, w, h)
+    elif photos and rng.random() < photo_share:
         img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
     else:
         img = desk_background(rng, w, h)
@@ -664,7 +874,7 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
 def options(argv):
     """The --empty and --photo shares and the positional arguments left."""
     argv = list(argv)
-    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0}
+    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0, "--screen": 0.0}
     while len(argv) > 2 and argv[1] in shares:
         try:
             shares[argv[1]] = float(argv[2])
@@ -674,9 +884,9 @@ def options(argv):
             sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
         del argv[1:3]
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
-        sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] OUTDIR N SEED MNIST_DIR "
-                 "train|t10k PHOTO...")
-    return shares["--empty"], shares["--photo"], shares["--big"], argv
+        sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] OUTDIR N SEED "
+                 "MNIST_DIR train|t10k PHOTO...")
+    return shares["--empty"], shares["--photo"], shares["--big"], shares["--screen"], argv
 
 
 def load_photos(paths, split):
@@ -696,7 +906,7 @@ def load_photos(paths, split):
 
 
 def main(argv):
-    empty, photo_share, big, argv = options(argv)
+    empty, photo_share, big, screen, argv = options(argv)
     out, mnist_dir, split = argv[1], argv[4], argv[5]
     n, seed = count_and_seed("othergen", argv[2], argv[3])
     mnist, labels = load_mnist(mnist_dir, split)
@@ -708,7 +918,7 @@ def main(argv):
     def frames():
         for k in range(n):
             img, kind, is_empty, digits, numbers, corners = make_frame(rng, mnist, labels, pool, photos,
-                                                              kinds, photo_share, big)
+                                                              kinds, photo_share, big, screen)
             ext = "png" if rng.random() < 0.15 else "jpg"
             params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
             yield (f"other_{k:04d}.{ext}", img[:, :, ::-1], params,
