@@ -1,6 +1,7 @@
 /* test_recog_numtrack.c - numbers followed across frames (numtrack.c) on scripted sequences at
  * 30 frames a second (appear 8 frames, change 8, gone 10, lock 15): a digit missing for a frame,
- * a one-frame false number, a real change of one digit, two numbers side by side, a short gap
+ * a one-frame false number, a real change of one digit, a digit lost (which takes longer), two
+ * numbers side by side, a short gap
  * and a number that leaves, a new number where an old one was, and when each locks (not beside
  * another candidate nor the edge). */
 #include "recog.h"
@@ -80,9 +81,11 @@ static void test_frame_counts(void **state)
     assert_int_equal(t.change, 8);
     assert_int_equal(t.gone, 10);
     assert_int_equal(t.lock, 15);
+    assert_int_equal(t.shrink, 15);
     rec_numtracker_init(&t, 5.0); /* slow sources keep the floors */
     assert_int_equal(t.appear, 2);
     assert_int_equal(t.change, 3);
+    assert_int_equal(t.shrink, 3);
     assert_int_equal(t.lock, 5);
     rec_numtracker_init(&t, 0.0); /* unknown: 30 */
     assert_int_equal(t.appear, 8);
@@ -178,6 +181,45 @@ static void test_real_change(void **state)
         assert_int_equal(tr->locked, f < t.change || f >= t.lock);
     }
     assert_int_equal(locks, 2);
+}
+
+/* A shown 10179 whose 1 the reader then misses (0179, its box a fifth narrower): the text
+ * holds for t.shrink - 1 frames of the shorter reading, longer than a change takes, and a reading
+ * of the whole number in between starts the count again; only t.shrink frames in a row of 0179
+ * replace it. A digit gained (0179 -> 10179) takes a change's time. */
+static void test_lost_digit_needs_longer(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    assert_true(t.shrink > t.change);
+    const struct rec_box whole_box = {100, 100, 100, 30}, part_box = {120, 100, 80, 30};
+    const char *whole[] = {"10179"}, *part[] = {"0179"};
+    for (int f = 1; f <= 20; f++) {
+        frame(whole, &whole_box, 1, 0.97f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    const int id = t.tracks[0].id;
+    for (int round = 0; round < 2; round++) {
+        for (int f = 1; f < t.shrink; f++) {
+            frame(part, &part_box, 1, 0.97f);
+            rec_numtracker_update(&t, res, NULL, 0);
+            assert_non_null(shown(&t, id));
+            assert_string_equal(shown(&t, id)->text, "10179");
+        }
+        frame(whole, &whole_box, 1, 0.97f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    for (int f = 1; f <= t.shrink; f++) {
+        frame(part, &part_box, 1, 0.97f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        assert_string_equal(shown(&t, id)->text, f < t.shrink ? "10179" : "0179");
+    }
+    for (int f = 1; f <= t.change; f++) {
+        frame(whole, &whole_box, 1, 0.97f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        assert_string_equal(shown(&t, id)->text, f < t.change ? "0179" : "10179");
+    }
 }
 
 /* The view moves on: where a long number was shown, a single digit is read inside its box. It is
@@ -426,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_blips_do_not_show),
         cmocka_unit_test(test_intermittent_never_shows),
         cmocka_unit_test(test_real_change),
+        cmocka_unit_test(test_lost_digit_needs_longer),
         cmocka_unit_test(test_small_number_in_old_place),
         cmocka_unit_test(test_new_number_keeps_its_track),
         cmocka_unit_test(test_partial_number_waits),

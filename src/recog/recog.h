@@ -241,14 +241,15 @@ struct rec_numtrack {
 };
 
 struct rec_numtracker {
-    int appear, change, gone, lock;
+    int appear, change, shrink, gone, lock;
     float lock_confidence;
     int n, next_id;
     struct rec_numtrack tracks[REC_MAX_NUMTRACKS];
 };
 
 /* Frame counts for a video of fps frames a second (30 when unknown): appear and change a quarter
- * of a second, gone a third, lock half a second; lock_confidence 0.93 a digit. */
+ * of a second, shrink (a shown number losing digits) SHRINK_S, gone a third, lock half a second;
+ * lock_confidence 0.93 a digit. */
 void rec_numtracker_init(struct rec_numtracker *t, double fps);
 /* Feeds one frame's numbers. Returns how many tracks locked in this frame and puts the indices
  * in t->tracks of the first max_locked of them into locked_now (nullable). */
