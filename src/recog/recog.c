@@ -5,7 +5,8 @@
  * forward pass, confidence and top-3), read_cuts and read_deeper (blobs the network is unsure of
  * cut in two or read from their darker ink), choose_readings (whole or cut), the cuts beside
  * digits and of numbers run together (stages 5a-5e), rec_reject_by_context (context.c: edges of
- * objects, letters of words and keyboards, readings in texture), group_numbers (lines and numbers,
+ * objects, letters of words and keyboards, readings in texture) between the context network's
+ * rescue and check (stage 5d, context.c), group_numbers (lines and numbers,
  * numbers.c), for a frame with candidates turned down read_again (stage 7: the ink found again at
  * other thresholds), and read_wide (stage 8: the frame shrunk and its ink found again with strokes
  * as wide as a marker's on a digit that fills it). */
@@ -1531,6 +1532,8 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         (sc->p.cut_threes && (rc = cut_threes(sc, cg, flip, r, &n))) ||
         (sc->p.cut_runs && (rc = cut_runs(sc, grey, cg, flip, r, &n))))
         return rc;
+    if (!sc->wide_pass)
+        rec_rescue_by_context(sc, grey, r, n);
     rec_reject_by_context(sc, grey, r, n);
     if (!sc->wide_pass)
         rec_check_context(sc, grey, r, n);

@@ -135,10 +135,16 @@ static inline int rec_hist_level(const int hist[256], long n, float frac)
     return 255;
 }
 
-/* Stage 5d (context.c): readings the context network gives a chance under p.context_min of being
- * a digit, with no reading it is surer of beside them on their line, get digit -1. Not in stage
- * 8's shrunk frame (its readings are big and 0.9 sure; checked, close-ups read 3 points less). */
+/* Stage 5d (context.c), with the context network and p.context_min above 0; not in stage 8's
+ * shrunk frame (its readings are big and 0.9 sure; checked, close-ups read 3 points less).
+ * rec_rescue_by_context, before the context rules: candidates the digit network rejected, unsure
+ * between "not a digit" and one digit, beside a sure digit, are read when the context network is
+ * sure they are digits. rec_check_context, after them: readings it gives a chance under
+ * p.context_min of being a digit, with no reading it is surer of beside them on their line, get
+ * digit -1. */
 enum { REC_CONTEXT_BATCH = 64 };
+void rec_rescue_by_context(struct rec_scanner *sc, const struct vis_image *grey,
+                           struct rec_result *r, int n);
 void rec_check_context(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r,
                        int n);
 
