@@ -365,8 +365,10 @@ void rec_reject_by_context(const struct rec_scanner *sc, const struct vis_image 
 /* Stage 5d. The context network (a second network in the model file, trained by `make context`
  * on the surroundings of candidates mined from generated views: 1 on a digit, 0 on nothing) sees
  * what the digit network cannot: the letters of a word beside an o or an l, a photograph's
- * texture, the room beyond a sheet's corner, a keyboard's keys (not yet the icons of a dark
- * wallpaper, which no training view had: it gives them 0.92-0.99). A reading it
+ * texture, the room beyond a sheet's corner, a keyboard's keys, a screen's icons and labels (since
+ * 2026-12-06 drawn screens are among its views: build/screen-tune's digit-free frames 4.84 -> 0.12
+ * false digits; the coloured app icons of GNOME's dark wallpaper in the real-photo set, unlike
+ * any drawn one, still pass at 0.9 and more). A reading it
  * gives a chance under p.context_min of being a digit is rejected, unless a reading beside it on
  * its line, at most CONTEXT_GAP heights away (as the lone 1s rule counts neighbours), has at least
  * CONTEXT_BESIDE: a digit of a number or a row is seen with its neighbours, which a stroke among
