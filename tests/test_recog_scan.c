@@ -1525,11 +1525,11 @@ static void add_noise(struct vis_image *img, unsigned seed, int amp)
 
 /* Live's reuse of the last frame's answers (rec_params.reuse): a sheet on a desk read as video
  * frames with fresh noise by a live scanner and by one reading every frame afresh. The first frame
- * reuses nothing; the next, the same view with other noise, takes a third or more of its answers
- * from the first (63 of 101 with the shipped fast model and stage 7's second looks, 15 of 25
- * without them) and reads as the fresh scanner does; a different view reuses nothing that is not
- * there and reads as the fresh one; after a still read without reuse between frames, nothing is
- * reused.
+ * reuses nothing; the next, the same view with other noise, takes a third or more of its digit
+ * network answers from the first (63 of 101 with the shipped fast model and stage 7's second
+ * looks, 15 of 25 without them) and half or more of its context network answers, and reads as the
+ * fresh scanner does; a different view reuses little and reads as the fresh one; after a still
+ * read without reuse between frames, nothing is reused.
  */
 static void test_reuse_between_frames(void **state)
 {
@@ -1556,22 +1556,29 @@ static void test_reuse_between_frames(void **state)
         assert_int_equal(rec_scan(live.sc, &frame, live.r), DG_OK);
         assert_int_equal(rec_scan(fresh.sc, &frame, fresh.r), DG_OK);
         rec_scanner_counts(live.sc, &inputs, &reused);
-        print_message("sheet, frame %d: %d of %d network inputs reused, %d digits read\n", k,
-                      reused, inputs, live.r->n_digits);
+        int asked, ctx_reused;
+        rec_scanner_context_counts(live.sc, &asked, &ctx_reused);
+        print_message("sheet, frame %d: %d of %d network inputs reused, %d of %d context answers, "
+                      "%d digits read\n",
+                      k, reused, inputs, ctx_reused, asked, live.r->n_digits);
         assert_true(live.r->n_digits >= 8);
         assert_same_reading(live.r, fresh.r);
+        assert_true(asked > 0);
         if (k == 0)
-            assert_int_equal(reused, 0);
+            assert_true(reused == 0 && ctx_reused == 0);
         else
-            assert_true(reused * 3 >= inputs && reused < inputs);
+            assert_true(reused * 3 >= inputs && reused < inputs && ctx_reused * 2 >= asked);
         rec_scanner_counts(fresh.sc, &inputs, &reused);
         assert_int_equal(reused, 0);
     }
     assert_int_equal(rec_scan(live.sc, &other, live.r), DG_OK);
     assert_int_equal(rec_scan(fresh.sc, &other, fresh.r), DG_OK);
     rec_scanner_counts(live.sc, &inputs, &reused);
-    print_message("another view: %d of %d reused\n", reused, inputs);
-    assert_true(reused * 10 <= inputs);
+    int asked, ctx_reused;
+    rec_scanner_context_counts(live.sc, &asked, &ctx_reused);
+    print_message("another view: %d of %d reused, %d of %d context answers\n", reused, inputs,
+                  ctx_reused, asked);
+    assert_true(reused * 10 <= inputs && ctx_reused * 10 <= asked);
     assert_same_reading(live.r, fresh.r);
     /* a still between frames: the next frame starts afresh */
     rec_scanner_set_params(live.sc, &still);
@@ -1582,6 +1589,8 @@ static void test_reuse_between_frames(void **state)
     rec_scanner_counts(live.sc, &inputs, &reused);
     assert_true(inputs > 0);
     assert_int_equal(reused, 0);
+    rec_scanner_context_counts(live.sc, &asked, &ctx_reused);
+    assert_int_equal(ctx_reused, 0);
     vis_image_destroy(&frame);
     vis_image_destroy(&sheet);
     vis_image_destroy(&other);

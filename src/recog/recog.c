@@ -107,7 +107,8 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
         sc->ctx_p = malloc(REC_MAX_CANDIDATES * sizeof *sc->ctx_p);
         sc->ctx_state = malloc(REC_MAX_CANDIDATES * sizeof *sc->ctx_state);
         sc->ctx_ask = malloc(REC_MAX_CANDIDATES * sizeof *sc->ctx_ask);
-        rc = sc->ctx_x && sc->ctx_p && sc->ctx_state && sc->ctx_ask
+        sc->ctx_patch = malloc((size_t)REC_CONTEXT_BATCH * 784);
+        rc = sc->ctx_x && sc->ctx_p && sc->ctx_state && sc->ctx_ask && sc->ctx_patch
                  ? nn_infer_new(model->aux, REC_CONTEXT_BATCH, &sc->ctx_inf)
                  : DG_ENOMEM;
     }
@@ -129,6 +130,11 @@ void rec_scanner_free(struct rec_scanner *sc)
     free(sc->ctx_p);
     free(sc->ctx_state);
     free(sc->ctx_ask);
+    free(sc->ctx_patch);
+    for (int k = 0; k < 2; k++) {
+        free(sc->ctx_seen[k]);
+        free(sc->ctx_seen_patch[k]);
+    }
     vis_work_free(sc->vwk);
     free(sc->x);
     vis_image_destroy(&sc->mask);
@@ -1673,9 +1679,10 @@ static int read_again(struct rec_scanner *sc, const struct vis_image *grey, stru
 static int start_frame(struct rec_scanner *sc)
 {
     sc->n_inputs = sc->n_reused = 0;
+    sc->n_ctx_asked = sc->n_ctx_reused = 0;
     sc->again = 0;
     if (sc->p.reuse <= 0.0f || !sc->video) /* a still between frames: the next starts afresh */
-        sc->n_seen[0] = sc->n_seen[1] = 0;
+        sc->n_seen[0] = sc->n_seen[1] = sc->n_ctx_seen[0] = sc->n_ctx_seen[1] = 0;
     sc->video = sc->p.reuse > 0.0f;
     sc->keep = sc->video || looks_again(&sc->p);
     if (!sc->keep)
@@ -1687,8 +1694,14 @@ static int start_frame(struct rec_scanner *sc)
             return dg_fail(DG_ENOMEM, "out of memory");
     if (!sc->fresh_x && !(sc->fresh_x = malloc((size_t)REC_BATCH * 784 * sizeof *sc->fresh_x)))
         return dg_fail(DG_ENOMEM, "out of memory");
+    for (int k = 0; k < 2 && sc->video && sc->ctx_inf; k++)
+        if ((!sc->ctx_seen[k] &&
+             !(sc->ctx_seen[k] = malloc(REC_CTX_SEEN * sizeof *sc->ctx_seen[k]))) ||
+            (!sc->ctx_seen_patch[k] &&
+             !(sc->ctx_seen_patch[k] = malloc((size_t)REC_CTX_SEEN * 784))))
+            return dg_fail(DG_ENOMEM, "out of memory");
     sc->last = !sc->last;
-    sc->n_seen[!sc->last] = 0;
+    sc->n_seen[!sc->last] = sc->n_ctx_seen[!sc->last] = 0;
     return DG_OK;
 }
 
@@ -1856,6 +1869,12 @@ void rec_scanner_counts(const struct rec_scanner *sc, int *inputs, int *reused)
 {
     *inputs = sc->n_inputs;
     *reused = sc->n_reused;
+}
+
+void rec_scanner_context_counts(const struct rec_scanner *sc, int *asked, int *reused)
+{
+    *asked = sc->n_ctx_asked;
+    *reused = sc->n_ctx_reused;
 }
 
 void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)

@@ -181,6 +181,9 @@ const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc);
 /* How many network inputs the last rec_scan had, and how many of them took an answer of the frame
  * before it (rec_params.reuse). */
 void rec_scanner_counts(const struct rec_scanner *sc, int *inputs, int *reused);
+/* The same for the context network (stage 5d): the surroundings it was asked about in the last
+ * rec_scan, and how many of them took a kept answer of the frame before (rec_params.reuse). */
+void rec_scanner_context_counts(const struct rec_scanner *sc, int *asked, int *reused);
 
 /* Reads grey into *r (overwritten). Fails only on allocation failure or a model that is not a
  * 1x28x28 -> 10 digit model; an image without digits gives an empty result. */

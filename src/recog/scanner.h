@@ -17,6 +17,16 @@ struct rec_seen {
 };
 enum { REC_MAX_SEEN = REC_MAX_CANDIDATES };
 
+/* A context network answer kept for reuse (rec_params.reuse, context.c): the box it was last
+ * taken for, the sum of the patch it was computed for (patches in ctx_seen_patch) and the
+ * network's chance of a digit. */
+struct rec_ctx_seen {
+    struct rec_box box;
+    long sum;
+    float chance;
+};
+enum { REC_CTX_SEEN = 256 };
+
 /* Stage 5e's cuts of one blob (cut_runs): the columns it may be cut at, the stretches between
  * two of them that were read, and the network input of each. */
 enum { RUN_MAX_CUTS = 14, RUN_MAX_STRETCHES = 64, RUN_MAX_BLOBS = 32 };
@@ -46,8 +56,16 @@ struct rec_scanner {
     float *ctx_p;             /* [REC_MAX_CANDIDATES]: its answer for each reading */
     uint8_t *ctx_state;       /* [REC_MAX_CANDIDATES]: how far each reading is settled */
     int *ctx_ask;             /* [REC_MAX_CANDIDATES]: the readings asked about in one round */
-    struct vis_work *vwk;     /* the segmentation stages' scratch */
-    float *x;                 /* [REC_MAX_CANDIDATES][784] */
+    uint8_t *ctx_patch;       /* [REC_CONTEXT_BATCH][784]: the patches of one batch */
+    /* its answers in a video (rec_params.reuse), as seen[] below: ctx_seen[last] the last
+       frame's, ctx_seen[!last] this frame's so far, each REC_CTX_SEEN long (allocated with
+       seen[]), their patches in ctx_seen_patch[] */
+    struct rec_ctx_seen *ctx_seen[2];
+    uint8_t *ctx_seen_patch[2];
+    int n_ctx_seen[2];
+    int n_ctx_asked, n_ctx_reused; /* this scan's patches, and those that took a kept answer */
+    struct vis_work *vwk;          /* the segmentation stages' scratch */
+    float *x;                      /* [REC_MAX_CANDIDATES][784] */
     struct vis_image mask;
     /* the reading as dark ink of a frame whose polarity was unsure (rec_scan), and its mask */
     struct rec_result *other;
