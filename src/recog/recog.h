@@ -126,7 +126,8 @@ double rec_box_overlap(struct rec_box a, struct rec_box b);
 
 struct rec_digit {
     int digit;          /* 0..9, or -1 when rejected */
-    float confidence;   /* probability of the best digit */
+    float confidence;   /* probability of the best digit (for a reading stage 5d rescued, its
+                           share of the digits' times the context network's chance of a digit) */
     float junk;         /* probability that it is not a digit (0 for a 10-class model) */
     float two;          /* probability that it is two digits touching (0 below 12 classes) */
     int top3[3];        /* classes, most likely first */
