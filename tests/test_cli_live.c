@@ -360,7 +360,11 @@ static void test_headless_json_demo_and_video(void **state)
     assert_true(n >= 4 && n <= 40);
     assert_true(v.last_index <= 39);
     assert_int_equal(v.bad_t, 0);
-    assert_true(v.digits > n * 5);
+    /* the recording is the app's window: in its first second the help covers the sheet, and what
+     * is read is mostly the side panel's four network inputs; since screens are among the context
+     * network's views (2026-12-06) the help's letters and the labels are no longer read as digits
+     * (4-10 a frame, 5-12 before) */
+    assert_true(v.digits >= n * 3);
 }
 
 /* ---- the window, under Xvfb ---- */
