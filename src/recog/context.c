@@ -494,7 +494,7 @@ static void context_chances(struct rec_scanner *sc, const struct vis_image *grey
  * number looks like a line piece to the digit network ("not a digit" 0.5-0.95 on 71 of
  * build/world-tune's 181 missed 1s), which its surroundings settle. A candidate it rejected is read
  * after all when "not a digit" is under RESCUE_JUNK, its likeliest digit holds RESCUE_SHARE of the
- * digits' chance, a digit read with REC_CTX_ANCHOR stands beside it within RESCUE_GAP heights
+ * digits' chance, a digit read 0.9 sure stands beside it on its line within one height
  * (rec_beside_sure_digit) and the context network gives it RESCUE_SURE. The context rules and the
  * check that follow judge it as any reading. Chosen on the tuning sets (robust, 2026-12-06; read /
  * precision / numbers exact): world-tune 86.89 / 96.62 / 73.99 -> 87.40 / 96.50 / 74.76%, real-tune
