@@ -1,7 +1,8 @@
 """tools/othergen.py, the second camera-view generator (make world-other): its frames and truth
 are what scan-eval reads, the same seed gives the same frames, each truth digit's box holds ink
 that stands out from what is around it and lies on the sheet whose corners the truth gives, and
-wrong arguments stop it with a message. Run by
+wrong arguments stop it with a message; --screen draws a screen in view and changes nothing
+without it. Run by
 `make test` (make python-test) with DIGITS_ROOT and DIGITS set."""
 import json
 import os
@@ -100,11 +101,39 @@ def test_digit_free_frames(tmp_path):
     assert "false digits per digit-free frame" in r.stdout and "(0 of 0)" in r.stdout
 
 
+def test_screens(tmp_path):
+    # --screen 1: every frame has a drawn screen in view (a desktop or phone filling the frame, or
+    # a monitor beside the sheet); the truth holds as for any frame, and the frames are not those
+    # of the same seed without screens, while --screen 0 draws exactly those
+    def run(sub, extra):
+        subprocess.run([sys.executable, GEN] + extra + [str(tmp_path / sub), "6", "4", MNIST, "t10k"]
+                       + [PHOTO] * 4, check=True, capture_output=True)
+        with open(tmp_path / sub / "truth.jsonl") as f:
+            return [json.loads(line) for line in f]
+    screens, plain, zero = run("s", ["--screen", "1"]), run("p", []), run("z", ["--screen", "0"])
+    assert zero == plain
+    for t in plain:
+        assert (tmp_path / "z" / t["image"]).read_bytes() == (tmp_path / "p" / t["image"]).read_bytes()
+    assert screens != plain
+    for t in screens:
+        img = cv2.imread(str(tmp_path / "s" / t["image"]), cv2.IMREAD_GRAYSCALE)
+        assert img is not None and img.shape == (t["height"], t["width"])
+        for d in t["digits"]:
+            x, y, w, h = d["box"]
+            if not d.get("ignore"):
+                sheet = np.array(t["sheet"], np.float32)
+                assert cv2.pointPolygonTest(sheet, (x + w / 2, y + h / 2), False) >= 0
+    r = subprocess.run([PROGRAM, "scan-eval", str(tmp_path / "s" / "truth.jsonl")],
+                       capture_output=True, text=True, check=True)
+    assert "6 images: digits read" in r.stdout
+
+
 @pytest.mark.parametrize("args", [[], ["out", "0", "1", MNIST, "t10k"], ["out", "abc", "1", MNIST, "t10k"],
                                   ["out", "3", "1", MNIST, "test"],
                                   ["out", "3", "1", "/nonexistent", "t10k"],
                                   ["--empty", "2", "out", "3", "1", MNIST, "t10k"],
-                                  ["--photo", "x", "out", "3", "1", MNIST, "t10k"]])
+                                  ["--photo", "x", "out", "3", "1", MNIST, "t10k"],
+                                  ["--screen", "1.5", "out", "3", "1", MNIST, "t10k"]])
 def test_wrong_arguments(args, tmp_path):
     if "out" in args:
         i = args.index("out")
