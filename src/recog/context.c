@@ -398,12 +398,10 @@ static const float CTX_REUSE_SURE = 0.98f;
 static int find_kept(const struct rec_scanner *sc, int l, const uint8_t *patch, long sum,
                      struct rec_box b)
 {
-    const int slack = 1 + b.h / 8;
     const long tol = (long)(sc->p.reuse * 255.0f * 784.0f);
     for (int j = 0; j < sc->n_ctx_seen[l]; j++) {
         const struct rec_ctx_seen *e = &sc->ctx_seen[l][j];
-        if (abs(e->box.x - b.x) > slack || abs(e->box.y - b.y) > slack ||
-            abs(e->box.w - b.w) > slack || abs(e->box.h - b.h) > slack || labs(e->sum - sum) > tol)
+        if (!rec_box_again(e->box, b) || labs(e->sum - sum) > tol)
             continue;
         const uint8_t *q = sc->ctx_seen_patch[l] + (size_t)j * 784;
         long d = 0;
@@ -428,9 +426,9 @@ static void keep_answer(struct rec_scanner *sc, const uint8_t *patch, long sum, 
 }
 
 /* The context network's answers for the m patches of ctx_patch, which are of readings who[0 ..
- * m), into chance[]. */
+ * m) and sum to sum[0 .. m) (kept in a video), into chance[]. */
 static void answer_patches(struct rec_scanner *sc, const struct rec_result *r, const int *who,
-                           int m, float *chance)
+                           const long *sum, int m, float *chance)
 {
     const int n_classes = sc->model->aux->n_classes;
     for (int k = 0; k < m; k++) {
@@ -442,13 +440,9 @@ static void answer_patches(struct rec_scanner *sc, const struct rec_result *r, c
     const float *p = nn_infer_run(sc->ctx_inf, sc->ctx_x, m);
     for (int k = 0; k < m; k++) {
         chance[who[k]] = p ? p[k * n_classes + 1] : 1.0f;
-        if (p && sc->video) {
-            const uint8_t *patch = sc->ctx_patch + (size_t)k * 784;
-            long sum = 0;
-            for (int v = 0; v < 784; v++)
-                sum += patch[v];
-            keep_answer(sc, patch, sum, r->digits[who[k]].box, chance[who[k]]);
-        }
+        if (p && sc->video)
+            keep_answer(sc, sc->ctx_patch + (size_t)k * 784, sum[k], r->digits[who[k]].box,
+                        chance[who[k]]);
     }
 }
 
@@ -458,18 +452,19 @@ static void context_chances(struct rec_scanner *sc, const struct vis_image *grey
                             const struct rec_result *r, const int *ask, int n_ask, float *chance)
 {
     int who[REC_CONTEXT_BATCH], m = 0;
+    long sum[REC_CONTEXT_BATCH];
     for (int a = 0; a < n_ask; a++) {
         const struct rec_box *b = &r->digits[ask[a]].box;
         uint8_t *patch = sc->ctx_patch + (size_t)m * 784;
         vis_context_patch(grey, b->x, b->y, b->w, b->h, patch);
         sc->n_ctx_asked++;
         if (sc->video) {
-            long sum = 0;
+            sum[m] = 0;
             for (int v = 0; v < 784; v++)
-                sum += patch[v];
-            int l = sc->last, j = find_kept(sc, l, patch, sum, *b);
+                sum[m] += patch[v];
+            int l = sc->last, j = find_kept(sc, l, patch, sum[m], *b);
             if (j < 0)
-                j = find_kept(sc, l = !sc->last, patch, sum, *b);
+                j = find_kept(sc, l = !sc->last, patch, sum[m], *b);
             if (j >= 0) {
                 const struct rec_ctx_seen e = sc->ctx_seen[l][j];
                 chance[ask[a]] = e.chance;
@@ -482,12 +477,12 @@ static void context_chances(struct rec_scanner *sc, const struct vis_image *grey
         }
         who[m++] = ask[a];
         if (m == REC_CONTEXT_BATCH) {
-            answer_patches(sc, r, who, m, chance);
+            answer_patches(sc, r, who, sum, m, chance);
             m = 0;
         }
     }
     if (m > 0)
-        answer_patches(sc, r, who, m, chance);
+        answer_patches(sc, r, who, sum, m, chance);
 }
 
 /* Readings the digit network turned down that the context network vouches for. A thin 1 in a

@@ -356,12 +356,10 @@ static float ink_of(const float *x)
 static int find_seen(const struct rec_scanner *sc, int l, float tol, const float *x,
                      struct rec_box b, float ink)
 {
-    const int slack = 1 + b.h / 8;
     tol *= 784.0f;
     for (int j = 0; j < sc->n_seen[l]; j++) {
         const struct rec_seen *e = &sc->seen[l][j];
-        if (e->sure < REUSE_SURE || abs(e->box.x - b.x) > slack || abs(e->box.y - b.y) > slack ||
-            abs(e->box.w - b.w) > slack || abs(e->box.h - b.h) > slack ||
+        if (e->sure < REUSE_SURE || !rec_box_again(e->box, b) ||
             fabsf(e->ink - ink) > tol) /* the sums' difference is at most the differences' sum */
             continue;
         const float *y = sc->seen_x[l] + (size_t)j * 784;

@@ -5,6 +5,8 @@
 
 #include "recog.h"
 
+#include <stdlib.h>
+
 enum { REC_MAX_CUTS = 4 };
 
 /* A network input read in this frame or the last, with the network's answer (rec_params.reuse):
@@ -126,6 +128,15 @@ struct rec_scanner {
     float fresh_ink[REC_BATCH];
     float answer[REC_MAX_CANDIDATES][REC_CLASSES_WITH_TWO];
 };
+
+/* Whether box a is where box b was in a frame before: position and size within an eighth of b's
+ * height (and a pixel), as a reused answer's box must be (rec_params.reuse). */
+static inline int rec_box_again(struct rec_box a, struct rec_box b)
+{
+    const int slack = 1 + b.h / 8;
+    return abs(a.x - b.x) <= slack && abs(a.y - b.y) <= slack && abs(a.w - b.w) <= slack &&
+           abs(a.h - b.h) <= slack;
+}
 
 /* Union-find over component indices: the root of a's group, path halved. */
 static inline int rec_group_find(int *g, int a)
