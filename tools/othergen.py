@@ -214,11 +214,9 @@ def word(rng):
     return " ".join(WORDS[rng.integers(0, len(WORDS))] for _ in range(int(rng.integers(1, 4))))
 
 
-def screen_image(rng, sw, sh):
-    """A screen's picture, sw x sh RGB float: a wallpaper (flat, gradient or blotches, dark or
-    light), icons in a grid or a dock (symbolic line icons in one light or dark colour, or app
-    tiles: a coloured rounded square with a white glyph), labels under them, sometimes a window
-    with a title bar and lines of text."""
+def screen_wallpaper(rng, sw, sh):
+    """A screen's wallpaper, sw x sh RGB float (flat, a gradient or soft blotches), and whether it
+    is dark."""
     dark = rng.random() < 0.6
     base = rng.uniform(15, 80, 3) if dark else rng.uniform(170, 245, 3)
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
@@ -233,18 +231,36 @@ def screen_image(rng, sw, sh):
     elif style == 2:  # soft blotches
         small = rng.normal(0, 1, (6, 8, 3)).astype(np.float32)
         img += 25 * cv2.resize(small, (sw, sh), interpolation=cv2.INTER_CUBIC)
-    s = min(sw, sh)
+    return img, dark
+
+
+def app_tile(rng, img, shape, cx, cy, size, t):
+    """An app's icon: a coloured rounded square centred at (cx, cy), size wide, with a white (or
+    now and then dark) glyph."""
+    tile = tuple(float(v) for v in rng.uniform(30, 230, 3))
+    rr = int(size * rng.uniform(0.15, 0.3))
+    x_a, y_a, x_b, y_b = int(cx - size / 2), int(cy - size / 2), int(cx + size / 2), int(cy + size / 2)
+    cv2.rectangle(img, (x_a + rr, y_a), (x_b - rr, y_b), tile, -1)
+    cv2.rectangle(img, (x_a, y_a + rr), (x_b, y_b - rr), tile, -1)
+    for (px, py) in ((x_a + rr, y_a + rr), (x_b - rr, y_a + rr), (x_a + rr, y_b - rr), (x_b - rr, y_b - rr)):
+        cv2.circle(img, (px, py), rr, tile, -1, cv2.LINE_AA)
+    glyph = (255.0, 255.0, 255.0) if rng.random() < 0.8 else (30.0, 30.0, 30.0)
+    draw_glyph(img, shape, cx, cy, size * 0.3, glyph, t, rng)
+
+
+def screen_icons(rng, img, dark):
+    """Icons in a grid over img, some places left empty: symbolic line icons in one light (on a
+    dark wallpaper) or dark colour, or app tiles; often a word's label under each."""
+    sh, sw = img.shape[:2]
     phone = sh > sw
-    size = rng.uniform(0.05, 0.13) * s if not phone else rng.uniform(0.09, 0.16) * sw
+    size = rng.uniform(0.05, 0.13) * min(sw, sh) if not phone else rng.uniform(0.09, 0.16) * sw
     step = size * rng.uniform(1.5, 2.4)
     symbolic = rng.random() < 0.55
     line_col = tuple(float(c) for c in (rng.uniform(190, 255, 3) if dark else rng.uniform(20, 80, 3)))
     labels = rng.random() < 0.6
     x0, y0 = rng.uniform(0.3, 1.0) * step, rng.uniform(0.3, 1.0) * step
-    ncol = max(1, int((sw - x0) / step))
-    nrow = max(1, int((sh - y0) / step))
-    for row in range(nrow):
-        for c in range(ncol):
+    for row in range(max(1, int((sh - y0) / step))):
+        for c in range(max(1, int((sw - x0) / step))):
             if rng.random() < 0.35:
                 continue
             cx, cy = x0 + c * step + size / 2, y0 + row * step + size / 2
@@ -253,35 +269,40 @@ def screen_image(rng, sw, sh):
             if symbolic:
                 draw_glyph(img, shape, cx, cy, size * 0.42, line_col, t, rng)
             else:
-                tile = tuple(float(v) for v in rng.uniform(30, 230, 3))
-                rr = int(size * rng.uniform(0.15, 0.3))
-                x_a, y_a, x_b, y_b = int(cx - size / 2), int(cy - size / 2), int(cx + size / 2), int(cy + size / 2)
-                cv2.rectangle(img, (x_a + rr, y_a), (x_b - rr, y_b), tile, -1)
-                cv2.rectangle(img, (x_a, y_a + rr), (x_b, y_b - rr), tile, -1)
-                for (px, py) in ((x_a + rr, y_a + rr), (x_b - rr, y_a + rr), (x_a + rr, y_b - rr), (x_b - rr, y_b - rr)):
-                    cv2.circle(img, (px, py), rr, tile, -1, cv2.LINE_AA)
-                glyph = (255.0, 255.0, 255.0) if rng.random() < 0.8 else (30.0, 30.0, 30.0)
-                draw_glyph(img, shape, cx, cy, size * 0.3, glyph, t, rng)
+                app_tile(rng, img, shape, cx, cy, size, t)
             if labels:
                 fs = size / 90.0
                 cv2.putText(img, word(rng)[:10], (int(cx - size / 2), int(cy + size / 2 + 14 * fs + 4)),
                             cv2.FONT_HERSHEY_SIMPLEX, fs, line_col, 1, cv2.LINE_AA)
-    if rng.random() < 0.4:  # a window
-        wx0, wy0 = int(rng.uniform(0, 0.5) * sw), int(rng.uniform(0, 0.5) * sh)
-        wx1, wy1 = int(wx0 + rng.uniform(0.3, 0.6) * sw), int(wy0 + rng.uniform(0.3, 0.6) * sh)
-        paper = rng.uniform(200, 250) if rng.random() < 0.6 else rng.uniform(30, 60)
-        ink = 40.0 if paper > 128 else 220.0
-        cv2.rectangle(img, (wx0, wy0), (wx1, wy1), (paper,) * 3, -1)
-        bar = max(8, int(0.04 * s))
-        cv2.rectangle(img, (wx0, wy0), (wx1, wy0 + bar), tuple(float(v) for v in rng.uniform(40, 200, 3)), -1)
-        for k, shape in enumerate(("plus", "frame", "ring")):
-            draw_glyph(img, shape if k else "plus", wx1 - (k + 0.6) * bar, wy0 + bar / 2, bar * 0.3,
-                       (ink,) * 3, 1, rng)
-        fs = rng.uniform(0.35, 0.7)
-        y = wy0 + bar + int(24 * fs) + 4
-        while y < wy1 - 4:
-            cv2.putText(img, word(rng), (wx0 + 6, y), cv2.FONT_HERSHEY_SIMPLEX, fs, (ink,) * 3, 1, cv2.LINE_AA)
-            y += int(rng.uniform(26, 40) * fs)
+
+
+def screen_window(rng, img):
+    """A window over img: a light or dark page under a coloured title bar with its three buttons,
+    lines of words."""
+    sh, sw = img.shape[:2]
+    wx0, wy0 = int(rng.uniform(0, 0.5) * sw), int(rng.uniform(0, 0.5) * sh)
+    wx1, wy1 = int(wx0 + rng.uniform(0.3, 0.6) * sw), int(wy0 + rng.uniform(0.3, 0.6) * sh)
+    paper = rng.uniform(200, 250) if rng.random() < 0.6 else rng.uniform(30, 60)
+    ink = 40.0 if paper > 128 else 220.0
+    cv2.rectangle(img, (wx0, wy0), (wx1, wy1), (paper,) * 3, -1)
+    bar = max(8, int(0.04 * min(sw, sh)))
+    cv2.rectangle(img, (wx0, wy0), (wx1, wy0 + bar), tuple(float(v) for v in rng.uniform(40, 200, 3)), -1)
+    for k, shape in enumerate(("plus", "frame", "ring")):
+        draw_glyph(img, shape, wx1 - (k + 0.6) * bar, wy0 + bar / 2, bar * 0.3, (ink,) * 3, 1, rng)
+    fs = rng.uniform(0.35, 0.7)
+    y = wy0 + bar + int(24 * fs) + 4
+    while y < wy1 - 4:
+        cv2.putText(img, word(rng), (wx0 + 6, y), cv2.FONT_HERSHEY_SIMPLEX, fs, (ink,) * 3, 1, cv2.LINE_AA)
+        y += int(rng.uniform(26, 40) * fs)
+
+
+def screen_image(rng, sw, sh):
+    """A screen's picture, sw x sh RGB float: a wallpaper, icons with labels, sometimes a
+    window."""
+    img, dark = screen_wallpaper(rng, sw, sh)
+    screen_icons(rng, img, dark)
+    if rng.random() < 0.4:
+        screen_window(rng, img)
     return img
 
 
