@@ -20,8 +20,8 @@ numbers with text and box) and "sheet", the sheet's four corners in the frame cl
 top left (null when there is none), so readings can be told apart on and off the paper.
 Deterministic for a given SEED and inputs.
 
-usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] OUTDIR N SEED MNIST_DIR
-                   train|t10k PHOTO...
+usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] OUTDIR N SEED
+                   MNIST_DIR train|t10k PHOTO...
   --empty X   share of frames with no digit at all (default 0.15); 1 makes a set of digit-free
               frames, the measure of what the background alone is read as
   --photo X   share of frames over a photograph rather than a drawn desk (default 0.7)
@@ -32,6 +32,10 @@ usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] OUTDIR N SEED 
   --screen X  share of frames with a screen in view (default 0): a desktop or a phone's home
               screen (drawn wallpapers, icons, labels, windows) filling the frame, or a monitor or
               phone in perspective over the photograph or desk, the sheet (if any) in front of it
+  --held X    share of frames with the sheet held up to the camera (default 0), as a laptop's
+              webcam sees it: a person (face, hair, glasses, a striped or printed shirt) in a room
+              (shelves of books with titles on their spines, window blinds, pictures, a clock),
+              the sheet upright within 15 degrees, thumbs over its edges
 """
 import gzip
 import math
@@ -337,6 +341,219 @@ def screen_background(rng, photos, photo_share, w, h):
     mask = cv2.warpPerspective(np.ones((fh, fw), np.float32), H, (w, h), flags=cv2.INTER_LINEAR)
     warped = cv2.warpPerspective(full, H, (w, h), flags=cv2.INTER_LINEAR)
     return img * (1 - mask[:, :, None]) + warped
+
+
+
+# A sheet held up to the camera (--held): a laptop's webcam sees the person holding it and the
+# room behind them. The room is drawn from what such rooms hold and a reader can take for digits:
+# book spines and shelf edges (1s), window blinds (dashes), picture frames (0s); the person is a
+# head with eyes, brows, glasses, a mouth and hair over a shirt that is plain, striped or printed
+# with a word; the thumbs come over the sheet's edges.
+SKINS = ((224, 172, 140), (198, 134, 100), (141, 85, 60), (240, 200, 170), (110, 70, 50))
+
+
+def shelf_of_books(rng, img, x0, y0):
+    """A shelf with books on it: spines of several colours and heights, a title on some."""
+    h, w = img.shape[:2]
+    sw, sh = int(rng.uniform(0.25, 0.6) * w), int(rng.uniform(0.12, 0.3) * h)
+    board = (float(rng.uniform(60, 200)),) * 3
+    cv2.rectangle(img, (x0, y0 + sh), (x0 + sw, y0 + sh + max(3, sh // 10)), board, -1)
+    x = x0
+    while x < x0 + sw:
+        bw = int(rng.uniform(0.08, 0.2) * sh) + 2
+        top = y0 + int(rng.uniform(0, 0.3) * sh)
+        col = tuple(float(c) for c in rng.uniform(20, 230, 3))
+        cv2.rectangle(img, (x, top), (x + bw - 1, y0 + sh), col, -1)
+        if bw > 10 and rng.random() < 0.4:  # the title, written up the spine
+            label = np.zeros((bw, y0 + sh - top), np.float32)
+            cv2.putText(label, WORDS[rng.integers(0, len(WORDS))], (2, bw - 3),
+                        cv2.FONT_HERSHEY_SIMPLEX, bw / 40.0, 1.0, 1, cv2.LINE_AA)
+            lab = cv2.rotate(label, cv2.ROTATE_90_CLOCKWISE)
+            lh, lw = lab.shape
+            ys, xs = slice(max(0, top), min(h, top + lh)), slice(max(0, x), min(w, x + lw))
+            if ys.stop > ys.start and xs.stop > xs.start:
+                part = lab[ys.start - top:ys.stop - top, xs.start - x:xs.stop - x][:, :, None]
+                ink = 255.0 if sum(col) < 380 else 0.0
+                img[ys, xs] = img[ys, xs] * (1 - part) + ink * part
+        x += bw + int(rng.integers(0, 3))
+
+
+def window_blinds(rng, img, x0, y0):
+    """A bright window behind blinds: light slats with dark gaps, a white frame."""
+    h, w = img.shape[:2]
+    ww, wh = int(rng.uniform(0.2, 0.45) * w), int(rng.uniform(0.25, 0.55) * h)
+    sky = float(rng.uniform(200, 255))
+    cv2.rectangle(img, (x0, y0), (x0 + ww, y0 + wh), (sky, sky, sky * rng.uniform(0.9, 1.0)), -1)
+    pitch = max(4, int(rng.uniform(0.025, 0.06) * h))
+    for y in range(y0, y0 + wh, pitch):
+        cv2.line(img, (x0, y), (x0 + ww, y), (sky * 0.6,) * 3, max(1, pitch // 4))
+    cv2.rectangle(img, (x0, y0), (x0 + ww, y0 + wh), (240, 240, 240), max(2, ww // 40))
+
+
+def wall_picture(rng, img, x0, y0):
+    """A framed picture, or a clock with its hour marks and hands."""
+    h, w = img.shape[:2]
+    fw, fh = int(rng.uniform(0.08, 0.25) * w), int(rng.uniform(0.08, 0.3) * h)
+    frame = (float(rng.uniform(10, 120)),) * 3
+    aa = cv2.LINE_AA
+    if rng.random() < 0.3:
+        r = min(fw, fh) // 2
+        c = (x0 + r, y0 + r)
+        cv2.circle(img, c, r, (245, 245, 240), -1, aa)
+        cv2.circle(img, c, r, frame, max(2, r // 10), aa)
+        for k in range(12):
+            ca, sa = math.cos(k * math.pi / 6), math.sin(k * math.pi / 6)
+            cv2.line(img, (int(c[0] + 0.8 * r * ca), int(c[1] + 0.8 * r * sa)),
+                     (int(c[0] + 0.9 * r * ca), int(c[1] + 0.9 * r * sa)), frame, max(1, r // 20), aa)
+        cv2.line(img, c, (c[0], y0 + r // 3), (20, 20, 20), max(1, r // 15), aa)
+        cv2.line(img, c, (c[0] + r // 2, c[1]), (20, 20, 20), max(1, r // 12), aa)
+    else:
+        cv2.rectangle(img, (x0, y0), (x0 + fw, y0 + fh), tuple(float(c) for c in rng.uniform(30, 230, 3)), -1)
+        cv2.rectangle(img, (x0, y0), (x0 + fw, y0 + fh), frame, max(2, fw // 15))
+
+
+def room_background(rng, photos, photo_share, w, h):
+    """A wall with shelves of books, a window with blinds, framed pictures; sometimes a
+    photograph as the wall (a poster, the room beyond an open door)."""
+    if photos and rng.random() < 0.3 * photo_share:
+        img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
+    else:
+        wall = np.array([rng.uniform(120, 235), rng.uniform(110, 230), rng.uniform(100, 225)], np.float32)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        grad = 1 + rng.uniform(-0.25, 0.25) * (xx / w - 0.5) + rng.uniform(-0.2, 0.2) * (yy / h - 0.5)
+        img = wall[None, None, :] * grad[:, :, None]
+    for _ in range(int(rng.integers(1, 4))):
+        what = rng.integers(0, 3)
+        x0, y0 = int(rng.uniform(-0.1, 0.8) * w), int(rng.uniform(-0.1, 0.6) * h)
+        (shelf_of_books, window_blinds, wall_picture)[what](rng, img, x0, y0)
+    return img
+
+
+def draw_shirt(rng, img, cx, cy, hr):
+    """Shoulders and chest below a head of half height hr at (cx, cy): a plain shirt, a striped
+    one or one with a printed word."""
+    h, w = img.shape[:2]
+    shirt = tuple(float(c) for c in rng.uniform(10, 240, 3))
+    aa = cv2.LINE_AA
+    body = np.array([[cx - 2.6 * hr, h + 10], [cx - 2.3 * hr, cy + 1.7 * hr], [cx - 0.9 * hr, cy + 1.25 * hr],
+                     [cx + 0.9 * hr, cy + 1.25 * hr], [cx + 2.3 * hr, cy + 1.7 * hr], [cx + 2.6 * hr, h + 10]],
+                    np.int32)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [body], 255, aa)
+    layer = np.zeros_like(img)
+    layer[:] = shirt
+    style = rng.integers(0, 3)
+    if style == 1:  # stripes
+        pitch = max(4, int(rng.uniform(0.05, 0.15) * hr))
+        other = tuple(float(c) for c in rng.uniform(10, 240, 3))
+        vertical = rng.random() < 0.3
+        for k in range(0, w if vertical else h, pitch * 2):
+            if vertical:
+                cv2.rectangle(layer, (k, 0), (k + pitch - 1, h), other, -1)
+            else:
+                cv2.rectangle(layer, (0, k), (w, k + pitch - 1), other, -1)
+    elif style == 2:  # a printed word on the chest
+        ink = (255.0,) * 3 if sum(shirt) < 380 else (15.0,) * 3
+        scale = hr / 45.0
+        cv2.putText(layer, WORDS[rng.integers(0, len(WORDS))].upper(),
+                    (int(cx - 0.9 * hr), int(cy + 2.4 * hr)), cv2.FONT_HERSHEY_DUPLEX, scale, ink,
+                    max(1, int(2 * scale)), aa)
+    a = (mask.astype(np.float32) / 255.0)[:, :, None]
+    img[:] = img * (1 - a) + layer * a
+
+
+def draw_head(rng, img, cx, cy, hr, skin):
+    """A neck, ears, a face, hair short or long, eyes, brows, sometimes glasses, a nose and a
+    mouth; hr is the head's half height."""
+    aa = cv2.LINE_AA
+    cv2.rectangle(img, (int(cx - 0.35 * hr), int(cy + 0.6 * hr)), (int(cx + 0.35 * hr), int(cy + 1.35 * hr)),
+                  tuple(float(c) for c in skin * 0.85), -1)
+    hair = tuple(float(c) for c in (rng.uniform(10, 120), rng.uniform(5, 90), rng.uniform(0, 60)))
+    long_hair = rng.random() < 0.4
+    if long_hair:
+        cv2.ellipse(img, (int(cx), int(cy + 0.3 * hr)), (int(0.95 * hr), int(1.3 * hr)), 0, 0, 360, hair, -1, aa)
+    for sx in (-1, 1):
+        cv2.ellipse(img, (int(cx + sx * 0.75 * hr), int(cy)), (int(0.12 * hr), int(0.2 * hr)), 0, 0, 360,
+                    tuple(float(c) for c in skin * 0.9), -1, aa)
+    cv2.ellipse(img, (int(cx), int(cy)), (int(0.75 * hr), int(hr)), 0, 0, 360, tuple(float(c) for c in skin), -1, aa)
+    if rng.random() < 0.9:
+        cv2.ellipse(img, (int(cx), int(cy - 0.35 * hr)), (int(0.8 * hr), int(0.7 * hr)), 0, 180, 360, hair, -1, aa)
+    # eyes, brows, glasses, nose, mouth
+    ey = cy - 0.1 * hr
+    t = max(1, int(0.05 * hr))
+    for sx in (-1, 1):
+        ex = cx + sx * 0.32 * hr
+        cv2.ellipse(img, (int(ex), int(ey)), (int(0.13 * hr), int(0.06 * hr)), 0, 0, 360, (235, 235, 230), -1, aa)
+        cv2.circle(img, (int(ex), int(ey)), max(1, int(0.05 * hr)), (40, 30, 20), -1, aa)
+        cv2.ellipse(img, (int(ex), int(ey - 0.18 * hr)), (int(0.16 * hr), int(0.05 * hr)), 0, 180, 360, hair, t, aa)
+    if rng.random() < 0.35:
+        frame = (float(rng.uniform(5, 80)),) * 3
+        for sx in (-1, 1):
+            ex = cx + sx * 0.32 * hr
+            if rng.random() < 0.5:
+                cv2.circle(img, (int(ex), int(ey)), int(0.2 * hr), frame, t, aa)
+            else:
+                cv2.rectangle(img, (int(ex - 0.22 * hr), int(ey - 0.14 * hr)), (int(ex + 0.22 * hr), int(ey + 0.14 * hr)),
+                              frame, t, aa)
+        cv2.line(img, (int(cx - 0.12 * hr), int(ey)), (int(cx + 0.12 * hr), int(ey)), frame, t, aa)
+    cv2.line(img, (int(cx), int(ey + 0.05 * hr)), (int(cx - 0.06 * hr), int(cy + 0.3 * hr)),
+             tuple(float(c) for c in skin * 0.7), t, aa)
+    cv2.ellipse(img, (int(cx), int(cy + 0.5 * hr)), (int(0.22 * hr), int(0.08 * hr)), 0, 0, 180, (90, 40, 40), t + 1, aa)
+
+
+def draw_person(rng, img):
+    """A person from the chest up, in the middle of the frame."""
+    h, w = img.shape[:2]
+    cx = w / 2 + rng.uniform(-0.2, 0.2) * w
+    hr = rng.uniform(0.13, 0.24) * h
+    cy = rng.uniform(0.25, 0.5) * h
+    skin = np.array(SKINS[rng.integers(0, len(SKINS))], np.float32) * rng.uniform(0.8, 1.1)
+    draw_shirt(rng, img, cx, cy, hr)
+    draw_head(rng, img, cx, cy, hr, skin)
+
+
+def held_quad(rng, w, h):
+    """The corners of a sheet held up to the camera (clockwise from top left): upright within 15
+    degrees, turned a little towards or away from the camera, a third of the frame to most of it."""
+    sh = rng.uniform(0.35, 0.85) * h
+    sw = sh * rng.uniform(0.7, 1.45)
+    if sw > 0.95 * w:
+        sw = 0.95 * w
+    ang = math.radians(rng.uniform(-15, 15))
+    cx, cy = w / 2 + rng.uniform(-0.2, 0.2) * w, h / 2 + rng.uniform(-0.05, 0.25) * h
+    lean = rng.uniform(-0.12, 0.12)  # one side nearer the camera than the other
+    pts = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        px, py = sx * sw / 2, sy * sh / 2 * (1 + lean * sx)
+        pts.append((cx + px * math.cos(ang) - py * math.sin(ang), cy + px * math.sin(ang) + py * math.cos(ang)))
+    return np.array(pts, np.float32), max(40, int(sw)), max(40, int(sh))
+
+
+def draw_thumbs(rng, img, occ, quad):
+    """The hands holding the sheet: a thumb over its left and right edge, the fingers behind
+    it showing beyond the edge; what the thumbs cover is marked in occ."""
+    h, w = img.shape[:2]
+    skin = np.array(SKINS[rng.integers(0, len(SKINS))], np.float32) * rng.uniform(0.8, 1.1)
+    side = float(np.linalg.norm(quad[3] - quad[0]))
+    for a, b, inward in ((quad[0], quad[3], 1), (quad[1], quad[2], -1)):
+        if rng.random() < 0.15:
+            continue  # held by one hand
+        f = rng.uniform(0.3, 0.75)
+        px, py = a + f * (b - a)
+        tw, tl = max(4, int(0.06 * side)), max(8, int(0.14 * side))
+        layer = np.zeros((h, w), np.uint8)
+        # fingers behind the sheet, showing outside its edge
+        for k in range(3):
+            cv2.ellipse(layer, (int(px - inward * 0.5 * tl), int(py + (k - 1) * 1.1 * tw)),
+                        (int(0.6 * tl), int(0.5 * tw)), 0, 0, 360, 255, -1, cv2.LINE_AA)
+        # the thumb over the sheet
+        thumb = np.zeros((h, w), np.uint8)
+        cv2.ellipse(thumb, (int(px + inward * 0.35 * tl), int(py)), (int(0.6 * tl), int(0.55 * tw)),
+                    rng.uniform(-25, 25), 0, 360, 255, -1, cv2.LINE_AA)
+        layer = np.maximum(layer, thumb)
+        al = (layer.astype(np.float32) / 255.0)[:, :, None]
+        img[:] = img * (1 - al) + skin[None, None, :] * rng.uniform(0.85, 1.05) * al
+        occ |= layer > 0
 
 
 # ---- ink ------------------------------------------------------------------------------------
@@ -721,14 +938,14 @@ def kinds_with(empty):
     return [(k, p / total * (1 - empty)) for k, p in rest] + [("empty", empty)]
 
 
-def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, screen=0.0):
+def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, screen=0.0, held=0.0):
     """A frame and its truth; a frame meant to hold digits is drawn again until one shows (with
     --big, again as a frame with digits: large writing often does not fit, and digit-free frames
     would otherwise crowd the set)."""
     want_digits = False
     while True:
         frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big, want_digits,
-                           screen)
+                           screen, held)
         if frame[2] or any(not d.get("ignore") for d in frame[3]):
             return frame
         want_digits = big > 0
@@ -771,7 +988,7 @@ def canvas_frame(rng, mnist, labels, pool, w, h, empty):
 
 
 def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, want_digits=False,
-               screen=0.0):
+               screen=0.0, held=0.0):
     (w, h) = pick(rng, SIZES)
     kind = pick(rng, kinds)
     while want_digits and kind == "empty":
@@ -783,21 +1000,27 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
             w = h = int(rng.uniform(200, 600))
         return canvas_frame(rng, mnist, labels, pool, w, h, kind == "empty")
     # drawn only for sets that ask for screens, so the others stay as they were
+    is_held = False
     if screen > 0 and rng.random() < screen:
         img = screen_background(rng, photos, photo_share, w, h)
+    elif held > 0 and not is_big and rng.random() < held:  # drawn only for --held sets, likewise
+        is_held = True
+        img = room_background(rng, photos, photo_share, w, h)
+        draw_person(rng, img)
     elif photos and rng.random() < photo_share:
         img = photo_background(rng, photos[rng.integers(0, len(photos))], w, h)
     else:
         img = desk_background(rng, w, h)
     occ = np.zeros((h, w), bool)
-    draw_objects(rng, img, np.zeros((h, w), bool), int(rng.integers(0, 4)))
+    if not is_held:
+        draw_objects(rng, img, np.zeros((h, w), bool), int(rng.integers(0, 4)))
     empty = kind == "empty"
     sheet_kind = ["desk", "close", "note", "board", "dark", "page"][rng.integers(0, 6)] if empty else kind
     digits, numbers, corners = [], [], None
     if is_big and not empty:
         sheet_kind = ["desk", "close", "note", "board", "dark"][rng.integers(0, 5)]
     if not (empty and rng.random() < 0.3):
-        quad, sw, sh = sheet_quad(rng, w, h, sheet_kind, is_big)
+        quad, sw, sh = held_quad(rng, w, h) if is_held else sheet_quad(rng, w, h, sheet_kind, is_big)
         corners = [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
         sheet = Sheet(rng, sw, sh, sheet_kind)
         sheet.rule(rng)
@@ -829,7 +1052,9 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
         img *= (1 - 0.45 * shadow * rng.random())[:, :, None]
         warped = cv2.warpPerspective(rgb, H, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         img[:] = img * (1 - mask[:, :, None]) + warped
-        if rng.random() < 0.35:  # something over the sheet: a pen, a hand
+        if is_held:
+            draw_thumbs(rng, img, occ, quad)
+        elif rng.random() < 0.35:  # something over the sheet: a pen, a hand
             draw_objects(rng, img, occ, 1, over_sheet_quad=quad)
         for lab, pts, nid in sheet.digits:
             fp = cv2.perspectiveTransform(pts[None], H)[0]
@@ -895,7 +1120,7 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
 def options(argv):
     """The --empty and --photo shares and the positional arguments left."""
     argv = list(argv)
-    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0, "--screen": 0.0}
+    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0, "--screen": 0.0, "--held": 0.0}
     while len(argv) > 2 and argv[1] in shares:
         try:
             shares[argv[1]] = float(argv[2])
@@ -905,9 +1130,10 @@ def options(argv):
             sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
         del argv[1:3]
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
-        sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] OUTDIR N SEED "
-                 "MNIST_DIR train|t10k PHOTO...")
-    return shares["--empty"], shares["--photo"], shares["--big"], shares["--screen"], argv
+        sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] OUTDIR "
+                 "N SEED MNIST_DIR train|t10k PHOTO...")
+    return (shares["--empty"], shares["--photo"], shares["--big"], shares["--screen"],
+            shares["--held"], argv)
 
 
 def load_photos(paths, split):
@@ -927,7 +1153,7 @@ def load_photos(paths, split):
 
 
 def main(argv):
-    empty, photo_share, big, screen, argv = options(argv)
+    empty, photo_share, big, screen, held, argv = options(argv)
     out, mnist_dir, split = argv[1], argv[4], argv[5]
     n, seed = count_and_seed("othergen", argv[2], argv[3])
     mnist, labels = load_mnist(mnist_dir, split)
@@ -939,7 +1165,7 @@ def main(argv):
     def frames():
         for k in range(n):
             img, kind, is_empty, digits, numbers, corners = make_frame(rng, mnist, labels, pool, photos,
-                                                              kinds, photo_share, big, screen)
+                                                              kinds, photo_share, big, screen, held)
             ext = "png" if rng.random() < 0.15 else "jpg"
             params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
             yield (f"other_{k:04d}.{ext}", img[:, :, ::-1], params,

@@ -5,6 +5,7 @@ wrong arguments stop it with a message; --screen draws a screen in view and chan
 without it. Run by
 `make test` (make python-test) with DIGITS_ROOT and DIGITS set."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -101,16 +102,18 @@ def test_digit_free_frames(tmp_path):
     assert "false digits per digit-free frame" in r.stdout and "(0 of 0)" in r.stdout
 
 
-def test_screens(tmp_path):
+@pytest.mark.parametrize("option", ["--screen", "--held"])
+def test_views(option, tmp_path):
     # --screen 1: every frame has a drawn screen in view (a desktop or phone filling the frame, or
-    # a monitor beside the sheet); the truth holds as for any frame, and the frames are not those
-    # of the same seed without screens, while --screen 0 draws exactly those
+    # a monitor beside the sheet); --held 1: the sheet is held up by a person in a room, upright
+    # within 15 degrees. The truth holds as for any frame, and the frames are not those of the
+    # same seed without the option, while the option at 0 draws exactly those
     def run(sub, extra):
         subprocess.run([sys.executable, GEN] + extra + [str(tmp_path / sub), "6", "4", MNIST, "t10k"]
                        + [PHOTO] * 4, check=True, capture_output=True)
         with open(tmp_path / sub / "truth.jsonl") as f:
             return [json.loads(line) for line in f]
-    screens, plain, zero = run("s", ["--screen", "1"]), run("p", []), run("z", ["--screen", "0"])
+    screens, plain, zero = run("s", [option, "1"]), run("p", []), run("z", [option, "0"])
     assert zero == plain
     for t in plain:
         assert (tmp_path / "z" / t["image"]).read_bytes() == (tmp_path / "p" / t["image"]).read_bytes()
@@ -123,6 +126,10 @@ def test_screens(tmp_path):
             if not d.get("ignore"):
                 sheet = np.array(t["sheet"], np.float32)
                 assert cv2.pointPolygonTest(sheet, (x + w / 2, y + h / 2), False) >= 0
+        if option == "--held" and t["sheet"]:
+            q = np.array(t["sheet"], np.float64)  # its middle line, left edge to right
+            (x0, y0), (x1, y1) = (q[0] + q[3]) / 2, (q[1] + q[2]) / 2
+            assert abs(math.degrees(math.atan2(y1 - y0, x1 - x0))) <= 15.1
     r = subprocess.run([PROGRAM, "scan-eval", str(tmp_path / "s" / "truth.jsonl")],
                        capture_output=True, text=True, check=True)
     assert "6 images: digits read" in r.stdout
@@ -133,7 +140,8 @@ def test_screens(tmp_path):
                                   ["out", "3", "1", "/nonexistent", "t10k"],
                                   ["--empty", "2", "out", "3", "1", MNIST, "t10k"],
                                   ["--photo", "x", "out", "3", "1", MNIST, "t10k"],
-                                  ["--screen", "1.5", "out", "3", "1", MNIST, "t10k"]])
+                                  ["--screen", "1.5", "out", "3", "1", MNIST, "t10k"],
+                                  ["--held", "-1", "out", "3", "1", MNIST, "t10k"]])
 def test_wrong_arguments(args, tmp_path):
     if "out" in args:
         i = args.index("out")
