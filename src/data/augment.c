@@ -235,22 +235,48 @@ struct ink_shape {
     float peak, r;
 };
 
-/* A continental 1: an upright stem (within 14 degrees of the vertical; on a slanted one the
- * stroke would make a 7) gets an up-stroke from its top, down to the left at 40-60 degrees from
- * the horizontal and a fifth to a third of its height long (flatter or longer, it would be a 7's
- * bar); a quarter of them a foot too. Returns 0 when the 1 is left as it was. */
+/* Shears the rows of img so that a stem leaning k pixels across per row down stands upright
+ * about row yc (linear between neighbouring pixels). */
+static void stand_upright(float *img, int w, int h, float k, float yc)
+{
+    float row[DATA_AUG_MAX_SIDE];
+    for (int y = 0; y < h; y++) {
+        const float off = k * ((float)y - yc);
+        for (int x = 0; x < w; x++) {
+            const float sx = (float)x + off;
+            const int x0 = (int)floorf(sx);
+            const float f = sx - (float)x0;
+            const float a = x0 >= 0 && x0 < w ? img[y * w + x0] : 0.0f;
+            const float b = x0 + 1 >= 0 && x0 + 1 < w ? img[y * w + x0 + 1] : 0.0f;
+            row[x] = a + f * (b - a);
+        }
+        memcpy(img + y * w, row, (size_t)w * sizeof *img);
+    }
+}
+
+/* A continental 1, as other writers make it: an upright stem (a leaning one, up to 45 degrees, is
+ * stood upright first: these writers' 1s are upright, MNIST's mostly lean) gets an up-stroke from
+ * its top, down to the left at 30-60 degrees from the horizontal and a fifth to two fifths of its
+ * height long (flatter or longer, it would be a 7's bar); four in ten a foot too. Returns 0 when
+ * the 1 is left as it was. */
 static int continental_one(float *img, int w, int h, const struct ink_shape *d, const float u[4])
 {
     const int lo = d->top + d->tall / 2;
+    const float y_low = 0.5f * (float)(d->bottom + lo), dy = y_low - (float)d->top;
     const float x_low = mean_column(img, w, lo, d->bottom, NULL);
-    const float x_top = mean_column(img, w, d->top, d->top + 1, NULL);
-    const float dx = x_low - x_top, dy = 0.5f * (float)(d->bottom + lo) - (float)d->top;
-    if (x_top < 0.0f || x_low < 0.0f || fabsf(dx) > 0.25f * dy)
+    float x_top = mean_column(img, w, d->top, d->top + 1, NULL);
+    if (x_top < 0.0f || x_low < 0.0f || fabsf(x_low - x_top) > dy)
         return 0;
-    const float t = (float)((40.0 + 20.0 * u[0]) * PI / 180.0);
-    const float len = (float)d->tall * (0.2f + 0.15f * u[1]), y0 = (float)d->top + d->r;
+    if (fabsf(x_low - x_top) > 0.1f * dy) {
+        stand_upright(img, w, h, (x_low - x_top) / dy, y_low);
+        x_top = mean_column(img, w, d->top, d->top + 1, NULL);
+        if (x_top < 0.0f)
+            return 0;
+    }
+    const float t = (float)((30.0 + 30.0 * u[0]) * PI / 180.0);
+    const float len = (float)d->tall * (0.2f + 0.2f * u[1]), y0 = (float)d->top + d->r;
     stroke(img, w, h, x_top, y0, x_top - len * cosf(t), y0 + len * sinf(t), d->r, d->peak);
-    if (u[2] < 0.25f) {
+    if (u[2] < 0.4f) {
         const float xb = mean_column(img, w, d->bottom - 1, d->bottom, NULL);
         const float half = (float)d->tall * (0.12f + 0.12f * u[3]), yb = (float)d->bottom - d->r;
         stroke(img, w, h, xb - half, yb, xb + half, yb, d->r, d->peak);
