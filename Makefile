@@ -78,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big world-screen world-held context mine mine-print mine-held format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big world-screen world-held world-form context mine mine-print mine-held format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -297,6 +297,15 @@ build/held/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --held 1 --empty 0.3 build/held $(WORLD) 67 data/mnist t10k $(OTHER_PHOTOS)
 build/held-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --held 1 --empty 0.3 build/held-tune $(WORLD) 66 data/mnist train $(OTHER_PHOTOS)
+# build/form (report, test digits, seed 72) and build/form-tune (training digits, seed 71): the
+# second generator's view with printed forms (othergen.py --form 1): sheets of fields, a printed
+# label and a row of boxes with one handwritten digit in each, touching or crossing the boxes'
+# thin lines when written large or off centre (boards keep plain numbers); 15% without digits.
+world-form: build/form/truth.jsonl build/form-tune/truth.jsonl
+build/form/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --form 1 build/form $(WORLD) 72 data/mnist t10k $(OTHER_PHOTOS)
+build/form-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --form 1 build/form-tune $(WORLD) 71 data/mnist train $(OTHER_PHOTOS)
 # build/big (report, test digits, seed 42) and build/big-tune (training digits, seed 41): the
 # second generator's view written large (othergen.py --big 1): a sheet held close to the camera
 # with one or two lines of digits a quarter to three quarters of the frame tall, often in fat

@@ -20,8 +20,8 @@ numbers with text and box) and "sheet", the sheet's four corners in the frame cl
 top left (null when there is none), so readings can be told apart on and off the paper.
 Deterministic for a given SEED and inputs.
 
-usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] OUTDIR N SEED
-                   MNIST_DIR train|t10k PHOTO...
+usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] [--form X] OUTDIR N
+                   SEED MNIST_DIR train|t10k PHOTO...
   --empty X   share of frames with no digit at all (default 0.15); 1 makes a set of digit-free
               frames, the measure of what the background alone is read as
   --photo X   share of frames over a photograph rather than a drawn desk (default 0.7)
@@ -36,6 +36,9 @@ usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] OUT
               webcam sees it: a person (face, hair, glasses, a striped or printed shirt) in a room
               (shelves of books with titles on their spines, window blinds, pictures, a clock),
               the sheet upright within 15 degrees, thumbs over its edges
+  --form X    share of sheets with digits (not boards) that are printed forms (default 0): fields
+              of a printed label and a row of boxes, one handwritten digit in each, touching or
+              crossing the boxes' thin printed lines when written large or off centre
 """
 import gzip
 import math
@@ -771,6 +774,57 @@ class Sheet:
                     break
             lines += count > 0
 
+    def write_form(self, rng, mnist, labels, pool, line_h, n_fields):
+        """A printed form: fields of a printed label and a row of boxes (a comb), one handwritten
+        digit in each box, the number the field's digits; the boxes' lines are printed thin in
+        black, grey or blue, and a digit written large or off centre touches or crosses them."""
+        colour, thresh, dil, texture = pen_for(rng, self.kind)
+        grey = rng.uniform(0, 110)
+        lines = self.layer(np.array((grey, grey, grey + rng.uniform(0, 1) * (200 - grey)), np.float32), 0.0)
+        cov = self.layer(colour, texture)
+        slant = rng.uniform(-0.2, 0.2)
+        t = 1 if rng.random() < 0.7 else 2
+        for _ in range(4 * n_fields):
+            if n_fields == 0:
+                break
+            h = line_h * rng.uniform(0.9, 1.1)
+            cw, ch = h * rng.uniform(0.8, 1.25), h * rng.uniform(1.15, 1.5)
+            n = int(rng.integers(2, 9))
+            label = WORDS[rng.integers(0, len(WORDS))] + (":" if rng.random() < 0.6 else "")
+            scale = 0.45 * ch / 22.0
+            (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            x = rng.uniform(0.02, 0.3) * self.w
+            y = rng.uniform(0.02 * self.h, self.h - 1.1 * ch)
+            bx = x + tw + 0.3 * ch
+            x0, y0, x1, y1 = int(x), int(y), int(bx + n * cw) + 1, int(y + ch) + 1
+            if not self.free(x0, y0, x1, y1, margin=int(0.25 * h)):
+                continue
+            self.used.append((x0, y0, x1, y1))
+            cv2.putText(lines, label, (int(x), int(y + 0.5 * (ch + th))), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        1.0, 1, cv2.LINE_AA)
+            cv2.rectangle(lines, (int(bx), int(y)), (int(bx + n * cw), int(y + ch)), 1.0, t, cv2.LINE_AA)
+            for k in range(1, n):
+                xk = int(bx + k * cw)
+                top = int(y) if rng.random() < 0.8 else int(y + 0.6 * ch)  # full walls or ticks
+                cv2.line(lines, (xk, top), (xk, int(y + ch)), 1.0, t, cv2.LINE_AA)
+            nid, text = len(self.numbers), ""
+            for k in range(n):
+                i = int(pool[rng.integers(0, len(pool))])
+                hh = h * rng.uniform(0.6, 1.05)
+                a = digit_alpha(rng, mnist[i], hh, thresh, dil, slant + rng.uniform(-0.06, 0.06))
+                ys, xs = np.nonzero(a > 0.25)
+                if len(xs) == 0:
+                    continue
+                # centred in its box, give or take a fifth of the box
+                px = int(round(bx + (k + 0.5) * cw + rng.uniform(-0.2, 0.2) * cw - 0.5 * (xs.min() + xs.max())))
+                py = int(round(y + 0.5 * ch + rng.uniform(-0.2, 0.2) * ch - 0.5 * (ys.min() + ys.max())))
+                stamp(cov, a, px, py)
+                self.digits.append((int(labels[i]), np.stack([xs + px + 0.5, ys + py + 0.5], 1).astype(np.float32), nid))
+                text += str(int(labels[i]))
+            if text:
+                self.numbers.append(text)
+            n_fields -= 1
+
     def write_number(self, rng, cov, mnist, labels, pool, x, y, h, n_dig, gap, slant, thresh, dil,
                      slope):
         """One number of n_dig digits from (x, y) (its top); returns its right edge, or None."""
@@ -938,14 +992,15 @@ def kinds_with(empty):
     return [(k, p / total * (1 - empty)) for k, p in rest] + [("empty", empty)]
 
 
-def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, screen=0.0, held=0.0):
+def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, screen=0.0, held=0.0,
+               form=0.0):
     """A frame and its truth; a frame meant to hold digits is drawn again until one shows (with
     --big, again as a frame with digits: large writing often does not fit, and digit-free frames
     would otherwise crowd the set)."""
     want_digits = False
     while True:
         frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big, want_digits,
-                           screen, held)
+                           screen, held, form)
         if frame[2] or any(not d.get("ignore") for d in frame[3]):
             return frame
         want_digits = big > 0
@@ -988,7 +1043,7 @@ def canvas_frame(rng, mnist, labels, pool, w, h, empty):
 
 
 def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, want_digits=False,
-               screen=0.0, held=0.0):
+               screen=0.0, held=0.0, form=0.0):
     (w, h) = pick(rng, SIZES)
     kind = pick(rng, kinds)
     while want_digits and kind == "empty":
@@ -1039,7 +1094,11 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
                 line_h = math.exp(rng.uniform(math.log(12), math.log(max(13, small / (4 if sheet_kind != "note" else 5)))))
             line_h = min(line_h, sh / 3)
             n_lines = int(rng.integers(1, 8)) if sheet_kind != "note" else int(rng.integers(1, 3))
-            sheet.write_numbers(rng, mnist, labels, pool, line_h, n_lines, 3)
+            # drawn only for --form sets, so the others stay as they were
+            if form > 0 and rng.random() < form and sheet_kind not in ("board", "dark"):
+                sheet.write_form(rng, mnist, labels, pool, min(line_h, sh / 5), int(rng.integers(1, 6)))
+            else:
+                sheet.write_numbers(rng, mnist, labels, pool, line_h, n_lines, 3)
         if rng.random() < 0.3:
             sheet.printed(rng, 1)
         rgb = sheet.render()
@@ -1120,7 +1179,7 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
 def options(argv):
     """The --empty and --photo shares and the positional arguments left."""
     argv = list(argv)
-    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0, "--screen": 0.0, "--held": 0.0}
+    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0, "--screen": 0.0, "--held": 0.0, "--form": 0.0}
     while len(argv) > 2 and argv[1] in shares:
         try:
             shares[argv[1]] = float(argv[2])
@@ -1130,10 +1189,10 @@ def options(argv):
             sys.exit(f"othergen: {argv[1]} takes a share from 0 to 1 (got '{argv[2]}')")
         del argv[1:3]
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
-        sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] OUTDIR "
-                 "N SEED MNIST_DIR train|t10k PHOTO...")
+        sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] [--form X] "
+                 "OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
     return (shares["--empty"], shares["--photo"], shares["--big"], shares["--screen"],
-            shares["--held"], argv)
+            shares["--held"], shares["--form"], argv)
 
 
 def load_photos(paths, split):
@@ -1153,7 +1212,7 @@ def load_photos(paths, split):
 
 
 def main(argv):
-    empty, photo_share, big, screen, held, argv = options(argv)
+    empty, photo_share, big, screen, held, form, argv = options(argv)
     out, mnist_dir, split = argv[1], argv[4], argv[5]
     n, seed = count_and_seed("othergen", argv[2], argv[3])
     mnist, labels = load_mnist(mnist_dir, split)
@@ -1165,7 +1224,8 @@ def main(argv):
     def frames():
         for k in range(n):
             img, kind, is_empty, digits, numbers, corners = make_frame(rng, mnist, labels, pool, photos,
-                                                              kinds, photo_share, big, screen, held)
+                                                              kinds, photo_share, big, screen, held,
+                                                              form)
             ext = "png" if rng.random() < 0.15 else "jpg"
             params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
             yield (f"other_{k:04d}.{ext}", img[:, :, ::-1], params,

@@ -102,12 +102,13 @@ def test_digit_free_frames(tmp_path):
     assert "false digits per digit-free frame" in r.stdout and "(0 of 0)" in r.stdout
 
 
-@pytest.mark.parametrize("option", ["--screen", "--held"])
+@pytest.mark.parametrize("option", ["--screen", "--held", "--form"])
 def test_views(option, tmp_path):
     # --screen 1: every frame has a drawn screen in view (a desktop or phone filling the frame, or
     # a monitor beside the sheet); --held 1: the sheet is held up by a person in a room, upright
-    # within 15 degrees. The truth holds as for any frame, and the frames are not those of the
-    # same seed without the option, while the option at 0 draws exactly those
+    # within 15 degrees; --form 1: numbers written one digit a box in printed forms. The truth
+    # holds as for any frame, and the frames are not those of the same seed without the option,
+    # while the option at 0 draws exactly those
     def run(sub, extra):
         subprocess.run([sys.executable, GEN] + extra + [str(tmp_path / sub), "6", "4", MNIST, "t10k"]
                        + [PHOTO] * 4, check=True, capture_output=True)
@@ -141,7 +142,8 @@ def test_views(option, tmp_path):
                                   ["--empty", "2", "out", "3", "1", MNIST, "t10k"],
                                   ["--photo", "x", "out", "3", "1", MNIST, "t10k"],
                                   ["--screen", "1.5", "out", "3", "1", MNIST, "t10k"],
-                                  ["--held", "-1", "out", "3", "1", MNIST, "t10k"]])
+                                  ["--held", "-1", "out", "3", "1", MNIST, "t10k"],
+                                  ["--form", "x", "out", "3", "1", MNIST, "t10k"]])
 def test_wrong_arguments(args, tmp_path):
     if "out" in args:
         i = args.index("out")
