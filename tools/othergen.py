@@ -649,6 +649,16 @@ def hand_stroke_symbol(rng, layer, ch, x, y, h, width):
 
 # ---- the sheet ------------------------------------------------------------------------------
 
+def draw_comb(rng, layer, x, y, n, cw, ch, t):
+    """A form's row of n boxes cw x ch from (x, y), lines t px: the outline, then walls between
+    the boxes, full or ticks rising from the bottom."""
+    cv2.rectangle(layer, (int(x), int(y)), (int(x + n * cw), int(y + ch)), 1.0, t, cv2.LINE_AA)
+    for k in range(1, n):
+        xk = int(x + k * cw)
+        top = int(y) if rng.random() < 0.8 else int(y + 0.6 * ch)
+        cv2.line(layer, (xk, top), (xk, int(y + ch)), 1.0, t, cv2.LINE_AA)
+
+
 class Sheet:
     """A sheet's own canvas: paper colour, ruling, an ink coverage layer per colour, and the
     digits written on it (label, ink points in sheet pixels, number index)."""
@@ -802,11 +812,7 @@ class Sheet:
             self.used.append((x0, y0, x1, y1))
             cv2.putText(lines, label, (int(x), int(y + 0.5 * (ch + th))), cv2.FONT_HERSHEY_SIMPLEX, scale,
                         1.0, 1, cv2.LINE_AA)
-            cv2.rectangle(lines, (int(bx), int(y)), (int(bx + n * cw), int(y + ch)), 1.0, t, cv2.LINE_AA)
-            for k in range(1, n):
-                xk = int(bx + k * cw)
-                top = int(y) if rng.random() < 0.8 else int(y + 0.6 * ch)  # full walls or ticks
-                cv2.line(lines, (xk, top), (xk, int(y + ch)), 1.0, t, cv2.LINE_AA)
+            draw_comb(rng, lines, bx, y, n, cw, ch, t)
             nid, text = len(self.numbers), ""
             for k in range(n):
                 i = int(pool[rng.integers(0, len(pool))])
