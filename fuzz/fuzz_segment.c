@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < (size_t)w * h; i++)
         if (mask.px[i] != 0 && mask.px[i] != 255)
             abort();
-    if (vis_remove_lines(&mask, wk, len_h, len_v, thick) != DG_OK)
+    if (vis_remove_lines(&mask, wk, len_h, len_v, thick) != DG_OK ||
+        vis_remove_boxes(&mask, wk, len_h / 4, thick) != DG_OK)
         goto done;
     const struct vis_component *comp;
     int n_comp;

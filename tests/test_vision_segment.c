@@ -722,6 +722,68 @@ static void test_remove_lines_across_words(void **state)
     vis_work_free(wk);
 }
 
+/* A printed row of four boxes 30 px wide (edges 2 px thick at y = 20..21 and 49..50 from x = 20 to
+ * 141, walls at x = 20, 50, 80, 110 and 140, the one at 110 a tick rising from the bottom) with
+ * digit strokes 4 px wide in it, one of them crossing the bottom edge; below it two parallel lines
+ * with no walls (not a box) and a rectangle of strokes 8 px thick (not printed). The boxes go, the
+ * strokes and the rest stay. */
+static void test_remove_boxes(void **state)
+{
+    (void)state;
+    struct vis_work *wk;
+    assert_int_equal(vis_work_new(&wk), DG_OK);
+    enum { W = 200, H = 120 };
+    struct vis_image m;
+    assert_int_equal(vis_image_init(&m, W, H), DG_OK);
+    static uint8_t keep[W * H];
+    memset(keep, 0, sizeof keep);
+    memset(m.px, 0, W * H);
+    for (int x = 20; x < 142; x++)
+        for (int t = 0; t < 2; t++)
+            m.px[(20 + t) * W + x] = m.px[(49 + t) * W + x] = 255;
+    const int walls[5] = {20, 50, 80, 110, 140};
+    for (int k = 0; k < 5; k++)
+        for (int y = k == 3 ? 38 : 20; y < 51; y++)
+            m.px[y * W + walls[k]] = m.px[y * W + walls[k] + 1] = 255;
+    for (int y = 26; y < 45; y++) /* a 1 in the first box, a 1 crossing the second's bottom */
+        for (int x = 33; x < 37; x++)
+            m.px[y * W + x] = keep[y * W + x] = 255;
+    for (int y = 28; y < 56; y++)
+        for (int x = 63; x < 67; x++)
+            m.px[y * W + x] = keep[y * W + x] = 255;
+    for (int x = 88; x < 104; x++) /* a bar in the third */
+        for (int y = 34; y < 38; y++)
+            m.px[y * W + x] = keep[y * W + x] = 255;
+    for (int x = 20; x < 80; x++) /* two parallel lines, no walls */
+        m.px[70 * W + x] = m.px[90 * W + x] = keep[70 * W + x] = keep[90 * W + x] = 255;
+    for (int y = 65; y < 110; y++) /* a thick-stroked rectangle */
+        for (int x = 120; x < 180; x++)
+            if (y < 73 || y >= 102 || x < 128 || x >= 172)
+                m.px[y * W + x] = keep[y * W + x] = 255;
+    assert_int_equal(vis_remove_boxes(&m, wk, 8, 3), DG_OK);
+    int left = 0;
+    for (int i = 0; i < W * H; i++) {
+        if (keep[i])
+            assert_int_equal(m.px[i], 255);
+        else
+            left += m.px[i] != 0;
+    }
+    assert_int_equal(left, 0);
+    /* min_side 0: nothing is done */
+    memset(m.px, 0, W * H);
+    for (int x = 20; x < 142; x++)
+        m.px[20 * W + x] = m.px[49 * W + x] = 255;
+    for (int y = 20; y < 50; y++)
+        m.px[y * W + 20] = m.px[y * W + 141] = 255;
+    assert_int_equal(vis_remove_boxes(&m, wk, 0, 3), DG_OK);
+    assert_int_equal(m.px[20 * W + 60], 255);
+    assert_int_equal(vis_remove_boxes(&m, wk, 8, 3), DG_OK);
+    assert_int_equal(m.px[20 * W + 60], 0);
+    assert_int_equal(m.px[35 * W + 20], 0);
+    vis_image_destroy(&m);
+    vis_work_free(wk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -740,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_components_match_flood_fill),
         cmocka_unit_test(test_remove_lines),
         cmocka_unit_test(test_remove_lines_across_words),
+        cmocka_unit_test(test_remove_boxes),
     };
     return cmocka_run_group_tests_name("vision_segment", tests, NULL, NULL);
 }

@@ -35,6 +35,7 @@ void rec_default_params(struct rec_params *p)
     p->number_gap = 0.5f;
     p->line_frac = 0.25f;
     p->line_thickness = 4;
+    p->box_side = 8;
     p->keep_lone_ones = 0;
     p->lone_one_sure = 0.9f;
     p->cut_again = 1;
@@ -487,6 +488,8 @@ static int find_ink(struct rec_scanner *sc, const struct vis_image *grey, enum v
     if (rc == DG_OK && p->line_frac > 0.0f)
         rc = vis_remove_lines(&sc->mask, sc->vwk, (int)(p->line_frac * grey->w),
                               (int)(p->line_frac * grey->h), p->line_thickness);
+    if (rc == DG_OK)
+        rc = vis_remove_boxes(&sc->mask, sc->vwk, p->box_side, p->line_thickness);
     return rc;
 }
 

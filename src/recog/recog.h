@@ -53,6 +53,7 @@ struct rec_params {
     float number_gap;     /* a horizontal gap wider than this times the digit height splits */
     float line_frac;      /* ink runs longer than this fraction of the image side are lines */
     int line_thickness;   /* ... where they are at most this thick; line_frac 0 keeps lines */
+    int box_side;         /* printed boxes with edges this long or longer are erased; 0: kept */
     int keep_lone_ones;   /* 1: a 1 with no other digit beside it is read (0: rejected, as a
                              stroke alone is more often a bracket, slash or edge) */
     float lone_one_sure;  /* ... unless read with at least this confidence and at most 1 - this

@@ -30,6 +30,9 @@ struct vis_work {
     double *sums; /* per component: sums of x and y over its pixel centres, or a line's fit */
     int32_t *tag; /* per component: which line it is, or -1 */
     size_t comp_cap, sums_cap, tag_cap;
+    int32_t *order; /* find_lines' robust start: runs by line, then each line's first */
+    float *hist;    /* ... and its votes per slope and offset */
+    size_t order_cap, hist_cap;
     /* vis_components' label image (labels_w x labels_h) and the runs it last labelled, so the
      * next frame clears just those */
     int32_t *labels;
@@ -54,6 +57,7 @@ void vis_work_free(struct vis_work *wk)
     free(wk->half), free(wk->mean), free(wk->ratio), free(wk->box);
     free(wk->bits), free(wk->morph), free(wk->runs), free(wk->parent), free(wk->comp);
     free(wk->sums), free(wk->tag), free(wk->labels), free(wk->labelled);
+    free(wk->order), free(wk->hist);
     free(wk);
 }
 
@@ -927,10 +931,84 @@ enum {
     BAND_V = 8, /* on the path of a vertical one */
 };
 
-/* A line through the image: across = a + b * along, ink half-width hb around it. */
+/* A line through the image: across = a + b * along, ink half-width hb around it; where its ink
+ * was found: along u0 .. u1. */
 struct line {
-    double a, b, hb;
+    double a, b, hb, u0, u1;
 };
+
+/* What find_lines looks for: pieces of set pixels joined across `gap` pixels, straight within
+ * max_thick, at least min_len / piece_div long, slope at most max_slope; put together when on one
+ * straight line (and, with join_gap > 0, at most join_gap apart along it) into lines at least
+ * min_len long. */
+struct line_search {
+    int gap, min_len, max_thick, piece_div, join_gap;
+    double max_slope;
+    int robust; /* start each fit from the straight band of most pixels in the piece, not from
+                 * all of them, and keep it when dense however much else the piece holds */
+};
+
+/* The robust start of find_lines: lines[l] for each of the n pieces (wk->tag maps components to
+ * pieces; lines[l].u0 holds its component for now) = the band 2 px wide across, at a slope of at
+ * most max_slope, through the most of its pixels: a line a digit
+ * touches is found under the digit's thin strokes, which a fit to all of it is pulled toward. */
+static int robust_start(struct vis_work *wk, size_t n_runs, struct line *lines, int n,
+                        double max_slope)
+{
+    enum { SLOPES = 13 };
+    if (dg_grow((void **)&wk->order, &wk->order_cap, n_runs + (size_t)n + 2, sizeof *wk->order) !=
+        DG_OK)
+        return DG_ENOMEM;
+    int32_t *first = wk->order + n_runs, *order = wk->order;
+    memset(first, 0, ((size_t)n + 1) * sizeof *first);
+    for (size_t i = 0; i < n_runs; i++)
+        if (wk->tag[wk->runs[i].comp] >= 0)
+            first[wk->tag[wk->runs[i].comp] + 1]++;
+    for (int l = 0; l < n; l++)
+        first[l + 1] += first[l];
+    for (size_t i = 0; i < n_runs; i++) { /* first[l] moves to the end of piece l's runs */
+        const int32_t l = wk->tag[wk->runs[i].comp];
+        if (l >= 0)
+            order[first[l]++] = (int32_t)i;
+    }
+    for (int l = n; l > 0; l--) /* back to the starts */
+        first[l] = first[l - 1];
+    first[0] = 0;
+    for (int l = 0; l < n; l++) {
+        const struct vis_component *cp = &wk->comp[(int)lines[l].u0];
+        const int gw = cp->x1 - cp->x0 + 1, gh = cp->y1 - cp->y0 + 1;
+        const int off = (int)ceil(max_slope * gw) + 1, range = gh + 2 * off + 2;
+        if (dg_grow((void **)&wk->hist, &wk->hist_cap, (size_t)SLOPES * range, sizeof *wk->hist) !=
+            DG_OK)
+            return DG_ENOMEM;
+        memset(wk->hist, 0, (size_t)SLOPES * range * sizeof *wk->hist);
+        for (int k = 0; k < SLOPES; k++) {
+            const double b = max_slope * (2.0 * k / (SLOPES - 1) - 1.0);
+            float *hk = wk->hist + (size_t)k * range;
+            for (int32_t r = first[l]; r < first[l + 1]; r++) {
+                const struct vis_run *rn = &wk->runs[order[r]];
+                for (int x = rn->x0; x <= rn->x1; x++) {
+                    const int bin = (int)floor(rn->y - cp->y0 - b * (x - cp->x0) + off);
+                    if (bin >= 0 && bin < range)
+                        hk[bin] += 1.0f;
+                }
+            }
+        }
+        int best_k = 0, best_r = 0;
+        float best = -1.0f;
+        for (int k = 0; k < SLOPES; k++)
+            for (int r = 0; r + 1 < range; r++) {
+                const float v =
+                    wk->hist[(size_t)k * range + r] + wk->hist[(size_t)k * range + r + 1];
+                if (v > best)
+                    best = v, best_k = k, best_r = r;
+            }
+        const double b = max_slope * (2.0 * best_k / (SLOPES - 1) - 1.0);
+        lines[l].b = b;
+        lines[l].a = best_r + 1.0 + cp->y0 - off - b * cp->x0;
+    }
+    return DG_OK;
+}
 
 /* Adds to s[0..4] (the sums of 1, x, y, x^2 and x y) the pixels of run rn, when ln is NULL or
  * the run lies within tol of line ln (a near-horizontal run is near it all along or not at all). */
@@ -955,20 +1033,24 @@ static void fit(const double *s, struct line *ln)
     ln->a = s[0] > 0.0 ? (s[2] - ln->b * s[1]) / s[0] : 0.0;
 }
 
-/* Near-horizontal straight lines y = a + b x among the set pixels of plane f. A
- * piece is a group of such pixels (joined across gaps of up to `gap` pixels) at least min_len / 8
- * long whose pixels lie, 80% of them, within max_thick of one straight line of slope at most 1 in
- * 8; thin parts of digits that touch a line join its group, so each piece's fit is repeated on
- * the pixels near the previous one. Pieces on one straight line (digits and faint stretches cut a
- * ruled line into pieces) are put together, and their line is kept when they span min_len and
- * add up to half of it. Fits go into lines[], at most max_lines. */
-static int find_lines(struct vis_work *wk, const struct plane *f, int gap, int min_len,
-                      int max_thick, struct line *lines, int max_lines, int *n_lines)
+/* Near-horizontal straight lines y = a + b x among the set pixels of plane f, as ls asks. A
+ * piece is a group of such pixels (joined across gaps of up to ls->gap pixels) at least min_len /
+ * piece_div long whose pixels lie, 80% of them, within max_thick of one straight line of slope at
+ * most max_slope; thin parts of digits that touch a line join its group, so each piece's fit is
+ * repeated on the pixels near the previous one. With ls->robust the fit starts from the piece's
+ * densest straight band and stays within 2 px of it, and a piece is kept when its line has a pixel
+ * a column over its length and a third of the group, however much of a digit hangs on it. Pieces
+ * on one straight line (digits and faint stretches cut a ruled line into pieces) are put
+ * together, and their line is kept when they span min_len and add up to half of it. Fits go into
+ * lines[], at most max_lines, with the span of their pieces (u0 .. u1). */
+static int find_lines(struct vis_work *wk, const struct plane *f, const struct line_search *ls,
+                      struct line *lines, int max_lines, int *n_lines)
 {
     enum { ROUNDS = 3 };
+    const int min_len = ls->min_len, max_thick = ls->max_thick, div = ls->piece_div;
     size_t n_runs;
     int n_comp;
-    if (label_runs(wk, f, gap, &n_runs, &n_comp) != DG_OK ||
+    if (label_runs(wk, f, ls->gap, &n_runs, &n_comp) != DG_OK ||
         dg_grow((void **)&wk->tag, &wk->tag_cap, (size_t)n_comp + 1, sizeof *wk->tag) != DG_OK)
         return DG_ENOMEM;
     /* Pieces: their fits in lines[] for now (hb: the group's pixel count, then the length) and
@@ -977,33 +1059,55 @@ static int find_lines(struct vis_work *wk, const struct plane *f, int gap, int m
     for (int c = 0; c < n_comp; c++) {
         const struct vis_component *cp = &wk->comp[c];
         wk->tag[c] = -1;
-        if (8 * (cp->x1 - cp->x0 + 1) >= min_len && n < max_lines) {
+        if (div * (cp->x1 - cp->x0 + 1) >= min_len && n < max_lines) {
             wk->tag[c] = n;
             lines[n].hb = cp->area;
+            lines[n].u0 = c;
             n++;
         }
     }
-    /* Each round: sums over each piece's pixels near its last fit (all of them at first). */
+    if (ls->robust && n && robust_start(wk, n_runs, lines, n, ls->max_slope) != DG_OK)
+        return DG_ENOMEM;
+    /* Each round: sums over each piece's pixels near its last fit (all of them at first, unless
+     * the start was robust). */
     for (int round = 0; n && round < ROUNDS; round++) {
         memset(wk->sums, 0, 5 * (size_t)n * sizeof *wk->sums);
         for (size_t i = 0; i < n_runs; i++) {
             const int32_t l = wk->tag[wk->runs[i].comp];
             if (l >= 0)
-                add_run(wk->sums + 5 * l, &wk->runs[i], round ? &lines[l] : NULL, max_thick);
+                add_run(wk->sums + 5 * l, &wk->runs[i], round || ls->robust ? &lines[l] : NULL,
+                        ls->robust ? 2.0 : max_thick);
         }
         for (int l = 0; l < n; l++)
             fit(wk->sums + 5 * l, &lines[l]);
     }
+    if (ls->robust) { /* where each piece's near pixels begin and end */
+        for (int l = 0; l < n; l++)
+            lines[l].u0 = INFINITY, lines[l].u1 = -INFINITY;
+        for (size_t i = 0; i < n_runs; i++) {
+            const int32_t l = wk->tag[wk->runs[i].comp];
+            const struct vis_run *rn = &wk->runs[i];
+            double near[5] = {0};
+            if (l < 0)
+                continue;
+            add_run(near, rn, &lines[l], 2.0);
+            if (near[0] > 0.0) {
+                lines[l].u0 = fmin(lines[l].u0, rn->x0);
+                lines[l].u1 = fmax(lines[l].u1, rn->x1);
+            }
+        }
+    }
     int n_pieces = 0;
     for (int l = 0; l < n; l++) {
         const double *s = wk->sums + 5 * l;
-        if (s[0] < 0.8 * lines[l].hb || fabs(lines[l].b) > 0.125)
+        if (!(s[0] > 0.0) || (!ls->robust && s[0] < 0.8 * lines[l].hb) ||
+            !(fabs(lines[l].b) <= ls->max_slope))
             continue;
         /* the spread of the near pixels along x: a uniform spread of length L has variance
          * L^2 / 12 */
         const double var = s[3] / s[0] - (s[1] / s[0]) * (s[1] / s[0]);
         const double length = sqrt(12.0 * (var > 0.0 ? var : 0.0));
-        if (8 * length < min_len)
+        if (div * length < min_len || (ls->robust && (s[0] < length || 3 * s[0] < lines[l].hb)))
             continue;
         lines[n_pieces] = lines[l];
         lines[n_pieces].hb = length;
@@ -1021,6 +1125,8 @@ static int find_lines(struct vis_work *wk, const struct plane *f, int gap, int m
         memcpy(sum, wk->sums + 5 * seed, sizeof sum);
         double length = lines[seed].hb;
         double x0 = sum[1] / sum[0] - 0.5 * length, x1 = x0 + length; /* the span so far */
+        if (ls->robust)
+            x0 = lines[seed].u0, x1 = lines[seed].u1;
         struct line ln = lines[seed];
         /* the seed leaves the list: swap it to position done */
         lines[seed] = lines[done];
@@ -1029,23 +1135,29 @@ static int find_lines(struct vis_work *wk, const struct plane *f, int gap, int m
         for (int i = done; i < n_pieces; i++) {
             const double *s = wk->sums + 5 * i;
             const double xc = s[1] / s[0], yc = s[2] / s[0];
-            if (fabs(ln.a + ln.b * xc - yc) > 2.0 || fabs(ln.b - lines[i].b) > 0.05)
+            if (fabs(ln.a + ln.b * xc - yc) > 2.0 || fabs(ln.b - lines[i].b) > 0.05 ||
+                (ls->join_gap > 0 &&
+                 ((ls->robust ? lines[i].u0 : xc - 0.5 * lines[i].hb) > x1 + ls->join_gap ||
+                  (ls->robust ? lines[i].u1 : xc + 0.5 * lines[i].hb) < x0 - ls->join_gap)))
                 continue;
             for (int k = 0; k < 5; k++)
                 sum[k] += s[k];
             length += lines[i].hb;
-            x0 = fmin(x0, xc - 0.5 * lines[i].hb);
-            x1 = fmax(x1, xc + 0.5 * lines[i].hb);
+            x0 = fmin(x0, ls->robust ? lines[i].u0 : xc - 0.5 * lines[i].hb);
+            x1 = fmax(x1, ls->robust ? lines[i].u1 : xc + 0.5 * lines[i].hb);
             fit(sum, &ln);
             lines[i] = lines[done];
             memcpy(wk->sums + 5 * i, wk->sums + 5 * done, sizeof sum);
             done++;
             i = done - 1; /* the piece swapped in is new: look again from the start */
         }
-        if (x1 - x0 < min_len || 2 * length < min_len || !isfinite(ln.a) || !(fabs(ln.b) <= 0.125))
+        if (x1 - x0 < min_len || 2 * length < min_len || !isfinite(ln.a) ||
+            !(fabs(ln.b) <= ls->max_slope))
             continue; /* short, or a joined fit gone degenerate (found by fuzz_scan: inf) */
         ln.hb = 0.5 * sum[0] / length + 1.0; /* half the mean thickness, plus a pixel */
-        lines[kept++] = ln;                  /* kept <= done - 1: never a piece still waiting */
+        ln.u0 = x0;
+        ln.u1 = x1;
+        lines[kept++] = ln; /* kept <= done - 1: never a piece still waiting */
     }
     *n_lines = kept;
     return DG_OK;
@@ -1071,6 +1183,20 @@ static void mark_band(const struct plane *band, const struct line *lines, int n,
         }
 }
 
+/* ink = mask's ink; thin_h: the ink in vertical runs of at most max_thick pixels (a horizontal
+ * line's cross-section); thin_v: in horizontal ones. tmp: a row of scratch. */
+static void thin_planes(const struct vis_image *mask, int max_thick, const struct plane *ink,
+                        const struct plane *thin_h, const struct plane *thin_v, uint64_t *tmp)
+{
+    plane_from_mask(mask, ink);
+    thin_in_cols(ink, max_thick < 254 ? max_thick : 254, thin_h);
+    const int t_row = max_thick < mask->w ? max_thick : mask->w; /* no run is longer than the row */
+    for (int y = 0; y < mask->h; y++) {
+        const size_t o = (size_t)y * ink->wpr;
+        thin_in_row(ink->b + o, ink->wpr, t_row, thin_v->b + o, tmp);
+    }
+}
+
 int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h, int min_len_v,
                      int max_thick)
 {
@@ -1087,21 +1213,16 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
         return DG_ENOMEM;
     const struct plane ink = pl[0], thin_h = pl[1], thin_v = pl[2], band_h = pl[3], band_v = pl[4];
     const struct plane thin_vt = {rest, h, w, words_per_row(h)};
-    uint64_t *tmp = rest + t_words;
-    plane_from_mask(mask, &ink);
-    thin_in_cols(&ink, max_thick < 254 ? max_thick : 254, &thin_h);
-    const int t_row = max_thick < w ? max_thick : w; /* no run is longer than the row */
-    for (int y = 0; y < h; y++) {
-        const size_t o = (size_t)y * ink.wpr;
-        thin_in_row(ink.b + o, ink.wpr, t_row, thin_v.b + o, tmp);
-    }
+    thin_planes(mask, max_thick, &ink, &thin_h, &thin_v, rest + t_words);
     struct line lh[MAX_LINES], lv[MAX_LINES];
     int n_h = 0, n_v = 0;
-    if (find_lines(wk, &thin_h, LINE_GAP, min_len_h, max_thick, lh, MAX_LINES, &n_h) != DG_OK)
+    const struct line_search sh = {LINE_GAP, min_len_h, max_thick, 8, 0, 0.125, 0},
+                             sv = {LINE_GAP, min_len_v, max_thick, 8, 0, 0.125, 0};
+    if (find_lines(wk, &thin_h, &sh, lh, MAX_LINES, &n_h) != DG_OK)
         return DG_ENOMEM;
     /* vertical lines: the same search on the transposed marks, giving x = a + b y */
     transpose_plane(&thin_v, &thin_vt);
-    if (find_lines(wk, &thin_vt, LINE_GAP, min_len_v, max_thick, lv, MAX_LINES, &n_v) != DG_OK)
+    if (find_lines(wk, &thin_vt, &sv, lv, MAX_LINES, &n_v) != DG_OK)
         return DG_ENOMEM;
     if (!n_h && !n_v)
         return DG_OK;
@@ -1118,5 +1239,235 @@ int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h,
         for (; erase; erase &= erase - 1)
             row[__builtin_ctzll(erase)] = 0;
     }
+    return DG_OK;
+}
+
+/* ---- printed boxes ------------------------------------------------------------------------- */
+
+static int plane_bit(const struct plane *p, int x, int y)
+{
+    return (int)(p->b[(size_t)y * p->wpr + x / 64] >> (x % 64) & 1);
+}
+
+/* Erases from mask the ink within ln's half-width of it, along u0 .. u1, where `thin` has it (all
+ * of it when thin is NULL); ln is vertical (x = a + b y) or horizontal (y = a + b x). */
+static void erase_along(struct vis_image *mask, const struct plane *thin, const struct line *ln,
+                        double u0, double u1, int vertical)
+{
+    const int len = vertical ? mask->h : mask->w, wide = vertical ? mask->w : mask->h;
+    const int ua = u0 > 0.0 ? (int)floor(u0) : 0, ub = u1 < len - 1.0 ? (int)ceil(u1) : len - 1;
+    for (int u = ua; u <= ub; u++) {
+        const double c = ln->a + ln->b * u, lo = c - ln->hb, hi = c + ln->hb;
+        if (!(hi >= 0.0 && lo <= wide - 1.0))
+            continue;
+        const int v0 = lo < 0.0 ? 0 : (int)ceil(lo),
+                  v1 = hi > wide - 1.0 ? wide - 1 : (int)floor(hi);
+        for (int v = v0; v <= v1; v++) {
+            const int x = vertical ? v : u, y = vertical ? u : v;
+            if (!thin || plane_bit(thin, x, y))
+                mask->px[(size_t)y * mask->w + x] = 0;
+        }
+    }
+}
+
+/* A wall of a box between its top and bottom edges: where it meets the line halfway between them
+ * (x), its half-width, whether it runs from edge to edge (full) or rises from the bottom (a
+ * tick). */
+struct wall {
+    double x, hw;
+    int full;
+};
+
+/* Whether mask has ink at (x, y) or a pixel to either side. */
+static int ink_near(const struct vis_image *mask, double x, double y)
+{
+    const int xi = (int)lround(x), yi = (int)lround(y);
+    if (yi < 0 || yi >= mask->h)
+        return 0;
+    const uint8_t *row = mask->px + (size_t)yi * mask->w;
+    for (int d = -1; d <= 1; d++)
+        if (xi + d >= 0 && xi + d < mask->w && row[xi + d])
+            return 1;
+    return 0;
+}
+
+/* The walls of the box between edges t (top) and b (bottom), from lo to hi along them: the places
+ * where ink runs square to the edges from one to the other (nine tenths of the way, at least), or
+ * over the lowest two fifths (a tick). Found by walking across at every x, so a digit touching a
+ * wall does not hide it. At most max_walls, into walls; returns how many. */
+static int find_walls(const struct vis_image *mask, const struct line *t, const struct line *b,
+                      double lo, double hi, struct wall *walls, int max_walls)
+{
+    const double n2 = 1.0 + t->b * t->b, c = 0.5 * (t->a + b->a);
+    int n = 0, run = 0, run_full = 0;
+    double run_x0 = 0.0;
+    const int x0 = (int)floor(lo), x1 = (int)ceil(hi);
+    for (int x = x0; x <= x1 + 1; x++) {
+        int full = 0, tick = 0;
+        if (x <= x1) {
+            /* the walk: from the top edge to the bottom one, square to them, through (x, mid) */
+            const double ym = c + t->b * x, dt = (ym - (t->a + t->b * x)) / n2,
+                         db = ((b->a + b->b * x) - ym) / n2;
+            const double s0 = -dt * n2 + t->hb, s1 = db * n2 - b->hb; /* inside the edges */
+            const int steps = (int)(s1 - s0);
+            int hit = 0, low = 0, n_low = 0;
+            for (int k = 0; k <= steps; k++) {
+                const double sk = s0 + k, f = sk / sqrt(n2);
+                const int in = ink_near(mask, x - t->b * f, ym + f);
+                hit += in;
+                if (k * 5 >= steps * 3)
+                    low += in, n_low++;
+            }
+            full = steps >= 3 && 10 * hit >= 9 * (steps + 1);
+            tick = !full && n_low >= 2 && 10 * low >= 9 * n_low;
+        }
+        if (full || tick) {
+            if (!run)
+                run_x0 = x, run_full = 0;
+            run++;
+            run_full |= full;
+        } else if (run) {
+            if (n < max_walls)
+                walls[n++] = (struct wall){run_x0 + 0.5 * (run - 1), 0.5 * run + 1.0, run_full};
+            run = 0;
+        }
+    }
+    return n;
+}
+
+/* The index in walls of the one nearest x within tol, or -1. */
+static int wall_near(const struct wall *walls, int n, double x, double tol)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (fabs(walls[i].x - x) <= tol &&
+            (best < 0 || fabs(walls[i].x - x) < fabs(walls[best].x - x)))
+            best = i;
+    return best;
+}
+
+/* How many boxes of equal width the row of boxes from lo to hi (height d) holds: the count n
+ * whose inner walls (at lo + k (hi - lo) / n) are found most, three in four at least, the boxes
+ * between 0.4 and 2.2 times as wide as tall; 1 when none fits. Sets used[] for the walls it
+ * matched. */
+static int count_boxes(const struct wall *walls, int n_walls, double lo, double hi, double d,
+                       int *used)
+{
+    int best_n = 1, best_hits = 0;
+    for (int n = 2; n <= 32; n++) {
+        const double cell = (hi - lo) / n;
+        if (cell < 0.4 * d)
+            break;
+        if (cell > 2.2 * d)
+            continue;
+        int hits = 0;
+        for (int k = 1; k < n; k++)
+            hits += wall_near(walls, n_walls, lo + k * cell, fmax(2.0, 0.15 * cell)) >= 0;
+        if (4 * hits >= 3 * (n - 1) && hits > best_hits)
+            best_n = n, best_hits = hits;
+    }
+    const double cell = (hi - lo) / best_n;
+    for (int k = 1; k < best_n; k++) {
+        const int i = wall_near(walls, n_walls, lo + k * cell, fmax(2.0, 0.15 * cell));
+        if (i >= 0)
+            used[i] = 1;
+    }
+    return best_n;
+}
+
+/* Erases a wall: across it (within its half-width of x on the line halfway between the edges),
+ * from edge to edge, the ink that is thin in thin_v, and all of it within the edges' bands. */
+static void erase_wall(struct vis_image *mask, const struct plane *thin_v, const struct line *t,
+                       const struct line *b, const struct wall *wl)
+{
+    const double n2 = 1.0 + t->b * t->b, c = 0.5 * (t->a + b->a), rn = sqrt(n2);
+    const int x0 = (int)floor(wl->x - wl->hw), x1 = (int)ceil(wl->x + wl->hw);
+    for (int x = x0; x <= x1; x++) {
+        const double ym = c + t->b * x, dt = (ym - (t->a + t->b * x)) / n2,
+                     db = ((b->a + b->b * x) - ym) / n2;
+        const double s0 = -dt * n2 - t->hb, s1 = db * n2 + b->hb;
+        for (double sk = s0; sk <= s1; sk += 0.5) {
+            const double f = sk / rn;
+            const int xi = (int)lround(x - t->b * f), yi = (int)lround(ym + f);
+            if (xi < 0 || yi < 0 || xi >= mask->w || yi >= mask->h)
+                continue;
+            const int in_edge = sk < -dt * n2 + t->hb || sk > db * n2 - b->hb;
+            if (in_edge || plane_bit(thin_v, xi, yi))
+                mask->px[(size_t)yi * mask->w + xi] = 0;
+        }
+    }
+}
+
+int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, int max_thick)
+{
+    enum { MAX_SEGS = 384, MAX_WALLS = 64, BOX_GAP = 2 };
+    if (min_side <= 0)
+        return DG_OK;
+    const int w = mask->w, h = mask->h;
+    struct plane pl[3];
+    uint64_t *rest = NULL;
+    if (carve_planes(wk, w, h, pl, 3, (size_t)words_per_row(w), &rest) != DG_OK)
+        return DG_ENOMEM;
+    const struct plane ink = pl[0], thin_h = pl[1], thin_v = pl[2];
+    /* a turned edge's steps are a pixel or two thicker across than the edge */
+    thin_planes(mask, max_thick + 2, &ink, &thin_h, &thin_v, rest);
+    /* edges: short straight thin lines, tilted as far as a sheet is turned */
+    const struct line_search ls = {BOX_GAP, min_side, max_thick, 2, min_side, 0.5, 1};
+    struct line hs[MAX_SEGS];
+    int n_h = 0;
+    if (find_lines(wk, &thin_h, &ls, hs, MAX_SEGS, &n_h) != DG_OK)
+        return DG_ENOMEM;
+    for (int i = 0; i < n_h; i++)
+        for (int j = 0; j < n_h; j++) {
+            const struct line *t = &hs[i], *b = &hs[j];
+            const double span = fmin(t->u1, b->u1) - fmax(t->u0, b->u0);
+            if (i == j || fabs(t->b - b->b) > 0.05 || span < min_side ||
+                span < 0.8 * fmin(t->u1 - t->u0, b->u1 - b->u0))
+                continue;
+            /* the ends where the walls cross the line halfway between the edges (a turned box's
+             * bottom edge is shifted along from its top one) */
+            const double lo0 = 0.5 * (t->u0 + b->u0), hi0 = 0.5 * (t->u1 + b->u1);
+            const double xm = 0.5 * (lo0 + hi0), d = (b->a + b->b * xm) - (t->a + t->b * xm);
+            if (d < 2 * max_thick + 4 || d > 2.0 * span)
+                continue;
+            /* a box: walls at both ends, square to the edges, all the way across */
+            const double tol = fmax(3.0, 0.2 * d);
+            struct wall walls[MAX_WALLS];
+            /* first the ends alone: most pairs of edges are no box */
+            int ends = 0;
+            for (int e = 0; e < 2; e++) {
+                const double from = e ? hi0 - 2.0 * tol : lo0 - 0.5 * d,
+                             to = e ? hi0 + 0.5 * d : lo0 + 2.0 * tol;
+                const int n_end = find_walls(mask, t, b, from, to, walls, MAX_WALLS);
+                for (int k = 0; k < n_end; k++)
+                    if (walls[k].full) {
+                        ends++;
+                        break;
+                    }
+            }
+            if (ends < 2)
+                continue;
+            const int n_walls =
+                find_walls(mask, t, b, lo0 - 0.5 * d, hi0 + 0.5 * d, walls, MAX_WALLS);
+            int left = -1, right = -1; /* the outermost full walls the edges reach */
+            for (int k = 0; k < n_walls; k++)
+                if (walls[k].full && walls[k].x >= fmin(t->u0, b->u0) - tol &&
+                    walls[k].x <= fmax(t->u1, b->u1) + tol) {
+                    left = left < 0 || walls[k].x < walls[left].x ? k : left;
+                    right = right < 0 || walls[k].x > walls[right].x ? k : right;
+                }
+            if (left < 0 || walls[right].x - walls[left].x < fmax(min_side, 0.7 * (hi0 - lo0)))
+                continue;
+            const double lo = walls[left].x, hi = walls[right].x;
+            int used[MAX_WALLS] = {0};
+            used[left] = used[right] = 1;
+            count_boxes(walls, n_walls, lo, hi, d, used);
+            /* the edges where thin, the walls where thin, and where walls meet edges all ink */
+            erase_along(mask, &thin_h, t, lo - tol, hi + tol, 0);
+            erase_along(mask, &thin_h, b, lo - tol, hi + tol, 0);
+            for (int k = 0; k < n_walls; k++)
+                if (used[k])
+                    erase_wall(mask, &thin_v, t, b, &walls[k]);
+        }
     return DG_OK;
 }
