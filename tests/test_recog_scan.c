@@ -281,6 +281,64 @@ static int underlined_outlines(struct rec_scanner *sc, struct rec_result *r, str
     return outlines;
 }
 
+/* How many of the n boxes (x0, y0, x1, y1, ends excluded) a candidate of r covers to within 3 px.
+ */
+static int boxes_found(const struct rec_result *r, const int (*want)[4], int n)
+{
+    int found = 0;
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+            const struct rec_box *b = &r->digits[i].box;
+            if (abs(b->x - want[k][0]) <= 3 && abs(b->y - want[k][1]) <= 3 &&
+                abs(b->x + b->w - want[k][2]) <= 3 && abs(b->y + b->h - want[k][3]) <= 3) {
+                found++;
+                break;
+            }
+        }
+    return found;
+}
+
+/* A printed row of three boxes (lines 2 px, boxes 44 x 56 from x = 100: too short for ruled lines
+ * on a page of 800 x 600) with a digit-shaped outline in each, one standing on the bottom edge,
+ * one across a wall: the boxes are erased (stage 1b), so each outline is a candidate of its own,
+ * box and all; with box_side 0 the ones touching the lines are not. */
+static void test_printed_boxes(void **state)
+{
+    (void)state;
+    struct nn_model *m = load_model();
+    struct rec_params p;
+    rec_default_params(&p);
+    p.min_confidence = 0.0f;
+    struct rec_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    struct vis_image page;
+    assert_int_equal(vis_image_init(&page, 800, 600), DG_OK);
+    memset(page.px, 220, (size_t)page.w * page.h);
+    ink_box(&page, 100, 60, 234, 62);
+    ink_box(&page, 100, 114, 234, 116);
+    for (int k = 0; k < 4; k++)
+        ink_box(&page, 100 + 44 * k, 60, 102 + 44 * k, 116);
+    static const int outlines[3][4] = {
+        {110, 74, 132, 114}, {136, 72, 160, 106}, {198, 68, 220, 104}};
+    for (int k = 0; k < 3; k++)
+        ink_frame(&page, outlines[k][0], outlines[k][1], outlines[k][2], outlines[k][3], 5);
+    for (int side = 8; side >= 0; side -= 8) {
+        struct rec_scanner *sc;
+        p.box_side = side;
+        assert_int_equal(rec_scanner_new(m, &p, &sc), DG_OK);
+        assert_int_equal(rec_scan(sc, &page, r), DG_OK);
+        const int found = boxes_found(r, outlines, 3);
+        if (side)
+            assert_int_equal(found, 3);
+        else
+            assert_true(found < 3);
+        rec_scanner_free(sc);
+    }
+    vis_image_destroy(&page);
+    free(r);
+    nn_model_free(m);
+}
+
 static void test_fragment_joining(void **state)
 {
     (void)state;
@@ -1627,6 +1685,7 @@ int main(void)
         cmocka_unit_test(test_reads_numbers_on_uneven_paper),
         cmocka_unit_test(test_grouping_gaps),
         cmocka_unit_test(test_fragment_joining),
+        cmocka_unit_test(test_printed_boxes),
         cmocka_unit_test(test_touching_pairs_split),
         cmocka_unit_test(test_three_run_together),
         cmocka_unit_test(test_three_beside_digits),

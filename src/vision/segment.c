@@ -1308,18 +1308,22 @@ static int find_walls(const struct vis_image *mask, const struct line *t, const 
             /* the walk: from the top edge to the bottom one, square to them, through (x, mid) */
             const double ym = c + t->b * x, dt = (ym - (t->a + t->b * x)) / n2,
                          db = ((b->a + b->b * x) - ym) / n2;
-            const double s0 = -dt * n2 + t->hb, s1 = db * n2 - b->hb; /* inside the edges */
-            const int steps = (int)(s1 - s0);
-            int hit = 0, low = 0, n_low = 0;
-            for (int k = 0; k <= steps; k++) {
-                const double sk = s0 + k, f = sk / sqrt(n2);
-                const int in = ink_near(mask, x - t->b * f, ym + f);
-                hit += in;
-                if (k * 5 >= steps * 3)
-                    low += in, n_low++;
+            const double s0 = -dt * n2 + t->hb, s1 = db * n2 - b->hb;     /* inside the edges */
+            const int steps = (int)(s1 - s0), low0 = (3 * steps + 4) / 5; /* k >= low0: low */
+            const int n_low = steps - low0 + 1;
+            /* bottom up, stopping once the answer is known: a full wall misses at most a tenth
+             * of the way, a tick a tenth of the lowest two fifths */
+            int miss = 0, miss_low = 0;
+            for (int k = steps; k >= 0; k--) {
+                const double f = (s0 + k) / sqrt(n2);
+                const int out = !ink_near(mask, x - t->b * f, ym + f);
+                miss += out;
+                miss_low += k >= low0 && out;
+                if (10 * miss > steps + 1 && (10 * miss_low > n_low || k <= low0))
+                    break;
             }
-            full = steps >= 3 && 10 * hit >= 9 * (steps + 1);
-            tick = !full && n_low >= 2 && 10 * low >= 9 * n_low;
+            full = steps >= 3 && 10 * miss <= steps + 1;
+            tick = !full && n_low >= 2 && 10 * miss_low <= n_low;
         }
         if (full || tick) {
             if (!run)
@@ -1421,7 +1425,9 @@ int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, 
         for (int j = 0; j < n_h; j++) {
             const struct line *t = &hs[i], *b = &hs[j];
             const double span = fmin(t->u1, b->u1) - fmax(t->u0, b->u0);
-            if (i == j || fabs(t->b - b->b) > 0.05 || span < min_side ||
+            /* printed lines: at most max_thick thick on average (a marker's frame is bolder) */
+            if (i == j || t->hb > 0.5 * max_thick + 1.0 || b->hb > 0.5 * max_thick + 1.0 ||
+                fabs(t->b - b->b) > 0.05 || span < min_side ||
                 span < 0.8 * fmin(t->u1 - t->u0, b->u1 - b->u0))
                 continue;
             /* the ends where the walls cross the line halfway between the edges (a turned box's
@@ -1456,7 +1462,8 @@ int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, 
                     left = left < 0 || walls[k].x < walls[left].x ? k : left;
                     right = right < 0 || walls[k].x > walls[right].x ? k : right;
                 }
-            if (left < 0 || walls[right].x - walls[left].x < fmax(min_side, 0.7 * (hi0 - lo0)))
+            if (left < 0 || walls[right].x - walls[left].x < fmax(min_side, 0.7 * (hi0 - lo0)) ||
+                walls[right].x - walls[left].x < 0.9 * d)
                 continue;
             const double lo = walls[left].x, hi = walls[right].x;
             int used[MAX_WALLS] = {0};
