@@ -1,13 +1,14 @@
 /* bench_scan.c - the whole scan pipeline on whole frames, one thread: for each image given, the
  * numbers read (so bench/compare_scan.py can check them against the generator's truth first),
  * then the time per frame over every image and repeat: median and p99; then the median of each
- * segmentation stage run alone on the same frames (threshold, line removal, components), so the
- * rest of the frame's time is the candidates and the network.
+ * segmentation stage run alone on the same frames (threshold, line removal, box removal,
+ * components), so the rest of the frame's time is the candidates and the network.
  * --live reads as digits live does (rec_live_params: lone 1s rejected, stage 7's readings kept at
  * 0.999; no answers reused, since the images are not frames of one video), --quick without stage
  * 7 (`digits live --quick`, the browser); by default as digits scan does (rec_default_params).
- * --no-wide leaves stage 8 out (wide strokes), to measure what it costs.
- * Usage: bench_scan [--live] [--quick] [--no-wide] MODEL REPEATS IMAGE... */
+ * --no-wide leaves stage 8 out (wide strokes), --no-boxes stage 1b (printed boxes), to measure
+ * what they cost.
+ * Usage: bench_scan [--live] [--quick] [--no-wide] [--no-boxes] MODEL REPEATS IMAGE... */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static double median(double *t, int n)
 }
 
 /* Each segmentation stage alone, as rec_scan calls it, over every frame and repeat (t: room for
- * 3 * n_img * repeats). */
+ * 4 * n_img * repeats). */
 static int stage_times(const struct rec_params *p, const struct vis_image *img, int n_img,
                        int repeats, double *t)
 {
@@ -51,16 +52,21 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
                                       p->line_thickness);
             const double t2 = dg_now();
             if (rc == DG_OK)
-                rc = vis_components(&mask, wk, NULL, &comp, &n_comp); /* runs only, as rec_scan */
+                rc = vis_remove_boxes(&mask, wk, p->box_side, p->line_thickness);
             const double t3 = dg_now();
+            if (rc == DG_OK)
+                rc = vis_components(&mask, wk, NULL, &comp, &n_comp); /* runs only, as rec_scan */
+            const double t4 = dg_now();
             t[n] = (t1 - t0) * 1e3;
             t[per + n] = (t2 - t1) * 1e3;
             t[2 * per + n] = (t3 - t2) * 1e3;
+            t[3 * per + n] = (t4 - t3) * 1e3;
             n++;
         }
     if (rc == DG_OK)
-        printf("stages_median_ms threshold %.3f lines %.3f components %.3f\n", median(t, per),
-               median(t + per, per), median(t + 2 * per, per));
+        printf("stages_median_ms threshold %.3f lines %.3f boxes %.3f components %.3f\n",
+               median(t, per), median(t + per, per), median(t + 2 * per, per),
+               median(t + 3 * per, per));
     vis_image_destroy(&mask);
     vis_work_free(wk);
     return rc;
@@ -68,18 +74,20 @@ static int stage_times(const struct rec_params *p, const struct vis_image *img, 
 
 int main(int argc, char **argv)
 {
-    int live = 0, quick = 0, wide = 1;
+    int live = 0, quick = 0, wide = 1, boxes = 1;
     while (argc > 1 && (!strcmp(argv[1], "--live") || !strcmp(argv[1], "--quick") ||
-                        !strcmp(argv[1], "--no-wide"))) {
+                        !strcmp(argv[1], "--no-wide") || !strcmp(argv[1], "--no-boxes"))) {
         live |= !strcmp(argv[1], "--live");
         quick |= !strcmp(argv[1], "--quick");
         if (!strcmp(argv[1], "--no-wide"))
             wide = 0;
+        if (!strcmp(argv[1], "--no-boxes"))
+            boxes = 0;
         argc--, argv++;
     }
     if (argc < 4) {
-        fprintf(stderr,
-                "usage: bench_scan [--live] [--quick] [--no-wide] MODEL REPEATS IMAGE...\n");
+        fprintf(stderr, "usage: bench_scan [--live] [--quick] [--no-wide] [--no-boxes] MODEL "
+                        "REPEATS IMAGE...\n");
         return 2;
     }
     const int repeats = atoi(argv[2]), n_img = argc - 3;
@@ -104,10 +112,12 @@ int main(int argc, char **argv)
         rec_params_look_once(&p);
     if (!wide)
         p.wide_stroke = 0.0f;
+    if (!boxes)
+        p.box_side = 0;
     struct rec_scanner *sc;
     struct rec_result *r = malloc(sizeof *r);
     struct vis_image *img = calloc((size_t)n_img, sizeof *img);
-    double *t = malloc(3 * (size_t)n_img * repeats * sizeof *t);
+    double *t = malloc(4 * (size_t)n_img * repeats * sizeof *t);
     if (!r || !img || !t || rec_scanner_new(m, &p, &sc) != DG_OK) {
         fprintf(stderr, "bench_scan: out of memory\n");
         return 1;

@@ -1039,10 +1039,10 @@ static void fit(const double *s, struct line *ln)
  * most max_slope; thin parts of digits that touch a line join its group, so each piece's fit is
  * repeated on the pixels near the previous one. With ls->robust the fit starts from the piece's
  * densest straight band and stays within 2 px of it, and a piece is kept when its line has a pixel
- * a column over its length and a third of the group, however much of a digit hangs on it. Pieces
- * on one straight line (digits and faint stretches cut a ruled line into pieces) are put
- * together, and their line is kept when they span min_len and add up to half of it. Fits go into
- * lines[], at most max_lines, with the span of their pieces (u0 .. u1). */
+ * a column over four fifths of its length and a third of the group, however much of a digit hangs
+ * on it. Pieces on one straight line (digits and faint stretches cut a ruled line into pieces) are
+ * put together, and their line is kept when they span min_len and add up to half of it. Fits go
+ * into lines[], at most max_lines, with the span of their pieces (u0 .. u1). */
 static int find_lines(struct vis_work *wk, const struct plane *f, const struct line_search *ls,
                       struct line *lines, int max_lines, int *n_lines)
 {
@@ -1107,7 +1107,8 @@ static int find_lines(struct vis_work *wk, const struct plane *f, const struct l
          * L^2 / 12 */
         const double var = s[3] / s[0] - (s[1] / s[0]) * (s[1] / s[0]);
         const double length = sqrt(12.0 * (var > 0.0 ? var : 0.0));
-        if (div * length < min_len || (ls->robust && (s[0] < length || 3 * s[0] < lines[l].hb)))
+        if (div * length < min_len ||
+            (ls->robust && (s[0] < 0.8 * length || 3 * s[0] < lines[l].hb)))
             continue;
         lines[n_pieces] = lines[l];
         lines[n_pieces].hb = length;
@@ -1380,22 +1381,24 @@ static int count_boxes(const struct wall *walls, int n_walls, double lo, double 
 }
 
 /* Erases a wall: across it (within its half-width of x on the line halfway between the edges),
- * from edge to edge, the ink that is thin in thin_v, and all of it within the edges' bands. */
+ * from edge to edge and `over` pixels on past them (a drawn frame's strokes overshoot its
+ * corners), the ink that is thin in thin_v, and all of it within the edges' bands. */
 static void erase_wall(struct vis_image *mask, const struct plane *thin_v, const struct line *t,
-                       const struct line *b, const struct wall *wl)
+                       const struct line *b, const struct wall *wl, double over)
 {
     const double n2 = 1.0 + t->b * t->b, c = 0.5 * (t->a + b->a), rn = sqrt(n2);
     const int x0 = (int)floor(wl->x - wl->hw), x1 = (int)ceil(wl->x + wl->hw);
     for (int x = x0; x <= x1; x++) {
         const double ym = c + t->b * x, dt = (ym - (t->a + t->b * x)) / n2,
                      db = ((b->a + b->b * x) - ym) / n2;
-        const double s0 = -dt * n2 - t->hb, s1 = db * n2 + b->hb;
+        const double s0 = -dt * n2 - t->hb - over, s1 = db * n2 + b->hb + over;
         for (double sk = s0; sk <= s1; sk += 0.5) {
             const double f = sk / rn;
             const int xi = (int)lround(x - t->b * f), yi = (int)lround(ym + f);
             if (xi < 0 || yi < 0 || xi >= mask->w || yi >= mask->h)
                 continue;
-            const int in_edge = sk < -dt * n2 + t->hb || sk > db * n2 - b->hb;
+            const int in_edge = (sk >= -dt * n2 - t->hb && sk < -dt * n2 + t->hb) ||
+                                (sk > db * n2 - b->hb && sk <= db * n2 + b->hb);
             if (in_edge || plane_bit(thin_v, xi, yi))
                 mask->px[(size_t)yi * mask->w + xi] = 0;
         }
@@ -1468,13 +1471,16 @@ int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, 
             const double lo = walls[left].x, hi = walls[right].x;
             int used[MAX_WALLS] = {0};
             used[left] = used[right] = 1;
-            count_boxes(walls, n_walls, lo, hi, d, used);
+            /* a row of two boxes or more: a lone box is as often a frame drawn round a number,
+             * whose strokes run on past its corners and would be left as 1s */
+            if (count_boxes(walls, n_walls, lo, hi, d, used) < 2)
+                continue;
             /* the edges where thin, the walls where thin, and where walls meet edges all ink */
             erase_along(mask, &thin_h, t, lo - tol, hi + tol, 0);
             erase_along(mask, &thin_h, b, lo - tol, hi + tol, 0);
             for (int k = 0; k < n_walls; k++)
                 if (used[k])
-                    erase_wall(mask, &thin_v, t, b, &walls[k]);
+                    erase_wall(mask, &thin_v, t, b, &walls[k], tol);
         }
     return DG_OK;
 }

@@ -143,11 +143,12 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
 int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h, int min_len_v,
                      int max_thick);
 
-/* Erases printed boxes from an ink mask: a rectangle's top and bottom edges (straight thin lines
- * at least min_side long, tilted up to about 1 in 2) with walls square to them at both ends, and
- * in a row of boxes (a form's comb) its inner walls, full or rising from the bottom, where they
- * divide it evenly. The edges' and walls' thin ink goes, and all ink where a wall meets an edge;
- * a digit crossing them keeps its thicker strokes. min_side 0: nothing is done. */
+/* Erases rows of printed boxes (a form's comb) from an ink mask: a top and a bottom edge
+ * (straight lines at most max_thick thick, at least min_side long, tilted up to about 1 in 2) with
+ * walls square to them at both ends and inner walls, full or rising from the bottom, dividing
+ * the row evenly into two boxes or more (a lone box may be a frame drawn round a number, and is
+ * left). The edges' and walls' thin ink goes, and all ink where a wall meets an edge; a digit
+ * crossing them keeps its thicker strokes. min_side 0: nothing is done. */
 int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, int max_thick);
 
 /* A connected group of ink pixels (8-connectivity): inclusive box, pixel count, centre of mass in
