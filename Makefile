@@ -390,6 +390,11 @@ build/ctx-big/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --big 1 --empty 0.1 build/ctx-big 400 54 data/mnist train $(OTHER_PHOTOS)
 build/ctx-flat/truth.jsonl: $(B)/scenegen data/mnist/.verified
 	$(B)/scenegen build/ctx-flat 600 61 data/mnist train
+# build/ctx-form: printed forms (othergen --form 1, seed 73), a candidate view not in
+# CONTEXT_TRAIN: with it the network read more form digits and fewer of the held view's false
+# ones, but fewer other views' false ones were turned down (docs/camera-view.md, twenty-fifth session)
+build/ctx-form/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --form 1 build/ctx-form 600 73 data/mnist train $(OTHER_PHOTOS)
 build/ctx-screen/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --screen 0.8 --empty 0.5 build/ctx-screen 600 55 data/mnist train $(OTHER_PHOTOS)
 # each set read by each model: build/context/SET-MODEL-*
