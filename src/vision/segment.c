@@ -987,7 +987,7 @@ static int robust_start(struct vis_work *wk, size_t n_runs, struct line *lines, 
             float *hk = wk->hist + (size_t)k * range;
             for (int32_t r = first[l]; r < first[l + 1]; r++) {
                 const struct vis_run *rn = &wk->runs[order[r]];
-                for (int x = rn->x0; x <= rn->x1; x++) {
+                for (int x = rn->x0 + (rn->y & 1); x <= rn->x1; x += 2) { /* half the pixels */
                     const int bin = (int)floor(rn->y - cp->y0 - b * (x - cp->x0) + off);
                     if (bin >= 0 && bin < range)
                         hk[bin] += 1.0f;
@@ -1184,6 +1184,18 @@ static void mark_band(const struct plane *band, const struct line *lines, int n,
         }
 }
 
+/* thin_v = the ink in horizontal runs of at most max_thick pixels (a vertical line's
+ * cross-section). tmp: a row of scratch. */
+static void thin_across(const struct plane *ink, int max_thick, const struct plane *thin_v,
+                        uint64_t *tmp)
+{
+    const int t_row = max_thick < ink->w ? max_thick : ink->w; /* no run is longer than the row */
+    for (int y = 0; y < ink->h; y++) {
+        const size_t o = (size_t)y * ink->wpr;
+        thin_in_row(ink->b + o, ink->wpr, t_row, thin_v->b + o, tmp);
+    }
+}
+
 /* ink = mask's ink; thin_h: the ink in vertical runs of at most max_thick pixels (a horizontal
  * line's cross-section); thin_v: in horizontal ones. tmp: a row of scratch. */
 static void thin_planes(const struct vis_image *mask, int max_thick, const struct plane *ink,
@@ -1191,11 +1203,7 @@ static void thin_planes(const struct vis_image *mask, int max_thick, const struc
 {
     plane_from_mask(mask, ink);
     thin_in_cols(ink, max_thick < 254 ? max_thick : 254, thin_h);
-    const int t_row = max_thick < mask->w ? max_thick : mask->w; /* no run is longer than the row */
-    for (int y = 0; y < mask->h; y++) {
-        const size_t o = (size_t)y * ink->wpr;
-        thin_in_row(ink->b + o, ink->wpr, t_row, thin_v->b + o, tmp);
-    }
+    thin_across(ink, max_thick, thin_v, tmp);
 }
 
 int vis_remove_lines(struct vis_image *mask, struct vis_work *wk, int min_len_h, int min_len_v,
@@ -1416,8 +1424,11 @@ int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, 
     if (carve_planes(wk, w, h, pl, 3, (size_t)words_per_row(w), &rest) != DG_OK)
         return DG_ENOMEM;
     const struct plane ink = pl[0], thin_h = pl[1], thin_v = pl[2];
-    /* a turned edge's steps are a pixel or two thicker across than the edge */
-    thin_planes(mask, max_thick + 2, &ink, &thin_h, &thin_v, rest);
+    /* a turned edge's steps are a pixel or two thicker across than the edge; thin_v is made
+     * when the first box is found (most frames have none) */
+    plane_from_mask(mask, &ink);
+    thin_in_cols(&ink, max_thick + 2 < 254 ? max_thick + 2 : 254, &thin_h);
+    int have_thin_v = 0;
     /* edges: short straight thin lines, tilted as far as a sheet is turned */
     const struct line_search ls = {BOX_GAP, min_side, max_thick, 2, min_side, 0.5, 1};
     struct line hs[MAX_SEGS];
@@ -1475,6 +1486,8 @@ int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, 
              * whose strokes run on past its corners and would be left as 1s */
             if (count_boxes(walls, n_walls, lo, hi, d, used) < 2)
                 continue;
+            if (!have_thin_v) /* from the ink as it was: no box erased yet */
+                thin_across(&ink, max_thick + 2, &thin_v, rest), have_thin_v = 1;
             /* the edges where thin, the walls where thin, and where walls meet edges all ink */
             erase_along(mask, &thin_h, t, lo - tol, hi + tol, 0);
             erase_along(mask, &thin_h, b, lo - tol, hi + tol, 0);
