@@ -948,70 +948,6 @@ struct line_search {
                  * all of them, and keep it when dense however much else the piece holds */
 };
 
-/* The robust start of find_lines: lines[l] for each of the n pieces with lines[l].u1 set (wk->tag
- * maps components to pieces; lines[l].u0 holds its component for now) = the band 2 px wide across,
- * at a slope of at most max_slope, through the most of its pixels: a line a digit touches is found
- * under the digit's thin strokes, which a fit to all of it is pulled toward. */
-static int robust_start(struct vis_work *wk, size_t n_runs, struct line *lines, int n,
-                        double max_slope)
-{
-    enum { SLOPES = 13 };
-    if (dg_grow((void **)&wk->order, &wk->order_cap, n_runs + (size_t)n + 2, sizeof *wk->order) !=
-        DG_OK)
-        return DG_ENOMEM;
-    int32_t *first = wk->order + n_runs, *order = wk->order;
-    memset(first, 0, ((size_t)n + 1) * sizeof *first);
-    for (size_t i = 0; i < n_runs; i++)
-        if (wk->tag[wk->runs[i].comp] >= 0)
-            first[wk->tag[wk->runs[i].comp] + 1]++;
-    for (int l = 0; l < n; l++)
-        first[l + 1] += first[l];
-    for (size_t i = 0; i < n_runs; i++) { /* first[l] moves to the end of piece l's runs */
-        const int32_t l = wk->tag[wk->runs[i].comp];
-        if (l >= 0)
-            order[first[l]++] = (int32_t)i;
-    }
-    for (int l = n; l > 0; l--) /* back to the starts */
-        first[l] = first[l - 1];
-    first[0] = 0;
-    for (int l = 0; l < n; l++) {
-        if (!lines[l].u1) /* the plain fit holds */
-            continue;
-        const struct vis_component *cp = &wk->comp[(int)lines[l].u0];
-        const int gw = cp->x1 - cp->x0 + 1, gh = cp->y1 - cp->y0 + 1;
-        const int off = (int)ceil(max_slope * gw) + 1, range = gh + 2 * off + 2;
-        if (dg_grow((void **)&wk->hist, &wk->hist_cap, (size_t)SLOPES * range, sizeof *wk->hist) !=
-            DG_OK)
-            return DG_ENOMEM;
-        memset(wk->hist, 0, (size_t)SLOPES * range * sizeof *wk->hist);
-        for (int k = 0; k < SLOPES; k++) {
-            const double b = max_slope * (2.0 * k / (SLOPES - 1) - 1.0);
-            float *hk = wk->hist + (size_t)k * range;
-            for (int32_t r = first[l]; r < first[l + 1]; r++) {
-                const struct vis_run *rn = &wk->runs[order[r]];
-                for (int x = rn->x0 + (rn->y & 1); x <= rn->x1; x += 2) { /* half the pixels */
-                    const int bin = (int)floor(rn->y - cp->y0 - b * (x - cp->x0) + off);
-                    if (bin >= 0 && bin < range)
-                        hk[bin] += 1.0f;
-                }
-            }
-        }
-        int best_k = 0, best_r = 0;
-        float best = -1.0f;
-        for (int k = 0; k < SLOPES; k++)
-            for (int r = 0; r + 1 < range; r++) {
-                const float v =
-                    wk->hist[(size_t)k * range + r] + wk->hist[(size_t)k * range + r + 1];
-                if (v > best)
-                    best = v, best_k = k, best_r = r;
-            }
-        const double b = max_slope * (2.0 * best_k / (SLOPES - 1) - 1.0);
-        lines[l].b = b;
-        lines[l].a = best_r + 1.0 + cp->y0 - off - b * cp->x0;
-    }
-    return DG_OK;
-}
-
 /* Adds to s[0..4] (the sums of 1, x, y, x^2 and x y) the pixels of run rn, when ln is NULL or
  * the run lies within tol of line ln (a near-horizontal run is near it all along or not at all). */
 static void add_run(double *s, const struct vis_run *rn, const struct line *ln, double tol)
@@ -1035,87 +971,133 @@ static void fit(const double *s, struct line *ln)
     ln->a = s[0] > 0.0 ? (s[2] - ln->b * s[1]) / s[0] : 0.0;
 }
 
-/* Near-horizontal straight lines y = a + b x among the set pixels of plane f, as ls asks. A
- * piece is a group of such pixels (joined across gaps of up to ls->gap pixels) at least min_len /
- * piece_div long whose pixels lie, 80% of them, within max_thick of one straight line of slope at
- * most max_slope; thin parts of digits that touch a line join its group, so each piece's fit is
- * repeated on the pixels near the previous one. With ls->robust the fit starts from the piece's
- * densest straight band and stays within 2 px of it, and a piece is kept when its line has a pixel
- * a column over four fifths of its length and a third of the group, however much of a digit hangs
- * on it. Pieces on one straight line (digits and faint stretches cut a ruled line into pieces) are
- * put together, and their line is kept when they span min_len and add up to half of it. Fits go
- * into lines[], at most max_lines, with the span of their pieces (u0 .. u1). */
-static int find_lines(struct vis_work *wk, const struct plane *f, const struct line_search *ls,
-                      struct line *lines, int max_lines, int *n_lines)
+/* wk->sums[5 l .. 5 l + 5) = the sums over piece l's pixels (wk->tag maps the components of the
+ * n_runs runs to the n pieces): all of them when lines is NULL, else those within tol of
+ * lines[l]. */
+static void piece_sums(struct vis_work *wk, size_t n_runs, int n, const struct line *lines,
+                       double tol)
 {
-    enum { ROUNDS = 3 };
-    const int min_len = ls->min_len, max_thick = ls->max_thick, div = ls->piece_div;
-    size_t n_runs;
-    int n_comp;
-    if (label_runs(wk, f, ls->gap, &n_runs, &n_comp) != DG_OK ||
-        dg_grow((void **)&wk->tag, &wk->tag_cap, (size_t)n_comp + 1, sizeof *wk->tag) != DG_OK)
+    memset(wk->sums, 0, 5 * (size_t)n * sizeof *wk->sums);
+    for (size_t i = 0; i < n_runs; i++) {
+        const int32_t l = wk->tag[wk->runs[i].comp];
+        if (l >= 0)
+            add_run(wk->sums + 5 * l, &wk->runs[i], lines ? &lines[l] : NULL, tol);
+    }
+}
+
+/* The runs grouped by piece (a counting sort): piece l's are wk->runs[order[first[l] ..
+ * first[l + 1])]; *order_out and *first_out point into wk->order. */
+static int runs_by_piece(struct vis_work *wk, size_t n_runs, int n, const int32_t **order_out,
+                         const int32_t **first_out)
+{
+    if (dg_grow((void **)&wk->order, &wk->order_cap, n_runs + (size_t)n + 2, sizeof *wk->order) !=
+        DG_OK)
         return DG_ENOMEM;
-    /* Pieces: their fits in lines[] for now (hb: the group's pixel count, then the length) and
-     * their sums in wk->sums. */
-    int n = 0;
-    for (int c = 0; c < n_comp; c++) {
-        const struct vis_component *cp = &wk->comp[c];
-        wk->tag[c] = -1;
-        if (div * (cp->x1 - cp->x0 + 1) >= min_len && n < max_lines) {
-            wk->tag[c] = n;
-            lines[n].hb = cp->area;
-            lines[n].u0 = c;
-            n++;
-        }
+    int32_t *first = wk->order + n_runs, *order = wk->order;
+    memset(first, 0, ((size_t)n + 1) * sizeof *first);
+    for (size_t i = 0; i < n_runs; i++)
+        if (wk->tag[wk->runs[i].comp] >= 0)
+            first[wk->tag[wk->runs[i].comp] + 1]++;
+    for (int l = 0; l < n; l++)
+        first[l + 1] += first[l];
+    for (size_t i = 0; i < n_runs; i++) { /* first[l] moves to the end of piece l's runs */
+        const int32_t l = wk->tag[wk->runs[i].comp];
+        if (l >= 0)
+            order[first[l]++] = (int32_t)i;
     }
-    if (ls->robust && n) {
-        /* a plain fit first; a piece it already fits (nine in ten of its pixels within 2 px)
-         * needs no votes: lines[l].u1 = whether piece l does */
-        memset(wk->sums, 0, 5 * (size_t)n * sizeof *wk->sums);
-        for (size_t i = 0; i < n_runs; i++)
-            if (wk->tag[wk->runs[i].comp] >= 0)
-                add_run(wk->sums + 5 * wk->tag[wk->runs[i].comp], &wk->runs[i], NULL, 2.0);
-        for (int l = 0; l < n; l++)
-            fit(wk->sums + 5 * l, &lines[l]);
-        memset(wk->sums, 0, 5 * (size_t)n * sizeof *wk->sums);
-        for (size_t i = 0; i < n_runs; i++)
-            if (wk->tag[wk->runs[i].comp] >= 0)
-                add_run(wk->sums + 5 * wk->tag[wk->runs[i].comp], &wk->runs[i],
-                        &lines[wk->tag[wk->runs[i].comp]], 2.0);
-        for (int l = 0; l < n; l++)
-            lines[l].u1 = !(wk->sums[5 * l] >= 0.9 * lines[l].hb && isfinite(lines[l].a));
-        if (robust_start(wk, n_runs, lines, n, ls->max_slope) != DG_OK)
-            return DG_ENOMEM;
-    }
-    /* Each round: sums over each piece's pixels near its last fit (all of them at first, unless
-     * the start was robust). */
-    for (int round = 0; n && round < ROUNDS; round++) {
-        memset(wk->sums, 0, 5 * (size_t)n * sizeof *wk->sums);
-        for (size_t i = 0; i < n_runs; i++) {
-            const int32_t l = wk->tag[wk->runs[i].comp];
-            if (l >= 0)
-                add_run(wk->sums + 5 * l, &wk->runs[i], round || ls->robust ? &lines[l] : NULL,
-                        ls->robust ? 2.0 : max_thick);
-        }
-        for (int l = 0; l < n; l++)
-            fit(wk->sums + 5 * l, &lines[l]);
-    }
-    if (ls->robust) { /* where each piece's near pixels begin and end */
-        for (int l = 0; l < n; l++)
-            lines[l].u0 = INFINITY, lines[l].u1 = -INFINITY;
-        for (size_t i = 0; i < n_runs; i++) {
-            const int32_t l = wk->tag[wk->runs[i].comp];
-            const struct vis_run *rn = &wk->runs[i];
-            double near[5] = {0};
-            if (l < 0)
-                continue;
-            add_run(near, rn, &lines[l], 2.0);
-            if (near[0] > 0.0) {
-                lines[l].u0 = fmin(lines[l].u0, rn->x0);
-                lines[l].u1 = fmax(lines[l].u1, rn->x1);
+    for (int l = n; l > 0; l--) /* back to the starts */
+        first[l] = first[l - 1];
+    first[0] = 0;
+    *order_out = order;
+    *first_out = first;
+    return DG_OK;
+}
+
+/* *ln = the band 2 px wide across, at a slope of at most max_slope, through the most pixels of
+ * the runs wk->runs[order[0 .. n)] of component cp (votes from every other pixel of a run, over
+ * SLOPES slopes). */
+static int vote_line(struct vis_work *wk, const int32_t *order, int32_t n,
+                     const struct vis_component *cp, double max_slope, struct line *ln)
+{
+    enum { SLOPES = 13 };
+    const int gw = cp->x1 - cp->x0 + 1, gh = cp->y1 - cp->y0 + 1;
+    const int off = (int)ceil(max_slope * gw) + 1, range = gh + 2 * off + 2;
+    if (dg_grow((void **)&wk->hist, &wk->hist_cap, (size_t)SLOPES * range, sizeof *wk->hist) !=
+        DG_OK)
+        return DG_ENOMEM;
+    memset(wk->hist, 0, (size_t)SLOPES * range * sizeof *wk->hist);
+    for (int k = 0; k < SLOPES; k++) {
+        const double b = max_slope * (2.0 * k / (SLOPES - 1) - 1.0);
+        float *hk = wk->hist + (size_t)k * range;
+        for (int32_t r = 0; r < n; r++) {
+            const struct vis_run *rn = &wk->runs[order[r]];
+            for (int x = rn->x0 + (rn->y & 1); x <= rn->x1; x += 2) {
+                const int bin = (int)floor(rn->y - cp->y0 - b * (x - cp->x0) + off);
+                if (bin >= 0 && bin < range)
+                    hk[bin] += 1.0f;
             }
         }
     }
+    int best_k = 0, best_r = 0;
+    float best = -1.0f;
+    for (int k = 0; k < SLOPES; k++)
+        for (int r = 0; r + 1 < range; r++) {
+            const float v = wk->hist[(size_t)k * range + r] + wk->hist[(size_t)k * range + r + 1];
+            if (v > best)
+                best = v, best_k = k, best_r = r;
+        }
+    ln->b = max_slope * (2.0 * best_k / (SLOPES - 1) - 1.0);
+    ln->a = best_r + 1.0 + cp->y0 - off - ln->b * cp->x0;
+    return DG_OK;
+}
+
+/* The robust start of find_lines: lines[l] for each of the n pieces (lines[l].u0 holds its
+ * component) = a plain fit to all its pixels when nine in ten lie within 2 px of it, else the
+ * densest straight band (vote_line): a line a digit touches is found under the digit's thin
+ * strokes, which a fit to all of it is pulled toward. */
+static int robust_start(struct vis_work *wk, size_t n_runs, struct line *lines, int n,
+                        double max_slope)
+{
+    piece_sums(wk, n_runs, n, NULL, 0.0);
+    for (int l = 0; l < n; l++)
+        fit(wk->sums + 5 * l, &lines[l]);
+    piece_sums(wk, n_runs, n, lines, 2.0);
+    const int32_t *order, *first;
+    if (runs_by_piece(wk, n_runs, n, &order, &first) != DG_OK)
+        return DG_ENOMEM;
+    for (int l = 0; l < n; l++) {
+        if (wk->sums[5 * l] >= 0.9 * lines[l].hb && isfinite(lines[l].a))
+            continue; /* the plain fit holds */
+        if (vote_line(wk, order + first[l], first[l + 1] - first[l], &wk->comp[(int)lines[l].u0],
+                      max_slope, &lines[l]) != DG_OK)
+            return DG_ENOMEM;
+    }
+    return DG_OK;
+}
+
+/* lines[l].u0 .. u1 = where the pixels of piece l within 2 px of its line begin and end. */
+static void piece_spans(const struct vis_work *wk, size_t n_runs, struct line *lines, int n)
+{
+    for (int l = 0; l < n; l++)
+        lines[l].u0 = INFINITY, lines[l].u1 = -INFINITY;
+    for (size_t i = 0; i < n_runs; i++) {
+        const int32_t l = wk->tag[wk->runs[i].comp];
+        const struct vis_run *rn = &wk->runs[i];
+        double near[5] = {0};
+        if (l < 0)
+            continue;
+        add_run(near, rn, &lines[l], 2.0);
+        if (near[0] > 0.0) {
+            lines[l].u0 = fmin(lines[l].u0, rn->x0);
+            lines[l].u1 = fmax(lines[l].u1, rn->x1);
+        }
+    }
+}
+
+/* The pieces whose fits hold (see find_lines), moved to the front of lines[] and wk->sums with
+ * their lengths in hb; returns how many. */
+static int keep_pieces(struct vis_work *wk, const struct line_search *ls, struct line *lines, int n)
+{
     int n_pieces = 0;
     for (int l = 0; l < n; l++) {
         const double *s = wk->sums + 5 * l;
@@ -1126,7 +1108,7 @@ static int find_lines(struct vis_work *wk, const struct plane *f, const struct l
          * L^2 / 12 */
         const double var = s[3] / s[0] - (s[1] / s[0]) * (s[1] / s[0]);
         const double length = sqrt(12.0 * (var > 0.0 ? var : 0.0));
-        if (div * length < min_len ||
+        if (ls->piece_div * length < ls->min_len ||
             (ls->robust && (s[0] < 0.8 * length || 3 * s[0] < lines[l].hb)))
             continue;
         lines[n_pieces] = lines[l];
@@ -1134,6 +1116,15 @@ static int find_lines(struct vis_work *wk, const struct plane *f, const struct l
         memmove(wk->sums + 5 * n_pieces, s, 5 * sizeof *s);
         n_pieces++;
     }
+    return n_pieces;
+}
+
+/* Collinear pieces among the first n_pieces of lines[] (sums in wk->sums) put together into
+ * lines at the front of lines[]; returns how many. */
+static int join_pieces(struct vis_work *wk, const struct line_search *ls, struct line *lines,
+                       int n_pieces)
+{
+    const int min_len = ls->min_len;
     /* Collinear pieces, longest first as the seed: a piece joins when its centre lies within 2 px
      * of the line fitted so far and its slope is close; the joined sums give the line. */
     int kept = 0;
@@ -1179,7 +1170,54 @@ static int find_lines(struct vis_work *wk, const struct plane *f, const struct l
         ln.u1 = x1;
         lines[kept++] = ln; /* kept <= done - 1: never a piece still waiting */
     }
-    *n_lines = kept;
+    return kept;
+}
+
+/* Near-horizontal straight lines y = a + b x among the set pixels of plane f, as ls asks. A
+ * piece is a group of such pixels (joined across gaps of up to ls->gap pixels) at least min_len /
+ * piece_div long whose pixels lie, 80% of them, within max_thick of one straight line of slope at
+ * most max_slope; thin parts of digits that touch a line join its group, so each piece's fit is
+ * repeated on the pixels near the previous one. With ls->robust the fit starts from the piece's
+ * densest straight band and stays within 2 px of it, and a piece is kept when its line has a pixel
+ * a column over four fifths of its length and a third of the group, however much of a digit hangs
+ * on it. Pieces on one straight line (digits and faint stretches cut a ruled line into pieces) are
+ * put together, and their line is kept when they span min_len and add up to half of it. Fits go
+ * into lines[], at most max_lines, with the span of their pieces (u0 .. u1). */
+static int find_lines(struct vis_work *wk, const struct plane *f, const struct line_search *ls,
+                      struct line *lines, int max_lines, int *n_lines)
+{
+    enum { ROUNDS = 3 };
+    const int min_len = ls->min_len, max_thick = ls->max_thick, div = ls->piece_div;
+    size_t n_runs;
+    int n_comp;
+    if (label_runs(wk, f, ls->gap, &n_runs, &n_comp) != DG_OK ||
+        dg_grow((void **)&wk->tag, &wk->tag_cap, (size_t)n_comp + 1, sizeof *wk->tag) != DG_OK)
+        return DG_ENOMEM;
+    /* Pieces: their fits in lines[] for now (hb: the group's pixel count, then the length) and
+     * their sums in wk->sums. */
+    int n = 0;
+    for (int c = 0; c < n_comp; c++) {
+        const struct vis_component *cp = &wk->comp[c];
+        wk->tag[c] = -1;
+        if (div * (cp->x1 - cp->x0 + 1) >= min_len && n < max_lines) {
+            wk->tag[c] = n;
+            lines[n].hb = cp->area;
+            lines[n].u0 = c;
+            n++;
+        }
+    }
+    if (ls->robust && n && robust_start(wk, n_runs, lines, n, ls->max_slope) != DG_OK)
+        return DG_ENOMEM;
+    /* Each round: sums over each piece's pixels near its last fit (all of them at first, unless
+     * the start was robust). */
+    for (int round = 0; n && round < ROUNDS; round++) {
+        piece_sums(wk, n_runs, n, round || ls->robust ? lines : NULL, ls->robust ? 2.0 : max_thick);
+        for (int l = 0; l < n; l++)
+            fit(wk->sums + 5 * l, &lines[l]);
+    }
+    if (ls->robust)
+        piece_spans(wk, n_runs, lines, n);
+    *n_lines = join_pieces(wk, ls, lines, keep_pieces(wk, ls, lines, n));
     return DG_OK;
 }
 
@@ -1432,9 +1470,75 @@ static void erase_wall(struct vis_image *mask, const struct plane *thin_v, const
     }
 }
 
+/* A row of printed boxes between edges t (top) and b (bottom): its walls (those to erase marked in
+ * used), its ends lo and hi where the walls cross the line halfway between the edges, and the
+ * tolerance of its measures. */
+enum { MAX_WALLS = 64 };
+struct row {
+    struct wall walls[MAX_WALLS];
+    int used[MAX_WALLS], n_walls;
+    double lo, hi, tol;
+};
+
+/* Whether find_walls finds a full wall from `from` to `to` between t and b. */
+static int full_wall_in(const struct vis_image *mask, const struct line *t, const struct line *b,
+                        double from, double to, struct wall *walls)
+{
+    const int n = find_walls(mask, t, b, from, to, walls, MAX_WALLS);
+    for (int k = 0; k < n; k++)
+        if (walls[k].full)
+            return 1;
+    return 0;
+}
+
+/* Whether edges t and b bound a row of two printed boxes or more (*row then describes it): edges
+ * of one slope, line-thin, overlapping, apart as a box's height; full walls at both ends, as far
+ * apart as most of the edges' overlap and 0.9 of the height at least; inner walls dividing it
+ * evenly (count_boxes). */
+static int find_row(const struct vis_image *mask, const struct line *t, const struct line *b,
+                    int min_side, int max_thick, struct row *row)
+{
+    const double span = fmin(t->u1, b->u1) - fmax(t->u0, b->u0);
+    /* printed lines: at most max_thick thick on average (a marker's frame is bolder) */
+    if (t->hb > 0.5 * max_thick + 1.0 || b->hb > 0.5 * max_thick + 1.0 ||
+        fabs(t->b - b->b) > 0.05 || span < min_side ||
+        span < 0.8 * fmin(t->u1 - t->u0, b->u1 - b->u0))
+        return 0;
+    /* the ends where the walls cross the line halfway between the edges (a turned box's bottom
+     * edge is shifted along from its top one) */
+    const double lo0 = 0.5 * (t->u0 + b->u0), hi0 = 0.5 * (t->u1 + b->u1);
+    const double xm = 0.5 * (lo0 + hi0), d = (b->a + b->b * xm) - (t->a + t->b * xm);
+    if (d < 2 * max_thick + 4 || d > 2.0 * span)
+        return 0;
+    /* a box: walls at both ends, square to the edges, all the way across; first the ends alone,
+     * as most pairs of edges are no box */
+    const double tol = fmax(3.0, 0.2 * d);
+    struct wall *walls = row->walls;
+    if (!full_wall_in(mask, t, b, lo0 - 0.5 * d, lo0 + 2.0 * tol, walls) ||
+        !full_wall_in(mask, t, b, hi0 - 2.0 * tol, hi0 + 0.5 * d, walls))
+        return 0;
+    const int n_walls = find_walls(mask, t, b, lo0 - 0.5 * d, hi0 + 0.5 * d, walls, MAX_WALLS);
+    int left = -1, right = -1; /* the outermost full walls the edges reach */
+    for (int k = 0; k < n_walls; k++)
+        if (walls[k].full && walls[k].x >= fmin(t->u0, b->u0) - tol &&
+            walls[k].x <= fmax(t->u1, b->u1) + tol) {
+            left = left < 0 || walls[k].x < walls[left].x ? k : left;
+            right = right < 0 || walls[k].x > walls[right].x ? k : right;
+        }
+    if (left < 0 || walls[right].x - walls[left].x < fmax(min_side, 0.7 * (hi0 - lo0)) ||
+        walls[right].x - walls[left].x < 0.9 * d)
+        return 0;
+    row->lo = walls[left].x, row->hi = walls[right].x, row->tol = tol, row->n_walls = n_walls;
+    memset(row->used, 0, sizeof row->used);
+    row->used[left] = row->used[right] = 1;
+    /* a row of two boxes or more: a lone box is as often a frame drawn round a number, whose
+     * strokes run on past its corners and would be left as 1s */
+    return count_boxes(walls, n_walls, row->lo, row->hi, d, row->used) >= 2;
+}
+
 int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, int max_thick)
 {
-    enum { MAX_SEGS = 384, MAX_WALLS = 64, BOX_GAP = 2 };
+    enum { MAX_SEGS = 384, BOX_GAP = 2 };
     if (min_side <= 0)
         return DG_OK;
     const int w = mask->w, h = mask->h;
@@ -1457,62 +1561,17 @@ int vis_remove_boxes(struct vis_image *mask, struct vis_work *wk, int min_side, 
     for (int i = 0; i < n_h; i++)
         for (int j = 0; j < n_h; j++) {
             const struct line *t = &hs[i], *b = &hs[j];
-            const double span = fmin(t->u1, b->u1) - fmax(t->u0, b->u0);
-            /* printed lines: at most max_thick thick on average (a marker's frame is bolder) */
-            if (i == j || t->hb > 0.5 * max_thick + 1.0 || b->hb > 0.5 * max_thick + 1.0 ||
-                fabs(t->b - b->b) > 0.05 || span < min_side ||
-                span < 0.8 * fmin(t->u1 - t->u0, b->u1 - b->u0))
-                continue;
-            /* the ends where the walls cross the line halfway between the edges (a turned box's
-             * bottom edge is shifted along from its top one) */
-            const double lo0 = 0.5 * (t->u0 + b->u0), hi0 = 0.5 * (t->u1 + b->u1);
-            const double xm = 0.5 * (lo0 + hi0), d = (b->a + b->b * xm) - (t->a + t->b * xm);
-            if (d < 2 * max_thick + 4 || d > 2.0 * span)
-                continue;
-            /* a box: walls at both ends, square to the edges, all the way across */
-            const double tol = fmax(3.0, 0.2 * d);
-            struct wall walls[MAX_WALLS];
-            /* first the ends alone: most pairs of edges are no box */
-            int ends = 0;
-            for (int e = 0; e < 2; e++) {
-                const double from = e ? hi0 - 2.0 * tol : lo0 - 0.5 * d,
-                             to = e ? hi0 + 0.5 * d : lo0 + 2.0 * tol;
-                const int n_end = find_walls(mask, t, b, from, to, walls, MAX_WALLS);
-                for (int k = 0; k < n_end; k++)
-                    if (walls[k].full) {
-                        ends++;
-                        break;
-                    }
-            }
-            if (ends < 2)
-                continue;
-            const int n_walls =
-                find_walls(mask, t, b, lo0 - 0.5 * d, hi0 + 0.5 * d, walls, MAX_WALLS);
-            int left = -1, right = -1; /* the outermost full walls the edges reach */
-            for (int k = 0; k < n_walls; k++)
-                if (walls[k].full && walls[k].x >= fmin(t->u0, b->u0) - tol &&
-                    walls[k].x <= fmax(t->u1, b->u1) + tol) {
-                    left = left < 0 || walls[k].x < walls[left].x ? k : left;
-                    right = right < 0 || walls[k].x > walls[right].x ? k : right;
-                }
-            if (left < 0 || walls[right].x - walls[left].x < fmax(min_side, 0.7 * (hi0 - lo0)) ||
-                walls[right].x - walls[left].x < 0.9 * d)
-                continue;
-            const double lo = walls[left].x, hi = walls[right].x;
-            int used[MAX_WALLS] = {0};
-            used[left] = used[right] = 1;
-            /* a row of two boxes or more: a lone box is as often a frame drawn round a number,
-             * whose strokes run on past its corners and would be left as 1s */
-            if (count_boxes(walls, n_walls, lo, hi, d, used) < 2)
+            struct row row;
+            if (i == j || !find_row(mask, t, b, min_side, max_thick, &row))
                 continue;
             if (!have_thin_v) /* from the ink as it was: no box erased yet */
                 thin_across(&ink, max_thick + 2, &thin_v, rest), have_thin_v = 1;
             /* the edges where thin, the walls where thin, and where walls meet edges all ink */
-            erase_along(mask, &thin_h, t, lo - tol, hi + tol, 0);
-            erase_along(mask, &thin_h, b, lo - tol, hi + tol, 0);
-            for (int k = 0; k < n_walls; k++)
-                if (used[k])
-                    erase_wall(mask, &thin_v, t, b, &walls[k], tol);
+            erase_along(mask, &thin_h, t, row.lo - row.tol, row.hi + row.tol, 0);
+            erase_along(mask, &thin_h, b, row.lo - row.tol, row.hi + row.tol, 0);
+            for (int k = 0; k < row.n_walls; k++)
+                if (row.used[k])
+                    erase_wall(mask, &thin_v, t, b, &row.walls[k], row.tol);
         }
     return DG_OK;
 }
