@@ -122,6 +122,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_scan: out of memory\n");
         return 1;
     }
+    long inputs = 0, asked = 0;
     for (int i = 0; i < n_img; i++) {
         if (vis_image_load(argv[3 + i], &img[i]) != DG_OK) {
             fprintf(stderr, "bench_scan: %s\n", dg_errmsg());
@@ -131,6 +132,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_scan: %s\n", dg_errmsg());
             return 1;
         }
+        int n_in, n_ctx, unused;
+        rec_scanner_counts(sc, &n_in, &unused);
+        rec_scanner_context_counts(sc, &n_ctx, &unused);
+        inputs += n_in, asked += n_ctx;
         printf("read %s", argv[3 + i]);
         for (int k = 0; k < r->n_numbers; k++)
             printf(" %s", r->numbers[k].text);
@@ -146,6 +151,8 @@ int main(int argc, char **argv)
     qsort(t, (size_t)n, sizeof *t, cmp_double);
     printf("scan_median_ms %.3f ms (%d frames x %d repeats)\n", t[n / 2], n_img, repeats);
     printf("scan_p99_ms %.3f ms\n", t[(size_t)n * 99 / 100]);
+    printf("network_inputs_per_frame %.1f digit network, %.1f context network\n",
+           (double)inputs / n_img, (double)asked / n_img);
     if (stage_times(&p, img, n_img, repeats, t) != DG_OK) {
         fprintf(stderr, "bench_scan: %s\n", dg_errmsg());
         return 1;

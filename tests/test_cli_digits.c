@@ -590,6 +590,55 @@ static void test_fine_tune_two_digits(void **state)
     unlink(ip), unlink(lp), unlink(a), unlink(b), unlink(png);
 }
 
+/* scan-eval --misses writes one JSON line per digit the summary counts as missed, naming why and,
+ * for a reading or a rejection, the candidate (a rejected one with the rule that turned it down);
+ * an unwritable path is refused with exit 1 and leaves no file. */
+static void check_misses_file(const char *truth)
+{
+    char mpath[600];
+    snprintf(mpath, sizeof mpath, "%s/world/misses.jsonl", tmpdir);
+    assert_int_equal(run("scan-eval --misses %s %s", mpath, truth), 0);
+    const char *said = strstr(output(), " missed ");
+    long missed = 0;
+    if (said)
+        assert_int_equal(sscanf(said, " missed %ld:", &missed), 1);
+    FILE *f = fopen(mpath, "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lines = 0;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        struct dg_json *doc;
+        assert_int_equal(dg_json_parse(line, (size_t)len, &doc), DG_OK);
+        const struct dg_json_node *root = dg_json_root(doc);
+        const struct dg_json_node *why = dg_json_get(doc, root, "why");
+        const struct dg_json_node *digit = dg_json_get(doc, root, "digit");
+        assert_non_null(why);
+        assert_non_null(digit);
+        assert_true(digit->num >= 0 && digit->num <= 9);
+        const struct dg_json_node *cand = dg_json_get(doc, root, "candidate");
+        if (!strcmp(why->str, "wrong") || !strcmp(why->str, "rejected")) {
+            assert_non_null(cand);
+            const struct dg_json_node *cw = dg_json_get(doc, cand, "why");
+            assert_non_null(cw);
+            /* a wrong reading was read; a rejected candidate was turned down by some rule */
+            assert_int_equal(!strcmp(cw->str, "read"), !strcmp(why->str, "wrong"));
+        }
+        dg_json_free(doc);
+        lines++;
+    }
+    free(line);
+    fclose(f);
+    assert_int_equal(lines, missed);
+    assert_true(lines > 0); /* sixteen frames of the world: some digits are always missed */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/no-such-dir/misses.jsonl", tmpdir);
+    assert_int_equal(run("scan-eval --misses %s %s", bad, truth), 1);
+    assert_non_null(strstr(output(), "cannot write"));
+    assert_int_not_equal(access(bad, F_OK), 0);
+}
+
 /* The camera-view world's generator (tools/worldgen.c, built by make test and named by
  * $WORLDGEN, with $WORLD_PHOTOS) writes frames and a truth file scan-eval can read: every line
  * names an existing image, every expected digit's box lies in the frame, and scan-eval scores
@@ -656,6 +705,7 @@ static void test_world_generator(void **state)
     assert_int_equal(run("scan-eval %s", path), 0);
     assert_non_null(strstr(output(), "16 images: digits read"));
     assert_non_null(strstr(output(), "by digit: 0 "));
+    check_misses_file(path);
     /* a truth digit outside 0-9 is left out, not counted in a class that does not exist */
     char odd[600], png0[600];
     snprintf(odd, sizeof odd, "%s/world/odd.jsonl", tmpdir);

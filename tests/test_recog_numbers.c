@@ -218,6 +218,8 @@ static void test_lone_ones_rejected(void **state)
     assert_int_equal(digits[3].digit, -1);
     assert_int_equal(digits[4].digit, -1);
     assert_int_equal(digits[0].digit, 7);
+    assert_int_equal(digits[3].why, REC_LONE_ONE); /* scan-eval --misses names the rule */
+    assert_string_equal(rec_why_name(digits[4].why), "lone 1");
     /* the 7 unsure: nothing anchors the 1s; a row of 1s alone is rejected too */
     put(1, 1, 30, 10, 8, 30);
     put(2, 1, 45, 10, 8, 30);

@@ -1247,6 +1247,17 @@ static void test_context_rejects_edges_and_letters(void **state)
     assert_int_equal(letter, 0);
     assert_int_equal(ones, 1);
     assert_int_equal(sevens, 1);
+    /* each candidate says why it was turned down (the edge, the l), a reading that it was read */
+    int named = 0;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++) {
+        const enum rec_why w = r->digits[i].why;
+        assert_int_equal(w == REC_READ, i < r->n_digits);
+        assert_true(strcmp(rec_why_name(w), "?") != 0);
+        named += w != REC_READ && w != REC_UNSURE;
+    }
+    print_message("%d turned down by a rule of context\n", named);
+    assert_true(r->n_rejected >= 2);
+    assert_string_equal(rec_why_name(REC_WHY_COUNT), "?");
     vis_image_destroy(&page);
     reader_close(&rd);
     data_set_free(&s);

@@ -57,7 +57,11 @@ static const char *const HELP =
     "  --mine-context        with --mine: write each candidate's surroundings (3 times its box,\n"
     "                        as the context network sees them) instead, labelled 1 on a truth\n"
     "                        digit (IoU >= 0.5) and 0 on nothing; --hard N writes readings on\n"
-    "                        nothing N more times (the context network's training examples)\n";
+    "                        nothing N more times (the context network's training examples)\n"
+    "  --misses FILE         write one JSON line per truth digit not read: its image, digit and\n"
+    "                        box, why (wrong, rejected, merged, broken, unfound) and the\n"
+    "                        candidate on it (reading, confidence, not-a-digit and two-digit\n"
+    "                        chances, why it was turned down, box)\n";
 
 /* A mined candidate takes its digit's label only when it covers the digit well: a candidate on
  * half a digit (the top of an 8) would teach the network that the half is the whole. */
@@ -288,15 +292,16 @@ static int read_items(const struct dg_json *doc, const struct dg_json_node *arr,
     return n;
 }
 
-/* Tallies why truth digit d has no candidate of its own in r: it lies mostly inside a larger
+/* Tallies why truth digit d has no candidate of its own in r (returning the larger candidate
+ * when merged, else -1): it lies mostly inside a larger
  * candidate at most MERGED_MAX times its area (merged with a neighbour, counted apart when
  * another of the n_all truth digits has its centre in that candidate, or with a line or stroke),
  * candidates cover parts of it (broken), or none does (not in the ink mask, dropped as a speck
  * or line, or within a large region such as a shadow or the sheet's outline). */
 enum { MERGED_MAX = 16 };
 
-static void miss_kind(const struct truth_item *d, const struct truth_item *all, int n_all,
-                      const struct rec_result *r, struct misses *t)
+static int miss_kind(const struct truth_item *d, const struct truth_item *all, int n_all,
+                     const struct rec_result *r, struct misses *t)
 {
     const double area = (double)d->box[2] * d->box[3];
     double covered = 0.0;
@@ -316,7 +321,7 @@ static void miss_kind(const struct truth_item *d, const struct truth_item *all, 
                     break;
                 }
             }
-            return;
+            return i;
         }
         covered += inter;
     }
@@ -324,12 +329,13 @@ static void miss_kind(const struct truth_item *d, const struct truth_item *all, 
         t->broken++;
     else
         t->unfound++;
+    return -1;
 }
 
 /* Why truth digit d, which no reading matched, was missed: the best candidate on it (IoU >= 0.5)
- * read as another digit or rejected, else miss_kind. */
+ * read as another digit or rejected, else miss_kind; *cand is that candidate (-1: none). */
 static struct misses why_missed(const struct truth_item *d, const struct truth_item *all, int n_all,
-                                const struct rec_result *r)
+                                const struct rec_result *r, int *cand)
 {
     struct misses m = {0};
     int on = -1;
@@ -339,8 +345,9 @@ static struct misses why_missed(const struct truth_item *d, const struct truth_i
         if (v >= on_iou)
             on = i, on_iou = v;
     }
+    *cand = on;
     if (on < 0)
-        miss_kind(d, all, n_all, r, &m);
+        *cand = miss_kind(d, all, n_all, r, &m);
     else if (on < r->n_digits)
         m.wrong++;
     else
@@ -348,11 +355,52 @@ static struct misses why_missed(const struct truth_item *d, const struct truth_i
     return m;
 }
 
+/* --misses: the lines written so far (text[0..len)) and the image being scored. */
+struct miss_log {
+    char *text;
+    size_t len, cap;
+    const char *image;
+};
+
+/* Appends the --misses line of truth digit d, missed as m says, with candidate cand of r (-1:
+ * none). */
+static int log_miss(struct miss_log *log, const struct truth_item *d, const struct misses *m,
+                    const struct rec_result *r, int cand)
+{
+    const char *why = m->wrong      ? "wrong"
+                      : m->rejected ? "rejected"
+                      : m->merged   ? (m->merged_digits ? "merged with a digit" : "merged")
+                      : m->broken   ? "broken"
+                                    : "unfound";
+    char line[1024];
+    int n =
+        snprintf(line, sizeof line,
+                 "{\"image\": \"%s\", \"digit\": %d, \"box\": [%d, %d, %d, %d], \"why\": \"%s\"",
+                 log->image, d->label, d->box[0], d->box[1], d->box[2], d->box[3], why);
+    if (cand >= 0) {
+        const struct rec_digit *c = &r->digits[cand];
+        n += snprintf(line + n, sizeof line - (size_t)n,
+                      ", \"candidate\": {\"digit\": %d, \"confidence\": %.4f, \"junk\": %.4f, "
+                      "\"two\": %.4f, \"top\": %d, \"why\": \"%s\", \"box\": [%d, %d, %d, %d]}",
+                      c->digit, c->confidence, c->junk, c->two, c->top3[0], rec_why_name(c->why),
+                      c->box.x, c->box.y, c->box.w, c->box.h);
+    }
+    n += snprintf(line + n, sizeof line - (size_t)n, "}\n");
+    if (n >= (int)sizeof line)
+        return dg_fail(DG_EARG, "--misses: an image name is too long for its line");
+    if (dg_grow((void **)&log->text, &log->cap, log->len + (size_t)n, 1) != DG_OK)
+        return dg_fail(DG_ENOMEM, "out of memory for the --misses lines");
+    memcpy(log->text + log->len, line, (size_t)n);
+    log->len += (size_t)n;
+    return DG_OK;
+}
+
 /* Matches r's readings to the truth digits (used: readings that matched one; excused: readings
  * on an ignored digit) and tallies digits expected, small ones and why each miss was missed into
- * t. Returns how many were read. */
+ * t, with a --misses line for each miss when log is given. Returns how many were read, -1 when
+ * out of memory. */
 static long match_digits(const struct rec_result *r, const struct truth_item *digits, int n_d,
-                         struct tally *t, uint8_t *used, uint8_t *excused)
+                         struct tally *t, uint8_t *used, uint8_t *excused, struct miss_log *log)
 {
     long read = 0;
     for (int k = 0; k < n_d; k++) {
@@ -382,10 +430,13 @@ static long match_digits(const struct rec_result *r, const struct truth_item *di
             t->by_digit_read[c]++;
             continue;
         }
-        const struct misses m = why_missed(&digits[k], digits, n_d, r);
+        int cand;
+        const struct misses m = why_missed(&digits[k], digits, n_d, r, &cand);
         misses_add(&t->miss[0], &m);
         if (small)
             misses_add(&t->miss[1], &m);
+        if (log && log_miss(log, &digits[k], &m, r, cand) != DG_OK)
+            return -1;
     }
     return read;
 }
@@ -510,13 +561,17 @@ static int mine_candidates(const struct rec_result *r, const struct truth_item *
     return DG_OK;
 }
 
-/* Scores the readings r of grey against its truth into t; with mn, mines its candidates. */
+/* Scores the readings r of grey against its truth into t; with mn, mines its candidates; with
+ * log, adds its misses' lines. */
 static int score(const struct vis_image *grey, const struct rec_result *r,
                  const struct truth_item *digits, int n_d, const struct truth_item *numbers,
-                 int n_n, int empty, struct tally *t, struct mine *mn, long *img_read)
+                 int n_n, int empty, struct tally *t, struct mine *mn, struct miss_log *log,
+                 long *img_read)
 {
     uint8_t used[REC_MAX_CANDIDATES] = {0}, excused[REC_MAX_CANDIDATES] = {0};
-    const long read = match_digits(r, digits, n_d, t, used, excused);
+    const long read = match_digits(r, digits, n_d, t, used, excused, log);
+    if (read < 0)
+        return DG_ENOMEM;
     long readings = 0;
     for (int i = 0; i < r->n_digits; i++)
         readings += used[i] || !excused[i];
@@ -617,9 +672,15 @@ static int write_mined(const char *cmd, const struct mine *mn, const char *prefi
     return 0;
 }
 
+static int write_misses(struct dg_writer *wr, void *ctx)
+{
+    const struct miss_log *log = ctx;
+    return dg_write_bytes(wr, log->text ? log->text : "", log->len);
+}
+
 /* scan-eval's options. */
 struct options {
-    const char *model_path, *mine_prefix, *truth_path;
+    const char *model_path, *mine_prefix, *truth_path, *misses_path;
     int verbose;
     struct rec_params params;
 };
@@ -657,12 +718,25 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     o->model_path = cli_scan_model();
     rec_default_params(&o->params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},        {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
-        {"window", 1, 0, 'w'},       {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},     {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
-        {"sharpen", 1, 0, 'S'},      {"hard", 1, 0, 'H'},           {"pairs", 1, 0, 'P'},
-        {"keep-closed", 0, 0, 'K'},  {"again", 1, 0, 'A'},          {"wide", 1, 0, 'W'},
-        {"mine-context", 0, 0, 'X'}, {"context", 1, 0, 'x'},        {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},
+        {"min-confidence", 1, 0, 'c'},
+        {"verbose", 0, 0, 'v'},
+        {"window", 1, 0, 'w'},
+        {"help", 0, 0, 'h'},
+        {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},
+        {"contrast", 1, 0, 'C'},
+        {"share", 1, 0, 's'},
+        {"sharpen", 1, 0, 'S'},
+        {"hard", 1, 0, 'H'},
+        {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'},
+        {"again", 1, 0, 'A'},
+        {"wide", 1, 0, 'W'},
+        {"mine-context", 0, 0, 'X'},
+        {"context", 1, 0, 'x'},
+        {"misses", 1, 0, 'I'},
+        {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -671,6 +745,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
         case 'm': o->model_path = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'M': o->mine_prefix = optarg; break;
+        case 'I': o->misses_path = optarg; break;
         case 'H': {
             long v;
             if ((bad = cli_whole_option(cmd, "--hard", optarg, 0, 100, &v)))
@@ -802,6 +877,7 @@ int cmd_scan_eval(int argc, char **argv)
     struct tally kinds[MAX_KINDS];
     int n_kinds = 0;
     static struct truth_item t_digits[MAX_TRUTH], t_numbers[MAX_TRUTH];
+    struct miss_log misses = {0};
     int n_img = 0, status = 0, lineno = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -849,8 +925,9 @@ int cmd_scan_eval(int argc, char **argv)
         const long numbers_before = t->numbers_read, expected_before = t->digits;
         long img_read = 0;
         t->images++;
+        misses.image = name->str;
         rc = score(&img, r, t_digits, n_d, t_numbers, n_n, empty && empty->type == DG_JSON_TRUE, t,
-                   opt.mine_prefix ? &mined : NULL, &img_read);
+                   opt.mine_prefix ? &mined : NULL, opt.misses_path ? &misses : NULL, &img_read);
         vis_image_destroy(&img);
         if (rc != DG_OK) {
             dg_json_free(doc);
@@ -869,10 +946,13 @@ int cmd_scan_eval(int argc, char **argv)
         report(kinds, n_kinds, ms, n_img);
         if (opt.mine_prefix)
             status = write_mined(cmd, &mined, opt.mine_prefix, truth_path);
+        if (status == 0 && opt.misses_path &&
+            dg_write_atomic(opt.misses_path, write_misses, &misses) != DG_OK)
+            status = cli_fail(cmd, "cannot write %s: %s", opt.misses_path, dg_errmsg());
     } else if (status == 0) {
         status = cli_fail(cmd, "%s names no images", truth_path);
     }
-    free(mined.images), free(mined.labels);
+    free(mined.images), free(mined.labels), free(misses.text);
     free(r), free(ms);
     rec_scanner_free(sc);
     nn_model_free(m);

@@ -350,15 +350,21 @@ void rec_reject_by_context(const struct rec_scanner *sc, const struct vis_image 
      * sure enough it is not a digit to count as another 1's letter */
     for (int i = 0; i < n; i++) {
         struct rec_digit *d = &r->digits[i];
-        if (d->digit >= 0 &&
-            (is_edge(sc, grey, d, light) || in_word[i] ||
-             (sc->p.reject_frames && holds_reading(r, n, i)) ||
-             (d->digit == 1 && beside_letters(d, r, n)) ||
-             (d->confidence < BORDER_SURE && at_border(&d->box, grey)) ||
-             (sc->p.reject_clutter &&
-              rec_in_clutter(grey, &d->box,
-                             rec_beside_sure_digit(r->digits, n, i) ? 1 : REC_CLUTTER_SIDES))))
-            d->digit = -1;
+        if (d->digit < 0)
+            continue;
+        const enum rec_why why =
+            is_edge(sc, grey, d, light)                               ? REC_EDGE
+            : in_word[i]                                              ? REC_IN_WORD
+            : sc->p.reject_frames && holds_reading(r, n, i)           ? REC_HOLDS_READING
+            : d->digit == 1 && beside_letters(d, r, n)                ? REC_BESIDE_LETTERS
+            : d->confidence < BORDER_SURE && at_border(&d->box, grey) ? REC_AT_BORDER
+            : sc->p.reject_clutter &&
+                    rec_in_clutter(grey, &d->box,
+                                   rec_beside_sure_digit(r->digits, n, i) ? 1 : REC_CLUTTER_SIDES)
+                ? REC_IN_CLUTTER
+                : REC_READ;
+        if (why != REC_READ)
+            d->digit = -1, d->why = why;
     }
 }
 
@@ -522,6 +528,7 @@ void rec_rescue_by_context(struct rec_scanner *sc, const struct vis_image *grey,
         struct rec_digit *d = &r->digits[sc->ctx_ask[k]];
         if (sc->ctx_p[sc->ctx_ask[k]] >= RESCUE_SURE) {
             d->digit = d->top3[0];
+            d->why = REC_READ;
             d->confidence *= sc->ctx_p[sc->ctx_ask[k]] / (1.0f - d->junk);
         }
     }
@@ -601,5 +608,5 @@ void rec_check_context(struct rec_scanner *sc, const struct vis_image *grey, str
     }
     for (int i = 0; i < n; i++)
         if (state[i] == CTX_ASKED && chance[i] < sc->p.context_min && !beside_sure(sc, r, n, i))
-            r->digits[i].digit = -1;
+            r->digits[i].digit = -1, r->digits[i].why = REC_CONTEXT;
 }

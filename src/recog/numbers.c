@@ -332,6 +332,7 @@ int rec_accept_beside_digits(struct rec_digit *digits, int n)
     for (int i = 0; i < n; i++)
         if (again[i]) {
             digits[i].digit = digits[i].top3[0];
+            digits[i].why = REC_READ;
             n_again++;
         }
     return n_again;
@@ -374,6 +375,7 @@ int rec_reject_lone_ones(struct rec_digit *digits, int n, float keep_sure)
         if (digits[i].digit == 1 && !anchored[i] &&
             !(digits[i].confidence >= keep_sure && digits[i].junk <= 1.0f - keep_sure)) {
             digits[i].digit = -1;
+            digits[i].why = REC_LONE_ONE;
             n_rejected++;
         }
     return n_rejected;

@@ -54,6 +54,15 @@ void rec_default_params(struct rec_params *p)
     p->reuse = 0.0f;
 }
 
+const char *rec_why_name(enum rec_why w)
+{
+    static const char *const names[REC_WHY_COUNT] = {
+        "read",           "unsure",        "edge",    "in a word", "holds a reading",
+        "beside letters", "at the border", "clutter", "context",   "lone 1",
+    };
+    return w >= 0 && w < REC_WHY_COUNT ? names[w] : "?";
+}
+
 void rec_params_look_once(struct rec_params *p)
 {
     for (int k = 0; k < REC_AGAIN_PASSES; k++)
@@ -472,6 +481,7 @@ static void read_batch(struct rec_scanner *sc, int first, int n)
         /* read when sure enough and likelier a digit than not one */
         d->digit =
             d->confidence >= sc->p.min_confidence && d->confidence > d->junk ? d->top3[0] : -1;
+        d->why = d->digit >= 0 ? REC_READ : REC_UNSURE;
         d->box = sc->in_box[i];
         memcpy(d->input, sc->x + (size_t)i * 784, sizeof d->input);
     }

@@ -125,6 +125,24 @@ double rec_box_inter(struct rec_box a, struct rec_box b);
 double rec_box_iou(struct rec_box a, struct rec_box b);
 double rec_box_overlap(struct rec_box a, struct rec_box b);
 
+/* Why a candidate was not read (REC_READ when it was), for tuning and scan-eval --misses. */
+enum rec_why {
+    REC_READ,
+    REC_UNSURE,         /* under min_confidence, or likelier not a digit */
+    REC_EDGE,           /* the edge of an object (context.c) */
+    REC_IN_WORD,        /* a letter of a word */
+    REC_HOLDS_READING,  /* a frame around another reading */
+    REC_BESIDE_LETTERS, /* a 1 beside letters */
+    REC_AT_BORDER,      /* unsure at the frame's border */
+    REC_IN_CLUTTER,     /* in texture */
+    REC_CONTEXT,        /* the context network's check */
+    REC_LONE_ONE,       /* a 1 with no digit beside it */
+    REC_WHY_COUNT
+};
+
+/* The name of w ("read", "unsure", "edge", ...). */
+const char *rec_why_name(enum rec_why w);
+
 struct rec_digit {
     int digit;          /* 0..9, or -1 when rejected */
     float confidence;   /* probability of the best digit (for a reading stage 5d rescued, its
@@ -134,6 +152,7 @@ struct rec_digit {
     int top3[3];        /* classes, most likely first */
     float top3_p[3];    /* their probabilities */
     struct rec_box box; /* the ink, in image pixels */
+    enum rec_why why;   /* REC_READ, or why it was rejected */
     float input[784];   /* the 28x28 image the network saw (white ink on black, 0..1) */
 };
 
