@@ -310,6 +310,63 @@ static void test_shrink_equals_definition(void **state)
     vis_image_destroy(&out);
 }
 
+/* vis_image_enlarge against its definition computed in floating point (bilinear between pixel
+ * centres, output pixel x sampling the input at (x + 0.5) / f - 0.5, clamped at the edges):
+ * within one grey level everywhere; factor 1 copies; a flat image stays flat; each block's mean
+ * stays close to the input pixel's (shrinking back is near the identity); factors under 1, over
+ * 1024 or an empty image are refused. */
+static float sample_at(const struct vis_image *in, float sx, float sy)
+{
+    sx = sx < 0.0f ? 0.0f : sx > (float)(in->w - 1) ? (float)(in->w - 1) : sx;
+    sy = sy < 0.0f ? 0.0f : sy > (float)(in->h - 1) ? (float)(in->h - 1) : sy;
+    const int x0 = (int)sx, y0 = (int)sy;
+    const int x1 = x0 + 1 < in->w ? x0 + 1 : x0, y1 = y0 + 1 < in->h ? y0 + 1 : y0;
+    const float fx = sx - (float)x0, fy = sy - (float)y0;
+    const float top = in->px[y0 * in->w + x0] * (1 - fx) + in->px[y0 * in->w + x1] * fx;
+    const float bot = in->px[y1 * in->w + x0] * (1 - fx) + in->px[y1 * in->w + x1] * fx;
+    return top * (1 - fy) + bot * fy;
+}
+
+static void test_enlarge_equals_definition(void **state)
+{
+    (void)state;
+    struct vis_image in, out = {0}, back = {0};
+    assert_int_equal(vis_image_init(&in, 13, 7), DG_OK);
+    for (int i = 0; i < 13 * 7; i++)
+        in.px[i] = (uint8_t)((i * 97 + (i / 13) * 31) % 256);
+    uint32_t sum[13 * 5];
+    for (int f = 1; f <= 5; f++) {
+        assert_int_equal(vis_image_enlarge(&in, f, &out), DG_OK);
+        assert_int_equal(out.w, 13 * f);
+        assert_int_equal(out.h, 7 * f);
+        for (int y = 0; y < out.h; y++)
+            for (int x = 0; x < out.w; x++) {
+                const float want = sample_at(&in, (x + 0.5f) / f - 0.5f, (y + 0.5f) / f - 0.5f);
+                assert_true(fabsf(out.px[y * out.w + x] - want) <= 1.0f);
+            }
+        if (f == 1)
+            assert_memory_equal(out.px, in.px, 13 * 7);
+        assert_int_equal(vis_image_shrink(&out, f, &back, sum), DG_OK);
+        int far = 0;
+        for (int i = 0; i < 13 * 7; i++)
+            far += abs(back.px[i] - in.px[i]) > 64; /* bilinear smooths each pixel with its
+                                                       neighbours: only sharp steps move far */
+        assert_true(far < 13 * 7 / 2);
+    }
+    memset(in.px, 77, 13 * 7);
+    assert_int_equal(vis_image_enlarge(&in, 3, &out), DG_OK);
+    for (int i = 0; i < out.w * out.h; i++)
+        assert_int_equal(out.px[i], 77);
+    assert_int_equal(vis_image_enlarge(&in, 0, &out), DG_EARG);
+    assert_int_equal(vis_image_enlarge(&in, 1025, &out), DG_EARG);
+    struct vis_image empty = {0};
+    assert_int_equal(vis_image_enlarge(&empty, 2, &out), DG_EARG);
+    assert_int_equal(out.w, 39); /* untouched by the refusals */
+    vis_image_destroy(&in);
+    vis_image_destroy(&out);
+    vis_image_destroy(&back);
+}
+
 /* vis_context_patch on a sheet (grey 200) with a dark 12x24 box (grey 40) at (54, 48): the square
  * is 72 px (3 x 24), 28 cells of 2.57 px; paper cells are 128, the box's cells 255 (ink side up),
  * the cells across its border between; the same sheet in light ink on dark gives the same patch;
@@ -558,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_area_average_preserves_mass),
         cmocka_unit_test(test_area_average_equals_definition),
         cmocka_unit_test(test_shrink_equals_definition),
+        cmocka_unit_test(test_enlarge_equals_definition),
         cmocka_unit_test(test_context_patch),
         cmocka_unit_test(test_grey_from_pixels_every_layout),
         cmocka_unit_test(test_grey_from_video_rgb_and_rgba),

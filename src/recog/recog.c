@@ -152,6 +152,7 @@ void rec_scanner_free(struct rec_scanner *sc)
     free(sc->other);
     free(sc->wide);
     vis_image_destroy(&sc->wide_grey);
+    vis_image_destroy(&sc->enlarged);
     vis_image_destroy(&sc->wide_mask);
     vis_image_destroy(&sc->wide_other_mask);
     vis_image_destroy(&sc->wide_sharp);
@@ -1899,7 +1900,22 @@ static int read_wide(struct rec_scanner *sc, const struct vis_image *grey, struc
     return DG_OK;
 }
 
-int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+/* A small image (a digit cropped tight, an icon, MNIST's own 28x28) is read enlarged by the
+ * whole factor that brings its shorter side to SMALL_SIDE or more, its results' boxes shrunk
+ * back: at 28x28 the threshold's window and closing are two pixels and strokes fall apart. The
+ * first 100 MNIST test digits as 28x28 images, either polarity, read alone and right 59-63%, at
+ * 64x64 92-93%, at 128x128 94% (robust, 2026-12-07), and enlarged from 28 to 84 92-94%. An
+ * enlarged image has at most SMALL_MAX_PIXELS (a sliver is read as it is). */
+enum { SMALL_SIDE = 64, SMALL_MAX_PIXELS = 1 << 20 };
+
+static void shrink_box(struct rec_box *b, int f)
+{
+    const int x1 = (b->x + b->w + f - 1) / f, y1 = (b->y + b->h + f - 1) / f;
+    b->x /= f, b->y /= f;
+    b->w = x1 - b->x, b->h = y1 - b->y;
+}
+
+static int read_image(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
 {
     int rc = start_frame(sc);
     if (rc)
@@ -1908,6 +1924,25 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if ((rc = read_frame(sc, grey, r, ENOUGH_SURE)) || (rc = read_again(sc, grey, r)))
         return rc;
     return read_wide(sc, grey, r);
+}
+
+int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r)
+{
+    const int short_side = grey->w < grey->h ? grey->w : grey->h;
+    const int f = short_side > 0 ? (SMALL_SIDE + short_side - 1) / short_side : 1;
+    if (f <= 1 || (double)grey->w * grey->h * f * f > SMALL_MAX_PIXELS)
+        return read_image(sc, grey, r);
+    int rc = vis_image_enlarge(grey, f, &sc->enlarged);
+    if (rc == DG_OK)
+        rc = read_image(sc, &sc->enlarged, r);
+    if (rc != DG_OK)
+        return rc;
+    for (int i = 0; i < r->n_digits + r->n_rejected; i++)
+        shrink_box(&r->digits[i].box, f);
+    for (int i = 0; i < r->n_numbers; i++)
+        shrink_box(&r->numbers[i].box, f);
+    r->width = grey->w, r->height = grey->h;
+    return DG_OK;
 }
 
 void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p)

@@ -76,7 +76,8 @@ struct rec_scanner {
        picture, swapped with mask, other_mask and sharp while it reads */
     struct rec_result *wide;
     struct vis_image wide_grey, wide_mask, wide_other_mask, wide_sharp;
-    uint32_t *wide_sum; /* vis_image_shrink's scratch */
+    struct vis_image enlarged; /* a small image enlarged (rec_scan) */
+    uint32_t *wide_sum;        /* vis_image_shrink's scratch */
     size_t wide_sum_cap;
     uint8_t *crop;
     size_t crop_cap;

@@ -66,6 +66,39 @@ int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, u
     return DG_OK;
 }
 
+int vis_image_enlarge(const struct vis_image *in, int f, struct vis_image *out)
+{
+    if (f < 1 || f > 1024 || in->w < 1 || in->h < 1 || in->w > INT32_MAX / f ||
+        in->h > INT32_MAX / f)
+        return dg_fail(DG_EARG, "cannot enlarge a %dx%d image by %d", in->w, in->h, f);
+    const int w = in->w * f, h = in->h * f;
+    if (!out->px || out->w != w || out->h != h) {
+        struct vis_image fresh = {0};
+        const int rc = vis_image_init(&fresh, w, h);
+        if (rc != DG_OK)
+            return rc;
+        vis_image_destroy(out);
+        *out = fresh;
+    }
+    /* output pixel x samples the input at (x + 0.5) / f - 0.5: i0 + t/(2f) in steps of 1/f */
+    for (int y = 0; y < h; y++) {
+        const int ny = 2 * y + 1 - f; /* the sample's position, times 2f */
+        const int y0 = ny < 0 ? 0 : ny / (2 * f), y1 = y0 + 1 < in->h ? y0 + 1 : y0;
+        const int fy = ny < 0 ? 0 : ny % (2 * f); /* weight of y1, out of 2f */
+        const uint8_t *r0 = in->px + (size_t)y0 * in->w, *r1 = in->px + (size_t)y1 * in->w;
+        uint8_t *o = out->px + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            const int nx = 2 * x + 1 - f;
+            const int x0 = nx < 0 ? 0 : nx / (2 * f), x1 = x0 + 1 < in->w ? x0 + 1 : x0;
+            const int fx = nx < 0 ? 0 : nx % (2 * f);
+            const int top = r0[x0] * (2 * f - fx) + r0[x1] * fx;
+            const int bottom = r1[x0] * (2 * f - fx) + r1[x1] * fx;
+            o[x] = (uint8_t)((top * (2 * f - fy) + bottom * fy + 2 * f * f) / (4 * f * f));
+        }
+    }
+    return DG_OK;
+}
+
 void vis_context_patch(const struct vis_image *grey, int x, int y, int w, int h, uint8_t out[784])
 {
     const float side = (float)VIS_CONTEXT_SCALE * (float)(w > h ? w : h);

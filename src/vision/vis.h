@@ -29,6 +29,10 @@ void vis_image_destroy(struct vis_image *img);
  * size, else freed and reallocated; sum is scratch of in->w entries. DG_EARG when in is smaller
  * than one block. */
 int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, uint32_t *sum);
+/* out = in enlarged by the whole factor f >= 1 with bilinear interpolation between pixel centres
+ * (edges held); out's pixels are reused when it already has the size. DG_EARG for an empty image
+ * or a factor outside 1..1024 or that would overflow, DG_ENOMEM. */
+int vis_image_enlarge(const struct vis_image *in, int f, struct vis_image *out);
 
 /* The surroundings of a box (x, y, w, h) of grey as 28x28 bytes, for a network that judges a
  * candidate by what is around it (a word's letters, a texture, an object's edge, paper): a square
