@@ -425,6 +425,22 @@ static void test_scan_cli(void **state)
     assert_non_null(strstr(output(), "is empty"));
     assert_int_equal(run("scan --min-confidence 3 %s", seven), 2);
     assert_int_equal(run("scan"), 2);
+    /* --rejected says why each candidate was not read: on printed words beside digits (the fast
+     * model) letters are turned down as letters of a word; without it there is no such list */
+    char fast[4096], words[4096];
+    repo_path(fast, sizeof fast, "models/fast.safetensors");
+    repo_path(words, sizeof words, "tests/fixtures/printed-words-beside-digits.jpg");
+    assert_int_equal(run("scan --json --rejected --model %s %s", fast, words), 0);
+    out = output();
+    assert_non_null(strstr(out, "\"rejected\": [{\"box\": ["));
+    assert_non_null(strstr(out, "\"why\": \"in a word\""));
+    assert_null(strstr(out, "\"why\": \"?\""));
+    assert_non_null(strstr(out, "\"not_digit\": "));
+    assert_int_equal(run("scan --rejected --model %s %s", fast, words), 0);
+    assert_non_null(strstr(output(), "  rejected at "));
+    assert_non_null(strstr(output(), ": in a word ("));
+    assert_int_equal(run("scan --json --model %s %s", fast, words), 0);
+    assert_null(strstr(output(), "\"rejected\""));
     data_set_free(&s);
 }
 

@@ -29,14 +29,51 @@ static const char *const HELP =
     "  --min-confidence X     below this a candidate is rejected, not read (default 0.5)\n"
     "  --polarity auto|dark|light   ink darker or lighter than the paper (default auto)\n"
     "  --save-mask OUT.png    write the ink mask the digits were found in (one image only)\n"
+    "  --rejected             also say why each candidate was not read (unsure, edge, in a word,\n"
+    "                         beside letters, at the border, clutter, context, lone 1, ...);\n"
+    "                         with --json a \"rejected\" list: box, why, top3, not_digit,\n"
+    "                         two_digits\n"
     "  --jobs N               read N images at a time (default: one per core)\n"
     "IMAGE may be a directory (its images, recursively) or - (paths, one per line, on stdin).\n"
     "Images up to 64 megapixels and 256 MB decoded (PNG, JPEG, BMP, PGM, ...; 16-bit colour:\n"
     "half as many pixels); from a pipe up to 256 MB. Output keeps the input's order.\n";
 
-/* The image's JSON line onto f. */
+/* The rejected candidates of r as the JSON list "rejected". */
+static void write_rejected(struct dg_jw *w, const struct rec_result *r)
+{
+    dg_jw_key(w, "rejected");
+    dg_jw_array(w);
+    for (int i = r->n_digits; i < r->n_digits + r->n_rejected; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        dg_jw_object(w);
+        dg_jw_key(w, "box");
+        dg_jw_array(w);
+        dg_jw_int(w, d->box.x), dg_jw_int(w, d->box.y), dg_jw_int(w, d->box.w);
+        dg_jw_int(w, d->box.h);
+        dg_jw_end(w);
+        dg_jw_key(w, "why");
+        dg_jw_str(w, rec_why_name(d->why));
+        dg_jw_key(w, "top3");
+        dg_jw_array(w);
+        for (int t = 0; t < 3; t++) {
+            dg_jw_array(w);
+            dg_jw_int(w, d->top3[t]);
+            dg_jw_num(w, d->top3_p[t], 4);
+            dg_jw_end(w);
+        }
+        dg_jw_end(w);
+        dg_jw_key(w, "not_digit");
+        dg_jw_num(w, d->junk, 4);
+        dg_jw_key(w, "two_digits");
+        dg_jw_num(w, d->two, 4);
+        dg_jw_end(w);
+    }
+    dg_jw_end(w);
+}
+
+/* The image's JSON line onto f (with the rejected candidates when rejected is set). */
 static void print_json(FILE *f, const char *path, const struct vis_image *img,
-                       const struct rec_result *r, double ms)
+                       const struct rec_result *r, double ms, int rejected)
 {
     struct dg_jw w;
     dg_jw_init(&w, 0);
@@ -48,6 +85,8 @@ static void print_json(FILE *f, const char *path, const struct vis_image *img,
     dg_jw_key(&w, "height");
     dg_jw_int(&w, img->h);
     rec_result_write_json(&w, r);
+    if (rejected)
+        write_rejected(&w, r);
     dg_jw_key(&w, "ms");
     dg_jw_num(&w, ms, 3);
     dg_jw_end(&w);
@@ -221,7 +260,7 @@ static int collect(char **args, int n_args, struct paths *p)
 /* ---- reading them: one scanner per job, output in the input's order ------------------------- */
 
 struct scan_opts {
-    int json, several;
+    int json, several, rejected;
     const char *annotate_path, *mask_path;
 };
 
@@ -274,7 +313,7 @@ static void scan_one(const struct scan_opts *o, struct rec_scanner *sc, struct r
         snprintf(it->err, sizeof it->err, "%s: %s", path, dg_errmsg());
         it->failed = 1;
     } else if (o->json) {
-        print_json(f, path, &img, r, ms);
+        print_json(f, path, &img, r, ms, o->rejected);
     } else {
         fprintf(f, "%s: %d number%s, %d digit%s", path, r->n_numbers, r->n_numbers == 1 ? "" : "s",
                 r->n_digits, r->n_digits == 1 ? "" : "s");
@@ -285,6 +324,12 @@ static void scan_one(const struct scan_opts *o, struct rec_scanner *sc, struct r
         for (int i = 0; i < r->n_numbers; i++)
             fprintf(f, "  %s  (confidence %.1f%%)\n", r->numbers[i].text,
                     100.0 * r->numbers[i].confidence);
+        for (int i = r->n_digits; o->rejected && i < r->n_digits + r->n_rejected; i++) {
+            const struct rec_digit *d = &r->digits[i];
+            fprintf(f, "  rejected at %d,%d %dx%d: %s (%d %.1f%%, not a digit %.1f%%)\n", d->box.x,
+                    d->box.y, d->box.w, d->box.h, rec_why_name(d->why), d->top3[0],
+                    100.0 * d->top3_p[0], 100.0 * d->junk);
+        }
     }
     if (rc == DG_OK && o->mask_path) {
         const struct vis_image *mk = rec_scanner_mask(sc);
@@ -421,9 +466,11 @@ int cmd_scan(int argc, char **argv)
     struct rec_params params;
     rec_default_params(&params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},          {"json", 0, 0, 'j'},     {"annotate", 1, 0, 'a'},
-        {"min-confidence", 1, 0, 'c'}, {"polarity", 1, 0, 'p'}, {"help", 0, 0, 'h'},
-        {"save-mask", 1, 0, 's'},      {"jobs", 1, 0, 'J'},     {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},     {"json", 0, 0, 'j'},
+        {"annotate", 1, 0, 'a'},  {"min-confidence", 1, 0, 'c'},
+        {"polarity", 1, 0, 'p'},  {"help", 0, 0, 'h'},
+        {"save-mask", 1, 0, 's'}, {"jobs", 1, 0, 'J'},
+        {"rejected", 0, 0, 'R'},  {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -431,6 +478,7 @@ int cmd_scan(int argc, char **argv)
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'j': o.json = 1; break;
+        case 'R': o.rejected = 1; break;
         case 'a': o.annotate_path = optarg; break;
         case 's': o.mask_path = optarg; break;
         case 'J':
