@@ -1309,8 +1309,10 @@ static void test_twelve_megapixel_page(void **state)
 /* An image that is one digit cropped tight: MNIST's own 28x28 test digits, white on black as
  * stored and inverted. Read as they are, the threshold's window and closing would be two pixels
  * and 37-41% of them came apart or were not found (2026-12-07); rec_scan reads an image under 64
- * px enlarged (here by 3), and at least 85% of 200 are read alone and right (92-94% when chosen),
- * each box inside the 28x28 frame. The reading equals that of the image enlarged by hand. */
+ * px enlarged (here by 3) as a crop: its polarity from its border, no rule of the surroundings
+ * (a lone 1 is a 1, a 7 may touch the edge). At least 195 of 200 are read alone and right (all
+ * of them when chosen), each box inside the 28x28 frame; read from a 64x64 page of the same
+ * grey, where those rules hold, fewer are. */
 static void test_tiny_digit_images(void **state)
 {
     (void)state;
@@ -1319,16 +1321,19 @@ static void test_tiny_digit_images(void **state)
     load_test_digits(&s, first);
     struct reader rd;
     reader_open(&rd, ROBUST);
-    struct vis_image img, big = {0};
+    struct vis_image img, page;
     assert_int_equal(vis_image_init(&img, 28, 28), DG_OK);
-    struct rec_result *by_hand = malloc(sizeof *by_hand);
-    assert_non_null(by_hand);
-    int right = 0, same = 0;
+    assert_int_equal(vis_image_init(&page, 64, 64), DG_OK);
+    int right = 0, on_page = 0;
     for (int i = 0; i < 100; i++)
         for (int inv = 0; inv < 2; inv++) {
-            for (int k = 0; k < 784; k++)
-                img.px[k] = inv ? (uint8_t)(255 - s.images[(size_t)i * 784 + k])
-                                : s.images[(size_t)i * 784 + k];
+            const uint8_t bg = inv ? 255 : 0;
+            memset(page.px, bg, 64 * 64);
+            for (int k = 0; k < 784; k++) {
+                const uint8_t v = s.images[(size_t)i * 784 + k];
+                img.px[k] = inv ? (uint8_t)(255 - v) : v;
+                page.px[(18 + k / 28) * 64 + 18 + k % 28] = img.px[k];
+            }
             assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
             assert_int_equal(rd.r->width, 28);
             for (int d = 0; d < rd.r->n_digits; d++) {
@@ -1337,23 +1342,16 @@ static void test_tiny_digit_images(void **state)
                 assert_true(b->x + b->w <= 28 && b->y + b->h <= 28);
             }
             right += rd.r->n_digits == 1 && rd.r->digits[0].digit == s.labels[i];
-            assert_int_equal(vis_image_enlarge(&img, 3, &big), DG_OK);
-            assert_int_equal(rec_scan(rd.sc, &big, by_hand), DG_OK);
-            int agree = by_hand->n_digits == rd.r->n_digits;
-            for (int d = 0; agree && d < rd.r->n_digits; d++)
-                agree = by_hand->digits[d].digit == rd.r->digits[d].digit &&
-                        by_hand->digits[d].box.x / 3 == rd.r->digits[d].box.x &&
-                        by_hand->digits[d].box.y / 3 == rd.r->digits[d].box.y;
-            same += agree;
+            assert_int_equal(rec_scan(rd.sc, &page, rd.r), DG_OK);
+            on_page += rd.r->n_digits == 1 && rd.r->digits[0].digit == s.labels[i];
         }
-    print_message("28x28 digit images: %d of 200 read alone and right, %d as the image enlarged "
-                  "by hand\n",
-                  right, same);
-    assert_true(right >= 170);
-    assert_int_equal(same, 200);
-    free(by_hand);
+    print_message("28x28 digit images: %d of 200 read alone and right; at 28 px on a 64 px page "
+                  "%d\n",
+                  right, on_page);
+    assert_true(right >= 195);
+    assert_true(on_page < right);
     vis_image_destroy(&img);
-    vis_image_destroy(&big);
+    vis_image_destroy(&page);
     reader_close(&rd);
     data_set_free(&s);
 }

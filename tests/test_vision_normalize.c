@@ -367,6 +367,29 @@ static void test_enlarge_equals_definition(void **state)
     vis_image_destroy(&back);
 }
 
+/* vis_border_polarity: a dark bar on light paper is dark ink, the same inverted light ink; a flat
+ * image and a 1x1 one count as dark ink on paper (the ring is the whole picture). */
+static void test_border_polarity(void **state)
+{
+    (void)state;
+    struct vis_image img;
+    assert_int_equal(vis_image_init(&img, 20, 30), DG_OK);
+    memset(img.px, 220, 20 * 30);
+    for (int y = 5; y < 25; y++)
+        for (int x = 8; x < 12; x++)
+            img.px[y * 20 + x] = 30;
+    assert_int_equal(vis_border_polarity(&img), VIS_POLARITY_DARK_ON_LIGHT);
+    for (int i = 0; i < 20 * 30; i++)
+        img.px[i] = (uint8_t)(255 - img.px[i]);
+    assert_int_equal(vis_border_polarity(&img), VIS_POLARITY_LIGHT_ON_DARK);
+    memset(img.px, 90, 20 * 30);
+    assert_int_equal(vis_border_polarity(&img), VIS_POLARITY_DARK_ON_LIGHT);
+    vis_image_destroy(&img);
+    assert_int_equal(vis_image_init(&img, 1, 1), DG_OK);
+    assert_int_equal(vis_border_polarity(&img), VIS_POLARITY_DARK_ON_LIGHT);
+    vis_image_destroy(&img);
+}
+
 /* vis_context_patch on a sheet (grey 200) with a dark 12x24 box (grey 40) at (54, 48): the square
  * is 72 px (3 x 24), 28 cells of 2.57 px; paper cells are 128, the box's cells 255 (ink side up),
  * the cells across its border between; the same sheet in light ink on dark gives the same patch;
@@ -616,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_area_average_equals_definition),
         cmocka_unit_test(test_shrink_equals_definition),
         cmocka_unit_test(test_enlarge_equals_definition),
+        cmocka_unit_test(test_border_polarity),
         cmocka_unit_test(test_context_patch),
         cmocka_unit_test(test_grey_from_pixels_every_layout),
         cmocka_unit_test(test_grey_from_video_rgb_and_rgba),

@@ -1572,11 +1572,13 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         return rc;
     if (!sc->wide_pass)
         rec_rescue_by_context(sc, grey, r, n);
-    rec_reject_by_context(sc, grey, r, n);
-    if (!sc->wide_pass)
-        rec_check_context(sc, grey, r, n);
-    if (!sc->p.keep_lone_ones)
-        rec_reject_lone_ones(r->digits, n, sc->p.lone_one_sure);
+    if (!sc->crop_image) { /* a crop has no surroundings to judge a reading by */
+        rec_reject_by_context(sc, grey, r, n);
+        if (!sc->wide_pass)
+            rec_check_context(sc, grey, r, n);
+        if (!sc->p.keep_lone_ones)
+            rec_reject_lone_ones(r->digits, n, sc->p.lone_one_sure);
+    }
     group_numbers(sc, r, n);
     return DG_OK;
 }
@@ -1900,12 +1902,18 @@ static int read_wide(struct rec_scanner *sc, const struct vis_image *grey, struc
     return DG_OK;
 }
 
-/* A small image (a digit cropped tight, an icon, MNIST's own 28x28) is read enlarged by the
+/* A small image (a digit or a number cropped tight, MNIST's own 28x28) is read enlarged by the
  * whole factor that brings its shorter side to SMALL_SIDE or more, its results' boxes shrunk
  * back: at 28x28 the threshold's window and closing are two pixels and strokes fall apart. The
  * first 100 MNIST test digits as 28x28 images, either polarity, read alone and right 59-63%, at
- * 64x64 92-93%, at 128x128 94% (robust, 2026-12-07), and enlarged from 28 to 84 92-94%. An
- * enlarged image has at most SMALL_MAX_PIXELS (a sliver is read as it is). */
+ * 64x64 92-93%, at 128x128 94% (robust, 2026-12-07), and enlarged from 28 to 84 92-94%. An image
+ * that small is a crop, not a view: its polarity is its border's (vis_border_polarity, as predict
+ * takes it: a white 1 on black read dark first found nothing, and read light was under the two
+ * sure digits a frame needs for the other polarity), and the rules that judge a reading by its
+ * surroundings (context.c's edges, words, frames, clutter and the frame's border, the context
+ * network, lone 1s) are not asked: they turned down lone 1s and a 7 touching the crop's edge.
+ * With both, 100 of 100 either way. An enlarged image has at most SMALL_MAX_PIXELS (a sliver is
+ * read as it is). */
 enum { SMALL_SIDE = 64, SMALL_MAX_PIXELS = 1 << 20 };
 
 static void shrink_box(struct rec_box *b, int f)
@@ -1933,8 +1941,14 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     if (f <= 1 || (double)grey->w * grey->h * f * f > SMALL_MAX_PIXELS)
         return read_image(sc, grey, r);
     int rc = vis_image_enlarge(grey, f, &sc->enlarged);
+    sc->crop_image = 1;
+    const enum vis_polarity pol = sc->p.threshold.polarity;
+    if (pol == VIS_POLARITY_AUTO)
+        sc->p.threshold.polarity = vis_border_polarity(grey);
     if (rc == DG_OK)
         rc = read_image(sc, &sc->enlarged, r);
+    sc->p.threshold.polarity = pol;
+    sc->crop_image = 0;
     if (rc != DG_OK)
         return rc;
     for (int i = 0; i < r->n_digits + r->n_rejected; i++)

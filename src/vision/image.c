@@ -244,26 +244,34 @@ static int otsu(const size_t hist[256], size_t total)
     return t;
 }
 
+enum vis_polarity vis_border_polarity(const struct vis_image *img)
+{
+    /* Paper surrounds the digit: compare the outer ring with the whole picture. */
+    const int w = img->w, h = img->h;
+    double border = 0.0, all = 0.0;
+    size_t nb = 0;
+    const int ring = (w < h ? w : h) / 10 + 1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const double v = img->px[(size_t)y * w + x];
+            all += v;
+            if (y < ring || y >= h - ring || x < ring || x >= w - ring) {
+                border += v;
+                nb++;
+            }
+        }
+    if (nb == 0)
+        return VIS_POLARITY_DARK_ON_LIGHT;
+    return border / (double)nb >= all / ((double)w * h) ? VIS_POLARITY_DARK_ON_LIGHT
+                                                        : VIS_POLARITY_LIGHT_ON_DARK;
+}
+
 int vis_mnist_normalize(const struct vis_image *img, enum vis_polarity pol, float out[784])
 {
     const int w = img->w, h = img->h;
     const size_t n = (size_t)w * h;
-    if (pol == VIS_POLARITY_AUTO) {
-        /* Paper surrounds the digit: compare the outer ring with the whole picture. */
-        double border = 0.0, all = 0.0;
-        size_t nb = 0;
-        int ring = (w < h ? w : h) / 10 + 1;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                double v = img->px[(size_t)y * w + x];
-                all += v;
-                if (y < ring || y >= h - ring || x < ring || x >= w - ring) {
-                    border += v;
-                    nb++;
-                }
-            }
-        pol = border / nb >= all / n ? VIS_POLARITY_DARK_ON_LIGHT : VIS_POLARITY_LIGHT_ON_DARK;
-    }
+    if (pol == VIS_POLARITY_AUTO)
+        pol = vis_border_polarity(img);
     uint8_t *ink = malloc(n);
     if (!ink)
         return dg_fail(DG_ENOMEM, "out of memory");

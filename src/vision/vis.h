@@ -89,6 +89,10 @@ int vis_png_write(const char *path, const uint8_t *px, int w, int h, int channel
 
 enum vis_polarity { VIS_POLARITY_AUTO, VIS_POLARITY_DARK_ON_LIGHT, VIS_POLARITY_LIGHT_ON_DARK };
 
+/* The polarity of an image holding one digit, from its border: dark ink when the outer ring (a
+ * tenth of the shorter side) is at least as light as the whole picture, else light ink. */
+enum vis_polarity vis_border_polarity(const struct vis_image *img);
+
 /* MNIST normalisation of an image holding one digit: to white ink on black (polarity from the
  * border when AUTO), background removed, cropped to the ink, the longer side scaled to 20 px with
  * area averaging (aspect kept), placed in 28x28 so that the centre of mass is at the centre.
