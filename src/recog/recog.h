@@ -207,7 +207,10 @@ void rec_scanner_counts(const struct rec_scanner *sc, int *inputs, int *reused);
 void rec_scanner_context_counts(const struct rec_scanner *sc, int *asked, int *reused);
 
 /* Reads grey into *r (overwritten). Fails only on allocation failure or a model that is not a
- * 1x28x28 -> 10 digit model; an image without digits gives an empty result. */
+ * 1x28x28 -> 10 digit model; an image without digits gives an empty result. An image under 64 px
+ * on its shorter side is read as a crop of a digit or a number: enlarged, with its border's
+ * polarity (unless p.threshold.polarity says otherwise) and none of the rules that judge a
+ * reading by its surroundings; boxes are in grey's pixels either way. */
 int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r);
 
 /* Tracking digits across video frames so labels do not flicker: each candidate of a frame is
