@@ -38,39 +38,6 @@ static const char *const HELP =
     "Images up to 64 megapixels and 256 MB decoded (PNG, JPEG, BMP, PGM, ...; 16-bit colour:\n"
     "half as many pixels); from a pipe up to 256 MB. Output keeps the input's order.\n";
 
-/* The rejected candidates of r as the JSON list "rejected". */
-static void write_rejected(struct dg_jw *w, const struct rec_result *r)
-{
-    dg_jw_key(w, "rejected");
-    dg_jw_array(w);
-    for (int i = r->n_digits; i < r->n_digits + r->n_rejected; i++) {
-        const struct rec_digit *d = &r->digits[i];
-        dg_jw_object(w);
-        dg_jw_key(w, "box");
-        dg_jw_array(w);
-        dg_jw_int(w, d->box.x), dg_jw_int(w, d->box.y), dg_jw_int(w, d->box.w);
-        dg_jw_int(w, d->box.h);
-        dg_jw_end(w);
-        dg_jw_key(w, "why");
-        dg_jw_str(w, rec_why_name(d->why));
-        dg_jw_key(w, "top3");
-        dg_jw_array(w);
-        for (int t = 0; t < 3; t++) {
-            dg_jw_array(w);
-            dg_jw_int(w, d->top3[t]);
-            dg_jw_num(w, d->top3_p[t], 4);
-            dg_jw_end(w);
-        }
-        dg_jw_end(w);
-        dg_jw_key(w, "not_digit");
-        dg_jw_num(w, d->junk, 4);
-        dg_jw_key(w, "two_digits");
-        dg_jw_num(w, d->two, 4);
-        dg_jw_end(w);
-    }
-    dg_jw_end(w);
-}
-
 /* The image's JSON line onto f (with the rejected candidates when rejected is set). */
 static void print_json(FILE *f, const char *path, const struct vis_image *img,
                        const struct rec_result *r, double ms, int rejected)
@@ -86,7 +53,7 @@ static void print_json(FILE *f, const char *path, const struct vis_image *img,
     dg_jw_int(&w, img->h);
     rec_result_write_json(&w, r);
     if (rejected)
-        write_rejected(&w, r);
+        rec_rejected_write_json(&w, r);
     dg_jw_key(&w, "ms");
     dg_jw_num(&w, ms, 3);
     dg_jw_end(&w);
@@ -289,6 +256,28 @@ struct job {
     pthread_t thread;
 };
 
+/* The image's plain lines onto f: a summary, each number, and with rejected each rejected
+ * candidate and why. */
+static void print_plain(FILE *f, const char *path, const struct rec_result *r, double ms,
+                        int rejected)
+{
+    fprintf(f, "%s: %d number%s, %d digit%s", path, r->n_numbers, r->n_numbers == 1 ? "" : "s",
+            r->n_digits, r->n_digits == 1 ? "" : "s");
+    if (r->n_rejected)
+        fprintf(f, ", %d unsure candidate%s rejected", r->n_rejected,
+                r->n_rejected == 1 ? "" : "s");
+    fprintf(f, " (%.1f ms)\n", ms);
+    for (int i = 0; i < r->n_numbers; i++)
+        fprintf(f, "  %s  (confidence %.1f%%)\n", r->numbers[i].text,
+                100.0 * r->numbers[i].confidence);
+    for (int i = r->n_digits; rejected && i < r->n_digits + r->n_rejected; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        fprintf(f, "  rejected at %d,%d %dx%d: %s (%d %.1f%%, not a digit %.1f%%)\n", d->box.x,
+                d->box.y, d->box.w, d->box.h, rec_why_name(d->why), d->top3[0],
+                100.0 * d->top3_p[0], 100.0 * d->junk);
+    }
+}
+
 /* Reads image k into its item with scanner sc. */
 static void scan_one(const struct scan_opts *o, struct rec_scanner *sc, struct rec_result *r,
                      const char *path, int k, struct item *it)
@@ -315,21 +304,7 @@ static void scan_one(const struct scan_opts *o, struct rec_scanner *sc, struct r
     } else if (o->json) {
         print_json(f, path, &img, r, ms, o->rejected);
     } else {
-        fprintf(f, "%s: %d number%s, %d digit%s", path, r->n_numbers, r->n_numbers == 1 ? "" : "s",
-                r->n_digits, r->n_digits == 1 ? "" : "s");
-        if (r->n_rejected)
-            fprintf(f, ", %d unsure candidate%s rejected", r->n_rejected,
-                    r->n_rejected == 1 ? "" : "s");
-        fprintf(f, " (%.1f ms)\n", ms);
-        for (int i = 0; i < r->n_numbers; i++)
-            fprintf(f, "  %s  (confidence %.1f%%)\n", r->numbers[i].text,
-                    100.0 * r->numbers[i].confidence);
-        for (int i = r->n_digits; o->rejected && i < r->n_digits + r->n_rejected; i++) {
-            const struct rec_digit *d = &r->digits[i];
-            fprintf(f, "  rejected at %d,%d %dx%d: %s (%d %.1f%%, not a digit %.1f%%)\n", d->box.x,
-                    d->box.y, d->box.w, d->box.h, rec_why_name(d->why), d->top3[0],
-                    100.0 * d->top3_p[0], 100.0 * d->junk);
-        }
+        print_plain(f, path, r, ms, o->rejected);
     }
     if (rc == DG_OK && o->mask_path) {
         const struct vis_image *mk = rec_scanner_mask(sc);

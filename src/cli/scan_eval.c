@@ -355,50 +355,56 @@ static struct misses why_missed(const struct truth_item *d, const struct truth_i
     return m;
 }
 
-/* --misses: the lines written so far (text[0..len)) and the image being scored. */
+/* --misses: the lines written so far (one JSON object a line) and the image being scored. */
 struct miss_log {
-    char *text;
-    size_t len, cap;
+    struct dg_jw w;
     const char *image;
 };
 
 /* Appends the --misses line of truth digit d, missed as m says, with candidate cand of r (-1:
  * none). */
-static int log_miss(struct miss_log *log, const struct truth_item *d, const struct misses *m,
-                    const struct rec_result *r, int cand)
+static void log_miss(struct miss_log *log, const struct truth_item *d, const struct misses *m,
+                     const struct rec_result *r, int cand)
 {
-    const char *why = m->wrong      ? "wrong"
-                      : m->rejected ? "rejected"
-                      : m->merged   ? (m->merged_digits ? "merged with a digit" : "merged")
-                      : m->broken   ? "broken"
-                                    : "unfound";
-    char line[1024];
-    int n =
-        snprintf(line, sizeof line,
-                 "{\"image\": \"%s\", \"digit\": %d, \"box\": [%d, %d, %d, %d], \"why\": \"%s\"",
-                 log->image, d->label, d->box[0], d->box[1], d->box[2], d->box[3], why);
+    struct dg_jw *w = &log->w;
+    dg_jw_object(w);
+    dg_jw_key(w, "image");
+    dg_jw_str(w, log->image);
+    dg_jw_key(w, "digit");
+    dg_jw_int(w, d->label);
+    rec_box_write_json(w, "box", as_box(d->box));
+    dg_jw_key(w, "why");
+    dg_jw_str(w, m->wrong      ? "wrong"
+                 : m->rejected ? "rejected"
+                 : m->merged   ? (m->merged_digits ? "merged with a digit" : "merged")
+                 : m->broken   ? "broken"
+                               : "unfound");
     if (cand >= 0) {
         const struct rec_digit *c = &r->digits[cand];
-        n += snprintf(line + n, sizeof line - (size_t)n,
-                      ", \"candidate\": {\"digit\": %d, \"confidence\": %.4f, \"junk\": %.4f, "
-                      "\"two\": %.4f, \"top\": %d, \"why\": \"%s\", \"box\": [%d, %d, %d, %d]}",
-                      c->digit, c->confidence, c->junk, c->two, c->top3[0], rec_why_name(c->why),
-                      c->box.x, c->box.y, c->box.w, c->box.h);
+        dg_jw_key(w, "candidate");
+        dg_jw_object(w);
+        dg_jw_key(w, "digit");
+        dg_jw_int(w, c->digit);
+        dg_jw_key(w, "confidence");
+        dg_jw_num(w, c->confidence, 4);
+        dg_jw_key(w, "junk");
+        dg_jw_num(w, c->junk, 4);
+        dg_jw_key(w, "two");
+        dg_jw_num(w, c->two, 4);
+        dg_jw_key(w, "top");
+        dg_jw_int(w, c->top3[0]);
+        dg_jw_key(w, "why");
+        dg_jw_str(w, rec_why_name(c->why));
+        rec_box_write_json(w, "box", c->box);
+        dg_jw_end(w);
     }
-    n += snprintf(line + n, sizeof line - (size_t)n, "}\n");
-    if (n >= (int)sizeof line)
-        return dg_fail(DG_EARG, "--misses: an image name is too long for its line");
-    if (dg_grow((void **)&log->text, &log->cap, log->len + (size_t)n, 1) != DG_OK)
-        return dg_fail(DG_ENOMEM, "out of memory for the --misses lines");
-    memcpy(log->text + log->len, line, (size_t)n);
-    log->len += (size_t)n;
-    return DG_OK;
+    dg_jw_end(w);
+    dg_jw_raw(w, "\n");
 }
 
 /* Matches r's readings to the truth digits (used: readings that matched one; excused: readings
  * on an ignored digit) and tallies digits expected, small ones and why each miss was missed into
- * t, with a --misses line for each miss when log is given. Returns how many were read, -1 when
- * out of memory. */
+ * t, with a --misses line for each miss when log is given. Returns how many were read. */
 static long match_digits(const struct rec_result *r, const struct truth_item *digits, int n_d,
                          struct tally *t, uint8_t *used, uint8_t *excused, struct miss_log *log)
 {
@@ -435,8 +441,8 @@ static long match_digits(const struct rec_result *r, const struct truth_item *di
         misses_add(&t->miss[0], &m);
         if (small)
             misses_add(&t->miss[1], &m);
-        if (log && log_miss(log, &digits[k], &m, r, cand) != DG_OK)
-            return -1;
+        if (log)
+            log_miss(log, &digits[k], &m, r, cand);
     }
     return read;
 }
@@ -570,8 +576,6 @@ static int score(const struct vis_image *grey, const struct rec_result *r,
 {
     uint8_t used[REC_MAX_CANDIDATES] = {0}, excused[REC_MAX_CANDIDATES] = {0};
     const long read = match_digits(r, digits, n_d, t, used, excused, log);
-    if (read < 0)
-        return DG_ENOMEM;
     long readings = 0;
     for (int i = 0; i < r->n_digits; i++)
         readings += used[i] || !excused[i];
@@ -675,7 +679,10 @@ static int write_mined(const char *cmd, const struct mine *mn, const char *prefi
 static int write_misses(struct dg_writer *wr, void *ctx)
 {
     const struct miss_log *log = ctx;
-    return dg_write_bytes(wr, log->text ? log->text : "", log->len);
+    const char *text;
+    size_t len;
+    const int rc = dg_jw_text(&log->w, &text, &len);
+    return rc != DG_OK ? rc : dg_write_bytes(wr, text, len);
 }
 
 /* scan-eval's options. */
@@ -841,6 +848,93 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     return -1;
 }
 
+/* One run of scan-eval: the truth file's folder, the scanner and what has been tallied. */
+struct run {
+    const char *cmd, *truth_path;
+    char dir[4096];
+    const struct options *opt;
+    struct mine *mined;      /* with --mine */
+    struct miss_log *misses; /* with --misses */
+    struct rec_scanner *sc;
+    struct rec_result *r;
+    double *ms; /* each image's time */
+    int n_img;
+    struct tally kinds[MAX_KINDS];
+    int n_kinds;
+};
+
+enum { MAX_IMAGES = 100000 };
+
+/* Reads the image that truth line (len bytes, line number lineno) names, scans it and scores it
+ * into run; 0, or the exit status after saying what is wrong. */
+static int eval_line(struct run *run, const char *line, size_t len, int lineno)
+{
+    static struct truth_item t_digits[MAX_TRUTH], t_numbers[MAX_TRUTH];
+    struct dg_json *doc;
+    if (dg_json_parse(line, len, &doc) != DG_OK)
+        return cli_fail(run->cmd, "%s line %d: %s", run->truth_path, lineno, dg_errmsg());
+    const struct dg_json_node *root = dg_json_root(doc);
+    const struct dg_json_node *name = dg_json_get(doc, root, "image");
+    const struct dg_json_node *digits = dg_json_get(doc, root, "digits");
+    const struct dg_json_node *numbers = dg_json_get(doc, root, "numbers");
+    if (!name || name->type != DG_JSON_STRING || !digits || !numbers) {
+        dg_json_free(doc);
+        return cli_fail(run->cmd, "%s line %d: needs image, digits and numbers", run->truth_path,
+                        lineno);
+    }
+    char path[8300];
+    snprintf(path, sizeof path, "%s/%s", run->dir, name->str);
+    struct vis_image img;
+    if (vis_image_load(path, &img) != DG_OK) {
+        dg_json_free(doc);
+        return cli_fail(run->cmd, "%s", dg_errmsg());
+    }
+    const double t0 = dg_now();
+    int rc = rec_scan(run->sc, &img, run->r);
+    run->ms[run->n_img++] = (dg_now() - t0) * 1e3;
+    int status = rc == DG_OK ? 0 : cli_fail(run->cmd, "%s: %s", path, dg_errmsg());
+    if (status == 0) {
+        const struct dg_json_node *kind = dg_json_get(doc, root, "kind");
+        const struct dg_json_node *empty = dg_json_get(doc, root, "empty");
+        struct tally *t = tally_for(run->kinds, &run->n_kinds,
+                                    kind && kind->type == DG_JSON_STRING ? kind->str : "scenes");
+        const int n_d = read_items(doc, digits, 0, t_digits);
+        const int n_n = read_items(doc, numbers, 1, t_numbers);
+        const long numbers_before = t->numbers_read, expected_before = t->digits;
+        long img_read = 0;
+        t->images++;
+        if (run->misses)
+            run->misses->image = name->str;
+        rc = score(&img, run->r, t_digits, n_d, t_numbers, n_n,
+                   empty && empty->type == DG_JSON_TRUE, t, run->mined, run->misses, &img_read);
+        if (rc != DG_OK)
+            status = cli_fail(run->cmd, "%s", dg_errmsg());
+        else if (run->opt->verbose)
+            printf("%s: digits %ld/%ld read, %d readings, numbers %ld read, %.1f ms\n", name->str,
+                   img_read, t->digits - expected_before, run->r->n_digits,
+                   t->numbers_read - numbers_before, run->ms[run->n_img - 1]);
+    }
+    vis_image_destroy(&img);
+    dg_json_free(doc);
+    return status;
+}
+
+/* The report and the files asked for, once every line is read; the exit status. */
+static int finish(struct run *run)
+{
+    if (run->n_img == 0)
+        return cli_fail(run->cmd, "%s names no images", run->truth_path);
+    report(run->kinds, run->n_kinds, run->ms, run->n_img);
+    const struct options *opt = run->opt;
+    int status = 0;
+    if (opt->mine_prefix)
+        status = write_mined(run->cmd, run->mined, opt->mine_prefix, run->truth_path);
+    if (status == 0 && opt->misses_path &&
+        dg_write_atomic(opt->misses_path, write_misses, run->misses) != DG_OK)
+        status = cli_fail(run->cmd, "cannot write %s: %s", opt->misses_path, dg_errmsg());
+    return status;
+}
+
 int cmd_scan_eval(int argc, char **argv)
 {
     const char *cmd = "scan-eval";
@@ -849,112 +943,47 @@ int cmd_scan_eval(int argc, char **argv)
     const int status_opt = parse_options(argc, argv, &opt, &mined);
     if (status_opt >= 0)
         return status_opt;
-    const char *truth_path = opt.truth_path;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", truth_path);
-    char *slash = strrchr(dir, '/');
+    static struct run run;
+    run.cmd = cmd, run.truth_path = opt.truth_path, run.opt = &opt;
+    snprintf(run.dir, sizeof run.dir, "%s", opt.truth_path);
+    char *slash = strrchr(run.dir, '/');
     if (slash)
         *slash = '\0';
     else
-        snprintf(dir, sizeof dir, ".");
+        snprintf(run.dir, sizeof run.dir, ".");
 
-    FILE *f = fopen(truth_path, "r");
+    FILE *f = fopen(opt.truth_path, "r");
     if (!f)
-        return cli_fail(cmd, "cannot open %s (make one with make scenes)", truth_path);
+        return cli_fail(cmd, "cannot open %s (make one with make scenes)", opt.truth_path);
     nn_set_threads(1);
     struct nn_model *m;
     if (cli_load_model(cmd, opt.model_path, &m, NULL)) {
         fclose(f);
         return 1;
     }
-    struct rec_scanner *sc = NULL;
-    struct rec_result *r = malloc(sizeof *r);
-    double *ms = malloc(100000 * sizeof *ms);
-    if (!r || !ms || rec_scanner_new(m, &opt.params, &sc) != DG_OK) {
-        fclose(f), free(r), free(ms), nn_model_free(m);
+    run.r = malloc(sizeof *run.r);
+    run.ms = malloc(MAX_IMAGES * sizeof *run.ms);
+    if (!run.r || !run.ms || rec_scanner_new(m, &opt.params, &run.sc) != DG_OK) {
+        fclose(f), free(run.r), free(run.ms), nn_model_free(m);
         return cli_fail(cmd, "%s", dg_errmsg());
     }
-    struct tally kinds[MAX_KINDS];
-    int n_kinds = 0;
-    static struct truth_item t_digits[MAX_TRUTH], t_numbers[MAX_TRUTH];
     struct miss_log misses = {0};
-    int n_img = 0, status = 0, lineno = 0;
+    dg_jw_init(&misses.w, 0);
+    run.mined = opt.mine_prefix ? &mined : NULL;
+    run.misses = opt.misses_path ? &misses : NULL;
+    int status = 0, lineno = 0;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0 && n_img < 100000) {
-        lineno++;
-        struct dg_json *doc;
-        if (dg_json_parse(line, (size_t)len, &doc) != DG_OK) {
-            status = cli_fail(cmd, "%s line %d: %s", truth_path, lineno, dg_errmsg());
-            break;
-        }
-        const struct dg_json_node *root = dg_json_root(doc);
-        const struct dg_json_node *name = dg_json_get(doc, root, "image");
-        const struct dg_json_node *digits = dg_json_get(doc, root, "digits");
-        const struct dg_json_node *numbers = dg_json_get(doc, root, "numbers");
-        if (!name || name->type != DG_JSON_STRING || !digits || !numbers) {
-            dg_json_free(doc);
-            status =
-                cli_fail(cmd, "%s line %d: needs image, digits and numbers", truth_path, lineno);
-            break;
-        }
-        char path[8300];
-        snprintf(path, sizeof path, "%s/%s", dir, name->str);
-        struct vis_image img;
-        if (vis_image_load(path, &img) != DG_OK) {
-            dg_json_free(doc);
-            status = cli_fail(cmd, "%s", dg_errmsg());
-            break;
-        }
-        const double t0 = dg_now();
-        int rc = rec_scan(sc, &img, r);
-        ms[n_img++] = (dg_now() - t0) * 1e3;
-        if (rc != DG_OK) {
-            vis_image_destroy(&img);
-            dg_json_free(doc);
-            status = cli_fail(cmd, "%s: %s", path, dg_errmsg());
-            break;
-        }
-        const struct dg_json_node *kind = dg_json_get(doc, root, "kind");
-        const struct dg_json_node *empty = dg_json_get(doc, root, "empty");
-        struct tally *t =
-            tally_for(kinds, &n_kinds, kind && kind->type == DG_JSON_STRING ? kind->str : "scenes");
-        const int n_d = read_items(doc, digits, 0, t_digits);
-        const int n_n = read_items(doc, numbers, 1, t_numbers);
-        const long numbers_before = t->numbers_read, expected_before = t->digits;
-        long img_read = 0;
-        t->images++;
-        misses.image = name->str;
-        rc = score(&img, r, t_digits, n_d, t_numbers, n_n, empty && empty->type == DG_JSON_TRUE, t,
-                   opt.mine_prefix ? &mined : NULL, opt.misses_path ? &misses : NULL, &img_read);
-        vis_image_destroy(&img);
-        if (rc != DG_OK) {
-            dg_json_free(doc);
-            status = cli_fail(cmd, "%s", dg_errmsg());
-            break;
-        }
-        if (opt.verbose)
-            printf("%s: digits %ld/%ld read, %d readings, numbers %ld read, %.1f ms\n", name->str,
-                   img_read, t->digits - expected_before, r->n_digits,
-                   t->numbers_read - numbers_before, ms[n_img - 1]);
-        dg_json_free(doc);
-    }
+    while (status == 0 && run.n_img < MAX_IMAGES && (len = getline(&line, &cap, f)) > 0)
+        status = eval_line(&run, line, (size_t)len, ++lineno);
     free(line);
     fclose(f);
-    if (status == 0 && n_img > 0) {
-        report(kinds, n_kinds, ms, n_img);
-        if (opt.mine_prefix)
-            status = write_mined(cmd, &mined, opt.mine_prefix, truth_path);
-        if (status == 0 && opt.misses_path &&
-            dg_write_atomic(opt.misses_path, write_misses, &misses) != DG_OK)
-            status = cli_fail(cmd, "cannot write %s: %s", opt.misses_path, dg_errmsg());
-    } else if (status == 0) {
-        status = cli_fail(cmd, "%s names no images", truth_path);
-    }
-    free(mined.images), free(mined.labels), free(misses.text);
-    free(r), free(ms);
-    rec_scanner_free(sc);
+    if (status == 0)
+        status = finish(&run);
+    free(mined.images), free(mined.labels), dg_jw_free(&misses.w);
+    free(run.r), free(run.ms);
+    rec_scanner_free(run.sc);
     nn_model_free(m);
     return status;
 }

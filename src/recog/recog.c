@@ -1976,6 +1976,40 @@ void rec_scanner_context_counts(const struct rec_scanner *sc, int *asked, int *r
     *reused = sc->n_ctx_reused;
 }
 
+/* "top3": [[digit, p], ...] of d. */
+static void top3_write_json(struct dg_jw *w, const struct rec_digit *d)
+{
+    dg_jw_key(w, "top3");
+    dg_jw_array(w);
+    for (int t = 0; t < 3; t++) {
+        dg_jw_array(w);
+        dg_jw_int(w, d->top3[t]);
+        dg_jw_num(w, d->top3_p[t], 4);
+        dg_jw_end(w);
+    }
+    dg_jw_end(w);
+}
+
+void rec_rejected_write_json(struct dg_jw *w, const struct rec_result *r)
+{
+    dg_jw_key(w, "rejected");
+    dg_jw_array(w);
+    for (int i = r->n_digits; i < r->n_digits + r->n_rejected; i++) {
+        const struct rec_digit *d = &r->digits[i];
+        dg_jw_object(w);
+        rec_box_write_json(w, "box", d->box);
+        dg_jw_key(w, "why");
+        dg_jw_str(w, rec_why_name(d->why));
+        top3_write_json(w, d);
+        dg_jw_key(w, "not_digit");
+        dg_jw_num(w, d->junk, 4);
+        dg_jw_key(w, "two_digits");
+        dg_jw_num(w, d->two, 4);
+        dg_jw_end(w);
+    }
+    dg_jw_end(w);
+}
+
 void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)
 {
     dg_jw_key(w, "digits");
@@ -1987,15 +2021,7 @@ void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)
         dg_jw_int(w, d->digit);
         dg_jw_key(w, "confidence");
         dg_jw_num(w, d->confidence, 4);
-        dg_jw_key(w, "top3");
-        dg_jw_array(w);
-        for (int t = 0; t < 3; t++) {
-            dg_jw_array(w);
-            dg_jw_int(w, d->top3[t]);
-            dg_jw_num(w, d->top3_p[t], 4);
-            dg_jw_end(w);
-        }
-        dg_jw_end(w);
+        top3_write_json(w, d);
         rec_box_write_json(w, "box", d->box);
         dg_jw_end(w);
     }

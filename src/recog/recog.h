@@ -195,6 +195,9 @@ void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p);
  * into the object w has open, and a box as the member `"key": [x, y, w, h]`. */
 void rec_result_write_json(struct dg_jw *w, const struct rec_result *r);
 void rec_box_write_json(struct dg_jw *w, const char *key, struct rec_box b);
+/* r's rejected candidates as the key "rejected": [{"box", "why" (rec_why_name), "top3",
+ * "not_digit", "two_digits"}]. */
+void rec_rejected_write_json(struct dg_jw *w, const struct rec_result *r);
 
 /* The ink mask of the last rec_scan (255 ink, 0 paper, after line removal), owned by sc. */
 const struct vis_image *rec_scanner_mask(const struct rec_scanner *sc);

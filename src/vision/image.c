@@ -30,19 +30,27 @@ void vis_image_destroy(struct vis_image *img)
     img->w = img->h = 0;
 }
 
+int vis_image_fit(struct vis_image *img, int w, int h)
+{
+    if (img->px && img->w == w && img->h == h)
+        return DG_OK;
+    struct vis_image fresh = {0};
+    const int rc = vis_image_init(&fresh, w, h);
+    if (rc != DG_OK)
+        return rc;
+    vis_image_destroy(img);
+    *img = fresh;
+    return DG_OK;
+}
+
 int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, uint32_t *sum)
 {
     if (f < 1 || in->w < f || in->h < f)
         return dg_fail(DG_EARG, "cannot shrink a %dx%d image by %d", in->w, in->h, f);
     const int w = in->w / f, h = in->h / f, iw = in->w;
-    if (!out->px || out->w != w || out->h != h) {
-        struct vis_image fresh = {0};
-        const int rc = vis_image_init(&fresh, w, h);
-        if (rc != DG_OK)
-            return rc;
-        vis_image_destroy(out);
-        *out = fresh;
-    }
+    const int rc = vis_image_fit(out, w, h);
+    if (rc != DG_OK)
+        return rc;
     /* the column sums of a band of f rows over the whole width (vectorises), then f at a time */
     uint32_t *restrict col = sum;
     const uint32_t area = (uint32_t)(f * f), half = area / 2;
@@ -72,14 +80,9 @@ int vis_image_enlarge(const struct vis_image *in, int f, struct vis_image *out)
         in->h > INT32_MAX / f)
         return dg_fail(DG_EARG, "cannot enlarge a %dx%d image by %d", in->w, in->h, f);
     const int w = in->w * f, h = in->h * f;
-    if (!out->px || out->w != w || out->h != h) {
-        struct vis_image fresh = {0};
-        const int rc = vis_image_init(&fresh, w, h);
-        if (rc != DG_OK)
-            return rc;
-        vis_image_destroy(out);
-        *out = fresh;
-    }
+    const int rc = vis_image_fit(out, w, h);
+    if (rc != DG_OK)
+        return rc;
     /* output pixel x samples the input at (x + 0.5) / f - 0.5: i0 + t/(2f) in steps of 1/f */
     for (int y = 0; y < h; y++) {
         const int ny = 2 * y + 1 - f; /* the sample's position, times 2f */

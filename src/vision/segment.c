@@ -562,13 +562,8 @@ int vis_threshold(const struct vis_image *grey, const struct vis_threshold_param
     int rc = grow_half(wk, (size_t)hw * hh);
     if (rc != DG_OK)
         return rc;
-    if (!mask->px || mask->w != w || mask->h != h) {
-        struct vis_image out = {0};
-        if ((rc = vis_image_init(&out, w, h)) != DG_OK)
-            return rc;
-        vis_image_destroy(mask);
-        *mask = out;
-    }
+    if ((rc = vis_image_fit(mask, w, h)) != DG_OK)
+        return rc;
     halve(wk, grey, hw, hh);
     enum vis_polarity pol = p->polarity;
     if (pol == VIS_POLARITY_AUTO &&

@@ -23,6 +23,9 @@ struct vis_image {
 
 /* Allocates a w x h image filled with 0. */
 int vis_image_init(struct vis_image *img, int w, int h);
+/* img becomes w x h for an output: its pixels are kept (as they are) when it already has that
+ * size, else freed and allocated afresh (filled with 0); on failure img is untouched. */
+int vis_image_fit(struct vis_image *img, int w, int h);
 void vis_image_destroy(struct vis_image *img);
 /* out = in shrunk by the whole factor f >= 1, each pixel the mean of an f x f block (the columns
  * and rows past the last whole block dropped); out's pixels are reused when it already has the
