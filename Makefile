@@ -78,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big world-screen world-held world-form context mine mine-print mine-held format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big world-screen world-held world-form world-cam context mine mine-print mine-held format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -256,6 +256,14 @@ build/world-spacing/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen --spacing wide build/world-spacing $(WORLD) 12 data/mnist t10k $(PHOTOS)
 build/world-spacing-tune/truth.jsonl: $(B)/worldgen data/mnist/.verified
 	$(B)/worldgen --spacing wide build/world-spacing-tune $(WORLD) 11 data/mnist train $(PHOTOS)
+# build/cam (report, from build/world) and build/cam-tune (from build/world-tune): the same frames
+# as a webcam short of light, focus or bandwidth delivers them (tools/camera.py: dark, gained-up
+# noise, defocus, motion smear, half resolution, heavy JPEG, vignetting; one state a frame).
+world-cam: build/cam/truth.jsonl build/cam-tune/truth.jsonl
+build/cam/truth.jsonl: build/world/truth.jsonl tools/camera.py
+	$(PYTHON) tools/camera.py build/world build/cam 22
+build/cam-tune/truth.jsonl: build/world-tune/truth.jsonl tools/camera.py
+	$(PYTHON) tools/camera.py build/world-tune build/cam-tune 21
 # build/world-cross: report scenes (test digits) over another package's backgrounds (Debian's
 # ukui-wallpapers: graphic wallpapers, not photographs; `apt-get install ukui-wallpapers`), none of
 # which the tuning, the mining or the report world saw: does the reading hold up off our own photos?

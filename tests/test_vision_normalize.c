@@ -367,6 +367,85 @@ static void test_enlarge_equals_definition(void **state)
     vis_image_destroy(&back);
 }
 
+/* vis_image_smooth against its definition (1 2 1 by 1 2 1 over 16, rounded, edge pixels held),
+ * on odd sizes including a single row and a single column; a flat image stays flat. */
+static void test_smooth_equals_definition(void **state)
+{
+    (void)state;
+    const int sizes[4][2] = {{13, 7}, {1, 5}, {6, 1}, {1, 1}};
+    for (int k = 0; k < 4; k++) {
+        const int w = sizes[k][0], h = sizes[k][1];
+        struct vis_image in, out = {0};
+        uint16_t col[13];
+        assert_int_equal(vis_image_init(&in, w, h), DG_OK);
+        for (int i = 0; i < w * h; i++)
+            in.px[i] = (uint8_t)((i * 97 + (i / w) * 31) % 256);
+        assert_int_equal(vis_image_smooth(&in, &out, col), DG_OK);
+        assert_int_equal(out.w, w);
+        assert_int_equal(out.h, h);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int sum = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) {
+                        const int yy = y + dy < 0 ? 0 : y + dy >= h ? h - 1 : y + dy;
+                        const int xx = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
+                        sum += (2 - abs(dx)) * (2 - abs(dy)) * in.px[yy * w + xx];
+                    }
+                assert_int_equal(out.px[y * w + x], (sum + 8) / 16);
+            }
+        memset(in.px, 77, (size_t)w * h);
+        assert_int_equal(vis_image_smooth(&in, &out, col), DG_OK);
+        for (int i = 0; i < w * h; i++)
+            assert_int_equal(out.px[i], 77);
+        vis_image_destroy(&in);
+        vis_image_destroy(&out);
+    }
+    struct vis_image empty = {0}, out = {0};
+    uint16_t col[1];
+    assert_int_equal(vis_image_smooth(&empty, &out, col), DG_EARG);
+}
+
+/* vis_noise_share on paper with Gaussian noise of known sigma (a fixed seed), flat and with dark
+ * strokes over a tenth of it (edges are not noise): within a fifth of sigma / paper; clean paper
+ * and strokes give under 0.005; a dim frame's share is larger for the same sigma. */
+static void test_noise_share(void **state)
+{
+    (void)state;
+    enum { W = 320, H = 240 };
+    struct vis_image img;
+    assert_int_equal(vis_image_init(&img, W, H), DG_OK);
+    const double sigmas[3] = {0.0, 4.0, 8.0};
+    const int papers[2] = {200, 70};
+    for (int pi = 0; pi < 2; pi++)
+        for (int si = 0; si < 3; si++)
+            for (int strokes = 0; strokes < 2; strokes++) {
+                struct dg_rng rng;
+                dg_rng_seed(&rng, 9);
+                for (int y = 0; y < H; y++)
+                    for (int x = 0; x < W; x++) {
+                        double v = papers[pi];
+                        if (strokes && x % 20 < 2) /* a stroke every 20 columns */
+                            v *= 0.3;
+                        /* Box-Muller from two uniforms */
+                        const double u1 = dg_rng_uniform(&rng) + 1e-12, u2 = dg_rng_uniform(&rng);
+                        v += sigmas[si] * sqrt(-2.0 * log(u1)) * cos(6.283185307 * u2);
+                        img.px[y * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v));
+                    }
+                const float got = vis_noise_share(&img), want = (float)(sigmas[si] / papers[pi]);
+                if (sigmas[si] == 0.0)
+                    assert_true(got < 0.005f);
+                else if (fabsf(got - want) > 0.2f * want)
+                    fail_msg("paper %d, sigma %.0f, strokes %d: share %.4f, want %.4f", papers[pi],
+                             sigmas[si], strokes, got, want);
+            }
+    struct vis_image tiny = {0};
+    assert_int_equal(vis_image_init(&tiny, 1, 1), DG_OK);
+    assert_true(vis_noise_share(&tiny) == 0.0f);
+    vis_image_destroy(&tiny);
+    vis_image_destroy(&img);
+}
+
 /* vis_border_polarity: a dark bar on light paper is dark ink, the same inverted light ink; a flat
  * image and a 1x1 one count as dark ink on paper (the ring is the whole picture). */
 static void test_border_polarity(void **state)
@@ -640,6 +719,8 @@ int main(void)
         cmocka_unit_test(test_shrink_equals_definition),
         cmocka_unit_test(test_enlarge_equals_definition),
         cmocka_unit_test(test_border_polarity),
+        cmocka_unit_test(test_smooth_equals_definition),
+        cmocka_unit_test(test_noise_share),
         cmocka_unit_test(test_context_patch),
         cmocka_unit_test(test_grey_from_pixels_every_layout),
         cmocka_unit_test(test_grey_from_video_rgb_and_rgba),

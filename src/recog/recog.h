@@ -89,6 +89,9 @@ struct rec_params {
                           model's context network (nn_model.aux, when the file has one) gives a
                           chance under this of being a digit is rejected, unless a reading
                           beside it on its line (2.5 heights) has 0.5 (0.2; 0: no check) */
+    float denoise;     /* an image whose sensor noise is at least this share of its paper's grey
+                          level (vis_noise_share) is smoothed (vis_image_smooth) before it is
+                          read: a dim camera's gained-up frames (0: never) */
     float reuse;       /* video: a network input within this mean absolute difference (grey levels
                           0..1) of one the network read in the last frame, its box in the same place,
                           takes that answer when it was sure (0: every input read afresh, as stills) */
@@ -213,7 +216,8 @@ void rec_scanner_context_counts(const struct rec_scanner *sc, int *asked, int *r
  * 1x28x28 -> 10 digit model; an image without digits gives an empty result. An image under 64 px
  * on its shorter side is read as a crop of a digit or a number: enlarged, with its border's
  * polarity (unless p.threshold.polarity says otherwise) and none of the rules that judge a
- * reading by its surroundings; boxes are in grey's pixels either way. */
+ * reading by its surroundings; boxes are in grey's pixels either way. A larger image as noisy as
+ * a dim camera's gained-up frame (p.denoise) is read smoothed. */
 int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_result *r);
 
 /* Tracking digits across video frames so labels do not flicker: each candidate of a frame is

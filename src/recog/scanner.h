@@ -77,8 +77,11 @@ struct rec_scanner {
     struct rec_result *wide;
     struct vis_image wide_grey, wide_mask, wide_other_mask, wide_sharp;
     struct vis_image enlarged; /* a small image enlarged (rec_scan) */
-    int crop_image;            /* reading it */
-    uint32_t *wide_sum;        /* vis_image_shrink's scratch */
+    struct vis_image smooth;   /* a noisy image smoothed (rec_scan, rec_params.denoise) */
+    uint16_t *smooth_col;      /* vis_image_smooth's scratch */
+    size_t smooth_col_cap;
+    int crop_image;     /* reading it */
+    uint32_t *wide_sum; /* vis_image_shrink's scratch */
     size_t wide_sum_cap;
     uint8_t *crop;
     size_t crop_cap;

@@ -102,6 +102,76 @@ int vis_image_enlarge(const struct vis_image *in, int f, struct vis_image *out)
     return DG_OK;
 }
 
+/* Rows of the image vis_noise_share samples: every NOISE_ROW_STEP-th. */
+enum { NOISE_ROW_STEP = 16 };
+
+float vis_noise_share(const struct vis_image *img)
+{
+    if (img->w < 2 || img->h < 4)
+        return 0.0f;
+    /* four histograms of each, by column mod 4: a flat image's increments then do not all wait
+       on one counter */
+    uint32_t diff[4][256] = {{0}}, level[4][256] = {{0}};
+    long n = 0, m = 0;
+    for (int y = 0; y < img->h; y += NOISE_ROW_STEP) {
+        const uint8_t *row = img->px + (size_t)y * img->w;
+        for (int x = 0; x + 1 < img->w; x++)
+            diff[x & 3][abs((int)row[x + 1] - (int)row[x])]++;
+        for (int x = 0; x < img->w; x++)
+            level[x & 3][row[x]]++;
+        n += img->w - 1, m += img->w;
+    }
+    long below = 0, at = 0;
+    int q = 0;
+    for (; q < 256; q++) {
+        at = (long)diff[0][q] + diff[1][q] + diff[2][q] + diff[3][q];
+        if ((below += at) * 4 >= n)
+            break;
+    }
+    /* where the quarter falls within level q, which stands for [q - 0.5, q + 0.5) (0: [0, 0.5)) */
+    const double lo = q > 0 ? q - 0.5 : 0.0, span = q > 0 ? 1.0 : 0.5;
+    const double into = 1.0 - (double)(below - n / 4.0) / (double)at;
+    const double sigma = (lo + span * into) / 0.4506;
+    long above = 0;
+    int bright = 255;
+    for (; bright > 0; bright--)
+        if ((above +=
+             (long)level[0][bright] + level[1][bright] + level[2][bright] + level[3][bright]) *
+                10 >=
+            m)
+            break;
+    return (float)(sigma / (bright > 32 ? bright : 32));
+}
+
+int vis_image_smooth(const struct vis_image *in, struct vis_image *out, uint16_t *col)
+{
+    const int w = in->w, h = in->h;
+    if (w < 1 || h < 1)
+        return dg_fail(DG_EARG, "cannot smooth an empty image");
+    const int rc = vis_image_fit(out, w, h);
+    if (rc != DG_OK)
+        return rc;
+    for (int y = 0; y < h; y++) {
+        /* rows above and below (held at the edges) weighted 1 2 1 per column (vectorises) */
+        const uint8_t *restrict up = in->px + (size_t)(y > 0 ? y - 1 : 0) * w;
+        const uint8_t *restrict mid = in->px + (size_t)y * w;
+        const uint8_t *restrict dn = in->px + (size_t)(y + 1 < h ? y + 1 : y) * w;
+        uint16_t *restrict c = col;
+        for (int x = 0; x < w; x++)
+            c[x] = (uint16_t)(up[x] + 2 * mid[x] + dn[x]);
+        uint8_t *restrict o = out->px + (size_t)y * w;
+        if (w == 1) {
+            o[0] = (uint8_t)((4 * c[0] + 8) / 16);
+            continue;
+        }
+        o[0] = (uint8_t)((3 * c[0] + c[1] + 8) / 16);
+        for (int x = 1; x < w - 1; x++)
+            o[x] = (uint8_t)((c[x - 1] + 2 * c[x] + c[x + 1] + 8) / 16);
+        o[w - 1] = (uint8_t)((c[w - 2] + 3 * c[w - 1] + 8) / 16);
+    }
+    return DG_OK;
+}
+
 void vis_context_patch(const struct vis_image *grey, int x, int y, int w, int h, uint8_t out[784])
 {
     const float side = (float)VIS_CONTEXT_SCALE * (float)(w > h ? w : h);

@@ -452,7 +452,7 @@ DG_INLINE void widen_pairs(const uint8_t *restrict in, uint8_t *restrict out, in
  * threshold, digits read 60.3 -> 67.5% on the world and 96.86 -> 96.86% on the flat scenes; an
  * absolute contrast of 32 alone read 65.0% on the world but 92.8% on the flat scenes (their dim
  * frames). */
-enum { STROKE_CAP = 48 };
+enum { STROKE_CAP = 48, PAPER_BRIGHT = 100, CONTRAST_MIN = 8 };
 
 void vis_grey_extreme(const uint8_t *in, uint8_t *out, int w, int h, int r, int want_max,
                       uint8_t *scratch)
@@ -473,10 +473,10 @@ static void paper_behind(const uint8_t *f, uint8_t *a, uint8_t *paper, int hw, i
 
 /* tile_t[ty * nx + tx] = the ink threshold of each ts x ts tile from depth (how far each half
  * pixel lies below the paper): p->share of the deepest in its 3x3 block of tiles, at most
- * STROKE_CAP, at least p->contrast. strongest (nx x ny) and band (hw) are scratch. */
+ * STROKE_CAP, at least contrast. strongest (nx x ny) and band (hw) are scratch. */
 DG_HOT static void tile_thresholds(const uint8_t *depth, int hw, int hh, int ts,
-                                   const struct vis_threshold_params *p, uint8_t *strongest,
-                                   uint8_t *band, uint8_t *tile_t)
+                                   const struct vis_threshold_params *p, int contrast,
+                                   uint8_t *strongest, uint8_t *band, uint8_t *tile_t)
 {
     const int nx = (hw + ts - 1) / ts, ny = (hh + ts - 1) / ts;
     for (int ty = 0; ty < ny; ty++) { /* per column over the band of rows, then per tile */
@@ -503,8 +503,42 @@ DG_HOT static void tile_thresholds(const uint8_t *depth, int hw, int hh, int ts,
                         m = strongest[y * nx + x];
             int t = (int)(p->share * (float)m);
             t = t < STROKE_CAP ? t : STROKE_CAP;
-            tile_t[ty * nx + tx] = (uint8_t)(t > p->contrast ? t : p->contrast);
+            tile_t[ty * nx + tx] = (uint8_t)(t > contrast ? t : contrast);
         }
+}
+
+/* The least contrast of ink for the frame f (hw x hh half pixels, ink dark): contrast where a
+ * tenth of the frame (every fourth row) is at least PAPER_BRIGHT, less in proportion where its
+ * brightest tenth is dimmer, at least CONTRAST_MIN. Ink's contrast shrinks with the light: a camera
+ * underexposed to a quarter (paper about 55) lost 18 points of world-tune's digits (100 frames,
+ * robust, 2026-12-07: 89.5
+ * -> 70.8%) with the floor fixed at 16, and reads them at 87.5% with it scaled so (88.1% down to
+ * 5, which drew a dim photograph's texture in as ink more often). Scaled from PAPER_BRIGHT 100
+ * rather than 128: build/cam-tune 76.73 -> 76.93%, real-empty-tune 0.100 -> 0.093 false digits a
+ * frame, and a dim room behind a sheet held up (the bright tenth 100-125) keeps its floor. Scaled
+ * by the frame's bright tenth, not by the paper behind each pixel: a dim patterned desk beside a
+ * bright sheet then keeps the full floor (scaled by the local paper, its weave became ink and
+ * form-tune's digits read went 45.6 -> 44.6%). Frames as bright as the tuning sets' read as
+ * before to within 0.1 point. */
+static int frame_contrast(const uint8_t *f, int hw, int hh, int contrast)
+{
+    /* every fourth row, four histograms by column mod 4 (a flat frame's increments then do not
+       all wait on one counter) */
+    uint32_t hist[4][256] = {{0}};
+    size_t n = 0, above = 0;
+    for (int y = 0; y < hh; y += 4, n += (size_t)hw)
+        for (int x = 0; x < hw; x++)
+            hist[x & 3][f[(size_t)y * hw + x]]++;
+    int bright = 255;
+    for (; bright > 0; bright--)
+        if ((above +=
+             (size_t)hist[0][bright] + hist[1][bright] + hist[2][bright] + hist[3][bright]) *
+                10 >=
+            n)
+            break;
+    int c = contrast * bright / PAPER_BRIGHT;
+    c = c < contrast ? c : contrast;
+    return c > CONTRAST_MIN ? c : CONTRAST_MIN < contrast ? CONTRAST_MIN : contrast;
 }
 
 DG_HOT static int stroke_mask(struct vis_work *wk, const struct vis_image *grey,
@@ -528,7 +562,8 @@ DG_HOT static int stroke_mask(struct vis_work *wk, const struct vis_image *grey,
     paper_behind(f, a, paper, hw, hh, r, closing);
     for (size_t i = 0; i < n; i++) /* a: how far each half pixel lies below the paper */
         a[i] = (uint8_t)(paper[i] > f[i] ? paper[i] - f[i] : 0);
-    tile_thresholds(a, hw, hh, ts, p, strongest, lim, tile_t);
+    tile_thresholds(a, hw, hh, ts, p, frame_contrast(f, hw, hh, p->contrast), strongest, lim,
+                    tile_t);
     /* ink where grey (made dark) + t <= paper, that is grey < lim = paper - t + 1, lim taken
      * per half pixel (in a, free again) and spread over the full row */
     const int w = grey->w, h = grey->h;

@@ -36,6 +36,16 @@ int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, u
  * (edges held); out's pixels are reused when it already has the size. DG_EARG for an empty image
  * or a factor outside 1..1024 or that would overflow, DG_ENOMEM. */
 int vis_image_enlarge(const struct vis_image *in, int f, struct vis_image *out);
+/* The image's sensor noise as a share of its paper's grey level: sigma (grey levels) from the
+ * quarter of horizontal neighbour differences that are smallest, on every 16th row (flat paper
+ * and desk, not edges or texture; a quarter of |N(0, 2 sigma^2)| lies under 0.4506 sigma), over
+ * the level a tenth of the pixels are brighter than (at least 32). About 0.005-0.02 for a camera
+ * in good light; 0.04 and more for a dim one's gained-up frames. 0 for an image under 2x4. */
+float vis_noise_share(const struct vis_image *img);
+/* out = in blurred by the binomial 3x3 kernel (1 2 1 by 1 2 1, / 16; a Gaussian of sigma 0.7),
+ * edges held; out's pixels are reused when it already has the size; col is scratch of in->w
+ * entries. DG_EARG for an empty image, DG_ENOMEM. */
+int vis_image_smooth(const struct vis_image *in, struct vis_image *out, uint16_t *col);
 
 /* The surroundings of a box (x, y, w, h) of grey as 28x28 bytes, for a network that judges a
  * candidate by what is around it (a word's letters, a texture, an object's edge, paper): a square
@@ -136,7 +146,9 @@ int vis_guess_polarity(const struct vis_image *grey, struct vis_work *wk, enum v
 /* Strokes against the paper behind them: the paper is the grey closing of a 2x2-averaged copy by a
  * square p->max_stroke of the shorter side wide (the strokes closed over), and a pixel is ink when
  * it is darker than that paper by p->contrast and by p->share of the strongest stroke in the
- * neighbourhood around it (p->window, about a quarter of the shorter side). The edge of a sheet,
+ * neighbourhood around it (p->window, about a quarter of the shorter side); in a frame whose
+ * brightest tenth is under 100 (a camera short of light), p->contrast shrinks with it, to 8 at
+ * least. The edge of a sheet,
  * a desk or a dark object is a step, not a stroke, and stays paper.
  * mask becomes a w x h image with 255 for ink and 0 for paper (its pixels are reused when it
  * already has that size, else freed and reallocated); *found (nullable) gets the polarity used.
