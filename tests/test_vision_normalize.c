@@ -446,6 +446,58 @@ static void test_noise_share(void **state)
     vis_image_destroy(&img);
 }
 
+/* vis_blur_share on a pattern of 3-7 px blocks of random grey: sharp 0.11; blurred by one, two
+ * and three passes of vis_image_smooth, higher each time (0.27, 0.36, 0.415); smeared along its
+ * rows only (a 7 px mean), still under 0.2 (its columns keep their edges); tiny images 0. */
+static void test_blur_share(void **state)
+{
+    (void)state;
+    enum { W = 240, H = 180 };
+    struct vis_image img, a = {0}, b = {0};
+    assert_int_equal(vis_image_init(&img, W, H), DG_OK);
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 3);
+    for (int y0 = 0; y0 < H;) {
+        const int bh = 3 + (int)dg_rng_below(&rng, 5);
+        for (int x0 = 0; x0 < W;) {
+            const int bw = 3 + (int)dg_rng_below(&rng, 5);
+            const uint8_t v = (uint8_t)(40 + dg_rng_below(&rng, 180));
+            for (int y = y0; y < y0 + bh && y < H; y++)
+                for (int x = x0; x < x0 + bw && x < W; x++)
+                    img.px[y * W + x] = v;
+            x0 += bw;
+        }
+        y0 += bh;
+    }
+    uint16_t col[W];
+    float last = vis_blur_share(&img);
+    assert_true(last < 0.2f);
+    assert_int_equal(vis_image_smooth(&img, &a, col), DG_OK);
+    for (int pass = 1; pass <= 3; pass++) {
+        const float now = vis_blur_share(&a);
+        assert_true(now > last + 0.04f);
+        last = now;
+        assert_int_equal(vis_image_smooth(&a, &b, col), DG_OK);
+        memcpy(a.px, b.px, (size_t)W * H);
+    }
+    assert_true(last >= 0.38f);
+    for (int y = 0; y < H; y++) /* smeared along rows */
+        for (int x = 0; x < W; x++) {
+            int sum = 0;
+            for (int k = -3; k <= 3; k++)
+                sum += img.px[y * W + (x + k < 0 ? 0 : x + k >= W ? W - 1 : x + k)];
+            a.px[y * W + x] = (uint8_t)((sum + 3) / 7);
+        }
+    assert_true(vis_blur_share(&a) < 0.2f);
+    struct vis_image tiny = {0};
+    assert_int_equal(vis_image_init(&tiny, 15, 40), DG_OK);
+    assert_true(vis_blur_share(&tiny) == 0.0f);
+    vis_image_destroy(&tiny);
+    vis_image_destroy(&a);
+    vis_image_destroy(&b);
+    vis_image_destroy(&img);
+}
+
 /* vis_border_polarity: a dark bar on light paper is dark ink, the same inverted light ink; a flat
  * image and a 1x1 one count as dark ink on paper (the ring is the whole picture). */
 static void test_border_polarity(void **state)
@@ -721,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_border_polarity),
         cmocka_unit_test(test_smooth_equals_definition),
         cmocka_unit_test(test_noise_share),
+        cmocka_unit_test(test_blur_share),
         cmocka_unit_test(test_context_patch),
         cmocka_unit_test(test_grey_from_pixels_every_layout),
         cmocka_unit_test(test_grey_from_video_rgb_and_rgba),

@@ -92,6 +92,9 @@ struct rec_params {
     float denoise;     /* an image whose sensor noise is at least this share of its paper's grey
                           level (vis_noise_share) is smoothed (vis_image_smooth) before it is
                           read: a dim camera's gained-up frames (0: never) */
+    float deblur;      /* an image at least this blurred (vis_blur_share) is read through an
+                          unsharp mask (vis_sharpen_box, amount 0.7): a camera out of focus or a
+                          hand that moved (0: never) */
     float reuse;       /* video: a network input within this mean absolute difference (grey levels
                           0..1) of one the network read in the last frame, its box in the same place,
                           takes that answer when it was sure (0: every input read afresh, as stills) */
@@ -115,7 +118,10 @@ void rec_params_look_once(struct rec_params *p);
  * 1 was rejected here, since read 30 times a second the strokes of clutter flickered in as 1s. On
  * the live report videos (2026-12-06, with stage 5d) reading them changed no false-digit figure
  * and read the desk 66.77 -> 66.75%, the second generator's view 67.51 -> 67.73%, the real
- * photographs' 78.43 -> 78.55%, the desk's shown numbers changing 5 -> 4 times in 168 pairs. */
+ * photographs' 78.43 -> 78.55%, the desk's shown numbers changing 5 -> 4 times in 168 pairs.
+ * A blurred frame is not sharpened (deblur 0): on the live videos it changed no figure beyond a
+ * digit or a lock either way (2026-12-07: the close-ups 9 -> 8 numbers locked in time, the held-up
+ * sheets 82.43 -> 82.80% read), and the demo's soft frames took 1.9 -> 2.3 ms each. */
 void rec_live_params(struct rec_params *p);
 
 struct rec_box {

@@ -77,9 +77,16 @@ struct rec_scanner {
     struct rec_result *wide;
     struct vis_image wide_grey, wide_mask, wide_other_mask, wide_sharp;
     struct vis_image enlarged; /* a small image enlarged (rec_scan) */
-    struct vis_image smooth;   /* a noisy image smoothed (rec_scan, rec_params.denoise) */
-    uint16_t *smooth_col;      /* vis_image_smooth's scratch */
+    /* a noisy image smoothed (rec_params.denoise) or a blurred one sharpened (deblur), and in a
+       video the running means of the frames' noise and blur and whether the last was smoothed or
+       sharpened (prepare_frame) */
+    struct vis_image frame;
+    float noise_mean, blur_mean;
+    int smoothing, sharpening;
+    uint16_t *smooth_col; /* vis_image_smooth's scratch */
     size_t smooth_col_cap;
+    uint32_t *sharp_frame_tmp; /* vis_sharpen_box's scratch for the frame */
+    size_t sharp_frame_tmp_cap;
     int crop_image;     /* reading it */
     uint32_t *wide_sum; /* vis_image_shrink's scratch */
     size_t wide_sum_cap;
