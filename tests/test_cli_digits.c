@@ -56,6 +56,8 @@ static void test_exit_codes(void **state)
         {1, "attach-context /nonexistent.safetensors b.safetensors", "cannot open"},
         {2, "scan-eval --mine-context x.jsonl", "--mine PREFIX"},
         {2, "scan-eval --context 1.5 x.jsonl", "--context"},
+        {2, "scan-eval --deblur 2 x.jsonl", "--deblur"},
+        {2, "scan-eval --denoise -1 x.jsonl", "--denoise"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = run("%s", cases[i].args);

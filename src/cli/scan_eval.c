@@ -36,6 +36,10 @@ static const char *const HELP =
     "                        the sure readings the first reading lacks (default 0.5,0.15; 0: off)\n"
     "  --wide X              read the frame shrunk again with strokes up to X of its shorter\n"
     "                        side, for digits drawn large with a thick pen (default 0.2; 0: off)\n"
+    "  --denoise X           smooth an image whose sensor noise is at least X of its paper's\n"
+    "                        level before reading it (default 0.035; 0: never)\n"
+    "  --deblur X            sharpen an image at least X blurred both ways (0 sharp .. 1 flat)\n"
+    "                        before reading it (default 0.42; 0: never)\n"
     "  --sharpen X           unsharp mask of this amount on the candidates before they are read\n"
     "                        (default 0.6; 0 = off)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
@@ -725,25 +729,13 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     o->model_path = cli_scan_model();
     rec_default_params(&o->params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},
-        {"min-confidence", 1, 0, 'c'},
-        {"verbose", 0, 0, 'v'},
-        {"window", 1, 0, 'w'},
-        {"help", 0, 0, 'h'},
-        {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},
-        {"contrast", 1, 0, 'C'},
-        {"share", 1, 0, 's'},
-        {"sharpen", 1, 0, 'S'},
-        {"hard", 1, 0, 'H'},
-        {"pairs", 1, 0, 'P'},
-        {"keep-closed", 0, 0, 'K'},
-        {"again", 1, 0, 'A'},
-        {"wide", 1, 0, 'W'},
-        {"mine-context", 0, 0, 'X'},
-        {"context", 1, 0, 'x'},
-        {"misses", 1, 0, 'I'},
-        {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
+        {"window", 1, 0, 'w'},      {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
+        {"sharpen", 1, 0, 'S'},     {"hard", 1, 0, 'H'},           {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'}, {"again", 1, 0, 'A'},          {"wide", 1, 0, 'W'},
+        {"denoise", 1, 0, 'N'},     {"deblur", 1, 0, 'B'},         {"mine-context", 0, 0, 'X'},
+        {"context", 1, 0, 'x'},     {"misses", 1, 0, 'I'},         {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -810,6 +802,20 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
             if ((bad = cli_number_option(cmd, "--wide", optarg, 0.0, 1.0, &v)))
                 return bad;
             o->params.wide_stroke = (float)v;
+            break;
+        }
+        case 'N': {
+            double v;
+            if ((bad = cli_number_option(cmd, "--denoise", optarg, 0.0, 1.0, &v)))
+                return bad;
+            o->params.denoise = (float)v;
+            break;
+        }
+        case 'B': {
+            double v;
+            if ((bad = cli_number_option(cmd, "--deblur", optarg, 0.0, 1.0, &v)))
+                return bad;
+            o->params.deblur = (float)v;
             break;
         }
         case 'S': {
