@@ -92,9 +92,9 @@ struct rec_params {
     float denoise;     /* an image whose sensor noise is at least this share of its paper's grey
                           level (vis_noise_share) is smoothed (vis_image_smooth) before it is
                           read: a dim camera's gained-up frames (0: never) */
-    float deblur;      /* an image at least this blurred (vis_blur_share) is read through an
-                          unsharp mask (vis_sharpen_box, amount 0.7): a camera out of focus or a
-                          hand that moved (0: never) */
+    float deblur;      /* an image up to 1080 px on its shorter side and at least this blurred
+                          both ways (vis_blur_share) is read through an unsharp mask
+                          (vis_sharpen_box, amount 0.7): a camera out of focus (0: never) */
     float reuse;       /* video: a network input within this mean absolute difference (grey levels
                           0..1) of one the network read in the last frame, its box in the same place,
                           takes that answer when it was sure (0: every input read afresh, as stills) */
