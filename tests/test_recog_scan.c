@@ -1734,6 +1734,18 @@ static int numbers_kept(const struct rec_result *r, const struct rec_result *ref
     return n;
 }
 
+/* img read by rd with parameters p, its numbers printed after what; how many of them ref has. */
+static int kept_reading(struct reader *rd, const struct rec_params *p, const struct vis_image *img,
+                        const struct rec_result *ref, const char *what)
+{
+    char got[128];
+    rec_scanner_set_params(rd->sc, p);
+    assert_int_equal(rec_scan(rd->sc, img, rd->r), DG_OK);
+    numbers_text(rd->r, got, sizeof got);
+    print_message("%s: %s\n", what, got);
+    return numbers_kept(rd->r, ref);
+}
+
 /* A camera short of light. Underexposed to a quarter (the paper about 55), ruled-sheet-on-desk.jpg
  * reads the numbers it reads in full light: vis_threshold's least contrast shrinks with the
  * frame's brightest tenth (fixed at 16, it read 42946 7 0 6271 for 424546 7 60 6271). At 0.35 of
@@ -1774,18 +1786,11 @@ static void test_dim_and_noisy_frames(void **state)
             dim.px[i] = (uint8_t)((img.px[i] * 35 + 50) / 100);
         add_noise(&dim, 5u + (unsigned)k, 12);
         assert_true(vis_noise_share(&dim) >= p.denoise);
-        assert_int_equal(rec_scan(rd.sc, &dim, rd.r), DG_OK);
-        numbers_text(rd.r, got, sizeof got);
-        print_message("%s at 0.35 of the light, noisy: %s (full light: %s)\n", fixtures[k], got,
-                      bright);
-        assert_true(numbers_kept(rd.r, ref) >= 3);
+        print_message("%s in full light: %s\n", fixtures[k], bright);
+        assert_true(kept_reading(&rd, &p, &dim, ref, "... at 0.35 of the light, noisy") >= 3);
         struct rec_params rough = p;
         rough.denoise = 0.0f;
-        rec_scanner_set_params(rd.sc, &rough);
-        assert_int_equal(rec_scan(rd.sc, &dim, rd.r), DG_OK);
-        numbers_text(rd.r, got, sizeof got);
-        print_message("... not smoothed: %s\n", got);
-        assert_true(numbers_kept(rd.r, ref) <= 2);
+        assert_true(kept_reading(&rd, &rough, &dim, ref, "... not smoothed") <= 2);
         free(ref);
         vis_image_destroy(&dim);
         vis_image_destroy(&img);
@@ -1820,19 +1825,12 @@ static void test_defocused_frame(void **state)
     assert_int_equal(vis_image_smooth(&soft, &tmp, col), DG_OK);
     assert_int_equal(vis_image_smooth(&tmp, &soft, col), DG_OK);
     const float blur = vis_blur_share(&soft);
-    char got[128];
-    assert_int_equal(rec_scan(rd.sc, &soft, rd.r), DG_OK);
-    numbers_text(rd.r, got, sizeof got);
-    print_message("defocused (blur %.3f): %s\n", blur, got);
+    print_message("defocused: blur %.3f\n", blur);
     assert_true(blur >= p.deblur);
-    assert_true(numbers_kept(rd.r, ref) >= 3);
+    assert_true(kept_reading(&rd, &p, &soft, ref, "... sharpened") >= 3);
     struct rec_params plain = p;
     plain.deblur = 0.0f;
-    rec_scanner_set_params(rd.sc, &plain);
-    assert_int_equal(rec_scan(rd.sc, &soft, rd.r), DG_OK);
-    numbers_text(rd.r, got, sizeof got);
-    print_message("... not sharpened: %s\n", got);
-    assert_true(numbers_kept(rd.r, ref) <= 2);
+    assert_true(kept_reading(&rd, &plain, &soft, ref, "... not sharpened") <= 2);
     free(col);
     free(ref);
     vis_image_destroy(&tmp);

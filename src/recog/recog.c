@@ -159,7 +159,6 @@ void rec_scanner_free(struct rec_scanner *sc)
     vis_image_destroy(&sc->enlarged);
     vis_image_destroy(&sc->frame);
     free(sc->smooth_col);
-    free(sc->sharp_frame_tmp);
     vis_image_destroy(&sc->wide_mask);
     vis_image_destroy(&sc->wide_other_mask);
     vis_image_destroy(&sc->wide_sharp);
@@ -1983,10 +1982,7 @@ static int past_bar(float v, float bar, int video, float *mean, int *on)
         return *on;
     }
     *mean = *mean < 0.0f ? v : (1.0f - FRAME_MEAN_NEW) * *mean + FRAME_MEAN_NEW * v;
-    if (*mean >= bar + FRAME_SWITCH || (*on && *mean >= bar - FRAME_SWITCH))
-        *on = 1;
-    else
-        *on = 0;
+    *on = *mean >= (*on ? bar - FRAME_SWITCH : bar + FRAME_SWITCH);
     return *on;
 }
 
@@ -2005,12 +2001,12 @@ static int prepare_frame(struct rec_scanner *sc, const struct vis_image **grey)
             rc = vis_image_smooth(g, &sc->frame, sc->smooth_col);
     } else if (sc->p.deblur > 0.0f && (g->w < g->h ? g->w : g->h) <= DEBLUR_MAX_SIDE &&
                past_bar(vis_blur_share(g), sc->p.deblur, video, &sc->blur_mean, &sc->sharpening)) {
-        rc = dg_grow((void **)&sc->sharp_frame_tmp, &sc->sharp_frame_tmp_cap,
-                     VIS_SHARPEN_SCRATCH(g->w, g->h), sizeof *sc->sharp_frame_tmp);
+        rc = dg_grow((void **)&sc->sharp_tmp, &sc->sharp_tmp_cap, VIS_SHARPEN_SCRATCH(g->w, g->h),
+                     sizeof *sc->sharp_tmp);
         if (rc == DG_OK)
             rc = vis_image_fit(&sc->frame, g->w, g->h);
         if (rc == DG_OK)
-            vis_sharpen_box(g, 0, 0, g->w, g->h, FRAME_SHARPEN, sc->frame.px, sc->sharp_frame_tmp);
+            vis_sharpen_box(g, 0, 0, g->w, g->h, FRAME_SHARPEN, sc->frame.px, sc->sharp_tmp);
     } else {
         return DG_OK;
     }

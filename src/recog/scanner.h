@@ -85,8 +85,6 @@ struct rec_scanner {
     int smoothing, sharpening;
     uint16_t *smooth_col; /* vis_image_smooth's scratch */
     size_t smooth_col_cap;
-    uint32_t *sharp_frame_tmp; /* vis_sharpen_box's scratch for the frame */
-    size_t sharp_frame_tmp_cap;
     int crop_image;     /* reading it */
     uint32_t *wide_sum; /* vis_image_shrink's scratch */
     size_t wide_sum_cap;
@@ -99,7 +97,7 @@ struct rec_scanner {
     uint8_t *soft; /* soften_crop's scratch */
     size_t soft_cap;
     struct vis_image sharp; /* the frame with its candidates' boxes sharpened (sharpen_boxes) */
-    uint32_t *sharp_tmp;
+    uint32_t *sharp_tmp; /* vis_sharpen_box's scratch, there and for a blurred frame (rec_scan) */
     size_t sharp_tmp_cap;
     int *per_comp; /* rec_scan's per-component scratch */
     size_t per_comp_cap;

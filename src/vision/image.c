@@ -102,6 +102,25 @@ int vis_image_enlarge(const struct vis_image *in, int f, struct vis_image *out)
     return DG_OK;
 }
 
+int vis_bright_tenth(const uint8_t *px, int w, int h, size_t stride, int row_step)
+{
+    /* four histograms, by column mod 4: a flat image's increments then do not all wait on one
+       counter */
+    uint32_t level[4][256] = {{0}};
+    size_t n = 0, above = 0;
+    for (int y = 0; y < h; y += row_step, n += (size_t)w)
+        for (int x = 0; x < w; x++)
+            level[x & 3][px[(size_t)y * stride + x]]++;
+    int bright = 255;
+    for (; bright > 0; bright--)
+        if ((above +=
+             (size_t)level[0][bright] + level[1][bright] + level[2][bright] + level[3][bright]) *
+                10 >=
+            n)
+            break;
+    return bright;
+}
+
 /* Rows of the image vis_noise_share samples: every NOISE_ROW_STEP-th. */
 enum { NOISE_ROW_STEP = 16 };
 
@@ -109,17 +128,12 @@ float vis_noise_share(const struct vis_image *img)
 {
     if (img->w < 2 || img->h < 4)
         return 0.0f;
-    /* four histograms of each, by column mod 4: a flat image's increments then do not all wait
-       on one counter */
-    uint32_t diff[4][256] = {{0}}, level[4][256] = {{0}};
-    long n = 0, m = 0;
-    for (int y = 0; y < img->h; y += NOISE_ROW_STEP) {
+    uint32_t diff[4][256] = {{0}}; /* by column mod 4, as in vis_bright_tenth */
+    long n = 0;
+    for (int y = 0; y < img->h; y += NOISE_ROW_STEP, n += img->w - 1) {
         const uint8_t *row = img->px + (size_t)y * img->w;
         for (int x = 0; x + 1 < img->w; x++)
             diff[x & 3][abs((int)row[x + 1] - (int)row[x])]++;
-        for (int x = 0; x < img->w; x++)
-            level[x & 3][row[x]]++;
-        n += img->w - 1, m += img->w;
     }
     long below = 0, at = 0;
     int q = 0;
@@ -132,14 +146,7 @@ float vis_noise_share(const struct vis_image *img)
     const double lo = q > 0 ? q - 0.5 : 0.0, span = q > 0 ? 1.0 : 0.5;
     const double into = 1.0 - (double)(below - n / 4.0) / (double)at;
     const double sigma = (lo + span * into) / 0.4506;
-    long above = 0;
-    int bright = 255;
-    for (; bright > 0; bright--)
-        if ((above +=
-             (long)level[0][bright] + level[1][bright] + level[2][bright] + level[3][bright]) *
-                10 >=
-            m)
-            break;
+    const int bright = vis_bright_tenth(img->px, img->w, img->h, (size_t)img->w, NOISE_ROW_STEP);
     return (float)(sigma / (bright > 32 ? bright : 32));
 }
 

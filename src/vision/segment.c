@@ -509,34 +509,19 @@ DG_HOT static void tile_thresholds(const uint8_t *depth, int hw, int hh, int ts,
 
 /* The least contrast of ink for the frame f (hw x hh half pixels, ink dark): contrast where a
  * tenth of the frame (every fourth row) is at least PAPER_BRIGHT, less in proportion where its
- * brightest tenth is dimmer, at least CONTRAST_MIN. Ink's contrast shrinks with the light: a camera
- * underexposed to a quarter (paper about 55) lost 18 points of world-tune's digits (100 frames,
- * robust, 2026-12-07: 89.5
- * -> 70.8%) with the floor fixed at 16, and reads them at 87.5% with it scaled so (88.1% down to
- * 5, which drew a dim photograph's texture in as ink more often). Scaled from PAPER_BRIGHT 100
- * rather than 128: build/cam-tune 76.73 -> 76.93%, real-empty-tune 0.100 -> 0.093 false digits a
- * frame, and a dim room behind a sheet held up (the bright tenth 100-125) keeps its floor. Scaled
- * by the frame's bright tenth, not by the paper behind each pixel: a dim patterned desk beside a
- * bright sheet then keeps the full floor (scaled by the local paper, its weave became ink and
- * form-tune's digits read went 45.6 -> 44.6%). Frames as bright as the tuning sets' read as
- * before to within 0.1 point. */
+ * brightest tenth is dimmer, at least CONTRAST_MIN. Ink's contrast shrinks with the light: a
+ * camera underexposed to a quarter (paper about 55) lost 18 points of world-tune's digits (100
+ * frames, robust, 2026-12-07: 89.5 -> 70.8%) with the floor fixed at 16, and reads them at 87.5%
+ * with it scaled so (88.1% down to 5, which drew a dim photograph's texture in as ink more
+ * often). Scaled from PAPER_BRIGHT 100 rather than 128: build/cam-tune 76.73 -> 76.93%,
+ * real-empty-tune 0.100 -> 0.093 false digits a frame, and a dim room behind a sheet held up (the
+ * bright tenth 100-125) keeps its floor. Scaled by the frame's bright tenth, not by the paper
+ * behind each pixel: a dim patterned desk beside a bright sheet then keeps the full floor (scaled
+ * by the local paper, its weave became ink and form-tune's digits read went 45.6 -> 44.6%).
+ * Frames as bright as the tuning sets' read as before to within 0.1 point. */
 static int frame_contrast(const uint8_t *f, int hw, int hh, int contrast)
 {
-    /* every fourth row, four histograms by column mod 4 (a flat frame's increments then do not
-       all wait on one counter) */
-    uint32_t hist[4][256] = {{0}};
-    size_t n = 0, above = 0;
-    for (int y = 0; y < hh; y += 4, n += (size_t)hw)
-        for (int x = 0; x < hw; x++)
-            hist[x & 3][f[(size_t)y * hw + x]]++;
-    int bright = 255;
-    for (; bright > 0; bright--)
-        if ((above +=
-             (size_t)hist[0][bright] + hist[1][bright] + hist[2][bright] + hist[3][bright]) *
-                10 >=
-            n)
-            break;
-    int c = contrast * bright / PAPER_BRIGHT;
+    int c = contrast * vis_bright_tenth(f, hw, hh, (size_t)hw, 4) / PAPER_BRIGHT;
     c = c < contrast ? c : contrast;
     return c > CONTRAST_MIN ? c : CONTRAST_MIN < contrast ? CONTRAST_MIN : contrast;
 }

@@ -36,6 +36,9 @@ int vis_image_shrink(const struct vis_image *in, int f, struct vis_image *out, u
  * (edges held); out's pixels are reused when it already has the size. DG_EARG for an empty image
  * or a factor outside 1..1024 or that would overflow, DG_ENOMEM. */
 int vis_image_enlarge(const struct vis_image *in, int f, struct vis_image *out);
+/* The grey level that a tenth of the pixels of every row_step-th row of the w x h pixels px
+ * (rows stride bytes apart) reach or pass: the paper's level in most camera frames. */
+int vis_bright_tenth(const uint8_t *px, int w, int h, size_t stride, int row_step);
 /* The image's sensor noise as a share of its paper's grey level: sigma (grey levels) from the
  * quarter of horizontal neighbour differences that are smallest, on every 16th row (flat paper
  * and desk, not edges or texture; a quarter of |N(0, 2 sigma^2)| lies under 0.4506 sigma), over
