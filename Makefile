@@ -78,7 +78,7 @@ LIB = $(B)/lib$(1).a
 # Link order: dependants before dependencies.
 LIBS_ALL := $(call LIB,app) $(call LIB,media) $(call LIB,recog) $(call LIB,train) $(call LIB,data) $(call LIB,vision) $(call LIB,nn) $(call LIB,base)
 
-.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big world-screen world-held world-form world-cam context mine mine-print mine-held format format-check clean web web-test serve \
+.PHONY: all test test-run tsan-run data fuzz fuzz-long bench scenes world world-cross world-spacing world-other world-real world-big world-screen world-held world-form world-words world-cam context mine mine-print mine-held mine-words format format-check clean web web-test serve \
         lib install uninstall install-check python-test FORCE
 all: $(B)/digits lib
 
@@ -314,6 +314,16 @@ build/form/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --form 1 build/form $(WORLD) 72 data/mnist t10k $(OTHER_PHOTOS)
 build/form-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --form 1 build/form-tune $(WORLD) 71 data/mnist train $(OTHER_PHOTOS)
+# build/words (report, test digits, seed 82) and build/words-tune (training digits, seed 81): the
+# second generator's view with handwritten words on the sheets (othergen.py --words 1): a word
+# before a number ("Tel:", "Room"), a unit after it, lines of a note or a list in the numbers' pen,
+# in handwriting fonts of Debian's (install-deps --worlds), the report's writers none of the
+# tuning set's; 30% of the frames without digits, most of them a handwritten note alone.
+world-words: build/words/truth.jsonl build/words-tune/truth.jsonl
+build/words/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --words 1 --empty 0.3 build/words $(WORLD) 82 data/mnist t10k $(OTHER_PHOTOS)
+build/words-tune/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --words 1 --empty 0.3 build/words-tune $(WORLD) 81 data/mnist train $(OTHER_PHOTOS)
 # build/big (report, test digits, seed 42) and build/big-tune (training digits, seed 41): the
 # second generator's view written large (othergen.py --big 1): a sheet held close to the camera
 # with one or two lines of digits a quarter to three quarters of the frame tall, often in fat
@@ -442,6 +452,14 @@ build/held-mine/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --held 1 --empty 0.3 build/held-mine 1000 68 data/mnist train $(OTHER_PHOTOS)
 build/held-mine/mined-labels-idx1-ubyte: build/held-mine/truth.jsonl $(B)/digits $(MINE_MODEL)
 	$(B)/digits scan-eval $(MINE_WEIGHTS) --model $(MINE_MODEL) --mine build/held-mine/mined $<
+# build/words-mine: 2,000 frames with handwritten words on the sheets (othergen.py --words 1, seed
+# 85, training digits and the tuning set's writers; 30% without digits) mined as make mine's sets
+# are, for --extra beside them: handwritten letters and words as "not a digit".
+mine-words: build/words-mine/mined-labels-idx1-ubyte
+build/words-mine/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --words 1 --empty 0.3 build/words-mine 2000 85 data/mnist train $(OTHER_PHOTOS)
+build/words-mine/mined-labels-idx1-ubyte: build/words-mine/truth.jsonl $(B)/digits $(MINE_MODEL)
+	$(B)/digits scan-eval $(MINE_WEIGHTS) --model $(MINE_MODEL) --mine build/words-mine/mined $<
 $(B)/worldgen: tools/worldgen.c tools/toolutil.h $(LIBS_ALL)
 	$(CC) $(CFLAGS) $(INC_cli) $< $(LIBS_ALL) $(LDFLAGS) $(LDLIBS) -o $@
 

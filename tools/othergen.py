@@ -39,6 +39,11 @@ usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] [--
   --form X    share of sheets with digits (not boards) that are printed forms (default 0): fields
               of a printed label and a row of boxes, one handwritten digit in each, touching or
               crossing the boxes' thin printed lines when written large or off centre
+  --words X   share of sheets (not close-ups) that carry handwritten words (default 0), in a
+              handwriting font of Debian's (HAND_WRITERS; every third writer for t10k, the others
+              for train) with the numbers' pen and slant: a word before a number ("Tel:", "Room"),
+              a unit after it ("kg"), lines of a note or a list, and on digit-free sheets a note
+              alone; the words' letters (l, o, O, S, Z, g, q, B) are no digits
 """
 import gzip
 import math
@@ -47,6 +52,7 @@ import sys
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from genio import count_and_seed, write_frames
 
@@ -659,6 +665,104 @@ def draw_comb(rng, layer, x, y, n, cw, ch, t):
         cv2.line(layer, (xk, top), (xk, int(y + ch)), 1.0, t, cv2.LINE_AA)
 
 
+# ---- handwritten words ------------------------------------------------------------------------
+
+# Handwriting fonts from Debian packages (scripts/install-deps --worlds), one writer each; every
+# third writer (in this order) writes the t10k sets' words, the others the train sets'.
+FONT_ROOT = "/usr/share/fonts"
+HAND_WRITERS = [
+    "truetype/fifthhorseman/dkg.ttf truetype/fifthhorseman/dkgBd.ttf truetype/fifthhorseman/dkgIt.ttf",
+    "truetype/breip/Breip.ttf",
+    "opentype/bwht/BecauseWeBuild-Regular.otf",
+    "opentype/bwht/BecauseWeConnect-Regular.otf",
+    "opentype/bwht/BecauseWeCreate-Regular.otf",
+    "opentype/bwht/BecauseWeLearn-Regular.otf",
+    "opentype/bwht/BecauseWeMentor-Regular.otf",
+    "opentype/bwht/BecauseWeOrganize-Regular.otf",
+    "opentype/dancingscript/DancingScript-Regular.otf opentype/dancingscript/DancingScript-Bold.otf",
+    "truetype/ecolier-court/Ecolier-court.ttf",
+    "truetype/femkeklaver/femkeklaver.ttf",
+    "truetype/humor-sans/Humor-Sans.ttf",
+    "truetype/kristi/Kristi.ttf",
+    "truetype/klee/KleeOne-Regular.ttf truetype/klee/KleeOne-SemiBold.ttf",
+    "opentype/comic-neue/ComicNeue-Regular.otf opentype/comic-neue/ComicNeue-Bold.otf "
+    "opentype/comic-neue/ComicNeue-Italic.otf",
+    "opentype/kaushanscript/KaushanScript-Regular.otf",
+    "opentype/joscelyn/Joscelyn-Regular.otf",
+]
+HAND_WORDS = ("milk eggs bread butter call mom dad phone room bus train total sum cost paid owe "
+              "kids shop list gas rent name date price note page items order box code ref time "
+              "week Monday Friday April June July Ilse Otto Lola Zoe Sol Bob Lisa Oslo Ohio Iowa "
+              "Lille quiz flow hello thanks love see you soon meet lunch dinner gift sale cash bill "
+              "tax due from to and the of is go no yes ok Sue Bill Gail Liz Oslo Boston lego solo "
+              "bolt zoo igloo sell toll hill ball Olga Lois").split()
+HAND_LABELS = ("Tel Room Total No Page Bus Price Code Box Ref Sum Due Order Flat Gate Seat Lot "
+               "Item Qty Age Year Week Day km kg").split()
+HAND_UNITS = "kg km cm pm am min ml lbs euro each ok".split()
+
+
+def hand_writers(split):
+    """Each installed writer's font files (those of the split's third or two thirds); an empty
+    list when none of the packages are installed."""
+    writers = []
+    for i, files in enumerate(HAND_WRITERS):
+        if (i % 3 == 2) != (split == "t10k"):
+            continue
+        found = [os.path.join(FONT_ROOT, f) for f in files.split() if os.path.exists(os.path.join(FONT_ROOT, f))]
+        if found:
+            writers.append(found)
+    return writers
+
+
+class Hand:
+    """One writer's hand on one sheet: a font (its own digit 8 as tall as the sheet's digits),
+    the pen's slant and width."""
+
+    def __init__(self, rng, files, slant, dil):
+        self.path = files[rng.integers(0, len(files))]
+        self.slant, self.dil = slant, dil
+        self.fonts = {}
+        top, bottom = ImageFont.truetype(self.path, 100).getbbox("8", anchor="ls")[1::2]
+        self.em_per_px = 100.0 / max(1, bottom - top)
+
+    def font(self, height):
+        size = max(6, int(round(self.em_per_px * height)))
+        if size not in self.fonts:
+            self.fonts[size] = ImageFont.truetype(self.path, size)
+        return self.fonts[size]
+
+    def word(self, text, height, slope):
+        """(coverage, baseline row) of text whose digits would be `height` px tall, sheared by the
+        hand's slant and turned by the line's slope."""
+        font = self.font(height)
+        x0, y0, x1, y1 = font.getbbox(text, anchor="ls")
+        pad = int(2 + 0.3 * height)
+        w, h = x1 - x0 + 2 * pad, y1 - y0 + 2 * pad
+        img = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(img).text((pad - x0, pad - y0), text, font=font, fill=255, anchor="ls")
+        a = np.asarray(img, np.float32) / 255.0
+        base = pad - y0
+        # shear about the baseline, turn by the slope about the left end of the baseline
+        ang = math.atan(slope)
+        c, s = math.cos(ang), math.sin(ang)
+        extra = int(abs(self.slant) * h + abs(slope) * w) + 2
+        m = np.array([[c, -self.slant * c - s, 0], [s, c - self.slant * s, 0]], np.float32)
+        m[:, 2] = np.array([extra, extra + base], np.float32) - m[:, :2] @ np.array([0, base], np.float32)
+        a = cv2.warpAffine(a, m, (w + 2 * extra, h + 2 * extra), flags=cv2.INTER_LINEAR)
+        r = int(round(self.dil * height / 40.0))
+        if r > 0:
+            a = cv2.dilate(a, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        ys, xs = np.nonzero(a > 0.25)
+        if len(xs) == 0:
+            return None, 0
+        a = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        return a, extra + base - ys.min()
+
+
+def hand_text(rng, table, n_max):
+    return " ".join(table[rng.integers(0, len(table))] for _ in range(int(rng.integers(1, n_max + 1))))
+
+
 class Sheet:
     """A sheet's own canvas: paper colour, ruling, an ink coverage layer per colour, and the
     digits written on it (label, ink points in sheet pixels, number index)."""
@@ -682,6 +786,9 @@ class Sheet:
         self.digits = []  # (label, points Nx2 float, number id)
         self.numbers = []  # text per number id
         self.used = []  # rectangles (x0, y0, x1, y1) taken on the sheet
+        self.writer = None  # a writer's font files when the sheet carries handwritten words
+        self.hand = None  # that writer's Hand once a pen is chosen
+        self.hand_layer = None
 
     def layer(self, colour, texture):
         cov = np.zeros((self.h, self.w), np.float32)
@@ -748,6 +855,8 @@ class Sheet:
         cov = self.layer(colour, texture)
         gap_habit = rng.uniform(-0.05, 0.35)  # between digits, in heights
         slant = rng.uniform(-0.25, 0.25)
+        if self.writer is not None:
+            self.hand, self.hand_layer = Hand(rng, self.writer, slant, dil), cov
         lines = 0
         for _ in range(8 * n_lines):
             if lines == n_lines:
@@ -764,12 +873,27 @@ class Sheet:
                 if max_digits < 6:
                     p = p[:max_digits] / p[:max_digits].sum()
                 n_dig = int(rng.choice(np.arange(1, len(p) + 1), p=p))
+                label = None
+                if self.hand is not None and rng.random() < 0.35:  # a word before the number
+                    text = HAND_LABELS[rng.integers(0, len(HAND_LABELS))] + (":" if rng.random() < 0.4 else "")
+                    label = (x,) + self.hand.word(text, h, slope)
+                    if label[1] is None:
+                        label = None
+                    else:
+                        x += label[1].shape[1] + h * rng.uniform(0.3, 0.9)
                 placed = self.write_number(rng, cov, mnist, labels, pool, x, y + slope * x, h,
                                            n_dig, gap_habit, slant, thresh, dil, slope)
                 if placed is None:
                     break
                 count += 1
                 x1 = placed
+                if label is not None:
+                    self.hand_word_at(label[1], label[0], y + slope * label[0] + h - label[2])
+                if self.hand is not None and rng.random() < 0.2:  # a unit after it
+                    ux = x1 + h * rng.uniform(0.25, 0.6)
+                    a, base = self.hand.word(HAND_UNITS[rng.integers(0, len(HAND_UNITS))], h, slope)
+                    if a is not None and self.hand_word_at(a, ux, y + slope * ux + h - base):
+                        x1 = int(ux) + a.shape[1]
                 # what follows: a symbol, a word, or just a wide gap
                 x = x1 + h * max(1.0, 3.0 * gap_habit) * rng.uniform(1.1, 2.0)
                 if rng.random() < 0.3:
@@ -783,6 +907,34 @@ class Sheet:
                 if x > self.w * 0.92:
                     break
             lines += count > 0
+
+    def hand_word_at(self, a, x, y):
+        """Writes a word's coverage at (x, y) in the writer's pen if that place is free."""
+        x, y = int(round(x)), int(round(y))
+        if not self.free(x, y, x + a.shape[1], y + a.shape[0]):
+            return False
+        stamp(self.hand_layer, a, x, y)
+        self.used.append((x, y, x + a.shape[1], y + a.shape[0]))
+        return True
+
+    def handwritten(self, rng, n, line_h):
+        """n lines of handwritten words (a note, a list) in the writer's hand, where nothing is
+        written yet; the pen is the numbers' when the sheet has any."""
+        if self.hand is None:
+            colour, _, dil, texture = pen_for(rng, self.kind)
+            self.hand_layer = self.layer(colour, texture)
+            self.hand = Hand(rng, self.writer, rng.uniform(-0.25, 0.25), dil)
+        for _ in range(n):
+            h = min(line_h * rng.uniform(0.85, 1.15), self.h / 4)
+            a, base = self.hand.word(hand_text(rng, HAND_WORDS, 4), h, rng.uniform(-0.08, 0.08))
+            if a is None or a.shape[1] >= self.w or a.shape[0] >= self.h:
+                continue
+            for _ in range(20):
+                x = rng.uniform(0, self.w - a.shape[1])
+                y = rng.uniform(0, self.h - a.shape[0])
+                if self.free(int(x) - 6, int(y) - 6, int(x) + a.shape[1] + 6, int(y) + a.shape[0] + 6):
+                    self.hand_word_at(a, x, y)
+                    break
 
     def write_form(self, rng, mnist, labels, pool, line_h, n_fields):
         """A printed form: fields of a printed label and a row of boxes (a comb), one handwritten
@@ -999,14 +1151,14 @@ def kinds_with(empty):
 
 
 def make_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, screen=0.0, held=0.0,
-               form=0.0):
+               form=0.0, words=0.0, writers=()):
     """A frame and its truth; a frame meant to hold digits is drawn again until one shows (with
     --big, again as a frame with digits: large writing often does not fit, and digit-free frames
     would otherwise crowd the set)."""
     want_digits = False
     while True:
         frame = draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big, want_digits,
-                           screen, held, form)
+                           screen, held, form, words, writers)
         if frame[2] or any(not d.get("ignore") for d in frame[3]):
             return frame
         want_digits = big > 0
@@ -1049,7 +1201,7 @@ def canvas_frame(rng, mnist, labels, pool, w, h, empty):
 
 
 def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, want_digits=False,
-               screen=0.0, held=0.0, form=0.0):
+               screen=0.0, held=0.0, form=0.0, words=0.0, writers=()):
     (w, h) = pick(rng, SIZES)
     kind = pick(rng, kinds)
     while want_digits and kind == "empty":
@@ -1085,6 +1237,9 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
         corners = [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
         sheet = Sheet(rng, sw, sh, sheet_kind)
         sheet.rule(rng)
+        # drawn only for --words sets, so the others stay as they were
+        if words > 0 and writers and not is_big and rng.random() < words:
+            sheet.writer = writers[rng.integers(0, len(writers))]
         if rng.random() < 0.6:
             sheet.printed(rng, int(rng.integers(1, 4)))
         if not empty and is_big:
@@ -1105,6 +1260,10 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
                 sheet.write_form(rng, mnist, labels, pool, min(line_h, sh / 5), int(rng.integers(1, 6)))
             else:
                 sheet.write_numbers(rng, mnist, labels, pool, line_h, n_lines, 3)
+        if sheet.writer is not None:
+            small = min(w, h)
+            hh = math.exp(rng.uniform(math.log(12), math.log(max(13, small / 6))))
+            sheet.handwritten(rng, int(rng.integers(1, 7 if empty else 4)), min(hh, sh / 4))
         if rng.random() < 0.3:
             sheet.printed(rng, 1)
         rgb = sheet.render()
@@ -1185,7 +1344,8 @@ def draw_frame(rng, mnist, labels, pool, photos, kinds, photo_share, big=0.0, wa
 def options(argv):
     """The --empty and --photo shares and the positional arguments left."""
     argv = list(argv)
-    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0, "--screen": 0.0, "--held": 0.0, "--form": 0.0}
+    shares = {"--empty": 0.15, "--photo": 0.7, "--big": 0.0, "--screen": 0.0, "--held": 0.0, "--form": 0.0,
+              "--words": 0.0}
     while len(argv) > 2 and argv[1] in shares:
         try:
             shares[argv[1]] = float(argv[2])
@@ -1196,9 +1356,9 @@ def options(argv):
         del argv[1:3]
     if len(argv) < 6 or argv[5] not in ("train", "t10k"):
         sys.exit("usage: othergen.py [--empty X] [--photo X] [--big X] [--screen X] [--held X] [--form X] "
-                 "OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
+                 "[--words X] OUTDIR N SEED MNIST_DIR train|t10k PHOTO...")
     return (shares["--empty"], shares["--photo"], shares["--big"], shares["--screen"],
-            shares["--held"], shares["--form"], argv)
+            shares["--held"], shares["--form"], shares["--words"], argv)
 
 
 def load_photos(paths, split):
@@ -1218,8 +1378,11 @@ def load_photos(paths, split):
 
 
 def main(argv):
-    empty, photo_share, big, screen, held, form, argv = options(argv)
+    empty, photo_share, big, screen, held, form, words, argv = options(argv)
     out, mnist_dir, split = argv[1], argv[4], argv[5]
+    writers = hand_writers(split) if words > 0 else []
+    if words > 0 and not writers:
+        sys.exit(f"othergen: --words needs the handwriting fonts under {FONT_ROOT}; run scripts/install-deps --worlds")
     n, seed = count_and_seed("othergen", argv[2], argv[3])
     mnist, labels = load_mnist(mnist_dir, split)
     photos = load_photos(argv[6:], split)
@@ -1231,7 +1394,7 @@ def main(argv):
         for k in range(n):
             img, kind, is_empty, digits, numbers, corners = make_frame(rng, mnist, labels, pool, photos,
                                                               kinds, photo_share, big, screen, held,
-                                                              form)
+                                                              form, words, writers)
             ext = "png" if rng.random() < 0.15 else "jpg"
             params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))] if ext == "jpg" else []
             yield (f"other_{k:04d}.{ext}", img[:, :, ::-1], params,
