@@ -384,17 +384,18 @@ build/world-mine/mined-labels-idx1-ubyte build/world-mine2/mined-labels-idx1-uby
   %/mined-labels-idx1-ubyte: %/truth.jsonl $(B)/digits $(MINE_MODEL)
 	$(B)/digits scan-eval $(MINE_WEIGHTS) --model $(MINE_MODEL) --mine $*/mined $<
 # The context network (rec_params.context_min, stage 5d; docs/camera-view.md, twenty-second
-# session): the surroundings of every candidate of five more generated views with training digits
-# (worldgen seed 51; othergen seeds 52, 53 digit-free, 54 close-ups and 55 with screens in view:
-# desktops and phones, icons and windows; scenegen seed 61), as read
+# session): the surroundings of every candidate of seven more generated views with training digits
+# (worldgen seed 51; othergen seeds 52, 53 digit-free, 54 close-ups, 55 with screens in view:
+# desktops and phones, icons and windows, and 83 with handwritten words on the sheets in the
+# tuning writers' hands; scenegen seed 61), as read
 # by both shipped models with no context check (scan-eval --mine-context: 1 on a digit, 0 on
 # nothing, readings on nothing 4 more times), trained as a two-class network and put into copies
 # of both models: build/context/robust.safetensors and fast.safetensors (copy them into models/
 # to ship). Its test figure is on the same examples mined from the tuning sets.
 CONTEXT_N     ?= 1500
-CONTEXT_ARCH  ?= c16k3b-p2-c16k3b-p2-f32b-d0.2-f2
+CONTEXT_ARCH  ?= c16k3b-p2-c32k3b-p2-f64b-d0.2-f2
 CONTEXT_TRAIN := build/ctx-world build/ctx-other build/ctx-empty build/ctx-big build/ctx-flat \
-                 build/ctx-screen
+                 build/ctx-screen build/ctx-words
 CONTEXT_TEST  := build/world-tune build/other-tune build/real-tune
 CONTEXT_MINE   = $(B)/digits scan-eval --context 0 --hard 4 --mine-context
 context: build/context/robust.safetensors build/context/fast.safetensors
@@ -415,6 +416,8 @@ build/ctx-form/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --form 1 build/ctx-form 600 73 data/mnist train $(OTHER_PHOTOS)
 build/ctx-screen/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --screen 0.8 --empty 0.5 build/ctx-screen 600 55 data/mnist train $(OTHER_PHOTOS)
+build/ctx-words/truth.jsonl: tools/othergen.py data/mnist/.verified
+	$(PYTHON) tools/othergen.py --words 1 --empty 0.4 build/ctx-words 1200 83 data/mnist train $(OTHER_PHOTOS)
 # each set read by each model: build/context/SET-MODEL-*
 build/context/%-robust-labels-idx1-ubyte build/context/%-fast-labels-idx1-ubyte: build/%/truth.jsonl $(B)/digits
 	@mkdir -p build/context
