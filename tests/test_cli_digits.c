@@ -404,7 +404,8 @@ static void test_scan_cli(void **state)
     assert_non_null(strstr(out, "\"top3\": [[7, "));
     assert_non_null(strstr(out, "\"numbers\": [{\"text\": \"7\", \"confidence\": "));
     assert_non_null(strstr(out, "blank.png\", \"width\": 200, \"height\": 160, \"digits\": [], "
-                                "\"numbers\": [], \"ms\": "));
+                                "\"numbers\": [], \"camera\": {\"light\": "));
+    assert_non_null(strstr(out, "\"hints\": []}, \"ms\": ")); /* a blank page in good light */
     /* A bad file among good ones: one line for it, the others still read, exit 1. */
     assert_int_equal(run("scan %s %s --annotate %s", bad, seven, ann), 1);
     out = output();

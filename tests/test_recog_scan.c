@@ -1871,6 +1871,91 @@ static void test_defocused_frame(void **state)
     reader_close(&rd);
 }
 
+/* img with every level scaled by num / den (rounded). */
+static void scale_levels(const struct vis_image *img, struct vis_image *out, int num, int den)
+{
+    for (size_t i = 0; i < (size_t)img->w * img->h; i++)
+        out->px[i] = (uint8_t)((img->px[i] * num + den / 2) / den);
+}
+
+/* The hints for the person holding the camera (rec_result.camera): ruled-sheet-on-desk.jpg in
+ * full light has none; at a quarter of the light "dark"; at 0.35 with +-12 of noise "dark" and
+ * "noisy"; blurred as in test_defocused_frame "blurred"; a 28x28 crop is not measured. In a video
+ * (rec_params.reuse) the measures are running means and a hint lasts until its measure is a
+ * margin past the bar: frames a little brighter than the bar after dim ones keep "dark", which
+ * the same frame read as a still does not have, and full light ends it. */
+static void test_camera_hints(void **state)
+{
+    (void)state;
+    struct reader rd;
+    reader_open(&rd, ROBUST);
+    struct rec_params p;
+    rec_default_params(&p);
+    rec_scanner_set_params(rd.sc, &p);
+    struct vis_image img, v = {0}, tmp = {0};
+    load_fixture("ruled-sheet-on-desk.jpg", &img);
+    assert_int_equal(vis_image_init(&v, img.w, img.h), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+    const struct rec_camera *c = &rd.r->camera;
+    print_message("full light: light %.0f noise %.4f blur %.3f hints %u\n", c->light, c->noise,
+                  c->blur, c->hints);
+    assert_true(c->light >= 150.0f);
+    assert_int_equal(c->hints, 0);
+    assert_string_equal(rec_hint_text(0), "");
+    scale_levels(&img, &v, 1, 4);
+    assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
+    assert_int_equal(c->hints, REC_HINT_DARK);
+    assert_non_null(strstr(rec_hint_text(c->hints), "light"));
+    scale_levels(&img, &v, 35, 100);
+    add_noise(&v, 5u, 12);
+    assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
+    assert_int_equal(c->hints, REC_HINT_DARK | REC_HINT_NOISY);
+    uint16_t *col = malloc((size_t)img.w * sizeof *col);
+    assert_non_null(col);
+    assert_int_equal(vis_image_smooth(&img, &v, col), DG_OK);
+    assert_int_equal(vis_image_smooth(&v, &tmp, col), DG_OK);
+    assert_int_equal(vis_image_smooth(&tmp, &v, col), DG_OK);
+    assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
+    assert_int_equal(c->hints, REC_HINT_BLURRED);
+    assert_non_null(strstr(rec_hint_text(c->hints), "blurred"));
+    struct vis_image crop;
+    assert_int_equal(vis_image_init(&crop, 28, 28), DG_OK);
+    for (int y = 0; y < 28; y++)
+        for (int x = 0; x < 28; x++)
+            crop.px[y * 28 + x] = img.px[(size_t)(img.h / 2 + y) * img.w + img.w / 2 + x];
+    assert_int_equal(rec_scan(rd.sc, &crop, rd.r), DG_OK);
+    assert_true(c->light < 0.0f && c->hints == 0);
+    /* a video: a dim view, then one just over the bar, then full light */
+    struct rec_params live = p;
+    live.reuse = 0.04f;
+    rec_scanner_set_params(rd.sc, &live);
+    scale_levels(&img, &v, 1, 4);
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
+    assert_true(c->hints & REC_HINT_DARK);
+    for (int num = 25; num < 100 && vis_bright_tenth(v.px, v.w, v.h, (size_t)v.w, 16) < 84; num++)
+        scale_levels(&img, &v, num, 100); /* just over the bar of 80, within its margin (88) */
+    const float light = (float)vis_bright_tenth(v.px, v.w, v.h, (size_t)v.w, 16);
+    assert_true(light >= 84.0f && light < 88.0f);
+    for (int k = 0; k < 30; k++)
+        assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
+    print_message("video at light %.0f after dim frames: hints %u\n", light, c->hints);
+    assert_true(c->hints & REC_HINT_DARK);
+    rec_scanner_set_params(rd.sc, &p);
+    assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
+    assert_false(c->hints & REC_HINT_DARK);
+    rec_scanner_set_params(rd.sc, &live);
+    for (int k = 0; k < 30; k++)
+        assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
+    assert_false(c->hints & REC_HINT_DARK);
+    free(col);
+    vis_image_destroy(&crop);
+    vis_image_destroy(&tmp);
+    vis_image_destroy(&v);
+    vis_image_destroy(&img);
+    reader_close(&rd);
+}
+
 /* Live's reuse of the last frame's answers (rec_params.reuse): a sheet on a desk read as video
  * frames with fresh noise by a live scanner and by one reading every frame afresh. The first frame
  * reuses nothing; the next, the same view with other noise, takes a third or more of its digit
@@ -1964,6 +2049,7 @@ int main(void)
         cmocka_unit_test(test_blurred_run_read),
         cmocka_unit_test(test_context_network_on_rule_fixtures),
         cmocka_unit_test(test_handwritten_words),
+        cmocka_unit_test(test_camera_hints),
         cmocka_unit_test(test_frame_round_number),
         cmocka_unit_test(test_clutter_not_read),
         cmocka_unit_test(test_sheet_corner_not_read),

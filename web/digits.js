@@ -247,7 +247,8 @@ if (typeof window === 'undefined') {
       return;
     }
     status(`camera ${grab.width}x${grab.height} | read ${st.reads.length} fps | ` +
-           `${st.ms.toFixed(1)} ms per frame in the reader | ${st.paused ? 'paused' : 'live'}`);
+           `${st.ms.toFixed(1)} ms per frame in the reader | ${st.paused ? 'paused' : 'live'}` +
+           (r.camera && r.camera.advice ? ` | ${r.camera.advice}` : ''));
     st.busy = false;
     next();
   };

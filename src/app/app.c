@@ -577,6 +577,9 @@ static void draw(struct live *l)
     if (l->fallback)
         text(l, l->font_m, 12, 10, "No camera found: this is the built-in demo", rgb(255, 255, 255),
              (SDL_Color){180, 40, 40, 255});
+    if (l->have_result && l->res->camera.hints) /* too dark, grainy or blurred to read well */
+        text(l, l->font_m, 12, l->vh - TTF_FontLineSkip(l->font_m) - 10,
+             rec_hint_text(l->res->camera.hints), rgb(20, 20, 20), (SDL_Color){255, 210, 60, 255});
     if (l->paused)
         text(l, l->font_l, l->vw - 140, 10, "PAUSED", rgb(255, 255, 255),
              (SDL_Color){40, 40, 40, 255});

@@ -256,8 +256,9 @@ struct job {
     pthread_t thread;
 };
 
-/* The image's plain lines onto f: a summary, each number, and with rejected each rejected
- * candidate and why. */
+/* The image's plain lines onto f: a summary, each number, a hint when the picture was too dark,
+ * grainy or blurred to read well (rec_camera), and with rejected each rejected candidate and why.
+ */
 static void print_plain(FILE *f, const char *path, const struct rec_result *r, double ms,
                         int rejected)
 {
@@ -270,6 +271,8 @@ static void print_plain(FILE *f, const char *path, const struct rec_result *r, d
     for (int i = 0; i < r->n_numbers; i++)
         fprintf(f, "  %s  (confidence %.1f%%)\n", r->numbers[i].text,
                 100.0 * r->numbers[i].confidence);
+    if (r->camera.hints)
+        fprintf(f, "  hint: %s\n", rec_hint_text(r->camera.hints));
     for (int i = r->n_digits; rejected && i < r->n_digits + r->n_rejected; i++) {
         const struct rec_digit *d = &r->digits[i];
         fprintf(f, "  rejected at %d,%d %dx%d: %s (%d %.1f%%, not a digit %.1f%%)\n", d->box.x,

@@ -111,7 +111,7 @@ int rec_scanner_new(const struct nn_model *model, const struct rec_params *p,
         return dg_fail(DG_ENOMEM, "out of memory");
     sc->model = model;
     sc->p = *p;
-    sc->noise_mean = sc->blur_mean = -1.0f;
+    sc->light_mean = sc->noise_mean = sc->blur_mean = -1.0f;
     sc->x = malloc((size_t)REC_MAX_CANDIDATES * 784 * sizeof *sc->x);
     int rc = sc->x ? nn_infer_new(model, REC_BATCH, &sc->inf) : DG_ENOMEM;
     if (rc == DG_OK)
@@ -1972,35 +1972,86 @@ enum { DEBLUR_MAX_SIDE = 1080 };
  * changed in 5 frame pairs of 168 instead of 2 when each frame was judged alone). */
 static const float FRAME_MEAN_NEW = 0.2f, FRAME_SWITCH = 0.02f;
 
-/* Whether a frame whose measure is v should be treated against bar: a still by v alone; a video
- * frame by the running mean *mean (< 0: none yet) and the last frame's answer *on. */
-static int past_bar(float v, float bar, int video, float *mean, int *on)
+/* A frame's measure v as it is judged: in a still v itself (and a video after it starts afresh),
+ * in a video the running mean *mean (< 0: none yet) with v. */
+static float judged(float v, int video, float *mean)
 {
     if (!video) {
         *mean = -1.0f;
-        *on = v >= bar;
-        return *on;
+        return v;
     }
     *mean = *mean < 0.0f ? v : (1.0f - FRAME_MEAN_NEW) * *mean + FRAME_MEAN_NEW * v;
-    *on = *mean >= (*on ? bar - FRAME_SWITCH : bar + FRAME_SWITCH);
+    return *mean;
+}
+
+/* Whether a frame whose judged measure is m should be treated against bar: a still by m alone, a
+ * video frame with the last frame's answer *on as well. */
+static int past_bar(float m, float bar, int video, int *on)
+{
+    *on = m >= (!video ? bar : *on ? bar - FRAME_SWITCH : bar + FRAME_SWITCH);
     return *on;
 }
 
+/* The hints for the person holding the camera (rec_camera): the paper's light under HINT_DARK
+ * grey levels, noise or blur past the bars at which the reader smooths or sharpens a still
+ * (rec_default_params' denoise and deblur); a frame read as light ink on a dark board is not held
+ * to the light. On build/cam (2026-12-07, robust): "dark" on 35 of its 48 frames left dark (a
+ * fifth to a half of the light) and 3 of 43 half-size ones (chalkboards), on none in good light;
+ * "noisy" on 12 of 39 gained-up frames and 9 of 42 dark and gained-up ones; "blurred" on 25 of 41
+ * defocused frames, 19 of 43 smeared, 20 of 43 half-size (enlarged) and 8 of 44 in good light
+ * (the world's own camera blur). In a video a hint stops only when its measure is HINT_BACK back
+ * over the bar (a share of it), so it does not blink. */
+enum { HINT_DARK = 80 };
+static const float HINT_NOISE = 0.035f, HINT_BLUR = 0.42f, HINT_BACK = 0.1f;
+
+const char *rec_hint_text(unsigned hints)
+{
+    return hints & REC_HINT_DARK    ? "dim light: more light on the paper helps"
+           : hints & REC_HINT_NOISY ? "grainy picture: more light on the paper helps"
+           : hints & REC_HINT_BLURRED
+               ? "blurred: hold the paper still, a little further from the camera"
+               : "";
+}
+
+/* v's hints; in a video (last: the last frame's) with HINT_BACK's margin for those that hold. */
+static unsigned camera_hints(const struct rec_camera *v, enum vis_polarity polarity, int video,
+                             unsigned last)
+{
+    const float dark =
+        (float)HINT_DARK * (video && (last & REC_HINT_DARK) ? 1.0f + HINT_BACK : 1.0f);
+    const float noise = HINT_NOISE * (video && (last & REC_HINT_NOISY) ? 1.0f - HINT_BACK : 1.0f);
+    const float blur = HINT_BLUR * (video && (last & REC_HINT_BLURRED) ? 1.0f - HINT_BACK : 1.0f);
+    unsigned h = 0;
+    if (v->light >= 0.0f && v->light < dark && polarity != VIS_POLARITY_LIGHT_ON_DARK)
+        h |= REC_HINT_DARK;
+    if (v->noise >= noise)
+        h |= REC_HINT_NOISY;
+    if (v->blur >= blur)
+        h |= REC_HINT_BLURRED;
+    return h;
+}
+
 /* *grey becomes sc's smoothed copy of it when it is noisy (rec_params.denoise), or its sharpened
- * copy when it is blurred (rec_params.deblur); as it is otherwise. */
-static int prepare_frame(struct rec_scanner *sc, const struct vis_image **grey)
+ * copy when it is blurred (rec_params.deblur); as it is otherwise. *cam gets the frame's light,
+ * noise and blur as judged (rec_camera; hints are set once the polarity is known). */
+static int prepare_frame(struct rec_scanner *sc, const struct vis_image **grey,
+                         struct rec_camera *cam)
 {
     const struct vis_image *g = *grey;
     const int video = sc->p.reuse > 0.0f;
     int rc = DG_OK;
-    if (sc->p.denoise > 0.0f &&
-        past_bar(vis_noise_share(g), sc->p.denoise, video, &sc->noise_mean, &sc->smoothing)) {
+    cam->light = judged((float)vis_bright_tenth(g->px, g->w, g->h, (size_t)g->w, 16), video,
+                        &sc->light_mean);
+    cam->noise = judged(vis_noise_share(g), video, &sc->noise_mean);
+    cam->blur = judged(vis_blur_share(g), video, &sc->blur_mean);
+    cam->hints = 0;
+    if (sc->p.denoise > 0.0f && past_bar(cam->noise, sc->p.denoise, video, &sc->smoothing)) {
         rc = dg_grow((void **)&sc->smooth_col, &sc->smooth_col_cap, (size_t)g->w,
                      sizeof *sc->smooth_col);
         if (rc == DG_OK)
             rc = vis_image_smooth(g, &sc->frame, sc->smooth_col);
     } else if (sc->p.deblur > 0.0f && (g->w < g->h ? g->w : g->h) <= DEBLUR_MAX_SIDE &&
-               past_bar(vis_blur_share(g), sc->p.deblur, video, &sc->blur_mean, &sc->sharpening)) {
+               past_bar(cam->blur, sc->p.deblur, video, &sc->sharpening)) {
         rc = dg_grow((void **)&sc->sharp_tmp, &sc->sharp_tmp_cap, VIS_SHARPEN_SCRATCH(g->w, g->h),
                      sizeof *sc->sharp_tmp);
         if (rc == DG_OK)
@@ -2020,10 +2071,17 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     const int short_side = grey->w < grey->h ? grey->w : grey->h;
     const int f = short_side > 0 ? (SMALL_SIDE + short_side - 1) / short_side : 1;
     if (f <= 1 || (double)grey->w * grey->h * f * f > SMALL_MAX_PIXELS) {
-        const int rc = prepare_frame(sc, &grey);
+        struct rec_camera cam;
+        int rc = prepare_frame(sc, &grey, &cam);
+        if (rc == DG_OK)
+            rc = read_image(sc, grey, r);
         if (rc != DG_OK)
             return rc;
-        return read_image(sc, grey, r);
+        const int video = sc->p.reuse > 0.0f;
+        cam.hints = camera_hints(&cam, r->polarity, video, sc->hints);
+        sc->hints = video ? cam.hints : 0;
+        r->camera = cam;
+        return DG_OK;
     }
     int rc = vis_image_enlarge(grey, f, &sc->enlarged);
     sc->crop_image = 1;
@@ -2041,6 +2099,7 @@ int rec_scan(struct rec_scanner *sc, const struct vis_image *grey, struct rec_re
     for (int i = 0; i < r->n_numbers; i++)
         shrink_box(&r->numbers[i].box, f);
     r->width = grey->w, r->height = grey->h;
+    r->camera = (struct rec_camera){-1.0f, -1.0f, -1.0f, 0};
     return DG_OK;
 }
 
@@ -2122,6 +2181,28 @@ void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)
         dg_jw_num(w, nb->confidence, 4);
         rec_box_write_json(w, "box", nb->box);
         dg_jw_end(w);
+    }
+    dg_jw_end(w);
+    if (r->camera.light < 0.0f)
+        return;
+    dg_jw_key(w, "camera");
+    dg_jw_object(w);
+    dg_jw_key(w, "light");
+    dg_jw_num(w, r->camera.light, 1);
+    dg_jw_key(w, "noise");
+    dg_jw_num(w, r->camera.noise, 4);
+    dg_jw_key(w, "blur");
+    dg_jw_num(w, r->camera.blur, 3);
+    dg_jw_key(w, "hints");
+    dg_jw_array(w);
+    static const char *const names[] = {"dark", "noisy", "blurred"};
+    for (int k = 0; k < 3; k++)
+        if (r->camera.hints & (1u << k))
+            dg_jw_str(w, names[k]);
+    dg_jw_end(w);
+    if (r->camera.hints) {
+        dg_jw_key(w, "advice");
+        dg_jw_str(w, rec_hint_text(r->camera.hints));
     }
     dg_jw_end(w);
 }

@@ -172,13 +172,30 @@ struct rec_number {
     int first, count; /* its digits: digits[first .. first+count) of the result (line order) */
 };
 
+/* What the reader saw of the camera in the image it read, for the person holding it: the level
+ * a tenth of the pixels reach (0-255, vis_bright_tenth: the paper's in most views), the sensor
+ * noise as a share of it (vis_noise_share) and the blur (vis_blur_share, 0 sharp .. 1 flat); in a
+ * video (rec_params.reuse) running means over the frames, each -1 when not measured (an image
+ * read as a crop). hints: the REC_HINT_* that hold (rec_hint_text says them), with a margin in a
+ * video so that a hint does not blink. */
+enum { REC_HINT_DARK = 1, REC_HINT_NOISY = 2, REC_HINT_BLURRED = 4 };
+struct rec_camera {
+    float light, noise, blur;
+    unsigned hints;
+};
+
+/* One line of advice for hints (REC_HINT_* bits; the most useful when several hold), "" for
+ * none: "dim light: more light on the paper helps", ... */
+const char *rec_hint_text(unsigned hints);
+
 struct rec_result {
     int n_digits, n_rejected; /* accepted digits first, in reading order; rejected after them */
     struct rec_digit digits[REC_MAX_CANDIDATES];
     int n_numbers;
     struct rec_number numbers[REC_MAX_CANDIDATES];
     enum vis_polarity polarity;
-    int width, height; /* the image's */
+    int width, height;        /* the image's */
+    struct rec_camera camera; /* what the reader saw of the camera */
 };
 
 /* Whether model reads digits as the scanner needs: 1x28x28 inputs and 10 digit classes, 11 with
@@ -200,8 +217,10 @@ void rec_scanner_free(struct rec_scanner *sc);
 /* Changes the parameters of a scanner between scans (the live app's sensitivity and polarity). */
 void rec_scanner_set_params(struct rec_scanner *sc, const struct rec_params *p);
 
-/* Writes the members `"digits": [...], "numbers": [...]` (as `digits scan --json` prints them)
- * into the object w has open, and a box as the member `"key": [x, y, w, h]`. */
+/* Writes the members `"digits": [...], "numbers": [...]` and, when measured, `"camera": {"light",
+ * "noise", "blur", "hints": ["dark", "noisy", "blurred"], "advice" (rec_hint_text, when a hint
+ * holds)}` (rec_camera; as `digits scan --json` prints them) into the object w has open, and a box
+ * as the member `"key": [x, y, w, h]`. */
 void rec_result_write_json(struct dg_jw *w, const struct rec_result *r);
 void rec_box_write_json(struct dg_jw *w, const char *key, struct rec_box b);
 /* r's rejected candidates as the key "rejected": [{"box", "why" (rec_why_name), "top3",

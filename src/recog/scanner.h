@@ -78,10 +78,11 @@ struct rec_scanner {
     struct vis_image wide_grey, wide_mask, wide_other_mask, wide_sharp;
     struct vis_image enlarged; /* a small image enlarged (rec_scan) */
     /* a noisy image smoothed (rec_params.denoise) or a blurred one sharpened (deblur), and in a
-       video the running means of the frames' noise and blur and whether the last was smoothed or
-       sharpened (prepare_frame) */
+       video the running means of the frames' light, noise and blur and whether the last was
+       smoothed or sharpened (prepare_frame) */
     struct vis_image frame;
-    float noise_mean, blur_mean;
+    float light_mean, noise_mean, blur_mean;
+    unsigned hints; /* the last frame's (rec_camera) */
     int smoothing, sharpening;
     uint16_t *smooth_col; /* vis_image_smooth's scratch */
     size_t smooth_col_cap;
