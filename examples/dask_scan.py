@@ -45,13 +45,7 @@ def read_chunk(paths, model_bytes):
         except digits.DigitsError as e:
             lines.append(json.dumps({"image": path, "error": str(e)}))
             continue
-        ds = [{"digit": d["digit"], "confidence": round(d["confidence"], 4),
-               "top3": [[k, round(p, 4)] for k, p in d["top3"]], "box": d["box"]}
-              for d in r["digits"]]
-        ns = [{"text": n["text"], "confidence": round(n["confidence"], 4), "box": n["box"]}
-              for n in r["numbers"]]
-        lines.append(json.dumps({"image": path, "width": r["width"], "height": r["height"],
-                                 "digits": ds, "numbers": ns, "ms": round(r["ms"], 3)}))
+        lines.append(json.dumps({"image": path, **digits.as_printed(r), "ms": round(r["ms"], 3)}))
     return lines
 
 

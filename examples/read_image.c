@@ -42,7 +42,20 @@ static void put_result(const char *name, const digits_result *r)
         printf("%s{\"text\": \"%s\", \"confidence\": %.4f, \"box\": [%d, %d, %d, %d]}",
                i ? ", " : "", n->text, n->confidence, n->box[0], n->box[1], n->box[2], n->box[3]);
     }
-    printf("], \"ms\": %.2f}\n", r->ms);
+    printf("]");
+    if (r->light >= 0.0f) { /* what the reader saw of the camera */
+        printf(", \"camera\": {\"light\": %.1f, \"noise\": %.4f, \"blur\": %.3f, \"hints\": [",
+               r->light, r->noise, r->blur);
+        static const char *const names[] = {"dark", "noisy", "blurred"};
+        for (int k = 0, n = 0; k < 3; k++)
+            if (r->hints & (1u << k))
+                printf("%s\"%s\"", n++ ? ", " : "", names[k]);
+        printf("]");
+        if (r->hints)
+            printf(", \"advice\": \"%s\"", r->advice);
+        printf("}");
+    }
+    printf(", \"ms\": %.2f}\n", r->ms);
 }
 
 int main(int argc, char **argv)

@@ -24,13 +24,7 @@ def main(paths):
                 print(f"read_image.py: {e}", file=sys.stderr)
                 status = 1
                 continue
-            digits_ = [{"digit": d["digit"], "confidence": round(d["confidence"], 4),
-                        "top3": [[k, round(p, 4)] for k, p in d["top3"]], "box": d["box"]}
-                       for d in r["digits"]]
-            numbers = [{"text": n["text"], "confidence": round(n["confidence"], 4),
-                        "box": n["box"]} for n in r["numbers"]]
-            line = {"image": path, "width": r["width"], "height": r["height"],
-                    "digits": digits_, "numbers": numbers, "ms": round(r["ms"], 3)}
+            line = {"image": path, **digits.as_printed(r), "ms": round(r["ms"], 3)}
             print(json.dumps(line))
     return status
 

@@ -61,9 +61,9 @@ extern "C" {
 #endif
 
 #define DIGITS_VERSION_MAJOR 0
-#define DIGITS_VERSION_MINOR 2
+#define DIGITS_VERSION_MINOR 3
 #define DIGITS_VERSION_PATCH 0
-#define DIGITS_VERSION       "0.2.0"
+#define DIGITS_VERSION       "0.3.0"
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *digits_version(void);
@@ -107,6 +107,9 @@ typedef struct digits_number {
     int first, count; /* its digits: digits[first .. first + count) */
 } digits_number;
 
+/* What the picture lacked for a good reading (digits_result.hints). */
+enum { DIGITS_HINT_DARK = 1, DIGITS_HINT_NOISY = 2, DIGITS_HINT_BLURRED = 4 };
+
 /* What digits_read() found: the same content as a line of `digits scan --json`. Read-only; free
  * it with digits_result_free(). Digits are listed line by line, in reading order. */
 typedef struct digits_result {
@@ -116,6 +119,14 @@ typedef struct digits_result {
     int n_numbers;
     const digits_number *numbers;
     double ms; /* time digits_read took, milliseconds (the result's copy included) */
+    /* Since 0.3: what the reader saw of the camera ("camera" of `digits scan --json`): the level
+       a tenth of the pixels reach (0-255), the noise as a share of it, the blur (0 sharp .. 1
+       flat), each -1 for an image read as a crop (under 64 px); hints, DIGITS_HINT_* bits for a
+       picture too dark, grainy or blurred to read well, and advice, one line saying what would
+       help ("" for none; a static string). */
+    float light, noise, blur;
+    unsigned hints;
+    const char *advice;
 } digits_result;
 
 /* An opaque reader: a model, its inference engine and the scanner's working memory. */

@@ -307,6 +307,19 @@ static void test_read_file(void **state)
     assert_int_equal(
         digits_read(rd, img.px, img.w, img.h, (size_t)img.w, DIGITS_GREY, &from_memory), DIGITS_OK);
     check_same(from_file, from_memory);
+    /* what the reader saw of the camera: the fixture is bright and a little soft (blur 0.43, just
+       past the bar); at a quarter of its light it is dark too */
+    assert_true(from_file->light > 100.0f && from_file->noise >= 0.0f);
+    assert_int_equal(from_file->hints, DIGITS_HINT_BLURRED);
+    assert_non_null(strstr(from_file->advice, "blurred"));
+    for (size_t i = 0; i < (size_t)img.w * img.h; i++)
+        img.px[i] /= 4;
+    digits_result *dim = NULL;
+    assert_int_equal(digits_read(rd, img.px, img.w, img.h, (size_t)img.w, DIGITS_GREY, &dim),
+                     DIGITS_OK);
+    assert_true(dim->light < 80.0f && (dim->hints & DIGITS_HINT_DARK));
+    assert_non_null(strstr(dim->advice, "light"));
+    digits_result_free(dim);
     vis_image_destroy(&img);
     digits_result_free(from_file);
     digits_result_free(from_memory);

@@ -23,7 +23,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["Reader", "DigitsError", "version", "default_model"]
+__all__ = ["Reader", "DigitsError", "version", "default_model", "as_printed"]
 
 _GREY, _RGB, _BGR, _RGBA, _BGRA = 1, 2, 3, 4, 5
 _CODES = {-1: "EIO", -2: "EFORMAT", -3: "ENOMEM", -4: "EARG"}
@@ -53,7 +53,8 @@ class _Result(ctypes.Structure):
     _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
                 ("n_digits", ctypes.c_int), ("digits", ctypes.POINTER(_Digit)),
                 ("n_numbers", ctypes.c_int), ("numbers", ctypes.POINTER(_Number)),
-                ("ms", ctypes.c_double)]
+                ("ms", ctypes.c_double), ("light", ctypes.c_float), ("noise", ctypes.c_float),
+                ("blur", ctypes.c_float), ("hints", ctypes.c_uint), ("advice", ctypes.c_char_p)]
 
 
 def _find_library():
@@ -108,6 +109,23 @@ def default_model():
     return _lib.digits_default_model().decode()
 
 
+def as_printed(result):
+    """A Reader.read result as `digits scan --json` prints it (without "image" and "ms"):
+    probabilities to 4 places, the camera's light, noise and blur to 1, 4 and 3, no number's
+    digit indices."""
+    out = {"width": result["width"], "height": result["height"],
+           "digits": [{"digit": d["digit"], "confidence": round(d["confidence"], 4),
+                       "top3": [[k, round(p, 4)] for k, p in d["top3"]], "box": d["box"]}
+                      for d in result["digits"]],
+           "numbers": [{"text": n["text"], "confidence": round(n["confidence"], 4),
+                        "box": n["box"]} for n in result["numbers"]]}
+    if "camera" in result:
+        c = result["camera"]
+        out["camera"] = dict(c, light=round(c["light"], 1), noise=round(c["noise"], 4),
+                             blur=round(c["blur"], 3))
+    return out
+
+
 def _check(rc):
     if rc != 0:
         raise DigitsError(rc, _lib.digits_errmsg().decode(errors="replace"))
@@ -117,7 +135,8 @@ def _check(rc):
 # alignment as C does), checked against ctypes' layout at import.
 _DIGIT = struct.Struct("@if3i3f4i")
 _NUMBER = struct.Struct("@Pf4iii0P")
-_RESULT = struct.Struct("@iiiPiPd")
+_RESULT = struct.Struct("@iiiPiPdfffIP")
+_HINTS = ("dark", "noisy", "blurred")
 assert _DIGIT.size == ctypes.sizeof(_Digit) and _NUMBER.size == ctypes.sizeof(_Number)
 assert _RESULT.size == ctypes.sizeof(_Result)
 
@@ -126,8 +145,8 @@ def _to_python(res):
     """The C result as plain Python objects. Each array is copied out in one ctypes.string_at and
     unpacked by struct: a ctypes field access per value cost more than the conversion itself, and
     the module's overhead over the C call is measured in `make bench` (goal: under 5%)."""
-    width, height, n_digits, digits_at, n_numbers, numbers_at, ms = _RESULT.unpack(
-        _string_at(res, _RESULT.size))
+    (width, height, n_digits, digits_at, n_numbers, numbers_at, ms, light, noise, blur, hints,
+     advice) = _RESULT.unpack(_string_at(res, _RESULT.size))
     digits = [{"digit": d, "confidence": c, "top3": [[t0, p0], [t1, p1], [t2, p2]],
                "box": [x, y, w, h]}
               for d, c, t0, t1, t2, p0, p1, p2, x, y, w, h
@@ -137,7 +156,14 @@ def _to_python(res):
                 "digits": list(range(v[6], v[6] + v[7]))}
                for v in _NUMBER.iter_unpack(_string_at(numbers_at, n_numbers * _NUMBER.size))
                ] if n_numbers else []
-    return {"width": width, "height": height, "digits": digits, "numbers": numbers, "ms": ms}
+    out = {"width": width, "height": height, "digits": digits, "numbers": numbers}
+    if light >= 0:
+        out["camera"] = {"light": light, "noise": noise, "blur": blur,
+                         "hints": [h for k, h in enumerate(_HINTS) if hints & (1 << k)]}
+        if hints:
+            out["camera"]["advice"] = _string_at(advice).decode()
+    out["ms"] = ms
+    return out
 
 
 class Reader:
@@ -188,9 +214,12 @@ class Reader:
     def read(self, image):
         """Reads a uint8 image: (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA, as cv2.imread and
         VideoCapture give them. Returns {"width", "height", "digits": [{"digit", "confidence",
-        "top3", "box"}], "numbers": [{"text", "confidence", "box", "digits"}], "ms"}; boxes are
-        [x, y, width, height] in pixels, a number's "digits" the indices of its digits, and
-        probabilities the network's own (scan --json prints them to 4 places)."""
+        "top3", "box"}], "numbers": [{"text", "confidence", "box", "digits"}], "camera", "ms"};
+        boxes are [x, y, width, height] in pixels, a number's "digits" the indices of its digits,
+        probabilities the network's own (scan --json prints them to 4 places), and "camera" what
+        the reader saw of the camera: {"light", "noise", "blur", "hints": ["dark", "noisy",
+        "blurred"], "advice"} ("advice" when a hint holds; no "camera" for an image under 64 px,
+        read as a crop)."""
         a = np.asarray(image)
         if a.dtype != np.uint8:
             raise TypeError(f"digits: images must be uint8, not {a.dtype}")

@@ -197,7 +197,12 @@ static int copy_result(const struct rec_result *r, int w, int h, double ms, digi
                            .digits = r->n_digits ? dd : NULL,
                            .n_numbers = r->n_numbers,
                            .numbers = r->n_numbers ? nn : NULL,
-                           .ms = ms};
+                           .ms = ms,
+                           .light = r->camera.light,
+                           .noise = r->camera.noise,
+                           .blur = r->camera.blur,
+                           .hints = r->camera.hints,
+                           .advice = rec_hint_text(r->camera.hints)};
     *out = res;
     return DG_OK;
 }

@@ -47,14 +47,8 @@ def scan_json(paths):
 
 
 def as_scan(r):
-    """A read() result in scan --json's shape (without image and ms), probabilities to 4 places
-    as scan prints them."""
-    digits_ = [{"digit": d["digit"], "confidence": round(d["confidence"], 4),
-                "top3": [[k, round(p, 4)] for k, p in d["top3"]], "box": d["box"]}
-               for d in r["digits"]]
-    numbers = [{"text": n["text"], "confidence": round(n["confidence"], 4), "box": n["box"]}
-               for n in r["numbers"]]
-    return {"width": r["width"], "height": r["height"], "digits": digits_, "numbers": numbers}
+    """A read() result in scan --json's shape (without image and ms), as scan prints it."""
+    return digits.as_printed(r)
 
 
 def test_read_file_equals_scan(scenes, reader):
