@@ -213,7 +213,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_SRC)
 # ---- benchmarks: ours and the PyTorch peer in the same run, one line per measure with the ratio ----
 bench: $(B)/bench_nn $(B)/bench_scan $(B)/digits $(B)/scenegen lib data build/scenes/truth.jsonl \
        build/world/truth.jsonl build/other/truth.jsonl build/real/truth.jsonl build/big/truth.jsonl \
-       build/held/truth.jsonl
+       build/held/truth.jsonl build/words/truth.jsonl
 	bench/compare.py $(B)/bench_nn data/mnist models/robust.safetensors
 	bench/compare_scan.py $(B)/bench_scan models/fast.safetensors build/scenes
 	bench/compare_scan.py $(B)/bench_scan models/robust.safetensors build/scenes

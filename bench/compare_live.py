@@ -2,15 +2,16 @@
 """Live steadiness benchmark (the live issue's figures): hand-held videos made from our own
 scenes, read by `digits live --video V --headless --json`, scored against the scenes' truth.
 
-Six videos, one per kind: the flat generator's test scenes (the sheet fills the frame), the
+Seven videos, one per kind: the flat generator's test scenes (the sheet fills the frame), the
 camera-view world's report frames with digits (a sheet on a desk), the 640x480 report frames
 with digits of the second generator (tools/othergen.py, make world-other: other pens, fonts,
 objects; nothing was tuned on it), the same generator's over real photographs (make
 world-real: rooms, desks, people, printed pages), and its close-ups (make world-big: a sheet held
 close to the camera, digits a quarter to three quarters of the frame tall, often in fat marker,
-or drawn on a flat canvas), and its sheets held up to a laptop's webcam (make world-held: a
+or drawn on a flat canvas), its sheets held up to a laptop's webcam (make world-held: a
 person with a face, hair, glasses and a patterned shirt in a room, thumbs over the sheet's
-edges). Each scene is held for
+edges), and its sheets with handwritten words beside the numbers (make world-words: "Tel:",
+"kg", notes and lists in handwriting fonts). Each scene is held for
 BENCH_LIVE_FRAMES frames (30) at 30 fps as a hand-held camera delivers it: the view drifts a few
 pixels and turns a little along a smooth random walk (zoomed 3% so no border shows), the light changes by a few percent, and
 every frame has fresh sensor noise (sigma 3) and its own JPEG-like loss (the video is MJPEG).
@@ -27,7 +28,7 @@ appear and settle):
     scene's start (the time a number written in view takes to lock);
   - locks of a reading that is no number of the scene on screen when it locked.
 BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune,
-build/other-tune, build/real-tune, build/big-tune, build/held-tune) instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
+build/other-tune, build/real-tune, build/big-tune, build/held-tune, build/words-tune) instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
 reads with that model instead of live's default.
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
 import json
@@ -48,9 +49,9 @@ SETTLE = 15  # frames: half a second
 def scenes(kind):
     tune = "-tune" if os.environ.get("BENCH_LIVE_SET") == "tune" else ""
     d = os.path.join(ROOT, "build", {"flat": "scenes", "desk": "world", "other": "other", "real": "real",
-                                     "big": "big", "held": "held"}[kind] + tune)
+                                     "big": "big", "held": "held", "words": "words"}[kind] + tune)
     target = {"flat": "scenes", "desk": "world", "other": "world-other", "real": "world-real",
-              "big": "world-big", "held": "world-held"}[kind]
+              "big": "world-big", "held": "world-held", "words": "world-words"}[kind]
     try:
         with open(os.path.join(d, "truth.jsonl")) as f:
             t = [json.loads(line) for line in f]
@@ -178,7 +179,7 @@ def main():
         sys.exit(__doc__)
     digits, out_dir = sys.argv[1:]
     os.makedirs(out_dir, exist_ok=True)
-    kinds = ("flat", "desk", "other", "real", "big", "held")
+    kinds = ("flat", "desk", "other", "real", "big", "held", "words")
     for kind in kinds:  # every set present before the first video is made
         scenes(kind)
     rng = np.random.default_rng(7)
