@@ -1778,6 +1778,27 @@ static int kept_reading(struct reader *rd, const struct rec_params *p, const str
     return numbers_kept(rd->r, ref);
 }
 
+/* img with every level scaled by num / den (rounded). */
+static void scale_levels(const struct vis_image *img, struct vis_image *out, int num, int den)
+{
+    for (size_t i = 0; i < (size_t)img->w * img->h; i++)
+        out->px[i] = (uint8_t)((img->px[i] * num + den / 2) / den);
+}
+
+/* out = img through three passes of the binomial 3x3 (a Gaussian of about 1.2 px), as a camera
+ * out of focus gives it. */
+static void defocus(const struct vis_image *img, struct vis_image *out)
+{
+    struct vis_image tmp = {0};
+    uint16_t *col = malloc((size_t)img->w * sizeof *col);
+    assert_non_null(col);
+    assert_int_equal(vis_image_smooth(img, out, col), DG_OK);
+    assert_int_equal(vis_image_smooth(out, &tmp, col), DG_OK);
+    assert_int_equal(vis_image_smooth(&tmp, out, col), DG_OK);
+    free(col);
+    vis_image_destroy(&tmp);
+}
+
 /* A camera short of light. Underexposed to a quarter (the paper about 55), ruled-sheet-on-desk.jpg
  * reads the numbers it reads in full light: vis_threshold's least contrast shrinks with the
  * frame's brightest tenth (fixed at 16, it read 42946 7 0 6271 for 424546 7 60 6271). At 0.35 of
@@ -1805,19 +1826,17 @@ static void test_dim_and_noisy_frames(void **state)
         numbers_text(ref, bright, sizeof bright);
         assert_int_equal(ref->n_numbers, 4);
         if (k == 0) {
-            for (size_t i = 0; i < (size_t)img.w * img.h; i++)
-                dim.px[i] = (uint8_t)((img.px[i] + 2) / 4);
-            assert_true(vis_noise_share(&dim) < p.denoise);
+            scale_levels(&img, &dim, 1, 4);
+            assert_true(vis_noise_share(&dim, NULL) < p.denoise);
             assert_int_equal(rec_scan(rd.sc, &dim, rd.r), DG_OK);
             numbers_text(rd.r, got, sizeof got);
             print_message("%s at a quarter of the light: %s (full light: %s)\n", fixtures[k], got,
                           bright);
             assert_string_equal(got, bright);
         }
-        for (size_t i = 0; i < (size_t)img.w * img.h; i++)
-            dim.px[i] = (uint8_t)((img.px[i] * 35 + 50) / 100);
+        scale_levels(&img, &dim, 35, 100);
         add_noise(&dim, 5u + (unsigned)k, 12);
-        assert_true(vis_noise_share(&dim) >= p.denoise);
+        assert_true(vis_noise_share(&dim, NULL) >= p.denoise);
         print_message("%s in full light: %s\n", fixtures[k], bright);
         assert_true(kept_reading(&rd, &p, &dim, ref, "... at 0.35 of the light, noisy") >= 3);
         struct rec_params rough = p;
@@ -1843,7 +1862,7 @@ static void test_defocused_frame(void **state)
     struct rec_params p;
     rec_default_params(&p);
     assert_true(p.deblur > 0.0f);
-    struct vis_image img, soft = {0}, tmp = {0};
+    struct vis_image img, soft = {0};
     load_fixture("ruled-sheet-on-desk.jpg", &img);
     assert_true(vis_blur_share(&img) < p.deblur);
     struct rec_result *ref = malloc(sizeof *ref);
@@ -1851,11 +1870,7 @@ static void test_defocused_frame(void **state)
     rec_scanner_set_params(rd.sc, &p);
     assert_int_equal(rec_scan(rd.sc, &img, ref), DG_OK);
     assert_int_equal(ref->n_numbers, 4);
-    uint16_t *col = malloc((size_t)img.w * sizeof *col);
-    assert_non_null(col);
-    assert_int_equal(vis_image_smooth(&img, &soft, col), DG_OK);
-    assert_int_equal(vis_image_smooth(&soft, &tmp, col), DG_OK);
-    assert_int_equal(vis_image_smooth(&tmp, &soft, col), DG_OK);
+    defocus(&img, &soft);
     const float blur = vis_blur_share(&soft);
     print_message("defocused: blur %.3f\n", blur);
     assert_true(blur >= p.deblur);
@@ -1863,19 +1878,10 @@ static void test_defocused_frame(void **state)
     struct rec_params plain = p;
     plain.deblur = 0.0f;
     assert_true(kept_reading(&rd, &plain, &soft, ref, "... not sharpened") <= 2);
-    free(col);
     free(ref);
-    vis_image_destroy(&tmp);
     vis_image_destroy(&soft);
     vis_image_destroy(&img);
     reader_close(&rd);
-}
-
-/* img with every level scaled by num / den (rounded). */
-static void scale_levels(const struct vis_image *img, struct vis_image *out, int num, int den)
-{
-    for (size_t i = 0; i < (size_t)img->w * img->h; i++)
-        out->px[i] = (uint8_t)((img->px[i] * num + den / 2) / den);
 }
 
 /* The hints for the person holding the camera (rec_result.camera): ruled-sheet-on-desk.jpg in
@@ -1892,7 +1898,7 @@ static void test_camera_hints(void **state)
     struct rec_params p;
     rec_default_params(&p);
     rec_scanner_set_params(rd.sc, &p);
-    struct vis_image img, v = {0}, tmp = {0};
+    struct vis_image img, v = {0}, soft = {0};
     load_fixture("ruled-sheet-on-desk.jpg", &img);
     assert_int_equal(vis_image_init(&v, img.w, img.h), DG_OK);
     assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
@@ -1910,12 +1916,8 @@ static void test_camera_hints(void **state)
     add_noise(&v, 5u, 12);
     assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
     assert_int_equal(c->hints, REC_HINT_DARK | REC_HINT_NOISY);
-    uint16_t *col = malloc((size_t)img.w * sizeof *col);
-    assert_non_null(col);
-    assert_int_equal(vis_image_smooth(&img, &v, col), DG_OK);
-    assert_int_equal(vis_image_smooth(&v, &tmp, col), DG_OK);
-    assert_int_equal(vis_image_smooth(&tmp, &v, col), DG_OK);
-    assert_int_equal(rec_scan(rd.sc, &v, rd.r), DG_OK);
+    defocus(&img, &soft);
+    assert_int_equal(rec_scan(rd.sc, &soft, rd.r), DG_OK);
     assert_int_equal(c->hints, REC_HINT_BLURRED);
     assert_non_null(strstr(rec_hint_text(c->hints), "blurred"));
     struct vis_image crop;
@@ -1948,9 +1950,8 @@ static void test_camera_hints(void **state)
     for (int k = 0; k < 30; k++)
         assert_int_equal(rec_scan(rd.sc, &img, rd.r), DG_OK);
     assert_false(c->hints & REC_HINT_DARK);
-    free(col);
     vis_image_destroy(&crop);
-    vis_image_destroy(&tmp);
+    vis_image_destroy(&soft);
     vis_image_destroy(&v);
     vis_image_destroy(&img);
     reader_close(&rd);

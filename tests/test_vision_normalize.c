@@ -432,7 +432,8 @@ static void test_noise_share(void **state)
                         v += sigmas[si] * sqrt(-2.0 * log(u1)) * cos(6.283185307 * u2);
                         img.px[y * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v));
                     }
-                const float got = vis_noise_share(&img), want = (float)(sigmas[si] / papers[pi]);
+                const float got = vis_noise_share(&img, NULL),
+                            want = (float)(sigmas[si] / papers[pi]);
                 if (sigmas[si] == 0.0)
                     assert_true(got < 0.005f);
                 else if (fabsf(got - want) > 0.2f * want)
@@ -441,7 +442,7 @@ static void test_noise_share(void **state)
             }
     struct vis_image tiny = {0};
     assert_int_equal(vis_image_init(&tiny, 1, 1), DG_OK);
-    assert_true(vis_noise_share(&tiny) == 0.0f);
+    assert_true(vis_noise_share(&tiny, NULL) == 0.0f);
     vis_image_destroy(&tiny);
     vis_image_destroy(&img);
 }

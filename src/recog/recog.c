@@ -2040,9 +2040,9 @@ static int prepare_frame(struct rec_scanner *sc, const struct vis_image **grey,
     const struct vis_image *g = *grey;
     const int video = sc->p.reuse > 0.0f;
     int rc = DG_OK;
-    cam->light = judged((float)vis_bright_tenth(g->px, g->w, g->h, (size_t)g->w, 16), video,
-                        &sc->light_mean);
-    cam->noise = judged(vis_noise_share(g), video, &sc->noise_mean);
+    int light;
+    cam->noise = judged(vis_noise_share(g, &light), video, &sc->noise_mean);
+    cam->light = judged((float)light, video, &sc->light_mean);
     cam->blur = judged(vis_blur_share(g), video, &sc->blur_mean);
     cam->hints = 0;
     if (sc->p.denoise > 0.0f && past_bar(cam->noise, sc->p.denoise, video, &sc->smoothing)) {
@@ -2154,6 +2154,33 @@ void rec_rejected_write_json(struct dg_jw *w, const struct rec_result *r)
     dg_jw_end(w);
 }
 
+/* `"camera": {...}` of c, when it was measured. */
+static void camera_write_json(struct dg_jw *w, const struct rec_camera *c)
+{
+    if (c->light < 0.0f)
+        return;
+    dg_jw_key(w, "camera");
+    dg_jw_object(w);
+    dg_jw_key(w, "light");
+    dg_jw_num(w, c->light, 1);
+    dg_jw_key(w, "noise");
+    dg_jw_num(w, c->noise, 4);
+    dg_jw_key(w, "blur");
+    dg_jw_num(w, c->blur, 3);
+    dg_jw_key(w, "hints");
+    dg_jw_array(w);
+    static const char *const names[] = {"dark", "noisy", "blurred"};
+    for (int k = 0; k < 3; k++)
+        if (c->hints & (1u << k))
+            dg_jw_str(w, names[k]);
+    dg_jw_end(w);
+    if (c->hints) {
+        dg_jw_key(w, "advice");
+        dg_jw_str(w, rec_hint_text(c->hints));
+    }
+    dg_jw_end(w);
+}
+
 void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)
 {
     dg_jw_key(w, "digits");
@@ -2183,28 +2210,7 @@ void rec_result_write_json(struct dg_jw *w, const struct rec_result *r)
         dg_jw_end(w);
     }
     dg_jw_end(w);
-    if (r->camera.light < 0.0f)
-        return;
-    dg_jw_key(w, "camera");
-    dg_jw_object(w);
-    dg_jw_key(w, "light");
-    dg_jw_num(w, r->camera.light, 1);
-    dg_jw_key(w, "noise");
-    dg_jw_num(w, r->camera.noise, 4);
-    dg_jw_key(w, "blur");
-    dg_jw_num(w, r->camera.blur, 3);
-    dg_jw_key(w, "hints");
-    dg_jw_array(w);
-    static const char *const names[] = {"dark", "noisy", "blurred"};
-    for (int k = 0; k < 3; k++)
-        if (r->camera.hints & (1u << k))
-            dg_jw_str(w, names[k]);
-    dg_jw_end(w);
-    if (r->camera.hints) {
-        dg_jw_key(w, "advice");
-        dg_jw_str(w, rec_hint_text(r->camera.hints));
-    }
-    dg_jw_end(w);
+    camera_write_json(w, &r->camera);
 }
 
 void rec_box_write_json(struct dg_jw *w, const char *key, struct rec_box b)

@@ -124,8 +124,11 @@ int vis_bright_tenth(const uint8_t *px, int w, int h, size_t stride, int row_ste
 /* Rows of the image vis_noise_share samples: every NOISE_ROW_STEP-th. */
 enum { NOISE_ROW_STEP = 16 };
 
-float vis_noise_share(const struct vis_image *img)
+float vis_noise_share(const struct vis_image *img, int *bright_out)
 {
+    const int bright = vis_bright_tenth(img->px, img->w, img->h, (size_t)img->w, NOISE_ROW_STEP);
+    if (bright_out)
+        *bright_out = bright;
     if (img->w < 2 || img->h < 4)
         return 0.0f;
     uint32_t diff[4][256] = {{0}}; /* by column mod 4, as in vis_bright_tenth */
@@ -146,7 +149,6 @@ float vis_noise_share(const struct vis_image *img)
     const double lo = q > 0 ? q - 0.5 : 0.0, span = q > 0 ? 1.0 : 0.5;
     const double into = 1.0 - (double)(below - n / 4.0) / (double)at;
     const double sigma = (lo + span * into) / 0.4506;
-    const int bright = vis_bright_tenth(img->px, img->w, img->h, (size_t)img->w, NOISE_ROW_STEP);
     return (float)(sigma / (bright > 32 ? bright : 32));
 }
 

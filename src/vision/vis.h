@@ -43,8 +43,9 @@ int vis_bright_tenth(const uint8_t *px, int w, int h, size_t stride, int row_ste
  * quarter of horizontal neighbour differences that are smallest, on every 16th row (flat paper
  * and desk, not edges or texture; a quarter of |N(0, 2 sigma^2)| lies under 0.4506 sigma), over
  * the level a tenth of the pixels are brighter than (at least 32). About 0.005-0.02 for a camera
- * in good light; 0.04 and more for a dim one's gained-up frames. 0 for an image under 2x4. */
-float vis_noise_share(const struct vis_image *img);
+ * in good light; 0.04 and more for a dim one's gained-up frames. 0 for an image under 2x4.
+ * *bright (unless NULL) gets that level, as it was measured (before the floor of 32). */
+float vis_noise_share(const struct vis_image *img, int *bright);
 /* How blurred the image is, 0 (sharp) to 1 (flat): the share of its neighbour differences that
  * a box blur 9 pixels long would leave (Crete-Roffet et al., "The blur effect", 2007), along rows
  * and along columns, whichever is less: blurred both ways, as a camera out of focus blurs, not
