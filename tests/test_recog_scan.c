@@ -861,6 +861,23 @@ static void test_blurred_run_read(void **state)
     }
 }
 
+/* Stage 5e with one stretch unsure (tests/fixtures/run-with-unsure-digit.jpg, grey, cut from
+ * build/world-tune's world_0199: chalk on a dark board, MNIST training digits): "034000" written
+ * joined, 18 px tall, is one blob; of its six stretches five read sure and one 0 at 0.22. A chain
+ * of four or more may hold one such stretch (RUN_UNSURE), which stage 5d then reads beside its
+ * neighbours: the number is read whole. Before, the chain had to be sure from end to end and
+ * none of the six was read. */
+static void test_run_with_unsure_digit(void **state)
+{
+    (void)state;
+    struct reader rd;
+    read_fixture(&rd, ROBUST, "run-with-unsure-digit.jpg", NULL, NULL);
+    print_message("034000 %s, %d digits in the frame\n",
+                  has_number(rd.r, "034000") ? "read" : "not read", rd.r->n_digits);
+    assert_true(has_number(rd.r, "034000"));
+    reader_close(&rd);
+}
+
 /* Stage 7, the ink again: a sticky note on a desk (build/world-tune's world_0069, training
  * digits) with 25 written faintly with a fine pen above bolder digits (22, 88, 95). At the
  * threshold's share of the strongest stroke nearby its strokes break up and neither digit is
@@ -2048,6 +2065,7 @@ int main(void)
         cmocka_unit_test(test_context_network_stage),
         cmocka_unit_test(test_thin_one_rescued),
         cmocka_unit_test(test_blurred_run_read),
+        cmocka_unit_test(test_run_with_unsure_digit),
         cmocka_unit_test(test_context_network_on_rule_fixtures),
         cmocka_unit_test(test_handwritten_words),
         cmocka_unit_test(test_camera_hints),
