@@ -222,6 +222,37 @@ static void test_lost_digit_needs_longer(void **state)
     }
 }
 
+/* The next sheet: where a locked 7135 was shown, 8075 is read in four frames of five, the fifth
+ * reading only its 75 (a box half as wide). One frame read otherwise does not start the new
+ * reading's count again: 8075 replaces 7135 after t.change frames of it (the ninth frame), and
+ * from then on the shown text is 8075 whatever the fifth frame reads. (Counting only frames in a
+ * row, the old text stayed on screen for good: each 8075 kept its track seen, and no run of 8
+ * came.) A reading of the whole old text still starts the count again (test_lost_digit). */
+static void test_new_text_through_misreadings(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    const struct rec_box box = {200, 100, 120, 40}, tail = {260, 100, 60, 40};
+    const char *old[] = {"7135"}, *next[] = {"8075"}, *part[] = {"75"};
+    for (int f = 1; f <= 30; f++) {
+        frame(old, &box, 1, 0.98f);
+        rec_numtracker_update(&t, res, NULL, 0);
+    }
+    const int id = t.tracks[0].id;
+    assert_true(t.tracks[0].locked);
+    for (int f = 1; f <= 40; f++) {
+        if (f % 5 == 0)
+            frame(part, &tail, 1, 0.98f);
+        else
+            frame(next, &box, 1, 0.98f);
+        rec_numtracker_update(&t, res, NULL, 0);
+        const struct rec_numtrack *tr = shown(&t, id);
+        assert_non_null(tr);
+        assert_string_equal(tr->text, f < 9 ? "7135" : "8075");
+    }
+}
+
 /* The view moves on: where a long number was shown, a single digit is read inside its box. It is
  * another number (a track of its own, shown once it has been read t.appear frames), not the old
  * one's new text; the old one goes after t.gone frames unseen. */
@@ -469,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_intermittent_never_shows),
         cmocka_unit_test(test_real_change),
         cmocka_unit_test(test_lost_digit_needs_longer),
+        cmocka_unit_test(test_new_text_through_misreadings),
         cmocka_unit_test(test_small_number_in_old_place),
         cmocka_unit_test(test_new_number_keeps_its_track),
         cmocka_unit_test(test_partial_number_waits),

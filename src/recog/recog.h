@@ -278,13 +278,13 @@ void rec_tracker_update(struct rec_tracker *t, const struct rec_result *r, int *
  * wide as the other (tracks reading it as their own text first, then the oldest); a track is shown
  * once seen in
  * `appear` frames in a row, takes a new text only after it has been read in `change` frames in a
- * row, ends after `gone` frames unseen (a reading of another text than its own or the one waiting
- * to replace it does not count as seen), and locks (once per text) when shown, read the same in
- * `lock` frames in a row (counting the frames a new text waited to replace the old) and its
- * confidence (a running average) per digit (its geometric mean over the digits) is at least
- * lock_confidence, and for `lock` frames in a row it
- * had no other candidate, read or not, just beside one of its digits and kept clear of the frame's
- * edge (else a digit of it may be missing). */
+ * row (a single frame read as a third text in between does not break the row), ends after `gone`
+ * frames unseen (a reading of another text than its own or the one waiting to replace it does not
+ * count as seen), and locks (once per text) when shown, read the same in `lock` frames in a row
+ * (counting the frames a new text waited to replace the old) and its confidence (a running average)
+ * per digit (its geometric mean over the digits) is at least lock_confidence, and for `lock` frames
+ * in a row it had no other candidate, read or not, just beside one of its digits and kept clear of
+ * the frame's edge (else a digit of it may be missing). */
 enum { REC_MAX_NUMTRACKS = 64, REC_NUMBER_TEXT = 64 };
 
 struct rec_numtrack {
@@ -293,7 +293,8 @@ struct rec_numtrack {
     char text[REC_NUMBER_TEXT]; /* the reading shown */
     float confidence;
     char pending[REC_NUMBER_TEXT]; /* a different reading ... */
-    int pending_frames;            /* ... read in this many frames in a row */
+    int pending_frames;            /* ... read in this many frames in a row ... */
+    int pending_break;             /* ... but for this many read otherwise since it last was */
     int age, steady, missed;       /* frames read; read as text in a row; unseen in a row */
     int whole; /* frames read in a row not short of a digit as far as can be seen (numtrack.c) */
     int shown, locked;
