@@ -458,7 +458,11 @@ build/held-mine/mined-labels-idx1-ubyte: build/held-mine/truth.jsonl $(B)/digits
 # build/words-mine: 2,000 frames with handwritten words on the sheets (othergen.py --words 1, seed
 # 85, training digits and the tuning set's writers; 30% without digits) mined as make mine's sets
 # are, for --extra beside them: handwritten letters and words as "not a digit".
-mine-words: build/words-mine/mined-labels-idx1-ubyte
+# build/words-mine/third: the same with only every third "not a digit" example (the words would
+# otherwise outnumber the world's negatives; the fast candidates of docs/models.md use it).
+mine-words: build/words-mine/mined-labels-idx1-ubyte build/words-mine/third-labels-idx1-ubyte
+build/words-mine/third-labels-idx1-ubyte: build/words-mine/mined-labels-idx1-ubyte tools/idxcat.py
+	$(PYTHON) tools/idxcat.py --not-digits-every 3 build/words-mine/third build/words-mine/mined
 build/words-mine/truth.jsonl: tools/othergen.py data/mnist/.verified
 	$(PYTHON) tools/othergen.py --words 1 --empty 0.3 build/words-mine 2000 85 data/mnist train $(OTHER_PHOTOS)
 build/words-mine/mined-labels-idx1-ubyte: build/words-mine/truth.jsonl $(B)/digits $(MINE_MODEL)

@@ -1,7 +1,9 @@
-"""idxcat.py OUT IN... - joins IDX example sets (PREFIX-images-idx3-ubyte and
-PREFIX-labels-idx1-ubyte pairs, as digits scan-eval --mine writes them) into one pair OUT-*, for
-digits train --data (make context). The images must all be of one size. Written to .part names
-and renamed; a failure is one line naming the tool."""
+"""idxcat.py [--not-digits-every K] OUT IN... - joins IDX example sets (PREFIX-images-idx3-ubyte
+and PREFIX-labels-idx1-ubyte pairs, as digits scan-eval --mine writes them) into one pair OUT-*,
+for digits train --data (make context) or --extra. With --not-digits-every K only every K-th
+example labelled 10 ("not a digit") is kept, counted over all the sets in order, and every other
+example (make mine-words' third of its "not a digit" examples). The images must all be of one
+size. Written to .part names and renamed; a failure is one line naming the tool."""
 import os
 import struct
 import sys
@@ -28,10 +30,32 @@ def write_atomic(path, head, chunks):
     os.replace(path + ".part", path)
 
 
+def thin(pairs, every, size):
+    """The pairs with only every every-th example labelled 10 kept (counted across the pairs,
+    the every-th, 2 every-th, ... one kept), every other example as it is."""
+    out, seen = [], 0
+    for rows, cols, img, lab in pairs:
+        keep = []
+        for i, label in enumerate(lab):
+            if label == 10:
+                seen += 1
+                if seen % every:
+                    continue
+            keep.append(i)
+        out.append((rows, cols, b"".join(img[i * size:(i + 1) * size] for i in keep),
+                    bytes(lab[i] for i in keep)))
+    return out
+
+
 def main():
-    if len(sys.argv) < 3:
-        sys.exit("idxcat: usage: idxcat.py OUT IN... (IDX prefixes)")
-    out, ins = sys.argv[1], sys.argv[2:]
+    args, every = sys.argv[1:], 1
+    if args[:1] == ["--not-digits-every"]:
+        if len(args) < 2 or not args[1].isdigit() or int(args[1]) < 1:
+            sys.exit("idxcat: --not-digits-every needs a whole number of 1 or more")
+        every, args = int(args[1]), args[2:]
+    if len(args) < 2:
+        sys.exit("idxcat: usage: idxcat.py [--not-digits-every K] OUT IN... (IDX prefixes)")
+    out, ins = args[0], args[1:]
     try:
         pairs = [read_pair(p) for p in ins]
     except (OSError, ValueError, struct.error) as e:
@@ -39,7 +63,10 @@ def main():
     sizes = {(r, c) for r, c, _, _ in pairs}
     if len(sizes) != 1:
         sys.exit(f"idxcat: the sets' images differ in size: {sorted(sizes)}")
-    (rows, cols), n = sizes.pop(), sum(len(lab) for _, _, _, lab in pairs)
+    (rows, cols) = sizes.pop()
+    if every > 1:
+        pairs = thin(pairs, every, rows * cols)
+    n = sum(len(lab) for _, _, _, lab in pairs)
     try:
         write_atomic(out + "-images-idx3-ubyte", struct.pack(">IIII", 0x803, n, rows, cols),
                      [img for _, _, img, _ in pairs])
