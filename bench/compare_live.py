@@ -156,8 +156,9 @@ def score(lines, per_frame):
         pairs += 1
         now = collections.Counter(n["text"] for n in f["shown"])
         before = collections.Counter(n["text"] for n in prev["shown"])
-        changed += now != before
-        appeared += now != before and not before - now  # only gained: a number shown late
+        differs = now != before
+        changed += differs
+        appeared += differs and not before - now  # only gained: a number shown late
         for d in f["digits"]:
             best = max(prev["digits"], key=lambda p: iou(p["box"], d["box"]), default=None)
             if best is not None and iou(best["box"], d["box"]) >= 0.5:

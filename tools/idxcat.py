@@ -1,8 +1,8 @@
 """idxcat.py [--not-digits-every K] OUT IN... - joins IDX example sets (PREFIX-images-idx3-ubyte
 and PREFIX-labels-idx1-ubyte pairs, as digits scan-eval --mine writes them) into one pair OUT-*,
 for digits train --data (make context) or --extra. With --not-digits-every K only every K-th
-example labelled 10 ("not a digit") is kept, counted over all the sets in order, and every other
-example (make mine-words' third of its "not a digit" examples). The images must all be of one
+example labelled 10 ("not a digit") is kept, counted over all the sets in order, and all the
+other examples (make mine-words' third of its "not a digit" examples). The images must all be of one
 size. Written to .part names and renamed; a failure is one line naming the tool."""
 import os
 import struct
@@ -31,8 +31,8 @@ def write_atomic(path, head, chunks):
 
 
 def thin(pairs, every, size):
-    """The pairs with only every every-th example labelled 10 kept (counted across the pairs,
-    the every-th, 2 every-th, ... one kept), every other example as it is."""
+    """The pairs with only the every-th, 2 every-th, ... example labelled 10 kept (counted across
+    the pairs in order); the examples of the other labels all kept."""
     out, seen = [], 0
     for rows, cols, img, lab in pairs:
         keep = []
@@ -63,7 +63,7 @@ def main():
     sizes = {(r, c) for r, c, _, _ in pairs}
     if len(sizes) != 1:
         sys.exit(f"idxcat: the sets' images differ in size: {sorted(sizes)}")
-    (rows, cols) = sizes.pop()
+    rows, cols = sizes.pop()
     if every > 1:
         pairs = thin(pairs, every, rows * cols)
     n = sum(len(lab) for _, _, _, lab in pairs)
