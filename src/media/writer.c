@@ -56,6 +56,10 @@ static int encode(struct media_writer *wr, AVFrame *frame)
             return DG_OK;
         if (err < 0)
             return av_fail("encoding the video failed", err);
+        /* each frame lasts one tick of 1/fps; x264 leaves the duration 0, and the mp4 muxer then
+         * ends the file's edit list at the last frame's start, so players drop that frame */
+        if (wr->pkt->duration <= 0)
+            wr->pkt->duration = 1;
         av_packet_rescale_ts(wr->pkt, wr->enc->time_base, wr->st->time_base);
         wr->pkt->stream_index = wr->st->index;
         err = av_interleaved_write_frame(wr->oc, wr->pkt);
