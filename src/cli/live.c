@@ -20,6 +20,8 @@ static const char *const HELP =
     "  --camera DEV|auto      a camera device (/dev/video0) or the first one found\n"
     "  --video FILE|URL       a video file or stream, read at its own frame rate\n"
     "  --loop                 start the video again at its end\n"
+    "  --every-frame          read every frame of the video, none dropped, as fast as they\n"
+    "                         can be read instead of at the video's frame rate\n"
     "  --demo                 the built-in animated scene (no camera needed)\n"
     "  --size WxH             frame size, up to 4096x4096 (camera: asked for; video: scaled\n"
     "                         to, else its own scaled to fit 4096; demo: 640x480)\n"
@@ -85,12 +87,25 @@ int cmd_live(int argc, char **argv)
     cfg.source.kind = MEDIA_SOURCE_CAMERA;
     cfg.source.seed = 1;
     static const struct option longs[] = {
-        {"camera", 1, 0, 'c'},   {"video", 1, 0, 'v'},      {"demo", 0, 0, 'd'},
-        {"size", 1, 0, 'S'},     {"fps", 1, 0, 'F'},        {"model", 1, 0, 'm'},
-        {"headless", 0, 0, 'H'}, {"json", 0, 0, 'j'},       {"record", 1, 0, 'r'},
-        {"frames", 1, 0, 'n'},   {"screenshot", 1, 0, 'o'}, {"font", 1, 0, 'f'},
-        {"loop", 0, 0, 'l'},     {"help", 0, 0, 'h'},       {"log", 1, 0, 'L'},
-        {"fresh", 0, 0, 'R'},    {"quick", 0, 0, 'Q'},      {0, 0, 0, 0},
+        {"camera", 1, 0, 'c'},
+        {"video", 1, 0, 'v'},
+        {"demo", 0, 0, 'd'},
+        {"size", 1, 0, 'S'},
+        {"fps", 1, 0, 'F'},
+        {"model", 1, 0, 'm'},
+        {"headless", 0, 0, 'H'},
+        {"json", 0, 0, 'j'},
+        {"record", 1, 0, 'r'},
+        {"frames", 1, 0, 'n'},
+        {"screenshot", 1, 0, 'o'},
+        {"font", 1, 0, 'f'},
+        {"loop", 0, 0, 'l'},
+        {"help", 0, 0, 'h'},
+        {"log", 1, 0, 'L'},
+        {"fresh", 0, 0, 'R'},
+        {"quick", 0, 0, 'Q'},
+        {"every-frame", 0, 0, 'E'},
+        {0, 0, 0, 0},
     };
     opterr = 0;
     int c;
@@ -139,6 +154,7 @@ int cmd_live(int argc, char **argv)
         case 'R': cfg.fresh = 1; break;
         case 'Q': cfg.quick = 1; break;
         case 'l': cfg.source.loop = 1; break;
+        case 'E': cfg.source.every_frame = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         case ':':
             return cli_usage(cmd, "%s needs a value (see digits live --help)", argv[optind - 1]);
@@ -152,6 +168,8 @@ int cmd_live(int argc, char **argv)
         return cli_usage(cmd, "choose one source: --camera, --video or --demo");
     if (cfg.source.loop && cfg.source.kind != MEDIA_SOURCE_VIDEO)
         return cli_usage(cmd, "--loop goes with --video");
+    if (cfg.source.every_frame && cfg.source.kind != MEDIA_SOURCE_VIDEO)
+        return cli_usage(cmd, "--every-frame goes with --video");
     if (cfg.record && !video_name(cfg.record))
         return cli_usage(cmd, "--record writes .mp4, .mkv or .avi, not '%s'", cfg.record);
     if (cfg.font && access(cfg.font, R_OK) != 0)

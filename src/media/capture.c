@@ -295,6 +295,8 @@ static void set_problem(struct media_capture *c, const char *msg)
 static void publish(struct media_capture *c)
 {
     pthread_mutex_lock(&c->mu);
+    while (c->cfg.every_frame && c->slot_full && !c->stop)
+        pthread_cond_wait(&c->cv, &c->mu);
     if (c->slot_full)
         c->st.dropped++;
     const struct media_frame tmp = c->slot;
@@ -345,7 +347,7 @@ static int deliver(struct media_capture *c)
     }
     if (c->index > 0 && t <= c->t_last - 1.0) /* a broken timestamp: keep time moving */
         t = c->t_last + c->frame_dur;
-    if (c->cfg.kind == MEDIA_SOURCE_VIDEO) {
+    if (c->cfg.kind == MEDIA_SOURCE_VIDEO && !c->cfg.every_frame) {
         if (c->wall0 < 0) {
             c->wall0 = dg_now();
             c->t0 = t;
@@ -569,6 +571,7 @@ int media_capture_next(struct media_capture *c, double timeout_s, const struct m
         c->front = c->slot;
         c->slot = tmp;
         c->slot_full = 0;
+        pthread_cond_broadcast(&c->cv); /* an every_frame capture waits for the slot */
         *frame = &c->front;
         rc = MEDIA_FRAME;
     } else if (c->ended) {

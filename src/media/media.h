@@ -39,6 +39,10 @@ struct media_source_config {
     int w, h;   /* output size; 0 x 0: the source's own (camera: asked for; demo: 640 x 480) */
     double fps; /* camera: asked for; demo: its rate (0: 30); video: ignored (the file's own) */
     int loop;   /* video files start again at the end */
+    /* Video: every frame handed over, none dropped, as fast as the consumer takes them rather than
+     * at the file's frame rate (the capture waits for the slot to be taken). For reading a
+     * recording whole, and for measurements that must not depend on the machine's load. */
+    int every_frame;
     /* Demo: n_demo_digits 28x28 MNIST-style digits (0 background .. 255 ink) and their labels. */
     const uint8_t *demo_digits;
     const uint8_t *demo_labels;
