@@ -77,20 +77,39 @@ static void test_exit_codes(void **state)
     assert_non_null(strstr(output(), "--resume"));
 }
 
-/* A context network must be one (1x28x28 in, two classes): a digit model is refused by
- * attach-context with one line, and nothing is written; a two-class network is trained only on
- * labels 0 and 1 (MNIST's digits are refused before training). */
+/* A context network must be one (1x28x28 in, two classes): a digit model without one is refused
+ * by attach-context with one line, and nothing is written; a model that carries one gives its
+ * context network; a two-class network is trained only on labels 0 and 1 (MNIST's digits are
+ * refused before training). */
 static void test_attach_context_refusals(void **state)
 {
     (void)state;
-    char model[4096], out[4200];
-    repo_path(model, sizeof model, "models/fast.safetensors");
+    char model[4096], fast[4096], out[4200];
+    repo_path(model, sizeof model, "models/reference.safetensors");
+    repo_path(fast, sizeof fast, "models/fast.safetensors");
     snprintf(out, sizeof out, "%s.attached", out_path);
     unlink(out);
     assert_int_equal(run("attach-context %s %s --out %s", model, model, out), 1);
     if (!strstr(output(), "not a context network") || count_lines(output()) != 1)
         fail_msg("attach-context of a digit model said: %s", output());
     assert_int_equal(access(out, F_OK), -1);
+
+    /* the reference network with fast's context network, taken out of fast's file */
+    assert_int_equal(run("attach-context %s %s --out %s", model, fast, out), 0);
+    struct nn_model *a, *f;
+    assert_int_equal(nn_model_load(out, &a, NULL, NULL), DG_OK);
+    assert_int_equal(nn_model_load(fast, &f, NULL, NULL), DG_OK);
+    assert_int_equal(a->n_classes, 10);
+    assert_non_null(a->aux);
+    assert_non_null(f->aux);
+    assert_string_equal(a->aux->spec, f->aux->spec);
+    assert_int_equal(a->aux->n_classes, 2);
+    assert_null(a->aux->aux);
+    assert_int_equal(a->aux->n_params, f->aux->n_params);
+    assert_memory_equal(a->aux->params, f->aux->params, f->aux->n_params * sizeof(float));
+    nn_model_free(a);
+    nn_model_free(f);
+    unlink(out);
     assert_int_equal(
         run("train --arch c4k3-p2-f2 --epochs 1 --limit 100 --data %s --out %s", mnist_dir(), out),
         2);

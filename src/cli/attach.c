@@ -1,6 +1,7 @@
 /* attach.c - `digits attach-context MODEL CONTEXT [--out FILE]`: a digit model file with a context
  * network (trained by `make context`) carried in it as its second network (nn_model.aux), which the
- * scanner then uses as stage 5d (recog.h, rec_params.context_min). */
+ * scanner then uses as stage 5d (recog.h, rec_params.context_min). CONTEXT is a context network's
+ * own file, or a model file carrying one (its second network is taken). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -15,7 +16,8 @@ static const char *const HELP =
     "Write MODEL with the context network CONTEXT (1x28x28 in, 2 classes: digits train --arch\n"
     "...-f2 on digits scan-eval --mine-context examples; make context) carried in it, so that\n"
     "scan, live and the library reject readings whose surroundings are no digit's. A context\n"
-    "network MODEL already carries is replaced.\n"
+    "network MODEL already carries is replaced. CONTEXT may also be a model that carries a\n"
+    "context network: that network is taken (a new digit network keeps the old one's).\n"
     "  --out FILE   the file to write (default: MODEL itself, replaced atomically)\n";
 
 int cmd_attach(int argc, char **argv)
@@ -51,6 +53,12 @@ int cmd_attach(int argc, char **argv)
     if (nn_model_load(ctx_path, &ctx, NULL, NULL) != DG_OK) {
         nn_model_free(m);
         return cli_fail(cmd, "cannot load the context network: %s", dg_errmsg());
+    }
+    if (ctx->n_classes != 2 && ctx->aux) { /* a model carrying one: its context network */
+        struct nn_model *inner = ctx->aux;
+        ctx->aux = NULL;
+        nn_model_free(ctx);
+        ctx = inner;
     }
     nn_model_free(m->aux);
     m->aux = ctx;
