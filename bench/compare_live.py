@@ -17,7 +17,7 @@ edges), and its sheets with handwritten words beside the numbers (make world-wor
 "kg", notes and lists in handwriting fonts). BENCH_LIVE_SCENES scenes of each kind (36: with
 12, 168 frame pairs a video, a model's changes moved by 2-3 between runs of scenes, too few to
 choose between models or to judge a 2% goal). Each scene is held for
-BENCH_LIVE_FRAMES frames (30) at 30 fps as a hand-held camera delivers it: the view drifts a few
+BENCH_LIVE_FRAMES frames (a second) at BENCH_LIVE_FPS (30) as a hand-held camera delivers it: the view drifts a few
 pixels and turns a little along a smooth random walk (zoomed 3% so no border shows), the light changes by a few percent, and
 every frame has fresh sensor noise (sigma 3) and its own JPEG-like loss (the video is MJPEG).
 The only real change is the cut to the next scene.
@@ -36,7 +36,7 @@ appear and settle):
   - locks of a reading that is no number of the scene on screen when it locked.
 BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune,
 build/other-tune, build/real-tune, build/big-tune, build/held-tune, build/words-tune) instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
-reads with that model instead of live's default.
+reads with that model instead of live's default; BENCH_LIVE_KINDS=desk,real makes only those.
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
 import collections
 import json
@@ -49,9 +49,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N_SCENES = int(os.environ.get("BENCH_LIVE_SCENES", "36"))
-FRAMES = int(os.environ.get("BENCH_LIVE_FRAMES", "30"))
-FPS = 30.0
-SETTLE = 15  # frames: half a second
+FPS = float(os.environ.get("BENCH_LIVE_FPS", "30"))
+FRAMES = int(os.environ.get("BENCH_LIVE_FRAMES", str(round(FPS))))
+SETTLE = round(FPS / 2)  # frames: half a second
+KINDS = ("flat", "desk", "other", "real", "big", "held", "words")
 
 
 def scenes(kind):
@@ -191,7 +192,9 @@ def main():
         sys.exit(__doc__)
     digits, out_dir = sys.argv[1:]
     os.makedirs(out_dir, exist_ok=True)
-    kinds = ("flat", "desk", "other", "real", "big", "held", "words")
+    kinds = tuple(os.environ.get("BENCH_LIVE_KINDS", ",".join(KINDS)).split(","))
+    if not set(kinds) <= set(KINDS):
+        sys.exit(f"bench: BENCH_LIVE_KINDS takes {','.join(KINDS)}")
     for kind in kinds:  # every set present before the first video is made
         scenes(kind)
     rng = np.random.default_rng(7)

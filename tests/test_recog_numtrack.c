@@ -91,6 +91,46 @@ static void test_frame_counts(void **state)
     assert_int_equal(t.appear, 8);
 }
 
+/* Paced by the frames' times, the counts follow the rate the frames come at, whatever init said:
+ * a 15 fps source gets 15 fps counts within a second, a 60 fps one 60 fps counts; a pause or a loop
+ * (time jumping) changes nothing; a frame now and then skipped moves them by a frame at most. A
+ * number read from its first frame of a 15 fps video shows at its 4th frame (a quarter of a
+ * second), not its 8th. */
+static void test_counts_follow_the_frame_rate(void **state)
+{
+    (void)state;
+    struct rec_numtracker t;
+    rec_numtracker_init(&t, 30.0);
+    for (int i = 0; i < 15; i++)
+        rec_numtracker_pace(&t, 10.0 + i / 15.0);
+    assert_int_equal(t.appear, 4);
+    assert_int_equal(t.lock, 8);
+    assert_int_equal(t.gone, 5);
+    rec_numtracker_pace(&t, 100.0); /* a pause */
+    rec_numtracker_pace(&t, 0.0);   /* a loop */
+    assert_int_equal(t.appear, 4);
+    for (int i = 1; i <= 60; i++)
+        rec_numtracker_pace(&t, i / 60.0);
+    assert_int_equal(t.appear, 15);
+    assert_int_equal(t.lock, 30);
+    rec_numtracker_init(&t, 30.0);
+    for (int i = 0; i < 90; i++) /* every tenth frame skipped */
+        rec_numtracker_pace(&t, (i + i / 9) / 30.0);
+    assert_true(t.appear >= 7 && t.appear <= 8);
+
+    const struct rec_box b = {100, 100, 120, 40};
+    rec_numtracker_init(&t, 30.0);
+    int first_shown = -1;
+    for (int i = 0; i < 15 && first_shown < 0; i++) {
+        frame((const char *[]){"2920"}, &b, 1, 0.99f);
+        rec_numtracker_pace(&t, i / 15.0);
+        rec_numtracker_update(&t, res, NULL, 0);
+        if (n_shown(&t))
+            first_shown = i;
+    }
+    assert_int_equal(first_shown, 3);
+}
+
 /* 2920 read steadily but for one frame where its first digit is missed (920, a box a quarter
  * narrower), and one frame with a false "1" elsewhere: the shown text is 2920 from the 8th frame
  * on and never anything else; the 1 is never shown; it locks once, at the 15th frame. */
@@ -496,6 +536,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_counts),
+        cmocka_unit_test(test_counts_follow_the_frame_rate),
         cmocka_unit_test(test_blips_do_not_show),
         cmocka_unit_test(test_intermittent_never_shows),
         cmocka_unit_test(test_real_change),

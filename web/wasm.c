@@ -126,6 +126,7 @@ EMSCRIPTEN_KEEPALIVE const char *web_read(int w, int h, int frame, double t)
         return NULL;
     rec_tracker_update(g.trk, g.res, g.track_of);
     int locked[REC_MAX_NUMTRACKS];
+    rec_numtracker_pace(&g.ntk, t);
     const int n_locked = rec_numtracker_update(&g.ntk, g.res, locked, REC_MAX_NUMTRACKS);
     dg_jw_reset(&g.jw);
     const struct rec_view_frame v = {frame,      t,      ms,     g.res,   g.trk,

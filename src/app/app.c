@@ -227,6 +227,7 @@ static void publish(struct live *l, const struct media_frame *f, double ms)
     l->res_work = l->res, l->res = r;
     rec_tracker_update(l->trk, r, l->track_of);
     int locked[REC_MAX_NUMTRACKS];
+    rec_numtracker_pace(&l->ntk, f->t);
     const int n_locked = rec_numtracker_update(&l->ntk, r, locked, REC_MAX_NUMTRACKS);
     l->have_result = 1;
     l->ms_last = ms;

@@ -301,8 +301,11 @@ struct rec_numtrack {
 };
 
 struct rec_numtracker {
-    int appear, change, shrink, gone, lock;
+    int appear, change, shrink, gone, lock; /* frame counts, for rate frames a second */
     float lock_confidence;
+    double rate;
+    double last_t, interval; /* rec_numtracker_pace: the last frame's time, the mean interval */
+    int have_t;
     int n, next_id;
     struct rec_numtrack tracks[REC_MAX_NUMTRACKS];
 };
@@ -311,6 +314,12 @@ struct rec_numtracker {
  * of a second, shrink (a shown number losing digits) SHRINK_S, gone a third, lock half a second;
  * lock_confidence 0.93 a digit. */
 void rec_numtracker_init(struct rec_numtracker *t, double fps);
+/* The time of the frame about to be fed (seconds, the source's clock): the counts follow the rate
+ * frames actually come at (a camera slowed to 15 fps in dim light, a file of 25 or 60, frames the
+ * reader had to skip), so that they stay the same times. A mean interval over the last frames or
+ * so; gaps over a second (a pause) and time going back (a loop) are not counted. Optional: without
+ * it the counts stay those of init's fps. */
+void rec_numtracker_pace(struct rec_numtracker *t, double frame_t);
 /* Feeds one frame's numbers. Returns how many tracks locked in this frame and puts the indices
  * in t->tracks of the first max_locked of them into locked_now (nullable). */
 int rec_numtracker_update(struct rec_numtracker *t, const struct rec_result *r, int *locked_now,
