@@ -76,6 +76,36 @@ static void test_identity_when_off(void **state)
     assert_memory_equal(out, in, sizeof in);
 }
 
+static int ink_in(const float *img, int x0, int y0, int x1, int y1);
+
+/* The robust recipe made styles-only (train --augment styles): no distortion is left, so an image
+ * of a 0 comes out as it went in, while a 1 with p_style 1 still takes another writer's form and an
+ * image with p_pen 1 a wider pen. */
+static void test_styles_only(void **state)
+{
+    (void)state;
+    struct data_augment a;
+    data_augment_default(&a);
+    data_augment_styles_only(&a);
+    struct dg_rng rng;
+    dg_rng_seed(&rng, 3);
+    float in[PX], out[PX];
+    fill_uniform(in, PX, 0, 1, &rng);
+    assert_int_equal(data_augment_image(out, in, W, H, 0, &a, &rng), DG_OK);
+    assert_close(out, in, PX, 1e-5, 0);
+    memset(in, 0, sizeof in);
+    draw_rect(in, 13, 4, 14, 23, 1.0f);
+    a.p_style = 1.0f;
+    assert_int_equal(data_augment_image(out, in, W, H, 1, &a, &rng), DG_OK);
+    int x0, y0, x1, y1;
+    ink_box(out, &x0, &y0, &x1, &y1);
+    assert_true(x1 - x0 + 1 >= 4); /* the continental 1's up-stroke */
+    a.p_style = 0.0f;
+    a.p_pen = 1.0f;
+    assert_int_equal(data_augment_image(out, in, W, H, 0, &a, &rng), DG_OK);
+    assert_true(ink_in(out, 0, 0, W - 1, H - 1) > ink_in(in, 0, 0, W - 1, H - 1));
+}
+
 /* The wide pen alone: a bar 2 px wide and 20 tall (a MNIST 1) comes out wider, fitted again into
  * the 20-pixel box and centred by mass. */
 static void test_wide_pen(void **state)
@@ -299,6 +329,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_when_off),
+        cmocka_unit_test(test_styles_only),
         cmocka_unit_test(test_wide_pen),
         cmocka_unit_test(test_writer_styles),
         cmocka_unit_test(test_reproducible_and_in_range),

@@ -130,6 +130,14 @@ static void test_checkpoint_resume(void **state)
     assert_non_null(strstr(dg_errmsg(), "not a training checkpoint"));
     assert_null(d.model);
 
+    /* a styles-only recipe (train --augment styles) comes back as one */
+    b.rc.augment = TRAIN_AUG_STYLES;
+    assert_int_equal(train_run_save(&b, ckpt), DG_OK);
+    struct train_run e;
+    assert_int_equal(train_run_load(ckpt, &e), DG_OK);
+    assert_int_equal(e.rc.augment, TRAIN_AUG_STYLES);
+    train_run_free(&e);
+
     train_run_free(&a);
     train_run_free(&b);
     train_run_free(&c);

@@ -42,13 +42,15 @@ static const char *const HELP =
     "  --wd X                 decoupled weight decay on conv and dense weights (default 0;\n"
     "                         robust and fast: 0.01)\n"
     "  --smooth X             label smoothing in [0, 0.5) (default 0)\n"
-    "  --augment on|off       random affine, elastic, thickness, blur, contrast and noise on "
-    "every\n"
-    "                         training image (default off; robust and fast: on)\n"
-    "  --pen X                with --augment on: this share of the training images (0 to 1,\n"
+    "  --augment on|off|styles  random affine, elastic, thickness, blur, contrast and noise on\n"
+    "                         every training image (default off; robust and fast: on); styles:\n"
+    "                         none of those, only --pen and --style (to polish a model)\n"
+    "  --pen X                with --augment on or styles: this share of the training images (0 to "
+    "1,\n"
     "                         default 0) as if written with a wider pen: strokes grown 1-3 px,\n"
     "                         then fitted into MNIST's 20-pixel box again\n"
-    "  --style X              with --augment on: this share of the 1s, 7s and 9s (0 to 1, default\n"
+    "  --style X              with --augment on or styles: this share of the 1s, 7s and 9s (0 to "
+    "1, default\n"
     "                         0) in other writers' forms: a continental 1, stood upright, with\n"
     "                         a long up-stroke (a foot on four in ten), a 7's bar across its\n"
     "                         stem, a 9's tail curled back\n"
@@ -262,9 +264,11 @@ static int parse(int argc, char **argv, struct train_opts *o)
             o->have_sched = 1;
             break;
         case 'A':
-            if (strcmp(optarg, "on") && strcmp(optarg, "off"))
-                return cli_usage("train", "--augment wants on or off, not '%s'", optarg);
-            o->augment = !strcmp(optarg, "on");
+            if (strcmp(optarg, "on") && strcmp(optarg, "off") && strcmp(optarg, "styles"))
+                return cli_usage("train", "--augment wants on, off or styles, not '%s'", optarg);
+            o->augment = !strcmp(optarg, "on")       ? TRAIN_AUG_ON
+                         : !strcmp(optarg, "styles") ? TRAIN_AUG_STYLES
+                                                     : TRAIN_AUG_OFF;
             o->have_aug = 1;
             break;
         case 'P':
@@ -435,7 +439,7 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
     struct train_recipe rc;
     new_recipe(o, &rc);
     if ((rc.pen > 0.0 || rc.style > 0.0) && !rc.augment)
-        return cli_usage(cmd, "--%s is a kind of augmentation: add --augment on",
+        return cli_usage(cmd, "--%s is a kind of augmentation: add --augment on or styles",
                          rc.pen > 0.0 ? "pen" : "style");
     if (train_run_new(o->arch, &rc, o->optim, run) != DG_OK)
         return cli_usage(cmd, "--arch: %s", dg_errmsg());
@@ -470,10 +474,14 @@ static int save_model(const char *cmd, const struct train_run *run, const struct
     nn_meta_set(&fm, "optimizer", "%s lr %g %s, weight decay %g, label smoothing %g",
                 run->opt->kind == NN_ADAM ? "adam" : "sgd", rc->lr,
                 rc->cosine ? "cosine" : "constant", rc->wd, rc->smooth);
+    const char *aug_name = rc->augment == TRAIN_AUG_STYLES ? "styles only"
+                           : rc->augment                   ? "on"
+                                                           : "off";
     if (rc->augment && (rc->pen > 0.0 || rc->style > 0.0))
-        nn_meta_set(&fm, "augment", "on, wide pen %g, writer styles %g", rc->pen, rc->style);
+        nn_meta_set(&fm, "augment", "%s, wide pen %g, writer styles %g", aug_name, rc->pen,
+                    rc->style);
     else
-        nn_meta_set(&fm, "augment", "%s", rc->augment ? "on" : "off");
+        nn_meta_set(&fm, "augment", "%s", aug_name);
     const char *init = nn_meta_get(&run->meta, "init");
     if (init)
         nn_meta_set(&fm, "init", "%s", init);
@@ -636,7 +644,10 @@ int cmd_train(int argc, char **argv)
                "smoothing %g, augmentation %s, seed %ld, %d threads\n",
                ex.fit.n, r->val ? "validating on" : "testing on", r->val ? ex.val.n : ex.test.n,
                r->batch, run.opt->kind == NN_ADAM ? "adam" : "sgd", r->lr,
-               r->cosine ? "cosine" : "constant", r->wd, r->smooth, r->augment ? "on" : "off",
+               r->cosine ? "cosine" : "constant", r->wd, r->smooth,
+               r->augment == TRAIN_AUG_STYLES ? "styles only"
+               : r->augment                   ? "on"
+                                              : "off",
                r->seed, nn_get_threads());
         status = run_epochs(cmd, &run, &ex, ckpt, &acc);
     }

@@ -28,6 +28,14 @@ void data_augment_default(struct data_augment *a)
     a->p_style = 0.0f;
 }
 
+void data_augment_styles_only(struct data_augment *a)
+{
+    a->rotate_deg = a->shift_px = a->shear = a->elastic_px = 0.0f;
+    a->scale_min = a->scale_max = 1.0f;
+    a->p_thickness = a->p_blur = a->noise = a->p_paper = a->paper_max = 0.0f;
+    a->contrast_min = 1.0f;
+}
+
 static float uniform(struct dg_rng *rng, float lo, float hi)
 {
     return lo + (hi - lo) * dg_rng_uniform(rng);

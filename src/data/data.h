@@ -89,6 +89,9 @@ struct data_augment {
 };
 /* The settings of the "robust" model's recipe. */
 void data_augment_default(struct data_augment *a);
+/* No distortion left in a (rotation, scale, shift, shear, elastic field, thickness, blur,
+ * contrast, paper and noise off): only its wide pens and writer styles act (polishing). */
+void data_augment_styles_only(struct data_augment *a);
 
 /* out = a random distortion of in (w x h floats, ink high, 2..DATA_AUG_MAX_SIDE a side; out and
  * in distinct), drawn from rng; label is in's class (-1 unknown: no writer style). DG_EARG on a

@@ -121,7 +121,10 @@ int train_run_save(const struct train_run *run, const char *path)
     err |= nn_meta_set(&meta, "wd", "%.17g", rc->wd);
     err |= nn_meta_set(&meta, "smooth", "%.17g", rc->smooth);
     err |= nn_meta_set(&meta, "schedule", "%s", rc->cosine ? "cosine" : "const");
-    err |= nn_meta_set(&meta, "augment", "%s", rc->augment ? "on" : "off");
+    err |= nn_meta_set(&meta, "augment", "%s",
+                       rc->augment == TRAIN_AUG_STYLES ? "styles"
+                       : rc->augment                   ? "on"
+                                                       : "off");
     err |= nn_meta_set(&meta, "pen", "%.17g", rc->pen);
     err |= nn_meta_set(&meta, "style", "%.17g", rc->style);
     if (rc->extra[0])
@@ -209,7 +212,10 @@ int train_run_load(const char *path, struct train_run *out)
     if (meta_double(&meta, "train_seconds", &seconds) == DG_OK)
         out->seconds = seconds;
     rc->cosine = sched && !strcmp(sched, "cosine");
-    rc->augment = aug && !strcmp(aug, "on");
+    rc->augment = !aug                     ? TRAIN_AUG_OFF
+                  : !strcmp(aug, "on")     ? TRAIN_AUG_ON
+                  : !strcmp(aug, "styles") ? TRAIN_AUG_STYLES
+                                           : TRAIN_AUG_OFF;
     meta_string(&meta, "extra", rc->extra);
     snprintf(rc->out, sizeof rc->out, "model.safetensors");
     meta_string(&meta, "out", rc->out);
@@ -262,6 +268,8 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
     data_augment_default(&aug);
     aug.p_pen = (float)rc->pen;
     aug.p_style = (float)rc->style;
+    if (rc->augment == TRAIN_AUG_STYLES)
+        data_augment_styles_only(&aug);
     run->opt->weight_decay = (float)rc->wd;
     run->opt->label_smoothing = (float)rc->smooth;
     struct train_progress p = {.epoch = run->epoch + 1, .n_batches = n_batches};

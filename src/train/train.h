@@ -24,13 +24,16 @@
 /* How a model is trained, and on what (the caller assembles the examples; the recipe records how,
  * so that a resumed run is given the same). Paths are at most TRAIN_PATH - 1 bytes. */
 enum { TRAIN_PATH = NN_META_VAL };
+enum { TRAIN_AUG_OFF, TRAIN_AUG_ON, TRAIN_AUG_STYLES };
+
 struct train_recipe {
     long epochs, batch, seed;
     double lr;              /* peak learning rate */
     double wd;              /* decoupled weight decay on conv and dense weights */
     double smooth;          /* label smoothing */
     int cosine;             /* one warm-up epoch, then a cosine decay to 0 (else constant) */
-    int augment;            /* data_augment_batch on every training batch */
+    int augment;            /* data_augment_batch on every training batch: TRAIN_AUG_ON, or
+                               TRAIN_AUG_STYLES (only pen and style, data_augment_styles_only) */
     double pen;             /* with augment: the share drawn with a wide pen (data_augment) */
     double style;           /* with augment: the share of 1s, 7s, 9s in other writers' forms */
     long limit;             /* the first `limit` MNIST training images only (0: all) */
