@@ -264,11 +264,8 @@ static int parse(int argc, char **argv, struct train_opts *o)
             o->have_sched = 1;
             break;
         case 'A':
-            if (strcmp(optarg, "on") && strcmp(optarg, "off") && strcmp(optarg, "styles"))
+            if ((o->augment = train_augment_parse(optarg)) < 0)
                 return cli_usage("train", "--augment wants on, off or styles, not '%s'", optarg);
-            o->augment = !strcmp(optarg, "on")       ? TRAIN_AUG_ON
-                         : !strcmp(optarg, "styles") ? TRAIN_AUG_STYLES
-                                                     : TRAIN_AUG_OFF;
             o->have_aug = 1;
             break;
         case 'P':
@@ -474,9 +471,7 @@ static int save_model(const char *cmd, const struct train_run *run, const struct
     nn_meta_set(&fm, "optimizer", "%s lr %g %s, weight decay %g, label smoothing %g",
                 run->opt->kind == NN_ADAM ? "adam" : "sgd", rc->lr,
                 rc->cosine ? "cosine" : "constant", rc->wd, rc->smooth);
-    const char *aug_name = rc->augment == TRAIN_AUG_STYLES ? "styles only"
-                           : rc->augment                   ? "on"
-                                                           : "off";
+    const char *aug_name = train_augment_name(rc->augment);
     if (rc->augment && (rc->pen > 0.0 || rc->style > 0.0))
         nn_meta_set(&fm, "augment", "%s, wide pen %g, writer styles %g", aug_name, rc->pen,
                     rc->style);
@@ -644,10 +639,7 @@ int cmd_train(int argc, char **argv)
                "smoothing %g, augmentation %s, seed %ld, %d threads\n",
                ex.fit.n, r->val ? "validating on" : "testing on", r->val ? ex.val.n : ex.test.n,
                r->batch, run.opt->kind == NN_ADAM ? "adam" : "sgd", r->lr,
-               r->cosine ? "cosine" : "constant", r->wd, r->smooth,
-               r->augment == TRAIN_AUG_STYLES ? "styles only"
-               : r->augment                   ? "on"
-                                              : "off",
+               r->cosine ? "cosine" : "constant", r->wd, r->smooth, train_augment_name(r->augment),
                r->seed, nn_get_threads());
         status = run_epochs(cmd, &run, &ex, ckpt, &acc);
     }

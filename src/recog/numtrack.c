@@ -36,7 +36,6 @@ static void set_counts(struct rec_numtracker *t, double fps)
 {
     if (!(fps > 0.0 && fps < 1000.0))
         fps = 30.0;
-    t->rate = fps;
     /* frames for a quarter, a quarter, a third and a half of a second, never fewer than 2, 3, 3
      * and 5. On hand-held video of build/world frames (30 frames a scene, 2026-12-02) the shown
      * numbers changed in 24% of frame pairs with appear and change at a tenth and a sixth of a

@@ -303,7 +303,6 @@ struct rec_numtrack {
 struct rec_numtracker {
     int appear, change, shrink, gone, lock; /* frame counts, for rate frames a second */
     float lock_confidence;
-    double rate;             /* the frames a second the counts are for */
     double last_t, interval; /* rec_numtracker_pace: the last frame's time, the mean interval */
     int have_t;              /* last_t holds a frame's time */
     int n, next_id;

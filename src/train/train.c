@@ -121,10 +121,7 @@ int train_run_save(const struct train_run *run, const char *path)
     err |= nn_meta_set(&meta, "wd", "%.17g", rc->wd);
     err |= nn_meta_set(&meta, "smooth", "%.17g", rc->smooth);
     err |= nn_meta_set(&meta, "schedule", "%s", rc->cosine ? "cosine" : "const");
-    err |= nn_meta_set(&meta, "augment", "%s",
-                       rc->augment == TRAIN_AUG_STYLES ? "styles"
-                       : rc->augment                   ? "on"
-                                                       : "off");
+    err |= nn_meta_set(&meta, "augment", "%s", train_augment_name(rc->augment));
     err |= nn_meta_set(&meta, "pen", "%.17g", rc->pen);
     err |= nn_meta_set(&meta, "style", "%.17g", rc->style);
     if (rc->extra[0])
@@ -212,10 +209,8 @@ int train_run_load(const char *path, struct train_run *out)
     if (meta_double(&meta, "train_seconds", &seconds) == DG_OK)
         out->seconds = seconds;
     rc->cosine = sched && !strcmp(sched, "cosine");
-    rc->augment = !aug                     ? TRAIN_AUG_OFF
-                  : !strcmp(aug, "on")     ? TRAIN_AUG_ON
-                  : !strcmp(aug, "styles") ? TRAIN_AUG_STYLES
-                                           : TRAIN_AUG_OFF;
+    const int augment = aug ? train_augment_parse(aug) : TRAIN_AUG_OFF;
+    rc->augment = augment < 0 ? TRAIN_AUG_OFF : augment;
     meta_string(&meta, "extra", rc->extra);
     snprintf(rc->out, sizeof rc->out, "model.safetensors");
     meta_string(&meta, "out", rc->out);
@@ -230,6 +225,21 @@ int train_run_load(const char *path, struct train_run *out)
 }
 
 /* ---- the epoch loop ------------------------------------------------------------------------- */
+
+static const char *const AUG_NAMES[] = {"off", "on", "styles"};
+
+const char *train_augment_name(int augment)
+{
+    return augment >= TRAIN_AUG_OFF && augment <= TRAIN_AUG_STYLES ? AUG_NAMES[augment] : "off";
+}
+
+int train_augment_parse(const char *name)
+{
+    for (int i = TRAIN_AUG_OFF; i <= TRAIN_AUG_STYLES; i++)
+        if (!strcmp(name, AUG_NAMES[i]))
+            return i;
+    return -1;
+}
 
 float train_lr(const struct train_recipe *rc, long step, long total, long warm)
 {

@@ -25,6 +25,10 @@
  * so that a resumed run is given the same). Paths are at most TRAIN_PATH - 1 bytes. */
 enum { TRAIN_PATH = NN_META_VAL };
 enum { TRAIN_AUG_OFF, TRAIN_AUG_ON, TRAIN_AUG_STYLES };
+/* A TRAIN_AUG_* mode's name as train --augment takes it ("off", "on", "styles"), and back (-1 for
+ * any other word). */
+const char *train_augment_name(int augment);
+int train_augment_parse(const char *name);
 
 struct train_recipe {
     long epochs, batch, seed;
