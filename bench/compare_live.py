@@ -36,7 +36,8 @@ appear and settle):
   - locks of a reading that is no number of the scene on screen when it locked.
 BENCH_LIVE_SET=tune makes the videos from the tuning scenes (build/scenes-tune, build/world-tune,
 build/other-tune, build/real-tune, build/big-tune, build/held-tune, build/words-tune) instead: choose the live app's settings there, report with the default. BENCH_LIVE_MODEL=FILE
-reads with that model instead of live's default; BENCH_LIVE_KINDS=desk,real makes only those.
+reads with that model instead of live's default; BENCH_LIVE_KINDS=desk,real makes only those (one random
+walk runs through the videos made, so a subset's videos differ from the full run's).
 Usage: bench/compare_live.py DIGITS OUT_DIR"""
 import collections
 import json
