@@ -40,7 +40,7 @@ static void test_exit_codes(void **state)
         {2, "predict", "image"},
         {2, "predict --polarity sideways x.png", "--polarity"},
         {2, "train --schedule step", "--schedule"},
-        {2, "train --augment maybe", "on, off or styles"},
+        {2, "train --augment maybe", "on, off, styles or mnist"},
         {2, "train --pen 1.5", "--pen"},
         {2, "train --arch c8k3-p2-f10 --pen 0.2 --limit 10", "--augment on"},
         {2, "train --style -0.1", "--style"},

@@ -240,14 +240,14 @@ static void test_reproducible_and_in_range(void **state)
 #ifdef _OPENMP
     omp_set_num_threads(1);
 #endif
-    assert_int_equal(data_augment_batch(x1, NULL, N, W, H, &a, 7, 3, idx), DG_OK);
+    assert_int_equal(data_augment_batch(x1, NULL, N, W, H, &a, 7, 3, idx, UINT32_MAX), DG_OK);
     /* the same images in reverse order, on two threads: each image gets the same distortion */
     for (int i = 0; i < N; i++)
         memcpy(x2 + i * PX, orig + (N - 1 - i) * PX, PX * sizeof *x2);
 #ifdef _OPENMP
     omp_set_num_threads(2);
 #endif
-    assert_int_equal(data_augment_batch(x2, NULL, N, W, H, &a, 7, 3, rev), DG_OK);
+    assert_int_equal(data_augment_batch(x2, NULL, N, W, H, &a, 7, 3, rev, UINT32_MAX), DG_OK);
     int changed = 0;
     for (int i = 0; i < N; i++) {
         assert_memory_equal(x1 + i * PX, x2 + (N - 1 - i) * PX, PX * sizeof *x1);
@@ -258,10 +258,19 @@ static void test_reproducible_and_in_range(void **state)
     assert_int_equal(changed, N);
     /* another epoch draws other distortions */
     memcpy(x2, orig, N * PX * sizeof *x2);
-    assert_int_equal(data_augment_batch(x2, NULL, N, W, H, &a, 7, 4, idx), DG_OK);
+    assert_int_equal(data_augment_batch(x2, NULL, N, W, H, &a, 7, 4, idx, UINT32_MAX), DG_OK);
     assert_true(memcmp(x1, x2, N * PX * sizeof *x1) != 0);
+    /* with idx_end, images at or past it are left as they are, those before it distorted as
+     * before (the reversed batch: its first half holds indices 108..115) */
+    for (int i = 0; i < N; i++)
+        memcpy(x2 + i * PX, orig + (N - 1 - i) * PX, PX * sizeof *x2);
+    assert_int_equal(data_augment_batch(x2, NULL, N, W, H, &a, 7, 3, rev, 108), DG_OK);
+    for (int i = 0; i < N; i++) {
+        const float *want = rev[i] < 108 ? x1 + (N - 1 - i) * PX : orig + (N - 1 - i) * PX;
+        assert_memory_equal(x2 + i * PX, want, PX * sizeof *x2);
+    }
     /* bad sizes are refused */
-    assert_int_equal(data_augment_batch(x1, NULL, 1, 65, 28, &a, 7, 3, idx), DG_EARG);
+    assert_int_equal(data_augment_batch(x1, NULL, 1, 65, 28, &a, 7, 3, idx, UINT32_MAX), DG_EARG);
     float out[PX];
     struct dg_rng rng;
     dg_rng_seed(&rng, 2);

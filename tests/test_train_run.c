@@ -147,6 +147,49 @@ static void test_checkpoint_resume(void **state)
     rmdir(dir);
 }
 
+/* One epoch of run with augmentation mode `augment`, the first n_mnist examples MNIST's; its
+ * weights into w (n_params floats). */
+static void one_epoch(const struct data_set *ex, int augment, long n_mnist, float *w)
+{
+    struct train_run run;
+    new_run(&run, "a.safetensors");
+    run.rc.augment = augment;
+    run.n_mnist = n_mnist;
+    assert_int_equal(train_epoch(&run, ex, NULL, NULL), DG_OK);
+    memcpy(w, run.model->params, run.model->n_params * sizeof *w);
+    train_run_free(&run);
+}
+
+/* train --augment mnist distorts the examples before n_mnist alone: all of them is --augment on,
+ * none of them --augment off, half of them neither */
+static void test_augment_mnist_only(void **state)
+{
+    (void)state;
+    struct data_set ex;
+    make_examples(&ex);
+    struct train_run probe;
+    new_run(&probe, "a.safetensors");
+    const size_t n = probe.model->n_params;
+    train_run_free(&probe);
+    float *on = malloc(n * sizeof *on), *off = malloc(n * sizeof *off);
+    float *w = malloc(n * sizeof *w);
+    assert_true(on && off && w);
+    one_epoch(&ex, TRAIN_AUG_ON, 0, on);
+    one_epoch(&ex, TRAIN_AUG_OFF, 0, off);
+    assert_true(memcmp(on, off, n * sizeof *on) != 0);
+    one_epoch(&ex, TRAIN_AUG_MNIST, ex.n, w);
+    assert_memory_equal(w, on, n * sizeof *w);
+    one_epoch(&ex, TRAIN_AUG_MNIST, 0, w);
+    assert_memory_equal(w, off, n * sizeof *w);
+    one_epoch(&ex, TRAIN_AUG_MNIST, ex.n / 2, w);
+    assert_true(memcmp(w, on, n * sizeof *w) != 0 && memcmp(w, off, n * sizeof *w) != 0);
+    assert_string_equal(train_augment_name(TRAIN_AUG_MNIST), "mnist");
+    assert_int_equal(train_augment_parse("mnist"), TRAIN_AUG_MNIST);
+    assert_int_equal(train_augment_parse("most"), -1);
+    free(on), free(off), free(w);
+    data_set_free(&ex);
+}
+
 /* A run started from a trained model (fine-tuning, train --init): every layer's weights and the
  * batch norm's running statistics come over; a last layer with one output more keeps the old
  * outputs' rows and its new row's initialisation, and trains on a fourth class; other layers must
@@ -204,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_recipe_presets),
         cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_start_from),
+        cmocka_unit_test(test_augment_mnist_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

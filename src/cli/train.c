@@ -42,14 +42,17 @@ static const char *const HELP =
     "  --wd X                 decoupled weight decay on conv and dense weights (default 0;\n"
     "                         robust and fast: 0.01)\n"
     "  --smooth X             label smoothing in [0, 0.5) (default 0)\n"
-    "  --augment on|off|styles  random affine, elastic, thickness, blur, contrast and noise on\n"
-    "                         every training image (default off; robust and fast: on); styles:\n"
-    "                         none of those, only --pen and --style (to polish a model)\n"
-    "  --pen X                with --augment on or styles: this share of the training images (0 to "
+    "  --augment on|off|styles|mnist  random affine, elastic, thickness, blur, contrast and noise\n"
+    "                         on every training image (default off; robust and fast: on);\n"
+    "                         styles: none of those, only --pen and --style (to polish a model);\n"
+    "                         mnist: all of it on MNIST's images, --extra's examples as they are\n"
+    "  --pen X                with --augment on, styles or mnist: this share of the training "
+    "images (0 to "
     "1,\n"
     "                         default 0) as if written with a wider pen: strokes grown 1-3 px,\n"
     "                         then fitted into MNIST's 20-pixel box again\n"
-    "  --style X              with --augment on or styles: this share of the 1s, 7s and 9s (0 to "
+    "  --style X              with --augment on, styles or mnist: this share of the 1s, 7s and 9s "
+    "(0 to "
     "1, default\n"
     "                         0) in other writers' forms: a continental 1, stood upright, with\n"
     "                         a long up-stroke (a foot on four in ten), a 7's bar across its\n"
@@ -265,7 +268,8 @@ static int parse(int argc, char **argv, struct train_opts *o)
             break;
         case 'A':
             if ((o->augment = train_augment_parse(optarg)) < 0)
-                return cli_usage("train", "--augment wants on, off or styles, not '%s'", optarg);
+                return cli_usage("train", "--augment wants on, off, styles or mnist, not '%s'",
+                                 optarg);
             o->have_aug = 1;
             break;
         case 'P':
@@ -436,7 +440,7 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
     struct train_recipe rc;
     new_recipe(o, &rc);
     if ((rc.pen > 0.0 || rc.style > 0.0) && !rc.augment)
-        return cli_usage(cmd, "--%s is a kind of augmentation: add --augment on or styles",
+        return cli_usage(cmd, "--%s is a kind of augmentation: add --augment on, styles or mnist",
                          rc.pen > 0.0 ? "pen" : "style");
     if (train_run_new(o->arch, &rc, o->optim, run) != DG_OK)
         return cli_usage(cmd, "--arch: %s", dg_errmsg());
@@ -632,6 +636,7 @@ int cmd_train(int argc, char **argv)
     struct examples ex = {0};
     double acc = 0.0;
     if ((status = load_examples(cmd, &o, &run, &ex)) == 0) {
+        run.n_mnist = ex.fit_owned ? (long)ex.train.n * r->mnist_repeat : ex.fit.n;
         char desc[2048];
         nn_model_describe(run.model, desc, sizeof desc);
         printf("model %s: %zu parameters\n%s", run.model->spec, run.model->n_params, desc);

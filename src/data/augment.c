@@ -435,12 +435,14 @@ uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index)
 
 int data_augment_batch(float *x, const uint8_t *y, int n, int w, int h,
                        const struct data_augment *a, uint64_t seed, uint64_t epoch,
-                       const uint32_t *idx)
+                       const uint32_t *idx, uint32_t idx_end)
 {
     if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
         return dg_fail(DG_EARG, "augment: image %dx%d is outside 2..%d", w, h, DATA_AUG_MAX_SIDE);
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++) {
+        if (idx[i] >= idx_end)
+            continue;
         float src[MAX_PIXELS];
         float *img = x + (size_t)i * w * h;
         struct dg_rng rng;

@@ -100,10 +100,11 @@ int data_augment_image(float *out, const float *in, int w, int h, int label,
                        const struct data_augment *a, struct dg_rng *rng);
 /* Distorts the n images of x in place (their labels y, nullable); image i uses a stream seeded
  * from (seed, epoch, idx[i]), so the result does not depend on the batch order or the thread
- * count. Runs on the OpenMP threads. */
+ * count. Images whose idx[i] >= idx_end are left as they are (UINT32_MAX: all distorted). Runs
+ * on the OpenMP threads. */
 int data_augment_batch(float *x, const uint8_t *y, int n, int w, int h,
                        const struct data_augment *a, uint64_t seed, uint64_t epoch,
-                       const uint32_t *idx);
+                       const uint32_t *idx, uint32_t idx_end);
 /* The per-image seed data_augment_batch uses. */
 uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index);
 

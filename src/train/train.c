@@ -226,16 +226,16 @@ int train_run_load(const char *path, struct train_run *out)
 
 /* ---- the epoch loop ------------------------------------------------------------------------- */
 
-static const char *const AUG_NAMES[] = {"off", "on", "styles"};
+static const char *const AUG_NAMES[] = {"off", "on", "styles", "mnist"};
 
 const char *train_augment_name(int augment)
 {
-    return augment >= TRAIN_AUG_OFF && augment <= TRAIN_AUG_STYLES ? AUG_NAMES[augment] : "off";
+    return augment >= TRAIN_AUG_OFF && augment <= TRAIN_AUG_MNIST ? AUG_NAMES[augment] : "off";
 }
 
 int train_augment_parse(const char *name)
 {
-    for (int i = TRAIN_AUG_OFF; i <= TRAIN_AUG_STYLES; i++)
+    for (int i = TRAIN_AUG_OFF; i <= TRAIN_AUG_MNIST; i++)
         if (!strcmp(name, AUG_NAMES[i]))
             return i;
     return -1;
@@ -282,6 +282,9 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
         data_augment_styles_only(&aug);
     run->opt->weight_decay = (float)rc->wd;
     run->opt->label_smoothing = (float)rc->smooth;
+    const uint32_t idx_end = rc->augment != TRAIN_AUG_MNIST ? UINT32_MAX
+                             : run->n_mnist > 0             ? (uint32_t)run->n_mnist
+                                                            : 0;
     struct train_progress p = {.epoch = run->epoch + 1, .n_batches = n_batches};
     double loss_sum = 0.0;
     const double t0 = dg_now();
@@ -296,8 +299,8 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
                                                                     : rc->batch);
         data_batch(examples, idx, n, x, y);
         if (rc->augment)
-            data_augment_batch(x, y, n, 28, 28, &aug, (uint64_t)rc->seed, (uint64_t)run->epoch,
-                               idx);
+            data_augment_batch(x, y, n, 28, 28, &aug, (uint64_t)rc->seed, (uint64_t)run->epoch, idx,
+                               idx_end);
         run->opt->lr =
             train_lr(rc, (long)run->epoch * n_batches + b, rc->epochs * (long)n_batches, n_batches);
         int correct;

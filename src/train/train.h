@@ -24,9 +24,9 @@
 /* How a model is trained, and on what (the caller assembles the examples; the recipe records how,
  * so that a resumed run is given the same). Paths are at most TRAIN_PATH - 1 bytes. */
 enum { TRAIN_PATH = NN_META_VAL };
-enum { TRAIN_AUG_OFF, TRAIN_AUG_ON, TRAIN_AUG_STYLES };
-/* A TRAIN_AUG_* mode's name as train --augment takes it ("off", "on", "styles"), and back (-1 for
- * any other word). */
+enum { TRAIN_AUG_OFF, TRAIN_AUG_ON, TRAIN_AUG_STYLES, TRAIN_AUG_MNIST };
+/* A TRAIN_AUG_* mode's name as train --augment takes it ("off", "on", "styles", "mnist"), and back
+ * (-1 for any other word). */
 const char *train_augment_name(int augment);
 int train_augment_parse(const char *name);
 
@@ -36,8 +36,10 @@ struct train_recipe {
     double wd;              /* decoupled weight decay on conv and dense weights */
     double smooth;          /* label smoothing */
     int cosine;             /* one warm-up epoch, then a cosine decay to 0 (else constant) */
-    int augment;            /* data_augment_batch on every training batch: TRAIN_AUG_ON, or
-                               TRAIN_AUG_STYLES (only pen and style, data_augment_styles_only) */
+    int augment;            /* data_augment_batch on every training batch: TRAIN_AUG_ON,
+                               TRAIN_AUG_STYLES (only pen and style, data_augment_styles_only), or
+                               TRAIN_AUG_MNIST (all of it, on MNIST's images alone: the examples
+                               before train_run's n_mnist; mined ones are read as mined) */
     double pen;             /* with augment: the share drawn with a wide pen (data_augment) */
     double style;           /* with augment: the share of 1s, 7s, 9s in other writers' forms */
     long limit;             /* the first `limit` MNIST training images only (0: all) */
@@ -60,6 +62,8 @@ struct train_run {
     int epoch, batch_index; /* the next batch to train: epoch (0-based) and batch within it */
     double seconds;         /* training time so far, earlier runs' included */
     struct nn_meta meta;    /* what the caller records with the run (accuracies) */
+    long n_mnist; /* the examples train_epoch is given begin with this many of MNIST's (the caller
+                     sets it; TRAIN_AUG_MNIST distorts those alone) */
 };
 
 /* A new run: the model arch (a preset or spec) initialised from rc->seed, a fresh optimizer
