@@ -42,6 +42,8 @@ static void test_exit_codes(void **state)
         {2, "train --schedule step", "--schedule"},
         {2, "train --augment maybe", "on, off, styles or mnist"},
         {2, "train --pen 1.5", "--pen"},
+        {2, "train --strength 1.5", "--strength"},
+        {2, "train --arch c8k3-p2-f10 --strength 0.5 --limit 10", "--augment on or mnist"},
         {2, "train --arch c8k3-p2-f10 --pen 0.2 --limit 10", "--augment on"},
         {2, "train --style -0.1", "--style"},
         {2, "train --arch c8k3-p2-f10 --style 0.5 --limit 10", "--augment on"},

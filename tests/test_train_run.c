@@ -137,6 +137,13 @@ static void test_checkpoint_resume(void **state)
     assert_int_equal(train_run_load(ckpt, &e), DG_OK);
     assert_int_equal(e.rc.augment, TRAIN_AUG_STYLES);
     train_run_free(&e);
+    /* and a milder one (train --strength) as one: the strength travels with the checkpoint */
+    b.rc.augment = TRAIN_AUG_ON;
+    b.rc.strength = 0.5;
+    assert_int_equal(train_run_save(&b, ckpt), DG_OK);
+    assert_int_equal(train_run_load(ckpt, &e), DG_OK);
+    assert_true(e.rc.augment == TRAIN_AUG_ON && e.rc.strength == 0.5);
+    train_run_free(&e);
 
     train_run_free(&a);
     train_run_free(&b);

@@ -46,6 +46,8 @@ static const char *const HELP =
     "                         on every training image (default off; robust and fast: on);\n"
     "                         styles: none of those, only --pen and --style (to polish a model);\n"
     "                         mnist: all of it on MNIST's images, --extra's examples as they are\n"
+    "  --strength X           with --augment on or mnist: the distortions at this share of\n"
+    "                         their strength (0 to 1, default 1; a milder polish)\n"
     "  --pen X                with --augment on, styles or mnist: this share of the training "
     "images (0 to "
     "1,\n"
@@ -56,7 +58,8 @@ static const char *const HELP =
     "1, default\n"
     "                         0) in other writers' forms: a continental 1, stood upright, with\n"
     "                         a long up-stroke (a foot on four in ten), a 7's bar across its\n"
-    "                         stem, a 9's tail curled back\n"
+    "                         stem, a 9's tail curled back\n";
+static const char *const HELP_DATA = /* two strings: C's portable limit is 4,095 bytes a string */
     "  --val N                hold out the last N training images as a validation set, reported\n"
     "                         after every epoch instead of the test set (tested once at the end)\n"
     "  --seed N               seed for weights, shuffling and dropout (default 1)\n"
@@ -81,10 +84,10 @@ static const char *const HELP =
 struct train_opts {
     const char *arch, *data, *out, *resume, *extra, *init;
     long epochs, batch, seed, threads, limit, val, mnist_repeat;
-    double lr, wd, smooth, pen, style;
+    double lr, wd, smooth, pen, style, strength;
     enum nn_optim_kind optim;
     int cosine, augment;
-    int have_lr, have_epochs, have_wd, have_sched, have_aug, have_pen, have_style;
+    int have_lr, have_epochs, have_wd, have_sched, have_aug, have_pen, have_style, have_strength;
 };
 
 /* What the command line says over a recipe: the options given (or, for smoothing, limit and
@@ -101,6 +104,8 @@ static void command_line_over(const struct train_opts *o, struct train_recipe *r
         rc->cosine = o->cosine;
     if (o->have_aug)
         rc->augment = o->augment;
+    if (o->have_strength)
+        rc->strength = o->strength;
     if (o->have_pen)
         rc->pen = o->pen;
     if (o->have_style)
@@ -187,29 +192,14 @@ static int save_ckpt(const char *cmd, const struct train_run *run, const char *p
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},
-        {"epochs", 1, 0, 'e'},
-        {"batch", 1, 0, 'b'},
-        {"lr", 1, 0, 'l'},
-        {"seed", 1, 0, 's'},
-        {"threads", 1, 0, 't'},
-        {"data", 1, 0, 'd'},
-        {"out", 1, 0, 'o'},
-        {"resume", 1, 0, 'r'},
-        {"optim", 1, 0, 'O'},
-        {"limit", 1, 0, 'L'},
-        {"help", 0, 0, 'h'},
-        {"schedule", 1, 0, 'S'},
-        {"wd", 1, 0, 'W'},
-        {"smooth", 1, 0, 'M'},
-        {"augment", 1, 0, 'A'},
-        {"val", 1, 0, 'V'},
-        {"extra", 1, 0, 'X'},
-        {"init", 1, 0, 'I'},
-        {"mnist-repeat", 1, 0, 'R'},
-        {"pen", 1, 0, 'P'},
-        {"style", 1, 0, 'Y'},
-        {0, 0, 0, 0},
+        {"arch", 1, 0, 'a'},     {"epochs", 1, 0, 'e'},       {"batch", 1, 0, 'b'},
+        {"lr", 1, 0, 'l'},       {"seed", 1, 0, 's'},         {"threads", 1, 0, 't'},
+        {"data", 1, 0, 'd'},     {"out", 1, 0, 'o'},          {"resume", 1, 0, 'r'},
+        {"optim", 1, 0, 'O'},    {"limit", 1, 0, 'L'},        {"help", 0, 0, 'h'},
+        {"schedule", 1, 0, 'S'}, {"wd", 1, 0, 'W'},           {"smooth", 1, 0, 'M'},
+        {"augment", 1, 0, 'A'},  {"val", 1, 0, 'V'},          {"extra", 1, 0, 'X'},
+        {"init", 1, 0, 'I'},     {"mnist-repeat", 1, 0, 'R'}, {"pen", 1, 0, 'P'},
+        {"strength", 1, 0, 'G'}, {"style", 1, 0, 'Y'},        {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -272,6 +262,11 @@ static int parse(int argc, char **argv, struct train_opts *o)
                                  optarg);
             o->have_aug = 1;
             break;
+        case 'G':
+            if (cli_parse_double(optarg, 0.0, 1.0, &o->strength))
+                return cli_usage("train", "--strength wants a share from 0 to 1, not '%s'", optarg);
+            o->have_strength = 1;
+            break;
         case 'P':
             if (cli_parse_double(optarg, 0.0, 1.0, &o->pen))
                 return cli_usage("train", "--pen wants a share from 0 to 1, not '%s'", optarg);
@@ -295,7 +290,7 @@ static int parse(int argc, char **argv, struct train_opts *o)
             if (cli_parse_long(optarg, 1, 10000000, &o->val))
                 return cli_usage("train", "--val wants a positive whole number, not '%s'", optarg);
             break;
-        case 'h': fputs(HELP, stdout); return -1;
+        case 'h': fputs(HELP, stdout), fputs(HELP_DATA, stdout); return -1;
         case ':':
             return cli_usage("train", "%s needs a value (see digits train --help)",
                              argv[optind - 1]);
@@ -439,6 +434,8 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
     }
     struct train_recipe rc;
     new_recipe(o, &rc);
+    if (rc.strength < 1.0 && rc.augment != TRAIN_AUG_ON && rc.augment != TRAIN_AUG_MNIST)
+        return cli_usage(cmd, "--strength scales the distortions: add --augment on or mnist");
     if ((rc.pen > 0.0 || rc.style > 0.0) && !rc.augment)
         return cli_usage(cmd, "--%s is a kind of augmentation: add --augment on, styles or mnist",
                          rc.pen > 0.0 ? "pen" : "style");
@@ -476,11 +473,14 @@ static int save_model(const char *cmd, const struct train_run *run, const struct
                 run->opt->kind == NN_ADAM ? "adam" : "sgd", rc->lr,
                 rc->cosine ? "cosine" : "constant", rc->wd, rc->smooth);
     const char *aug_name = train_augment_name(rc->augment);
+    char strength[64] = "";
+    if ((rc->augment == TRAIN_AUG_ON || rc->augment == TRAIN_AUG_MNIST) && rc->strength < 1.0)
+        snprintf(strength, sizeof strength, " at strength %g", rc->strength);
     if (rc->augment && (rc->pen > 0.0 || rc->style > 0.0))
-        nn_meta_set(&fm, "augment", "%s, wide pen %g, writer styles %g", aug_name, rc->pen,
-                    rc->style);
+        nn_meta_set(&fm, "augment", "%s%s, wide pen %g, writer styles %g", aug_name, strength,
+                    rc->pen, rc->style);
     else
-        nn_meta_set(&fm, "augment", "%s", aug_name);
+        nn_meta_set(&fm, "augment", "%s%s", aug_name, strength);
     const char *init = nn_meta_get(&run->meta, "init");
     if (init)
         nn_meta_set(&fm, "init", "%s", init);
@@ -641,11 +641,11 @@ int cmd_train(int argc, char **argv)
         nn_model_describe(run.model, desc, sizeof desc);
         printf("model %s: %zu parameters\n%s", run.model->spec, run.model->n_params, desc);
         printf("training on %d images, %s %d; batch %ld, %s lr %g (%s), weight decay %g, label "
-               "smoothing %g, augmentation %s, seed %ld, %d threads\n",
+               "smoothing %g, augmentation %s (strength %g), seed %ld, %d threads\n",
                ex.fit.n, r->val ? "validating on" : "testing on", r->val ? ex.val.n : ex.test.n,
                r->batch, run.opt->kind == NN_ADAM ? "adam" : "sgd", r->lr,
                r->cosine ? "cosine" : "constant", r->wd, r->smooth, train_augment_name(r->augment),
-               r->seed, nn_get_threads());
+               r->strength, r->seed, nn_get_threads());
         status = run_epochs(cmd, &run, &ex, ckpt, &acc);
     }
     if (status == 0)

@@ -28,12 +28,19 @@ void data_augment_default(struct data_augment *a)
     a->p_style = 0.0f;
 }
 
+void data_augment_scale(struct data_augment *a, float k)
+{
+    a->rotate_deg *= k, a->shift_px *= k, a->shear *= k, a->elastic_px *= k, a->noise *= k;
+    a->scale_min = 1.0f - k * (1.0f - a->scale_min);
+    a->scale_max = 1.0f + k * (a->scale_max - 1.0f);
+    a->contrast_min = 1.0f - k * (1.0f - a->contrast_min);
+    a->p_thickness *= k, a->p_blur *= k, a->p_paper *= k;
+}
+
 void data_augment_styles_only(struct data_augment *a)
 {
-    a->rotate_deg = a->shift_px = a->shear = a->elastic_px = 0.0f;
-    a->scale_min = a->scale_max = 1.0f;
-    a->p_thickness = a->p_blur = a->noise = a->p_paper = a->paper_max = 0.0f;
-    a->contrast_min = 1.0f;
+    data_augment_scale(a, 0.0f);
+    a->paper_max = 0.0f;
 }
 
 static float uniform(struct dg_rng *rng, float lo, float hi)

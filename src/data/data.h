@@ -89,8 +89,12 @@ struct data_augment {
 };
 /* The settings of the "robust" model's recipe. */
 void data_augment_default(struct data_augment *a);
-/* No distortion left in a (rotation, scale, shift, shear, elastic field, thickness, blur,
- * contrast, paper and noise off): only its wide pens and writer styles act (polishing). */
+/* a's distortions at k (0..1) of their strength: rotation, shift, shear, elastic field and
+ * noise times k, the scale and contrast ranges k of their way from 1, the chances of thickness,
+ * blur and grey paper times k; its wide pens and writer styles as they were. */
+void data_augment_scale(struct data_augment *a, float k);
+/* No distortion left in a (data_augment_scale to 0): only its wide pens and writer styles act
+ * (polishing). */
 void data_augment_styles_only(struct data_augment *a);
 
 /* out = a random distortion of in (w x h floats, ink high, 2..DATA_AUG_MAX_SIDE a side; out and

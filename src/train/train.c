@@ -14,6 +14,7 @@ void train_recipe_default(struct train_recipe *rc, const char *arch)
     rc->batch = 128;
     rc->seed = 1;
     rc->mnist_repeat = 1;
+    rc->strength = 1.0;
     if (arch && (!strcmp(arch, "robust") || !strcmp(arch, "fast"))) {
         rc->epochs = 30;
         rc->lr = 0.002;
@@ -122,6 +123,7 @@ int train_run_save(const struct train_run *run, const char *path)
     err |= nn_meta_set(&meta, "smooth", "%.17g", rc->smooth);
     err |= nn_meta_set(&meta, "schedule", "%s", rc->cosine ? "cosine" : "const");
     err |= nn_meta_set(&meta, "augment", "%s", train_augment_name(rc->augment));
+    err |= nn_meta_set(&meta, "strength", "%.17g", rc->strength);
     err |= nn_meta_set(&meta, "pen", "%.17g", rc->pen);
     err |= nn_meta_set(&meta, "style", "%.17g", rc->style);
     if (rc->extra[0])
@@ -194,6 +196,7 @@ int train_run_load(const char *path, struct train_run *out)
         meta_long(&meta, "val", 0, 10000000, 0, &rc->val) ||
         meta_long(&meta, "mnist_repeat", 1, 8, 0, &rc->mnist_repeat) ||
         meta_double(&meta, "wd", &rc->wd) || meta_double(&meta, "smooth", &rc->smooth) ||
+        meta_double(&meta, "strength", &rc->strength) || rc->strength > 1.0 || /* none: 1 */
         meta_double(&meta, "pen", &rc->pen) || rc->pen > 1.0 || /* no pen before: 0 */
         meta_double(&meta, "style", &rc->style) || rc->style > 1.0) {
         train_run_free(out);
@@ -280,6 +283,8 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
     aug.p_style = (float)rc->style;
     if (rc->augment == TRAIN_AUG_STYLES)
         data_augment_styles_only(&aug);
+    else
+        data_augment_scale(&aug, (float)rc->strength);
     run->opt->weight_decay = (float)rc->wd;
     run->opt->label_smoothing = (float)rc->smooth;
     const uint32_t idx_end = rc->augment != TRAIN_AUG_MNIST ? UINT32_MAX

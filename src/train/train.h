@@ -40,6 +40,8 @@ struct train_recipe {
                                TRAIN_AUG_STYLES (only pen and style, data_augment_styles_only), or
                                TRAIN_AUG_MNIST (all of it, on MNIST's images alone: the examples
                                before train_run's n_mnist; mined ones are read as mined) */
+    double strength;        /* with TRAIN_AUG_ON or TRAIN_AUG_MNIST: the distortions at this
+                               share of their strength (data_augment_scale; 1 by default) */
     double pen;             /* with augment: the share drawn with a wide pen (data_augment) */
     double style;           /* with augment: the share of 1s, 7s, 9s in other writers' forms */
     long limit;             /* the first `limit` MNIST training images only (0: all) */
