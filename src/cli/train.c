@@ -48,17 +48,13 @@ static const char *const HELP =
     "                         mnist: all of it on MNIST's images, --extra's examples as they are\n"
     "  --strength X           with --augment on or mnist: the distortions at this share of\n"
     "                         their strength (0 to 1, default 1; a milder polish)\n"
-    "  --pen X                with --augment on, styles or mnist: this share of the training "
-    "images (0 to "
-    "1,\n"
-    "                         default 0) as if written with a wider pen: strokes grown 1-3 px,\n"
-    "                         then fitted into MNIST's 20-pixel box again\n"
-    "  --style X              with --augment on, styles or mnist: this share of the 1s, 7s and 9s "
-    "(0 to "
-    "1, default\n"
-    "                         0) in other writers' forms: a continental 1, stood upright, with\n"
-    "                         a long up-stroke (a foot on four in ten), a 7's bar across its\n"
-    "                         stem, a 9's tail curled back\n";
+    "  --pen X                with --augment on, styles or mnist: this share of the training\n"
+    "                         images (0 to 1, default 0) as if written with a wider pen: strokes\n"
+    "                         grown 1-3 px, then fitted into MNIST's 20-pixel box again\n"
+    "  --style X              with --augment on, styles or mnist: this share of the 1s, 7s and\n"
+    "                         9s (0 to 1, default 0) in other writers' forms: a continental 1,\n"
+    "                         stood upright, with a long up-stroke (a foot on four in ten), a\n"
+    "                         7's bar across its stem, a 9's tail curled back\n";
 static const char *const HELP_DATA = /* two strings: C's portable limit is 4,095 bytes a string */
     "  --val N                hold out the last N training images as a validation set, reported\n"
     "                         after every epoch instead of the test set (tested once at the end)\n"
@@ -434,7 +430,7 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
     }
     struct train_recipe rc;
     new_recipe(o, &rc);
-    if (rc.strength < 1.0 && rc.augment != TRAIN_AUG_ON && rc.augment != TRAIN_AUG_MNIST)
+    if (rc.strength < 1.0 && !train_augment_distorts(rc.augment))
         return cli_usage(cmd, "--strength scales the distortions: add --augment on or mnist");
     if ((rc.pen > 0.0 || rc.style > 0.0) && !rc.augment)
         return cli_usage(cmd, "--%s is a kind of augmentation: add --augment on, styles or mnist",
@@ -474,7 +470,7 @@ static int save_model(const char *cmd, const struct train_run *run, const struct
                 rc->cosine ? "cosine" : "constant", rc->wd, rc->smooth);
     const char *aug_name = train_augment_name(rc->augment);
     char strength[64] = "";
-    if ((rc->augment == TRAIN_AUG_ON || rc->augment == TRAIN_AUG_MNIST) && rc->strength < 1.0)
+    if (train_augment_distorts(rc->augment) && rc->strength < 1.0)
         snprintf(strength, sizeof strength, " at strength %g", rc->strength);
     if (rc->augment && (rc->pen > 0.0 || rc->style > 0.0))
         nn_meta_set(&fm, "augment", "%s%s, wide pen %g, writer styles %g", aug_name, strength,

@@ -236,6 +236,11 @@ const char *train_augment_name(int augment)
     return augment >= TRAIN_AUG_OFF && augment <= TRAIN_AUG_MNIST ? AUG_NAMES[augment] : "off";
 }
 
+int train_augment_distorts(int augment)
+{
+    return augment == TRAIN_AUG_ON || augment == TRAIN_AUG_MNIST;
+}
+
 int train_augment_parse(const char *name)
 {
     for (int i = TRAIN_AUG_OFF; i <= TRAIN_AUG_MNIST; i++)

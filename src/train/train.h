@@ -29,6 +29,8 @@ enum { TRAIN_AUG_OFF, TRAIN_AUG_ON, TRAIN_AUG_STYLES, TRAIN_AUG_MNIST };
  * (-1 for any other word). */
 const char *train_augment_name(int augment);
 int train_augment_parse(const char *name);
+/* Whether mode augment distorts (TRAIN_AUG_ON, TRAIN_AUG_MNIST: what --strength scales). */
+int train_augment_distorts(int augment);
 
 struct train_recipe {
     long epochs, batch, seed;
