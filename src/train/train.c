@@ -259,6 +259,23 @@ float train_lr(const struct train_recipe *rc, long step, long total, long warm)
     return (float)(rc->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
 }
 
+/* The distortions run's recipe asks for, into *aug; returns the example index from which none
+ * are distorted (data_augment_batch's idx_end: run->n_mnist under TRAIN_AUG_MNIST). */
+static uint32_t epoch_augment(const struct train_run *run, struct data_augment *aug)
+{
+    const struct train_recipe *rc = &run->rc;
+    data_augment_default(aug);
+    aug->p_pen = (float)rc->pen;
+    aug->p_style = (float)rc->style;
+    if (rc->augment == TRAIN_AUG_STYLES)
+        data_augment_styles_only(aug);
+    else
+        data_augment_scale(aug, (float)rc->strength);
+    if (rc->augment != TRAIN_AUG_MNIST)
+        return UINT32_MAX;
+    return run->n_mnist > 0 ? (uint32_t)run->n_mnist : 0;
+}
+
 int train_epoch(struct train_run *run, const struct data_set *examples,
                 const struct train_hooks *hooks, struct train_progress *last)
 {
@@ -283,18 +300,9 @@ int train_epoch(struct train_run *run, const struct data_set *examples,
         perm[i] = (uint32_t)i;
     data_shuffle(perm, examples->n, &shuffle);
     struct data_augment aug;
-    data_augment_default(&aug);
-    aug.p_pen = (float)rc->pen;
-    aug.p_style = (float)rc->style;
-    if (rc->augment == TRAIN_AUG_STYLES)
-        data_augment_styles_only(&aug);
-    else
-        data_augment_scale(&aug, (float)rc->strength);
+    const uint32_t idx_end = epoch_augment(run, &aug);
     run->opt->weight_decay = (float)rc->wd;
     run->opt->label_smoothing = (float)rc->smooth;
-    const uint32_t idx_end = rc->augment != TRAIN_AUG_MNIST ? UINT32_MAX
-                             : run->n_mnist > 0             ? (uint32_t)run->n_mnist
-                                                            : 0;
     struct train_progress p = {.epoch = run->epoch + 1, .n_batches = n_batches};
     double loss_sum = 0.0;
     const double t0 = dg_now();
