@@ -47,6 +47,8 @@ static void test_exit_codes(void **state)
         {2, "train --arch c8k3-p2-f10 --pen 0.2 --limit 10", "--augment on"},
         {2, "train --style -0.1", "--style"},
         {2, "train --arch c8k3-p2-f10 --style 0.5 --limit 10", "--augment on"},
+        {2, "train --small 2", "--small"},
+        {2, "train --arch c8k3-p2-f10 --small 0.2 --limit 10", "--small is a kind"},
         {2, "train --smooth 0.7", "--smooth"},
         {2, "eval --corrupt sharpen", "--corrupt"},
         {2, "eval --compare x.safetensors", "--corrupt"},

@@ -1,7 +1,8 @@
 /* test_data_augment.c - training distortions and robustness corruptions: identity when every
  * setting is off, reproducible per image whatever the thread count or batch order, values kept in
  * [0, 1], and the geometric corruptions measured on drawn shapes (a shift moves the centre of mass
- * by 5 px, a rotation turns a bar by 20-30 degrees, thickening adds ink and thinning removes it).
+ * by 5 px, a rotation turns a bar by 20-30 degrees, thickening adds ink and thinning removes it),
+ * and the small views of a webcam's far digits (data_small_view).
  */
 #include "data.h"
 #include "testutil.h"
@@ -374,6 +375,82 @@ static void test_corruptions_measured(void **state)
     assert_int_equal(data_corruption_find("sharpen"), -1);
 }
 
+/* A ring 20 px tall (outer radius 10, inner 6.5) about (14, 14): a 0 as MNIST draws it. */
+static void draw_ring(float *img)
+{
+    memset(img, 0, PX * sizeof *img);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const double r = hypot(x + 0.5 - 14.0, y + 0.5 - 14.0);
+            img[y * W + x] = r <= 10.0 && r >= 6.5 ? 1.0f : 0.0f;
+        }
+}
+
+/* A small view is MNIST-normalised again (the ink's longer side 20 px, centred by mass), keeps a
+ * 0's hole at 14 px and not its sharp edges, is the same for the same stream, leaves an image
+ * without ink as it is, and is what data_augment gives its share of images. */
+static void test_small_view(void **state)
+{
+    (void)state;
+    float in[PX], out[PX], again[PX];
+    struct dg_rng rng;
+    draw_ring(in);
+    for (int px = 8; px <= 18; px += 2) {
+        dg_rng_seed(&rng, (uint64_t)px);
+        assert_int_equal(data_small_view(out, in, W, H, (float)px, &rng), DG_OK);
+        int x0, y0, x1, y1;
+        ink_box(out, &x0, &y0, &x1, &y1);
+        const int side = (x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0) + 1;
+        if (side < 19 || side > 21)
+            fail_msg("a ring seen %d px tall came back %d px wide", px, side);
+        double cx, cy, a;
+        moments(out, &cx, &cy, &a);
+        if (fabs(cx - 13.5) > 1.0 || fabs(cy - 13.5) > 1.0)
+            fail_msg("a ring seen %d px tall has its centre at (%.2f, %.2f)", px, cx, cy);
+        float lo = 1.0f, hi = 0.0f;
+        int between = 0;
+        for (int i = 0; i < PX; i++) {
+            assert_true(out[i] >= 0.0f && out[i] <= 1.0f);
+            lo = fminf(lo, out[i]), hi = fmaxf(hi, out[i]);
+            between += out[i] > 0.1f && out[i] < 0.9f;
+        }
+        assert_true(hi > 0.9f);
+        if (between < 20) /* the camera's blur and the scaling leave grey edges */
+            fail_msg("a ring seen %d px tall has %d grey pixels", px, between);
+        if (px >= 14 && out[14 * W + 14] > 0.5f * hi)
+            fail_msg("a ring seen %d px tall lost its hole (%.2f)", px, out[14 * W + 14]);
+        dg_rng_seed(&rng, (uint64_t)px);
+        data_small_view(again, in, W, H, (float)px, &rng);
+        assert_memory_equal(out, again, sizeof out);
+    }
+    /* no ink: as it was */
+    float blank[PX] = {0};
+    dg_rng_seed(&rng, 1);
+    assert_int_equal(data_small_view(out, blank, W, H, 12.0f, &rng), DG_OK);
+    assert_memory_equal(out, blank, sizeof out);
+    assert_int_equal(data_small_view(out, in, 65, 28, 12.0f, &rng), DG_EARG);
+    /* data_augment: every image small with p_small 1 (nothing else on), none with 0 */
+    struct data_augment a = {.scale_min = 1, .scale_max = 1, .contrast_min = 1, .p_small = 1};
+    int changed = 0;
+    for (int t = 0; t < 8; t++) {
+        dg_rng_seed(&rng, (uint64_t)t + 100);
+        assert_int_equal(data_augment_image(out, in, W, H, 0, &a, &rng), DG_OK);
+        int between = 0;
+        for (int i = 0; i < PX; i++)
+            between += out[i] > 0.1f && out[i] < 0.9f;
+        changed += between >= 20;
+    }
+    assert_int_equal(changed, 8);
+    a.p_small = 0.0f;
+    dg_rng_seed(&rng, 100);
+    assert_int_equal(data_augment_image(out, in, W, H, 0, &a, &rng), DG_OK);
+    assert_memory_equal(out, in, sizeof out);
+    /* the corruption of the same name: a digit 10-14 px tall */
+    assert_int_equal(data_corruption_find("small"), DATA_SMALL);
+    assert_int_equal(data_corrupt_image(out, in, W, H, DATA_SMALL, &rng), DG_OK);
+    assert_true(memcmp(out, in, sizeof out) != 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_writer_styles),
         cmocka_unit_test(test_reproducible_and_in_range),
         cmocka_unit_test(test_corruptions_measured),
+        cmocka_unit_test(test_small_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,6 +144,12 @@ static void test_checkpoint_resume(void **state)
     assert_int_equal(train_run_load(ckpt, &e), DG_OK);
     assert_true(e.rc.augment == TRAIN_AUG_ON && e.rc.strength == 0.5);
     train_run_free(&e);
+    /* and its share of small views (train --small) */
+    b.rc.small = 0.2;
+    assert_int_equal(train_run_save(&b, ckpt), DG_OK);
+    assert_int_equal(train_run_load(ckpt, &e), DG_OK);
+    assert_true(e.rc.small == 0.2 && e.rc.strength == 0.5);
+    train_run_free(&e);
 
     train_run_free(&a);
     train_run_free(&b);

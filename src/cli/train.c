@@ -56,6 +56,9 @@ static const char *const HELP =
     "                         stood upright, with a long up-stroke (a foot on four in ten), a\n"
     "                         7's bar across its stem, a 9's tail curled back\n";
 static const char *const HELP_DATA = /* two strings: C's portable limit is 4,095 bytes a string */
+    "  --small X              with --augment on, styles or mnist: this share of the training\n"
+    "                         images (0 to 1, default 0) as a webcam sees a digit 10-18 px tall\n"
+    "                         (blur, grey paper, noise) and the reader crops and normalises it\n"
     "  --val N                hold out the last N training images as a validation set, reported\n"
     "                         after every epoch instead of the test set (tested once at the end)\n"
     "  --seed N               seed for weights, shuffling and dropout (default 1)\n"
@@ -80,10 +83,11 @@ static const char *const HELP_DATA = /* two strings: C's portable limit is 4,095
 struct train_opts {
     const char *arch, *data, *out, *resume, *extra, *init;
     long epochs, batch, seed, threads, limit, val, mnist_repeat;
-    double lr, wd, smooth, pen, style, strength;
+    double lr, wd, smooth, pen, style, strength, small;
     enum nn_optim_kind optim;
     int cosine, augment;
     int have_lr, have_epochs, have_wd, have_sched, have_aug, have_pen, have_style, have_strength;
+    int have_small;
 };
 
 /* What the command line says over a recipe: the options given (or, for smoothing, limit and
@@ -106,6 +110,8 @@ static void command_line_over(const struct train_opts *o, struct train_recipe *r
         rc->pen = o->pen;
     if (o->have_style)
         rc->style = o->style;
+    if (o->have_small)
+        rc->small = o->small;
     if (o->smooth)
         rc->smooth = o->smooth;
     if (o->limit)
@@ -188,14 +194,31 @@ static int save_ckpt(const char *cmd, const struct train_run *run, const char *p
 static int parse(int argc, char **argv, struct train_opts *o)
 {
     static const struct option longs[] = {
-        {"arch", 1, 0, 'a'},     {"epochs", 1, 0, 'e'},       {"batch", 1, 0, 'b'},
-        {"lr", 1, 0, 'l'},       {"seed", 1, 0, 's'},         {"threads", 1, 0, 't'},
-        {"data", 1, 0, 'd'},     {"out", 1, 0, 'o'},          {"resume", 1, 0, 'r'},
-        {"optim", 1, 0, 'O'},    {"limit", 1, 0, 'L'},        {"help", 0, 0, 'h'},
-        {"schedule", 1, 0, 'S'}, {"wd", 1, 0, 'W'},           {"smooth", 1, 0, 'M'},
-        {"augment", 1, 0, 'A'},  {"val", 1, 0, 'V'},          {"extra", 1, 0, 'X'},
-        {"init", 1, 0, 'I'},     {"mnist-repeat", 1, 0, 'R'}, {"pen", 1, 0, 'P'},
-        {"strength", 1, 0, 'G'}, {"style", 1, 0, 'Y'},        {0, 0, 0, 0},
+        {"arch", 1, 0, 'a'},
+        {"epochs", 1, 0, 'e'},
+        {"batch", 1, 0, 'b'},
+        {"lr", 1, 0, 'l'},
+        {"seed", 1, 0, 's'},
+        {"threads", 1, 0, 't'},
+        {"data", 1, 0, 'd'},
+        {"out", 1, 0, 'o'},
+        {"resume", 1, 0, 'r'},
+        {"optim", 1, 0, 'O'},
+        {"limit", 1, 0, 'L'},
+        {"help", 0, 0, 'h'},
+        {"schedule", 1, 0, 'S'},
+        {"wd", 1, 0, 'W'},
+        {"smooth", 1, 0, 'M'},
+        {"augment", 1, 0, 'A'},
+        {"val", 1, 0, 'V'},
+        {"extra", 1, 0, 'X'},
+        {"init", 1, 0, 'I'},
+        {"mnist-repeat", 1, 0, 'R'},
+        {"pen", 1, 0, 'P'},
+        {"strength", 1, 0, 'G'},
+        {"style", 1, 0, 'Y'},
+        {"small", 1, 0, 'Z'},
+        {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -267,6 +290,11 @@ static int parse(int argc, char **argv, struct train_opts *o)
             if (cli_parse_double(optarg, 0.0, 1.0, &o->pen))
                 return cli_usage("train", "--pen wants a share from 0 to 1, not '%s'", optarg);
             o->have_pen = 1;
+            break;
+        case 'Z':
+            if (cli_parse_double(optarg, 0.0, 1.0, &o->small))
+                return cli_usage("train", "--small wants a share from 0 to 1, not '%s'", optarg);
+            o->have_small = 1;
             break;
         case 'Y':
             if (cli_parse_double(optarg, 0.0, 1.0, &o->style))
@@ -432,9 +460,11 @@ static int open_run(const char *cmd, const struct train_opts *o, struct train_ru
     new_recipe(o, &rc);
     if (rc.strength < 1.0 && !train_augment_distorts(rc.augment))
         return cli_usage(cmd, "--strength scales the distortions: add --augment on or mnist");
-    if ((rc.pen > 0.0 || rc.style > 0.0) && !rc.augment)
+    if ((rc.pen > 0.0 || rc.style > 0.0 || rc.small > 0.0) && !rc.augment)
         return cli_usage(cmd, "--%s is a kind of augmentation: add --augment on, styles or mnist",
-                         rc.pen > 0.0 ? "pen" : "style");
+                         rc.pen > 0.0     ? "pen"
+                         : rc.style > 0.0 ? "style"
+                                          : "small");
     if (train_run_new(o->arch, &rc, o->optim, run) != DG_OK)
         return cli_usage(cmd, "--arch: %s", dg_errmsg());
     if ((run->model->n_classes != 2 &&
@@ -472,9 +502,12 @@ static int save_model(const char *cmd, const struct train_run *run, const struct
     char strength[64] = "";
     if (train_augment_distorts(rc->augment) && rc->strength < 1.0)
         snprintf(strength, sizeof strength, " at strength %g", rc->strength);
-    if (rc->augment && (rc->pen > 0.0 || rc->style > 0.0))
-        nn_meta_set(&fm, "augment", "%s%s, wide pen %g, writer styles %g", aug_name, strength,
-                    rc->pen, rc->style);
+    char small[64] = "";
+    if (rc->augment && rc->small > 0.0)
+        snprintf(small, sizeof small, ", small views %g", rc->small);
+    if (rc->augment && (rc->pen > 0.0 || rc->style > 0.0 || rc->small > 0.0))
+        nn_meta_set(&fm, "augment", "%s%s, wide pen %g, writer styles %g%s", aug_name, strength,
+                    rc->pen, rc->style, small);
     else
         nn_meta_set(&fm, "augment", "%s%s", aug_name, strength);
     const char *init = nn_meta_get(&run->meta, "init");

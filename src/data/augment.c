@@ -4,6 +4,7 @@
 #include "data.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { MAX_PIXELS = DATA_AUG_MAX_SIDE * DATA_AUG_MAX_SIDE, GRID = 4 };
@@ -26,6 +27,7 @@ void data_augment_default(struct data_augment *a)
     a->paper_max = 0.2f;
     a->p_pen = 0.0f;
     a->p_style = 0.0f;
+    a->p_small = 0.0f;
 }
 
 void data_augment_scale(struct data_augment *a, float k)
@@ -377,6 +379,9 @@ static void clamp01(float *img, int n)
         img[i] = img[i] < 0.0f ? 0.0f : img[i] > 1.0f ? 1.0f : img[i];
 }
 
+/* The heights of data_augment's small views: a digit a webcam sees a few pixels tall. */
+static const float SMALL_MIN_PX = 10.0f, SMALL_MAX_PX = 18.0f;
+
 int data_augment_image(float *out, const float *in, int w, int h, int label,
                        const struct data_augment *a, struct dg_rng *rng)
 {
@@ -418,10 +423,16 @@ int data_augment_image(float *out, const float *in, int w, int h, int label,
     const float sigma = uniform(rng, 0.0f, a->noise);
     /* drawn only by recipes that use it, so the others' streams are as they were */
     const float u_pen = a->p_pen > 0.0f ? dg_rng_uniform(rng) : 1.0f;
+    const float u_small = a->p_small > 0.0f ? dg_rng_uniform(rng) : 1.0f;
     if (u_pen < a->p_pen)
         wide_pen(out, tmp, w, h, 1);
     if (u_thick < a->p_thickness)
         thickness(out, tmp, w, h, u_thick < 0.5f * a->p_thickness, s_thick);
+    if (u_small < a->p_small) { /* the camera's blur, contrast and noise are the small view's */
+        float warped[MAX_PIXELS];
+        memcpy(warped, out, (size_t)w * h * sizeof *out);
+        return data_small_view(out, warped, w, h, uniform(rng, SMALL_MIN_PX, SMALL_MAX_PX), rng);
+    }
     if (u_blur < a->p_blur)
         blur(out, tmp, w, h, 1, s_blur);
     for (int i = 0; i < w * h; i++)
@@ -461,7 +472,8 @@ int data_augment_batch(float *x, const uint8_t *y, int n, int w, int h,
 }
 
 const char *const data_corruption_names[DATA_N_CORRUPTIONS] = {
-    "clean", "blur", "noise", "thick", "thin", "rotate", "shift", "scale", "contrast", "elastic"};
+    "clean", "blur",  "noise",    "thick",   "thin", "rotate",
+    "shift", "scale", "contrast", "elastic", "small"};
 
 int data_corruption_find(const char *name)
 {
@@ -522,7 +534,249 @@ int data_corrupt_image(float *out, const float *in, int w, int h, int kind, stru
             }
         warp_apply(out, in, w, h, &wp);
         break;
+    case DATA_SMALL: {
+        data_small_view(out, in, w, h, uniform(rng, 10.0f, 14.0f), rng);
+        break;
+    }
     }
     clamp01(out, n);
+    return DG_OK;
+}
+
+/* A small view's image: at most the input's side and a margin each way (it is never enlarged). */
+enum {
+    SMALL_MARGIN = 2,
+    SMALL_SIDE = DATA_AUG_MAX_SIDE + 2 * SMALL_MARGIN + 1,
+    SMALL_PIXELS = SMALL_SIDE * SMALL_SIDE
+};
+
+/* The mean of the piecewise-constant samples s[0], s[stride], ... s[(n-1)*stride] over [a, b)
+ * (b > a), nothing outside them. */
+static float span_mean(const float *s, int stride, int n, float a, float b)
+{
+    float sum = 0.0f;
+    for (int i = (int)floorf(a); (float)i < b; i++) {
+        if (i < 0 || i >= n)
+            continue;
+        const float lo = a > (float)i ? a : (float)i, hi = b < (float)(i + 1) ? b : (float)(i + 1);
+        sum += s[(size_t)i * stride] * (hi - lo);
+    }
+    return sum / (b - a);
+}
+
+/* out (ow x oh) = in (w x h) averaged over areas: out pixel (X, Y) is the mean of in over
+ * [x0 + X*sx, x0 + (X+1)*sx) x [y0 + Y*sy, y0 + (Y+1)*sy). tmp: h * ow floats. */
+static void area_resize(const float *in, int w, int h, float x0, float y0, float sx, float sy,
+                        float *out, int ow, int oh, float *tmp)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < ow; x++)
+            tmp[y * ow + x] =
+                span_mean(in + (size_t)y * w, 1, w, x0 + (float)x * sx, x0 + (float)(x + 1) * sx);
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+            out[y * ow + x] =
+                span_mean(tmp + x, ow, h, y0 + (float)y * sy, y0 + (float)(y + 1) * sy);
+}
+
+/* The box of img's pixels at least cut; 0 when there are none. */
+static int ink_box(const float *img, int w, int h, float cut, int *x0, int *y0, int *x1, int *y1)
+{
+    *x0 = w, *y0 = h, *x1 = -1, *y1 = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (img[y * w + x] >= cut) {
+                *x0 = x < *x0 ? x : *x0, *x1 = x > *x1 ? x : *x1;
+                *y0 = y < *y0 ? y : *y0, *y1 = y > *y1 ? y : *y1;
+            }
+    return *x1 >= 0;
+}
+
+/* The 9-tap binomial blur (sigma 1.4) of img into out, edges clamped. tmp: w * h floats. */
+static void binomial9(const float *img, int w, int h, float *out, float *tmp)
+{
+    static const float k[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float s = 0.0f;
+            for (int d = -4; d <= 4; d++) {
+                const int xx = x + d < 0 ? 0 : x + d >= w ? w - 1 : x + d;
+                s += k[d + 4] * img[y * w + xx];
+            }
+            tmp[y * w + x] = s / 256.0f;
+        }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float s = 0.0f;
+            for (int d = -4; d <= 4; d++) {
+                const int yy = y + d < 0 ? 0 : y + d >= h ? h - 1 : y + d;
+                s += k[d + 4] * tmp[yy * w + x];
+            }
+            out[y * w + x] = s / 256.0f;
+        }
+}
+
+/* Whether mask (w x h, 0/1) holds a digit height_px tall in one piece: its largest 8-connected
+ * component has at least SMALL_WHOLE of the mask's pixels and SMALL_TALL of that height; *x0 ..
+ * *y1 get that component's box. Marks the pixels it visits with 2. */
+static const float SMALL_WHOLE = 0.9f, SMALL_TALL = 0.7f;
+
+static int whole_in_mask(uint8_t *mask, int w, int h, float height_px, int *x0, int *y0, int *x1,
+                         int *y1)
+{
+    int stack[SMALL_PIXELS], total = 0, best = 0;
+    for (int i = 0; i < w * h; i++)
+        total += mask[i] != 0;
+    for (int s = 0; s < w * h; s++) {
+        if (mask[s] != 1)
+            continue;
+        int n = 0, top = 0, bx0 = w, by0 = h, bx1 = -1, by1 = -1;
+        stack[top++] = s;
+        mask[s] = 2;
+        while (top > 0) {
+            const int i = stack[--top], x = i % w, y = i / w;
+            n++;
+            bx0 = x < bx0 ? x : bx0, bx1 = x > bx1 ? x : bx1;
+            by0 = y < by0 ? y : by0, by1 = y > by1 ? y : by1;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const int xx = x + dx, yy = y + dy;
+                    if (xx >= 0 && xx < w && yy >= 0 && yy < h && mask[yy * w + xx] == 1) {
+                        mask[yy * w + xx] = 2;
+                        stack[top++] = yy * w + xx;
+                    }
+                }
+        }
+        if (n > best)
+            best = n, *x0 = bx0, *y0 = by0, *x1 = bx1, *y1 = by1;
+    }
+    return best > 0 && (float)best >= SMALL_WHOLE * (float)total &&
+           (float)(*y1 - *y0 + 1) >= SMALL_TALL * height_px;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The levels the reader's soft crop takes (recog's paper_and_ink): the paper's, the median of the
+ * box's pixels outside the mask, and the ink's, the darkest 5% of those in it. Returns 0 when
+ * under a quarter of the box is paper. */
+static int paper_and_ink_levels(const float *g, const uint8_t *mask, int w, int h, float *paper,
+                                float *dark)
+{
+    float pv[SMALL_PIXELS], iv[SMALL_PIXELS];
+    int np = 0, ni = 0;
+    for (int i = 0; i < w * h; i++)
+        if (mask[i])
+            iv[ni++] = g[i];
+        else
+            pv[np++] = g[i];
+    if (np * 4 < w * h || !ni)
+        return 0;
+    qsort(pv, (size_t)np, sizeof *pv, cmp_float);
+    qsort(iv, (size_t)ni, sizeof *iv, cmp_float);
+    *paper = pv[np / 2];
+    *dark = iv[(int)(0.05f * (float)ni)];
+    return 1;
+}
+
+/* Small views (data_small_view): the camera's paper level and ink contrast in grey levels, its
+ * sensor noise, the reader's ink bar (vis_threshold's contrast and share of the strongest stroke)
+ * and the unsharp mask it gives candidates up to 32 px tall (recog's sharpen_boxes). */
+static const float SMALL_PAPER_MIN = 140.0f, SMALL_PAPER_MAX = 230.0f;
+static const float SMALL_INK_MIN = 30.0f, SMALL_INK_MAX = 160.0f, SMALL_NOISE = 5.0f;
+static const int SMALL_BLUR_PASSES = 3; /* a camera's blur: 1-3 [1 2 1] passes */
+static const float SMALL_CONTRAST = 16.0f, SMALL_SHARE = 0.4f, SMALL_SHARPEN = 0.6f;
+
+int data_small_view(float *out, const float *in, int w, int h, float height_px, struct dg_rng *rng)
+{
+    if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
+        return dg_fail(DG_EARG, "small view: image %dx%d is outside 2..%d", w, h,
+                       DATA_AUG_MAX_SIDE);
+    /* every draw happens whatever the image, so one image's path does not shift the stream */
+    const float phase_x = dg_rng_uniform(rng), phase_y = dg_rng_uniform(rng);
+    const float camera_blur = dg_rng_uniform(rng);
+    const float paper = uniform(rng, SMALL_PAPER_MIN, SMALL_PAPER_MAX);
+    const float ink = fminf(uniform(rng, SMALL_INK_MIN, SMALL_INK_MAX), paper - 20.0f);
+    const float sigma = uniform(rng, 0.0f, SMALL_NOISE);
+    int x0, y0, x1, y1;
+    memcpy(out, in, (size_t)w * h * sizeof *out);
+    if (!ink_box(in, w, h, 0.05f, &x0, &y0, &x1, &y1))
+        return DG_OK;
+    const float f = fminf(1.0f, height_px / (float)(y1 - y0 + 1)); /* never enlarged */
+    const int sw = (int)ceilf((float)w * f) + 2 * SMALL_MARGIN;
+    const int sh = (int)ceilf((float)h * f) + 2 * SMALL_MARGIN;
+    float v[SMALL_PIXELS], g[SMALL_PIXELS], soft[SMALL_PIXELS], tmp[SMALL_PIXELS];
+    uint8_t mask[SMALL_PIXELS];
+    /* the camera's pixels over the digit, then its blur, the paper, the ink and the noise */
+    area_resize(in, w, h, -((float)SMALL_MARGIN + phase_x) / f,
+                -((float)SMALL_MARGIN + phase_y) / f, 1.0f / f, 1.0f / f, v, sw, sh, tmp);
+    blur(v, tmp, sw, sh, 1 + (int)(camera_blur * (float)SMALL_BLUR_PASSES), 1.0f);
+    for (int i = 0; i < sw * sh; i++) {
+        const float p = paper - ink * v[i] + sigma * gaussian(rng);
+        g[i] = roundf(p < 0.0f ? 0.0f : p > 255.0f ? 255.0f : p);
+    }
+    /* the reader's ink mask, from the frame as it is */
+    float strongest = 0.0f;
+    for (int i = 0; i < sw * sh; i++)
+        strongest = fmaxf(strongest, paper - g[i]);
+    const float bar = fmaxf(SMALL_CONTRAST, SMALL_SHARE * strongest);
+    for (int i = 0; i < sw * sh; i++)
+        mask[i] = paper - g[i] >= bar;
+    /* its candidate: the digit whole in one piece of the mask, as the reader finds it (a digit
+     * the mask breaks or loses is no candidate of its own there: the image stays as it was) */
+    int bx0, by0, bx1, by1;
+    if (!whole_in_mask(mask, sw, sh, height_px, &bx0, &by0, &bx1, &by1))
+        return DG_OK;
+    const int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
+    binomial9(g, sw, sh, v, tmp);
+    float box_g[SMALL_PIXELS];
+    uint8_t box_m[SMALL_PIXELS];
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            const int i = (by0 + y) * sw + bx0 + x;
+            const float s = g[i] + SMALL_SHARPEN * (g[i] - v[i]);
+            box_g[y * bw + x] = roundf(s < 0.0f ? 0.0f : s > 255.0f ? 255.0f : s);
+            box_m[y * bw + x] = mask[i];
+        }
+    float lp, ld;
+    if (!paper_and_ink_levels(box_g, box_m, bw, bh, &lp, &ld) || lp - ld < 8.0f)
+        return DG_OK; /* no levels to judge the ink by */
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            int near = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const int yy = y + dy, xx = x + dx;
+                    near |= yy >= 0 && yy < bh && xx >= 0 && xx < bw && box_m[yy * bw + xx];
+                }
+            const float s = (lp - box_g[y * bw + x]) / (lp - ld);
+            soft[y * bw + x] = near ? (s < 0.0f ? 0.0f : s > 1.0f ? 1.0f : s) : 0.0f;
+        }
+    /* MNIST's normalisation: the ink's box, its longer side to 20/28 by area, centred by mass */
+    if (!ink_box(soft, bw, bh, 32.0f / 255.0f, &x0, &y0, &x1, &y1))
+        return DG_OK;
+    const int iw = x1 - x0 + 1, ih = y1 - y0 + 1, big = iw > ih ? iw : ih;
+    const int side = (int)lroundf((float)(w < h ? w : h) * 20.0f / 28.0f);
+    int ow = (int)lroundf((float)iw * (float)side / (float)big);
+    int oh = (int)lroundf((float)ih * (float)side / (float)big);
+    ow = ow < 1 ? 1 : ow, oh = oh < 1 ? 1 : oh;
+    area_resize(soft, bw, bh, (float)x0, (float)y0, (float)iw / (float)ow, (float)ih / (float)oh, v,
+                ow, oh, tmp);
+    double m = 0.0, mx = 0.0, my = 0.0;
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+            m += v[y * ow + x], mx += v[y * ow + x] * (x + 0.5), my += v[y * ow + x] * (y + 0.5);
+    int ox = (w - ow) / 2, oy = (h - oh) / 2;
+    if (m > 0.0) {
+        ox = (int)lround(0.5 * w - mx / m), oy = (int)lround(0.5 * h - my / m);
+        ox = ox < 0 ? 0 : ox > w - ow ? w - ow : ox;
+        oy = oy < 0 ? 0 : oy > h - oh ? h - oh : oy;
+    }
+    memset(out, 0, (size_t)w * h * sizeof *out);
+    for (int y = 0; y < oh; y++)
+        memcpy(out + (size_t)(oy + y) * w + ox, v + (size_t)y * ow, (size_t)ow * sizeof *out);
     return DG_OK;
 }

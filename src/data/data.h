@@ -86,15 +86,17 @@ struct data_augment {
     float p_style; /* of the 1s, 7s and 9s, the share in other writers' forms: a continental
                     * 1's long up-stroke (a foot on a quarter of them), a 7's bar across its
                     * stem, a 9's tail curled back (0 by default) */
+    float p_small; /* the share seen small by a webcam and cropped as the reader crops it
+                    * (data_small_view, the ink 10-18 px tall; 0 by default) */
 };
 /* The settings of the "robust" model's recipe. */
 void data_augment_default(struct data_augment *a);
 /* a's distortions at k (0..1) of their strength: rotation, shift, shear, elastic field and
  * noise times k, the scale and contrast ranges k of their way from 1, the chances of thickness,
- * blur and grey paper times k; its wide pens and writer styles as they were. */
+ * blur and grey paper times k; its wide pens, writer styles and small views as they were. */
 void data_augment_scale(struct data_augment *a, float k);
-/* No distortion left in a (data_augment_scale to 0): only its wide pens and writer styles act
- * (polishing). */
+/* No distortion left in a (data_augment_scale to 0): only its wide pens, writer styles and small
+ * views act (polishing). */
 void data_augment_styles_only(struct data_augment *a);
 
 /* out = a random distortion of in (w x h floats, ink high, 2..DATA_AUG_MAX_SIDE a side; out and
@@ -109,6 +111,14 @@ int data_augment_image(float *out, const float *in, int w, int h, int label,
 int data_augment_batch(float *x, const uint8_t *y, int n, int w, int h,
                        const struct data_augment *a, uint64_t seed, uint64_t epoch,
                        const uint32_t *idx, uint32_t idx_end);
+/* A digit as a webcam sees it a few pixels tall and the reader crops it (recog's path for a small
+ * candidate): in (w x h, ink high, MNIST-style) scaled by area so that its ink is height_px tall
+ * (never enlarged) at a random sub-pixel phase, a camera's blur, grey paper and ink with sensor
+ * noise, the reader's ink mask, unsharp mask and soft grey levels, then MNIST's normalisation
+ * again (the ink's longer side to 20/28 of the image by area, centred by mass) into out (w x h).
+ * An image whose ink the mask would not find is left as it is. DG_EARG on a bad size. */
+int data_small_view(float *out, const float *in, int w, int h, float height_px, struct dg_rng *rng);
+
 /* The per-image seed data_augment_batch uses. */
 uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index);
 
@@ -116,7 +126,7 @@ uint64_t data_augment_seed(uint64_t seed, uint64_t epoch, uint64_t index);
  * clean; blur (three [1 2 1] passes, ~1.2 px Gaussian); noise (Gaussian sigma 0.35); thick
  * (two 4-neighbourhood dilations); thin (one erosion); rotate (20-30 degrees either way); shift
  * (5 px in a random direction); scale (x0.6 or x1.3); contrast (grey paper 0.3, ink 0.6);
- * elastic (+-2.5 px field). Random parts come from rng. */
+ * elastic (+-2.5 px field); small (data_small_view at 10-14 px). Random parts come from rng. */
 enum {
     DATA_CLEAN,
     DATA_BLUR,
@@ -128,6 +138,7 @@ enum {
     DATA_SCALE,
     DATA_CONTRAST,
     DATA_ELASTIC,
+    DATA_SMALL,
     DATA_N_CORRUPTIONS
 };
 extern const char *const data_corruption_names[DATA_N_CORRUPTIONS];

@@ -126,6 +126,7 @@ int train_run_save(const struct train_run *run, const char *path)
     err |= nn_meta_set(&meta, "strength", "%.17g", rc->strength);
     err |= nn_meta_set(&meta, "pen", "%.17g", rc->pen);
     err |= nn_meta_set(&meta, "style", "%.17g", rc->style);
+    err |= nn_meta_set(&meta, "small", "%.17g", rc->small);
     if (rc->extra[0])
         err |= nn_meta_set(&meta, "extra", "%s", rc->extra);
     err |= nn_meta_set(&meta, "mnist_repeat", "%ld", rc->mnist_repeat);
@@ -198,7 +199,8 @@ int train_run_load(const char *path, struct train_run *out)
         meta_double(&meta, "wd", &rc->wd) || meta_double(&meta, "smooth", &rc->smooth) ||
         meta_double(&meta, "strength", &rc->strength) || rc->strength > 1.0 || /* none: 1 */
         meta_double(&meta, "pen", &rc->pen) || rc->pen > 1.0 || /* no pen before: 0 */
-        meta_double(&meta, "style", &rc->style) || rc->style > 1.0) {
+        meta_double(&meta, "style", &rc->style) || rc->style > 1.0 ||
+        meta_double(&meta, "small", &rc->small) || rc->small > 1.0) { /* none before: 0 */
         train_run_free(out);
         return dg_fail(DG_EFORMAT,
                        "%s is a model, not a training checkpoint (or is damaged); resume from the "
@@ -267,6 +269,7 @@ static uint32_t epoch_augment(const struct train_run *run, struct data_augment *
     data_augment_default(aug);
     aug->p_pen = (float)rc->pen;
     aug->p_style = (float)rc->style;
+    aug->p_small = (float)rc->small;
     if (rc->augment == TRAIN_AUG_STYLES)
         data_augment_styles_only(aug);
     else

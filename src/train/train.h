@@ -46,6 +46,7 @@ struct train_recipe {
                                share of their strength (data_augment_scale; 1 by default) */
     double pen;             /* with augment: the share drawn with a wide pen (data_augment) */
     double style;           /* with augment: the share of 1s, 7s, 9s in other writers' forms */
+    double small;           /* with augment: the share seen small by a webcam (data_small_view) */
     long limit;             /* the first `limit` MNIST training images only (0: all) */
     long val;               /* the last `val` MNIST training images held out for validation */
     long mnist_repeat;      /* MNIST's images this many times an epoch beside `extra` */
