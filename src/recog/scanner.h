@@ -129,10 +129,13 @@ struct rec_scanner {
     struct rec_seen *seen[2];
     float *seen_x[2];
     int n_seen[2], last;
-    int keep;      /* this frame's answers are kept (reuse or stage 7) */
-    int video;     /* the last frame was read with reuse: its answers are for this one */
-    int again;     /* in stage 7: inputs may also take an answer of this frame's first reading */
-    int wide_pass; /* in stage 8: the frame shrunk (no context check: stage 5d) */
+    int keep;  /* this frame's answers are kept (reuse or stage 7) */
+    int video; /* the last frame was read with reuse: its answers are for this one */
+    int again; /* in stage 7: inputs may also take an answer of this frame's first reading */
+    /* in stage 7: the first reading (its candidates, read or turned down): its sure readings are
+     * not read again (recog.c's known_before) */
+    const struct rec_result *first_reading;
+    int wide_pass;          /* in stage 8: the frame shrunk (no context check: stage 5d) */
     int n_inputs, n_reused; /* this scan's network inputs, and those that took a seen answer */
     float *fresh_x;
     int fresh_of[REC_BATCH];
