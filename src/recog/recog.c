@@ -48,6 +48,7 @@ void rec_default_params(struct rec_params *p)
     p->again_shares[0] = 0.5f;
     p->again_shares[1] = 0.15f;
     p->again_sure = 0.99f;
+    p->again_junk = 0.0f;
     p->wide_stroke = 0.2f;
     p->wide_sure = 0.9f;
     p->context_min = 0.2f;
@@ -84,6 +85,7 @@ void rec_live_params(struct rec_params *p)
 {
     rec_default_params(p);
     p->again_sure = 0.999f;
+    p->again_junk = 0.99f;
     p->wide_sure = 0.99f;
     p->deblur = 0.0f;
     p->reuse = 0.04f;
@@ -548,31 +550,42 @@ static void join_fragments(struct rec_scanner *sc, const struct vis_component *c
 }
 
 /* Stage 7 does not read again a candidate whose box is the same (intersection over union at least
- * AGAIN_SAME) as one the first reading was AGAIN_KNOWN sure of: a digit read so (a stage-7
- * reading over it would make way for it anyway), or a candidate turned down where the network was
- * that sure it is not a digit (the other threshold found the same texture, print or clutter). Its
- * crop, a little different, had gone to the network again: two thirds of stage 7's inputs were
- * fresh, and stage 7 had 60% of a camera-view frame's inputs. Fast, `bench_scan --live` on 50
- * report frames: 222.8 -> 163.3 network inputs a frame (the junk alone: 179.3), the context
- * network's 17.8 -> 12.9. The tuning sets (2026-12-07, fast; digits read of all): world-tune 4,378
- * -> 4,377 of 5,231 (numbers 67.39 -> 67.45%), held-tune 1,241 -> 1,240 of 1,313, words-tune 1,484
- * -> 1,483 of 1,666, screen-tune 1,664 -> 1,662 of 1,757 (precision 94.71 -> 94.86%),
- * scenes-tune 4,945 -> 4,944 of 5,069, cam-tune one number fewer, other-tune, real-tune, big-tune,
- * form-tune and real-empty-tune as before; robust's world-tune 87.78 / 96.59 -> 87.84 / 96.57%
- * read / precision (one false digit on a digit-free frame: 0 -> 0.021). At 0.9: 159.1 inputs,
- * world-tune 2 digits fewer. */
+ * AGAIN_SAME) as one the first reading read as a digit AGAIN_KNOWN sure: a stage-7 reading over
+ * it would make way for it anyway, and its crop, a little different, had gone to the network
+ * again. Nor, with rec_params.again_junk (live), one the first reading turned down that sure that
+ * it is not a digit: the other threshold found the same texture, print or clutter. The first
+ * reading's readings of them stand in stage 7's reading instead (sc->known, added before the
+ * rules that judge a reading by its neighbours: without them a stage-7 reading beside them lost
+ * its neighbours, robust's screen-tune 3 digits). Two thirds of stage 7's inputs had been fresh,
+ * and stage 7 had 60% of a camera-view frame's network inputs. Fast, `bench_scan --live` on 50
+ * report frames: 222.8 -> 163.3 network inputs a frame; with scan's settings (the digits alone)
+ * 206.2. Robust with scan's settings, the tuning sets' digits read (2026-12-07): world-tune 4,592
+ * -> 4,593, cam-tune 4,085 -> 4,086, screen-tune 1,704 -> 1,703 (one wrong reading fewer),
+ * big-tune 325 -> 324, form-tune 1,133 -> 1,134, scenes-tune 4,958 -> 4,957, other-tune,
+ * real-tune, real-empty-tune, held-tune as before. The junk as well cost robust's held-tune 6
+ * digits of 1,354 (5 at 0.9999: a blob turned down whole that the other mask cuts into digits),
+ * so scan leaves it off. Live (fast, the hand-held tuning videos): shown-number changes 26 -> 27
+ * of 3,528 frame pairs, numbers locked within 0.6 s 4 more, digits read and false digits within
+ * 0.1 point. */
 static const float AGAIN_KNOWN = 0.99f, AGAIN_SAME = 0.6f;
 
-static int known_before(const struct rec_scanner *sc, struct rec_box b)
+static int known_before(struct rec_scanner *sc, struct rec_box b)
 {
     const struct rec_result *f = sc->first_reading;
     for (int i = 0; i < f->n_digits + f->n_rejected; i++) {
         const struct rec_digit *e = &f->digits[i];
-        if (e->digit >= 0 ? e->confidence < AGAIN_KNOWN : e->junk < AGAIN_KNOWN)
+        if (e->digit >= 0 ? e->confidence < AGAIN_KNOWN
+                          : !(sc->p.again_junk > 0.0f && e->junk >= sc->p.again_junk))
             continue;
         const double inter = rec_box_inter(b, e->box);
-        if (inter >= AGAIN_SAME * ((double)b.w * b.h + (double)e->box.w * e->box.h - inter))
+        if (inter >= AGAIN_SAME * ((double)b.w * b.h + (double)e->box.w * e->box.h - inter)) {
+            int seen = 0;
+            for (int k = 0; k < sc->n_known && !seen; k++)
+                seen = sc->known[k] == i;
+            if (!seen)
+                sc->known[sc->n_known++] = i;
             return 1;
+        }
     }
     return 0;
 }
@@ -587,6 +600,7 @@ static int choose_candidates(struct rec_scanner *sc, int n_comp, const int *grou
 {
     for (int i = 0; i < n_comp; i++)
         cand_of[i] = -1;
+    sc->n_known = 0;
     int n_cand = 0;
     for (int g = 0; g < n_comp && n_cand < REC_MAX_CANDIDATES; g++) {
         if (!keep[g] || group[g] != g)
@@ -1627,6 +1641,9 @@ static int read_as(struct rec_scanner *sc, const struct vis_image *grey, enum vi
         (sc->p.cut_threes && (rc = cut_threes(sc, cg, flip, r, &n))) ||
         (sc->p.cut_runs && (rc = cut_runs(sc, grey, cg, flip, r, &n))))
         return rc;
+    if (sc->again) /* the first reading's sure readings stage 7 found again (known_before) */
+        for (int k = 0; k < sc->n_known && n < REC_MAX_CANDIDATES; k++)
+            r->digits[n++] = sc->first_reading->digits[sc->known[k]];
     if (!sc->wide_pass)
         rec_rescue_by_context(sc, grey, r, n);
     if (!sc->crop_image) { /* a crop has no surroundings to judge a reading by */

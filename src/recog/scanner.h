@@ -132,9 +132,11 @@ struct rec_scanner {
     int keep;  /* this frame's answers are kept (reuse or stage 7) */
     int video; /* the last frame was read with reuse: its answers are for this one */
     int again; /* in stage 7: inputs may also take an answer of this frame's first reading */
-    /* in stage 7: the first reading (its candidates, read or turned down): its sure readings are
-     * not read again (recog.c's known_before) */
+    /* in stage 7: the first reading (its candidates, read or turned down), and those of its
+     * sure readings found again, known[0 .. n_known): not read again, they stand in stage 7's
+     * reading (recog.c's known_before) */
     const struct rec_result *first_reading;
+    int known[REC_MAX_CANDIDATES], n_known;
     int wide_pass;          /* in stage 8: the frame shrunk (no context check: stage 5d) */
     int n_inputs, n_reused; /* this scan's network inputs, and those that took a seen answer */
     float *fresh_x;
