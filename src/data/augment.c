@@ -146,6 +146,28 @@ static void thickness(float *img, float *tmp, int w, int h, int thicken, float a
         }
 }
 
+/* img (w x h) becomes patch (pw x ph, at most w x h) alone on black, placed with its centre of
+ * mass at img's centre as far as it fits (in the middle when it holds no ink), as MNIST's digits
+ * were placed. */
+static void place_by_mass(float *img, int w, int h, const float *patch, int pw, int ph)
+{
+    double m = 0.0, mx = 0.0, my = 0.0;
+    for (int y = 0; y < ph; y++)
+        for (int x = 0; x < pw; x++) {
+            const float v = patch[y * pw + x];
+            m += v, mx += v * (x + 0.5), my += v * (y + 0.5);
+        }
+    int ox = (w - pw) / 2, oy = (h - ph) / 2;
+    if (m > 0.0) {
+        ox = (int)lround(0.5 * w - mx / m), oy = (int)lround(0.5 * h - my / m);
+        ox = ox < 0 ? 0 : ox > w - pw ? w - pw : ox;
+        oy = oy < 0 ? 0 : oy > h - ph ? h - ph : oy;
+    }
+    memset(img, 0, (size_t)w * h * sizeof *img);
+    for (int y = 0; y < ph; y++)
+        memcpy(img + (size_t)(oy + y) * w + ox, patch + (size_t)y * pw, (size_t)pw * sizeof *img);
+}
+
 /* Fits the ink (above 0.05) into MNIST's box again: its longer side scaled to 20/28 of the image
  * when it is longer, then centred by mass, as MNIST's digits were made. */
 static void fit_box(float *img, int w, int h)
@@ -167,23 +189,11 @@ static void fit_box(float *img, int w, int h)
     int nw = (int)lroundf((float)bw * sc), nh = (int)lroundf((float)bh * sc);
     nw = nw < 1 ? 1 : nw, nh = nh < 1 ? 1 : nh;
     float patch[MAX_PIXELS];
-    double m = 0.0, mx = 0.0, my = 0.0;
     for (int y = 0; y < nh; y++)
-        for (int x = 0; x < nw; x++) {
-            const float v = sample(img, w, h, (float)x0 + ((float)x + 0.5f) / sc - 0.5f,
-                                   (float)y0 + ((float)y + 0.5f) / sc - 0.5f);
-            patch[y * nw + x] = v;
-            m += v, mx += v * (x + 0.5), my += v * (y + 0.5);
-        }
-    int ox = (w - nw) / 2, oy = (h - nh) / 2;
-    if (m > 0.0) {
-        ox = (int)lround(0.5 * w - mx / m), oy = (int)lround(0.5 * h - my / m);
-        ox = ox < 0 ? 0 : ox > w - nw ? w - nw : ox;
-        oy = oy < 0 ? 0 : oy > h - nh ? h - nh : oy;
-    }
-    memset(img, 0, (size_t)w * h * sizeof *img);
-    for (int y = 0; y < nh; y++)
-        memcpy(img + (size_t)(oy + y) * w + ox, patch + (size_t)y * nw, (size_t)nw * sizeof *img);
+        for (int x = 0; x < nw; x++)
+            patch[y * nw + x] = sample(img, w, h, (float)x0 + ((float)x + 0.5f) / sc - 0.5f,
+                                       (float)y0 + ((float)y + 0.5f) / sc - 0.5f);
+    place_by_mass(img, w, h, patch, nw, nh);
 }
 
 /* A wide pen, as other writers' digits and small blurred ones on a camera's page look once fitted
@@ -690,6 +700,89 @@ static const float SMALL_INK_MIN = 30.0f, SMALL_INK_MAX = 160.0f, SMALL_NOISE = 
 static const int SMALL_BLUR_PASSES = 3; /* a camera's blur: 1-3 [1 2 1] passes */
 static const float SMALL_CONTRAST = 16.0f, SMALL_SHARE = 0.4f, SMALL_SHARPEN = 0.6f;
 
+/* The camera's view: in (w x h) scaled by f at the sub-pixel phase (px, py) by area into g (sw x
+ * sh, SMALL_MARGIN each side), blurred by 1-3 passes (blur_u in [0, 1) picks how many), put on
+ * paper of that level with ink that much darker and sensor noise of sigma from rng, in whole grey
+ * levels. v, tmp: scratch. */
+static void camera_view(const float *in, int w, int h, float f, float px, float py, float blur_u,
+                        float paper, float ink, float sigma, struct dg_rng *rng, int sw, int sh,
+                        float *g, float *v, float *tmp)
+{
+    area_resize(in, w, h, -((float)SMALL_MARGIN + px) / f, -((float)SMALL_MARGIN + py) / f,
+                1.0f / f, 1.0f / f, v, sw, sh, tmp);
+    blur(v, tmp, sw, sh, 1 + (int)(blur_u * (float)SMALL_BLUR_PASSES), 1.0f);
+    for (int i = 0; i < sw * sh; i++) {
+        const float p = paper - ink * v[i] + sigma * gaussian(rng);
+        g[i] = roundf(p < 0.0f ? 0.0f : p > 255.0f ? 255.0f : p);
+    }
+}
+
+/* The reader's ink mask of g (n pixels on paper of that level): SMALL_CONTRAST levels darker and
+ * SMALL_SHARE of the strongest stroke. */
+static void reader_mask(const float *g, int n, float paper, uint8_t *mask)
+{
+    float strongest = 0.0f;
+    for (int i = 0; i < n; i++)
+        strongest = fmaxf(strongest, paper - g[i]);
+    const float bar = fmaxf(SMALL_CONTRAST, SMALL_SHARE * strongest);
+    for (int i = 0; i < n; i++)
+        mask[i] = paper - g[i] >= bar;
+}
+
+/* The reader's crop of the candidate in box (bx, by, bw, bh) of g (sw wide) with its mask: the
+ * grey sharpened there (SMALL_SHARPEN, the 9-tap binomial), then each pixel of the ink and its
+ * 8 neighbours the share of the way from the paper's level to the ink's that it covers, into soft
+ * (bw x bh). Returns 0 when there are no levels to judge the ink by. v, tmp: scratch. */
+static int soft_crop(const float *g, const uint8_t *mask, int sw, int sh, int bx, int by, int bw,
+                     int bh, float *soft, float *v, float *tmp)
+{
+    float box_g[SMALL_PIXELS];
+    uint8_t box_m[SMALL_PIXELS];
+    binomial9(g, sw, sh, v, tmp);
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            const int i = (by + y) * sw + bx + x;
+            const float s = g[i] + SMALL_SHARPEN * (g[i] - v[i]);
+            box_g[y * bw + x] = roundf(s < 0.0f ? 0.0f : s > 255.0f ? 255.0f : s);
+            box_m[y * bw + x] = mask[i];
+        }
+    float lp, ld;
+    if (!paper_and_ink_levels(box_g, box_m, bw, bh, &lp, &ld) || lp - ld < 8.0f)
+        return 0;
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            int near = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const int yy = y + dy, xx = x + dx;
+                    near |= yy >= 0 && yy < bh && xx >= 0 && xx < bw && box_m[yy * bw + xx];
+                }
+            const float s = (lp - box_g[y * bw + x]) / (lp - ld);
+            soft[y * bw + x] = near ? (s < 0.0f ? 0.0f : s > 1.0f ? 1.0f : s) : 0.0f;
+        }
+    return 1;
+}
+
+/* MNIST's normalisation of soft (bw x bh) into out (w x h): the ink's box (from 32 grey levels),
+ * its longer side to 20/28 of out by area, centred by mass. Returns 0 without ink. v, tmp:
+ * scratch. */
+static int mnist_fit(const float *soft, int bw, int bh, float *out, int w, int h, float *v,
+                     float *tmp)
+{
+    int x0, y0, x1, y1;
+    if (!ink_box(soft, bw, bh, 32.0f / 255.0f, &x0, &y0, &x1, &y1))
+        return 0;
+    const int iw = x1 - x0 + 1, ih = y1 - y0 + 1, big = iw > ih ? iw : ih;
+    const int side = (int)lroundf((float)(w < h ? w : h) * 20.0f / 28.0f);
+    int ow = (int)lroundf((float)iw * (float)side / (float)big);
+    int oh = (int)lroundf((float)ih * (float)side / (float)big);
+    ow = ow < 1 ? 1 : ow, oh = oh < 1 ? 1 : oh;
+    area_resize(soft, bw, bh, (float)x0, (float)y0, (float)iw / (float)ow, (float)ih / (float)oh, v,
+                ow, oh, tmp);
+    place_by_mass(out, w, h, v, ow, oh);
+    return 1;
+}
+
 int data_small_view(float *out, const float *in, int w, int h, float height_px, struct dg_rng *rng)
 {
     if (w < 2 || h < 2 || w > DATA_AUG_MAX_SIDE || h > DATA_AUG_MAX_SIDE)
@@ -710,73 +803,15 @@ int data_small_view(float *out, const float *in, int w, int h, float height_px, 
     const int sh = (int)ceilf((float)h * f) + 2 * SMALL_MARGIN;
     float v[SMALL_PIXELS], g[SMALL_PIXELS], soft[SMALL_PIXELS], tmp[SMALL_PIXELS];
     uint8_t mask[SMALL_PIXELS];
-    /* the camera's pixels over the digit, then its blur, the paper, the ink and the noise */
-    area_resize(in, w, h, -((float)SMALL_MARGIN + phase_x) / f,
-                -((float)SMALL_MARGIN + phase_y) / f, 1.0f / f, 1.0f / f, v, sw, sh, tmp);
-    blur(v, tmp, sw, sh, 1 + (int)(camera_blur * (float)SMALL_BLUR_PASSES), 1.0f);
-    for (int i = 0; i < sw * sh; i++) {
-        const float p = paper - ink * v[i] + sigma * gaussian(rng);
-        g[i] = roundf(p < 0.0f ? 0.0f : p > 255.0f ? 255.0f : p);
-    }
-    /* the reader's ink mask, from the frame as it is */
-    float strongest = 0.0f;
-    for (int i = 0; i < sw * sh; i++)
-        strongest = fmaxf(strongest, paper - g[i]);
-    const float bar = fmaxf(SMALL_CONTRAST, SMALL_SHARE * strongest);
-    for (int i = 0; i < sw * sh; i++)
-        mask[i] = paper - g[i] >= bar;
-    /* its candidate: the digit whole in one piece of the mask, as the reader finds it (a digit
-     * the mask breaks or loses is no candidate of its own there: the image stays as it was) */
-    int bx0, by0, bx1, by1;
-    if (!whole_in_mask(mask, sw, sh, height_px, &bx0, &by0, &bx1, &by1))
+    camera_view(in, w, h, f, phase_x, phase_y, camera_blur, paper, ink, sigma, rng, sw, sh, g, v,
+                tmp);
+    reader_mask(g, sw * sh, paper, mask);
+    /* its candidate: the digit whole in one piece of the mask, as the reader finds it; a digit
+     * the mask breaks or loses is no candidate of its own there, nor one without levels to judge
+     * its ink by: the image stays as it was */
+    if (!whole_in_mask(mask, sw, sh, height_px, &x0, &y0, &x1, &y1) ||
+        !soft_crop(g, mask, sw, sh, x0, y0, x1 - x0 + 1, y1 - y0 + 1, soft, v, tmp))
         return DG_OK;
-    const int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
-    binomial9(g, sw, sh, v, tmp);
-    float box_g[SMALL_PIXELS];
-    uint8_t box_m[SMALL_PIXELS];
-    for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++) {
-            const int i = (by0 + y) * sw + bx0 + x;
-            const float s = g[i] + SMALL_SHARPEN * (g[i] - v[i]);
-            box_g[y * bw + x] = roundf(s < 0.0f ? 0.0f : s > 255.0f ? 255.0f : s);
-            box_m[y * bw + x] = mask[i];
-        }
-    float lp, ld;
-    if (!paper_and_ink_levels(box_g, box_m, bw, bh, &lp, &ld) || lp - ld < 8.0f)
-        return DG_OK; /* no levels to judge the ink by */
-    for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++) {
-            int near = 0;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    const int yy = y + dy, xx = x + dx;
-                    near |= yy >= 0 && yy < bh && xx >= 0 && xx < bw && box_m[yy * bw + xx];
-                }
-            const float s = (lp - box_g[y * bw + x]) / (lp - ld);
-            soft[y * bw + x] = near ? (s < 0.0f ? 0.0f : s > 1.0f ? 1.0f : s) : 0.0f;
-        }
-    /* MNIST's normalisation: the ink's box, its longer side to 20/28 by area, centred by mass */
-    if (!ink_box(soft, bw, bh, 32.0f / 255.0f, &x0, &y0, &x1, &y1))
-        return DG_OK;
-    const int iw = x1 - x0 + 1, ih = y1 - y0 + 1, big = iw > ih ? iw : ih;
-    const int side = (int)lroundf((float)(w < h ? w : h) * 20.0f / 28.0f);
-    int ow = (int)lroundf((float)iw * (float)side / (float)big);
-    int oh = (int)lroundf((float)ih * (float)side / (float)big);
-    ow = ow < 1 ? 1 : ow, oh = oh < 1 ? 1 : oh;
-    area_resize(soft, bw, bh, (float)x0, (float)y0, (float)iw / (float)ow, (float)ih / (float)oh, v,
-                ow, oh, tmp);
-    double m = 0.0, mx = 0.0, my = 0.0;
-    for (int y = 0; y < oh; y++)
-        for (int x = 0; x < ow; x++)
-            m += v[y * ow + x], mx += v[y * ow + x] * (x + 0.5), my += v[y * ow + x] * (y + 0.5);
-    int ox = (w - ow) / 2, oy = (h - oh) / 2;
-    if (m > 0.0) {
-        ox = (int)lround(0.5 * w - mx / m), oy = (int)lround(0.5 * h - my / m);
-        ox = ox < 0 ? 0 : ox > w - ow ? w - ow : ox;
-        oy = oy < 0 ? 0 : oy > h - oh ? h - oh : oy;
-    }
-    memset(out, 0, (size_t)w * h * sizeof *out);
-    for (int y = 0; y < oh; y++)
-        memcpy(out + (size_t)(oy + y) * w + ox, v + (size_t)y * ow, (size_t)ow * sizeof *out);
+    mnist_fit(soft, x1 - x0 + 1, y1 - y0 + 1, out, w, h, v, tmp);
     return DG_OK;
 }

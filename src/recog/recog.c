@@ -577,15 +577,14 @@ static int known_before(struct rec_scanner *sc, struct rec_box b)
         if (e->digit >= 0 ? e->confidence < AGAIN_KNOWN
                           : !(sc->p.again_junk > 0.0f && e->junk >= sc->p.again_junk))
             continue;
-        const double inter = rec_box_inter(b, e->box);
-        if (inter >= AGAIN_SAME * ((double)b.w * b.h + (double)e->box.w * e->box.h - inter)) {
-            int seen = 0;
-            for (int k = 0; k < sc->n_known && !seen; k++)
-                seen = sc->known[k] == i;
-            if (!seen)
-                sc->known[sc->n_known++] = i;
-            return 1;
-        }
+        if (rec_box_iou(b, e->box) < AGAIN_SAME)
+            continue;
+        int seen = 0; /* two candidates may find one reading again */
+        for (int k = 0; k < sc->n_known && !seen; k++)
+            seen = sc->known[k] == i;
+        if (!seen)
+            sc->known[sc->n_known++] = i;
+        return 1;
     }
     return 0;
 }
