@@ -48,7 +48,7 @@ void rec_default_params(struct rec_params *p)
     p->again_shares[0] = 0.5f;
     p->again_shares[1] = 0.15f;
     p->again_sure = 0.99f;
-    p->again_junk = 0.0f;
+    p->again_known = 0.0f;
     p->wide_stroke = 0.2f;
     p->wide_sure = 0.9f;
     p->context_min = 0.2f;
@@ -85,7 +85,7 @@ void rec_live_params(struct rec_params *p)
 {
     rec_default_params(p);
     p->again_sure = 0.999f;
-    p->again_junk = 0.99f;
+    p->again_known = 0.99f;
     p->wide_sure = 0.99f;
     p->deblur = 0.0f;
     p->reuse = 0.04f;
@@ -549,33 +549,28 @@ static void join_fragments(struct rec_scanner *sc, const struct vis_component *c
                     group, sc->gbox);
 }
 
-/* Stage 7 does not read again a candidate whose box is the same (intersection over union at least
- * AGAIN_SAME) as one the first reading read as a digit AGAIN_KNOWN sure: a stage-7 reading over
- * it would make way for it anyway, and its crop, a little different, had gone to the network
- * again. Nor, with rec_params.again_junk (live), one the first reading turned down that sure that
- * it is not a digit: the other threshold found the same texture, print or clutter. The first
- * reading's readings of them stand in stage 7's reading instead (sc->known, added before the
- * rules that judge a reading by its neighbours: without them a stage-7 reading beside them lost
- * its neighbours, robust's screen-tune 3 digits). Two thirds of stage 7's inputs had been fresh,
- * and stage 7 had 60% of a camera-view frame's network inputs. Fast, `bench_scan --live` on 50
- * report frames: 222.8 -> 163.3 network inputs a frame; with scan's settings (the digits alone)
- * 206.2. Robust with scan's settings, the tuning sets' digits read (2026-12-07): world-tune 4,592
- * -> 4,593, cam-tune 4,085 -> 4,086, screen-tune 1,704 -> 1,703 (one wrong reading fewer),
- * big-tune 325 -> 324, form-tune 1,133 -> 1,134, scenes-tune 4,958 -> 4,957, other-tune,
- * real-tune, real-empty-tune, held-tune as before. The junk as well cost robust's held-tune 6
- * digits of 1,354 (5 at 0.9999: a blob turned down whole that the other mask cuts into digits),
- * so scan leaves it off. Live (fast, the hand-held tuning videos): shown-number changes 26 -> 27
- * of 3,528 frame pairs, numbers locked within 0.6 s 4 more, digits read and false digits within
- * 0.1 point. */
-static const float AGAIN_KNOWN = 0.99f, AGAIN_SAME = 0.6f;
+/* In live (rec_params.again_known), stage 7 does not read again a candidate whose box is the same
+ * (intersection over union at least AGAIN_SAME) as one the first reading was that sure of: read
+ * as a digit (a stage-7 reading over it would make way for it anyway) or turned down as not a
+ * digit (the other threshold found the same texture, print or clutter). The first reading's
+ * readings of them stand in stage 7's reading instead (sc->known, added before the rules that
+ * judge a reading by its neighbours: without them a stage-7 reading beside them lost its
+ * neighbours). Two thirds of stage 7's inputs had been fresh, and stage 7 had 60% of a
+ * camera-view frame's network inputs. Fast, `bench_scan --live` on 50 report frames: 222.8 ->
+ * 163.3 network inputs a frame. Live (the hand-held tuning videos, 2026-12-07): shown-number
+ * changes 26 -> 27 of 3,528 frame pairs, numbers locked within 0.6 s 4 more, digits read and
+ * false digits within 0.1 point. Stills are read as before: with scan's settings the skip cost
+ * robust's held-tune 6 digits of 1,354 (a blob turned down whole that the other mask cuts into
+ * digits), and with the sure digits alone a stage-7 cut of a blob beside one (stages 5a and 5d
+ * look for a sure digit beside) lost it: "88684" on screen-tune's other_0136 read as "684". */
+static const float AGAIN_SAME = 0.6f;
 
 static int known_before(struct rec_scanner *sc, struct rec_box b)
 {
     const struct rec_result *f = sc->first_reading;
     for (int i = 0; i < f->n_digits + f->n_rejected; i++) {
         const struct rec_digit *e = &f->digits[i];
-        if (e->digit >= 0 ? e->confidence < AGAIN_KNOWN
-                          : !(sc->p.again_junk > 0.0f && e->junk >= sc->p.again_junk))
+        if ((e->digit >= 0 ? e->confidence : e->junk) < sc->p.again_known)
             continue;
         if (rec_box_iou(b, e->box) < AGAIN_SAME)
             continue;
@@ -607,7 +602,8 @@ static int choose_candidates(struct rec_scanner *sc, int n_comp, const int *grou
         const struct vis_component *b = &sc->gbox[g];
         const int w = b->x1 - b->x0 + 1, h = b->y1 - b->y0 + 1;
         if (h < sc->min_h || (float)w > sc->p.max_aspect * h ||
-            (sc->again && known_before(sc, (struct rec_box){b->x0, b->y0, w, h})))
+            (sc->again && sc->p.again_known > 0.0f &&
+             known_before(sc, (struct rec_box){b->x0, b->y0, w, h})))
             continue;
         cand_of[g] = n_cand;
         sc->box[n_cand++] = *b;

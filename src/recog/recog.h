@@ -80,9 +80,9 @@ struct rec_params {
                                              the first reading has none or only unsure ones
                                              (stage 7 of rec_scan) */
     float again_sure;
-    float again_junk;  /* stage 7 does not read again a candidate at the box of one the first
-                          reading turned down this sure that it is not a digit (0: it does; live:
-                          0.99); one it read as a digit 0.99 sure is never read again */
+    float again_known; /* stage 7 does not read again a candidate at the box of one the first
+                          reading was this sure of, as a digit or as not one (0: it does, scan's
+                          default; live: 0.99) */
     float wide_stroke; /* stage 8 of rec_scan: the frame shrunk and read again with strokes up to
                           this fraction of its shorter side (a digit drawn large with a thick
                           pen), the readings at least wide_sure there kept as stage 7's are (0:
