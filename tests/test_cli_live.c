@@ -261,11 +261,14 @@ static void check_lock(const struct dg_json *doc, const struct dg_json_node *o,
     assert_non_null(dg_json_get(doc, o, "id"));
     assert_non_null(tx);
     assert_true(tx->str[0] && strspn(tx->str, "0123456789") == strlen(tx->str));
-    /* the lock rule: the number's confidence per digit (its geometric mean) at least 0.93; the
-     * number's own is their product, lower for a long number (printed to 4 decimals) */
+    /* the lock rule: the number's confidence per digit (its geometric mean) at least the
+     * tracker's lock_confidence; the number's own is their product, lower for a long number
+     * (printed to 4 decimals) */
+    struct rec_numtracker rule;
+    rec_numtracker_init(&rule, 30.0);
     assert_non_null(c);
     const double per_digit = pow(c->num, 1.0 / (double)strlen(tx->str));
-    if (!(per_digit >= 0.93 - 1e-3 && c->num <= 1.0))
+    if (!(per_digit >= rule.lock_confidence - 1e-3 && c->num <= 1.0))
         fail_msg("lock of %s at confidence %.4f (%.4f a digit)", tx->str, c->num, per_digit);
     assert_int_equal(dg_json_get(doc, o, "box")->n_children, 4);
     s->locks++;

@@ -10,9 +10,7 @@ For each case it writes two safetensors files:
   <case>.io.safetensors     x [n,c,h,w], labels (as F32), logits, loss, and "grad.<param>" for
                             every parameter (mean cross-entropy, dropout off)
 """
-import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -21,30 +19,9 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from torch_spec import build  # noqa: E402
+from stio import write as write_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
-
-
-def write_safetensors(path, tensors, metadata):
-    """The safetensors layout, written with numpy alone (no safetensors package needed)."""
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name, arr in tensors.items():
-        is_int = np.asarray(arr).dtype == np.int64  # BatchNorm's num_batches_tracked
-        a = np.array(arr, dtype="<i8" if is_int else "<f4", order="C")  # keeps 0-d shapes
-        header[name] = {"dtype": "I64" if is_int else "F32", "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        blobs.append(a.tobytes())
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(path + ".tmp", path)
 
 
 def case(name, spec, in_shape, n, seed):
