@@ -43,6 +43,9 @@ static const char *const HELP =
     "                        0.42; 0: never)\n"
     "  --sharpen X           unsharp mask of this amount on the candidates before they are read\n"
     "                        (default 0.6; 0 = off)\n"
+    "  --split-aspect X      an unsure candidate at least X times as wide as it is tall is also\n"
+    "                        tried cut in two (touching digits; default 1.1; 0: only when the\n"
+    "                        network says two digits)\n"
     "  --polarity auto|dark|light   as for scan (default auto)\n"
     "  --context X           a reading the model's context network gives a chance under X of\n"
     "                        being a digit is rejected, unless one beside it on its line has\n"
@@ -730,13 +733,17 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
     o->model_path = cli_scan_model();
     rec_default_params(&o->params);
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},       {"min-confidence", 1, 0, 'c'}, {"verbose", 0, 0, 'v'},
-        {"window", 1, 0, 'w'},      {"help", 0, 0, 'h'},           {"mine", 1, 0, 'M'},
-        {"polarity", 1, 0, 'p'},    {"contrast", 1, 0, 'C'},       {"share", 1, 0, 's'},
-        {"sharpen", 1, 0, 'S'},     {"hard", 1, 0, 'H'},           {"pairs", 1, 0, 'P'},
-        {"keep-closed", 0, 0, 'K'}, {"again", 1, 0, 'A'},          {"wide", 1, 0, 'W'},
-        {"denoise", 1, 0, 'N'},     {"deblur", 1, 0, 'B'},         {"mine-context", 0, 0, 'X'},
-        {"context", 1, 0, 'x'},     {"misses", 1, 0, 'I'},         {0, 0, 0, 0},
+        {"model", 1, 0, 'm'},        {"min-confidence", 1, 0, 'c'},
+        {"verbose", 0, 0, 'v'},      {"window", 1, 0, 'w'},
+        {"help", 0, 0, 'h'},         {"mine", 1, 0, 'M'},
+        {"polarity", 1, 0, 'p'},     {"contrast", 1, 0, 'C'},
+        {"share", 1, 0, 's'},        {"sharpen", 1, 0, 'S'},
+        {"hard", 1, 0, 'H'},         {"pairs", 1, 0, 'P'},
+        {"keep-closed", 0, 0, 'K'},  {"again", 1, 0, 'A'},
+        {"wide", 1, 0, 'W'},         {"denoise", 1, 0, 'N'},
+        {"deblur", 1, 0, 'B'},       {"mine-context", 0, 0, 'X'},
+        {"context", 1, 0, 'x'},      {"misses", 1, 0, 'I'},
+        {"split-aspect", 1, 0, 'T'}, {0, 0, 0, 0},
     };
     opterr = 0;
     int c, bad;
@@ -824,6 +831,13 @@ static int parse_options(int argc, char **argv, struct options *o, struct mine *
             if ((bad = cli_number_option(cmd, "--sharpen", optarg, 0.0, 4.0, &v)))
                 return bad;
             o->params.sharpen = (float)v;
+            break;
+        }
+        case 'T': {
+            double v;
+            if ((bad = cli_number_option(cmd, "--split-aspect", optarg, 0.0, 4.0, &v)))
+                return bad;
+            o->params.split_aspect = (float)v;
             break;
         }
         case 'c': {
