@@ -508,6 +508,12 @@ static int has_number(const struct rec_result *r, const char *text)
  * edge-objects-no-digit.jpg's objects at the edge as not digits at all). */
 static const char FAST_1204[] = "tests/fixtures/fast-2026-12-04.safetensors";
 
+/* The robust model of 2026-12-07 (shipped until the thirty-fifth session), frozen the same way
+ * for the context rules' fixtures, chosen where it read junk without the rule: its successor
+ * turns down the keyboard's keys and the box round a number by itself (same bytes as the model
+ * in the history, so git stores it once). */
+static const char ROBUST_1207[] = "tests/fixtures/robust-2026-12-07.safetensors";
+
 /* Whether that fast model reads the number text in fixture with the default parameters (*on) and
  * with those that switch_off changes (*off). */
 static void read_on_off(const char *fixture, const char *text,
@@ -741,14 +747,16 @@ static void test_words_not_read(void **state)
 
 /* Context, frames: a box drawn round a number is a loop the network reads as a 0 (a sheet of
  * tools/othergen.py, training digits: 8384 boxed, 9084 above it, a 6 beside). With the number's
- * digits inside it, it is no digit: with the rule neither model reads a frame and the numbers are
- * read; without it, both read the box round 8384 as a 0. The word rules are off in both runs: since
- * a tie of a sure letter and an unsure reading is a word (2026-12-05), they take robust's 0 too. */
+ * digits inside it, it is no digit: with the rule no model reads a frame and the numbers are read;
+ * without it, fast and the robust of 2026-12-07 read the box round 8384 as a 0 (the robust of
+ * 2026-12-08 does not read it even so). The word rules are off in both runs: since a tie of a
+ * sure letter and an unsure reading is a word (2026-12-05), they take robust's 0 too. */
 static void test_frame_round_number(void **state)
 {
     (void)state;
-    static const char *models[2] = {"models/robust.safetensors", "models/fast.safetensors"};
-    for (int k = 0; k < 4; k++) {
+    static const char *models[3] = {"models/robust.safetensors", "models/fast.safetensors",
+                                    ROBUST_1207};
+    for (int k = 0; k < 6; k++) {
         struct reader rd;
         reader_open(&rd, models[k / 2]);
         struct rec_params p;
@@ -770,8 +778,8 @@ static void test_frame_round_number(void **state)
             assert_true(has_number(rd.r, "8384"));
             /* fast reads the tiny turned 9 above the box as a 4 (see the fixtures of the context
                network below) */
-            assert_true(k >= 2 || has_number(rd.r, "9084"));
-        } else {
+            assert_true(k / 2 == 1 || has_number(rd.r, "9084"));
+        } else if (k / 2) { /* the robust of 2026-12-08 reads no box as a 0 without the rule */
             assert_true(frames >= 1);
         }
         vis_image_destroy(&img);
@@ -804,8 +812,9 @@ static void test_sure_letter_tie_not_read(void **state)
  * 18303 and 65 written under the printed words "box Gobi bill". The robust model reads the G and o
  * of "Gobi" as 0s (0.70 and 0.83), two readings against the b the network is sure is not a digit,
  * so the word rules before 2026-12-06 kept them as the number 00; readings that are all 0s and 1s
- * beside a sure letter, none of them 0.99 sure, are letters. 8303 and 65 are read either way (the
- * first 1 is lost to its neighbour). */
+ * beside a sure letter, none of them 0.99 sure, are letters. 18303 and 65 are read either way
+ * (the robust of 2026-12-07 lost the first 1 to its neighbour, the one after it reads it at 0.20
+ * and the context stage keeps it). */
 static void test_letter_like_digits_not_read(void **state)
 {
     (void)state;
@@ -813,7 +822,7 @@ static void test_letter_like_digits_not_read(void **state)
     static const int word[4] = {300, 290, 345, 320};
     struct fixture_reading got[2];
     read_both_ways(ROBUST, "printed-gobi-beside-digits.jpg", no_words, word,
-                   (const char *[]){"8303", "65"}, 2, got);
+                   (const char *[]){"18303", "65"}, 2, got);
     print_message("readings in the word: %d (%d without the word rules); numbers read: %d of 2 "
                   "(%d)\n",
                   got[0].inside, got[1].inside, got[0].numbers, got[1].numbers);
@@ -913,12 +922,13 @@ static void test_faint_number_found_again(void **state)
  * dark keyboard whose keys carry light letters, a key's height apart, too far apart for a word's
  * chain. Read as light ink, its Q, O, G, H and J are read as 0, 6, 4 and 3 unless the readings in
  * a row of letters the network is sure are not digits are letters too (with the word chains
- * alone, 2026-12-05: six readings). */
+ * alone, 2026-12-05: six readings). Read by the robust of 2026-12-07 (ROBUST_1207): the models
+ * after it read none of the keys even without the rows. */
 static void test_keyboard_keys_not_read(void **state)
 {
     (void)state;
     struct fixture_reading got[2];
-    read_both_ways(ROBUST, "keyboard-keys.jpg", no_words, NULL, NULL, 0, got);
+    read_both_ways(ROBUST_1207, "keyboard-keys.jpg", no_words, NULL, NULL, 0, got);
     print_message("keys read as digits: %d (%d without the words and rows)\n", got[0].digits,
                   got[1].digits);
     assert_int_equal(got[0].digits, 0);
@@ -1005,11 +1015,11 @@ static void test_context_network_on_rule_fixtures(void **state)
         {ROBUST, "printed-words-beside-digits.jpg", {130, 60, 210, 100}, 1, {"618", "61"}},
         {ROBUST, "clutter-beside-sheet.jpg", {470, 100, 620, 155}, 0, {"85", "617"}},
         {FAST, "sticky-note-corner.jpg", {200, 185, 300, 270}, 0, {"54", NULL}},
-        {ROBUST, "keyboard-keys.jpg", {0, 0, 0, 0}, 1, {NULL, NULL}},
+        {ROBUST_1207, "keyboard-keys.jpg", {0, 0, 0, 0}, 1, {NULL, NULL}},
         /* fast, since the small views (2026-12-08), reads the 11x13 px 9 of 9084 above the
            box, turned 30 degrees with its loop barely closed, as a 4 (58%): 8384 alone */
         {FAST, "frame-round-number.jpg", {0, 0, 0, 0}, 2, {"8384", NULL}},
-        {ROBUST, "frame-round-number.jpg", {0, 0, 0, 0}, 2, {"8384", "9084"}},
+        {ROBUST_1207, "frame-round-number.jpg", {0, 0, 0, 0}, 2, {"8384", "9084"}},
         {ROBUST, "screen-icons.jpg", {0, 0, 0, 0}, 1, {NULL, NULL}},
         {FAST, "screen-icons.jpg", {0, 0, 0, 0}, 1, {NULL, NULL}},
     };
