@@ -62,6 +62,7 @@ static void test_exit_codes(void **state)
         {2, "scan-eval --context 1.5 x.jsonl", "--context"},
         {2, "scan-eval --deblur 2 x.jsonl", "--deblur"},
         {2, "scan-eval --denoise -1 x.jsonl", "--denoise"},
+        {2, "scan-eval --split-aspect 5 x.jsonl", "--split-aspect"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = run("%s", cases[i].args);

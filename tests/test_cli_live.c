@@ -222,6 +222,21 @@ static void test_ctrl_c_on_a_stalled_pipe(void **state)
     assert_int_equal(status, 0);
 }
 
+/* The JSON line being checked and the file it came from: a failed check jumps out of the test,
+ * and the test's teardown (free_checked) frees them, so a failing run reports its failure and
+ * no leak besides. */
+static struct dg_json *checked_doc;
+static unsigned char *checked_text;
+
+static int free_checked(void **state)
+{
+    (void)state;
+    dg_json_free(checked_doc);
+    free(checked_text);
+    checked_doc = NULL, checked_text = NULL;
+    return 0;
+}
+
 /* Parses JSON lines; calls fn for each object. Returns the number of lines. */
 static int each_line(char *text,
                      void (*fn)(const struct dg_json *, const struct dg_json_node *, void *),
@@ -232,11 +247,11 @@ static int each_line(char *text,
          line = strtok_r(NULL, "\n", &save)) {
         if (line[0] != '{')
             continue; /* the summary line on stderr */
-        struct dg_json *doc;
-        if (dg_json_parse(line, strlen(line), &doc) != DG_OK)
+        if (dg_json_parse(line, strlen(line), &checked_doc) != DG_OK)
             fail_msg("not JSON: %s (%s)", line, dg_errmsg());
-        fn(doc, dg_json_root(doc), ctx);
-        dg_json_free(doc);
+        fn(checked_doc, dg_json_root(checked_doc), ctx);
+        dg_json_free(checked_doc);
+        checked_doc = NULL;
         n++;
     }
     return n;
@@ -334,24 +349,25 @@ static void test_headless_json_demo_and_video(void **state)
     /* --log: a JSON line per lock */
     char logp[256];
     snprintf(logp, sizeof logp, "%s/locks.jsonl", tmpdir);
-    unsigned char *lines;
     size_t n_bytes;
-    assert_int_equal(dg_read_file(logp, 1 << 20, &lines, &n_bytes), DG_OK);
-    char *text = (char *)lines;
+    assert_int_equal(dg_read_file(logp, 1 << 20, &checked_text, &n_bytes), DG_OK);
+    char *text = (char *)checked_text;
     text[n_bytes ? n_bytes - 1 : 0] = 0;
     int n_lines = 0;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save), n_lines++) {
-        struct dg_json *doc;
-        if (dg_json_parse(line, strlen(line), &doc) != DG_OK)
+        if (dg_json_parse(line, strlen(line), &checked_doc) != DG_OK)
             fail_msg("--log line is not JSON: %s", line);
+        const struct dg_json *doc = checked_doc;
         const struct dg_json_node *o = dg_json_root(doc);
         assert_non_null(dg_json_get(doc, o, "t"));
         assert_non_null(dg_json_get(doc, o, "text"));
         assert_int_equal(dg_json_get(doc, o, "box")->n_children, 4);
-        dg_json_free(doc);
+        dg_json_free(checked_doc);
+        checked_doc = NULL;
     }
-    free(lines);
+    free(checked_text);
+    checked_text = NULL;
     assert_int_equal(n_lines, s.locks);
     char path[256];
     snprintf(path, sizeof path, "%s/demo.mp4", tmpdir);
@@ -612,8 +628,8 @@ int main(void)
         cmocka_unit_test(test_demo_is_readable),
         cmocka_unit_test(test_bad_options_and_sources),
         cmocka_unit_test(test_ctrl_c_on_a_stalled_pipe),
-        cmocka_unit_test(test_headless_json_demo_and_video),
-        cmocka_unit_test(test_window_screenshot_and_keys),
+        cmocka_unit_test_teardown(test_headless_json_demo_and_video, free_checked),
+        cmocka_unit_test_teardown(test_window_screenshot_and_keys, free_checked),
     };
     const int rc = cmocka_run_group_tests_name("cli_live", tests, setup_all, teardown_all);
     stop_xvfb();
